@@ -1,0 +1,412 @@
+//! Generic key commands (Redis 7.0 db.c and expire.c semantics) for keys on one shard.
+
+use crate::args::Args;
+use crate::error::{Error, Result};
+use crate::shard::{Ctx, Shard};
+use crate::value::{Entry, Value};
+
+/// Redis' lookupKeyReadWithFlags(LOOKUP_NOTOUCH): counts a keyspace hit or miss but leaves
+/// the key's access time alone (EXISTS, TYPE, TTL, OBJECT).
+fn peek_read<'a>(shard: &'a mut Shard, db: usize, key: &[u8]) -> Option<&'a Entry> {
+    let found = shard.peek(db, key).is_some();
+    if found {
+        shard.stats.keyspace_hits += 1;
+    } else {
+        shard.stats.keyspace_misses += 1;
+    }
+    shard.peek(db, key)
+}
+
+/// Redis' getIntFromObjectOrReply: an integer that must fit a C int.
+fn parse_int32(args: Args, i: usize) -> Result<i64> {
+    let v = args.int(i)?;
+    if v < i32::MIN as i64 || v > i32::MAX as i64 {
+        return Err(Error::msg(
+            "ERR value is out of range, value must between -2147483648 and 2147483647",
+        ));
+    }
+    Ok(v)
+}
+
+pub fn del(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let n = args
+        .iter()
+        .skip(1)
+        .filter(|k| ctx.shard.delete(ctx.db, k))
+        .count();
+    ctx.out.integer(n as i64);
+    Ok(())
+}
+
+pub fn exists(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let n = args
+        .iter()
+        .skip(1)
+        .filter(|k| peek_read(ctx.shard, ctx.db, k).is_some())
+        .count();
+    ctx.out.integer(n as i64);
+    Ok(())
+}
+
+pub fn touch(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let n = args
+        .iter()
+        .skip(1)
+        .filter(|k| ctx.shard.lookup_read(ctx.db, k).is_some())
+        .count();
+    ctx.out.integer(n as i64);
+    Ok(())
+}
+
+pub fn type_(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let t = peek_read(ctx.shard, ctx.db, args.get(1)).map_or("none", |e| e.value.type_name());
+    ctx.out.simple(t.as_bytes());
+    Ok(())
+}
+
+/// EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT with NX XX GT LT (Redis 7.0 expireGenericCommand).
+fn expire_generic(ctx: &mut Ctx, args: Args, unit_ms: i64, relative: bool) -> Result<()> {
+    let key = args.get(1);
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for i in 3..args.len() {
+        if args.is(i, "nx") {
+            nx = true;
+        } else if args.is(i, "xx") {
+            xx = true;
+        } else if args.is(i, "gt") {
+            gt = true;
+        } else if args.is(i, "lt") {
+            lt = true;
+        } else {
+            return Err(Error::msg(format!(
+                "ERR Unsupported option {}",
+                String::from_utf8_lossy(args.get(i))
+            )));
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return Err(Error::msg(
+            "ERR NX and XX, GT or LT options at the same time are not compatible",
+        ));
+    }
+    if gt && lt {
+        return Err(Error::msg(
+            "ERR GT and LT options at the same time are not compatible",
+        ));
+    }
+    // Redis checks the options before the number.
+    let when = args.int(2)?;
+    let invalid = || Error::InvalidExpire(ctx.name);
+    let mut at = when.checked_mul(unit_ms).ok_or_else(invalid)?;
+    if relative {
+        at = at
+            .checked_add(ctx.shard.now_ms() as i64)
+            .ok_or_else(invalid)?;
+    }
+    let Some(cur) = ctx.shard.peek(ctx.db, key).map(|e| e.expire_at) else {
+        ctx.out.integer(0);
+        return Ok(());
+    };
+    // A persistent key counts as an infinite TTL for GT and LT.
+    let refused = (nx && cur != 0)
+        || (xx && cur == 0)
+        || (gt && (cur == 0 || at <= cur as i64))
+        || (lt && cur != 0 && at >= cur as i64);
+    if refused {
+        ctx.out.integer(0);
+        return Ok(());
+    }
+    if at <= ctx.shard.now_ms() as i64 {
+        ctx.shard.delete(ctx.db, key);
+    } else {
+        ctx.shard.set_expire(ctx.db, key, at as u64);
+    }
+    ctx.out.integer(1);
+    Ok(())
+}
+
+pub fn expire(ctx: &mut Ctx, args: Args) -> Result<()> {
+    expire_generic(ctx, args, 1000, true)
+}
+
+pub fn pexpire(ctx: &mut Ctx, args: Args) -> Result<()> {
+    expire_generic(ctx, args, 1, true)
+}
+
+pub fn expireat(ctx: &mut Ctx, args: Args) -> Result<()> {
+    expire_generic(ctx, args, 1000, false)
+}
+
+pub fn pexpireat(ctx: &mut Ctx, args: Args) -> Result<()> {
+    expire_generic(ctx, args, 1, false)
+}
+
+/// TTL-style replies: -2 for a missing key, -1 for a persistent one.
+fn ttl_generic(ctx: &mut Ctx, args: Args, ms: bool, absolute: bool) -> Result<()> {
+    let now = ctx.shard.now_ms();
+    let reply = match peek_read(ctx.shard, ctx.db, args.get(1)).map(|e| e.expire_at) {
+        None => -2,
+        Some(0) => -1,
+        Some(at) => {
+            let t = if absolute {
+                at as i64
+            } else {
+                at.saturating_sub(now) as i64
+            };
+            // Seconds are rounded to the nearest (ttlGenericCommand's (ttl+500)/1000), for
+            // EXPIRETIME as for TTL.
+            if ms {
+                t
+            } else {
+                (t + 500) / 1000
+            }
+        }
+    };
+    ctx.out.integer(reply);
+    Ok(())
+}
+
+pub fn ttl(ctx: &mut Ctx, args: Args) -> Result<()> {
+    ttl_generic(ctx, args, false, false)
+}
+
+pub fn pttl(ctx: &mut Ctx, args: Args) -> Result<()> {
+    ttl_generic(ctx, args, true, false)
+}
+
+pub fn expiretime(ctx: &mut Ctx, args: Args) -> Result<()> {
+    ttl_generic(ctx, args, false, true)
+}
+
+pub fn pexpiretime(ctx: &mut Ctx, args: Args) -> Result<()> {
+    ttl_generic(ctx, args, true, true)
+}
+
+pub fn persist(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let key = args.get(1);
+    let had = ctx
+        .shard
+        .lookup(ctx.db, key)
+        .is_some_and(|e| e.expire_at != 0);
+    if had {
+        ctx.shard.set_expire(ctx.db, key, 0);
+    }
+    ctx.out.integer(had as i64);
+    Ok(())
+}
+
+fn rename_generic(ctx: &mut Ctx, args: Args, nx: bool) -> Result<()> {
+    let (src, dst) = (args.get(1), args.get(2));
+    if !ctx.shard.exists(ctx.db, src) {
+        return Err(Error::NoSuchKey);
+    }
+    if src == dst {
+        if nx {
+            ctx.out.integer(0);
+        } else {
+            ctx.out.ok();
+        }
+        return Ok(());
+    }
+    if nx && ctx.shard.exists(ctx.db, dst) {
+        ctx.out.integer(0);
+        return Ok(());
+    }
+    let entry = ctx.shard.take(ctx.db, src).ok_or(Error::NoSuchKey)?;
+    ctx.shard.store(ctx.db, dst, entry.value, entry.expire_at);
+    if nx {
+        ctx.out.integer(1);
+    } else {
+        ctx.out.ok();
+    }
+    Ok(())
+}
+
+pub fn rename(ctx: &mut Ctx, args: Args) -> Result<()> {
+    rename_generic(ctx, args, false)
+}
+
+pub fn renamenx(ctx: &mut Ctx, args: Args) -> Result<()> {
+    rename_generic(ctx, args, true)
+}
+
+/// COPY's options: destination db and REPLACE.
+pub fn parse_copy_opts(args: Args, cur_db: usize, databases: usize) -> Result<(usize, bool)> {
+    let (mut db, mut replace) = (cur_db, false);
+    let mut i = 3;
+    while i < args.len() {
+        if args.is(i, "replace") {
+            replace = true;
+        } else if args.is(i, "db") && i + 1 < args.len() {
+            let n = parse_int32(args, i + 1)?;
+            if n < 0 || n as usize >= databases {
+                return Err(Error::msg("ERR DB index is out of range"));
+            }
+            db = n as usize;
+            i += 1;
+        } else {
+            return Err(Error::Syntax);
+        }
+        i += 1;
+    }
+    Ok((db, replace))
+}
+
+pub fn copy(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let (src, dst) = (args.get(1), args.get(2));
+    let (dst_db, replace) = parse_copy_opts(args, ctx.db, ctx.shard.databases())?;
+    if src == dst && dst_db == ctx.db {
+        return Err(Error::msg(
+            "ERR source and destination objects are the same",
+        ));
+    }
+    // Redis' copyCommand reads the source with lookupKeyRead (a keyspace hit or miss).
+    let Some(entry) = ctx.shard.lookup_read(ctx.db, src).map(|e| e.clone()) else {
+        ctx.out.integer(0);
+        return Ok(());
+    };
+    let copied = put_copy(ctx.shard, dst_db, dst, entry, replace);
+    ctx.out.integer(copied as i64);
+    Ok(())
+}
+
+/// Stores a copied or moved entry unless the destination exists and `replace` is off.
+pub fn put_copy(
+    shard: &mut crate::Shard,
+    db: usize,
+    key: &[u8],
+    entry: Entry,
+    replace: bool,
+) -> bool {
+    if !replace && shard.exists(db, key) {
+        return false;
+    }
+    shard.store(db, key, entry.value, entry.expire_at);
+    true
+}
+
+pub fn move_(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let key = args.get(1);
+    let db = parse_int32(args, 2)?;
+    if db < 0 || db as usize >= ctx.shard.databases() {
+        return Err(Error::msg("ERR DB index is out of range"));
+    }
+    let db = db as usize;
+    if db == ctx.db {
+        return Err(Error::msg(
+            "ERR source and destination objects are the same",
+        ));
+    }
+    if !ctx.shard.exists(ctx.db, key) || ctx.shard.exists(db, key) {
+        ctx.out.integer(0);
+        return Ok(());
+    }
+    let moved = match ctx.shard.take(ctx.db, key) {
+        Some(e) => put_copy(ctx.shard, db, key, e, false),
+        None => false,
+    };
+    ctx.out.integer(moved as i64);
+    Ok(())
+}
+
+const OBJECT_HELP: &[&str] = &[
+    "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "ENCODING <key>",
+    "    Return the kind of internal representation used in order to store the value",
+    "    associated with a <key>.",
+    "FREQ <key>",
+    "    Return the access frequency index of the <key>. The returned integer is",
+    "    proportional to the logarithm of the recent access frequency of the key.",
+    "IDLETIME <key>",
+    "    Return the idle time of the <key>, that is the approximated number of",
+    "    seconds elapsed since the last access to the key.",
+    "REFCOUNT <key>",
+    "    Return the number of references of the value associated with the specified",
+    "    <key>.",
+    "HELP",
+    "    Prints this help.",
+];
+
+pub fn help_reply(out: &mut resp::Writer, lines: &[&str]) {
+    out.array(lines.len());
+    for l in lines {
+        out.simple(l.as_bytes());
+    }
+}
+
+pub fn object(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let sub = String::from_utf8_lossy(args.get(1)).to_ascii_lowercase();
+    if sub == "help" {
+        // OBJECT HELP is its own subcommand with arity 2.
+        if args.len() != 2 {
+            return Err(Error::Arity("object|help".into()));
+        }
+        help_reply(&mut ctx.out, OBJECT_HELP);
+        return Ok(());
+    }
+    if !matches!(sub.as_str(), "encoding" | "freq" | "idletime" | "refcount") {
+        return Err(Error::msg(format!(
+            "ERR unknown subcommand '{}'. Try OBJECT HELP.",
+            String::from_utf8_lossy(args.get(1))
+        )));
+    }
+    if args.len() != 3 {
+        return Err(Error::Arity(format!("object|{sub}")));
+    }
+    let now_s = (ctx.shard.now_ms() / 1000) as u32;
+    let lfu = ctx.shard.lfu_policy;
+    let Some(e) = peek_read(ctx.shard, ctx.db, args.get(2)) else {
+        ctx.out.null();
+        return Ok(());
+    };
+    match sub.as_str() {
+        "encoding" => {
+            let enc = e.value.encoding();
+            ctx.out.bulk(enc.as_bytes());
+        }
+        "refcount" => {
+            // Redis shares the integers 0..9999 (OBJ_SHARED_INTEGERS) and reports them as
+            // referenced INT_MAX times.
+            let shared = matches!(&e.value, Value::Str(crate::value::Str::Int(v)) if (0..10_000).contains(v));
+            ctx.out.integer(if shared { i32::MAX as i64 } else { 1 });
+        }
+        "idletime" => {
+            if lfu {
+                return Err(Error::msg("ERR An LRU maxmemory policy is not selected, no sense to use OBJECT IDLETIME. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
+            }
+            let idle = now_s.saturating_sub(e.lru);
+            ctx.out.integer(idle as i64);
+        }
+        _ => {
+            if !lfu {
+                return Err(Error::msg("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
+            }
+            ctx.out.integer(0);
+        }
+    }
+    Ok(())
+}
+
+/// MEMORY USAGE key [SAMPLES n]: an estimate of the key's footprint (key, value, entry and
+/// table overhead), nil when the key is missing.
+pub fn memory_usage(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let mut i = 3;
+    while i < args.len() {
+        if args.is(i, "samples") && i + 1 < args.len() {
+            args.int(i + 1)?;
+            i += 2;
+        } else {
+            return Err(Error::Syntax);
+        }
+    }
+    let key = args.get(2);
+    match ctx.shard.peek(ctx.db, key) {
+        None => ctx.out.null(),
+        Some(e) => {
+            let overhead = std::mem::size_of::<Entry>() + 32 + 8;
+            ctx.out
+                .integer((key.len() + e.value.memory() + overhead) as i64);
+        }
+    }
+    Ok(())
+}

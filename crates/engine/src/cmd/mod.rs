@@ -1,0 +1,3 @@
+//! Command implementations, one file per family.
+pub mod keys;
+pub mod string;

@@ -1,0 +1,19 @@
+//! The engine: keyspaces, value types and command semantics. No sockets, no runtime, no
+//! config files: a [`Shard`] takes a parsed command and writes its reply, so it is unit-tested
+//! and benchmarked on its own and any runtime (glommio today, an epoll fallback later) can
+//! host it.
+
+pub mod args;
+pub mod cmd;
+pub mod dict;
+pub mod error;
+pub mod glob;
+pub mod shard;
+pub mod slot;
+pub mod table;
+pub mod value;
+
+pub use args::Args;
+pub use error::{Error, Result};
+pub use shard::{Ctx, DbInfo, Shard};
+pub use table::{lookup, CommandSpec, Kind, Rt, Split};

@@ -1,0 +1,437 @@
+//! A shard: the keyspaces (one per database) of the slots one core owns. Pure: it reads no
+//! socket, spawns nothing and takes the time from its caller, so tests and benches drive it
+//! directly and any runtime can host it.
+
+use crate::args::Args;
+use crate::dict::{Dict, Rng};
+use crate::error::Error;
+use crate::table::{CommandSpec, Handler};
+use crate::value::{Entry, Value};
+use resp::{Proto, Writer};
+use std::time::{Duration, Instant};
+
+#[derive(Default)]
+pub struct Db {
+    pub dict: Dict<Entry>,
+    /// Keys with an expiry: INFO keyspace reports it and active expiry skips dbs without any.
+    pub expires: usize,
+    /// Where the active expiry cycle resumes its walk of `dict`.
+    expire_cursor: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub expired_keys: u64,
+    /// Writes since start (Redis' "dirty"): changes that a snapshot would have to cover.
+    pub dirty: u64,
+}
+
+pub struct Shard {
+    pub id: usize,
+    dbs: Vec<Db>,
+    now_ms: u64,
+    pub rng: Rng,
+    pub stats: Stats,
+    /// Set by the runtime when maxmemory-policy is an LFU one (OBJECT FREQ needs it).
+    pub lfu_policy: bool,
+}
+
+/// Per-command context handed to handlers.
+pub struct Ctx<'a, 'b> {
+    pub shard: &'a mut Shard,
+    pub db: usize,
+    pub out: Writer<'b>,
+    pub name: &'static str,
+}
+
+/// Redis' keyIsExpired: a key is logically expired only once the clock has passed its expire
+/// time (`now > when`); during the millisecond it names it is still alive. (Commands that set
+/// a time, EXPIRE and GETEX, delete at `when <= now` themselves, as checkAlreadyExpired does.)
+fn expired(e: &Entry, now_ms: u64) -> bool {
+    e.expire_at != 0 && e.expire_at < now_ms
+}
+
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Keyspace sizes of one database, for INFO keyspace.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DbInfo {
+    pub keys: usize,
+    pub expires: usize,
+    pub ttl_sum_ms: u64,
+}
+
+impl Shard {
+    pub fn new(id: usize, databases: usize) -> Shard {
+        Shard {
+            id,
+            dbs: (0..databases.max(1)).map(|_| Db::default()).collect(),
+            now_ms: unix_ms(),
+            rng: Rng::new(0x9E37_79B9_7F4A_7C15 ^ ((id as u64 + 1) << 17) ^ unix_ms()),
+            stats: Stats::default(),
+            lfu_policy: false,
+        }
+    }
+
+    pub fn databases(&self) -> usize {
+        self.dbs.len()
+    }
+
+    /// The runtime sets the clock once per batch, as Redis caches mstime per command: every
+    /// key in one command sees the same instant.
+    pub fn set_time(&mut self, now_ms: u64) {
+        self.now_ms = now_ms;
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    fn lru_clock(&self) -> u32 {
+        (self.now_ms / 1000) as u32
+    }
+
+    /// Runs one command whose keys all belong to this shard, writing its reply (or its error)
+    /// to `out`.
+    pub fn execute(
+        &mut self,
+        spec: &'static CommandSpec,
+        handler: Handler,
+        db: usize,
+        args: Args,
+        out: &mut Vec<u8>,
+        proto: Proto,
+    ) {
+        let mut ctx = Ctx {
+            shard: self,
+            db,
+            out: Writer::new(out, proto),
+            name: spec.name,
+        };
+        if let Err(e) = handler(&mut ctx, args) {
+            ctx.out.error(&e.message());
+        }
+    }
+
+    /// Runs a command given as words, with the same checks the runtime makes (unknown
+    /// command, arity). For tests, benches and tools; the runtime dispatches itself. Runtime
+    /// commands (PING, KEYS, ...) are answered with an error here.
+    pub fn run(&mut self, db: usize, argv: &[&[u8]], proto: Proto) -> Vec<u8> {
+        let mut buf = Vec::new();
+        let mut ranges = Vec::new();
+        for a in argv {
+            let start = buf.len() as u32;
+            buf.extend_from_slice(a);
+            ranges.push(resp::Arg {
+                start,
+                end: buf.len() as u32,
+            });
+        }
+        let args = Args::new(&buf, &ranges);
+        let mut out = Vec::new();
+        let spec = argv.first().and_then(|n| crate::table::lookup(n));
+        let handler = spec.and_then(|s| s.handler());
+        match (spec, handler) {
+            (Some(spec), Some(h)) if spec.arity_ok(argv.len()) => {
+                self.execute(spec, h, db, args, &mut out, proto)
+            }
+            (Some(spec), Some(_)) => {
+                Writer::new(&mut out, proto).error(&Error::Arity(spec.name.into()).message())
+            }
+            _ => Writer::new(&mut out, proto).error("ERR unknown command"),
+        }
+        out
+    }
+
+    pub fn db(&self, db: usize) -> &Db {
+        &self.dbs[db]
+    }
+
+    /// Deletes `key` if it has expired. Only checks when the db has volatile keys, so the
+    /// common path costs no extra lookup.
+    fn expire_if_needed(&mut self, db: usize, key: &[u8]) {
+        let now = self.now_ms;
+        let d = &mut self.dbs[db];
+        if d.expires > 0 && d.dict.get(key).is_some_and(|e| expired(e, now)) {
+            d.dict.remove(key);
+            d.expires -= 1;
+            self.stats.expired_keys += 1;
+            self.stats.dirty += 1;
+        }
+    }
+
+    /// Looks a key up for writing: expired keys are gone, the access clock is touched.
+    pub fn lookup(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
+        self.expire_if_needed(db, key);
+        let lru = self.lru_clock();
+        let e = self.dbs[db].dict.get_mut(key)?;
+        e.lru = lru;
+        Some(e)
+    }
+
+    /// Looks a key up for reading, counting keyspace hits and misses as Redis does.
+    pub fn lookup_read(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
+        self.expire_if_needed(db, key);
+        let lru = self.lru_clock();
+        match self.dbs[db].dict.get_mut(key) {
+            Some(e) => {
+                self.stats.keyspace_hits += 1;
+                e.lru = lru;
+                Some(e)
+            }
+            None => {
+                self.stats.keyspace_misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Looks a key up without touching its access time (OBJECT, TTL-like introspection).
+    pub fn peek(&mut self, db: usize, key: &[u8]) -> Option<&Entry> {
+        self.expire_if_needed(db, key);
+        self.dbs[db].dict.get(key)
+    }
+
+    pub fn exists(&mut self, db: usize, key: &[u8]) -> bool {
+        self.peek(db, key).is_some()
+    }
+
+    /// Stores `value` under `key`, replacing any previous value and its expiry.
+    pub fn store(&mut self, db: usize, key: &[u8], value: Value, expire_at: u64) {
+        let lru = self.lru_clock();
+        let d = &mut self.dbs[db];
+        let entry = Entry {
+            value,
+            expire_at,
+            lru,
+        };
+        match d.dict.get_mut(key) {
+            Some(old) => {
+                if old.expire_at != 0 {
+                    d.expires -= 1;
+                }
+                *old = entry;
+            }
+            None => d.dict.insert_new(key.into(), entry),
+        }
+        if expire_at != 0 {
+            d.expires += 1;
+        }
+        self.stats.dirty += 1;
+    }
+
+    /// Changes the expiry of an existing key; returns false when the key does not exist.
+    pub fn set_expire(&mut self, db: usize, key: &[u8], expire_at: u64) -> bool {
+        self.expire_if_needed(db, key);
+        let d = &mut self.dbs[db];
+        let Some(e) = d.dict.get_mut(key) else {
+            return false;
+        };
+        match (e.expire_at != 0, expire_at != 0) {
+            (false, true) => d.expires += 1,
+            (true, false) => d.expires -= 1,
+            _ => {}
+        }
+        e.expire_at = expire_at;
+        self.stats.dirty += 1;
+        true
+    }
+
+    pub fn remove(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
+        self.expire_if_needed(db, key);
+        let d = &mut self.dbs[db];
+        let (_, e) = d.dict.remove(key)?;
+        if e.expire_at != 0 {
+            d.expires -= 1;
+        }
+        self.stats.dirty += 1;
+        Some(e)
+    }
+
+    pub fn delete(&mut self, db: usize, key: &[u8]) -> bool {
+        self.remove(db, key).is_some()
+    }
+
+    // ---- whole-shard operations, driven by the runtime's fan-out ----
+
+    pub fn dbsize(&self, db: usize) -> usize {
+        self.dbs[db].dict.len()
+    }
+
+    pub fn db_info(&self) -> Vec<DbInfo> {
+        let now = self.now_ms;
+        self.dbs
+            .iter()
+            .map(|d| {
+                let ttl_sum_ms = if d.expires == 0 {
+                    0
+                } else {
+                    d.dict
+                        .iter()
+                        .filter(|(_, e)| e.expire_at > now)
+                        .map(|(_, e)| e.expire_at - now)
+                        .sum()
+                };
+                DbInfo {
+                    keys: d.dict.len(),
+                    expires: d.expires,
+                    ttl_sum_ms,
+                }
+            })
+            .collect()
+    }
+
+    /// KEYS: every live key matching `pattern`.
+    pub fn keys(&self, db: usize, pattern: &[u8]) -> Vec<Vec<u8>> {
+        let now = self.now_ms;
+        let all = pattern == b"*";
+        self.dbs[db]
+            .dict
+            .iter()
+            .filter(|(k, e)| !expired(e, now) && (all || crate::glob::matches(pattern, k, false)))
+            .map(|(k, _)| k.to_vec())
+            .collect()
+    }
+
+    /// One SCAN step over this shard: visits buckets from `cursor` until about `count` keys
+    /// were looked at; returns the next cursor (0 = this shard is done) and the matches.
+    pub fn scan(
+        &self,
+        db: usize,
+        mut cursor: u64,
+        count: usize,
+        pattern: Option<&[u8]>,
+        type_name: Option<&[u8]>,
+    ) -> (u64, Vec<Vec<u8>>) {
+        let now = self.now_ms;
+        let dict = &self.dbs[db].dict;
+        let mut out = Vec::new();
+        let mut visited = 0usize;
+        // Redis bounds empty-bucket walking at 10*count so a sparse table cannot stall.
+        let mut budget = count.saturating_mul(10).max(10);
+        loop {
+            cursor = dict.scan(cursor, |k, e| {
+                visited += 1;
+                if expired(e, now) {
+                    return;
+                }
+                if let Some(p) = pattern {
+                    if !crate::glob::matches(p, k, false) {
+                        return;
+                    }
+                }
+                if let Some(t) = type_name {
+                    if !t.eq_ignore_ascii_case(e.value.type_name().as_bytes()) {
+                        return;
+                    }
+                }
+                out.push(k.to_vec());
+            });
+            budget -= 1;
+            if cursor == 0 || visited >= count || budget == 0 {
+                break;
+            }
+        }
+        (cursor, out)
+    }
+
+    /// RANDOMKEY: a random live key, deleting expired ones met on the way. As Redis'
+    /// dbRandomKey on a master, it keeps drawing until it meets a live key or the db is empty
+    /// (every miss deletes a key, so this ends); giving up after a fixed number of draws
+    /// would answer nil while live keys remain.
+    pub fn random_key(&mut self, db: usize) -> Option<Vec<u8>> {
+        loop {
+            let key = self.dbs[db].dict.random_key(&mut self.rng)?.to_vec();
+            if self.exists(db, &key) {
+                return Some(key);
+            }
+        }
+    }
+
+    /// Empties one database (or all), returning the old contents so the caller may drop them
+    /// on another thread (FLUSHALL ASYNC) instead of stalling the core.
+    pub fn flush(&mut self, db: Option<usize>) -> Vec<Dict<Entry>> {
+        let mut old = Vec::new();
+        for (i, d) in self.dbs.iter_mut().enumerate() {
+            if db.is_none_or(|n| n == i) {
+                self.stats.dirty += d.dict.len() as u64;
+                old.push(std::mem::take(&mut d.dict));
+                d.expires = 0;
+                d.expire_cursor = 0;
+            }
+        }
+        old
+    }
+
+    pub fn swapdb(&mut self, a: usize, b: usize) {
+        self.dbs.swap(a, b);
+        self.stats.dirty += 1;
+    }
+
+    /// Takes a key out whole (value and expiry), for a rename or move to another shard.
+    pub fn take(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
+        self.remove(db, key)
+    }
+
+    /// Active expiry in the spirit of Redis' activeExpireCycle: walk each database's table
+    /// from where the last cycle stopped, sampling volatile keys and deleting expired ones;
+    /// keep going while more than a tenth of a sample was expired, and stop at `budget`.
+    /// Returns true when it stopped for time with work probably left (call again soon).
+    pub fn active_expire(&mut self, budget: Duration) -> bool {
+        const SAMPLE: usize = 20;
+        let start = Instant::now();
+        let now = self.now_ms;
+        let mut expired_keys: Vec<Box<[u8]>> = Vec::new();
+        for db in 0..self.dbs.len() {
+            let mut iterations = 0u32;
+            loop {
+                let d = &mut self.dbs[db];
+                if d.expires == 0 {
+                    break;
+                }
+                let mut sampled = 0usize;
+                let mut buckets = 0usize;
+                expired_keys.clear();
+                let mut cursor = d.expire_cursor;
+                while sampled < SAMPLE && buckets < SAMPLE * 20 {
+                    cursor = d.dict.scan(cursor, |k, e| {
+                        if e.expire_at != 0 {
+                            sampled += 1;
+                            if e.expire_at < now {
+                                expired_keys.push(k.into());
+                            }
+                        }
+                    });
+                    buckets += 1;
+                    if cursor == 0 {
+                        break;
+                    }
+                }
+                d.expire_cursor = cursor;
+                for k in &expired_keys {
+                    if d.dict.remove(k).is_some() {
+                        d.expires -= 1;
+                    }
+                }
+                self.stats.expired_keys += expired_keys.len() as u64;
+                self.stats.dirty += expired_keys.len() as u64;
+                iterations += 1;
+                if iterations % 16 == 0 && start.elapsed() >= budget {
+                    return true;
+                }
+                // Fewer than 10% of the sample expired: this db is clean enough for now.
+                if sampled == 0 || expired_keys.len() * 10 <= sampled {
+                    break;
+                }
+            }
+        }
+        false
+    }
+}

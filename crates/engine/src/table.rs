@@ -1,0 +1,962 @@
+//! The command table: every command declared once — name, arity, flags, key positions, ACL
+//! categories and what runs it. COMMAND, routing, arity checks and (later) ACLs, cluster key
+//! checks and the AOF all read this table, so a new command touches this file and one family
+//! file.
+
+use crate::args::Args;
+use crate::cmd::{keys, string};
+use crate::error::Result;
+use crate::shard::Ctx;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+pub type Handler = fn(&mut Ctx, Args) -> Result<()>;
+
+/// What runs a command.
+#[derive(Clone, Copy)]
+pub enum Kind {
+    /// Runs on the shard owning its keys. When the keys span shards, `split` says how.
+    Keyed { handler: Handler, split: Split },
+    /// Runs in the runtime: connection state, server-wide state, or every shard.
+    Runtime(Rt),
+}
+
+/// How a multi-key command whose keys live on several shards is carried out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    /// A single-key command: never spans shards.
+    Never,
+    /// Each shard runs the command on its keys; the integer replies are summed (DEL, EXISTS).
+    SumInt,
+    /// Each key runs alone as `CMD key`; the one-element array replies are concatenated in
+    /// key order (MGET).
+    PerKeyArray,
+    /// Each shard runs the command on its key/value pairs; the reply is +OK (MSET).
+    AllOk,
+    /// The runtime moves values between shards itself (RENAME, COPY, LCS, MSETNX).
+    Runtime(Rt),
+}
+
+/// Commands the runtime implements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rt {
+    Ping,
+    Echo,
+    Quit,
+    Reset,
+    Hello,
+    Auth,
+    Select,
+    Client,
+    Command,
+    Info,
+    Config,
+    Time,
+    Shutdown,
+    Debug,
+    Dbsize,
+    Keys,
+    Scan,
+    RandomKey,
+    FlushDb,
+    FlushAll,
+    SwapDb,
+    LastSave,
+    Save,
+    BgSave,
+    Rename,
+    RenameNx,
+    Copy,
+    Lcs,
+    MSetNx,
+    Memory,
+}
+
+pub struct CommandSpec {
+    /// Lowercase, as COMMAND reports it.
+    pub name: &'static str,
+    /// Redis arity: positive = exact argument count (name included), negative = at least.
+    pub arity: i32,
+    pub flags: &'static [&'static str],
+    pub first_key: i32,
+    pub last_key: i32,
+    pub step: i32,
+    pub acl: &'static [&'static str],
+    pub group: &'static str,
+    pub summary: &'static str,
+    pub since: &'static str,
+    pub kind: Kind,
+}
+
+impl CommandSpec {
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let a = self.arity;
+        if a >= 0 {
+            argc == a as usize
+        } else {
+            argc >= (-a) as usize
+        }
+    }
+
+    pub fn is_write(&self) -> bool {
+        self.flags.contains(&"write")
+    }
+
+    /// Indexes of the key arguments for this invocation (Redis' first/last/step). Container
+    /// commands (OBJECT, MEMORY) name their key at 2 only when one is given.
+    pub fn key_positions(&self, argc: usize) -> impl Iterator<Item = usize> {
+        let first = self.first_key.max(0) as usize;
+        let last = if self.last_key < 0 {
+            argc as i64 + self.last_key as i64
+        } else {
+            self.last_key as i64
+        };
+        let last = last.min(argc as i64 - 1);
+        let step = self.step.max(1) as usize;
+        let range = if first == 0 || last < first as i64 {
+            0..0
+        } else {
+            first..last as usize + 1
+        };
+        range.step_by(step)
+    }
+
+    pub fn handler(&self) -> Option<Handler> {
+        match self.kind {
+            Kind::Keyed { handler, .. } => Some(handler),
+            Kind::Runtime(_) => None,
+        }
+    }
+}
+
+const W: &[&str] = &["write"];
+const WD: &[&str] = &["write", "denyoom"];
+const WDF: &[&str] = &["write", "denyoom", "fast"];
+const WF: &[&str] = &["write", "fast"];
+const R: &[&str] = &["readonly"];
+const RF: &[&str] = &["readonly", "fast"];
+const CONN: &[&str] = &["noscript", "loading", "stale", "fast"];
+const CONN_NOAUTH: &[&str] = &["noscript", "loading", "stale", "fast", "no_auth"];
+const ADMIN: &[&str] = &["admin", "noscript", "loading", "stale"];
+
+const A_STR_R: &[&str] = &["@read", "@string", "@fast"];
+const A_STR_W: &[&str] = &["@write", "@string", "@fast"];
+const A_STR_WS: &[&str] = &["@write", "@string", "@slow"];
+const A_STR_RS: &[&str] = &["@read", "@string", "@slow"];
+const A_KEY_W: &[&str] = &["@keyspace", "@write", "@fast"];
+const A_KEY_WS: &[&str] = &["@keyspace", "@write", "@slow"];
+const A_KEY_R: &[&str] = &["@keyspace", "@read", "@fast"];
+const A_KEY_RS: &[&str] = &["@keyspace", "@read", "@slow"];
+const A_CONN: &[&str] = &["@fast", "@connection"];
+const A_ADMIN: &[&str] = &["@admin", "@slow", "@dangerous"];
+const A_SLOW: &[&str] = &["@slow"];
+
+#[allow(clippy::too_many_arguments)]
+const fn keyed(
+    name: &'static str,
+    arity: i32,
+    flags: &'static [&'static str],
+    keys: (i32, i32, i32),
+    acl: &'static [&'static str],
+    group: &'static str,
+    summary: &'static str,
+    handler: Handler,
+    split: Split,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        first_key: keys.0,
+        last_key: keys.1,
+        step: keys.2,
+        acl,
+        group,
+        summary,
+        since: "1.0.0",
+        kind: Kind::Keyed { handler, split },
+    }
+}
+
+const fn rt(
+    name: &'static str,
+    arity: i32,
+    flags: &'static [&'static str],
+    acl: &'static [&'static str],
+    group: &'static str,
+    summary: &'static str,
+    rt: Rt,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        acl,
+        group,
+        summary,
+        since: "1.0.0",
+        kind: Kind::Runtime(rt),
+    }
+}
+
+const ONE: (i32, i32, i32) = (1, 1, 1);
+const ALL: (i32, i32, i32) = (1, -1, 1);
+const PAIRS: (i32, i32, i32) = (1, -1, 2);
+const TWO: (i32, i32, i32) = (1, 2, 1);
+const SECOND: (i32, i32, i32) = (2, 2, 1);
+
+use Split::{AllOk, Never, PerKeyArray, SumInt};
+
+pub static COMMANDS: &[CommandSpec] = &[
+    // strings
+    keyed(
+        "get",
+        2,
+        RF,
+        ONE,
+        A_STR_R,
+        "string",
+        "Get the value of a key",
+        string::get,
+        Never,
+    ),
+    keyed(
+        "set",
+        -3,
+        WD,
+        ONE,
+        A_STR_WS,
+        "string",
+        "Set the string value of a key",
+        string::set,
+        Never,
+    ),
+    keyed(
+        "setnx",
+        3,
+        WDF,
+        ONE,
+        A_STR_W,
+        "string",
+        "Set the value of a key, only if the key does not exist",
+        string::setnx,
+        Never,
+    ),
+    keyed(
+        "setex",
+        4,
+        WD,
+        ONE,
+        A_STR_WS,
+        "string",
+        "Set the value and expiration of a key",
+        string::setex,
+        Never,
+    ),
+    keyed(
+        "psetex",
+        4,
+        WD,
+        ONE,
+        A_STR_WS,
+        "string",
+        "Set the value and expiration in milliseconds of a key",
+        string::psetex,
+        Never,
+    ),
+    keyed(
+        "getset",
+        3,
+        WDF,
+        ONE,
+        A_STR_W,
+        "string",
+        "Set the string value of a key and return its old value",
+        string::getset,
+        Never,
+    ),
+    keyed(
+        "getdel",
+        2,
+        WF,
+        ONE,
+        A_STR_W,
+        "string",
+        "Get the value of a key and delete the key",
+        string::getdel,
+        Never,
+    ),
+    keyed(
+        "getex",
+        -2,
+        WF,
+        ONE,
+        A_STR_W,
+        "string",
+        "Get the value of a key and optionally set its expiration",
+        string::getex,
+        Never,
+    ),
+    keyed(
+        "mget",
+        -2,
+        RF,
+        ALL,
+        A_STR_R,
+        "string",
+        "Get the values of all the given keys",
+        string::mget,
+        PerKeyArray,
+    ),
+    keyed(
+        "mset",
+        -3,
+        WD,
+        PAIRS,
+        A_STR_WS,
+        "string",
+        "Set multiple keys to multiple values",
+        string::mset,
+        AllOk,
+    ),
+    keyed(
+        "msetnx",
+        -3,
+        WD,
+        PAIRS,
+        A_STR_WS,
+        "string",
+        "Set multiple keys to multiple values, only if none of the keys exist",
+        string::msetnx,
+        Split::Runtime(Rt::MSetNx),
+    ),
+    keyed(
+        "append",
+        3,
+        WDF,
+        ONE,
+        A_STR_W,
+        "string",
+        "Append a value to a key",
+        string::append,
+        Never,
+    ),
+    keyed(
+        "strlen",
+        2,
+        RF,
+        ONE,
+        A_STR_R,
+        "string",
+        "Get the length of the value stored in a key",
+        string::strlen,
+        Never,
+    ),
+    keyed(
+        "incr",
+        2,
+        WDF,
+        ONE,
+        A_STR_W,
+        "string",
+        "Increment the integer value of a key by one",
+        string::incr,
+        Never,
+    ),
+    keyed(
+        "decr",
+        2,
+        WDF,
+        ONE,
+        A_STR_W,
+        "string",
+        "Decrement the integer value of a key by one",
+        string::decr,
+        Never,
+    ),
+    keyed(
+        "incrby",
+        3,
+        WDF,
+        ONE,
+        A_STR_W,
+        "string",
+        "Increment the integer value of a key by the given amount",
+        string::incrby,
+        Never,
+    ),
+    keyed(
+        "decrby",
+        3,
+        WDF,
+        ONE,
+        A_STR_W,
+        "string",
+        "Decrement the integer value of a key by the given number",
+        string::decrby,
+        Never,
+    ),
+    keyed(
+        "incrbyfloat",
+        3,
+        WDF,
+        ONE,
+        A_STR_W,
+        "string",
+        "Increment the float value of a key by the given amount",
+        string::incrbyfloat,
+        Never,
+    ),
+    keyed(
+        "getrange",
+        4,
+        R,
+        ONE,
+        A_STR_RS,
+        "string",
+        "Get a substring of the string stored at a key",
+        string::getrange,
+        Never,
+    ),
+    keyed(
+        "substr",
+        4,
+        R,
+        ONE,
+        A_STR_RS,
+        "string",
+        "Get a substring of the string stored at a key",
+        string::getrange,
+        Never,
+    ),
+    keyed(
+        "setrange",
+        4,
+        WD,
+        ONE,
+        A_STR_WS,
+        "string",
+        "Overwrite part of a string at key starting at the specified offset",
+        string::setrange,
+        Never,
+    ),
+    keyed(
+        "lcs",
+        -3,
+        R,
+        TWO,
+        A_STR_RS,
+        "string",
+        "Find longest common substring",
+        string::lcs,
+        Split::Runtime(Rt::Lcs),
+    ),
+    // keys
+    keyed(
+        "del",
+        -2,
+        W,
+        ALL,
+        A_KEY_WS,
+        "generic",
+        "Delete a key",
+        keys::del,
+        SumInt,
+    ),
+    keyed(
+        "unlink",
+        -2,
+        WF,
+        ALL,
+        A_KEY_W,
+        "generic",
+        "Delete a key asynchronously in another thread",
+        keys::del,
+        SumInt,
+    ),
+    keyed(
+        "exists",
+        -2,
+        RF,
+        ALL,
+        A_KEY_R,
+        "generic",
+        "Determine if a key exists",
+        keys::exists,
+        SumInt,
+    ),
+    keyed(
+        "touch",
+        -2,
+        RF,
+        ALL,
+        A_KEY_R,
+        "generic",
+        "Alters the last access time of a key(s)",
+        keys::touch,
+        SumInt,
+    ),
+    keyed(
+        "type",
+        2,
+        RF,
+        ONE,
+        A_KEY_R,
+        "generic",
+        "Determine the type stored at key",
+        keys::type_,
+        Never,
+    ),
+    keyed(
+        "expire",
+        -3,
+        WF,
+        ONE,
+        A_KEY_W,
+        "generic",
+        "Set a key's time to live in seconds",
+        keys::expire,
+        Never,
+    ),
+    keyed(
+        "pexpire",
+        -3,
+        WF,
+        ONE,
+        A_KEY_W,
+        "generic",
+        "Set a key's time to live in milliseconds",
+        keys::pexpire,
+        Never,
+    ),
+    keyed(
+        "expireat",
+        -3,
+        WF,
+        ONE,
+        A_KEY_W,
+        "generic",
+        "Set the expiration for a key as a UNIX timestamp",
+        keys::expireat,
+        Never,
+    ),
+    keyed(
+        "pexpireat",
+        -3,
+        WF,
+        ONE,
+        A_KEY_W,
+        "generic",
+        "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
+        keys::pexpireat,
+        Never,
+    ),
+    keyed(
+        "ttl",
+        2,
+        RF,
+        ONE,
+        A_KEY_R,
+        "generic",
+        "Get the time to live for a key in seconds",
+        keys::ttl,
+        Never,
+    ),
+    keyed(
+        "pttl",
+        2,
+        RF,
+        ONE,
+        A_KEY_R,
+        "generic",
+        "Get the time to live for a key in milliseconds",
+        keys::pttl,
+        Never,
+    ),
+    keyed(
+        "expiretime",
+        2,
+        RF,
+        ONE,
+        A_KEY_R,
+        "generic",
+        "Get the expiration Unix timestamp for a key",
+        keys::expiretime,
+        Never,
+    ),
+    keyed(
+        "pexpiretime",
+        2,
+        RF,
+        ONE,
+        A_KEY_R,
+        "generic",
+        "Get the expiration Unix timestamp for a key in milliseconds",
+        keys::pexpiretime,
+        Never,
+    ),
+    keyed(
+        "persist",
+        2,
+        WF,
+        ONE,
+        A_KEY_W,
+        "generic",
+        "Remove the expiration from a key",
+        keys::persist,
+        Never,
+    ),
+    keyed(
+        "rename",
+        3,
+        W,
+        TWO,
+        A_KEY_WS,
+        "generic",
+        "Rename a key",
+        keys::rename,
+        Split::Runtime(Rt::Rename),
+    ),
+    keyed(
+        "renamenx",
+        3,
+        WF,
+        TWO,
+        A_KEY_W,
+        "generic",
+        "Rename a key, only if the new key does not exist",
+        keys::renamenx,
+        Split::Runtime(Rt::RenameNx),
+    ),
+    keyed(
+        "copy",
+        -3,
+        WD,
+        TWO,
+        A_KEY_WS,
+        "generic",
+        "Copy a key",
+        keys::copy,
+        Split::Runtime(Rt::Copy),
+    ),
+    keyed(
+        "move",
+        3,
+        WF,
+        ONE,
+        A_KEY_W,
+        "generic",
+        "Move a key to another database",
+        keys::move_,
+        Never,
+    ),
+    keyed(
+        "object",
+        -2,
+        R,
+        SECOND,
+        A_KEY_RS,
+        "generic",
+        "A container for object introspection commands",
+        keys::object,
+        Never,
+    ),
+    rt(
+        "memory",
+        -2,
+        R,
+        A_SLOW,
+        "server",
+        "A container for memory diagnostics commands",
+        Rt::Memory,
+    ),
+    rt(
+        "keys",
+        2,
+        R,
+        &["@keyspace", "@read", "@slow", "@dangerous"],
+        "generic",
+        "Find all keys matching the given pattern",
+        Rt::Keys,
+    ),
+    rt(
+        "scan",
+        -2,
+        R,
+        A_KEY_RS,
+        "generic",
+        "Incrementally iterate the keys space",
+        Rt::Scan,
+    ),
+    rt(
+        "randomkey",
+        1,
+        R,
+        A_KEY_RS,
+        "generic",
+        "Return a random key from the keyspace",
+        Rt::RandomKey,
+    ),
+    rt(
+        "dbsize",
+        1,
+        RF,
+        A_KEY_R,
+        "server",
+        "Return the number of keys in the selected database",
+        Rt::Dbsize,
+    ),
+    rt(
+        "flushdb",
+        -1,
+        W,
+        &["@keyspace", "@write", "@slow", "@dangerous"],
+        "server",
+        "Remove all keys from the current database",
+        Rt::FlushDb,
+    ),
+    rt(
+        "flushall",
+        -1,
+        W,
+        &["@keyspace", "@write", "@slow", "@dangerous"],
+        "server",
+        "Remove all keys from all databases",
+        Rt::FlushAll,
+    ),
+    rt(
+        "swapdb",
+        3,
+        WF,
+        &["@keyspace", "@write", "@fast", "@dangerous"],
+        "server",
+        "Swaps two Redis databases",
+        Rt::SwapDb,
+    ),
+    rt(
+        "select",
+        2,
+        &["loading", "stale", "fast"],
+        A_CONN,
+        "connection",
+        "Change the selected database for the current connection",
+        Rt::Select,
+    ),
+    // connection and server
+    rt(
+        "ping",
+        -1,
+        &["fast"],
+        A_CONN,
+        "connection",
+        "Ping the server",
+        Rt::Ping,
+    ),
+    rt(
+        "echo",
+        2,
+        &["fast"],
+        A_CONN,
+        "connection",
+        "Echo the given string",
+        Rt::Echo,
+    ),
+    rt(
+        "quit",
+        -1,
+        &[
+            "allow_busy",
+            "noscript",
+            "loading",
+            "stale",
+            "fast",
+            "no_auth",
+        ],
+        A_CONN,
+        "connection",
+        "Close the connection",
+        Rt::Quit,
+    ),
+    rt(
+        "reset",
+        1,
+        CONN_NOAUTH,
+        A_CONN,
+        "connection",
+        "Reset the connection",
+        Rt::Reset,
+    ),
+    rt(
+        "hello",
+        -1,
+        CONN_NOAUTH,
+        A_CONN,
+        "connection",
+        "Handshake with Redis",
+        Rt::Hello,
+    ),
+    rt(
+        "auth",
+        -2,
+        CONN_NOAUTH,
+        A_CONN,
+        "connection",
+        "Authenticate to the server",
+        Rt::Auth,
+    ),
+    rt(
+        "client",
+        -2,
+        CONN,
+        &["@slow", "@connection"],
+        "connection",
+        "A container for client connection commands",
+        Rt::Client,
+    ),
+    rt(
+        "command",
+        -1,
+        &["loading", "stale"],
+        &["@slow", "@connection"],
+        "server",
+        "Get array of Redis command details",
+        Rt::Command,
+    ),
+    rt(
+        "info",
+        -1,
+        &["loading", "stale"],
+        &["@slow", "@dangerous"],
+        "server",
+        "Get information and statistics about the server",
+        Rt::Info,
+    ),
+    rt(
+        "config",
+        -2,
+        ADMIN,
+        A_ADMIN,
+        "server",
+        "A container for server configuration commands",
+        Rt::Config,
+    ),
+    rt(
+        "time",
+        1,
+        &["loading", "stale", "fast"],
+        &["@fast"],
+        "server",
+        "Return the current server time",
+        Rt::Time,
+    ),
+    rt(
+        "shutdown",
+        -1,
+        &[
+            "admin",
+            "noscript",
+            "loading",
+            "stale",
+            "no_multi",
+            "allow_busy",
+        ],
+        A_ADMIN,
+        "server",
+        "Synchronously save the dataset to disk and then shut down the server",
+        Rt::Shutdown,
+    ),
+    rt(
+        "debug",
+        -2,
+        ADMIN,
+        A_ADMIN,
+        "server",
+        "A container for debugging commands",
+        Rt::Debug,
+    ),
+    rt(
+        "lastsave",
+        1,
+        &["loading", "stale", "fast"],
+        &["@admin", "@fast", "@dangerous"],
+        "server",
+        "Get the UNIX time stamp of the last successful save to disk",
+        Rt::LastSave,
+    ),
+    rt(
+        "save",
+        1,
+        &["admin", "noscript", "no_async_loading", "no_multi"],
+        A_ADMIN,
+        "server",
+        "Synchronously save the dataset to disk",
+        Rt::Save,
+    ),
+    rt(
+        "bgsave",
+        -1,
+        &["admin", "noscript", "no_async_loading"],
+        A_ADMIN,
+        "server",
+        "Asynchronously save the dataset to disk",
+        Rt::BgSave,
+    ),
+];
+
+/// Memory's one keyed subcommand: MEMORY USAGE runs on the key's shard.
+pub static MEMORY_USAGE: CommandSpec = keyed(
+    "memory",
+    -3,
+    R,
+    SECOND,
+    A_SLOW,
+    "server",
+    "Estimate the memory usage of a key",
+    keys::memory_usage,
+    Never,
+);
+
+fn index() -> &'static HashMap<&'static str, &'static CommandSpec> {
+    static INDEX: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
+    INDEX.get_or_init(|| COMMANDS.iter().map(|c| (c.name, c)).collect())
+}
+
+/// Finds a command by name, case-insensitively, without allocating.
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    let mut buf = [0u8; 32];
+    if name.len() > buf.len() {
+        return None;
+    }
+    for (d, s) in buf.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
+    }
+    let lower = std::str::from_utf8(&buf[..name.len()]).ok()?;
+    index().get(lower).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_is_case_insensitive_and_names_are_unique() {
+        assert_eq!(lookup(b"GeT").map(|c| c.name), Some("get"));
+        assert!(lookup(b"nosuch").is_none());
+        assert_eq!(index().len(), COMMANDS.len());
+    }
+
+    #[test]
+    fn key_positions_follow_first_last_step() {
+        let mset = lookup(b"mset").unwrap();
+        assert_eq!(mset.key_positions(5).collect::<Vec<_>>(), vec![1, 3]);
+        let del = lookup(b"del").unwrap();
+        assert_eq!(del.key_positions(4).collect::<Vec<_>>(), vec![1, 2, 3]);
+        let obj = lookup(b"object").unwrap();
+        assert_eq!(obj.key_positions(2).count(), 0);
+        assert_eq!(obj.key_positions(3).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(lookup(b"ping").unwrap().key_positions(2).count(), 0);
+    }
+}

@@ -1,0 +1,171 @@
+//! Stored values. Strings keep Redis' three encodings because OBJECT ENCODING reports them and
+//! because an integer kept as an i64 makes INCR free of parsing and allocation.
+
+use crate::args::parse_i64;
+
+/// Redis' OBJ_ENCODING_EMBSTR_SIZE_LIMIT: strings up to 44 bytes report "embstr".
+pub const EMBSTR_LIMIT: usize = 44;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Str {
+    /// A canonical decimal that fits an i64 (Redis' "int" encoding).
+    Int(i64),
+    /// Written whole by SET and never modified in place: "embstr" up to 44 bytes.
+    Emb(Box<[u8]>),
+    /// Grown or modified in place (APPEND, SETRANGE) or longer than 44 bytes: "raw".
+    Raw(Vec<u8>),
+}
+
+impl Str {
+    /// The encoding SET would choose for these bytes (Redis' tryObjectEncoding).
+    pub fn from_bytes(b: &[u8]) -> Str {
+        if b.len() <= 20 {
+            if let Some(v) = parse_i64(b) {
+                return Str::Int(v);
+            }
+        }
+        if b.len() <= EMBSTR_LIMIT {
+            Str::Emb(b.into())
+        } else {
+            Str::Raw(b.to_vec())
+        }
+    }
+
+    /// The bytes of the value; integers are formatted into `scratch`.
+    pub fn bytes<'a>(&'a self, scratch: &'a mut IntBuf) -> &'a [u8] {
+        match self {
+            Str::Int(v) => scratch.format(*v),
+            Str::Emb(b) => b,
+            Str::Raw(v) => v,
+        }
+    }
+
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut scratch = IntBuf::default();
+        self.bytes(&mut scratch).to_vec()
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Str::Int(v) => IntBuf::default().format(*v).len(),
+            Str::Emb(b) => b.len(),
+            Str::Raw(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Turns the value into a growable buffer for in-place edits (APPEND, SETRANGE).
+    pub fn make_raw(&mut self) -> &mut Vec<u8> {
+        if !matches!(self, Str::Raw(_)) {
+            *self = Str::Raw(self.to_vec());
+        }
+        match self {
+            Str::Raw(v) => v,
+            _ => unreachable!("converted to Raw above"),
+        }
+    }
+
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Str::Int(_) => "int",
+            Str::Emb(_) => "embstr",
+            Str::Raw(_) => "raw",
+        }
+    }
+
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Str::Int(v) => Some(*v),
+            Str::Emb(b) => parse_i64(b),
+            Str::Raw(v) => parse_i64(v),
+        }
+    }
+}
+
+/// Formats an i64 without allocating.
+#[derive(Default)]
+pub struct IntBuf([u8; 20]);
+
+impl IntBuf {
+    pub fn format(&mut self, v: i64) -> &[u8] {
+        let mut n = v.unsigned_abs();
+        let mut i = self.0.len();
+        loop {
+            i -= 1;
+            self.0[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        if v < 0 {
+            i -= 1;
+            self.0[i] = b'-';
+        }
+        &self.0[i..]
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Str(Str),
+}
+
+impl Value {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+        }
+    }
+
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str(s) => s.encoding(),
+        }
+    }
+
+    /// Approximate bytes used, for MEMORY USAGE: the value's payload plus its allocation.
+    pub fn memory(&self) -> usize {
+        match self {
+            Value::Str(Str::Int(_)) => 0,
+            Value::Str(Str::Emb(b)) => b.len(),
+            Value::Str(Str::Raw(v)) => v.capacity(),
+        }
+    }
+}
+
+/// A key's slot in the keyspace: the value, its absolute expiry and its access clock.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub value: Value,
+    /// Unix time in milliseconds; 0 means no expiry.
+    pub expire_at: u64,
+    /// Seconds (shard clock) of the last access, for OBJECT IDLETIME and LRU eviction.
+    pub lru: u32,
+}
+
+impl Entry {
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        self.expire_at != 0 && self.expire_at <= now_ms
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodings_follow_redis() {
+        assert_eq!(Str::from_bytes(b"12345").encoding(), "int");
+        assert_eq!(Str::from_bytes(b"012").encoding(), "embstr");
+        assert_eq!(Str::from_bytes(&[b'a'; 44]).encoding(), "embstr");
+        assert_eq!(Str::from_bytes(&[b'a'; 45]).encoding(), "raw");
+        let mut s = Str::from_bytes(b"7");
+        s.make_raw().push(b'1');
+        assert_eq!(s, Str::Raw(b"71".to_vec()));
+        assert_eq!(IntBuf::default().format(i64::MIN), b"-9223372036854775808");
+    }
+}

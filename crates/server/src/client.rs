@@ -1,0 +1,96 @@
+//! What a core knows about each of its clients, for CLIENT LIST/INFO/KILL and idle timeouts.
+//! The connection task owns the socket; this record is shared with the core's registry.
+
+use crate::ops::KillFilter;
+use std::cell::{Cell, RefCell};
+use std::os::unix::io::RawFd;
+
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub fd: RawFd,
+    pub created_ms: u64,
+    pub name: RefCell<String>,
+    pub db: Cell<usize>,
+    pub resp: Cell<u8>,
+    pub last_interaction: Cell<u64>,
+    pub last_cmd: Cell<&'static str>,
+    pub qbuf: Cell<usize>,
+    pub obuf: Cell<usize>,
+    pub no_evict: Cell<bool>,
+    pub killed: Cell<bool>,
+    pub authenticated: Cell<bool>,
+}
+
+impl ClientInfo {
+    pub fn new(id: u64, addr: String, laddr: String, fd: RawFd) -> ClientInfo {
+        let now = engine::shard::unix_ms();
+        ClientInfo {
+            id,
+            addr,
+            laddr,
+            fd,
+            created_ms: now,
+            name: RefCell::new(String::new()),
+            db: Cell::new(0),
+            resp: Cell::new(2),
+            last_interaction: Cell::new(now),
+            last_cmd: Cell::new("NULL"),
+            qbuf: Cell::new(0),
+            obuf: Cell::new(0),
+            no_evict: Cell::new(false),
+            killed: Cell::new(false),
+            authenticated: Cell::new(false),
+        }
+    }
+
+    /// One line of CLIENT LIST, with Redis 7.0's fields in Redis' order.
+    pub fn describe(&self) -> String {
+        let now = engine::shard::unix_ms();
+        let age = now.saturating_sub(self.created_ms) / 1000;
+        let idle = now.saturating_sub(self.last_interaction.get()) / 1000;
+        let flags = if self.no_evict.get() { "e" } else { "N" };
+        format!(
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            self.fd,
+            self.name.borrow(),
+            age,
+            idle,
+            flags,
+            self.db.get(),
+            self.qbuf.get(),
+            self.obuf.get(),
+            16384 + self.qbuf.get() + self.obuf.get(),
+            self.last_cmd.get(),
+            self.resp.get(),
+        )
+    }
+
+    pub fn matches(&self, f: &KillFilter) -> bool {
+        if f.skip == Some(self.id) {
+            return false;
+        }
+        f.id.is_none_or(|id| id == self.id)
+            && f.addr.as_ref().is_none_or(|a| *a == self.addr)
+            && f.laddr.as_ref().is_none_or(|a| *a == self.laddr)
+            && f.user.as_ref().is_none_or(|u| u == "default")
+            && f.kind.as_ref().is_none_or(|k| k == "normal")
+    }
+
+    /// Ends the connection from outside its task: shutting the socket down makes the
+    /// pending read return 0, and the connection task cleans up as on a normal close.
+    pub fn kill(&self) {
+        self.killed.set(true);
+        // SAFETY: `fd` is this client's open socket for as long as its record is registered;
+        // shutdown(2) on it has no memory-safety implications.
+        if self.fd >= 0 {
+            unsafe {
+                libc::shutdown(self.fd, libc::SHUT_RDWR);
+            }
+        }
+    }
+}

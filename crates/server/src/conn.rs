@@ -1,0 +1,466 @@
+//! One client connection: read, parse every complete command in the buffer, run each on the
+//! core that owns its keys, and write all replies in request order with one write.
+//!
+//! Commands for this core's shard run inline. Commands for other shards are appended to a
+//! per-shard batch and sent as one hop per shard per read (pipeline squashing); replies that
+//! must wait for those hops are kept as ordered `Part`s and assembled when the hops return.
+//! While nothing is in flight, replies go straight into the output buffer.
+
+use crate::client::ClientInfo;
+use crate::core::Core;
+use crate::ops::{Batch, BatchOut, Op, Reply};
+use engine::table::{CommandSpec, Handler, Kind, Split};
+use engine::Args;
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use resp::{Arg, Limits, Parsed, Proto, Writer};
+use std::ops::Range;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+
+/// Where one reply (or one piece of a split command's reply) is.
+#[derive(Clone)]
+enum Src {
+    Local(Range<usize>),
+    Remote { shard: usize, idx: usize },
+}
+
+/// A reply waiting for cross-core hops, in request order.
+enum Part {
+    Single(Src),
+    /// DEL/EXISTS/...: sum of the integer replies.
+    Sum(Vec<Src>),
+    /// MGET: one-element arrays, concatenated in key order.
+    Array(Vec<Src>),
+    /// MSET: +OK unless a piece failed.
+    Ok(Vec<Src>),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    Skip,
+}
+
+pub struct Conn {
+    pub core: Rc<Core>,
+    pub info: Rc<ClientInfo>,
+    pub proto: Proto,
+    pub db: usize,
+    pub authed: bool,
+    pub reply_mode: ReplyMode,
+    /// Set by QUIT, SHUTDOWN and protocol errors: write what is pending, then close.
+    pub close: bool,
+    /// The output buffer: one write per read.
+    pub out: Vec<u8>,
+    local: Vec<u8>,
+    parts: Vec<Part>,
+    remote: Vec<Batch>,
+    deferred: bool,
+}
+
+const READ_CHUNK: usize = 16 * 1024;
+
+impl Conn {
+    pub fn new(core: Rc<Core>, info: Rc<ClientInfo>) -> Conn {
+        let shards = core.shards();
+        let authed = core.shared.requirepass().is_none();
+        info.authenticated.set(authed);
+        Conn {
+            core,
+            info,
+            proto: Proto::Resp2,
+            db: 0,
+            authed,
+            reply_mode: ReplyMode::On,
+            close: false,
+            out: Vec::with_capacity(READ_CHUNK),
+            local: Vec::new(),
+            parts: Vec::new(),
+            remote: (0..shards).map(|_| Batch::default()).collect(),
+            deferred: false,
+        }
+    }
+
+    pub fn writer(&mut self) -> Writer<'_> {
+        Writer::new(&mut self.out, self.proto)
+    }
+
+    pub fn error(&mut self, msg: &str) {
+        self.writer().error(msg);
+    }
+
+    pub async fn run<S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin>(
+        &mut self,
+        stream: &mut S,
+    ) {
+        let mut rbuf = vec![0u8; READ_CHUNK];
+        let (mut start, mut end) = (0usize, 0usize);
+        let mut need = 0usize;
+        let mut args: Vec<Arg> = Vec::new();
+        let mut scratch: Vec<u8> = Vec::new();
+        loop {
+            // Make room: compact first, grow only when the pending command is bigger than
+            // the buffer (bounded by client-query-buffer-limit below).
+            if rbuf.len() - end < READ_CHUNK / 4 {
+                if start > 0 {
+                    rbuf.copy_within(start..end, 0);
+                    end -= start;
+                    start = 0;
+                }
+                if rbuf.len() - end < READ_CHUNK / 4 {
+                    let want = (rbuf.len() * 2).max(need.min(rbuf.len() * 4));
+                    rbuf.resize(want, 0);
+                }
+            }
+            let n = match stream.read(&mut rbuf[end..]).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            end += n;
+            let core = &self.core;
+            core.counters
+                .net_in
+                .set(core.counters.net_in.get() + n as u64);
+            self.info.last_interaction.set(engine::shard::unix_ms());
+            let limits = Limits {
+                max_bulk_len: core.shared.proto_max_bulk_len.load(Ordering::Relaxed) as usize,
+                ..Limits::default()
+            };
+            let qlimit = core.shared.query_buffer_limit.load(Ordering::Relaxed) as usize;
+            while end - start >= need && !self.close {
+                match resp::parse_command(&rbuf[start..end], &limits, &mut args, &mut scratch) {
+                    Ok(Parsed::Incomplete { needed }) => {
+                        need = needed;
+                        break;
+                    }
+                    Ok(Parsed::Command {
+                        consumed,
+                        inline_scratch,
+                    }) => {
+                        need = 0;
+                        if !args.is_empty() {
+                            let buf = if inline_scratch {
+                                &scratch[..]
+                            } else {
+                                &rbuf[start..start + consumed]
+                            };
+                            self.dispatch(Args::new(buf, &args)).await;
+                        }
+                        start += consumed;
+                    }
+                    Err(e) => {
+                        self.flush().await;
+                        self.error(&format!("ERR {e}"));
+                        self.close = true;
+                    }
+                }
+            }
+            if end - start > qlimit || need > qlimit.saturating_add(2) {
+                tracing::warn!(
+                    client = self.info.id,
+                    "closing client that reached max query buffer length"
+                );
+                self.close = true;
+            }
+            self.flush().await;
+            self.info.qbuf.set(end - start);
+            if start == end {
+                start = 0;
+                end = 0;
+                if rbuf.len() > 4 * READ_CHUNK {
+                    // A huge command passed: give the memory back.
+                    rbuf = vec![0u8; READ_CHUNK];
+                }
+            }
+            if !self.out.is_empty() {
+                self.info.obuf.set(self.out.len());
+                let core = &self.core;
+                core.counters
+                    .net_out
+                    .set(core.counters.net_out.get() + self.out.len() as u64);
+                if stream.write_all(&self.out).await.is_err() {
+                    break;
+                }
+                self.out.clear();
+                if self.out.capacity() > 1 << 20 {
+                    self.out = Vec::with_capacity(READ_CHUNK);
+                }
+                self.info.obuf.set(0);
+            }
+            if self.close || self.info.killed.get() {
+                break;
+            }
+        }
+    }
+
+    async fn dispatch(&mut self, args: Args<'_>) {
+        let name = args.get(0);
+        let Some(spec) = engine::lookup(name) else {
+            self.flush_if_needed().await;
+            let msg = unknown_command(args);
+            self.error(&msg);
+            return;
+        };
+        self.info.last_cmd.set(spec.name);
+        if !self.authed && !spec.flags.contains(&"no_auth") {
+            self.flush_if_needed().await;
+            self.error("NOAUTH Authentication required.");
+            return;
+        }
+        if !spec.arity_ok(args.len()) {
+            self.flush_if_needed().await;
+            self.error(&format!(
+                "ERR wrong number of arguments for '{}' command",
+                spec.name
+            ));
+            return;
+        }
+        let core = &self.core;
+        core.counters.commands.set(core.counters.commands.get() + 1);
+        self.wait_if_paused(spec).await;
+        let suppress = self.reply_mode != ReplyMode::On;
+        if suppress {
+            self.flush().await;
+        }
+        let mark = self.out.len();
+        match spec.kind {
+            Kind::Keyed { handler, split } => self.keyed(spec, handler, split, args).await,
+            Kind::Runtime(rt) => {
+                self.flush().await;
+                crate::runtime::run(self, rt, spec, args).await;
+            }
+        }
+        if suppress {
+            self.flush().await;
+            // CLIENT REPLY itself switches the mode; the command that set OFF/SKIP is silent.
+            match self.reply_mode {
+                ReplyMode::Off => self.out.truncate(mark),
+                ReplyMode::Skip => {
+                    self.out.truncate(mark);
+                    self.reply_mode = ReplyMode::On;
+                }
+                ReplyMode::On => {}
+            }
+        }
+    }
+
+    async fn wait_if_paused(&self, spec: &CommandSpec) {
+        loop {
+            let until = self.core.shared.pause_until.load(Ordering::Relaxed);
+            if until == 0 {
+                return;
+            }
+            let now = engine::shard::unix_ms();
+            if now >= until {
+                return;
+            }
+            let all = self.core.shared.pause_all.load(Ordering::Relaxed);
+            if !all && !spec.is_write() {
+                return;
+            }
+            glommio::timer::sleep(std::time::Duration::from_millis((until - now).min(10))).await;
+        }
+    }
+
+    async fn flush_if_needed(&mut self) {
+        if self.deferred {
+            self.flush().await;
+        }
+    }
+
+    async fn keyed(
+        &mut self,
+        spec: &'static CommandSpec,
+        handler: Handler,
+        split: Split,
+        args: Args<'_>,
+    ) {
+        let shared = self.core.shared.clone();
+        let mut positions = spec.key_positions(args.len());
+        let Some(first) = positions.next() else {
+            // A keyed command given no key (OBJECT HELP): any shard answers.
+            let id = self.core.id;
+            self.single(id, spec, handler, args);
+            return;
+        };
+        let shard = shared.shard_of(args.get(first));
+        if shared.shards == 1 || positions.all(|p| shared.shard_of(args.get(p)) == shard) {
+            self.single(shard, spec, handler, args);
+            return;
+        }
+        let positions: Vec<usize> = spec.key_positions(args.len()).collect();
+        match split {
+            Split::Never => self.single(shard, spec, handler, args),
+            Split::PerKeyArray => {
+                self.deferred = true;
+                let srcs = positions
+                    .iter()
+                    .map(|&p| {
+                        let key = args.get(p);
+                        self.piece(
+                            shared.shard_of(key),
+                            spec,
+                            handler,
+                            [args.get(0), key].into_iter(),
+                        )
+                    })
+                    .collect();
+                self.parts.push(Part::Array(srcs));
+            }
+            Split::SumInt | Split::AllOk => {
+                self.deferred = true;
+                let step = spec.step.max(1) as usize;
+                let mut by_shard: Vec<Vec<usize>> = vec![Vec::new(); shared.shards];
+                for &p in &positions {
+                    by_shard[shared.shard_of(args.get(p))].push(p);
+                }
+                let mut srcs = Vec::new();
+                for (s, ps) in by_shard.iter().enumerate() {
+                    if ps.is_empty() {
+                        continue;
+                    }
+                    let words = std::iter::once(args.get(0))
+                        .chain(ps.iter().flat_map(|&p| (p..p + step).map(|i| args.get(i))));
+                    srcs.push(self.piece(s, spec, handler, words));
+                }
+                self.parts.push(if split == Split::SumInt {
+                    Part::Sum(srcs)
+                } else {
+                    Part::Ok(srcs)
+                });
+            }
+            Split::Runtime(rt) => {
+                self.flush().await;
+                crate::runtime::cross(self, rt, spec, args).await;
+            }
+        }
+    }
+
+    /// Runs a command whose keys are all on `shard`.
+    fn single(&mut self, shard: usize, spec: &'static CommandSpec, handler: Handler, args: Args) {
+        if shard == self.core.id && !self.deferred {
+            let mut sh = self.core.shard.borrow_mut();
+            sh.set_time(engine::shard::unix_ms());
+            sh.execute(spec, handler, self.db, args, &mut self.out, self.proto);
+            return;
+        }
+        self.deferred = true;
+        let src = self.piece(shard, spec, handler, args.iter());
+        self.parts.push(Part::Single(src));
+    }
+
+    /// Runs (locally) or queues (remotely) one piece of a deferred reply.
+    fn piece<'a>(
+        &mut self,
+        shard: usize,
+        spec: &'static CommandSpec,
+        handler: Handler,
+        words: impl Iterator<Item = &'a [u8]>,
+    ) -> Src {
+        if shard == self.core.id {
+            let mut batch = Batch::default();
+            batch.push(spec, handler, self.db, self.proto, words);
+            let mut sh = self.core.shard.borrow_mut();
+            sh.set_time(engine::shard::unix_ms());
+            let start = self.local.len();
+            let args = Args::new(&batch.data, &batch.ranges);
+            sh.execute(spec, handler, self.db, args, &mut self.local, self.proto);
+            Src::Local(start..self.local.len())
+        } else {
+            let idx = self.remote[shard].push(spec, handler, self.db, self.proto, words);
+            Src::Remote { shard, idx }
+        }
+    }
+
+    /// Sends the queued batches (one hop per shard), waits for all of them, and writes the
+    /// deferred replies in order.
+    pub async fn flush(&mut self) {
+        if !self.deferred {
+            return;
+        }
+        let core = self.core.clone();
+        let mut pending = Vec::new();
+        for s in 0..self.remote.len() {
+            if !self.remote[s].is_empty() {
+                let batch = std::mem::take(&mut self.remote[s]);
+                pending.push((s, core.send(s, Op::Batch(batch)).await));
+            }
+        }
+        let mut outs: Vec<Option<BatchOut>> = (0..self.remote.len()).map(|_| None).collect();
+        for (s, p) in pending {
+            if let Reply::Batch(o) = p.wait().await {
+                outs[s] = Some(o);
+            }
+        }
+        const UNAVAILABLE: &[u8] = b"-ERR shard unavailable\r\n";
+        let local = std::mem::take(&mut self.local);
+        let get = |src: &Src| -> &[u8] {
+            match src {
+                Src::Local(r) => &local[r.clone()],
+                Src::Remote { shard, idx } => {
+                    outs[*shard].as_ref().map_or(UNAVAILABLE, |o| o.reply(*idx))
+                }
+            }
+        };
+        let proto = self.proto;
+        for part in self.parts.drain(..) {
+            match part {
+                Part::Single(src) => self.out.extend_from_slice(get(&src)),
+                Part::Sum(srcs) => {
+                    let mut total = 0i64;
+                    let mut err = None;
+                    for s in &srcs {
+                        let b = get(s);
+                        match parse_int_reply(b) {
+                            Some(n) => total += n,
+                            None => err = err.or(Some(b)),
+                        }
+                    }
+                    match err {
+                        Some(e) => self.out.extend_from_slice(e),
+                        None => Writer::new(&mut self.out, proto).integer(total),
+                    }
+                }
+                Part::Array(srcs) => {
+                    Writer::new(&mut self.out, proto).array(srcs.len());
+                    for s in &srcs {
+                        let b = get(s);
+                        self.out
+                            .extend_from_slice(b.strip_prefix(b"*1\r\n").unwrap_or(b));
+                    }
+                }
+                Part::Ok(srcs) => match srcs.iter().map(get).find(|b| b.first() == Some(&b'-')) {
+                    Some(e) => self.out.extend_from_slice(e),
+                    None => Writer::new(&mut self.out, proto).ok(),
+                },
+            }
+        }
+        self.local = local;
+        self.local.clear();
+        self.deferred = false;
+    }
+}
+
+fn parse_int_reply(b: &[u8]) -> Option<i64> {
+    let body = b.strip_prefix(b":")?.strip_suffix(b"\r\n")?;
+    engine::args::parse_i64(body)
+}
+
+/// Redis 7.0's message for an unknown command, with the first arguments quoted.
+fn unknown_command(args: Args) -> String {
+    let name = String::from_utf8_lossy(args.get(0));
+    let name: String = name.chars().take(128).collect();
+    let mut rest = String::new();
+    for a in args.iter().skip(1) {
+        if rest.len() >= 128 {
+            break;
+        }
+        let a = String::from_utf8_lossy(a);
+        let room = 128 - rest.len();
+        let a: String = a.chars().take(room).collect();
+        rest.push_str(&format!("'{a}' "));
+    }
+    let msg = format!("ERR unknown command '{name}', with args beginning with: {rest}");
+    msg.replace(['\r', '\n'], " ")
+}

@@ -1,0 +1,347 @@
+//! One core: its shard, its clients, and its ends of the cross-core queues. Everything here
+//! lives on one executor thread (`Rc`, `RefCell`), so nothing on the command path locks.
+//!
+//! Cross-core traffic uses two glommio channel meshes: requests (a batch of commands or a
+//! whole-shard operation) and responses. Two meshes, not one, because a core that is blocked
+//! sending a response must never wait on a queue that only drains when it receives: the
+//! response loop only ever receives, so responses always drain and requests always progress.
+
+use crate::client::ClientInfo;
+use crate::ops::{CoreStats, Op, Reply};
+use crate::shared::Shared;
+use engine::Shard;
+use glommio::channels::channel_mesh::{Receivers, Senders};
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+pub struct Req {
+    pub from: usize,
+    pub token: u64,
+    pub op: Op,
+}
+
+pub struct Resp {
+    pub token: u64,
+    pub reply: Reply,
+}
+
+#[derive(Default)]
+pub struct Counters {
+    pub commands: Cell<u64>,
+    pub net_in: Cell<u64>,
+    pub net_out: Cell<u64>,
+    pub hops: Cell<u64>,
+}
+
+pub struct Core {
+    pub id: usize,
+    pub shared: Arc<Shared>,
+    pub shard: RefCell<Shard>,
+    pub clients: RefCell<BTreeMap<u64, Rc<ClientInfo>>>,
+    pub counters: Counters,
+    /// Mesh peer index of each shard (glommio orders peers by executor id).
+    peer_of: Vec<usize>,
+    req_tx: Senders<Req>,
+    resp_tx: Senders<Resp>,
+    waiters: RefCell<HashMap<u64, Rc<Waiter>>>,
+    next_token: Cell<u64>,
+}
+
+/// A one-shot slot a connection awaits while another core answers.
+#[derive(Default)]
+pub struct Waiter {
+    value: RefCell<Option<Reply>>,
+    waker: RefCell<Option<Waker>>,
+}
+
+struct Wait(Rc<Waiter>);
+
+impl Future for Wait {
+    type Output = Reply;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Reply> {
+        if let Some(v) = self.0.value.borrow_mut().take() {
+            return Poll::Ready(v);
+        }
+        *self.0.waker.borrow_mut() = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// A request in flight: the reply arrives later through [`Pending::wait`].
+pub enum Pending {
+    Ready(Reply),
+    Remote(Rc<Waiter>),
+}
+
+impl Pending {
+    pub async fn wait(self) -> Reply {
+        match self {
+            Pending::Ready(r) => r,
+            Pending::Remote(w) => Wait(w).await,
+        }
+    }
+}
+
+impl Core {
+    pub fn new(
+        id: usize,
+        shared: Arc<Shared>,
+        peer_of: Vec<usize>,
+        req_tx: Senders<Req>,
+        resp_tx: Senders<Resp>,
+    ) -> Core {
+        let databases = shared.databases();
+        Core {
+            id,
+            shard: RefCell::new(Shard::new(id, databases)),
+            shared,
+            clients: RefCell::new(BTreeMap::new()),
+            counters: Counters::default(),
+            peer_of,
+            req_tx,
+            resp_tx,
+            waiters: RefCell::new(HashMap::new()),
+            next_token: Cell::new(1),
+        }
+    }
+
+    pub fn shards(&self) -> usize {
+        self.shared.shards
+    }
+
+    /// Sends `op` to `shard` (or runs it here when the shard is local) without waiting, so a
+    /// connection can have every shard of a batch working at once.
+    pub async fn send(self: &Rc<Self>, shard: usize, op: Op) -> Pending {
+        if shard == self.id {
+            return Pending::Ready(self.exec(op));
+        }
+        let token = self.next_token.get();
+        self.next_token.set(token + 1);
+        let waiter = Rc::new(Waiter::default());
+        self.waiters.borrow_mut().insert(token, waiter.clone());
+        self.counters.hops.set(self.counters.hops.get() + 1);
+        let req = Req {
+            from: self.id,
+            token,
+            op,
+        };
+        if self.req_tx.send_to(self.peer_of[shard], req).await.is_err() {
+            // The peer is gone: the process is shutting down. Answer as an error.
+            self.waiters.borrow_mut().remove(&token);
+            return Pending::Ready(Reply::Text("ERR shard unavailable".into()));
+        }
+        Pending::Remote(waiter)
+    }
+
+    pub async fn call(self: &Rc<Self>, shard: usize, op: Op) -> Reply {
+        self.send(shard, op).await.wait().await
+    }
+
+    /// Runs `make(shard)` on every shard concurrently; replies in shard order.
+    pub async fn call_all(self: &Rc<Self>, make: impl Fn(usize) -> Op) -> Vec<Reply> {
+        let mut pending = Vec::with_capacity(self.shards());
+        for s in 0..self.shards() {
+            pending.push(self.send(s, make(s)).await);
+        }
+        let mut out = Vec::with_capacity(pending.len());
+        for p in pending {
+            out.push(p.wait().await);
+        }
+        out
+    }
+
+    /// Runs an operation on this core.
+    pub fn exec(&self, op: Op) -> Reply {
+        let mut shard = self.shard.borrow_mut();
+        shard.set_time(engine::shard::unix_ms());
+        match op {
+            Op::Batch(b) => Reply::Batch(b.run(&mut shard)),
+            Op::Dbsize(db) => Reply::Int(shard.dbsize(db) as i64),
+            Op::Keys(db, pattern) => Reply::Keys(shard.keys(db, &pattern)),
+            Op::Scan {
+                db,
+                cursor,
+                count,
+                pattern,
+                kind,
+            } => {
+                let (c, keys) = shard.scan(db, cursor, count, pattern.as_deref(), kind.as_deref());
+                Reply::Scan(c, keys)
+            }
+            Op::RandomKey(db) => Reply::Key(shard.random_key(db)),
+            Op::Flush { db, lazy } => {
+                let old = shard.flush(db);
+                if lazy {
+                    // Dropping millions of keys takes a while: do it off the core.
+                    std::thread::spawn(move || drop(old));
+                }
+                Reply::Unit
+            }
+            Op::SwapDb(a, b) => {
+                shard.swapdb(a, b);
+                Reply::Unit
+            }
+            Op::DbInfo => Reply::DbInfo(shard.db_info()),
+            Op::Stats => {
+                let keys = (0..shard.databases()).map(|d| shard.dbsize(d)).sum();
+                let clients = self.clients.borrow();
+                Reply::Stats(CoreStats {
+                    keyspace_hits: shard.stats.keyspace_hits,
+                    keyspace_misses: shard.stats.keyspace_misses,
+                    expired_keys: shard.stats.expired_keys,
+                    dirty: shard.stats.dirty,
+                    commands: self.counters.commands.get(),
+                    keys,
+                    net_input_bytes: self.counters.net_in.get(),
+                    net_output_bytes: self.counters.net_out.get(),
+                    hops_sent: self.counters.hops.get(),
+                    max_input_buffer: clients.values().map(|c| c.qbuf.get()).max().unwrap_or(0),
+                    max_output_buffer: clients.values().map(|c| c.obuf.get()).max().unwrap_or(0),
+                })
+            }
+            Op::ResetStats => {
+                shard.stats.keyspace_hits = 0;
+                shard.stats.keyspace_misses = 0;
+                shard.stats.expired_keys = 0;
+                self.counters.commands.set(0);
+                self.counters.net_in.set(0);
+                self.counters.net_out.set(0);
+                self.counters.hops.set(0);
+                Reply::Unit
+            }
+            Op::Take { db, key } => Reply::Entry(shard.take(db, &key)),
+            Op::Get { db, key } => Reply::Entry(shard.peek(db, &key).cloned()),
+            Op::Put {
+                db,
+                key,
+                entry,
+                replace,
+            } => Reply::Bool(engine::cmd::keys::put_copy(
+                &mut shard, db, &key, entry, replace,
+            )),
+            Op::Exists { db, keys } => {
+                Reply::Int(keys.iter().filter(|k| shard.exists(db, k)).count() as i64)
+            }
+            Op::ClientList { ids, kind } => {
+                drop(shard);
+                let clients = self.clients.borrow();
+                let mut text = String::new();
+                for c in clients.values() {
+                    if ids.as_ref().is_some_and(|ids| !ids.contains(&c.id)) {
+                        continue;
+                    }
+                    if kind.as_ref().is_some_and(|k| k != "normal") {
+                        continue;
+                    }
+                    text.push_str(&c.describe());
+                    text.push('\n');
+                }
+                Reply::Text(text)
+            }
+            Op::ClientKill(filter) => {
+                drop(shard);
+                let clients = self.clients.borrow();
+                let mut killed = 0;
+                for c in clients.values() {
+                    if c.matches(&filter) {
+                        c.kill();
+                        killed += 1;
+                    }
+                }
+                Reply::Int(killed)
+            }
+        }
+    }
+
+    /// Serves requests from `peer` until the mesh closes.
+    pub async fn serve_requests(self: Rc<Self>, rx: Rc<Receivers<Req>>, peer: usize) {
+        while let Ok(Some(req)) = rx.recv_from(peer).await {
+            let reply = self.exec(req.op);
+            let to = self.peer_of[req.from];
+            if self
+                .resp_tx
+                .send_to(
+                    to,
+                    Resp {
+                        token: req.token,
+                        reply,
+                    },
+                )
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    }
+
+    /// Hands responses from `peer` to the connections waiting for them.
+    pub async fn serve_responses(self: Rc<Self>, rx: Rc<Receivers<Resp>>, peer: usize) {
+        while let Ok(Some(resp)) = rx.recv_from(peer).await {
+            let waiter = self.waiters.borrow_mut().remove(&resp.token);
+            if let Some(w) = waiter {
+                *w.value.borrow_mut() = Some(resp.reply);
+                if let Some(waker) = w.waker.borrow_mut().take() {
+                    waker.wake();
+                }
+            }
+        }
+    }
+
+    /// Active expiry: every 1000/hz ms, sample volatile keys and delete expired ones, within a
+    /// time budget (a quarter of the period, as Redis' slow cycle), yielding between slices
+    /// so a million expired keys never stall the clients of this core.
+    pub async fn expire_loop(self: Rc<Self>) {
+        loop {
+            let hz = self
+                .shared
+                .hz
+                .load(std::sync::atomic::Ordering::Relaxed)
+                .max(1);
+            let period = std::time::Duration::from_millis(1000 / hz);
+            glommio::timer::sleep(period).await;
+            if !self
+                .shared
+                .active_expire
+                .load(std::sync::atomic::Ordering::Relaxed)
+            {
+                continue;
+            }
+            let deadline = std::time::Instant::now() + period / 4;
+            loop {
+                let more = {
+                    let mut shard = self.shard.borrow_mut();
+                    shard.set_time(engine::shard::unix_ms());
+                    shard.active_expire(std::time::Duration::from_millis(1))
+                };
+                if !more || std::time::Instant::now() >= deadline {
+                    break;
+                }
+                glommio::yield_if_needed().await;
+            }
+            self.check_idle_clients();
+        }
+    }
+
+    /// Closes clients idle for longer than `timeout` seconds (0 = never).
+    fn check_idle_clients(&self) {
+        let timeout = self
+            .shared
+            .timeout_secs
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if timeout == 0 {
+            return;
+        }
+        let now = engine::shard::unix_ms();
+        for c in self.clients.borrow().values() {
+            if now.saturating_sub(c.last_interaction.get()) > timeout * 1000 {
+                c.kill();
+            }
+        }
+    }
+}

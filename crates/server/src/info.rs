@@ -1,0 +1,286 @@
+//! INFO, with Redis 7.0's section and field names so redis-cli, exporters and client
+//! libraries parse it. Figures that span cores are gathered from every core.
+
+use crate::conn::Conn;
+use crate::ops::{CoreStats, Op, Reply};
+use crate::runtime::REDIS_VERSION;
+use engine::{Args, DbInfo};
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+const DEFAULT: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+
+pub async fn render(c: &mut Conn, args: Args<'_>) -> String {
+    let mut wanted: Vec<String> = args
+        .iter()
+        .skip(1)
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .collect();
+    if wanted.is_empty() || wanted.iter().any(|w| w == "default") {
+        wanted.extend(DEFAULT.iter().map(|s| s.to_string()));
+    }
+    if wanted.iter().any(|w| w == "all" || w == "everything") {
+        wanted.extend(DEFAULT.iter().map(|s| s.to_string()));
+        wanted.push("commandstats".into());
+    }
+    let want = |s: &str| wanted.iter().any(|w| w == s);
+    let core = c.core.clone();
+    let shared = core.shared.clone();
+    let mut stats = CoreStats::default();
+    for r in core.call_all(|_| Op::Stats).await {
+        if let Reply::Stats(s) = r {
+            stats.keyspace_hits += s.keyspace_hits;
+            stats.keyspace_misses += s.keyspace_misses;
+            stats.expired_keys += s.expired_keys;
+            stats.dirty += s.dirty;
+            stats.commands += s.commands;
+            stats.keys += s.keys;
+            stats.net_input_bytes += s.net_input_bytes;
+            stats.net_output_bytes += s.net_output_bytes;
+            stats.hops_sent += s.hops_sent;
+            stats.max_input_buffer = stats.max_input_buffer.max(s.max_input_buffer);
+            stats.max_output_buffer = stats.max_output_buffer.max(s.max_output_buffer);
+        }
+    }
+    let mut dbs: Vec<DbInfo> = Vec::new();
+    if want("keyspace") {
+        for r in core.call_all(|_| Op::DbInfo).await {
+            if let Reply::DbInfo(v) = r {
+                if dbs.is_empty() {
+                    dbs = vec![DbInfo::default(); v.len()];
+                }
+                for (acc, d) in dbs.iter_mut().zip(v) {
+                    acc.keys += d.keys;
+                    acc.expires += d.expires;
+                    acc.ttl_sum_ms += d.ttl_sum_ms;
+                }
+            }
+        }
+    }
+    let cfg = shared.config.read().map(|c| {
+        (
+            c.config_file(),
+            c.maxmemory(),
+            c.maxmemory_policy(),
+            c.hz(),
+            c.maxclients(),
+        )
+    });
+    let (config_file, maxmemory, policy, hz, maxclients) =
+        cfg.unwrap_or((None, 0, "noeviction".into(), 10, 10000));
+    let uptime = shared.started.elapsed().as_secs();
+    let mut s = String::new();
+    let section = |name: &str, s: &mut String| {
+        if !s.is_empty() {
+            s.push_str("\r\n");
+        }
+        let _ = write!(s, "# {name}\r\n");
+    };
+    if want("server") {
+        section("Server", &mut s);
+        let _ = write!(
+            s,
+            "redis_version:{REDIS_VERSION}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:io_uring\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\npercore_version:{}\r\nio_backend:{}\r\nshards:{}\r\n",
+            os_name(),
+            std::process::id(),
+            shared.run_id,
+            shared.tcp_port,
+            engine::shard::unix_ms() * 1000,
+            uptime,
+            uptime / 86400,
+            hz,
+            hz,
+            (engine::shard::unix_ms() / 1000) & ((1 << 24) - 1),
+            std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+            config_file.map(|p| p.display().to_string()).unwrap_or_default(),
+            env!("CARGO_PKG_VERSION"),
+            shared.io_backend,
+            shared.shards,
+        );
+    }
+    if want("clients") {
+        section("Clients", &mut s);
+        let _ = write!(
+            s,
+            "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+            shared.connected_clients.load(Ordering::Relaxed),
+            maxclients,
+            stats.max_input_buffer,
+            stats.max_output_buffer,
+        );
+    }
+    if want("memory") {
+        section("Memory", &mut s);
+        let used = used_memory();
+        let rss = rss_bytes();
+        let _ = write!(
+            s,
+            "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\ntotal_system_memory:{}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{policy}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\nlazyfree_pending_objects:0\r\n",
+            human(used),
+            human(rss),
+            human(used),
+            total_system_memory(),
+            human(maxmemory),
+            if used > 0 { rss as f64 / used as f64 } else { 0.0 },
+        );
+    }
+    if want("persistence") {
+        section("Persistence", &mut s);
+        let _ = write!(
+            s,
+            "loading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n",
+            stats.dirty,
+            shared.lastsave.load(Ordering::Relaxed),
+        );
+    }
+    if want("stats") {
+        section("Stats", &mut s);
+        let secs = uptime.max(1);
+        let _ = write!(
+            s,
+            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_cross_shard_hops:{}\r\n",
+            shared.total_connections.load(Ordering::Relaxed),
+            stats.commands,
+            stats.commands / secs,
+            stats.net_input_bytes,
+            stats.net_output_bytes,
+            shared.rejected_connections.load(Ordering::Relaxed),
+            stats.expired_keys,
+            stats.keyspace_hits,
+            stats.keyspace_misses,
+            stats.hops_sent,
+        );
+    }
+    if want("replication") {
+        section("Replication", &mut s);
+        let _ = write!(
+            s,
+            "role:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
+            shared.run_id,
+        );
+    }
+    if want("cpu") {
+        section("CPU", &mut s);
+        let (user, sys) = cpu_times();
+        let _ = write!(
+            s,
+            "used_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\n"
+        );
+    }
+    if want("modules") {
+        section("Modules", &mut s);
+    }
+    if want("errorstats") {
+        section("Errorstats", &mut s);
+    }
+    if want("cluster") {
+        section("Cluster", &mut s);
+        s.push_str("cluster_enabled:0\r\n");
+    }
+    if want("keyspace") {
+        section("Keyspace", &mut s);
+        for (i, d) in dbs.iter().enumerate() {
+            if d.keys > 0 {
+                let avg = if d.expires > 0 {
+                    d.ttl_sum_ms / d.expires as u64
+                } else {
+                    0
+                };
+                let _ = write!(
+                    s,
+                    "db{i}:keys={},expires={},avg_ttl={avg}\r\n",
+                    d.keys, d.expires
+                );
+            }
+        }
+    }
+    s
+}
+
+fn human(n: u64) -> String {
+    let n = n as f64;
+    if n < 1024.0 {
+        format!("{n}B")
+    } else if n < 1024.0 * 1024.0 {
+        format!("{:.2}K", n / 1024.0)
+    } else if n < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}M", n / (1024.0 * 1024.0))
+    } else {
+        format!("{:.2}G", n / (1024.0 * 1024.0 * 1024.0))
+    }
+}
+
+fn os_name() -> String {
+    // SAFETY: uname fills a caller-owned struct; the fields are NUL-terminated C strings.
+    unsafe {
+        let mut u: libc::utsname = std::mem::zeroed();
+        if libc::uname(&mut u) != 0 {
+            return "Linux".into();
+        }
+        let f = |b: &[libc::c_char]| {
+            std::ffi::CStr::from_ptr(b.as_ptr())
+                .to_string_lossy()
+                .into_owned()
+        };
+        format!("{} {} {}", f(&u.sysname), f(&u.release), f(&u.machine))
+    }
+}
+
+/// Bytes in use by the allocator (glibc's mallinfo2: in-use bytes across all arenas).
+pub fn used_memory() -> u64 {
+    // SAFETY: mallinfo2 takes no arguments and returns a plain struct.
+    let mi = unsafe { libc::mallinfo2() };
+    (mi.uordblks + mi.hblkhd) as u64
+}
+
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .map(|pages| pages * 4096)
+        .unwrap_or(0)
+}
+
+fn total_system_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| {
+                    l.split_whitespace()
+                        .nth(1)
+                        .and_then(|v| v.parse::<u64>().ok())
+                })
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+fn cpu_times() -> (f64, f64) {
+    // SAFETY: getrusage fills a caller-owned struct.
+    unsafe {
+        let mut r: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_SELF, &mut r) != 0 {
+            return (0.0, 0.0);
+        }
+        let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+        (t(r.ru_utime), t(r.ru_stime))
+    }
+}

@@ -1,0 +1,375 @@
+//! The runtime: one glommio executor per shard, each pinned to a core, each accepting on the
+//! shared port (SO_REUSEPORT), serving its connections and answering the other cores through
+//! the cross-core queues. The engine does the command semantics; this crate moves bytes and
+//! messages.
+
+mod client;
+mod conn;
+mod core;
+mod info;
+mod ops;
+mod runtime;
+mod shared;
+
+pub use shared::{Shared, ShutdownReason};
+
+use crate::core::{Core, Req, Resp};
+use config::Config;
+use glommio::channels::channel_mesh::MeshBuilder;
+use glommio::net::{TcpListener, TcpStream, UnixListener};
+use glommio::{LocalExecutorBuilder, Placement};
+use std::net::{IpAddr, SocketAddr};
+use std::os::unix::io::AsRawFd;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("io-backend '{0}' is not available: {1}")]
+    Backend(String, String),
+    #[error("Could not create server TCP listening socket {0}: {1}")]
+    Bind(String, String),
+    #[error("Failed to start shard {0}: {1}")]
+    Executor(usize, String),
+}
+
+pub struct Server {
+    pub shared: Arc<Shared>,
+    shutdown_rx: crossbeam_channel::Receiver<ShutdownReason>,
+}
+
+impl Server {
+    /// Blocks until SHUTDOWN or a signal asks the server to stop.
+    pub fn wait(&self) -> ShutdownReason {
+        self.shutdown_rx.recv().unwrap_or(ShutdownReason::Signal)
+    }
+
+    /// A sender the binary's signal thread uses to request shutdown.
+    pub fn shutdown_handle(&self) -> crossbeam_channel::Sender<ShutdownReason> {
+        self.shared.shutdown.clone()
+    }
+}
+
+/// Checks that the kernel lets this process create an io_uring (it may be disabled by
+/// sysctl or a seccomp profile), without depending on glommio to fail usefully.
+fn probe_io_uring() -> Result<(), String> {
+    let mut params = [0u8; 120];
+    // SAFETY: io_uring_setup with 1 entry and a zeroed io_uring_params-sized buffer; the
+    // returned fd is closed at once.
+    let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 1u32, params.as_mut_ptr()) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error().to_string());
+    }
+    // SAFETY: fd was just returned by the kernel and is owned here.
+    unsafe { libc::close(fd as i32) };
+    Ok(())
+}
+
+fn default_shards() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+/// Parses a redis.conf bind address: `*` is every IPv4 address, `::*` every IPv6 one.
+fn bind_addr(addr: &str, port: u16) -> Option<SocketAddr> {
+    let ip: IpAddr = match addr {
+        "*" => "0.0.0.0".parse().ok()?,
+        "::*" => "::".parse().ok()?,
+        a => a.parse().ok()?,
+    };
+    Some(SocketAddr::new(ip, port))
+}
+
+/// Starts every shard and returns once all of them listen, or with the first failure.
+pub fn start(config: Config) -> Result<Server, StartError> {
+    let backend = config.io_backend();
+    match backend.as_str() {
+        "epoll" => {
+            return Err(StartError::Backend(
+                backend,
+                "the epoll backend is not implemented yet".into(),
+            ));
+        }
+        _ => probe_io_uring().map_err(|e| StartError::Backend("io_uring".into(), e))?,
+    }
+    tracing::info!("io backend: io_uring (glommio)");
+    let shards = match config.shards() {
+        0 => default_shards(),
+        n => n,
+    };
+    let cpus = default_shards();
+    let (shutdown_tx, shutdown_rx) = crossbeam_channel::unbounded();
+    let shared = Shared::new(config, shards, shutdown_tx);
+    let req_mesh: MeshBuilder<Req, _> = MeshBuilder::full(shards, 1024);
+    let resp_mesh: MeshBuilder<Resp, _> = MeshBuilder::full(shards, 1024);
+    let peer_of: Arc<Vec<AtomicUsize>> =
+        Arc::new((0..shards).map(|_| AtomicUsize::new(usize::MAX)).collect());
+    let (ready_tx, ready_rx) = crossbeam_channel::unbounded::<Result<usize, StartError>>();
+    for id in 0..shards {
+        let placement = if shards <= cpus {
+            Placement::Fixed(id)
+        } else {
+            Placement::Unbound
+        };
+        let (shared, req_mesh, resp_mesh, peer_of, ready) = (
+            shared.clone(),
+            req_mesh.clone(),
+            resp_mesh.clone(),
+            peer_of.clone(),
+            ready_tx.clone(),
+        );
+        let ready_err = ready_tx.clone();
+        let spawned = LocalExecutorBuilder::new(placement)
+            .name(&format!("shard-{id}"))
+            // Registered io memory counts against RLIMIT_MEMLOCK (8 MiB here): a network
+            // server needs little of it.
+            .io_memory(512 * 1024)
+            .spawn(move || async move {
+                if let Err(e) = shard_main(id, shared, req_mesh, resp_mesh, peer_of, &ready).await {
+                    let _ = ready.send(Err(e));
+                }
+            });
+        if let Err(e) = spawned {
+            let _ = ready_err.send(Err(StartError::Executor(id, e.to_string())));
+        }
+    }
+    drop(ready_tx);
+    for _ in 0..shards {
+        match ready_rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(StartError::Executor(0, "timed out starting shards".into())),
+        }
+    }
+    Ok(Server {
+        shared,
+        shutdown_rx,
+    })
+}
+
+async fn shard_main(
+    id: usize,
+    shared: Arc<Shared>,
+    req_mesh: MeshBuilder<Req, glommio::channels::channel_mesh::Full>,
+    resp_mesh: MeshBuilder<Resp, glommio::channels::channel_mesh::Full>,
+    peer_of: Arc<Vec<AtomicUsize>>,
+    ready: &crossbeam_channel::Sender<Result<usize, StartError>>,
+) -> Result<(), StartError> {
+    let shards = shared.shards;
+    let mesh_err = |_| StartError::Executor(id, "cannot join the cross-core mesh".into());
+    let (req_tx, req_rx) = req_mesh.join().await.map_err(mesh_err)?;
+    let (resp_tx, resp_rx) = resp_mesh.join().await.map_err(mesh_err)?;
+    // glommio numbers mesh peers by executor id; learn which peer each shard is.
+    peer_of[id].store(req_tx.peer_id(), Ordering::SeqCst);
+    while peer_of
+        .iter()
+        .any(|p| p.load(Ordering::SeqCst) == usize::MAX)
+    {
+        glommio::timer::sleep(Duration::from_millis(1)).await;
+    }
+    let peers: Vec<usize> = peer_of.iter().map(|p| p.load(Ordering::SeqCst)).collect();
+    let core = Rc::new(Core::new(
+        id,
+        shared.clone(),
+        peers.clone(),
+        req_tx,
+        resp_tx,
+    ));
+    let (req_rx, resp_rx) = (Rc::new(req_rx), Rc::new(resp_rx));
+    for (shard, &peer) in peers.iter().enumerate() {
+        if shard != id {
+            glommio::spawn_local(core.clone().serve_requests(req_rx.clone(), peer)).detach();
+            glommio::spawn_local(core.clone().serve_responses(resp_rx.clone(), peer)).detach();
+        }
+    }
+    glommio::spawn_local(core.clone().expire_loop()).detach();
+
+    let (addrs, port, unixsocket, perm) = {
+        let c = shared
+            .config
+            .read()
+            .map_err(|_| StartError::Executor(id, "config lock".into()))?;
+        (c.bind_addrs(), c.port(), c.unixsocket(), c.unixsocketperm())
+    };
+    let mut listeners = Vec::new();
+    if port != 0 {
+        for (addr, optional) in addrs {
+            let Some(sa) = bind_addr(&addr, port) else {
+                return Err(StartError::Bind(
+                    format!("{addr}:{port}"),
+                    "invalid address".into(),
+                ));
+            };
+            match TcpListener::bind(sa) {
+                Ok(l) => listeners.push(l),
+                Err(e) if optional => {
+                    if id == 0 {
+                        tracing::warn!("Could not bind optional address {sa}: {e}");
+                    }
+                }
+                Err(e) => return Err(StartError::Bind(sa.to_string(), e.to_string())),
+            }
+        }
+    }
+    let mut unix = None;
+    if let (Some(path), 0) = (unixsocket, id) {
+        let _ = std::fs::remove_file(&path);
+        let l =
+            UnixListener::bind(&path).map_err(|e| StartError::Bind(path.clone(), e.to_string()))?;
+        if perm != 0 {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(perm));
+        }
+        unix = Some(l);
+    }
+    if id == 0 {
+        tracing::info!(shards, port, "Ready to accept connections");
+    }
+    let _ = ready.send(Ok(id));
+    let mut tasks = Vec::new();
+    for l in listeners {
+        let core = core.clone();
+        tasks.push(glommio::spawn_local(async move {
+            loop {
+                match l.accept().await {
+                    Ok(stream) => {
+                        glommio::spawn_local(serve_tcp(core.clone(), stream)).detach();
+                    }
+                    Err(e) => {
+                        tracing::warn!("accept: {e}");
+                        glommio::timer::sleep(Duration::from_millis(10)).await;
+                    }
+                }
+            }
+        }));
+    }
+    if let Some(l) = unix {
+        let core = core.clone();
+        tasks.push(glommio::spawn_local(async move {
+            loop {
+                match l.accept().await {
+                    Ok(stream) => {
+                        // glommio's UnixStream does not expose its fd: such clients are
+                        // killed by flag, checked after each read.
+                        let fd = -1;
+                        let path = "/unixsocket".to_string();
+                        glommio::spawn_local(serve(
+                            core.clone(),
+                            stream,
+                            fd,
+                            path.clone(),
+                            path,
+                            true,
+                        ))
+                        .detach();
+                    }
+                    Err(e) => {
+                        tracing::warn!("accept: {e}");
+                        glommio::timer::sleep(Duration::from_millis(10)).await;
+                    }
+                }
+            }
+        }));
+    }
+    // Keep the executor alive: the accept loops never end; with no listener, park forever.
+    futures_lite::future::pending::<()>().await;
+    Ok(())
+}
+
+async fn serve_tcp(core: Rc<Core>, stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let fd = stream.as_raw_fd();
+    set_keepalive(
+        fd,
+        core.shared
+            .config
+            .read()
+            .map(|c| c.tcp_keepalive())
+            .unwrap_or(300),
+    );
+    let peer = stream.peer_addr().ok();
+    let addr = peer.map(|a| a.to_string()).unwrap_or_default();
+    let laddr = stream
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let local = peer.is_some_and(|a| a.ip().is_loopback());
+    serve(core, stream, fd, addr, laddr, local).await
+}
+
+fn set_keepalive(fd: i32, secs: u64) {
+    if secs == 0 {
+        return;
+    }
+    let on: libc::c_int = 1;
+    let idle = secs.min(i32::MAX as u64) as libc::c_int;
+    let intvl = (idle / 3).max(1);
+    let cnt: libc::c_int = 3;
+    let sz = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: setsockopt on an open socket with pointers to live c_ints of the stated size.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_KEEPALIVE,
+            &on as *const _ as *const _,
+            sz,
+        );
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPIDLE,
+            &idle as *const _ as *const _,
+            sz,
+        );
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPINTVL,
+            &intvl as *const _ as *const _,
+            sz,
+        );
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPCNT,
+            &cnt as *const _ as *const _,
+            sz,
+        );
+    }
+}
+
+const DENIED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+async fn serve<S>(core: Rc<Core>, mut stream: S, fd: i32, addr: String, laddr: String, local: bool)
+where
+    S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin,
+{
+    use futures_lite::AsyncWriteExt;
+    let shared = core.shared.clone();
+    shared.total_connections.fetch_add(1, Ordering::Relaxed);
+    if !local && shared.protected_mode.load(Ordering::Relaxed) && shared.requirepass().is_none() {
+        let _ = stream.write_all(DENIED).await;
+        shared.rejected_connections.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    let connected = shared.connected_clients.fetch_add(1, Ordering::Relaxed);
+    if connected >= shared.maxclients.load(Ordering::Relaxed) {
+        let _ = stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
+        shared.connected_clients.fetch_sub(1, Ordering::Relaxed);
+        shared.rejected_connections.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    let id = shared.next_client_id.fetch_add(1, Ordering::Relaxed);
+    let info = Rc::new(client::ClientInfo::new(id, addr, laddr, fd));
+    core.clients.borrow_mut().insert(id, info.clone());
+    let mut conn = conn::Conn::new(core.clone(), info);
+    conn.run(&mut stream).await;
+    core.clients.borrow_mut().remove(&id);
+    shared.connected_clients.fetch_sub(1, Ordering::Relaxed);
+}

@@ -1,0 +1,198 @@
+//! What one core asks of another: a batch of commands for keys the other core owns, or a
+//! whole-shard operation (DBSIZE, SCAN, FLUSHALL, ...). Everything here is `Send`: it crosses
+//! threads through the cross-core queues.
+
+use engine::table::{CommandSpec, Handler};
+use engine::value::Entry;
+use engine::{Args, DbInfo, Shard};
+use resp::{Arg, Proto};
+use std::ops::Range;
+
+/// Commands for one shard, in the order the connection sent them. Arguments are copied once
+/// into `data` (one allocation per hop, not per command).
+#[derive(Default)]
+pub struct Batch {
+    pub data: Vec<u8>,
+    pub ranges: Vec<Arg>,
+    pub cmds: Vec<BatchCmd>,
+}
+
+pub struct BatchCmd {
+    pub spec: &'static CommandSpec,
+    pub handler: Handler,
+    pub db: u16,
+    pub proto: Proto,
+    pub args: Range<u32>,
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.cmds.is_empty()
+    }
+
+    /// Appends a command; `args` are the words (name first) to copy. Returns its index.
+    pub fn push<'a>(
+        &mut self,
+        spec: &'static CommandSpec,
+        handler: Handler,
+        db: usize,
+        proto: Proto,
+        args: impl Iterator<Item = &'a [u8]>,
+    ) -> usize {
+        let first = self.ranges.len() as u32;
+        for a in args {
+            let start = self.data.len() as u32;
+            self.data.extend_from_slice(a);
+            self.ranges.push(Arg {
+                start,
+                end: self.data.len() as u32,
+            });
+        }
+        self.cmds.push(BatchCmd {
+            spec,
+            handler,
+            db: db as u16,
+            proto,
+            args: first..self.ranges.len() as u32,
+        });
+        self.cmds.len() - 1
+    }
+
+    pub fn run(&self, shard: &mut Shard) -> BatchOut {
+        let mut out = BatchOut {
+            data: Vec::with_capacity(64 * self.cmds.len()),
+            ends: Vec::with_capacity(self.cmds.len()),
+        };
+        for c in &self.cmds {
+            let args = Args::new(
+                &self.data,
+                &self.ranges[c.args.start as usize..c.args.end as usize],
+            );
+            shard.execute(
+                c.spec,
+                c.handler,
+                c.db as usize,
+                args,
+                &mut out.data,
+                c.proto,
+            );
+            out.ends.push(out.data.len() as u32);
+        }
+        out
+    }
+}
+
+/// The replies of a batch, back to back, with the end offset of each.
+#[derive(Default)]
+pub struct BatchOut {
+    pub data: Vec<u8>,
+    pub ends: Vec<u32>,
+}
+
+impl BatchOut {
+    pub fn reply(&self, idx: usize) -> &[u8] {
+        let start = if idx == 0 {
+            0
+        } else {
+            self.ends[idx - 1] as usize
+        };
+        &self.data[start..self.ends[idx] as usize]
+    }
+}
+
+/// A CLIENT KILL filter (the new form; the old `CLIENT KILL addr` maps to `addr`).
+#[derive(Clone, Debug, Default)]
+pub struct KillFilter {
+    pub id: Option<u64>,
+    pub addr: Option<String>,
+    pub laddr: Option<String>,
+    pub user: Option<String>,
+    pub kind: Option<String>,
+    /// The id of the client asking, to skip it (SKIPME yes, the default).
+    pub skip: Option<u64>,
+}
+
+pub enum Op {
+    Batch(Batch),
+    Dbsize(usize),
+    Keys(usize, Vec<u8>),
+    Scan {
+        db: usize,
+        cursor: u64,
+        count: usize,
+        pattern: Option<Vec<u8>>,
+        kind: Option<Vec<u8>>,
+    },
+    RandomKey(usize),
+    Flush {
+        db: Option<usize>,
+        lazy: bool,
+    },
+    SwapDb(usize, usize),
+    DbInfo,
+    Stats,
+    ResetStats,
+    Take {
+        db: usize,
+        key: Vec<u8>,
+    },
+    Get {
+        db: usize,
+        key: Vec<u8>,
+    },
+    Put {
+        db: usize,
+        key: Vec<u8>,
+        entry: Entry,
+        replace: bool,
+    },
+    /// How many of `keys` exist (MSETNX's check).
+    Exists {
+        db: usize,
+        keys: Vec<Vec<u8>>,
+    },
+    ClientList {
+        ids: Option<Vec<u64>>,
+        kind: Option<String>,
+    },
+    ClientKill(KillFilter),
+}
+
+/// Counters a core reports for INFO.
+#[derive(Clone, Debug, Default)]
+pub struct CoreStats {
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub expired_keys: u64,
+    pub dirty: u64,
+    pub commands: u64,
+    pub keys: usize,
+    pub net_input_bytes: u64,
+    pub net_output_bytes: u64,
+    pub hops_sent: u64,
+    pub max_input_buffer: usize,
+    pub max_output_buffer: usize,
+}
+
+pub enum Reply {
+    Batch(BatchOut),
+    Int(i64),
+    Keys(Vec<Vec<u8>>),
+    Scan(u64, Vec<Vec<u8>>),
+    Key(Option<Vec<u8>>),
+    Entry(Option<Entry>),
+    Bool(bool),
+    DbInfo(Vec<DbInfo>),
+    Stats(CoreStats),
+    Text(String),
+    Unit,
+}
+
+impl Reply {
+    pub fn int(&self) -> i64 {
+        match self {
+            Reply::Int(n) => *n,
+            _ => 0,
+        }
+    }
+}

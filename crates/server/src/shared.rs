@@ -1,0 +1,126 @@
+//! State every core reads: configuration, server-wide counters and control flags. Kept small
+//! and mostly atomic, so the per-command path touches it rarely (a counter, a pause check).
+
+use config::Config;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Instant, SystemTime};
+
+pub struct Shared {
+    pub config: RwLock<Config>,
+    pub shards: usize,
+    pub slots: engine::slot::SlotMap,
+    pub started: Instant,
+    pub started_unix: SystemTime,
+    pub run_id: String,
+    pub next_client_id: AtomicU64,
+    pub connected_clients: AtomicUsize,
+    pub total_connections: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    /// Unix ms until which clients are paused (CLIENT PAUSE); 0 = not paused.
+    pub pause_until: AtomicU64,
+    /// CLIENT PAUSE WRITE pauses only writes; ALL pauses every command.
+    pub pause_all: AtomicBool,
+    /// Hot config values, mirrored from `config` on every CONFIG SET so the command path
+    /// never takes the lock.
+    pub maxclients: AtomicUsize,
+    pub timeout_secs: AtomicU64,
+    pub proto_max_bulk_len: AtomicU64,
+    pub query_buffer_limit: AtomicU64,
+    pub requirepass: RwLock<Option<String>>,
+    pub protected_mode: AtomicBool,
+    pub active_expire: AtomicBool,
+    pub hz: AtomicU64,
+    pub io_backend: &'static str,
+    pub tcp_port: u16,
+    pub shutdown: crossbeam_channel::Sender<ShutdownReason>,
+    pub lastsave: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownReason {
+    Command,
+    Signal,
+}
+
+impl Shared {
+    pub fn new(
+        config: Config,
+        shards: usize,
+        shutdown: crossbeam_channel::Sender<ShutdownReason>,
+    ) -> Arc<Shared> {
+        let run_id = run_id();
+        let now_unix = engine::shard::unix_ms() / 1000;
+        let s = Shared {
+            shards,
+            slots: engine::slot::SlotMap::new(shards),
+            started: Instant::now(),
+            started_unix: SystemTime::now(),
+            run_id,
+            next_client_id: AtomicU64::new(1),
+            connected_clients: AtomicUsize::new(0),
+            total_connections: AtomicU64::new(0),
+            rejected_connections: AtomicU64::new(0),
+            pause_until: AtomicU64::new(0),
+            pause_all: AtomicBool::new(false),
+            maxclients: AtomicUsize::new(0),
+            timeout_secs: AtomicU64::new(0),
+            proto_max_bulk_len: AtomicU64::new(0),
+            query_buffer_limit: AtomicU64::new(0),
+            requirepass: RwLock::new(None),
+            protected_mode: AtomicBool::new(true),
+            active_expire: AtomicBool::new(true),
+            hz: AtomicU64::new(10),
+            io_backend: "io_uring",
+            tcp_port: config.port(),
+            shutdown,
+            lastsave: AtomicU64::new(now_unix),
+            config: RwLock::new(config),
+        };
+        s.refresh_hot_config();
+        Arc::new(s)
+    }
+
+    /// Copies the values the command path reads into atomics. Called at start and after
+    /// every CONFIG SET.
+    pub fn refresh_hot_config(&self) {
+        let Ok(c) = self.config.read() else { return };
+        self.maxclients.store(c.maxclients(), Ordering::Relaxed);
+        self.timeout_secs.store(c.timeout(), Ordering::Relaxed);
+        self.proto_max_bulk_len
+            .store(c.proto_max_bulk_len(), Ordering::Relaxed);
+        self.query_buffer_limit
+            .store(c.client_query_buffer_limit(), Ordering::Relaxed);
+        self.protected_mode
+            .store(c.protected_mode(), Ordering::Relaxed);
+        self.hz
+            .store(c.hz().clamp(1, 500) as u64, Ordering::Relaxed);
+        if let Ok(mut p) = self.requirepass.write() {
+            *p = c.requirepass();
+        }
+    }
+
+    pub fn requirepass(&self) -> Option<String> {
+        self.requirepass.read().ok().and_then(|p| p.clone())
+    }
+
+    pub fn databases(&self) -> usize {
+        self.config.read().map(|c| c.databases()).unwrap_or(16)
+    }
+
+    pub fn shard_of(&self, key: &[u8]) -> usize {
+        self.slots.shard_of(key)
+    }
+}
+
+/// 40 hex characters, as Redis' run_id: random per process start.
+fn run_id() -> String {
+    let mut seed = engine::shard::unix_ms() ^ ((std::process::id() as u64) << 32);
+    let mut rng = engine::dict::Rng::new(seed);
+    let mut s = String::with_capacity(40);
+    for _ in 0..40 {
+        seed = rng.next_u64();
+        s.push(char::from_digit((seed % 16) as u32, 16).unwrap_or('0'));
+    }
+    s
+}

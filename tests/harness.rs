@@ -1,0 +1,258 @@
+//! The shared harness: starts the real `percore-server` binary (or a real `redis-server` for
+//! differential tests) on a free loopback port and talks to it with real clients.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_percore-server");
+
+/// A free loopback port (bind :0, read it, release it).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port")
+}
+
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    pub dir: std::path::PathBuf,
+}
+
+impl Server {
+    /// percore with `shards` shards and the given extra directives.
+    pub fn start(shards: usize) -> Server {
+        Server::start_with(shards, &[])
+    }
+
+    pub fn start_with(shards: usize, extra: &[&str]) -> Server {
+        let port = free_port();
+        let dir = scratch_dir("percore");
+        let mut args: Vec<String> = vec![
+            "--port".into(),
+            port.to_string(),
+            "--bind".into(),
+            "127.0.0.1".into(),
+            "--shards".into(),
+            shards.to_string(),
+            "--dir".into(),
+            dir.display().to_string(),
+            "--loglevel".into(),
+            "warning".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Server::spawn(Command::new(BIN).args(&args), port, dir)
+    }
+
+    /// percore from a config file path plus overrides (port must be in them or the file).
+    pub fn start_raw(args: &[String], port: u16) -> Server {
+        let dir = scratch_dir("percore");
+        Server::spawn(Command::new(BIN).args(args), port, dir)
+    }
+
+    /// The real redis-server from Debian's package, for differential tests. Missing is a
+    /// failure, never a skip: CI installs it.
+    pub fn redis() -> Server {
+        let bin = which("redis-server").unwrap_or_else(|| {
+            panic!("redis-server is not installed: differential tests need it (apt-get install -y redis-server)")
+        });
+        let port = free_port();
+        let dir = scratch_dir("redis");
+        let mut cmd = Command::new(bin);
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .args(["--dir", &dir.display().to_string()]);
+        Server::spawn(&mut cmd, port, dir)
+    }
+
+    fn spawn(cmd: &mut Command, port: u16, dir: std::path::PathBuf) -> Server {
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot start server binary");
+        let mut s = Server { child, port, dir };
+        s.wait_ready();
+        s
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let mut err = String::new();
+                if let Some(mut e) = self.child.stderr.take() {
+                    let _ = e.read_to_string(&mut err);
+                }
+                panic!("server exited during start ({status}): {err}");
+            }
+            if let Ok(mut c) = TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+                if c.write_all(b"PING\r\n").is_ok() {
+                    let mut line = String::new();
+                    if BufReader::new(&c).read_line(&mut line).is_ok() && line.starts_with('+') {
+                        return;
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("server on port {} did not become ready", self.port);
+    }
+
+    pub fn client(&self) -> redis::Connection {
+        let c = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).expect("client");
+        c.get_connection().expect("connect")
+    }
+
+    pub fn raw(&self) -> Raw {
+        Raw::connect(self.port)
+    }
+
+    /// Waits for the process to exit (after SHUTDOWN or a signal), returning its status.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn which(name: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+pub fn scratch_dir(tag: &str) -> std::path::PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("{tag}-test-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// A raw RESP connection: send any bytes, read whole replies as raw bytes, so tests can
+/// assert exact wire output (types, nulls, error strings) and send malformed input.
+pub struct Raw {
+    pub stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl Raw {
+    pub fn connect(port: u16) -> Raw {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
+        let reader = BufReader::new(stream.try_clone().expect("clone"));
+        Raw { stream, reader }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    /// Sends one command as a RESP array and returns its raw reply.
+    pub fn cmd(&mut self, args: &[&str]) -> String {
+        let argv: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        self.cmd_bytes(&argv)
+    }
+
+    pub fn cmd_bytes(&mut self, args: &[&[u8]]) -> String {
+        let mut buf = Vec::new();
+        resp::write_command(&mut buf, args);
+        self.send(&buf);
+        self.read_reply()
+    }
+
+    /// Reads one complete reply, returning its bytes (lossy UTF-8) exactly as sent.
+    pub fn read_reply(&mut self) -> String {
+        let mut out = Vec::new();
+        self.read_value(&mut out).expect("read reply");
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// Reads one reply, or None when the server closed the connection.
+    pub fn try_read_reply(&mut self) -> Option<String> {
+        let mut out = Vec::new();
+        self.read_value(&mut out).ok()?;
+        Some(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    fn read_line(&mut self, out: &mut Vec<u8>) -> std::io::Result<Vec<u8>> {
+        let mut line = Vec::new();
+        let n = self.reader.read_until(b'\n', &mut line)?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "closed",
+            ));
+        }
+        out.extend_from_slice(&line);
+        Ok(line)
+    }
+
+    fn read_value(&mut self, out: &mut Vec<u8>) -> std::io::Result<()> {
+        let line = self.read_line(out)?;
+        let body = String::from_utf8_lossy(&line[1..]).trim_end().to_string();
+        let n: i64 = body.parse().unwrap_or(0);
+        match line[0] {
+            b'$' | b'=' | b'!' if n >= 0 => {
+                let mut data = vec![0u8; n as usize + 2];
+                self.reader.read_exact(&mut data)?;
+                out.extend_from_slice(&data);
+            }
+            b'*' | b'~' | b'>' if n >= 0 => {
+                for _ in 0..n {
+                    self.read_value(out)?;
+                }
+            }
+            b'%' | b'|' => {
+                for _ in 0..n * 2 {
+                    self.read_value(out)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// True when the server closed this connection (read returns EOF).
+    pub fn is_closed(&mut self) -> bool {
+        let mut b = [0u8; 1];
+        matches!(self.reader.read(&mut b), Ok(0) | Err(_))
+    }
+}

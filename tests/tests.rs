@@ -1,0 +1,6 @@
+//! percore's integration tests: one test binary, sharing the harness that starts the real
+//! server binary. Run with `cargo nextest run` (or `cargo test`).
+
+mod harness;
+
+mod basics;
