@@ -423,7 +423,7 @@ impl Shard {
                 self.stats.expired_keys += expired_keys.len() as u64;
                 self.stats.dirty += expired_keys.len() as u64;
                 iterations += 1;
-                if iterations % 16 == 0 && start.elapsed() >= budget {
+                if iterations.is_multiple_of(16) && start.elapsed() >= budget {
                     return true;
                 }
                 // Fewer than 10% of the sample expired: this db is clean enough for now.

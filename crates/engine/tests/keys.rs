@@ -1,5 +1,5 @@
 //! Generic key commands against Redis 7.0.15's exact replies (captured from a real
-//! redis-server).
+//! redis-server). Each `expect` line is a command and the bytes Redis answered.
 
 mod common;
 
@@ -654,4 +654,191 @@ fn object_errors_and_help() {
     t.proto = Proto::Resp3;
     t.expect("object help", b"*15\r\n+OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n+ENCODING <key>\r\n+    Return the kind of internal representation used in order to store the value\r\n+    associated with a <key>.\r\n+FREQ <key>\r\n+    Return the access frequency index of the <key>. The returned integer is\r\n+    proportional to the logarithm of the recent access frequency of the key.\r\n+IDLETIME <key>\r\n+    Return the idle time of the <key>, that is the approximated number of\r\n+    seconds elapsed since the last access to the key.\r\n+REFCOUNT <key>\r\n+    Return the number of references of the value associated with the specified\r\n+    <key>.\r\n+HELP\r\n+    Prints this help.\r\n");
     t.expect("object encoding nokey", b"_\r\n");
+}
+
+#[test]
+fn arity_errors() {
+    let mut t = T::new();
+    t.expect(
+        "del",
+        b"-ERR wrong number of arguments for 'del' command\r\n",
+    );
+    t.expect(
+        "unlink",
+        b"-ERR wrong number of arguments for 'unlink' command\r\n",
+    );
+    t.expect(
+        "exists",
+        b"-ERR wrong number of arguments for 'exists' command\r\n",
+    );
+    t.expect(
+        "touch",
+        b"-ERR wrong number of arguments for 'touch' command\r\n",
+    );
+    t.expect(
+        "type",
+        b"-ERR wrong number of arguments for 'type' command\r\n",
+    );
+    t.expect(
+        "expire k",
+        b"-ERR wrong number of arguments for 'expire' command\r\n",
+    );
+    t.expect(
+        "pexpire k",
+        b"-ERR wrong number of arguments for 'pexpire' command\r\n",
+    );
+    t.expect(
+        "expireat k",
+        b"-ERR wrong number of arguments for 'expireat' command\r\n",
+    );
+    t.expect(
+        "pexpireat k",
+        b"-ERR wrong number of arguments for 'pexpireat' command\r\n",
+    );
+    t.expect(
+        "ttl",
+        b"-ERR wrong number of arguments for 'ttl' command\r\n",
+    );
+    t.expect(
+        "pttl",
+        b"-ERR wrong number of arguments for 'pttl' command\r\n",
+    );
+    t.expect(
+        "expiretime",
+        b"-ERR wrong number of arguments for 'expiretime' command\r\n",
+    );
+    t.expect(
+        "pexpiretime",
+        b"-ERR wrong number of arguments for 'pexpiretime' command\r\n",
+    );
+    t.expect(
+        "persist",
+        b"-ERR wrong number of arguments for 'persist' command\r\n",
+    );
+    t.expect(
+        "rename k",
+        b"-ERR wrong number of arguments for 'rename' command\r\n",
+    );
+    t.expect(
+        "renamenx k",
+        b"-ERR wrong number of arguments for 'renamenx' command\r\n",
+    );
+    t.expect(
+        "copy k",
+        b"-ERR wrong number of arguments for 'copy' command\r\n",
+    );
+    t.expect(
+        "move k",
+        b"-ERR wrong number of arguments for 'move' command\r\n",
+    );
+    t.expect(
+        "object",
+        b"-ERR wrong number of arguments for 'object' command\r\n",
+    );
+}
+
+#[test]
+fn resp3_replies() {
+    let mut t = T::new();
+    t.proto = Proto::Resp3;
+    t.expect("set k v", b"+OK\r\n");
+    t.expect("type k", b"+string\r\n");
+    t.expect("type nokey", b"+none\r\n");
+    t.expect("object encoding nokey", b"_\r\n");
+    t.expect("object freq k", b"-ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.\r\n");
+    t.expect("ttl nokey", b":-2\r\n");
+    t.expect("exists k", b":1\r\n");
+    t.expect("del k", b":1\r\n");
+}
+
+/// INFO's keyspace_hits/misses after each command, as a real Redis 7.0.15 counted them:
+/// read lookups count, write lookups (INCR, APPEND, RENAME, MOVE, PERSIST) do not.
+#[test]
+fn keyspace_hits_and_misses_per_command() {
+    let mut t = T::new();
+    t.expect("set k 1", b"+OK\r\n");
+    let steps: &[(&str, u64, u64)] = &[
+        ("exists k nokey", 1, 1),
+        ("ttl k", 2, 1),
+        ("type nokey", 2, 2),
+        ("object encoding k", 3, 2),
+        ("object encoding nokey", 3, 3),
+        ("touch k nokey", 4, 4),
+        ("copy k k2", 5, 4),
+        ("copy nokey k3", 5, 5),
+        ("getdel k2", 6, 5),
+        ("lcs k nokey", 7, 6),
+        ("strlen k", 8, 6),
+        ("getrange k 0 1", 9, 6),
+        ("getex k", 10, 6),
+        ("set k 2 get", 11, 6),
+        ("incr k", 11, 6),
+        ("append k 1", 11, 6),
+        ("rename k kk", 11, 6),
+        ("move kk 1", 11, 6),
+        ("persist kk", 11, 6),
+    ];
+    for &(cmd, hits, misses) in steps {
+        t.cmd(cmd);
+        assert_eq!(
+            (t.s.stats.keyspace_hits, t.s.stats.keyspace_misses),
+            (hits, misses),
+            "after `{cmd}`"
+        );
+    }
+}
+
+#[test]
+fn memory_usage_reports_nil_for_missing_keys() {
+    let mut t = T::new();
+    let spec = &engine::table::MEMORY_USAGE;
+    let h = spec.handler().unwrap();
+    let run = |t: &mut T, argv: &[&[u8]]| {
+        let mut buf = Vec::new();
+        let mut ranges = Vec::new();
+        for a in argv {
+            let start = buf.len() as u32;
+            buf.extend_from_slice(a);
+            ranges.push(resp::Arg {
+                start,
+                end: buf.len() as u32,
+            });
+        }
+        let mut out = Vec::new();
+        t.s.execute(
+            spec,
+            h,
+            0,
+            engine::Args::new(&buf, &ranges),
+            &mut out,
+            Proto::Resp2,
+        );
+        out
+    };
+    assert_eq!(run(&mut t, &[b"MEMORY", b"USAGE", b"nokey"]), b"$-1\r\n");
+    t.expect("set k v", b"+OK\r\n");
+    let r = run(&mut t, &[b"MEMORY", b"USAGE", b"k"]);
+    assert!(r.starts_with(b":"), "{}", show(&r));
+    assert_eq!(
+        run(&mut t, &[b"MEMORY", b"USAGE", b"k", b"SAMPLES", b"abc"]),
+        b"-ERR value is not an integer or out of range\r\n"
+    );
+    assert_eq!(
+        run(&mut t, &[b"MEMORY", b"USAGE", b"k", b"foo"]),
+        b"-ERR syntax error\r\n"
+    );
+    assert_eq!(
+        run(&mut t, &[b"MEMORY", b"USAGE", b"k", b"SAMPLES"]),
+        b"-ERR syntax error\r\n"
+    );
+    assert_eq!(
+        run(&mut t, &[b"MEMORY", b"USAGE", b"k", b"SAMPLES", b"-1"]),
+        b"-ERR syntax error\r\n"
+    );
+    assert_eq!(
+        run(&mut t, &[b"MEMORY", b"USAGE", b"nokey", b"SAMPLES", b"-1"]),
+        b"-ERR syntax error\r\n"
+    );
+    let r = run(&mut t, &[b"MEMORY", b"USAGE", b"k", b"SAMPLES", b"0"]);
+    assert!(r.starts_with(b":"), "{}", show(&r));
 }

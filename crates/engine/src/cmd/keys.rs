@@ -393,7 +393,10 @@ pub fn memory_usage(ctx: &mut Ctx, args: Args) -> Result<()> {
     let mut i = 3;
     while i < args.len() {
         if args.is(i, "samples") && i + 1 < args.len() {
-            args.int(i + 1)?;
+            // A negative count is a syntax error (memoryCommand).
+            if args.int(i + 1)? < 0 {
+                return Err(Error::Syntax);
+            }
             i += 2;
         } else {
             return Err(Error::Syntax);

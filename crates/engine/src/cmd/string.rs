@@ -316,7 +316,7 @@ pub fn mget(ctx: &mut Ctx, args: Args) -> Result<()> {
 }
 
 pub fn mset(ctx: &mut Ctx, args: Args) -> Result<()> {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Err(Error::Arity(ctx.name.to_string()));
     }
     for i in (1..args.len()).step_by(2) {
@@ -332,7 +332,7 @@ pub fn mset(ctx: &mut Ctx, args: Args) -> Result<()> {
 }
 
 pub fn msetnx(ctx: &mut Ctx, args: Args) -> Result<()> {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Err(Error::Arity(ctx.name.to_string()));
     }
     if (1..args.len())
@@ -1096,11 +1096,14 @@ pub fn lcs(ctx: &mut Ctx, args: Args) -> Result<()> {
     lcs_reply(&mut ctx.out, &vals[0], &vals[1], opts)
 }
 
+/// An inclusive index range of one LCS match.
+type Span = (usize, usize);
+
 /// The LCS reply for two values (dynamic programming, O(len(a)*len(b)) time and memory as
 /// in Redis; refused past a memory bound instead of exhausting the machine).
 pub fn lcs_reply(out: &mut resp::Writer, a: &[u8], b: &[u8], o: LcsOpts) -> Result<()> {
     let (alen, blen) = (a.len(), b.len());
-    let cells = (alen + 1).checked_mul(blen + 1).unwrap_or(usize::MAX);
+    let cells = (alen + 1).saturating_mul(blen + 1);
     if cells >= (MAX_STRING / 4) {
         return Err(Error::msg(
             "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
@@ -1126,9 +1129,9 @@ pub fn lcs_reply(out: &mut resp::Writer, a: &[u8], b: &[u8], o: LcsOpts) -> Resu
     let mut result = vec![0u8; total];
     let mut idx = total;
     let (mut i, mut j) = (alen, blen);
-    let mut matches: Vec<((usize, usize), (usize, usize), usize)> = Vec::new();
-    let mut range: Option<((usize, usize), (usize, usize))> = None;
-    let flush = |range: &mut Option<((usize, usize), (usize, usize))>, matches: &mut Vec<_>| {
+    let mut matches: Vec<(Span, Span, usize)> = Vec::new();
+    let mut range: Option<(Span, Span)> = None;
+    let flush = |range: &mut Option<(Span, Span)>, matches: &mut Vec<_>| {
         if let Some((ra, rb)) = range.take() {
             let len = ra.1 - ra.0 + 1;
             if len as i64 >= o.min_match_len {
