@@ -102,7 +102,10 @@ impl Server {
                 let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
                 if c.write_all(b"PING\r\n").is_ok() {
                     let mut line = String::new();
-                    if BufReader::new(&c).read_line(&mut line).is_ok() && line.starts_with('+') {
+                    // With requirepass, NOAUTH is the answer of a server that is up.
+                    if BufReader::new(&c).read_line(&mut line).is_ok()
+                        && (line.starts_with('+') || line.starts_with("-NOAUTH"))
+                    {
                         return;
                     }
                 }

@@ -4,3 +4,7 @@
 mod harness;
 
 mod basics;
+mod differential;
+mod expiry;
+mod protocol;
+mod server;

@@ -160,7 +160,12 @@ fn init_logging(config: &Config) -> anyhow::Result<()> {
         .with_target(false);
     let logfile = config.logfile();
     if logfile.is_empty() {
-        builder.with_writer(std::io::stdout).init();
+        // Colour codes only for a terminal: redirected logs stay plain text, as Redis'.
+        use std::io::IsTerminal;
+        builder
+            .with_writer(std::io::stdout)
+            .with_ansi(std::io::stdout().is_terminal())
+            .init();
     } else {
         let file = std::fs::OpenOptions::new()
             .create(true)

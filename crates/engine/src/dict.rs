@@ -305,7 +305,7 @@ mod tests {
             });
             // Grow and shrink the table under the cursor.
             round += 1;
-            if round % 7 == 0 {
+            if round.is_multiple_of(7) {
                 for j in 0..3000u32 {
                     d.insert(format!("tmp{round}-{j}").as_bytes(), 1);
                 }

@@ -109,14 +109,25 @@ impl Shard {
         out: &mut Vec<u8>,
         proto: Proto,
     ) {
-        let mut ctx = Ctx {
-            shard: self,
-            db,
-            out: Writer::new(out, proto),
-            name: spec.name,
-        };
-        if let Err(e) = handler(&mut ctx, args) {
-            ctx.out.error(&e.message());
+        let mark = out.len();
+        // A bug in one command must not take the core (and every client on it) down: a
+        // panic becomes an error reply. Free when nothing panics.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut ctx = Ctx {
+                shard: &mut *self,
+                db,
+                out: Writer::new(&mut *out, proto),
+                name: spec.name,
+            };
+            handler(&mut ctx, args)
+        }));
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => Writer::new(out, proto).error(&e.message()),
+            Err(_) => {
+                out.truncate(mark);
+                Writer::new(out, proto).error(&format!("ERR internal error in '{}'", spec.name));
+            }
         }
     }
 

@@ -15,7 +15,11 @@ pub struct ClientInfo {
     pub db: Cell<usize>,
     pub resp: Cell<u8>,
     pub last_interaction: Cell<u64>,
-    pub last_cmd: Cell<&'static str>,
+    /// The last command's name, `container|sub` for commands with subcommands, as Redis
+    /// shows it in CLIENT LIST's `cmd=`. Reused in place, so setting it rarely allocates.
+    pub last_cmd: RefCell<String>,
+    /// Connected over loopback (or the unix socket): enable-debug-command `local` allows it.
+    pub local: bool,
     pub qbuf: Cell<usize>,
     pub obuf: Cell<usize>,
     pub no_evict: Cell<bool>,
@@ -24,7 +28,7 @@ pub struct ClientInfo {
 }
 
 impl ClientInfo {
-    pub fn new(id: u64, addr: String, laddr: String, fd: RawFd) -> ClientInfo {
+    pub fn new(id: u64, addr: String, laddr: String, fd: RawFd, local: bool) -> ClientInfo {
         let now = engine::shard::unix_ms();
         ClientInfo {
             id,
@@ -36,7 +40,8 @@ impl ClientInfo {
             db: Cell::new(0),
             resp: Cell::new(2),
             last_interaction: Cell::new(now),
-            last_cmd: Cell::new("NULL"),
+            last_cmd: RefCell::new("NULL".to_string()),
+            local,
             qbuf: Cell::new(0),
             obuf: Cell::new(0),
             no_evict: Cell::new(false),
@@ -65,9 +70,32 @@ impl ClientInfo {
             self.qbuf.get(),
             self.obuf.get(),
             16384 + self.qbuf.get() + self.obuf.get(),
-            self.last_cmd.get(),
+            self.last_cmd.borrow(),
             self.resp.get(),
         )
+    }
+
+    /// Records the command about to run; `sub` is its first argument (empty if none).
+    pub fn set_last_cmd(&self, name: &str, sub: &[u8], argc: usize) {
+        /// Redis 7.0 commands whose first argument names a subcommand.
+        const CONTAINERS: &[&str] = &[
+            "acl", "client", "cluster", "command", "config", "function", "latency", "memory",
+            "module", "object", "pubsub", "script", "slowlog", "xgroup", "xinfo",
+        ];
+        let mut last = self.last_cmd.borrow_mut();
+        last.clear();
+        last.push_str(name);
+        if argc >= 2 && CONTAINERS.contains(&name) {
+            last.push('|');
+            // Bounded: it is client data, shown on every CLIENT LIST line.
+            for &b in sub.iter().take(32) {
+                last.push(if b.is_ascii_graphic() {
+                    b.to_ascii_lowercase() as char
+                } else {
+                    '?'
+                });
+            }
+        }
     }
 
     pub fn matches(&self, f: &KillFilter) -> bool {

@@ -129,6 +129,14 @@ impl Conn {
             };
             let qlimit = core.shared.query_buffer_limit.load(Ordering::Relaxed) as usize;
             while end - start >= need && !self.close {
+                if !self.authed {
+                    if let Some(msg) = unauthenticated_limit(&rbuf[start..end], &limits) {
+                        self.flush().await;
+                        self.error(msg);
+                        self.close = true;
+                        break;
+                    }
+                }
                 match resp::parse_command(&rbuf[start..end], &limits, &mut args, &mut scratch) {
                     Ok(Parsed::Incomplete { needed }) => {
                         need = needed;
@@ -202,18 +210,26 @@ impl Conn {
             self.error(&msg);
             return;
         };
-        self.info.last_cmd.set(spec.name);
-        if !self.authed && !spec.flags.contains(&"no_auth") {
-            self.flush_if_needed().await;
-            self.error("NOAUTH Authentication required.");
-            return;
-        }
+        let sub = if args.len() > 1 { args.get(1) } else { &[] };
+        self.info.set_last_cmd(spec.name, sub, args.len());
+        // Redis 7.0 checks arity before authentication: an unauthenticated `GET` gets the
+        // arity error, not NOAUTH.
         if !spec.arity_ok(args.len()) {
             self.flush_if_needed().await;
             self.error(&format!(
                 "ERR wrong number of arguments for '{}' command",
                 spec.name
             ));
+            return;
+        }
+        if spec.name == "debug" && !self.debug_allowed() {
+            self.flush_if_needed().await;
+            self.error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
+            return;
+        }
+        if !self.authed && !spec.flags.contains(&"no_auth") {
+            self.flush_if_needed().await;
+            self.error("NOAUTH Authentication required.");
             return;
         }
         let core = &self.core;
@@ -242,6 +258,24 @@ impl Conn {
                 }
                 ReplyMode::On => {}
             }
+        }
+    }
+
+    /// enable-debug-command (immutable, default `no`): DEBUG can stall a whole core, so
+    /// Redis 7.0 refuses it unless the operator allowed it.
+    fn debug_allowed(&self) -> bool {
+        let setting = self
+            .core
+            .shared
+            .config
+            .read()
+            .ok()
+            .and_then(|c| c.get("enable-debug-command"))
+            .unwrap_or_default();
+        match setting.as_str() {
+            "yes" => true,
+            "local" => self.info.local,
+            _ => false,
         }
     }
 
@@ -309,8 +343,17 @@ impl Conn {
                 self.parts.push(Part::Array(srcs));
             }
             Split::SumInt | Split::AllOk => {
-                self.deferred = true;
                 let step = spec.step.max(1) as usize;
+                // Key/value pairs must be whole before they are split by shard (MSET k v k).
+                if !(args.len() - 1).is_multiple_of(step) {
+                    self.flush().await;
+                    self.error(&format!(
+                        "ERR wrong number of arguments for '{}' command",
+                        spec.name
+                    ));
+                    return;
+                }
+                self.deferred = true;
                 let mut by_shard: Vec<Vec<usize>> = vec![Vec::new(); shared.shards];
                 for &p in &positions {
                     by_shard[shared.shard_of(args.get(p))].push(p);
@@ -445,6 +488,53 @@ impl Conn {
 fn parse_int_reply(b: &[u8]) -> Option<i64> {
     let body = b.strip_prefix(b":")?.strip_suffix(b"\r\n")?;
     engine::args::parse_i64(body)
+}
+
+/// Redis 7.0 caps what a client that still has to AUTH may make it buffer: at most 10
+/// arguments of at most 16 KiB each (CVE-2021-32675). Walks the headers of the pending
+/// multibulk command that are already buffered; anything malformed is left for the parser,
+/// which reports it as Redis would (Redis checks the same headers in the same order).
+fn unauthenticated_limit(buf: &[u8], limits: &Limits) -> Option<&'static str> {
+    const MAX_ARGS: i64 = 10;
+    const MAX_BULK: i64 = 16 * 1024;
+    let header = |pos: usize, prefix: u8| -> Option<(i64, usize)> {
+        let rest = buf.get(pos..)?;
+        if rest.first() != Some(&prefix) {
+            return None;
+        }
+        let window = &rest[..rest.len().min(limits.max_inline_len + 1)];
+        let cr = window.iter().position(|&b| b == b'\r')?;
+        let digits = &rest[1..cr];
+        // Only what Redis' string2ll accepts as non-negative (no sign, no leading zero);
+        // the rest is the parser's to reject or accept.
+        let canonical = digits == b"0"
+            || (digits.len() < 19
+                && digits.first().is_some_and(|d| (b'1'..=b'9').contains(d))
+                && digits.iter().all(u8::is_ascii_digit));
+        if !canonical {
+            return None;
+        }
+        let n: i64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+        Some((n, pos + cr + 2))
+    };
+    let (count, mut pos) = header(0, b'*')?;
+    if count > i32::MAX as i64 {
+        return None;
+    }
+    if count > MAX_ARGS {
+        return Some("ERR Protocol error: unauthenticated multibulk length");
+    }
+    for _ in 0..count {
+        let (len, data) = header(pos, b'$')?;
+        if len as u64 > limits.max_bulk_len as u64 {
+            return None;
+        }
+        if len > MAX_BULK {
+            return Some("ERR Protocol error: unauthenticated bulk length");
+        }
+        pos = data + len as usize + 2;
+    }
+    None
 }
 
 /// Redis 7.0's message for an unknown command, with the first arguments quoted.

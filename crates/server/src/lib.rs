@@ -101,6 +101,7 @@ pub fn start(config: Config) -> Result<Server, StartError> {
         n => n,
     };
     let cpus = default_shards();
+    ensure_ports_free(&config)?;
     let (shutdown_tx, shutdown_rx) = crossbeam_channel::unbounded();
     let shared = Shared::new(config, shards, shutdown_tx);
     let req_mesh: MeshBuilder<Req, _> = MeshBuilder::full(shards, 1024);
@@ -121,19 +122,31 @@ pub fn start(config: Config) -> Result<Server, StartError> {
             peer_of.clone(),
             ready_tx.clone(),
         );
-        let ready_err = ready_tx.clone();
-        let spawned = LocalExecutorBuilder::new(placement)
+        // Our own thread and `make()` rather than `spawn()`: when glommio cannot create an
+        // executor (io_uring refused, RLIMIT_MEMLOCK exhausted by other rings of this
+        // user), `spawn` ends its thread silently and start-up would wait for a shard that
+        // never comes; here the error is reported.
+        let builder = LocalExecutorBuilder::new(placement)
             .name(&format!("shard-{id}"))
             // Registered io memory counts against RLIMIT_MEMLOCK (8 MiB here): a network
             // server needs little of it.
-            .io_memory(512 * 1024)
-            .spawn(move || async move {
-                if let Err(e) = shard_main(id, shared, req_mesh, resp_mesh, peer_of, &ready).await {
-                    let _ = ready.send(Err(e));
+            .io_memory(512 * 1024);
+        let spawned = std::thread::Builder::new()
+            .name(format!("shard-{id}"))
+            .spawn(move || match builder.make() {
+                Ok(ex) => ex.run(async move {
+                    if let Err(e) =
+                        shard_main(id, shared, req_mesh, resp_mesh, peer_of, &ready).await
+                    {
+                        let _ = ready.send(Err(e));
+                    }
+                }),
+                Err(e) => {
+                    let _ = ready.send(Err(StartError::Executor(id, e.to_string())));
                 }
             });
         if let Err(e) = spawned {
-            let _ = ready_err.send(Err(StartError::Executor(id, e.to_string())));
+            return Err(StartError::Executor(id, e.to_string()));
         }
     }
     drop(ready_tx);
@@ -187,12 +200,18 @@ async fn shard_main(
     }
     glommio::spawn_local(core.clone().expire_loop()).detach();
 
-    let (addrs, port, unixsocket, perm) = {
+    let (addrs, port, unixsocket, perm, backlog) = {
         let c = shared
             .config
             .read()
             .map_err(|_| StartError::Executor(id, "config lock".into()))?;
-        (c.bind_addrs(), c.port(), c.unixsocket(), c.unixsocketperm())
+        (
+            c.bind_addrs(),
+            c.port(),
+            c.unixsocket(),
+            c.unixsocketperm(),
+            c.tcp_backlog(),
+        )
     };
     let mut listeners = Vec::new();
     if port != 0 {
@@ -203,7 +222,7 @@ async fn shard_main(
                     "invalid address".into(),
                 ));
             };
-            match TcpListener::bind(sa) {
+            match listen(sa, backlog) {
                 Ok(l) => listeners.push(l),
                 Err(e) if optional => {
                     if id == 0 {
@@ -277,6 +296,61 @@ async fn shard_main(
     // Keep the executor alive: the accept loops never end; with no listener, park forever.
     futures_lite::future::pending::<()>().await;
     Ok(())
+}
+
+/// Every core binds with SO_REUSEPORT, which would let us share a port with another
+/// SO_REUSEPORT server (another percore) instead of failing as redis-server does. So first
+/// check that nothing accepts connections on each address: if something does, the port is
+/// taken. (A connect probe, not a bind probe: a bind probe without SO_REUSEPORT was refused
+/// by leftover TIME_WAIT sockets of our own previous run.)
+fn ensure_ports_free(config: &Config) -> Result<(), StartError> {
+    let port = config.port();
+    if port == 0 {
+        return Ok(());
+    }
+    for (addr, _) in config.bind_addrs() {
+        let Some(mut sa) = bind_addr(&addr, port) else {
+            continue;
+        };
+        if sa.ip().is_unspecified() {
+            sa.set_ip(if sa.is_ipv6() {
+                IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1])
+            } else {
+                IpAddr::from([127, 0, 0, 1])
+            });
+        }
+        if std::net::TcpStream::connect_timeout(&sa, Duration::from_millis(200)).is_ok() {
+            return Err(StartError::Bind(
+                sa.to_string(),
+                "Address already in use".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A listening socket as redis-server makes it (SO_REUSEADDR, IPV6_V6ONLY, tcp-backlog), plus
+/// SO_REUSEPORT so that every core listens on the same port and the kernel spreads
+/// connections over them.
+fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    use std::os::unix::io::{FromRawFd, IntoRawFd};
+    let domain = if addr.is_ipv6() {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
+    let sock = Socket::new(domain, Type::STREAM, None)?;
+    sock.set_reuse_address(true)?;
+    sock.set_reuse_port(true)?;
+    if addr.is_ipv6() {
+        sock.set_only_v6(true)?;
+    }
+    sock.set_nonblocking(true)?;
+    sock.bind(&addr.into())?;
+    sock.listen(backlog.clamp(1, i32::MAX as u32) as i32)?;
+    // SAFETY: the fd comes from a socket we own and hand over whole (into_raw_fd).
+    Ok(unsafe { TcpListener::from_raw_fd(sock.into_raw_fd()) })
 }
 
 async fn serve_tcp(core: Rc<Core>, stream: TcpStream) {
@@ -366,7 +440,7 @@ where
         return;
     }
     let id = shared.next_client_id.fetch_add(1, Ordering::Relaxed);
-    let info = Rc::new(client::ClientInfo::new(id, addr, laddr, fd));
+    let info = Rc::new(client::ClientInfo::new(id, addr, laddr, fd, local));
     core.clients.borrow_mut().insert(id, info.clone());
     let mut conn = conn::Conn::new(core.clone(), info);
     conn.run(&mut stream).await;

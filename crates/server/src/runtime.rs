@@ -186,7 +186,7 @@ async fn run_inner(
             let text = crate::info::render(c, args).await;
             c.writer().verbatim(text.as_bytes());
         }
-        Rt::Config => config(c, args)?,
+        Rt::Config => config(c, args).await?,
         Rt::Client => client(c, args).await?,
         Rt::Command => command(c, args)?,
         Rt::Shutdown => {
@@ -299,7 +299,7 @@ fn hello(c: &mut Conn, args: Args) -> engine::Result<()> {
         auth(c, Some(user), pass)?;
     }
     if !c.authed {
-        return Err(Error::msg("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
+        return Err(Error::msg("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
     }
     if let Some(n) = name {
         set_name(c, n)?;
@@ -402,7 +402,7 @@ async fn scan(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
     Ok(())
 }
 
-fn config(c: &mut Conn, args: Args) -> engine::Result<()> {
+async fn config(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
     let shared = c.core.shared.clone();
     let sub = lower(args.get(1));
     match sub.as_str() {
@@ -429,7 +429,7 @@ fn config(c: &mut Conn, args: Args) -> engine::Result<()> {
                 w.bulk(v.as_bytes());
             }
         }
-        "set" if args.len() >= 4 && args.len() % 2 == 0 => {
+        "set" if args.len() >= 4 && args.len().is_multiple_of(2) => {
             let pairs: Vec<(String, String)> = (2..args.len())
                 .step_by(2)
                 .map(|i| (text(args.get(i)), text(args.get(i + 1))))
@@ -445,12 +445,12 @@ fn config(c: &mut Conn, args: Args) -> engine::Result<()> {
             c.writer().ok();
         }
         "resetstat" if args.len() == 2 => {
-            // Fire and forget on every core: counters are advisory.
+            // Wait for every core, as Redis resets synchronously: an INFO right after the
+            // +OK must already see zeroed counters.
             let core = c.core.clone();
-            glommio::spawn_local(async move {
-                core.call_all(|_| Op::ResetStats).await;
-            })
-            .detach();
+            core.call_all(|_| Op::ResetStats).await;
+            shared.total_connections.store(0, Ordering::Relaxed);
+            shared.rejected_connections.store(0, Ordering::Relaxed);
             c.writer().ok();
         }
         "rewrite" if args.len() == 2 => {
@@ -477,7 +477,9 @@ fn config(c: &mut Conn, args: Args) -> engine::Result<()> {
                 "    Prints this help.",
             ],
         ),
-        "get" | "set" | "resetstat" | "rewrite" => {
+        // CONFIG SET's arity is -4: an odd count past that is a dangling name.
+        "set" if args.len() >= 4 => return Err(Error::Syntax),
+        "get" | "set" | "resetstat" | "rewrite" | "help" => {
             return Err(Error::Arity(format!("config|{sub}")));
         }
         _ => return Err(Error::msg(unknown_sub(args.get(1), "config"))),
@@ -575,7 +577,12 @@ async fn client(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
             }
             c.writer().ok();
         }
-        ("kill", _) if n >= 4 && n % 2 == 0 => {
+        ("kill", _) if n >= 4 => {
+            // Redis reads filter/value pairs and answers a dangling filter with a syntax
+            // error, not an arity error.
+            if n % 2 == 1 {
+                return Err(Error::Syntax);
+            }
             let mut f = KillFilter {
                 skip: Some(c.info.id),
                 ..Default::default()
@@ -643,7 +650,7 @@ async fn client(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
             }
             c.writer().ok();
         }
-        ("pause", 3 | 4) => {
+        ("pause", _) if n >= 3 => {
             let ms = args
                 .int(2)
                 .map_err(|_| Error::msg("ERR timeout is not an integer or out of range"))?;
@@ -652,9 +659,15 @@ async fn client(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
             }
             let all = match n {
                 3 => true,
-                _ if args.is(3, "all") => true,
-                _ if args.is(3, "write") => false,
-                _ => return Err(Error::Syntax),
+                4 if args.is(3, "all") => true,
+                4 if args.is(3, "write") => false,
+                4 => return Err(Error::msg("ERR CLIENT PAUSE mode must be WRITE or ALL")),
+                _ => {
+                    return Err(Error::msg(format!(
+                        "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+                        text(args.get(1))
+                    )))
+                }
             };
             let until = engine::shard::unix_ms() + ms as u64;
             shared.pause_all.store(all, Ordering::Relaxed);
@@ -697,7 +710,7 @@ async fn client(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
         ),
         (
             "id" | "getname" | "setname" | "info" | "kill" | "reply" | "no-evict" | "pause"
-            | "unpause",
+            | "unpause" | "help",
             _,
         ) => {
             return Err(Error::Arity(format!("client|{sub}")));
@@ -809,7 +822,7 @@ fn command(c: &mut Conn, args: Args) -> engine::Result<()> {
                 w.bulk(n.as_bytes());
             }
         }
-        "getkeys" if args.len() >= 3 => {
+        "getkeys" if args.len() >= 4 => {
             let inner = &args.ranges()[2..];
             let sub_args = Args::new(args.buf(), inner);
             let spec = engine::lookup(sub_args.get(0))
@@ -852,6 +865,11 @@ fn command(c: &mut Conn, args: Args) -> engine::Result<()> {
                 "    Prints this help.",
             ],
         ),
+        // Subcommand arities as Redis 7.0 declares them (COUNT and HELP take nothing,
+        // GETKEYS a command and at least one argument).
+        "count" | "help" | "getkeys" => {
+            return Err(Error::Arity(format!("command|{sub}")));
+        }
         _ => return Err(Error::msg(unknown_sub(args.get(1), "command"))),
     }
     Ok(())
@@ -1035,7 +1053,7 @@ async fn cross_inner(
             )?;
         }
         Rt::MSetNx => {
-            if args.len() % 2 == 0 {
+            if args.len().is_multiple_of(2) {
                 return Err(Error::Arity("msetnx".into()));
             }
             let keys: Vec<Vec<u8>> = (1..args.len())

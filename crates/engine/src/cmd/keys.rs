@@ -155,10 +155,12 @@ fn ttl_generic(ctx: &mut Ctx, args: Args, ms: bool, absolute: bool) -> Result<()
             };
             // Seconds are rounded to the nearest (ttlGenericCommand's (ttl+500)/1000), for
             // EXPIRETIME as for TTL.
+            // In i128: an expire at i64::MAX ms (PEXPIREAT k 9223372036854775807) must not
+            // overflow; Redis replies 9223372036854776 for its EXPIRETIME.
             if ms {
                 t
             } else {
-                (t + 500) / 1000
+                ((t as i128 + 500) / 1000) as i64
             }
         }
     };
