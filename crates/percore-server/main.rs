@@ -37,9 +37,8 @@ fn run() -> anyhow::Result<()> {
         Some("-v" | "--version") => {
             let _ = writeln!(
                 std::io::stdout(),
-                "percore-server v={} (Redis {} compatible)",
+                "percore-server v={} (Redis 7.0.15 compatible)",
                 env!("CARGO_PKG_VERSION"),
-                "7.0.15"
             );
             return Ok(());
         }
