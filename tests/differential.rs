@@ -929,7 +929,7 @@ fn regressions(shards: usize) {
         assert_eq!(pc.cmd(&["FLUSHALL"]), "+OK\r\n");
         for (step, words) in script.iter().enumerate() {
             let cmd = Cmd {
-                argv: words.iter().map(|w| b(w)).collect(),
+                argv: words.iter().map(b).collect(),
                 check: Check::Exact,
             };
             let check = classify(&cmd.argv);

@@ -252,10 +252,4 @@ impl Raw {
         }
         Ok(())
     }
-
-    /// True when the server closed this connection (read returns EOF).
-    pub fn is_closed(&mut self) -> bool {
-        let mut b = [0u8; 1];
-        matches!(self.reader.read(&mut b), Ok(0) | Err(_))
-    }
 }
