@@ -233,10 +233,7 @@ fn at_ms(r: &mut Rng) -> String {
     }
 }
 
-/// A DB index argument. `beyond_i32` adds an index that does not fit an int: excluded for
-/// SELECT and SWAPDB (runtime divergence: percore replies "ERR DB index is out of range",
-/// Redis "ERR value is out of range, value must between -2147483648 and 2147483647" for
-/// SELECT and "ERR invalid first/second DB index" for SWAPDB).
+/// A DB index argument. `beyond_i32` adds an index that does not fit an int.
 fn db_arg(r: &mut Rng, beyond_i32: bool) -> String {
     if r.chance(90) {
         r.range(0, 3).to_string()
@@ -493,7 +490,7 @@ fn gen(r: &mut Rng) -> Cmd {
         64 => c(vec![b("OBJECT"), b("REFCOUNT"), b("nosuchkey")]),
         65 => c(vec![b("OBJECT"), b(r.pick(&["BOGUS", "encoding", "help"]))]),
         66 | 67 => c(vec![b("DBSIZE")]),
-        68 | 69 => c(vec![b("SELECT"), b(&db_arg(r, false))]),
+        68 | 69 => c(vec![b("SELECT"), b(&db_arg(r, true))]),
         70 => {
             if r.chance(40) {
                 let mut argv = vec![b("FLUSHDB")];
@@ -505,11 +502,7 @@ fn gen(r: &mut Rng) -> Cmd {
                 c(vec![b("DBSIZE")])
             }
         }
-        71 => c(vec![
-            b("SWAPDB"),
-            b(&db_arg(r, false)),
-            b(&db_arg(r, false)),
-        ]),
+        71 => c(vec![b("SWAPDB"), b(&db_arg(r, true)), b(&db_arg(r, true))]),
         72 | 73 => Cmd {
             argv: vec![
                 b("KEYS"),
@@ -611,19 +604,15 @@ fn gen(r: &mut Rng) -> Cmd {
             }
             let mut argv = vec![b(name)];
             for _ in 0..n {
-                // MSET's keys in one slot: see the odd-MSET divergence below.
-                argv.push(if name == "MSET" { b("{a}1") } else { key(r) });
+                argv.push(key(r));
             }
             c(argv)
         }
         85 => {
-            // MSET / MSETNX with an odd number of arguments. Excluded divergence: MSET with
-            // an odd argument count whose keys span shards crashes percore (server/conn.rs
-            // Split::AllOk reads the value after the last key, out of bounds; the shard
-            // thread panics and the process exits) instead of the arity error. So MSET's
-            // keys stay in one hash tag here.
+            // MSET / MSETNX with an odd number of arguments, keys in one slot or spread (an
+            // odd MSET across shards once crashed percore: its split read past the end).
             let name = *r.pick(&["MSET", "MSETNX"]);
-            let one_slot = name == "MSET";
+            let one_slot = r.chance(50);
             let k = |r: &mut Rng| {
                 if one_slot {
                     format!("{{a}}{}", r.range(1, 3)).into_bytes()
@@ -642,12 +631,8 @@ fn gen(r: &mut Rng) -> Cmd {
         86 => {
             let mut argv = vec![b(r.pick(&["NOSUCHCMD", "gett", "FOO", "x"]))];
             for _ in 0..r.below(3) {
-                // Excluded divergence (server/conn.rs unknown_command): Redis formats the
-                // arguments with C's %s, so an argument is cut at its first NUL byte;
-                // percore keeps the bytes after the NUL. Values with NUL are left out here.
-                let mut v = value(r);
-                v.retain(|&x| x != 0);
-                argv.push(v);
+                // Redis formats these with C's %s: an argument ends at its first NUL.
+                argv.push(value(r));
             }
             c(argv)
         }

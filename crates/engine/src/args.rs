@@ -46,6 +46,17 @@ impl<'a> Args<'a> {
         parse_i64(self.get(i)).ok_or(Error::NotInteger)
     }
 
+    /// Redis' getIntFromObjectOrReply: an integer that must fit a C int.
+    pub fn int32(&self, i: usize) -> Result<i64> {
+        let v = self.int(i)?;
+        if v < i32::MIN as i64 || v > i32::MAX as i64 {
+            return Err(Error::msg(
+                "ERR value is out of range, value must between -2147483648 and 2147483647",
+            ));
+        }
+        Ok(v)
+    }
+
     /// Case-insensitive comparison with a lowercase ASCII word.
     pub fn is(&self, i: usize, word: &str) -> bool {
         self.get(i).eq_ignore_ascii_case(word.as_bytes())

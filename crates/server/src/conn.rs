@@ -539,18 +539,26 @@ fn unauthenticated_limit(buf: &[u8], limits: &Limits) -> Option<&'static str> {
 
 /// Redis 7.0's message for an unknown command, with the first arguments quoted.
 fn unknown_command(args: Args) -> String {
-    let name = String::from_utf8_lossy(args.get(0));
-    let name: String = name.chars().take(128).collect();
-    let mut rest = String::new();
+    // Redis prints with "%.128s" and "'%.*s' ": byte limits, and each argument ends at its
+    // first NUL.
+    fn c_str(b: &[u8], max: usize) -> &[u8] {
+        let end = b.iter().position(|&c| c == 0).unwrap_or(b.len()).min(max);
+        &b[..end]
+    }
+    let name = String::from_utf8_lossy(c_str(args.get(0), 128)).into_owned();
+    let mut rest: Vec<u8> = Vec::new();
     for a in args.iter().skip(1) {
         if rest.len() >= 128 {
             break;
         }
-        let a = String::from_utf8_lossy(a);
         let room = 128 - rest.len();
-        let a: String = a.chars().take(room).collect();
-        rest.push_str(&format!("'{a}' "));
+        rest.push(b'\'');
+        rest.extend_from_slice(c_str(a, room));
+        rest.extend_from_slice(b"' ");
     }
-    let msg = format!("ERR unknown command '{name}', with args beginning with: {rest}");
+    let msg = format!(
+        "ERR unknown command '{name}', with args beginning with: {}",
+        String::from_utf8_lossy(&rest)
+    );
     msg.replace(['\r', '\n'], " ")
 }

@@ -80,7 +80,7 @@ async fn run_inner(
         }
         Rt::Hello => hello(c, args)?,
         Rt::Select => {
-            let db = args.int(1)?;
+            let db = args.int32(1)?;
             if db < 0 || db as usize >= shared.databases() {
                 return Err(Error::msg("ERR DB index is out of range"));
             }
@@ -141,15 +141,26 @@ async fn run_inner(
             let mut key = None;
             if total > 0 {
                 // Pick the shard in proportion to its size so every key is equally likely.
+                // Sizes count expired keys not yet reclaimed, so a shard may turn out to hold
+                // no live key: then try the others, as Redis keeps drawing until it finds one.
                 let mut pick = (core.shard.borrow_mut().rng.next_u64() % total as u64) as i64;
-                for (s, n) in sizes.iter().enumerate() {
-                    if pick < *n {
-                        if let Reply::Key(k) = core.call(s, Op::RandomKey(db)).await {
-                            key = k;
-                        }
+                let first = sizes
+                    .iter()
+                    .position(|n| {
+                        let hit = pick < *n;
+                        pick -= n;
+                        hit
+                    })
+                    .unwrap_or(0);
+                for i in 0..sizes.len() {
+                    let s = (first + i) % sizes.len();
+                    if sizes[s] == 0 {
+                        continue;
+                    }
+                    if let Reply::Key(Some(k)) = core.call(s, Op::RandomKey(db)).await {
+                        key = Some(k);
                         break;
                     }
-                    pick -= n;
                 }
             }
             match key {
@@ -170,10 +181,10 @@ async fn run_inner(
         }
         Rt::SwapDb => {
             let a = args
-                .int(1)
+                .int32(1)
                 .map_err(|_| Error::msg("ERR invalid first DB index"))?;
             let b = args
-                .int(2)
+                .int32(2)
                 .map_err(|_| Error::msg("ERR invalid second DB index"))?;
             let n = shared.databases() as i64;
             if a < 0 || a >= n || b < 0 || b >= n {
@@ -339,9 +350,14 @@ fn set_name(c: &mut Conn, name: &[u8]) -> engine::Result<()> {
 async fn scan(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
     const SHARD_BITS: u32 = 10;
     let core = c.core.clone();
+    // strtoul semantics, as Redis: "-1" wraps to the largest cursor.
     let cursor: u64 = std::str::from_utf8(args.get(1))
         .ok()
-        .and_then(|s| s.parse().ok())
+        .and_then(|s| {
+            s.parse::<u64>()
+                .ok()
+                .or_else(|| s.parse::<i64>().ok().map(|v| v as u64))
+        })
         .ok_or_else(|| Error::msg("ERR invalid cursor"))?;
     let (mut count, mut pattern, mut kind) = (10usize, None, None);
     let mut i = 2;

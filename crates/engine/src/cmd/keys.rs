@@ -17,17 +17,6 @@ fn peek_read<'a>(shard: &'a mut Shard, db: usize, key: &[u8]) -> Option<&'a Entr
     shard.peek(db, key)
 }
 
-/// Redis' getIntFromObjectOrReply: an integer that must fit a C int.
-fn parse_int32(args: Args, i: usize) -> Result<i64> {
-    let v = args.int(i)?;
-    if v < i32::MIN as i64 || v > i32::MAX as i64 {
-        return Err(Error::msg(
-            "ERR value is out of range, value must between -2147483648 and 2147483647",
-        ));
-    }
-    Ok(v)
-}
-
 pub fn del(ctx: &mut Ctx, args: Args) -> Result<()> {
     let n = args
         .iter()
@@ -240,7 +229,7 @@ pub fn parse_copy_opts(args: Args, cur_db: usize, databases: usize) -> Result<(u
         if args.is(i, "replace") {
             replace = true;
         } else if args.is(i, "db") && i + 1 < args.len() {
-            let n = parse_int32(args, i + 1)?;
+            let n = args.int32(i + 1)?;
             if n < 0 || n as usize >= databases {
                 return Err(Error::msg("ERR DB index is out of range"));
             }
@@ -289,7 +278,7 @@ pub fn put_copy(
 
 pub fn move_(ctx: &mut Ctx, args: Args) -> Result<()> {
     let key = args.get(1);
-    let db = parse_int32(args, 2)?;
+    let db = args.int32(2)?;
     if db < 0 || db as usize >= ctx.shard.databases() {
         return Err(Error::msg("ERR DB index is out of range"));
     }
