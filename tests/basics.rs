@@ -38,3 +38,33 @@ fn two_shards() {
 fn four_shards_on_two_cores() {
     strings_and_keys(4);
 }
+
+#[test]
+fn unix_socket_serves_clients() {
+    use std::io::{Read, Write};
+    let dir = crate::harness::scratch_dir("unixsock");
+    let path = dir.join("percore.sock");
+    let path_s = path.display().to_string();
+    let srv = Server::start_with(2, &["--unixsocket", &path_s, "--unixsocketperm", "700"]);
+    let mut s = std::os::unix::net::UnixStream::connect(&path).expect("unix socket accepts");
+    s.write_all(b"SET u 1\r\nGET u\r\nCLIENT INFO\r\n").unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains("resp=2") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed early: {:?}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("+OK\r\n$1\r\n1\r\n"), "{text}");
+    assert!(text.contains(&format!("addr={path_s}:0")), "{text}");
+    assert!(text.contains("flags=U"), "{text}");
+    // The TCP side sees the same keyspace.
+    let mut c = srv.client();
+    let v: String = c.get("u").unwrap();
+    assert_eq!(v, "1");
+    drop(srv);
+    let _ = std::fs::remove_dir_all(dir);
+}

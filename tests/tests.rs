@@ -7,4 +7,5 @@ mod basics;
 mod differential;
 mod expiry;
 mod protocol;
+mod routing;
 mod server;

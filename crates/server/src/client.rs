@@ -55,7 +55,16 @@ impl ClientInfo {
         let now = engine::shard::unix_ms();
         let age = now.saturating_sub(self.created_ms) / 1000;
         let idle = now.saturating_sub(self.last_interaction.get()) / 1000;
-        let flags = if self.no_evict.get() { "e" } else { "N" };
+        let mut flags = String::new();
+        if self.fd < 0 {
+            flags.push('U');
+        }
+        if self.no_evict.get() {
+            flags.push('e');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
             self.id,

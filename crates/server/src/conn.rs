@@ -60,6 +60,9 @@ pub struct Conn {
 }
 
 const READ_CHUNK: usize = 16 * 1024;
+/// Past this many bytes of pending replies, write before parsing more: memory per client
+/// stays bounded by this plus one reply, whatever the pipeline asks for.
+const OUT_HIGH_WATER: usize = 1 << 20;
 
 impl Conn {
     pub fn new(core: Rc<Core>, info: Rc<ClientInfo>) -> Conn {
@@ -156,6 +159,15 @@ impl Conn {
                             self.dispatch(Args::new(buf, &args)).await;
                         }
                         start += consumed;
+                        // A small read can ask for huge replies (a thousand GETs of a 10 MB
+                        // value): write them as they grow instead of holding them all.
+                        if self.out.len() + self.local.len() >= OUT_HIGH_WATER {
+                            self.flush().await;
+                            if !self.write_out(stream).await {
+                                self.close = true;
+                                break;
+                            }
+                        }
                     }
                     Err(e) => {
                         self.flush().await;
@@ -181,25 +193,34 @@ impl Conn {
                     rbuf = vec![0u8; READ_CHUNK];
                 }
             }
-            if !self.out.is_empty() {
-                self.info.obuf.set(self.out.len());
-                let core = &self.core;
-                core.counters
-                    .net_out
-                    .set(core.counters.net_out.get() + self.out.len() as u64);
-                if stream.write_all(&self.out).await.is_err() {
-                    break;
-                }
-                self.out.clear();
-                if self.out.capacity() > 1 << 20 {
-                    self.out = Vec::with_capacity(READ_CHUNK);
-                }
-                self.info.obuf.set(0);
+            if !self.write_out(stream).await {
+                break;
             }
             if self.close || self.info.killed.get() {
                 break;
             }
         }
+    }
+
+    /// Writes the output buffer; false when the client is gone.
+    async fn write_out<S: futures_lite::AsyncWrite + Unpin>(&mut self, stream: &mut S) -> bool {
+        if self.out.is_empty() {
+            return true;
+        }
+        self.info.obuf.set(self.out.len());
+        let core = &self.core;
+        core.counters
+            .net_out
+            .set(core.counters.net_out.get() + self.out.len() as u64);
+        if stream.write_all(&self.out).await.is_err() {
+            return false;
+        }
+        self.out.clear();
+        if self.out.capacity() > OUT_HIGH_WATER * 2 {
+            self.out = Vec::with_capacity(READ_CHUNK);
+        }
+        self.info.obuf.set(0);
+        true
     }
 
     async fn dispatch(&mut self, args: Args<'_>) {

@@ -242,7 +242,7 @@ async fn shard_main(
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(perm));
         }
-        unix = Some(l);
+        unix = Some((l, path.clone()));
     }
     if id == 0 {
         tracing::info!(shards, port, "Ready to accept connections");
@@ -265,7 +265,7 @@ async fn shard_main(
             }
         }));
     }
-    if let Some(l) = unix {
+    if let Some((l, sock_path)) = unix {
         let core = core.clone();
         tasks.push(glommio::spawn_local(async move {
             loop {
@@ -274,7 +274,8 @@ async fn shard_main(
                         // glommio's UnixStream does not expose its fd: such clients are
                         // killed by flag, checked after each read.
                         let fd = -1;
-                        let path = "/unixsocket".to_string();
+                        // Redis shows unix clients as "<path>:0".
+                        let path = format!("{sock_path}:0");
                         glommio::spawn_local(serve(
                             core.clone(),
                             stream,
