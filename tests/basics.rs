@@ -73,14 +73,31 @@ fn unix_socket_serves_clients() {
 fn example_config_file_starts_with_its_defaults() {
     let port = crate::harness::free_port();
     let conf = concat!(env!("CARGO_MANIFEST_DIR"), "/config/percore.conf").to_string();
-    let args = vec![conf, "--port".into(), port.to_string(), "--shards".into(), "2".into()];
+    let args = vec![
+        conf,
+        "--port".into(),
+        port.to_string(),
+        "--shards".into(),
+        "2".into(),
+    ];
     let srv = Server::start_raw(&args, port);
     let mut c = srv.client();
-    let bind: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("bind").query(&mut c).unwrap();
+    let bind: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("bind")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(bind, vec!["bind".to_string(), "127.0.0.1 -::1".to_string()]);
-    let dbs: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("databases").query(&mut c).unwrap();
+    let dbs: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("databases")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(dbs[1], "16");
     let info: String = redis::cmd("INFO").arg("server").query(&mut c).unwrap();
     assert!(info.contains("shards:2"), "{info}");
-    assert!(info.contains("config_file:") && info.contains("percore.conf"), "{info}");
+    assert!(
+        info.contains("config_file:") && info.contains("percore.conf"),
+        "{info}"
+    );
 }
