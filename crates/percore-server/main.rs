@@ -98,6 +98,7 @@ fn run() -> anyhow::Result<()> {
         .context("spawning the signal thread")?;
 
     let reason = server.wait();
+    server.close_listeners();
     tracing::info!(?reason, "percore is now ready to exit, bye bye...");
     if !pidfile.is_empty() {
         let _ = std::fs::remove_file(&pidfile);

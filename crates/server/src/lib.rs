@@ -46,6 +46,23 @@ impl Server {
         self.shutdown_rx.recv().unwrap_or(ShutdownReason::Signal)
     }
 
+    /// Stops listening before the process exits. Needed because an io_uring accept in
+    /// flight holds the listening socket open until the kernel tears the ring down, after
+    /// the process is gone: for that moment the port still accepted connections, so a
+    /// restarted server (or redis-server) found it taken. shutdown(2) takes the socket out
+    /// of LISTEN at once.
+    pub fn close_listeners(&self) {
+        if let Ok(fds) = self.shared.listen_fds.lock() {
+            for &fd in fds.iter() {
+                // SAFETY: shutdown(2) on a listening socket this process opened; no memory
+                // is involved.
+                unsafe {
+                    libc::shutdown(fd, libc::SHUT_RDWR);
+                }
+            }
+        }
+    }
+
     /// A sender the binary's signal thread uses to request shutdown.
     pub fn shutdown_handle(&self) -> crossbeam_channel::Sender<ShutdownReason> {
         self.shared.shutdown.clone()
@@ -223,7 +240,12 @@ async fn shard_main(
                 ));
             };
             match listen(sa, backlog) {
-                Ok(l) => listeners.push(l),
+                Ok((l, fd)) => {
+                    if let Ok(mut fds) = shared.listen_fds.lock() {
+                        fds.push(fd);
+                    }
+                    listeners.push(l)
+                }
                 Err(e) if optional => {
                     if id == 0 {
                         tracing::warn!("Could not bind optional address {sa}: {e}");
@@ -333,7 +355,7 @@ fn ensure_ports_free(config: &Config) -> Result<(), StartError> {
 /// A listening socket as redis-server makes it (SO_REUSEADDR, IPV6_V6ONLY, tcp-backlog), plus
 /// SO_REUSEPORT so that every core listens on the same port and the kernel spreads
 /// connections over them.
-fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<(TcpListener, i32)> {
     use socket2::{Domain, Socket, Type};
     use std::os::unix::io::{FromRawFd, IntoRawFd};
     let domain = if addr.is_ipv6() {
@@ -350,8 +372,9 @@ fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
     sock.set_nonblocking(true)?;
     sock.bind(&addr.into())?;
     sock.listen(backlog.clamp(1, i32::MAX as u32) as i32)?;
+    let fd = sock.into_raw_fd();
     // SAFETY: the fd comes from a socket we own and hand over whole (into_raw_fd).
-    Ok(unsafe { TcpListener::from_raw_fd(sock.into_raw_fd()) })
+    Ok((unsafe { TcpListener::from_raw_fd(fd) }, fd))
 }
 
 async fn serve_tcp(core: Rc<Core>, stream: TcpStream) {

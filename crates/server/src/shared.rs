@@ -35,6 +35,8 @@ pub struct Shared {
     pub tcp_port: u16,
     pub shutdown: crossbeam_channel::Sender<ShutdownReason>,
     pub lastsave: AtomicU64,
+    /// Every core's listening sockets, closed at shutdown (see `Server::close_listeners`).
+    pub listen_fds: std::sync::Mutex<Vec<i32>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +77,7 @@ impl Shared {
             tcp_port: config.port(),
             shutdown,
             lastsave: AtomicU64::new(now_unix),
+            listen_fds: std::sync::Mutex::new(Vec::new()),
             config: RwLock::new(config),
         };
         s.refresh_hot_config();
