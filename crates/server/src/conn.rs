@@ -396,7 +396,7 @@ impl Conn {
             }
             Split::Runtime(rt) => {
                 self.flush().await;
-                crate::runtime::cross(self, rt, spec, args).await;
+                crate::runtime::run(self, rt, spec, args).await;
             }
         }
     }

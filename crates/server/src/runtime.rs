@@ -250,7 +250,7 @@ async fn run_inner(
             }
         }
         Rt::Rename | Rt::RenameNx | Rt::Copy | Rt::Lcs | Rt::MSetNx => {
-            cross(c, rt, spec, args).await
+            cross(c, rt, spec, args).await?
         }
     }
     Ok(())
@@ -934,13 +934,7 @@ async fn debug(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
 
 /// Multi-key commands whose keys are on different shards and that move values between them.
 /// Not atomic across shards yet (the atomicity issue adds ordering); each step is.
-pub async fn cross(c: &mut Conn, rt: Rt, spec: &'static CommandSpec, args: Args<'_>) {
-    if let Err(e) = cross_inner(c, rt, spec, args).await {
-        c.error(&e.message());
-    }
-}
-
-async fn cross_inner(
+async fn cross(
     c: &mut Conn,
     rt: Rt,
     _spec: &'static CommandSpec,

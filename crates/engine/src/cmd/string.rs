@@ -9,9 +9,9 @@ use crate::value::{Entry, IntBuf, Str, Value};
 pub const MAX_STRING: usize = 512 * 1024 * 1024;
 const TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 
-/// Reads a key that must hold a string (or nothing): WRONGTYPE otherwise.
-fn get_str<'a>(shard: &'a mut Shard, db: usize, key: &[u8]) -> Result<Option<&'a mut Str>> {
-    match shard.lookup_read(db, key) {
+/// The string a key holds (or nothing): WRONGTYPE for any other type.
+fn as_str(entry: Option<&mut Entry>) -> Result<Option<&mut Str>> {
+    match entry {
         None => Ok(None),
         Some(Entry {
             value: Value::Str(s),
@@ -22,17 +22,14 @@ fn get_str<'a>(shard: &'a mut Shard, db: usize, key: &[u8]) -> Result<Option<&'a
     }
 }
 
+/// Reads a key that must hold a string, counting a keyspace hit or miss.
+fn get_str<'a>(shard: &'a mut Shard, db: usize, key: &[u8]) -> Result<Option<&'a mut Str>> {
+    as_str(shard.lookup_read(db, key))
+}
+
 /// As `get_str` for commands that write (Redis' lookupKeyWrite): no keyspace hit/miss count.
 fn get_str_write<'a>(shard: &'a mut Shard, db: usize, key: &[u8]) -> Result<Option<&'a mut Str>> {
-    match shard.lookup(db, key) {
-        None => Ok(None),
-        Some(Entry {
-            value: Value::Str(s),
-            ..
-        }) => Ok(Some(s)),
-        #[allow(unreachable_patterns)]
-        Some(_) => Err(Error::WrongType),
-    }
+    as_str(shard.lookup(db, key))
 }
 
 pub fn get(ctx: &mut Ctx, args: Args) -> Result<()> {
