@@ -63,6 +63,33 @@ impl<'a> Args<'a> {
     }
 }
 
+/// Arguments copied from separate words into one buffer: for tools, tests and benches that
+/// build commands by hand (the server's args point into its read buffer instead).
+#[derive(Default)]
+pub struct OwnedArgs {
+    pub buf: Vec<u8>,
+    pub ranges: Vec<Arg>,
+}
+
+impl OwnedArgs {
+    pub fn from_words<W: AsRef<[u8]>>(words: &[W]) -> OwnedArgs {
+        let mut o = OwnedArgs::default();
+        for w in words {
+            let start = o.buf.len() as u32;
+            o.buf.extend_from_slice(w.as_ref());
+            o.ranges.push(Arg {
+                start,
+                end: o.buf.len() as u32,
+            });
+        }
+        o
+    }
+
+    pub fn args(&self) -> Args<'_> {
+        Args::new(&self.buf, &self.ranges)
+    }
+}
+
 /// Redis' string2ll: optional '-', no '+', no leading zeros (except "0"), no spaces, fits i64.
 pub fn parse_i64(b: &[u8]) -> Option<i64> {
     if b.is_empty() || b.len() > 20 {

@@ -135,17 +135,8 @@ impl Shard {
     /// command, arity). For tests, benches and tools; the runtime dispatches itself. Runtime
     /// commands (PING, KEYS, ...) are answered with an error here.
     pub fn run(&mut self, db: usize, argv: &[&[u8]], proto: Proto) -> Vec<u8> {
-        let mut buf = Vec::new();
-        let mut ranges = Vec::new();
-        for a in argv {
-            let start = buf.len() as u32;
-            buf.extend_from_slice(a);
-            ranges.push(resp::Arg {
-                start,
-                end: buf.len() as u32,
-            });
-        }
-        let args = Args::new(&buf, &ranges);
+        let owned = crate::args::OwnedArgs::from_words(argv);
+        let args = owned.args();
         let mut out = Vec::new();
         let spec = argv.first().and_then(|n| crate::table::lookup(n));
         let handler = spec.and_then(|s| s.handler());

@@ -794,25 +794,9 @@ fn memory_usage_reports_nil_for_missing_keys() {
     let spec = &engine::table::MEMORY_USAGE;
     let h = spec.handler().unwrap();
     let run = |t: &mut T, argv: &[&[u8]]| {
-        let mut buf = Vec::new();
-        let mut ranges = Vec::new();
-        for a in argv {
-            let start = buf.len() as u32;
-            buf.extend_from_slice(a);
-            ranges.push(resp::Arg {
-                start,
-                end: buf.len() as u32,
-            });
-        }
+        let owned = engine::args::OwnedArgs::from_words(argv);
         let mut out = Vec::new();
-        t.s.execute(
-            spec,
-            h,
-            0,
-            engine::Args::new(&buf, &ranges),
-            &mut out,
-            Proto::Resp2,
-        );
+        t.s.execute(spec, h, 0, owned.args(), &mut out, Proto::Resp2);
         out
     };
     assert_eq!(run(&mut t, &[b"MEMORY", b"USAGE", b"nokey"]), b"$-1\r\n");
