@@ -90,37 +90,8 @@ impl OwnedArgs {
     }
 }
 
-/// Redis' string2ll: optional '-', no '+', no leading zeros (except "0"), no spaces, fits i64.
-pub fn parse_i64(b: &[u8]) -> Option<i64> {
-    if b.is_empty() || b.len() > 20 {
-        return None;
-    }
-    let (neg, digits) = match b[0] {
-        b'-' => (true, &b[1..]),
-        _ => (false, b),
-    };
-    if digits.is_empty() || (digits[0] == b'0' && (digits.len() > 1 || neg)) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
-    }
-    if neg {
-        if v > i64::MAX as u64 + 1 {
-            None
-        } else {
-            Some((v as i64).wrapping_neg())
-        }
-    } else if v > i64::MAX as u64 {
-        None
-    } else {
-        Some(v as i64)
-    }
-}
+/// Redis' string2ll (integers in arguments follow the same rules as RESP lengths).
+pub use resp::string2ll as parse_i64;
 
 /// Redis' string2ld for INCRBYFLOAT and friends: a strtold that must consume the whole
 /// string, no leading space, and must not yield NaN.

@@ -15,7 +15,7 @@ mod parse;
 pub use encode::{write_command, Proto, Writer};
 pub use float::format_g17;
 pub use parse::{
-    parse_command, Arg, Limits, Parsed, ProtocolError, MSG_INVALID_BULK_LEN,
+    parse_command, string2ll, Arg, Limits, Parsed, ProtocolError, MSG_INVALID_BULK_LEN,
     MSG_INVALID_MULTIBULK_LEN, MSG_TOO_BIG_BULK_COUNT, MSG_TOO_BIG_INLINE, MSG_TOO_BIG_MBULK_COUNT,
     MSG_TOO_BIG_REQUEST, MSG_UNBALANCED_QUOTES,
 };

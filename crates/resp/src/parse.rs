@@ -366,7 +366,7 @@ fn split_args(
 
 /// Port of Redis' string2ll: strict decimal, no '+', no leading zeros, no "-0",
 /// at most 20 characters, overflow is a failure rather than a wrap.
-pub(crate) fn string2ll(s: &[u8]) -> Option<i64> {
+pub fn string2ll(s: &[u8]) -> Option<i64> {
     if s.is_empty() || s.len() >= 21 {
         return None;
     }

@@ -409,8 +409,17 @@ impl Conn {
             sh.execute(spec, handler, self.db, args, &mut self.out, self.proto);
             return;
         }
-        self.deferred = true;
-        let src = self.piece(shard, spec, handler, args.iter());
+        let src = if shard == self.core.id {
+            // Replies are waiting on other cores: run now, keep the reply in its place.
+            let mut sh = self.core.shard.borrow_mut();
+            sh.set_time(engine::shard::unix_ms());
+            let start = self.local.len();
+            sh.execute(spec, handler, self.db, args, &mut self.local, self.proto);
+            Src::Local(start..self.local.len())
+        } else {
+            self.deferred = true;
+            self.piece(shard, spec, handler, args.iter())
+        };
         self.parts.push(Part::Single(src));
     }
 
