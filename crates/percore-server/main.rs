@@ -19,6 +19,9 @@ Examples:
        ./percore-server /etc/myredis.conf --loglevel verbose
 ";
 
+#[global_allocator]
+static ALLOC: server::Allocator = server::Allocator;
+
 fn main() {
     if let Err(e) = run() {
         // Before logging is set up (bad config), errors go to stderr, as redis-server does.

@@ -214,14 +214,11 @@ impl Shard {
             expire_at,
             lru,
         };
-        match d.dict.get_mut(key) {
-            Some(old) => {
-                if old.expire_at != 0 {
-                    d.expires -= 1;
-                }
-                *old = entry;
-            }
-            None => d.dict.insert_new(key.into(), entry),
+        if d.dict
+            .insert(key, entry)
+            .is_some_and(|old| old.expire_at != 0)
+        {
+            d.expires -= 1;
         }
         if expire_at != 0 {
             d.expires += 1;
@@ -249,7 +246,7 @@ impl Shard {
     pub fn remove(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
         self.expire_if_needed(db, key);
         let d = &mut self.dbs[db];
-        let (_, e) = d.dict.remove(key)?;
+        let e = d.dict.remove(key)?;
         if e.expire_at != 0 {
             d.expires -= 1;
         }

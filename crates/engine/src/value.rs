@@ -6,11 +6,41 @@ use crate::args::parse_i64;
 /// Redis' OBJ_ENCODING_EMBSTR_SIZE_LIMIT: strings up to 44 bytes report "embstr".
 pub const EMBSTR_LIMIT: usize = 44;
 
+/// Strings up to this many bytes live inside the entry (and so inside the keyspace node):
+/// no allocation of their own. 38 makes `Str` 40 bytes, the size its `Raw` variant needs
+/// anyway with its tag rounded up, and holds the common 32-byte value.
+pub const INLINE_CAP: usize = 38;
+
+/// The bytes of a short string, stored in place. Bytes past `len` are zero, so the derived
+/// equality compares contents.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Inline {
+    len: u8,
+    buf: [u8; INLINE_CAP],
+}
+
+impl Inline {
+    fn new(b: &[u8]) -> Inline {
+        let mut buf = [0; INLINE_CAP];
+        buf[..b.len()].copy_from_slice(b);
+        Inline {
+            len: b.len() as u8,
+            buf,
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len as usize]
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Str {
     /// A canonical decimal that fits an i64 (Redis' "int" encoding).
     Int(i64),
-    /// Written whole by SET and never modified in place: "embstr" up to 44 bytes.
+    /// Written whole and never modified in place, up to `INLINE_CAP` bytes: "embstr".
+    Inline(Inline),
+    /// Written whole and never modified in place, up to 44 bytes: "embstr".
     Emb(Box<[u8]>),
     /// Grown or modified in place (APPEND, SETRANGE) or longer than 44 bytes: "raw".
     Raw(Vec<u8>),
@@ -24,7 +54,15 @@ impl Str {
                 return Str::Int(v);
             }
         }
-        if b.len() <= EMBSTR_LIMIT {
+        Str::plain(b)
+    }
+
+    /// A string value that is never int-encoded (Redis' createStringObject): embstr up to 44
+    /// bytes, raw beyond.
+    pub fn plain(b: &[u8]) -> Str {
+        if b.len() <= INLINE_CAP {
+            Str::Inline(Inline::new(b))
+        } else if b.len() <= EMBSTR_LIMIT {
             Str::Emb(b.into())
         } else {
             Str::Raw(b.to_vec())
@@ -35,6 +73,7 @@ impl Str {
     pub fn bytes<'a>(&'a self, scratch: &'a mut IntBuf) -> &'a [u8] {
         match self {
             Str::Int(v) => scratch.format(*v),
+            Str::Inline(s) => s.bytes(),
             Str::Emb(b) => b,
             Str::Raw(v) => v,
         }
@@ -48,6 +87,7 @@ impl Str {
     pub fn len(&self) -> usize {
         match self {
             Str::Int(v) => IntBuf::default().format(*v).len(),
+            Str::Inline(s) => s.len as usize,
             Str::Emb(b) => b.len(),
             Str::Raw(v) => v.len(),
         }
@@ -71,7 +111,7 @@ impl Str {
     pub fn encoding(&self) -> &'static str {
         match self {
             Str::Int(_) => "int",
-            Str::Emb(_) => "embstr",
+            Str::Inline(_) | Str::Emb(_) => "embstr",
             Str::Raw(_) => "raw",
         }
     }
@@ -79,6 +119,7 @@ impl Str {
     pub fn as_int(&self) -> Option<i64> {
         match self {
             Str::Int(v) => Some(*v),
+            Str::Inline(s) => parse_i64(s.bytes()),
             Str::Emb(b) => parse_i64(b),
             Str::Raw(v) => parse_i64(v),
         }
@@ -130,7 +171,7 @@ impl Value {
     /// Approximate bytes used, for MEMORY USAGE: the value's payload plus its allocation.
     pub fn memory(&self) -> usize {
         match self {
-            Value::Str(Str::Int(_)) => 0,
+            Value::Str(Str::Int(_)) | Value::Str(Str::Inline(_)) => 0,
             Value::Str(Str::Emb(b)) => b.len(),
             Value::Str(Str::Raw(v)) => v.capacity(),
         }
@@ -167,5 +208,26 @@ mod tests {
         s.make_raw().push(b'1');
         assert_eq!(s, Str::Raw(b"71".to_vec()));
         assert_eq!(IntBuf::default().format(i64::MIN), b"-9223372036854775808");
+        let mut scratch = IntBuf::default();
+        for n in [
+            0,
+            1,
+            INLINE_CAP,
+            INLINE_CAP + 1,
+            EMBSTR_LIMIT,
+            EMBSTR_LIMIT + 1,
+        ] {
+            let s = Str::from_bytes(&vec![b'x'; n]);
+            assert_eq!(s.bytes(&mut scratch), vec![b'x'; n].as_slice());
+            assert_eq!(s.len(), n);
+        }
+    }
+
+    #[test]
+    fn entry_fits_the_node_budget() {
+        // dict.rs: value + link + key length + a 12-byte key in one 80-byte allocation.
+        assert_eq!(std::mem::size_of::<Str>(), 40);
+        assert_eq!(std::mem::size_of::<Value>(), 40);
+        assert!(std::mem::size_of::<Entry>() <= 56);
     }
 }

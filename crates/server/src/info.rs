@@ -127,13 +127,14 @@ pub async fn render(c: &mut Conn, args: Args<'_>) -> String {
         let rss = rss_bytes();
         let _ = write!(
             s,
-            "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\ntotal_system_memory:{}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{policy}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\nlazyfree_pending_objects:0\r\n",
+            "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\ntotal_system_memory:{}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{policy}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:{}\r\nlazyfree_pending_objects:0\r\n",
             human(used),
             human(rss),
             human(used),
             total_system_memory(),
             human(maxmemory),
             if used > 0 { rss as f64 / used as f64 } else { 0.0 },
+            mem_allocator(),
         );
     }
     if want("persistence") {
@@ -238,11 +239,22 @@ fn os_name() -> String {
     }
 }
 
-/// Bytes in use by the allocator (glibc's mallinfo2: in-use bytes across all arenas).
+/// Bytes the program has allocated (jemalloc's `stats.allocated`, refreshed by an epoch
+/// bump); 0 when jemalloc is not the global allocator (unit tests of this crate).
 pub fn used_memory() -> u64 {
-    // SAFETY: mallinfo2 takes no arguments and returns a plain struct.
-    let mi = unsafe { libc::mallinfo2() };
-    (mi.uordblks + mi.hblkhd) as u64
+    use tikv_jemalloc_ctl::{epoch, stats};
+    if epoch::advance().is_err() {
+        return 0;
+    }
+    stats::allocated::read().map_or(0, |v| v as u64)
+}
+
+/// "jemalloc-5.3.0", as Redis reports its allocator.
+fn mem_allocator() -> String {
+    match tikv_jemalloc_ctl::version::read() {
+        Ok(v) => format!("jemalloc-{}", v.split('-').next().unwrap_or(v)),
+        Err(_) => "libc".into(),
+    }
 }
 
 pub fn rss_bytes() -> u64 {

@@ -13,6 +13,10 @@ mod shared;
 
 pub use shared::{Shared, ShutdownReason};
 
+/// The allocator the binary installs (`#[global_allocator]`); INFO's memory figures read its
+/// statistics.
+pub use tikv_jemallocator::Jemalloc as Allocator;
+
 use crate::core::{Core, Req, Resp};
 use config::Config;
 use glommio::channels::channel_mesh::MeshBuilder;

@@ -443,11 +443,7 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: Args) -> Result<()> {
     let text = ld::format_human(sum);
     // createStringObjectFromLongDouble makes a plain string (never int-encoded); the key keeps
     // its TTL (dbReplaceValue).
-    let value = if text.len() <= crate::value::EMBSTR_LIMIT {
-        Str::Emb(text.as_slice().into())
-    } else {
-        Str::Raw(text.clone())
-    };
+    let value = Str::plain(&text);
     let expire = ctx.shard.peek(db, key).map_or(0, |e| e.expire_at);
     ctx.shard.store(db, key, Value::Str(value), expire);
     ctx.out.bulk(&text);
