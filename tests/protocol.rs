@@ -130,6 +130,36 @@ fn inline_commands() {
     assert_eq!(r.read_reply(), "$1\r\nx\r\n");
 }
 
+/// The server parses a read's commands ahead of running them (to prefetch their keys): the
+/// commands still run strictly in order, an inline command between multibulk ones keeps its
+/// place, and nothing after QUIT runs.
+#[test]
+fn parsed_ahead_commands_run_in_order_and_stop_at_quit() {
+    let srv = Server::start(2);
+    let mut input = Vec::new();
+    let mut want = String::new();
+    for i in 0..100 {
+        if i % 37 == 5 {
+            input.extend_from_slice(format!("INCR n{}\r\n", i % 3).as_bytes());
+        } else {
+            resp::write_command(&mut input, &[b"INCR", format!("n{}", i % 3).as_bytes()]);
+        }
+        want.push_str(&format!(":{}\r\n", i / 3 + 1));
+    }
+    resp::write_command(&mut input, &[b"QUIT"]);
+    want.push_str("+OK\r\n");
+    for _ in 0..10 {
+        resp::write_command(&mut input, &[b"INCR", b"after-quit"]);
+    }
+    assert_eq!(
+        send_until_closed(srv.port, &input).as_deref(),
+        Some(want.as_str())
+    );
+    let mut r = srv.raw();
+    assert_eq!(r.cmd(&["EXISTS", "after-quit"]), ":0\r\n");
+    assert_eq!(r.cmd(&["GET", "n1"]), "$2\r\n33\r\n");
+}
+
 /// Malformed inputs and Redis 7.0's exact reply; each closes the connection.
 const MALFORMED: &[(&str, &[u8], &str)] = &[
     (

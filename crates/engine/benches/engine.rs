@@ -76,7 +76,70 @@ fn run(c: &mut Criterion, label: &str, volatile: bool) {
     });
 }
 
+/// A pipeline of 16 GETs of random keys among 1M (far more than the caches hold), run as the
+/// runtime runs a read's commands: with and without `Shard::prefetch` of the batch first.
+fn pipeline(c: &mut Criterion) {
+    const KEYS: u64 = 1_000_000;
+    const CMDS: usize = 1 << 16;
+    let mut shard = Shard::new(0, 16);
+    let value = [b'x'; 32];
+    for i in 0..KEYS {
+        shard.run(
+            0,
+            &[b"SET", format!("key:{i}").as_bytes(), &value],
+            Proto::Resp2,
+        );
+    }
+    let mut buf = Vec::new();
+    let mut ranges = Vec::new();
+    let mut rng = engine::dict::Rng::new(99);
+    for _ in 0..CMDS {
+        let key = format!("key:{}", rng.next_u64() % KEYS);
+        let start = buf.len() as u32;
+        buf.extend_from_slice(b"GET");
+        let mid = buf.len() as u32;
+        buf.extend_from_slice(key.as_bytes());
+        ranges.push([
+            Arg { start, end: mid },
+            Arg {
+                start: mid,
+                end: buf.len() as u32,
+            },
+        ]);
+    }
+    let get = engine::lookup(b"GET").unwrap();
+    let mut out = Vec::with_capacity(1 << 16);
+    for prefetch in [false, true] {
+        let mut at = 0usize;
+        let label = if prefetch {
+            "with prefetch"
+        } else {
+            "no prefetch"
+        };
+        c.bench_function(&format!("engine 16 GETs of 1M random keys, {label}"), |b| {
+            b.iter(|| {
+                out.clear();
+                at = (at + 16) % CMDS;
+                let batch = &ranges[at..at + 16];
+                if prefetch {
+                    let keys: Vec<&[u8]> = batch
+                        .iter()
+                        .map(|r| &buf[r[1].start as usize..r[1].end as usize])
+                        .collect();
+                    shard.prefetch(0, &keys);
+                }
+                for r in batch {
+                    let args = Args::new(&buf, r);
+                    shard.execute(get, get.handler().unwrap(), 0, args, &mut out, Proto::Resp2);
+                }
+                black_box(&out);
+            })
+        });
+    }
+}
+
 fn bench(c: &mut Criterion) {
+    pipeline(c);
     run(c, "", false);
     // Every key has a TTL: each lookup must also check expiry.
     run(c, ", volatile db", true);

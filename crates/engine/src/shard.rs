@@ -156,6 +156,22 @@ impl Shard {
         &self.dbs[db]
     }
 
+    /// Warms the cache for the lookups a pipeline is about to make (at most 64 keys): all
+    /// bucket slots first, then all first nodes, so the misses overlap. With 16 pipelined GETs
+    /// of random keys the lookups otherwise wait on two misses each, one after another.
+    pub fn prefetch(&self, db: usize, keys: &[&[u8]]) {
+        let Some(d) = self.dbs.get(db) else { return };
+        let mut hashes = [0u64; 64];
+        let n = keys.len().min(hashes.len());
+        for (h, k) in hashes.iter_mut().zip(&keys[..n]) {
+            *h = crate::dict::hash_key(k);
+            d.dict.prefetch_bucket(*h);
+        }
+        for &h in &hashes[..n] {
+            d.dict.prefetch_node(h);
+        }
+    }
+
     /// Deletes `key` if it has expired. Only checks when the db has volatile keys, so the
     /// common path costs no extra lookup.
     fn expire_if_needed(&mut self, db: usize, key: &[u8]) {

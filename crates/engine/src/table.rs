@@ -8,6 +8,7 @@ use crate::cmd::{keys, string};
 use crate::error::Result;
 use crate::shard::Ctx;
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::OnceLock;
 
 pub type Handler = fn(&mut Ctx, Args) -> Result<()>;
@@ -919,9 +920,28 @@ pub static MEMORY_USAGE: CommandSpec = keyed(
     Never,
 );
 
-fn index() -> &'static HashMap<&'static str, &'static CommandSpec> {
-    static INDEX: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
-    INDEX.get_or_init(|| COMMANDS.iter().map(|c| (c.name, c)).collect())
+/// FxHash (rustc's): command names are short and trusted to be few, so a multiply-rotate
+/// hash beats SipHash's DoS resistance, which a fixed table of ~200 names does not need.
+#[derive(Default)]
+struct NameHasher(u64);
+
+impl std::hash::Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ b as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Index = HashMap<&'static [u8], &'static CommandSpec, BuildHasherDefault<NameHasher>>;
+
+fn index() -> &'static Index {
+    static INDEX: OnceLock<Index> = OnceLock::new();
+    INDEX.get_or_init(|| COMMANDS.iter().map(|c| (c.name.as_bytes(), c)).collect())
 }
 
 /// Finds a command by name, case-insensitively, without allocating.
@@ -933,8 +953,7 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     for (d, s) in buf.iter_mut().zip(name) {
         *d = s.to_ascii_lowercase();
     }
-    let lower = std::str::from_utf8(&buf[..name.len()]).ok()?;
-    index().get(lower).copied()
+    index().get(&buf[..name.len()]).copied()
 }
 
 #[cfg(test)]

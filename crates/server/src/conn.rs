@@ -53,6 +53,8 @@ pub struct Conn {
     pub close: bool,
     /// The output buffer: one write per read.
     pub out: Vec<u8>,
+    /// The time commands run at: read once per read from the socket.
+    now_ms: u64,
     local: Vec<u8>,
     parts: Vec<Part>,
     remote: Vec<Batch>,
@@ -60,6 +62,18 @@ pub struct Conn {
 }
 
 const READ_CHUNK: usize = 16 * 1024;
+/// Commands parsed ahead of running them, for prefetching their keys.
+const LOOKAHEAD: usize = 32;
+
+/// Why parsing ahead stopped.
+enum Stop {
+    /// LOOKAHEAD commands parsed; more may follow.
+    Limit,
+    Incomplete(usize),
+    /// An inline command, parsed into the scratch buffer.
+    Inline(usize),
+    Error(resp::ProtocolError),
+}
 /// Past this many bytes of pending replies, write before parsing more: memory per client
 /// stays bounded by this plus one reply, whatever the pipeline asks for.
 const OUT_HIGH_WATER: usize = 1 << 20;
@@ -78,6 +92,7 @@ impl Conn {
             reply_mode: ReplyMode::On,
             close: false,
             out: Vec::with_capacity(READ_CHUNK),
+            now_ms: engine::shard::unix_ms(),
             local: Vec::new(),
             parts: Vec::new(),
             remote: (0..shards).map(|_| Batch::default()).collect(),
@@ -102,6 +117,9 @@ impl Conn {
         let mut need = 0usize;
         let mut args: Vec<Arg> = Vec::new();
         let mut scratch: Vec<u8> = Vec::new();
+        // Commands parsed ahead: (bytes in rbuf, their arguments in `flat`).
+        let mut ahead: Vec<(Range<usize>, Range<usize>)> = Vec::with_capacity(LOOKAHEAD);
+        let mut flat: Vec<Arg> = Vec::new();
         loop {
             // Make room: compact first, grow only when the pending command is bigger than
             // the buffer (bounded by client-query-buffer-limit below).
@@ -125,7 +143,8 @@ impl Conn {
             core.counters
                 .net_in
                 .set(core.counters.net_in.get() + n as u64);
-            self.info.last_interaction.set(engine::shard::unix_ms());
+            self.now_ms = engine::shard::unix_ms();
+            self.info.last_interaction.set(self.now_ms);
             let limits = Limits {
                 max_bulk_len: core.shared.proto_max_bulk_len.load(Ordering::Relaxed) as usize,
                 ..Limits::default()
@@ -140,36 +159,80 @@ impl Conn {
                         break;
                     }
                 }
-                match resp::parse_command(&rbuf[start..end], &limits, &mut args, &mut scratch) {
-                    Ok(Parsed::Incomplete { needed }) => {
+                // Parse ahead every complete command in the buffer (a bounded number), so
+                // that their keys' cache misses overlap (`prefetch`); then run them in order.
+                // Unauthenticated, one at a time: each command's size limit depends on the
+                // AUTH before it.
+                let max = if self.authed { LOOKAHEAD } else { 1 };
+                ahead.clear();
+                flat.clear();
+                let mut pos = start;
+                let mut stop = Stop::Limit;
+                while ahead.len() < max {
+                    match resp::parse_command(&rbuf[pos..end], &limits, &mut args, &mut scratch) {
+                        Ok(Parsed::Incomplete { needed }) => {
+                            stop = Stop::Incomplete(needed);
+                            break;
+                        }
+                        Ok(Parsed::Command {
+                            consumed,
+                            inline_scratch: false,
+                        }) => {
+                            flat.extend_from_slice(&args);
+                            ahead.push((pos..pos + consumed, flat.len() - args.len()..flat.len()));
+                            pos += consumed;
+                        }
+                        Ok(Parsed::Command {
+                            consumed,
+                            inline_scratch: true,
+                        }) => {
+                            // Its arguments live in `scratch`, which the next parse reuses.
+                            stop = Stop::Inline(consumed);
+                            break;
+                        }
+                        Err(e) => {
+                            stop = Stop::Error(e);
+                            break;
+                        }
+                    }
+                }
+                if ahead.len() > 1 {
+                    self.prefetch(&rbuf, &ahead, &flat);
+                }
+                for (cmd, range) in ahead.drain(..) {
+                    if self.close {
+                        break;
+                    }
+                    need = 0;
+                    if !range.is_empty() {
+                        let buf = &rbuf[cmd.clone()];
+                        self.dispatch(Args::new(buf, &flat[range])).await;
+                    }
+                    start = cmd.end;
+                    if !self.after_command(stream).await {
+                        break;
+                    }
+                }
+                if self.close {
+                    break;
+                }
+                match stop {
+                    Stop::Limit => {}
+                    Stop::Incomplete(needed) => {
                         need = needed;
                         break;
                     }
-                    Ok(Parsed::Command {
-                        consumed,
-                        inline_scratch,
-                    }) => {
+                    Stop::Inline(consumed) => {
                         need = 0;
                         if !args.is_empty() {
-                            let buf = if inline_scratch {
-                                &scratch[..]
-                            } else {
-                                &rbuf[start..start + consumed]
-                            };
-                            self.dispatch(Args::new(buf, &args)).await;
+                            self.dispatch(Args::new(&scratch, &args)).await;
                         }
                         start += consumed;
-                        // A small read can ask for huge replies (a thousand GETs of a 10 MB
-                        // value): write them as they grow instead of holding them all.
-                        if self.out.len() + self.local.len() >= OUT_HIGH_WATER {
-                            self.flush().await;
-                            if !self.write_out(stream).await {
-                                self.close = true;
-                                break;
-                            }
+                        if !self.after_command(stream).await {
+                            break;
                         }
                     }
-                    Err(e) => {
+                    Stop::Error(e) => {
                         self.flush().await;
                         self.error(&format!("ERR {e}"));
                         self.close = true;
@@ -199,6 +262,44 @@ impl Conn {
             if self.close || self.info.killed.get() {
                 break;
             }
+        }
+    }
+
+    /// After each command: a small read can ask for huge replies (a thousand GETs of a 10 MB
+    /// value), so write them as they grow instead of holding them all. False when the
+    /// connection must close.
+    async fn after_command<S: futures_lite::AsyncWrite + Unpin>(&mut self, stream: &mut S) -> bool {
+        if self.out.len() + self.local.len() < OUT_HIGH_WATER {
+            return true;
+        }
+        self.flush().await;
+        let ok = self.write_out(stream).await;
+        // The write may have waited on a slow reader: commands after it see the new time.
+        self.now_ms = engine::shard::unix_ms();
+        if !ok {
+            self.close = true;
+        }
+        ok
+    }
+
+    /// Warms the cache for the local keys of the commands parsed ahead (their first key,
+    /// argument 1: a command without keys there only costs a useless hint).
+    fn prefetch(&self, rbuf: &[u8], ahead: &[(Range<usize>, Range<usize>)], flat: &[Arg]) {
+        let shared = &self.core.shared;
+        let mut keys: [&[u8]; LOOKAHEAD] = [&[]; LOOKAHEAD];
+        let mut n = 0;
+        for (cmd, range) in ahead {
+            if range.len() < 2 {
+                continue;
+            }
+            let key = Args::new(&rbuf[cmd.clone()], &flat[range.clone()]).get(1);
+            if shared.shards == 1 || shared.shard_of(key) == self.core.id {
+                keys[n] = key;
+                n += 1;
+            }
+        }
+        if n > 1 {
+            self.core.shard.borrow().prefetch(self.db, &keys[..n]);
         }
     }
 
@@ -405,14 +506,14 @@ impl Conn {
     fn single(&mut self, shard: usize, spec: &'static CommandSpec, handler: Handler, args: Args) {
         if shard == self.core.id && !self.deferred {
             let mut sh = self.core.shard.borrow_mut();
-            sh.set_time(engine::shard::unix_ms());
+            sh.set_time(self.now_ms);
             sh.execute(spec, handler, self.db, args, &mut self.out, self.proto);
             return;
         }
         let src = if shard == self.core.id {
             // Replies are waiting on other cores: run now, keep the reply in its place.
             let mut sh = self.core.shard.borrow_mut();
-            sh.set_time(engine::shard::unix_ms());
+            sh.set_time(self.now_ms);
             let start = self.local.len();
             sh.execute(spec, handler, self.db, args, &mut self.local, self.proto);
             Src::Local(start..self.local.len())
@@ -435,7 +536,7 @@ impl Conn {
             let mut batch = Batch::default();
             batch.push(spec, handler, self.db, self.proto, words);
             let mut sh = self.core.shard.borrow_mut();
-            sh.set_time(engine::shard::unix_ms());
+            sh.set_time(self.now_ms);
             let start = self.local.len();
             let args = Args::new(&batch.data, &batch.ranges);
             sh.execute(spec, handler, self.db, args, &mut self.local, self.proto);
