@@ -55,6 +55,7 @@ pub struct Conn {
     pub out: Vec<u8>,
     /// The time commands run at: read once per read from the socket.
     now_ms: u64,
+    last_spec: Option<&'static CommandSpec>,
     local: Vec<u8>,
     parts: Vec<Part>,
     remote: Vec<Batch>,
@@ -93,6 +94,7 @@ impl Conn {
             close: false,
             out: Vec::with_capacity(READ_CHUNK),
             now_ms: engine::shard::unix_ms(),
+            last_spec: None,
             local: Vec::new(),
             parts: Vec::new(),
             remote: (0..shards).map(|_| Batch::default()).collect(),
@@ -326,12 +328,18 @@ impl Conn {
 
     async fn dispatch(&mut self, args: Args<'_>) {
         let name = args.get(0);
-        let Some(spec) = engine::lookup(name) else {
+        // Pipelines repeat their command: compare with the last one before hashing.
+        let spec = match self.last_spec {
+            Some(last) if last.name.as_bytes().eq_ignore_ascii_case(name) => Some(last),
+            _ => engine::lookup(name),
+        };
+        let Some(spec) = spec else {
             self.flush_if_needed().await;
             let msg = unknown_command(args);
             self.error(&msg);
             return;
         };
+        self.last_spec = Some(spec);
         let sub = if args.len() > 1 { args.get(1) } else { &[] };
         self.info.set_last_cmd(spec.name, sub, args.len());
         // Redis 7.0 checks arity before authentication: an unauthenticated `GET` gets the
