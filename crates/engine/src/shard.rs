@@ -399,6 +399,16 @@ impl Shard {
     /// from where the last cycle stopped, sampling volatile keys and deleting expired ones;
     /// keep going while more than a tenth of a sample was expired, and stop at `budget`.
     /// Returns true when it stopped for time with work probably left (call again soon).
+    /// Redis' activerehashing: moves buckets of resizing tables for up to `budget` in all.
+    pub fn rehash(&mut self, budget: Duration) {
+        let start = Instant::now();
+        for d in &mut self.dbs {
+            if d.dict.is_rehashing() {
+                d.dict.rehash_for(budget.saturating_sub(start.elapsed()));
+            }
+        }
+    }
+
     pub fn active_expire(&mut self, budget: Duration) -> bool {
         const SAMPLE: usize = 20;
         let start = Instant::now();

@@ -305,6 +305,9 @@ impl Core {
                 .max(1);
             let period = std::time::Duration::from_millis(1000 / hz);
             glommio::timer::sleep(period).await;
+            self.shard
+                .borrow_mut()
+                .rehash(std::time::Duration::from_millis(1));
             if !self
                 .shared
                 .active_expire
