@@ -8,6 +8,7 @@
 
 use crate::client::ClientInfo;
 use crate::core::Core;
+use crate::core::LockKeys;
 use crate::ops::{Batch, BatchOut, Op, Reply};
 use engine::table::{CommandSpec, Handler, Kind, Split};
 use engine::Args;
@@ -365,6 +366,9 @@ impl Conn {
         let core = &self.core;
         core.counters.commands.set(core.counters.commands.get() + 1);
         self.wait_if_paused(spec).await;
+        if !self.core.lock_idle() {
+            self.wait_for_keys(spec, args).await;
+        }
         let suppress = self.reply_mode != ReplyMode::On;
         if suppress {
             self.flush().await;
@@ -427,6 +431,26 @@ impl Conn {
         }
     }
 
+    /// Waits while a multi-shard operation holds a key of this command on this core
+    /// (FLUSHDB, FLUSHALL and SWAPDB wait for every held key).
+    async fn wait_for_keys(&self, spec: &CommandSpec, args: Args<'_>) {
+        let db = self.db;
+        let whole = matches!(spec.name, "flushdb" | "flushall" | "swapdb");
+        let keys: Vec<&[u8]> = spec
+            .key_positions(args.len())
+            .map(|p| args.get(p))
+            .collect();
+        self.core
+            .wait_keys(|c| {
+                if whole {
+                    c.lock_idle()
+                } else {
+                    c.keys_free(db, keys.iter().copied())
+                }
+            })
+            .await;
+    }
+
     async fn flush_if_needed(&mut self) {
         if self.deferred {
             self.flush().await;
@@ -455,7 +479,84 @@ impl Conn {
         }
         let positions: Vec<usize> = spec.key_positions(args.len()).collect();
         match split {
-            Split::Never => self.single(shard, spec, handler, args),
+            Split::Never => return self.single(shard, spec, handler, args),
+            Split::Runtime(rt) => {
+                self.flush().await;
+                return crate::runtime::run(self, rt, spec, args).await;
+            }
+            _ => {}
+        }
+        if let Split::SumInt | Split::AllOk = split {
+            // Key/value pairs must be whole before they are split by shard (MSET k v k).
+            if !(args.len() - 1).is_multiple_of(spec.step.max(1) as usize) {
+                self.flush().await;
+                self.error(&format!(
+                    "ERR wrong number of arguments for '{}' command",
+                    spec.name
+                ));
+                return;
+            }
+        }
+        // Atomic across shards (core::ShardLock): every piece goes into its shard's batch;
+        // the shards lock their keys in ascending order and run their piece as they grant.
+        self.flush().await;
+        self.deferred = true;
+        self.split(spec, handler, split, args, &positions, false);
+        let core = self.core.clone();
+        let tx = core.new_tx();
+        let shards: Vec<usize> = (0..self.remote.len())
+            .filter(|&s| !self.remote[s].is_empty())
+            .collect();
+        let mut outs: Vec<Option<BatchOut>> = (0..self.remote.len()).map(|_| None).collect();
+        for (i, &s) in shards.iter().enumerate() {
+            let batch = std::mem::take(&mut self.remote[s]);
+            let keys: LockKeys = batch.keys().map(|(db, k)| (db, k.to_vec())).collect();
+            let last = i + 1 == shards.len();
+            let reply = if s == core.id {
+                core.lock_local(tx, keys).await;
+                let reply = core.exec(Op::Batch(batch));
+                if last {
+                    core.release(tx);
+                }
+                reply
+            } else {
+                let op = Op::LockRun {
+                    tx,
+                    keys,
+                    batch,
+                    release: last,
+                };
+                core.call(s, op).await
+            };
+            if let Reply::Batch(o) = reply {
+                outs[s] = Some(o);
+            }
+        }
+        // The last shard released as it ran; the others held their keys until now.
+        for &s in &shards[..shards.len().saturating_sub(1)] {
+            if s == core.id {
+                core.release(tx);
+            } else {
+                drop(core.send(s, Op::Release(tx)).await);
+            }
+        }
+        self.assemble(outs);
+    }
+
+    /// Runs the pieces of a command whose keys are on several shards.
+    fn split(
+        &mut self,
+        spec: &'static CommandSpec,
+        handler: Handler,
+        split: Split,
+        args: Args<'_>,
+        positions: &[usize],
+        local_now: bool,
+    ) {
+        let shared = self.core.shared.clone();
+        match split {
+            // Handled by `keyed`.
+            Split::Never | Split::Runtime(_) => {}
             Split::PerKeyArray => {
                 self.deferred = true;
                 let srcs = positions
@@ -467,6 +568,7 @@ impl Conn {
                             spec,
                             handler,
                             [args.get(0), key].into_iter(),
+                            local_now,
                         )
                     })
                     .collect();
@@ -474,18 +576,9 @@ impl Conn {
             }
             Split::SumInt | Split::AllOk => {
                 let step = spec.step.max(1) as usize;
-                // Key/value pairs must be whole before they are split by shard (MSET k v k).
-                if !(args.len() - 1).is_multiple_of(step) {
-                    self.flush().await;
-                    self.error(&format!(
-                        "ERR wrong number of arguments for '{}' command",
-                        spec.name
-                    ));
-                    return;
-                }
                 self.deferred = true;
                 let mut by_shard: Vec<Vec<usize>> = vec![Vec::new(); shared.shards];
-                for &p in &positions {
+                for &p in positions {
                     by_shard[shared.shard_of(args.get(p))].push(p);
                 }
                 let mut srcs = Vec::new();
@@ -495,17 +588,13 @@ impl Conn {
                     }
                     let words = std::iter::once(args.get(0))
                         .chain(ps.iter().flat_map(|&p| (p..p + step).map(|i| args.get(i))));
-                    srcs.push(self.piece(s, spec, handler, words));
+                    srcs.push(self.piece(s, spec, handler, words, local_now));
                 }
                 self.parts.push(if split == Split::SumInt {
                     Part::Sum(srcs)
                 } else {
                     Part::Ok(srcs)
                 });
-            }
-            Split::Runtime(rt) => {
-                self.flush().await;
-                crate::runtime::run(self, rt, spec, args).await;
             }
         }
     }
@@ -527,20 +616,22 @@ impl Conn {
             Src::Local(start..self.local.len())
         } else {
             self.deferred = true;
-            self.piece(shard, spec, handler, args.iter())
+            self.piece(shard, spec, handler, args.iter(), true)
         };
         self.parts.push(Part::Single(src));
     }
 
-    /// Runs (locally) or queues (remotely) one piece of a deferred reply.
+    /// Runs (locally, when `local_now`) or queues (in the shard's batch) one piece of a
+    /// deferred reply.
     fn piece<'a>(
         &mut self,
         shard: usize,
         spec: &'static CommandSpec,
         handler: Handler,
         words: impl Iterator<Item = &'a [u8]>,
+        local_now: bool,
     ) -> Src {
-        if shard == self.core.id {
+        if shard == self.core.id && local_now {
             let mut batch = Batch::default();
             batch.push(spec, handler, self.db, self.proto, words);
             let mut sh = self.core.shard.borrow_mut();
@@ -575,6 +666,12 @@ impl Conn {
                 outs[s] = Some(o);
             }
         }
+        self.assemble(outs);
+    }
+
+    /// Writes the deferred replies in order, from the local ones and each shard's batch
+    /// replies.
+    fn assemble(&mut self, outs: Vec<Option<BatchOut>>) {
         const UNAVAILABLE: &[u8] = b"-ERR shard unavailable\r\n";
         let local = std::mem::take(&mut self.local);
         let get = |src: &Src| -> &[u8] {

@@ -7,12 +7,12 @@
 //! response loop only ever receives, so responses always drain and requests always progress.
 
 use crate::client::ClientInfo;
-use crate::ops::{CoreStats, Op, Reply};
+use crate::ops::{Batch, CoreStats, Op, Reply};
 use crate::shared::Shared;
 use engine::Shard;
 use glommio::channels::channel_mesh::{Receivers, Senders};
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -50,6 +50,47 @@ pub struct Core {
     resp_tx: Senders<Resp>,
     waiters: RefCell<HashMap<u64, Rc<Waiter>>>,
     next_token: Cell<u64>,
+    lock: ShardLock,
+}
+
+/// Key locks of multi-shard operations (ARCHITECTURE.md, "Atomicity"). An operation locks
+/// its keys shard by shard in ascending shard order (so no two operations wait on each other
+/// in a cycle), runs its piece on each shard as soon as that shard grants, and releases every
+/// shard once the last one has granted (the last one runs and releases at once). While keys
+/// are held, whatever else touches them waits: requests from other cores are deferred in
+/// arrival order, local connections await `wait_keys`. Commands on other keys never wait.
+#[derive(Default)]
+struct ShardLock {
+    /// Held keys (db, key) and the operation holding each.
+    held: RefCell<HashMap<(usize, Vec<u8>), u64>>,
+    /// Lock requests waiting; one is granted once none of its keys is held or wanted by an
+    /// earlier waiting request (first come, first served among those that conflict).
+    queue: RefCell<VecDeque<Waiting>>,
+    /// Requests from other cores that touch held keys, in arrival order.
+    deferred: RefCell<VecDeque<Req>>,
+    /// Local tasks waiting for held keys.
+    idle: RefCell<Vec<Waker>>,
+    /// A grant pass is scheduled (see `release`).
+    granting: Cell<bool>,
+}
+
+pub type LockKeys = Vec<(usize, Vec<u8>)>;
+
+struct Waiting {
+    tx: u64,
+    keys: LockKeys,
+    grant: Grant,
+}
+
+enum Grant {
+    /// Another core's operation: run its piece, maybe release, answer with the piece's replies.
+    Remote {
+        from: usize,
+        token: u64,
+        batch: Batch,
+        release: bool,
+    },
+    Local(Rc<Waiter>),
 }
 
 /// A one-shot slot a connection awaits while another core answers.
@@ -107,6 +148,7 @@ impl Core {
             resp_tx,
             waiters: RefCell::new(HashMap::new()),
             next_token: Cell::new(1),
+            lock: ShardLock::default(),
         }
     }
 
@@ -161,6 +203,8 @@ impl Core {
         shard.set_time(engine::shard::unix_ms());
         match op {
             Op::Batch(b) => Reply::Batch(b.run(&mut shard)),
+            // Handled by `serve_requests`; on its own core a lock is taken with `lock_local`.
+            Op::LockRun { .. } | Op::Release(_) => Reply::Unit,
             Op::Dbsize(db) => Reply::Int(shard.dbsize(db) as i64),
             Op::Keys(db, pattern) => Reply::Keys(shard.keys(db, &pattern)),
             Op::Scan {
@@ -261,21 +305,217 @@ impl Core {
     /// Serves requests from `peer` until the mesh closes.
     pub async fn serve_requests(self: Rc<Self>, rx: Rc<Receivers<Req>>, peer: usize) {
         while let Ok(Some(req)) = rx.recv_from(peer).await {
-            let reply = self.exec(req.op);
-            let to = self.peer_of[req.from];
+            let (from, token) = (req.from, req.token);
+            let reply = match req.op {
+                Op::LockRun {
+                    tx,
+                    keys,
+                    batch,
+                    release,
+                } => {
+                    let grant = Grant::Remote {
+                        from,
+                        token,
+                        batch,
+                        release,
+                    };
+                    self.lock_or_queue(tx, keys, grant);
+                    continue;
+                }
+                Op::Release(tx) => {
+                    self.release(tx);
+                    Reply::Unit
+                }
+                op if !self.lock_allows(&op) => {
+                    self.lock
+                        .deferred
+                        .borrow_mut()
+                        .push_back(Req { from, token, op });
+                    continue;
+                }
+                op => self.exec(op),
+            };
             if self
                 .resp_tx
-                .send_to(
-                    to,
-                    Resp {
-                        token: req.token,
-                        reply,
-                    },
-                )
+                .send_to(self.peer_of[from], Resp { token, reply })
                 .await
                 .is_err()
             {
                 break;
+            }
+        }
+    }
+
+    /// Sends a response without holding up the caller (`release` answers deferred requests
+    /// and must not await).
+    fn respond(self: &Rc<Self>, to_shard: usize, token: u64, reply: Reply) {
+        let core = self.clone();
+        glommio::spawn_local(async move {
+            let to = core.peer_of[to_shard];
+            let _ = core.resp_tx.send_to(to, Resp { token, reply }).await;
+        })
+        .detach();
+    }
+
+    /// No multi-shard operation holds any key here: the common case, one check.
+    pub fn lock_idle(&self) -> bool {
+        self.lock.held.borrow().is_empty()
+    }
+
+    /// Whether `keys` of `db` are free for code outside any multi-shard operation.
+    pub fn keys_free<'k>(&self, db: usize, keys: impl IntoIterator<Item = &'k [u8]>) -> bool {
+        let held = self.lock.held.borrow();
+        held.is_empty()
+            || keys
+                .into_iter()
+                .all(|k| !held.contains_key(&(db, k.to_vec())))
+    }
+
+    /// Whether a request from another core may run now.
+    fn lock_allows(&self, op: &Op) -> bool {
+        if self.lock_idle() {
+            return true;
+        }
+        match op {
+            Op::Batch(b) => b.keys().all(|(db, k)| self.keys_free(db, [k])),
+            Op::Take { db, key } | Op::Get { db, key } | Op::Put { db, key, .. } => {
+                self.keys_free(*db, [key.as_slice()])
+            }
+            Op::Exists { db, keys } => self.keys_free(*db, keys.iter().map(|k| k.as_slice())),
+            // Whole-keyspace writes wait for every held key.
+            Op::Flush { .. } | Op::SwapDb(..) => false,
+            _ => true,
+        }
+    }
+
+    /// Waits until `ready()` (checked again whenever held keys are released).
+    pub async fn wait_keys(&self, mut ready: impl FnMut(&Core) -> bool) {
+        std::future::poll_fn(|cx| {
+            if ready(self) {
+                Poll::Ready(())
+            } else {
+                self.lock.idle.borrow_mut().push(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await
+    }
+
+    fn lock_or_queue(self: &Rc<Self>, tx: u64, keys: LockKeys, grant: Grant) {
+        let free = {
+            let held = self.lock.held.borrow();
+            let queue = self.lock.queue.borrow();
+            keys.iter().all(|k| held.get(k).is_none_or(|&t| t == tx))
+                && !queue
+                    .iter()
+                    .any(|w| w.keys.iter().any(|k| keys.contains(k)))
+        };
+        if free {
+            self.grant(tx, keys, grant);
+        } else {
+            self.lock
+                .queue
+                .borrow_mut()
+                .push_back(Waiting { tx, keys, grant });
+        }
+    }
+
+    fn grant(self: &Rc<Self>, tx: u64, keys: LockKeys, grant: Grant) {
+        {
+            let mut held = self.lock.held.borrow_mut();
+            for k in keys {
+                held.insert(k, tx);
+            }
+        }
+        match grant {
+            Grant::Remote {
+                from,
+                token,
+                batch,
+                release,
+            } => {
+                let reply = self.exec(Op::Batch(batch));
+                if release {
+                    self.release(tx);
+                }
+                self.respond(from, token, reply);
+            }
+            Grant::Local(w) => {
+                *w.value.borrow_mut() = Some(Reply::Unit);
+                if let Some(waker) = w.waker.borrow_mut().take() {
+                    waker.wake();
+                }
+            }
+        }
+    }
+
+    /// A new id for a multi-shard operation started here (unique across cores: the core id
+    /// is in the low bits).
+    pub fn new_tx(&self) -> u64 {
+        let n = self.next_token.get();
+        self.next_token.set(n + 1);
+        (n << 16) | self.id as u64
+    }
+
+    /// Locks `keys` of this shard for `tx`, after the operations that asked for them first.
+    pub async fn lock_local(self: &Rc<Self>, tx: u64, keys: LockKeys) {
+        let w = Rc::new(Waiter::default());
+        self.lock_or_queue(tx, keys, Grant::Local(w.clone()));
+        Wait(w).await;
+    }
+
+    /// Releases `tx`'s keys: deferred requests that are now free run first, in arrival order,
+    /// and local waiters are woken; waiting lock requests are granted after those had their
+    /// turn (so nobody starves behind a stream of operations on the same keys).
+    pub fn release(self: &Rc<Self>, tx: u64) {
+        self.lock.held.borrow_mut().retain(|_, t| *t != tx);
+        let pending: Vec<Req> = self.lock.deferred.borrow_mut().drain(..).collect();
+        for req in pending {
+            if self.lock_allows(&req.op) {
+                let reply = self.exec(req.op);
+                self.respond(req.from, req.token, reply);
+            } else {
+                self.lock.deferred.borrow_mut().push_back(req);
+            }
+        }
+        for w in self.lock.idle.borrow_mut().drain(..) {
+            w.wake();
+        }
+        if self.lock.queue.borrow().is_empty() || self.lock.granting.replace(true) {
+            return;
+        }
+        let core = self.clone();
+        glommio::spawn_local(async move {
+            futures_lite::future::yield_now().await;
+            core.lock.granting.set(false);
+            core.grant_waiting();
+        })
+        .detach();
+    }
+
+    /// Grants, in order, every waiting request whose keys are neither held nor wanted by an
+    /// earlier waiting one.
+    fn grant_waiting(self: &Rc<Self>) {
+        let mut blocked: Vec<(usize, Vec<u8>)> = Vec::new();
+        let mut i = 0;
+        loop {
+            let ready = {
+                let queue = self.lock.queue.borrow();
+                let Some(w) = queue.get(i) else { break };
+                let held = self.lock.held.borrow();
+                w.keys
+                    .iter()
+                    .all(|k| held.get(k).is_none_or(|&t| t == w.tx) && !blocked.contains(k))
+            };
+            if ready {
+                let w = self.lock.queue.borrow_mut().remove(i);
+                if let Some(w) = w {
+                    self.grant(w.tx, w.keys, w.grant);
+                }
+            } else {
+                let queue = self.lock.queue.borrow();
+                blocked.extend(queue[i].keys.iter().cloned());
+                i += 1;
             }
         }
     }

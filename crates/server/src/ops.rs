@@ -30,6 +30,17 @@ impl Batch {
         self.cmds.is_empty()
     }
 
+    /// The (db, key) pairs its commands touch, from the command table's key positions.
+    pub fn keys(&self) -> impl Iterator<Item = (usize, &[u8])> {
+        self.cmds.iter().flat_map(move |c| {
+            let args = &self.ranges[c.args.start as usize..c.args.end as usize];
+            c.spec
+                .key_positions(args.len())
+                .filter_map(move |p| args.get(p))
+                .map(move |a| (c.db as usize, &self.data[a.start as usize..a.end as usize]))
+        })
+    }
+
     /// Appends a command; `args` are the words (name first) to copy. Returns its index.
     pub fn push<'a>(
         &mut self,
@@ -114,6 +125,17 @@ pub struct KillFilter {
 
 pub enum Op {
     Batch(Batch),
+    /// A multi-shard operation's piece for this shard: lock `keys` for `tx` (after earlier
+    /// operations on them), run `batch`, release at once when it is the last shard, and answer
+    /// with the batch's replies.
+    LockRun {
+        tx: u64,
+        keys: crate::core::LockKeys,
+        batch: Batch,
+        release: bool,
+    },
+    /// Release `tx`'s keys on this shard.
+    Release(u64),
     Dbsize(usize),
     Keys(usize, Vec<u8>),
     Scan {
