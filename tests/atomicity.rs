@@ -142,3 +142,83 @@ fn overlapping_multi_key_commands_never_deadlock() {
     let pong: String = redis::cmd("PING").query(&mut c).unwrap();
     assert_eq!(pong, "PONG");
 }
+
+/// RENAME across shards moves a key without a moment where it is in both places or in
+/// neither: EXISTS of both names (itself atomic) always counts exactly one.
+#[test]
+fn rename_across_shards_is_atomic() {
+    let srv = Server::start(4);
+    let pairs: Vec<(String, String)> = (0..8).map(|i| (format!("a{i}"), format!("b{i}"))).collect();
+    {
+        let mut c = srv.client();
+        for (a, _) in &pairs {
+            let () = redis::cmd("SET").arg(a).arg("token").query(&mut c).unwrap();
+        }
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut handles = Vec::new();
+    for w in 0..2 {
+        let (mut c, pairs, stop) = (srv.client(), pairs.clone(), stop.clone());
+        handles.push(std::thread::spawn(move || {
+            let mut moves = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                for (a, b) in &pairs {
+                    let (from, to) = if (moves + w).is_multiple_of(2) {
+                        (a, b)
+                    } else {
+                        (b, a)
+                    };
+                    // Fails with "no such key" when the other writer moved it first.
+                    let r: redis::RedisResult<()> =
+                        redis::cmd("RENAME").arg(from).arg(to).query(&mut c);
+                    moves += r.is_ok() as u64;
+                }
+            }
+            assert!(moves > 0);
+        }));
+    }
+    for _ in 0..2 {
+        let (mut c, pairs, stop) = (srv.client(), pairs.clone(), stop.clone());
+        handles.push(std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                for (a, b) in &pairs {
+                    let n: i64 = redis::cmd("EXISTS").arg(a).arg(b).query(&mut c).unwrap();
+                    assert_eq!(n, 1, "{a}/{b}: the token is in {n} places");
+                }
+            }
+        }));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.join().expect("a client thread failed");
+    }
+}
+
+/// MSETNX across shards: of many clients racing to claim the same group of keys with
+/// MSETNX, exactly one wins, and the group holds only its value.
+#[test]
+fn msetnx_across_shards_has_one_winner() {
+    let srv = Server::start(4);
+    for round in 0..20 {
+        let keys: Vec<String> = (0..8).map(|i| format!("claim{round}:{i}")).collect();
+        let wins = Arc::new(AtomicU64::new(0));
+        let handles: Vec<_> = (0..6)
+            .map(|t| {
+                let (mut c, keys, wins) = (srv.client(), keys.clone(), wins.clone());
+                std::thread::spawn(move || {
+                    let pairs: Vec<(&String, u64)> = keys.iter().map(|k| (k, t)).collect();
+                    let won: i64 = redis::cmd("MSETNX").arg(&pairs).query(&mut c).unwrap();
+                    wins.fetch_add(won as u64, Ordering::Relaxed);
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(wins.load(Ordering::Relaxed), 1, "round {round}");
+        let mut c = srv.client();
+        let vals: Vec<String> = redis::cmd("MGET").arg(&keys).query(&mut c).unwrap();
+        assert!(vals.iter().all(|v| v == &vals[0]), "mixed claim: {vals:?}");
+    }
+}

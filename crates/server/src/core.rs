@@ -23,6 +23,8 @@ pub struct Req {
     pub from: usize,
     pub token: u64,
     pub op: Op,
+    /// The multi-shard operation the sender runs inside: its own held keys don't stop it.
+    pub tx: Option<u64>,
 }
 
 pub struct Resp {
@@ -159,6 +161,11 @@ impl Core {
     /// Sends `op` to `shard` (or runs it here when the shard is local) without waiting, so a
     /// connection can have every shard of a batch working at once.
     pub async fn send(self: &Rc<Self>, shard: usize, op: Op) -> Pending {
+        self.send_tx(shard, op, None).await
+    }
+
+    /// As `send`, for multi-shard operation `tx`, which holds the keys `op` touches.
+    pub async fn send_tx(self: &Rc<Self>, shard: usize, op: Op, tx: Option<u64>) -> Pending {
         if shard == self.id {
             return Pending::Ready(self.exec(op));
         }
@@ -171,6 +178,7 @@ impl Core {
             from: self.id,
             token,
             op,
+            tx,
         };
         if self.req_tx.send_to(self.peer_of[shard], req).await.is_err() {
             // The peer is gone: the process is shutting down. Answer as an error.
@@ -182,6 +190,10 @@ impl Core {
 
     pub async fn call(self: &Rc<Self>, shard: usize, op: Op) -> Reply {
         self.send(shard, op).await.wait().await
+    }
+
+    pub async fn call_tx(self: &Rc<Self>, shard: usize, op: Op, tx: u64) -> Reply {
+        self.send_tx(shard, op, Some(tx)).await.wait().await
     }
 
     /// Runs `make(shard)` on every shard concurrently; replies in shard order.
@@ -305,7 +317,7 @@ impl Core {
     /// Serves requests from `peer` until the mesh closes.
     pub async fn serve_requests(self: Rc<Self>, rx: Rc<Receivers<Req>>, peer: usize) {
         while let Ok(Some(req)) = rx.recv_from(peer).await {
-            let (from, token) = (req.from, req.token);
+            let (from, token, tx_of_req) = (req.from, req.token, req.tx);
             let reply = match req.op {
                 Op::LockRun {
                     tx,
@@ -326,11 +338,14 @@ impl Core {
                     self.release(tx);
                     Reply::Unit
                 }
-                op if !self.lock_allows(&op) => {
-                    self.lock
-                        .deferred
-                        .borrow_mut()
-                        .push_back(Req { from, token, op });
+                op if !self.lock_allows(&op, tx_of_req) => {
+                    let req = Req {
+                        from,
+                        token,
+                        op,
+                        tx: tx_of_req,
+                    };
+                    self.lock.deferred.borrow_mut().push_back(req);
                     continue;
                 }
                 op => self.exec(op),
@@ -364,24 +379,36 @@ impl Core {
 
     /// Whether `keys` of `db` are free for code outside any multi-shard operation.
     pub fn keys_free<'k>(&self, db: usize, keys: impl IntoIterator<Item = &'k [u8]>) -> bool {
+        self.keys_free_for(db, keys, None)
+    }
+
+    /// Whether `keys` of `db` are free for code running inside `tx` (None: outside any).
+    fn keys_free_for<'k>(
+        &self,
+        db: usize,
+        keys: impl IntoIterator<Item = &'k [u8]>,
+        tx: Option<u64>,
+    ) -> bool {
         let held = self.lock.held.borrow();
         held.is_empty()
             || keys
                 .into_iter()
-                .all(|k| !held.contains_key(&(db, k.to_vec())))
+                .all(|k| held.get(&(db, k.to_vec())).is_none_or(|&t| Some(t) == tx))
     }
 
-    /// Whether a request from another core may run now.
-    fn lock_allows(&self, op: &Op) -> bool {
+    /// Whether a request from another core (sent inside `tx`, if any) may run now.
+    fn lock_allows(&self, op: &Op, tx: Option<u64>) -> bool {
         if self.lock_idle() {
             return true;
         }
         match op {
-            Op::Batch(b) => b.keys().all(|(db, k)| self.keys_free(db, [k])),
+            Op::Batch(b) => b.keys().all(|(db, k)| self.keys_free_for(db, [k], tx)),
             Op::Take { db, key } | Op::Get { db, key } | Op::Put { db, key, .. } => {
-                self.keys_free(*db, [key.as_slice()])
+                self.keys_free_for(*db, [key.as_slice()], tx)
             }
-            Op::Exists { db, keys } => self.keys_free(*db, keys.iter().map(|k| k.as_slice())),
+            Op::Exists { db, keys } => {
+                self.keys_free_for(*db, keys.iter().map(|k| k.as_slice()), tx)
+            }
             // Whole-keyspace writes wait for every held key.
             Op::Flush { .. } | Op::SwapDb(..) => false,
             _ => true,
@@ -464,6 +491,48 @@ impl Core {
         Wait(w).await;
     }
 
+    /// Locks `keys` (shard, db, key) for `tx`, shard by shard in ascending order, without
+    /// running anything; returns the shards locked, for `release_all`.
+    pub async fn lock_keys(
+        self: &Rc<Self>,
+        tx: u64,
+        keys: &[(usize, usize, Vec<u8>)],
+    ) -> Vec<usize> {
+        let mut shards: Vec<usize> = keys.iter().map(|k| k.0).collect();
+        shards.sort_unstable();
+        shards.dedup();
+        for &s in &shards {
+            let mine: LockKeys = keys
+                .iter()
+                .filter(|k| k.0 == s)
+                .map(|k| (k.1, k.2.clone()))
+                .collect();
+            if s == self.id {
+                self.lock_local(tx, mine).await;
+            } else {
+                let op = Op::LockRun {
+                    tx,
+                    keys: mine,
+                    batch: Batch::default(),
+                    release: false,
+                };
+                self.call(s, op).await;
+            }
+        }
+        shards
+    }
+
+    /// Releases `tx`'s keys on `shards`.
+    pub async fn release_all(self: &Rc<Self>, tx: u64, shards: &[usize]) {
+        for &s in shards {
+            if s == self.id {
+                self.release(tx);
+            } else {
+                drop(self.send(s, Op::Release(tx)).await);
+            }
+        }
+    }
+
     /// Releases `tx`'s keys: deferred requests that are now free run first, in arrival order,
     /// and local waiters are woken; waiting lock requests are granted after those had their
     /// turn (so nobody starves behind a stream of operations on the same keys).
@@ -471,7 +540,7 @@ impl Core {
         self.lock.held.borrow_mut().retain(|_, t| *t != tx);
         let pending: Vec<Req> = self.lock.deferred.borrow_mut().drain(..).collect();
         for req in pending {
-            if self.lock_allows(&req.op) {
+            if self.lock_allows(&req.op, req.tx) {
                 let reply = self.exec(req.op);
                 self.respond(req.from, req.token, reply);
             } else {

@@ -934,6 +934,9 @@ async fn debug(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
 
 /// Multi-key commands whose keys are on different shards and that move values between them.
 /// Not atomic across shards yet (the atomicity issue adds ordering); each step is.
+/// RENAME, RENAMENX, COPY, LCS and MSETNX whose keys live on several shards: their keys are
+/// locked on every shard first (ascending shard order, see `core::ShardLock`), so the moves
+/// and checks below are atomic, then released.
 async fn cross(
     c: &mut Conn,
     rt: Rt,
@@ -943,52 +946,79 @@ async fn cross(
     let core = c.core.clone();
     let shared = core.shared.clone();
     let db = c.db;
+    let key = |k: &[u8], db: usize| (shared.shard_of(k), db, k.to_vec());
+    let keys = match rt {
+        Rt::Rename | Rt::RenameNx | Rt::Lcs => vec![key(args.get(1), db), key(args.get(2), db)],
+        Rt::Copy => {
+            let (dst_db, _) = engine::cmd::keys::parse_copy_opts(args, db, shared.databases())?;
+            vec![key(args.get(1), db), key(args.get(2), dst_db)]
+        }
+        Rt::MSetNx => {
+            if args.len().is_multiple_of(2) {
+                return Err(Error::Arity("msetnx".into()));
+            }
+            (1..args.len())
+                .step_by(2)
+                .map(|i| key(args.get(i), db))
+                .collect()
+        }
+        _ => return Err(Error::Syntax),
+    };
+    let tx = core.new_tx();
+    let shards = core.lock_keys(tx, &keys).await;
+    let result = cross_locked(c, rt, args, tx).await;
+    core.release_all(tx, &shards).await;
+    result
+}
+
+async fn cross_locked(c: &mut Conn, rt: Rt, args: Args<'_>, tx: u64) -> engine::Result<()> {
+    let core = c.core.clone();
+    let shared = core.shared.clone();
+    let db = c.db;
     let shard_of = |k: &[u8]| shared.shard_of(k);
+    let call = |s: usize, op: Op| core.call_tx(s, op, tx);
     match rt {
         Rt::Rename | Rt::RenameNx => {
             let (src, dst) = (args.get(1), args.get(2));
             let nx = rt == Rt::RenameNx;
-            if let Reply::Entry(None) = core
-                .call(
-                    shard_of(src),
-                    Op::Get {
-                        db,
-                        key: src.to_vec(),
-                    },
-                )
-                .await
+            if let Reply::Entry(None) = call(
+                shard_of(src),
+                Op::Get {
+                    db,
+                    key: src.to_vec(),
+                },
+            )
+            .await
             {
                 return Err(Error::NoSuchKey);
             }
             if nx {
-                let exists = core
-                    .call(
-                        shard_of(dst),
-                        Op::Exists {
-                            db,
-                            keys: vec![dst.to_vec()],
-                        },
-                    )
-                    .await
-                    .int();
+                let exists = call(
+                    shard_of(dst),
+                    Op::Exists {
+                        db,
+                        keys: vec![dst.to_vec()],
+                    },
+                )
+                .await
+                .int();
                 if exists > 0 {
                     c.writer().integer(0);
                     return Ok(());
                 }
             }
-            let Reply::Entry(Some(entry)) = core
-                .call(
-                    shard_of(src),
-                    Op::Take {
-                        db,
-                        key: src.to_vec(),
-                    },
-                )
-                .await
+            let Reply::Entry(Some(entry)) = call(
+                shard_of(src),
+                Op::Take {
+                    db,
+                    key: src.to_vec(),
+                },
+            )
+            .await
             else {
                 return Err(Error::NoSuchKey);
             };
-            core.call(
+            call(
                 shard_of(dst),
                 Op::Put {
                     db,
@@ -1008,30 +1038,28 @@ async fn cross(
             let (src, dst) = (args.get(1), args.get(2));
             let (dst_db, replace) =
                 engine::cmd::keys::parse_copy_opts(args, db, shared.databases())?;
-            let Reply::Entry(Some(entry)) = core
-                .call(
-                    shard_of(src),
-                    Op::Get {
-                        db,
-                        key: src.to_vec(),
-                    },
-                )
-                .await
+            let Reply::Entry(Some(entry)) = call(
+                shard_of(src),
+                Op::Get {
+                    db,
+                    key: src.to_vec(),
+                },
+            )
+            .await
             else {
                 c.writer().integer(0);
                 return Ok(());
             };
-            let put = core
-                .call(
-                    shard_of(dst),
-                    Op::Put {
-                        db: dst_db,
-                        key: dst.to_vec(),
-                        entry,
-                        replace,
-                    },
-                )
-                .await;
+            let put = call(
+                shard_of(dst),
+                Op::Put {
+                    db: dst_db,
+                    key: dst.to_vec(),
+                    entry,
+                    replace,
+                },
+            )
+            .await;
             c.writer().integer(matches!(put, Reply::Bool(true)) as i64);
         }
         Rt::Lcs => {
@@ -1039,15 +1067,14 @@ async fn cross(
             let mut vals = [Vec::new(), Vec::new()];
             for (i, v) in vals.iter_mut().enumerate() {
                 let key = args.get(1 + i);
-                if let Reply::Entry(Some(e)) = core
-                    .call(
-                        shard_of(key),
-                        Op::Get {
-                            db,
-                            key: key.to_vec(),
-                        },
-                    )
-                    .await
+                if let Reply::Entry(Some(e)) = call(
+                    shard_of(key),
+                    Op::Get {
+                        db,
+                        key: key.to_vec(),
+                    },
+                )
+                .await
                 {
                     match e.value {
                         engine::value::Value::Str(s) => *v = s.to_vec(),
@@ -1074,15 +1101,12 @@ async fn cross(
             for k in &keys {
                 by_shard[shard_of(k)].push(k.clone());
             }
-            let exists: i64 = core
-                .call_all(|s| Op::Exists {
-                    db,
-                    keys: by_shard[s].clone(),
-                })
-                .await
-                .iter()
-                .map(Reply::int)
-                .sum();
+            let mut exists = 0;
+            for (s, keys) in by_shard.into_iter().enumerate() {
+                if !keys.is_empty() {
+                    exists += call(s, Op::Exists { db, keys }).await.int();
+                }
+            }
             if exists > 0 {
                 c.writer().integer(0);
                 return Ok(());
@@ -1096,7 +1120,7 @@ async fn cross(
                     expire_at: 0,
                     lru: 0,
                 };
-                core.call(
+                call(
                     shard_of(key),
                     Op::Put {
                         db,
