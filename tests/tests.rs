@@ -10,3 +10,4 @@ mod expiry;
 mod protocol;
 mod routing;
 mod server;
+mod transactions;

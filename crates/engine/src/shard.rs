@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::table::{CommandSpec, Handler};
 use crate::value::{Entry, Value};
 use resp::{Proto, Writer};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 #[derive(Default)]
@@ -36,6 +37,17 @@ pub struct Shard {
     pub stats: Stats,
     /// Set by the runtime when maxmemory-policy is an LFU one (OBJECT FREQ needs it).
     pub lfu_policy: bool,
+    /// WATCHed keys per database (by index, so SWAPDB does not move them): how many watches
+    /// each has and its version, which moves whenever the key is modified.
+    watched: Vec<HashMap<Vec<u8>, Watch>>,
+    watched_keys: usize,
+    watch_clock: u64,
+}
+
+#[derive(Clone, Copy)]
+struct Watch {
+    refs: u32,
+    version: u64,
 }
 
 /// Per-command context handed to handlers.
@@ -77,6 +89,75 @@ impl Shard {
             rng: Rng::new(0x9E37_79B9_7F4A_7C15 ^ ((id as u64 + 1) << 17) ^ unix_ms()),
             stats: Stats::default(),
             lfu_policy: false,
+            watched: (0..databases.max(1)).map(|_| HashMap::new()).collect(),
+            watched_keys: 0,
+            watch_clock: 0,
+        }
+    }
+
+    /// WATCH: registers one more watch of `key` and returns its version.
+    pub fn watch(&mut self, db: usize, key: &[u8]) -> u64 {
+        let map = &mut self.watched[db];
+        if !map.contains_key(key) {
+            self.watched_keys += 1;
+        }
+        let w = map.entry(key.to_vec()).or_insert(Watch {
+            refs: 0,
+            version: 0,
+        });
+        w.refs += 1;
+        w.version
+    }
+
+    /// Drops one watch of `key` (UNWATCH, EXEC, DISCARD, disconnect).
+    pub fn unwatch(&mut self, db: usize, key: &[u8]) {
+        let map = &mut self.watched[db];
+        if let Some(w) = map.get_mut(key) {
+            w.refs -= 1;
+            if w.refs == 0 {
+                map.remove(key);
+                self.watched_keys -= 1;
+            }
+        }
+    }
+
+    /// Whether `key` is still stored but logically expired (Redis' keyIsExpired): WATCH
+    /// treats a key that expired since it was watched as modified.
+    pub fn is_expired(&self, db: usize, key: &[u8]) -> bool {
+        self.dbs[db]
+            .dict
+            .get(key)
+            .is_some_and(|e| expired(e, self.now_ms))
+    }
+
+    /// The version of a watched key (None if nobody watches it).
+    pub fn watch_version(&self, db: usize, key: &[u8]) -> Option<u64> {
+        self.watched.get(db)?.get(key).map(|w| w.version)
+    }
+
+    /// Redis' touchWatchedKey: a modification of `key` makes its watchers' EXEC fail.
+    fn touch(&mut self, db: usize, key: &[u8]) {
+        if self.watched_keys == 0 {
+            return;
+        }
+        if let Some(w) = self.watched[db].get_mut(key) {
+            self.watch_clock += 1;
+            w.version = self.watch_clock;
+        }
+    }
+
+    /// Touches the watched keys of `db` for which `pred` holds.
+    fn touch_where(&mut self, db: usize, pred: impl Fn(&Shard, &[u8]) -> bool) {
+        if self.watched_keys == 0 {
+            return;
+        }
+        let keys: Vec<Vec<u8>> = self.watched[db]
+            .keys()
+            .filter(|k| pred(self, k))
+            .cloned()
+            .collect();
+        for k in keys {
+            self.touch(db, &k);
         }
     }
 
@@ -131,6 +212,13 @@ impl Shard {
         }
     }
 
+    /// A value was changed in place (INCR, APPEND, SETRANGE, ...): counts the write and
+    /// touches the key for WATCH, as `store` and `remove` do.
+    pub fn modified(&mut self, db: usize, key: &[u8]) {
+        self.stats.dirty += 1;
+        self.touch(db, key);
+    }
+
     /// Runs a command given as words, with the same checks the runtime makes (unknown
     /// command, arity). For tests, benches and tools; the runtime dispatches itself. Runtime
     /// commands (PING, KEYS, ...) are answered with an error here.
@@ -182,6 +270,7 @@ impl Shard {
             d.expires -= 1;
             self.stats.expired_keys += 1;
             self.stats.dirty += 1;
+            self.touch(db, key);
         }
     }
 
@@ -240,6 +329,7 @@ impl Shard {
             d.expires += 1;
         }
         self.stats.dirty += 1;
+        self.touch(db, key);
     }
 
     /// Changes the expiry of an existing key; returns false when the key does not exist.
@@ -256,6 +346,7 @@ impl Shard {
         }
         e.expire_at = expire_at;
         self.stats.dirty += 1;
+        self.touch(db, key);
         true
     }
 
@@ -267,6 +358,7 @@ impl Shard {
             d.expires -= 1;
         }
         self.stats.dirty += 1;
+        self.touch(db, key);
         Some(e)
     }
 
@@ -373,6 +465,12 @@ impl Shard {
     /// Empties one database (or all), returning the old contents so the caller may drop them
     /// on another thread (FLUSHALL ASYNC) instead of stalling the core.
     pub fn flush(&mut self, db: Option<usize>) -> Vec<Dict<Entry>> {
+        // Redis' touchAllWatchedKeysInDb: watchers of keys that existed lose their EXEC.
+        for i in 0..self.dbs.len() {
+            if db.is_none_or(|n| n == i) {
+                self.touch_where(i, |sh, k| sh.dbs[i].dict.contains_key(k));
+            }
+        }
         let mut old = Vec::new();
         for (i, d) in self.dbs.iter_mut().enumerate() {
             if db.is_none_or(|n| n == i) {
@@ -386,6 +484,12 @@ impl Shard {
     }
 
     pub fn swapdb(&mut self, a: usize, b: usize) {
+        // A watched key that exists on either side sees its value change (or vanish).
+        for (x, y) in [(a, b), (b, a)] {
+            self.touch_where(x, |sh, k| {
+                sh.dbs[x].dict.contains_key(k) || sh.dbs[y].dict.contains_key(k)
+            });
+        }
         self.dbs.swap(a, b);
         self.stats.dirty += 1;
     }
@@ -444,6 +548,9 @@ impl Shard {
                     if d.dict.remove(k).is_some() {
                         d.expires -= 1;
                     }
+                }
+                for k in &expired_keys {
+                    self.touch(db, k);
                 }
                 self.stats.expired_keys += expired_keys.len() as u64;
                 self.stats.dirty += expired_keys.len() as u64;

@@ -71,6 +71,11 @@ pub enum Rt {
     Lcs,
     MSetNx,
     Memory,
+    Multi,
+    Exec,
+    Discard,
+    Watch,
+    Unwatch,
 }
 
 pub struct CommandSpec {
@@ -737,6 +742,57 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Swaps two Redis databases",
         Rt::SwapDb,
     ),
+    // transactions
+    rt(
+        "multi",
+        1,
+        &["noscript", "loading", "stale", "fast", "allow_busy"],
+        &["@fast", "@transaction"],
+        "transactions",
+        "Start a transaction block",
+        Rt::Multi,
+    ),
+    rt(
+        "exec",
+        1,
+        &["noscript", "loading", "stale", "skip_slowlog"],
+        &["@slow", "@transaction"],
+        "transactions",
+        "Execute all commands issued after MULTI",
+        Rt::Exec,
+    ),
+    rt(
+        "discard",
+        1,
+        &["noscript", "loading", "stale", "fast", "allow_busy"],
+        &["@fast", "@transaction"],
+        "transactions",
+        "Discard all commands issued after MULTI",
+        Rt::Discard,
+    ),
+    CommandSpec {
+        first_key: 1,
+        last_key: -1,
+        step: 1,
+        ..rt(
+            "watch",
+            -2,
+            &["noscript", "loading", "stale", "fast", "allow_busy"],
+            &["@fast", "@transaction"],
+            "transactions",
+            "Watch the given keys to determine execution of the MULTI/EXEC block",
+            Rt::Watch,
+        )
+    },
+    rt(
+        "unwatch",
+        1,
+        &["noscript", "loading", "stale", "fast", "allow_busy"],
+        &["@fast", "@transaction"],
+        "transactions",
+        "Forget about all watched keys",
+        Rt::Unwatch,
+    ),
     rt(
         "select",
         2,
@@ -919,6 +975,110 @@ pub static MEMORY_USAGE: CommandSpec = keyed(
     keys::memory_usage,
     Never,
 );
+
+/// Subcommands of the container commands, with Redis 7.0's arities. Redis checks a command
+/// down to its subcommand before running or queueing it; the handlers check when they run,
+/// and MULTI checks with this before queueing.
+const SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
+    (
+        "object",
+        &[
+            ("encoding", 3),
+            ("freq", 3),
+            ("help", 2),
+            ("idletime", 3),
+            ("refcount", 3),
+        ],
+    ),
+    (
+        "config",
+        &[
+            ("get", -3),
+            ("help", 2),
+            ("resetstat", 2),
+            ("rewrite", 2),
+            ("set", -4),
+        ],
+    ),
+    (
+        "command",
+        &[
+            ("count", 2),
+            ("docs", -2),
+            ("getkeys", -4),
+            ("getkeysandflags", -4),
+            ("help", 2),
+            ("info", -2),
+            ("list", -2),
+        ],
+    ),
+    (
+        "memory",
+        &[
+            ("doctor", 2),
+            ("help", 2),
+            ("malloc-stats", 2),
+            ("purge", 2),
+            ("stats", 2),
+            ("usage", -3),
+        ],
+    ),
+    (
+        "client",
+        &[
+            ("caching", 3),
+            ("getname", 2),
+            ("getredir", 2),
+            ("help", 2),
+            ("id", 2),
+            ("info", 2),
+            ("kill", -3),
+            ("list", -2),
+            ("no-evict", 3),
+            ("pause", -3),
+            ("reply", 3),
+            ("setname", 3),
+            ("tracking", -3),
+            ("trackinginfo", 2),
+            ("unblock", -3),
+            ("unpause", 2),
+        ],
+    ),
+];
+
+/// Redis' error for an unknown subcommand or a subcommand's wrong arity, if any.
+pub fn subcommand_error(spec: &CommandSpec, args: Args) -> Option<String> {
+    let (_, subs) = SUBCOMMANDS.iter().find(|(n, _)| *n == spec.name)?;
+    if args.len() < 2 {
+        return None;
+    }
+    let sub = args.get(1);
+    match subs
+        .iter()
+        .find(|(s, _)| s.as_bytes().eq_ignore_ascii_case(sub))
+    {
+        None => {
+            let shown: String = String::from_utf8_lossy(&sub[..sub.len().min(128)])
+                .chars()
+                .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
+                .collect();
+            Some(format!(
+                "ERR unknown subcommand '{shown}'. Try {} HELP.",
+                spec.name.to_uppercase()
+            ))
+        }
+        Some(&(name, arity)) => {
+            let n = args.len() as i32;
+            let ok = if arity >= 0 { n == arity } else { n >= -arity };
+            (!ok).then(|| {
+                format!(
+                    "ERR wrong number of arguments for '{}|{name}' command",
+                    spec.name
+                )
+            })
+        }
+    }
+}
 
 /// FxHash (rustc's): command names are short and trusted to be few, so a multiply-rotate
 /// hash beats SipHash's DoS resistance, which a fixed table of ~200 names does not need.

@@ -57,6 +57,10 @@ pub struct Conn {
     /// The time commands run at: read once per read from the socket.
     now_ms: u64,
     last_spec: Option<&'static CommandSpec>,
+    /// MULTI/EXEC/WATCH state.
+    pub multi: crate::multi::MultiState,
+    /// The transaction (EXEC) this connection is running, whose key locks it holds.
+    pub tx: Option<u64>,
     local: Vec<u8>,
     parts: Vec<Part>,
     remote: Vec<Batch>,
@@ -96,6 +100,8 @@ impl Conn {
             out: Vec::with_capacity(READ_CHUNK),
             now_ms: engine::shard::unix_ms(),
             last_spec: None,
+            multi: Default::default(),
+            tx: None,
             local: Vec::new(),
             parts: Vec::new(),
             remote: (0..shards).map(|_| Batch::default()).collect(),
@@ -109,6 +115,15 @@ impl Conn {
 
     pub fn error(&mut self, msg: &str) {
         self.writer().error(msg);
+    }
+
+    /// A command refused before running: inside MULTI it also dooms the transaction
+    /// (EXECABORT), as Redis' flagTransaction does.
+    fn reject(&mut self, msg: &str) {
+        if self.multi.active() {
+            self.multi.dirty = true;
+        }
+        self.error(msg);
     }
 
     pub async fn run<S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin>(
@@ -266,6 +281,8 @@ impl Conn {
                 break;
             }
         }
+        // A client that goes away stops watching (its shards drop the entries).
+        crate::multi::unwatch_all(self).await;
     }
 
     /// After each command: a small read can ask for huge replies (a thousand GETs of a 10 MB
@@ -327,7 +344,7 @@ impl Conn {
         true
     }
 
-    async fn dispatch(&mut self, args: Args<'_>) {
+    pub(crate) async fn dispatch(&mut self, args: Args<'_>) {
         let name = args.get(0);
         // Pipelines repeat their command: compare with the last one before hashing.
         let spec = match self.last_spec {
@@ -337,7 +354,7 @@ impl Conn {
         let Some(spec) = spec else {
             self.flush_if_needed().await;
             let msg = unknown_command(args);
-            self.error(&msg);
+            self.reject(&msg);
             return;
         };
         self.last_spec = Some(spec);
@@ -347,7 +364,7 @@ impl Conn {
         // arity error, not NOAUTH.
         if !spec.arity_ok(args.len()) {
             self.flush_if_needed().await;
-            self.error(&format!(
+            self.reject(&format!(
                 "ERR wrong number of arguments for '{}' command",
                 spec.name
             ));
@@ -355,18 +372,26 @@ impl Conn {
         }
         if spec.name == "debug" && !self.debug_allowed() {
             self.flush_if_needed().await;
-            self.error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
+            self.reject("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
             return;
         }
         if !self.authed && !spec.flags.contains(&"no_auth") {
             self.flush_if_needed().await;
-            self.error("NOAUTH Authentication required.");
+            self.reject("NOAUTH Authentication required.");
+            return;
+        }
+        if self.multi.active() && !crate::multi::runs_inside_multi(spec.name) {
+            self.flush_if_needed().await;
+            match engine::table::subcommand_error(spec, args) {
+                Some(e) => self.reject(&e),
+                None => crate::multi::queue(self, args),
+            }
             return;
         }
         let core = &self.core;
         core.counters.commands.set(core.counters.commands.get() + 1);
         self.wait_if_paused(spec).await;
-        if !self.core.lock_idle() {
+        if self.tx.is_none() && !self.core.lock_idle() {
             self.wait_for_keys(spec, args).await;
         }
         let suppress = self.reply_mode != ReplyMode::On;
@@ -496,6 +521,11 @@ impl Conn {
                 ));
                 return;
             }
+        }
+        if self.tx.is_some() {
+            // Inside EXEC, which holds every key already: plain pieces, sent with its id.
+            self.split(spec, handler, split, args, &positions, true);
+            return;
         }
         // Atomic across shards (core::ShardLock): every piece goes into its shard's batch;
         // the shards lock their keys in ascending order and run their piece as they grant.
@@ -657,7 +687,7 @@ impl Conn {
         for s in 0..self.remote.len() {
             if !self.remote[s].is_empty() {
                 let batch = std::mem::take(&mut self.remote[s]);
-                pending.push((s, core.send(s, Op::Batch(batch)).await));
+                pending.push((s, core.send_tx(s, Op::Batch(batch), self.tx).await));
             }
         }
         let mut outs: Vec<Option<BatchOut>> = (0..self.remote.len()).map(|_| None).collect();

@@ -198,9 +198,18 @@ impl Core {
 
     /// Runs `make(shard)` on every shard concurrently; replies in shard order.
     pub async fn call_all(self: &Rc<Self>, make: impl Fn(usize) -> Op) -> Vec<Reply> {
+        self.call_all_tx(make, None).await
+    }
+
+    /// As `call_all`, from inside multi-shard operation `tx` (EXEC).
+    pub async fn call_all_tx(
+        self: &Rc<Self>,
+        make: impl Fn(usize) -> Op,
+        tx: Option<u64>,
+    ) -> Vec<Reply> {
         let mut pending = Vec::with_capacity(self.shards());
         for s in 0..self.shards() {
-            pending.push(self.send(s, make(s)).await);
+            pending.push(self.send_tx(s, make(s), tx).await);
         }
         let mut out = Vec::with_capacity(pending.len());
         for p in pending {
@@ -217,6 +226,22 @@ impl Core {
             Op::Batch(b) => Reply::Batch(b.run(&mut shard)),
             // Handled by `serve_requests`; on its own core a lock is taken with `lock_local`.
             Op::LockRun { .. } | Op::Release(_) => Reply::Unit,
+            Op::Watch { db, keys } => Reply::Versions(
+                keys.iter()
+                    .map(|k| shard.watch(db, k) | (shard.is_expired(db, k) as u64) << 63)
+                    .collect(),
+            ),
+            Op::Unwatch(keys) => {
+                for (db, k) in keys {
+                    shard.unwatch(db, &k);
+                }
+                Reply::Unit
+            }
+            Op::WatchCheck(keys) => Reply::Bool(keys.iter().all(|(db, k, v)| {
+                let was_expired = v >> 63 == 1;
+                shard.watch_version(*db, k) == Some(v & !(1 << 63))
+                    && (was_expired || !shard.is_expired(*db, k))
+            })),
             Op::Dbsize(db) => Reply::Int(shard.dbsize(db) as i64),
             Op::Keys(db, pattern) => Reply::Keys(shard.keys(db, &pattern)),
             Op::Scan {
@@ -409,8 +434,10 @@ impl Core {
             Op::Exists { db, keys } => {
                 self.keys_free_for(*db, keys.iter().map(|k| k.as_slice()), tx)
             }
-            // Whole-keyspace writes wait for every held key.
-            Op::Flush { .. } | Op::SwapDb(..) => false,
+            // Whole-keyspace writes wait for every held key (but their own).
+            Op::Flush { .. } | Op::SwapDb(..) => {
+                self.lock.held.borrow().values().all(|&t| Some(t) == tx)
+            }
             _ => true,
         }
     }

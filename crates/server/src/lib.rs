@@ -7,6 +7,7 @@ mod client;
 mod conn;
 mod core;
 mod info;
+mod multi;
 mod ops;
 mod runtime;
 mod shared;

@@ -136,6 +136,17 @@ pub enum Op {
     },
     /// Release `tx`'s keys on this shard.
     Release(u64),
+    /// WATCH these keys of `db`: answers their versions (`Reply::Versions`), with the top bit
+    /// set for a key that is already logically expired.
+    Watch {
+        db: usize,
+        keys: Vec<Vec<u8>>,
+    },
+    /// Drop one watch of each (db, key).
+    Unwatch(Vec<(usize, Vec<u8>)>),
+    /// Whether every (db, key) is still at the version WATCH saw (as `Watch` answered it)
+    /// and has not expired since.
+    WatchCheck(Vec<(usize, Vec<u8>, u64)>),
     Dbsize(usize),
     Keys(usize, Vec<u8>),
     Scan {
@@ -207,6 +218,7 @@ pub enum Reply {
     DbInfo(Vec<DbInfo>),
     Stats(CoreStats),
     Text(String),
+    Versions(Vec<u64>),
     Unit,
 }
 

@@ -57,7 +57,15 @@ async fn run_inner(
             c.writer().ok();
             c.close = true;
         }
+        Rt::Multi => crate::multi::multi(c),
+        Rt::Exec => crate::multi::exec(c).await,
+        Rt::Discard => crate::multi::discard(c).await,
+        Rt::Watch => crate::multi::watch(c, args).await,
+        Rt::Unwatch => crate::multi::unwatch(c).await,
         Rt::Reset => {
+            c.multi.queued = None;
+            c.multi.dirty = false;
+            crate::multi::unwatch_all(c).await;
             c.db = 0;
             c.info.db.set(0);
             c.proto = Proto::Resp2;
@@ -176,7 +184,7 @@ async fn run_inner(
                 _ => return Err(Error::Syntax),
             };
             let db = if rt == Rt::FlushDb { Some(c.db) } else { None };
-            core.call_all(|_| Op::Flush { db, lazy }).await;
+            core.call_all_tx(|_| Op::Flush { db, lazy }, c.tx).await;
             c.writer().ok();
         }
         Rt::SwapDb => {
@@ -190,7 +198,8 @@ async fn run_inner(
             if a < 0 || a >= n || b < 0 || b >= n {
                 return Err(Error::msg("ERR DB index is out of range"));
             }
-            core.call_all(|_| Op::SwapDb(a as usize, b as usize)).await;
+            core.call_all_tx(|_| Op::SwapDb(a as usize, b as usize), c.tx)
+                .await;
             c.writer().ok();
         }
         Rt::Info => {
@@ -964,6 +973,10 @@ async fn cross(
         }
         _ => return Err(Error::Syntax),
     };
+    if let Some(tx) = c.tx {
+        // Inside EXEC, which holds these keys already.
+        return cross_locked(c, rt, args, tx).await;
+    }
     let tx = core.new_tx();
     let shards = core.lock_keys(tx, &keys).await;
     let result = cross_locked(c, rt, args, tx).await;

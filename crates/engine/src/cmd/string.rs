@@ -366,7 +366,7 @@ pub fn append(ctx: &mut Ctx, args: Args) -> Result<()> {
     };
     let len = match len {
         Some(l) => {
-            ctx.shard.stats.dirty += 1;
+            ctx.shard.modified(ctx.db, key);
             l
         }
         None => {
@@ -393,7 +393,7 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) -> Result<()> {
             let cur = s.as_int().ok_or(Error::NotInteger)?;
             let new = cur.checked_add(by).ok_or(Error::Overflow)?;
             *s = Str::Int(new);
-            ctx.shard.stats.dirty += 1;
+            ctx.shard.modified(ctx.db, key);
             new
         }
         None => {
@@ -1028,7 +1028,7 @@ pub fn setrange(ctx: &mut Ctx, args: Args) -> Result<()> {
     }
     raw[offset..offset + val.len()].copy_from_slice(val);
     let n = raw.len();
-    ctx.shard.stats.dirty += 1;
+    ctx.shard.modified(ctx.db, key);
     ctx.out.integer(n as i64);
     Ok(())
 }

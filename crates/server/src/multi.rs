@@ -1,0 +1,196 @@
+//! MULTI, EXEC, DISCARD, WATCH, UNWATCH. Commands after MULTI are checked (name, arity, auth)
+//! and queued; EXEC locks every key the queued commands name and every watched key, on every
+//! shard, in ascending shard order (`Core::lock_keys`, the same key locks as multi-shard
+//! commands), checks that no watched key moved since WATCH (each shard keeps a version per
+//! watched key, moved by any modification: commands, expiry, FLUSHDB/FLUSHALL/SWAPDB), then
+//! runs the queue through the normal dispatch with the lock's id, and releases. A transaction
+//! whose keys all live on this core locks nothing remote.
+
+use crate::conn::Conn;
+use crate::ops::{Op, Reply};
+use engine::args::OwnedArgs;
+use engine::Args;
+
+/// Per-connection transaction state.
+#[derive(Default)]
+pub struct MultiState {
+    /// Queued commands (owned words), while inside MULTI.
+    pub queued: Option<Vec<Vec<Vec<u8>>>>,
+    /// A command was rejected while queueing: EXEC answers EXECABORT.
+    pub dirty: bool,
+    /// Watched keys: (shard, db, key, version seen by WATCH).
+    pub watching: Vec<(usize, usize, Vec<u8>, u64)>,
+}
+
+impl MultiState {
+    pub fn active(&self) -> bool {
+        self.queued.is_some()
+    }
+}
+
+/// The commands MULTI does not queue (Redis' processCommand exemptions).
+pub fn runs_inside_multi(name: &str) -> bool {
+    matches!(
+        name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
+}
+
+pub fn multi(c: &mut Conn) {
+    if c.multi.active() {
+        c.error("ERR MULTI calls can not be nested");
+        return;
+    }
+    c.multi.queued = Some(Vec::new());
+    c.multi.dirty = false;
+    c.writer().ok();
+}
+
+pub fn queue(c: &mut Conn, args: Args<'_>) {
+    if let Some(q) = c.multi.queued.as_mut() {
+        q.push(args.iter().map(<[u8]>::to_vec).collect());
+    }
+    c.writer().simple(b"QUEUED");
+}
+
+pub async fn discard(c: &mut Conn) {
+    if !c.multi.active() {
+        c.error("ERR DISCARD without MULTI");
+        return;
+    }
+    c.multi.queued = None;
+    c.multi.dirty = false;
+    unwatch_all(c).await;
+    c.writer().ok();
+}
+
+pub async fn watch(c: &mut Conn, args: Args<'_>) {
+    if c.multi.active() {
+        c.error("ERR WATCH inside MULTI is not allowed");
+        return;
+    }
+    let core = c.core.clone();
+    let db = c.db;
+    let mut by_shard: Vec<Vec<Vec<u8>>> = vec![Vec::new(); core.shards()];
+    for k in args.iter().skip(1) {
+        let already = c.multi.watching.iter().any(|w| w.1 == db && w.2 == k);
+        if !already && !by_shard.iter().flatten().any(|x| x == k) {
+            by_shard[core.shared.shard_of(k)].push(k.to_vec());
+        }
+    }
+    for (s, keys) in by_shard.into_iter().enumerate() {
+        if keys.is_empty() {
+            continue;
+        }
+        let op = Op::Watch {
+            db,
+            keys: keys.clone(),
+        };
+        if let Reply::Versions(vs) = core.call(s, op).await {
+            for (k, v) in keys.into_iter().zip(vs) {
+                c.multi.watching.push((s, db, k, v));
+            }
+        }
+    }
+    c.writer().ok();
+}
+
+pub async fn unwatch(c: &mut Conn) {
+    unwatch_all(c).await;
+    c.writer().ok();
+}
+
+/// Drops every watch of this connection (UNWATCH, EXEC, DISCARD, RESET, disconnect).
+pub async fn unwatch_all(c: &mut Conn) {
+    let watching = std::mem::take(&mut c.multi.watching);
+    if watching.is_empty() {
+        return;
+    }
+    let core = c.core.clone();
+    let mut by_shard: Vec<Vec<(usize, Vec<u8>)>> = vec![Vec::new(); core.shards()];
+    for (s, db, k, _) in watching {
+        by_shard[s].push((db, k));
+    }
+    for (s, keys) in by_shard.into_iter().enumerate() {
+        if !keys.is_empty() {
+            core.call(s, Op::Unwatch(keys)).await;
+        }
+    }
+}
+
+pub async fn exec(c: &mut Conn) {
+    let Some(queued) = c.multi.queued.take() else {
+        c.error("ERR EXEC without MULTI");
+        return;
+    };
+    if std::mem::take(&mut c.multi.dirty) {
+        unwatch_all(c).await;
+        c.error("EXECABORT Transaction discarded because of previous errors.");
+        return;
+    }
+    let core = c.core.clone();
+    let shared = core.shared.clone();
+    // Every key the queue names (following SELECTs inside it) and every watched key.
+    let mut keys: Vec<(usize, usize, Vec<u8>)> = c
+        .multi
+        .watching
+        .iter()
+        .map(|(s, db, k, _)| (*s, *db, k.clone()))
+        .collect();
+    let mut db = c.db;
+    for words in &queued {
+        let Some(spec) = engine::lookup(&words[0]) else {
+            continue;
+        };
+        if spec.name == "select" {
+            if let Some(n) = words.get(1).and_then(|w| engine::args::parse_i64(w)) {
+                if n >= 0 && (n as usize) < shared.databases() {
+                    db = n as usize;
+                }
+            }
+        }
+        for p in spec.key_positions(words.len()) {
+            keys.push((shared.shard_of(&words[p]), db, words[p].clone()));
+        }
+    }
+    let tx = core.new_tx();
+    let shards = core.lock_keys(tx, &keys).await;
+    let unchanged = watched_unchanged(c, tx).await;
+    unwatch_all(c).await;
+    if !unchanged {
+        core.release_all(tx, &shards).await;
+        c.writer().null_array();
+        return;
+    }
+    c.tx = Some(tx);
+    c.writer().array(queued.len());
+    for words in &queued {
+        let refs: Vec<&[u8]> = words.iter().map(Vec::as_slice).collect();
+        let owned = OwnedArgs::from_words(&refs);
+        Box::pin(c.dispatch(owned.args())).await;
+    }
+    c.flush().await;
+    c.tx = None;
+    core.release_all(tx, &shards).await;
+}
+
+/// Whether no watched key was modified since WATCH (checked under the transaction's locks).
+async fn watched_unchanged(c: &mut Conn, tx: u64) -> bool {
+    let core = c.core.clone();
+    let mut by_shard: Vec<Vec<(usize, Vec<u8>, u64)>> = vec![Vec::new(); core.shards()];
+    for (s, db, k, v) in &c.multi.watching {
+        by_shard[*s].push((*db, k.clone(), *v));
+    }
+    for (s, keys) in by_shard.into_iter().enumerate() {
+        if keys.is_empty() {
+            continue;
+        }
+        if !matches!(
+            core.call_tx(s, Op::WatchCheck(keys), tx).await,
+            Reply::Bool(true)
+        ) {
+            return false;
+        }
+    }
+    true
+}
