@@ -102,7 +102,7 @@ fn overlapping_multi_key_commands_never_deadlock() {
             while Instant::now() < deadline {
                 let n = 2 + next() % 6;
                 let keys: Vec<String> = (0..n).map(|_| format!("k{}", next() % 24)).collect();
-                match next() % 6 {
+                match next() % 9 {
                     0 => {
                         let pairs: Vec<(&String, u64)> = keys.iter().map(|k| (k, t)).collect();
                         let () = redis::cmd("MSET").arg(&pairs).query(&mut c).unwrap();
@@ -119,6 +119,27 @@ fn overlapping_multi_key_commands_never_deadlock() {
                     }
                     4 => {
                         let _: i64 = redis::cmd("UNLINK").arg(&keys).query(&mut c).unwrap();
+                    }
+                    5 => {
+                        // A transaction over the same keys, some of them watched.
+                        let () = redis::cmd("WATCH").arg(&keys[0]).query(&mut c).unwrap();
+                        let mut p = redis::pipe();
+                        p.atomic();
+                        for k in &keys {
+                            p.cmd("INCR").arg(k).ignore();
+                        }
+                        p.cmd("MGET").arg(&keys).ignore();
+                        let _: redis::Value = p.query(&mut c).unwrap();
+                    }
+                    6 => {
+                        let _: redis::RedisResult<()> = redis::cmd("RENAME")
+                            .arg(&keys[0])
+                            .arg(&keys[1])
+                            .query(&mut c);
+                    }
+                    7 => {
+                        let pairs: Vec<(&String, u64)> = keys.iter().map(|k| (k, t)).collect();
+                        let _: i64 = redis::cmd("MSETNX").arg(&pairs).query(&mut c).unwrap();
                     }
                     _ => {
                         let _: i64 = redis::cmd("INCR").arg(&keys[0]).query(&mut c).unwrap_or(0);

@@ -225,3 +225,45 @@ fn disconnect_while_watching_and_in_multi() {
         .unwrap();
     assert_eq!(r, ("OK".into(), 2));
 }
+
+fn hops(raw: &mut crate::harness::Raw) -> u64 {
+    let info = raw.cmd(&["INFO", "stats"]);
+    info.lines()
+        .find_map(|l| l.strip_prefix("total_cross_shard_hops:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("INFO stats has total_cross_shard_hops")
+}
+
+/// A transaction whose keys (and watched keys) all live on one other shard runs there in one
+/// hop (the general path would take six: WATCH, lock, watch check, the commands, release,
+/// UNWATCH).
+#[test]
+fn one_shard_exec_runs_in_a_single_hop() {
+    let srv = Server::start(2);
+    let mut raw = srv.raw();
+    let (a, b) = (hops(&mut raw), hops(&mut raw));
+    let info_cost = b - a;
+    // A hash tag that lives on the other core: a GET of it costs a hop.
+    let tag = (0..64)
+        .map(|i| format!("{{t{i}}}"))
+        .find(|t| {
+            let before = hops(&mut raw);
+            raw.cmd(&["GET", &format!("{t}probe")]);
+            hops(&mut raw) - before - info_cost == 1
+        })
+        .expect("some tag lives on the other shard");
+    let k = |s: &str| format!("{tag}{s}");
+    let before = hops(&mut raw);
+    assert_eq!(raw.cmd(&["WATCH", &k("w")]), "+OK\r\n");
+    assert_eq!(raw.cmd(&["MULTI"]), "+OK\r\n");
+    assert_eq!(raw.cmd(&["SET", &k("a"), "1"]), "+QUEUED\r\n");
+    assert_eq!(raw.cmd(&["INCR", &k("a")]), "+QUEUED\r\n");
+    assert_eq!(
+        raw.cmd(&["MSET", &k("b"), "x", &k("c"), "y"]),
+        "+QUEUED\r\n"
+    );
+    assert_eq!(raw.cmd(&["EXEC"]), "*3\r\n+OK\r\n:2\r\n+OK\r\n");
+    let used = hops(&mut raw) - before - info_cost;
+    // WATCH, EXEC, and the UNWATCH after it.
+    assert!(used <= 3, "{used} hops for a one-shard transaction");
+}

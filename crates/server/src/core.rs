@@ -237,11 +237,14 @@ impl Core {
                 }
                 Reply::Unit
             }
-            Op::WatchCheck(keys) => Reply::Bool(keys.iter().all(|(db, k, v)| {
-                let was_expired = v >> 63 == 1;
-                shard.watch_version(*db, k) == Some(v & !(1 << 63))
-                    && (was_expired || !shard.is_expired(*db, k))
-            })),
+            Op::WatchCheck(keys) => Reply::Bool(watches_hold(&shard, &keys)),
+            Op::Exec { watches, batch } => {
+                if watches_hold(&shard, &watches) {
+                    Reply::Batch(batch.run(&mut shard))
+                } else {
+                    Reply::Bool(false)
+                }
+            }
             Op::Dbsize(db) => Reply::Int(shard.dbsize(db) as i64),
             Op::Keys(db, pattern) => Reply::Keys(shard.keys(db, &pattern)),
             Op::Scan {
@@ -433,6 +436,12 @@ impl Core {
             }
             Op::Exists { db, keys } => {
                 self.keys_free_for(*db, keys.iter().map(|k| k.as_slice()), tx)
+            }
+            Op::Exec { watches, batch } => {
+                batch.keys().all(|(db, k)| self.keys_free_for(db, [k], tx))
+                    && watches
+                        .iter()
+                        .all(|(db, k, _)| self.keys_free_for(*db, [k.as_slice()], tx))
             }
             // Whole-keyspace writes wait for every held key (but their own).
             Op::Flush { .. } | Op::SwapDb(..) => {
@@ -683,4 +692,14 @@ impl Core {
             }
         }
     }
+}
+
+/// Whether every watched (db, key, version as WATCH answered it) is unchanged and has not
+/// expired since (a key already expired when watched does not count as expiring again).
+fn watches_hold(shard: &Shard, watches: &[(usize, Vec<u8>, u64)]) -> bool {
+    watches.iter().all(|(db, k, v)| {
+        let was_expired = v >> 63 == 1;
+        shard.watch_version(*db, k) == Some(v & !(1 << 63))
+            && (was_expired || !shard.is_expired(*db, k))
+    })
 }

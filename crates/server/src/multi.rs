@@ -7,7 +7,7 @@
 //! whose keys all live on this core locks nothing remote.
 
 use crate::conn::Conn;
-use crate::ops::{Op, Reply};
+use crate::ops::{Batch, Op, Reply};
 use engine::args::OwnedArgs;
 use engine::Args;
 
@@ -153,6 +153,10 @@ pub async fn exec(c: &mut Conn) {
             keys.push((shared.shard_of(&words[p]), db, words[p].clone()));
         }
     }
+    if let Some(shard) = one_shard(&queued, &keys) {
+        exec_on(c, shard, &queued).await;
+        return;
+    }
     let tx = core.new_tx();
     let shards = core.lock_keys(tx, &keys).await;
     let unchanged = watched_unchanged(c, tx).await;
@@ -172,6 +176,71 @@ pub async fn exec(c: &mut Conn) {
     c.flush().await;
     c.tx = None;
     core.release_all(tx, &shards).await;
+}
+
+/// The shard that owns every key of a transaction made only of keyed commands (no SELECT,
+/// no server command), if there is one: it then runs there in one go, without locks.
+fn one_shard(queued: &[Vec<Vec<u8>>], keys: &[(usize, usize, Vec<u8>)]) -> Option<usize> {
+    let shard = keys.first()?.0;
+    let keyed = queued.iter().all(|w| {
+        engine::lookup(&w[0]).is_some_and(|s| matches!(s.kind, engine::Kind::Keyed { .. }))
+    });
+    (keyed && keys.iter().all(|k| k.0 == shard)).then_some(shard)
+}
+
+/// Runs a one-shard transaction: watches and queue travel together (`Op::Exec`), so a
+/// remote shard costs one hop and this core's none.
+async fn exec_on(c: &mut Conn, shard: usize, queued: &[Vec<Vec<u8>>]) {
+    let core = c.core.clone();
+    let mut batch = Batch::default();
+    for words in queued {
+        let Some(spec) = engine::lookup(&words[0]) else {
+            continue;
+        };
+        let Some(handler) = spec.handler() else {
+            continue;
+        };
+        batch.push(
+            spec,
+            handler,
+            c.db,
+            c.proto,
+            words.iter().map(Vec::as_slice),
+        );
+    }
+    let watches: Vec<(usize, Vec<u8>, u64)> = c
+        .multi
+        .watching
+        .iter()
+        .map(|(_, db, k, v)| (*db, k.clone(), *v))
+        .collect();
+    let n = batch.cmds.len();
+    let op = Op::Exec { watches, batch };
+    let reply = if shard == core.id {
+        let keys: Vec<(usize, Vec<u8>)> = match &op {
+            Op::Exec { watches, batch } => batch
+                .keys()
+                .map(|(d, k)| (d, k.to_vec()))
+                .chain(watches.iter().map(|(d, k, _)| (*d, k.clone())))
+                .collect(),
+            _ => Vec::new(),
+        };
+        core.wait_keys(|cr| keys.iter().all(|(d, k)| cr.keys_free(*d, [k.as_slice()])))
+            .await;
+        core.exec(op)
+    } else {
+        core.call(shard, op).await
+    };
+    unwatch_all(c).await;
+    match reply {
+        Reply::Batch(out) => {
+            c.writer().array(n);
+            for i in 0..n {
+                c.out.extend_from_slice(out.reply(i));
+            }
+        }
+        _ => c.writer().null_array(),
+    }
 }
 
 /// Whether no watched key was modified since WATCH (checked under the transaction's locks).

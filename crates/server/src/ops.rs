@@ -147,6 +147,12 @@ pub enum Op {
     /// Whether every (db, key) is still at the version WATCH saw (as `Watch` answered it)
     /// and has not expired since.
     WatchCheck(Vec<(usize, Vec<u8>, u64)>),
+    /// A transaction whose keys all live on this shard: check the watches, then run the
+    /// whole queue in one go (`Reply::Batch`), or answer `Reply::Bool(false)`.
+    Exec {
+        watches: Vec<(usize, Vec<u8>, u64)>,
+        batch: Batch,
+    },
     Dbsize(usize),
     Keys(usize, Vec<u8>),
     Scan {
