@@ -1127,6 +1127,25 @@ mod tests {
         assert_eq!(index().len(), COMMANDS.len());
     }
 
+    /// A command that names several keys must say how it splits across shards: running it
+    /// whole on its first key's shard would touch keys that shard does not own.
+    #[test]
+    fn multi_key_commands_declare_a_split() {
+        for c in COMMANDS {
+            if let Kind::Keyed {
+                split: Split::Never,
+                ..
+            } = c.kind
+            {
+                assert!(
+                    c.last_key == c.first_key,
+                    "{} names several keys but never splits",
+                    c.name
+                );
+            }
+        }
+    }
+
     #[test]
     fn key_positions_follow_first_last_step() {
         let mset = lookup(b"mset").unwrap();
