@@ -346,9 +346,85 @@ fn tx_cmd(r: &mut Rng) -> Cmd {
     }
 }
 
+/// A list element: a few short values so that LREM/LPOS/LINSERT find matches.
+fn elem(r: &mut Rng) -> Vec<u8> {
+    if r.chance(80) {
+        b(r.pick(&["a", "b", "c", "1", "2", "", "x"]))
+    } else {
+        value(r)
+    }
+}
+
+/// An index or count around the interesting edges (negative, zero, past the end, huge,
+/// not a number).
+fn index(r: &mut Rng) -> Vec<u8> {
+    match r.below(12) {
+        0 => b("abc"),
+        1 => b(r.pick(&["9223372036854775807", "-9223372036854775808", "1.5"])),
+        _ => b(&r.range(-8, 8).to_string()),
+    }
+}
+
+/// List commands on the same keys as everything else (so WRONGTYPE both ways is covered).
+fn list_cmd(r: &mut Rng) -> Cmd {
+    let k = key(r);
+    match r.below(26) {
+        0..=4 => {
+            let mut argv = vec![b(r.pick(&["LPUSH", "RPUSH"])), k];
+            for _ in 0..r.range(1, 4) {
+                argv.push(elem(r));
+            }
+            c(argv)
+        }
+        5 => c(vec![b(r.pick(&["LPUSHX", "RPUSHX"])), k, elem(r)]),
+        6..=8 => {
+            let mut argv = vec![b(r.pick(&["LPOP", "RPOP"])), k];
+            if r.chance(50) {
+                argv.push(index(r));
+            }
+            if r.chance(3) {
+                argv.push(b("1"));
+            }
+            c(argv)
+        }
+        9 => c(vec![b("LLEN"), k]),
+        10..=12 => c(vec![b("LRANGE"), k, index(r), index(r)]),
+        13 => c(vec![b("LINDEX"), k, index(r)]),
+        14 => c(vec![b("LSET"), k, index(r), elem(r)]),
+        15 => c(vec![
+            b("LINSERT"),
+            k,
+            b(r.pick(&["BEFORE", "AFTER", "after", "middle"])),
+            elem(r),
+            elem(r),
+        ]),
+        16 | 17 => c(vec![b("LREM"), k, index(r), elem(r)]),
+        18 => c(vec![b("LTRIM"), k, index(r), index(r)]),
+        19..=21 => {
+            let mut argv = vec![b("LPOS"), k, elem(r)];
+            for _ in 0..r.range(0, 3) {
+                match r.below(4) {
+                    0 => argv.extend([b("RANK"), index(r)]),
+                    1 => argv.extend([b("COUNT"), index(r)]),
+                    2 => argv.extend([b("MAXLEN"), index(r)]),
+                    _ => argv.push(b("RANK")),
+                }
+            }
+            c(argv)
+        }
+        22 => c(vec![b("TYPE"), k]),
+        23 => c(vec![b("OBJECT"), b("ENCODING"), k]),
+        24 => c(vec![b("LRANGE"), k, b("0"), b("-1")]),
+        _ => c(vec![b(r.pick(&["LPUSH", "LLEN", "LPOP", "LINSERT"]))]),
+    }
+}
+
 fn gen(r: &mut Rng) -> Cmd {
     if r.chance(5) {
         return tx_cmd(r);
+    }
+    if r.chance(25) {
+        return list_cmd(r);
     }
     let k = key(r);
     match r.below(100) {
@@ -937,6 +1013,43 @@ const REGRESSIONS: &[&[&[&str]]] = &[
         &["SET", "foo", "1"],
         &["GETEX", "foo", "PXAT", "9223372036854775807"],
         &["EXPIRETIME", "foo"],
+    ],
+    // Inside MULTI an unknown subcommand is rejected (EXECABORT), not queued.
+    &[
+        &["MULTI"],
+        &["OBJECT", "BOGUS"],
+        &["CONFIG", "GET"],
+        &["SET", "a", "1"],
+        &["EXEC"],
+        &["GET", "a"],
+    ],
+    // COPY ... DB n does not touch a watched key of the same name in the current db, and
+    // SWAPDB of a db with itself touches nothing.
+    &[
+        &["SET", "{a}1", "v"],
+        &["WATCH", "{b}2", "{a}1"],
+        &["COPY", "{a}1", "{b}2", "DB", "2"],
+        &["SWAPDB", "0", "0"],
+        &["MULTI"],
+        &["GET", "{b}2"],
+        &["EXEC"],
+    ],
+    // LPOS RANK i64::MIN is accepted by Redis 7.0 (no range check yet) and acts as "every
+    // match, from the tail".
+    &[
+        &["RPUSH", "l", "a", "b", "a"],
+        &["LPOS", "l", "a", "RANK", "-9223372036854775808"],
+        &[
+            "LPOS",
+            "l",
+            "a",
+            "RANK",
+            "-9223372036854775808",
+            "COUNT",
+            "1",
+        ],
+        &["LPOS", "nosuch", "a", "RANK", "-9223372036854775808"],
+        &["LPOS", "l", "a", "RANK", "-1", "COUNT", "0"],
     ],
 ];
 

@@ -484,6 +484,11 @@ impl Shard {
     }
 
     pub fn swapdb(&mut self, a: usize, b: usize) {
+        if a == b {
+            // Redis' dbSwapDatabases returns at once: nothing moves, nobody is touched.
+            self.stats.dirty += 1;
+            return;
+        }
         // A watched key that exists on either side sees its value change (or vanish).
         for (x, y) in [(a, b), (b, a)] {
             self.touch_where(x, |sh, k| {

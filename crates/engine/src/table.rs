@@ -4,7 +4,7 @@
 //! file.
 
 use crate::args::Args;
-use crate::cmd::{keys, string};
+use crate::cmd::{keys, list, string};
 use crate::error::Result;
 use crate::shard::Ctx;
 use std::collections::HashMap;
@@ -145,6 +145,10 @@ const CONN: &[&str] = &["noscript", "loading", "stale", "fast"];
 const CONN_NOAUTH: &[&str] = &["noscript", "loading", "stale", "fast", "no_auth"];
 const ADMIN: &[&str] = &["admin", "noscript", "loading", "stale"];
 
+const A_LIST_WF: &[&str] = &["@write", "@list", "@fast"];
+const A_LIST_WS: &[&str] = &["@write", "@list", "@slow"];
+const A_LIST_RF: &[&str] = &["@read", "@list", "@fast"];
+const A_LIST_RS: &[&str] = &["@read", "@list", "@slow"];
 const A_STR_R: &[&str] = &["@read", "@string", "@fast"];
 const A_STR_W: &[&str] = &["@write", "@string", "@fast"];
 const A_STR_WS: &[&str] = &["@write", "@string", "@slow"];
@@ -217,6 +221,161 @@ const SECOND: (i32, i32, i32) = (2, 2, 1);
 use Split::{AllOk, Never, PerKeyArray, SumInt};
 
 pub static COMMANDS: &[CommandSpec] = &[
+    // lists
+    keyed(
+        "lpush",
+        -3,
+        WDF,
+        ONE,
+        A_LIST_WF,
+        "list",
+        "Prepend one or multiple elements to a list",
+        list::lpush,
+        Never,
+    ),
+    keyed(
+        "rpush",
+        -3,
+        WDF,
+        ONE,
+        A_LIST_WF,
+        "list",
+        "Append one or multiple elements to a list",
+        list::rpush,
+        Never,
+    ),
+    keyed(
+        "lpushx",
+        -3,
+        WDF,
+        ONE,
+        A_LIST_WF,
+        "list",
+        "Prepend an element to a list, only if the list exists",
+        list::lpushx,
+        Never,
+    ),
+    keyed(
+        "rpushx",
+        -3,
+        WDF,
+        ONE,
+        A_LIST_WF,
+        "list",
+        "Append an element to a list, only if the list exists",
+        list::rpushx,
+        Never,
+    ),
+    keyed(
+        "lpop",
+        -2,
+        WF,
+        ONE,
+        A_LIST_WF,
+        "list",
+        "Remove and get the first elements in a list",
+        list::lpop,
+        Never,
+    ),
+    keyed(
+        "rpop",
+        -2,
+        WF,
+        ONE,
+        A_LIST_WF,
+        "list",
+        "Remove and get the last elements in a list",
+        list::rpop,
+        Never,
+    ),
+    keyed(
+        "llen",
+        2,
+        RF,
+        ONE,
+        A_LIST_RF,
+        "list",
+        "Get the length of a list",
+        list::llen,
+        Never,
+    ),
+    keyed(
+        "lrange",
+        4,
+        R,
+        ONE,
+        A_LIST_RS,
+        "list",
+        "Get a range of elements from a list",
+        list::lrange,
+        Never,
+    ),
+    keyed(
+        "lindex",
+        3,
+        R,
+        ONE,
+        A_LIST_RS,
+        "list",
+        "Get an element from a list by its index",
+        list::lindex,
+        Never,
+    ),
+    keyed(
+        "lset",
+        4,
+        WD,
+        ONE,
+        A_LIST_WS,
+        "list",
+        "Set the value of an element in a list by its index",
+        list::lset,
+        Never,
+    ),
+    keyed(
+        "linsert",
+        5,
+        WD,
+        ONE,
+        A_LIST_WS,
+        "list",
+        "Insert an element before or after another element in a list",
+        list::linsert,
+        Never,
+    ),
+    keyed(
+        "lrem",
+        4,
+        W,
+        ONE,
+        A_LIST_WS,
+        "list",
+        "Remove elements from a list",
+        list::lrem,
+        Never,
+    ),
+    keyed(
+        "ltrim",
+        4,
+        W,
+        ONE,
+        A_LIST_WS,
+        "list",
+        "Trim a list to the specified range",
+        list::ltrim,
+        Never,
+    ),
+    keyed(
+        "lpos",
+        -3,
+        R,
+        ONE,
+        A_LIST_RS,
+        "list",
+        "Return the index of matching elements on a list",
+        list::lpos,
+        Never,
+    ),
     // strings
     keyed(
         "get",

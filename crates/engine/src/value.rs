@@ -150,21 +150,41 @@ impl IntBuf {
     }
 }
 
+/// A list. Redis 7.0 stores every list as a quicklist; the element order and the
+/// operations are what count here.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct List {
+    pub items: std::collections::VecDeque<Box<[u8]>>,
+}
+
+impl List {
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Str(Str),
+    List(Box<List>),
 }
 
 impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
         }
     }
 
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::List(_) => "quicklist",
         }
     }
 
@@ -174,6 +194,7 @@ impl Value {
             Value::Str(Str::Int(_)) | Value::Str(Str::Inline(_)) => 0,
             Value::Str(Str::Emb(b)) => b.len(),
             Value::Str(Str::Raw(v)) => v.capacity(),
+            Value::List(l) => l.items.iter().map(|v| v.len() + 16).sum::<usize>() + 64,
         }
     }
 }

@@ -1076,7 +1076,6 @@ async fn cross_locked(c: &mut Conn, rt: Rt, args: Args<'_>, tx: u64) -> engine::
             c.writer().integer(matches!(put, Reply::Bool(true)) as i64);
         }
         Rt::Lcs => {
-            let opts = engine::cmd::string::parse_lcs_opts(args)?;
             let mut vals = [Vec::new(), Vec::new()];
             for (i, v) in vals.iter_mut().enumerate() {
                 let key = args.get(1 + i);
@@ -1091,9 +1090,16 @@ async fn cross_locked(c: &mut Conn, rt: Rt, args: Args<'_>, tx: u64) -> engine::
                 {
                     match e.value {
                         engine::value::Value::Str(s) => *v = s.to_vec(),
+                        _ => {
+                            return Err(Error::msg(
+                                "ERR The specified keys must contain string values",
+                            ))
+                        }
                     }
                 }
             }
+            // Redis checks the keys' types before the options.
+            let opts = engine::cmd::string::parse_lcs_opts(args)?;
             let proto = c.proto;
             engine::cmd::string::lcs_reply(
                 &mut Writer::new(&mut c.out, proto),

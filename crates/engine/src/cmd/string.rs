@@ -17,7 +17,6 @@ fn as_str(entry: Option<&mut Entry>) -> Result<Option<&mut Str>> {
             value: Value::Str(s),
             ..
         }) => Ok(Some(s)),
-        #[allow(unreachable_patterns)]
         Some(_) => Err(Error::WrongType),
     }
 }
@@ -42,7 +41,6 @@ pub fn get(ctx: &mut Ctx, args: Args) -> Result<()> {
             let mut scratch = IntBuf::default();
             ctx.out.bulk(s.bytes(&mut scratch));
         }
-        #[allow(unreachable_patterns)]
         Some(_) => return Err(Error::WrongType),
     }
     Ok(())
@@ -305,7 +303,6 @@ pub fn mget(ctx: &mut Ctx, args: Args) -> Result<()> {
                 let b = s.bytes(&mut scratch);
                 ctx.out.bulk(b);
             }
-            #[allow(unreachable_patterns)]
             _ => ctx.out.null(),
         }
     }
@@ -1069,7 +1066,7 @@ pub fn parse_lcs_opts(args: Args) -> Result<LcsOpts> {
 }
 
 pub fn lcs(ctx: &mut Ctx, args: Args) -> Result<()> {
-    let opts = parse_lcs_opts(args)?;
+    // Redis checks the keys' types before the options.
     let mut vals = [Vec::new(), Vec::new()];
     for (i, v) in vals.iter_mut().enumerate() {
         match ctx.shard.lookup_read(ctx.db, args.get(1 + i)) {
@@ -1078,7 +1075,6 @@ pub fn lcs(ctx: &mut Ctx, args: Args) -> Result<()> {
                 value: Value::Str(s),
                 ..
             }) => *v = s.to_vec(),
-            #[allow(unreachable_patterns)]
             Some(_) => {
                 return Err(Error::msg(
                     "ERR The specified keys must contain string values",
@@ -1086,6 +1082,7 @@ pub fn lcs(ctx: &mut Ctx, args: Args) -> Result<()> {
             }
         }
     }
+    let opts = parse_lcs_opts(args)?;
     lcs_reply(&mut ctx.out, &vals[0], &vals[1], opts)
 }
 

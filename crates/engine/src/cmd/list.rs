@@ -1,0 +1,392 @@
+//! List commands (Redis 7.0 t_list.c semantics). Redis 7.0 keeps every list in a quicklist,
+//! so OBJECT ENCODING always answers "quicklist" (the listpack encoding of small lists
+//! arrived in 7.2). Empty lists are deleted, as in Redis.
+
+use crate::args::{parse_i64, Args};
+use crate::error::{Error, Result};
+use crate::shard::{Ctx, Shard};
+use crate::value::{Entry, List, Value};
+
+/// The list a key holds (or nothing): WRONGTYPE for any other type.
+fn as_list(entry: Option<&mut Entry>) -> Result<Option<&mut List>> {
+    match entry {
+        None => Ok(None),
+        Some(Entry {
+            value: Value::List(l),
+            ..
+        }) => Ok(Some(l)),
+        Some(_) => Err(Error::WrongType),
+    }
+}
+
+fn get_list<'a>(shard: &'a mut Shard, db: usize, key: &[u8]) -> Result<Option<&'a mut List>> {
+    as_list(shard.lookup_read(db, key))
+}
+
+fn get_list_write<'a>(shard: &'a mut Shard, db: usize, key: &[u8]) -> Result<Option<&'a mut List>> {
+    as_list(shard.lookup(db, key))
+}
+
+/// After a command that removed elements: deletes the key if the list is now empty, else
+/// counts the change (WATCH, dirty).
+fn settle(ctx: &mut Ctx, key: &[u8], empty: bool) {
+    if empty {
+        ctx.shard.delete(ctx.db, key);
+    } else {
+        ctx.shard.modified(ctx.db, key);
+    }
+}
+
+fn push(ctx: &mut Ctx, args: Args, left: bool, only_existing: bool) -> Result<()> {
+    let key = args.get(1);
+    let exists = get_list_write(ctx.shard, ctx.db, key)?.is_some();
+    if !exists {
+        if only_existing {
+            ctx.out.integer(0);
+            return Ok(());
+        }
+        ctx.shard.store(ctx.db, key, Value::List(Box::default()), 0);
+    }
+    let Some(list) = get_list_write(ctx.shard, ctx.db, key)? else {
+        return Err(Error::NoSuchKey);
+    };
+    for i in 2..args.len() {
+        let v: Box<[u8]> = args.get(i).into();
+        if left {
+            list.items.push_front(v);
+        } else {
+            list.items.push_back(v);
+        }
+    }
+    let n = list.len();
+    ctx.shard.modified(ctx.db, key);
+    ctx.out.integer(n as i64);
+    Ok(())
+}
+
+pub fn lpush(ctx: &mut Ctx, args: Args) -> Result<()> {
+    push(ctx, args, true, false)
+}
+
+pub fn rpush(ctx: &mut Ctx, args: Args) -> Result<()> {
+    push(ctx, args, false, false)
+}
+
+pub fn lpushx(ctx: &mut Ctx, args: Args) -> Result<()> {
+    push(ctx, args, true, true)
+}
+
+pub fn rpushx(ctx: &mut Ctx, args: Args) -> Result<()> {
+    push(ctx, args, false, true)
+}
+
+const MUST_BE_POSITIVE: &str = "ERR value is out of range, must be positive";
+
+fn pop(ctx: &mut Ctx, args: Args, left: bool) -> Result<()> {
+    if args.len() > 3 {
+        return Err(Error::Arity(ctx.name.into()));
+    }
+    let count = if args.len() == 3 {
+        match parse_i64(args.get(2)) {
+            Some(n) if n >= 0 => Some(n as usize),
+            _ => return Err(Error::msg(MUST_BE_POSITIVE)),
+        }
+    } else {
+        None
+    };
+    let key = args.get(1);
+    let Some(list) = get_list_write(ctx.shard, ctx.db, key)? else {
+        match count {
+            Some(_) => ctx.out.null_array(),
+            None => ctx.out.null(),
+        }
+        return Ok(());
+    };
+    match count {
+        None => {
+            let v = if left {
+                list.items.pop_front()
+            } else {
+                list.items.pop_back()
+            };
+            match v {
+                Some(v) => ctx.out.bulk(&v),
+                None => ctx.out.null(),
+            }
+        }
+        Some(0) => {
+            ctx.out.array(0);
+            return Ok(());
+        }
+        Some(n) => {
+            let n = n.min(list.len());
+            ctx.out.array(n);
+            for _ in 0..n {
+                let v = if left {
+                    list.items.pop_front()
+                } else {
+                    list.items.pop_back()
+                };
+                if let Some(v) = v {
+                    ctx.out.bulk(&v);
+                }
+            }
+        }
+    }
+    let empty = list.is_empty();
+    settle(ctx, key, empty);
+    Ok(())
+}
+
+pub fn lpop(ctx: &mut Ctx, args: Args) -> Result<()> {
+    pop(ctx, args, true)
+}
+
+pub fn rpop(ctx: &mut Ctx, args: Args) -> Result<()> {
+    pop(ctx, args, false)
+}
+
+pub fn llen(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let n = get_list(ctx.shard, ctx.db, args.get(1))?.map_or(0, |l| l.len());
+    ctx.out.integer(n as i64);
+    Ok(())
+}
+
+/// Redis' range normalisation: negative indexes count from the end; an empty range is None.
+fn range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let mut start = if start < 0 { len + start } else { start };
+    let mut stop = if stop < 0 { len + stop } else { stop };
+    if start < 0 {
+        start = 0;
+    }
+    if start > stop || start >= len {
+        return None;
+    }
+    if stop >= len {
+        stop = len - 1;
+    }
+    Some((start as usize, stop as usize))
+}
+
+pub fn lrange(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let (start, stop) = (args.int(2)?, args.int(3)?);
+    let Some(list) = get_list(ctx.shard, ctx.db, args.get(1))? else {
+        ctx.out.array(0);
+        return Ok(());
+    };
+    match range(start, stop, list.len()) {
+        None => ctx.out.array(0),
+        Some((a, b)) => {
+            ctx.out.array(b - a + 1);
+            for v in list.items.range(a..=b) {
+                ctx.out.bulk(v);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A list index (negative from the end) as a position, if inside the list.
+fn position(index: i64, len: usize) -> Option<usize> {
+    let i = if index < 0 { len as i64 + index } else { index };
+    (0..len as i64).contains(&i).then_some(i as usize)
+}
+
+pub fn lindex(ctx: &mut Ctx, args: Args) -> Result<()> {
+    // Redis looks the key up before parsing the index.
+    let Some(list) = get_list(ctx.shard, ctx.db, args.get(1))? else {
+        ctx.out.null();
+        return Ok(());
+    };
+    let index = args.int(2)?;
+    match position(index, list.len()).and_then(|i| list.items.get(i)) {
+        Some(v) => ctx.out.bulk(v),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+pub fn lset(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let key = args.get(1);
+    // Redis looks the key up before parsing the index.
+    let Some(list) = get_list_write(ctx.shard, ctx.db, key)? else {
+        return Err(Error::NoSuchKey);
+    };
+    let index = args.int(2)?;
+    let Some(i) = position(index, list.len()) else {
+        return Err(Error::msg("ERR index out of range"));
+    };
+    list.items[i] = args.get(3).into();
+    ctx.shard.modified(ctx.db, key);
+    ctx.out.ok();
+    Ok(())
+}
+
+pub fn linsert(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let key = args.get(1);
+    let after = if args.is(2, "after") {
+        true
+    } else if args.is(2, "before") {
+        false
+    } else {
+        return Err(Error::Syntax);
+    };
+    let Some(list) = get_list_write(ctx.shard, ctx.db, key)? else {
+        ctx.out.integer(0);
+        return Ok(());
+    };
+    let pivot = args.get(3);
+    let Some(at) = list.items.iter().position(|v| &**v == pivot) else {
+        ctx.out.integer(-1);
+        return Ok(());
+    };
+    list.items.insert(at + after as usize, args.get(4).into());
+    let n = list.len();
+    ctx.shard.modified(ctx.db, key);
+    ctx.out.integer(n as i64);
+    Ok(())
+}
+
+pub fn lrem(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let key = args.get(1);
+    let count = args.int(2)?;
+    let elem = args.get(3);
+    let Some(list) = get_list_write(ctx.shard, ctx.db, key)? else {
+        ctx.out.integer(0);
+        return Ok(());
+    };
+    let limit = if count == 0 {
+        usize::MAX
+    } else {
+        count.unsigned_abs() as usize
+    };
+    let mut removed = 0usize;
+    if count >= 0 {
+        let mut i = 0;
+        while i < list.items.len() && removed < limit {
+            if &*list.items[i] == elem {
+                list.items.remove(i);
+                removed += 1;
+            } else {
+                i += 1;
+            }
+        }
+    } else {
+        let mut i = list.items.len();
+        while i > 0 && removed < limit {
+            i -= 1;
+            if &*list.items[i] == elem {
+                list.items.remove(i);
+                removed += 1;
+            }
+        }
+    }
+    if removed > 0 {
+        let empty = list.is_empty();
+        settle(ctx, key, empty);
+    }
+    ctx.out.integer(removed as i64);
+    Ok(())
+}
+
+pub fn ltrim(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let key = args.get(1);
+    let (start, stop) = (args.int(2)?, args.int(3)?);
+    let Some(list) = get_list_write(ctx.shard, ctx.db, key)? else {
+        ctx.out.ok();
+        return Ok(());
+    };
+    match range(start, stop, list.len()) {
+        None => list.items.clear(),
+        Some((a, b)) => {
+            list.items.truncate(b + 1);
+            list.items.drain(..a);
+        }
+    }
+    let empty = list.is_empty();
+    settle(ctx, key, empty);
+    ctx.out.ok();
+    Ok(())
+}
+
+pub fn lpos(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let mut rank: i64 = 1;
+    let mut count: Option<usize> = None;
+    let mut maxlen: usize = 0;
+    let mut i = 3;
+    while i < args.len() {
+        let more = i + 1 < args.len();
+        if args.is(i, "rank") && more {
+            rank = args.int(i + 1)?;
+            if rank == 0 {
+                return Err(Error::msg(
+                    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
+                ));
+            }
+        } else if args.is(i, "count") && more {
+            match parse_i64(args.get(i + 1)) {
+                Some(n) if n >= 0 => count = Some(n as usize),
+                _ => return Err(Error::msg("ERR COUNT can't be negative")),
+            }
+        } else if args.is(i, "maxlen") && more {
+            match parse_i64(args.get(i + 1)) {
+                Some(n) if n >= 0 => maxlen = n as usize,
+                _ => return Err(Error::msg("ERR MAXLEN can't be negative")),
+            }
+        } else {
+            return Err(Error::Syntax);
+        }
+        i += 2;
+    }
+    let elem = args.get(2);
+    let Some(list) = get_list(ctx.shard, ctx.db, args.get(1))? else {
+        match count {
+            Some(_) => ctx.out.array(0),
+            None => ctx.out.null(),
+        }
+        return Ok(());
+    };
+    let len = list.len();
+    let scan = if maxlen == 0 { len } else { maxlen.min(len) };
+    let wanted = match count {
+        Some(0) => usize::MAX,
+        // Redis 7.0 negates RANK i64::MIN into itself: every match then counts and its
+        // COUNT test overflows, so all matches come back.
+        Some(_) if rank == i64::MIN => usize::MAX,
+        Some(n) => n,
+        None => 1,
+    };
+    let mut skip = if rank == i64::MIN {
+        0
+    } else {
+        rank.unsigned_abs() as usize - 1
+    };
+    let mut found = Vec::new();
+    for step in 0..scan {
+        let idx = if rank > 0 { step } else { len - 1 - step };
+        if &*list.items[idx] == elem {
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            found.push(idx);
+            if found.len() >= wanted {
+                break;
+            }
+        }
+    }
+    match count {
+        Some(_) => {
+            ctx.out.array(found.len());
+            for idx in found {
+                ctx.out.integer(idx as i64);
+            }
+        }
+        None => match found.first() {
+            Some(&idx) => ctx.out.integer(idx as i64),
+            None => ctx.out.null(),
+        },
+    }
+    Ok(())
+}
