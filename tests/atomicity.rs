@@ -243,3 +243,63 @@ fn msetnx_across_shards_has_one_winner() {
         assert!(vals.iter().all(|v| v == &vals[0]), "mixed claim: {vals:?}");
     }
 }
+
+/// LMOVE and RPOPLPUSH between lists on different shards never lose or duplicate an
+/// element: a transaction reading both lengths always counts all of them.
+#[test]
+fn lmove_across_shards_keeps_every_element() {
+    let srv = Server::start(4);
+    let lists: Vec<String> = (0..4).map(|i| format!("list{i}")).collect();
+    {
+        let mut c = srv.client();
+        for l in &lists {
+            let _: i64 = redis::cmd("RPUSH")
+                .arg(l)
+                .arg(&["a", "b", "c"])
+                .query(&mut c)
+                .unwrap();
+        }
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut handles = Vec::new();
+    for t in 0..3usize {
+        let (mut c, lists, stop) = (srv.client(), lists.clone(), stop.clone());
+        handles.push(std::thread::spawn(move || {
+            let mut i = t;
+            while !stop.load(Ordering::Relaxed) {
+                let (from, to) = (&lists[i % 4], &lists[(i + 1 + t) % 4]);
+                let _: Option<String> = if i % 2 == 0 {
+                    redis::cmd("LMOVE")
+                        .arg(from)
+                        .arg(to)
+                        .arg("LEFT")
+                        .arg("RIGHT")
+                        .query(&mut c)
+                } else {
+                    redis::cmd("RPOPLPUSH").arg(from).arg(to).query(&mut c)
+                }
+                .unwrap();
+                i += 1;
+            }
+        }));
+    }
+    for _ in 0..2 {
+        let (mut c, lists, stop) = (srv.client(), lists.clone(), stop.clone());
+        handles.push(std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let mut p = redis::pipe();
+                p.atomic();
+                for l in &lists {
+                    p.cmd("LLEN").arg(l);
+                }
+                let lens: Vec<i64> = p.query(&mut c).unwrap();
+                assert_eq!(lens.iter().sum::<i64>(), 12, "lengths {lens:?}");
+            }
+        }));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.join().expect("a client thread failed");
+    }
+}

@@ -368,7 +368,7 @@ fn index(r: &mut Rng) -> Vec<u8> {
 /// List commands on the same keys as everything else (so WRONGTYPE both ways is covered).
 fn list_cmd(r: &mut Rng) -> Cmd {
     let k = key(r);
-    match r.below(26) {
+    match r.below(29) {
         0..=4 => {
             let mut argv = vec![b(r.pick(&["LPUSH", "RPUSH"])), k];
             for _ in 0..r.range(1, 4) {
@@ -415,7 +415,21 @@ fn list_cmd(r: &mut Rng) -> Cmd {
         22 => c(vec![b("TYPE"), k]),
         23 => c(vec![b("OBJECT"), b("ENCODING"), k]),
         24 => c(vec![b("LRANGE"), k, b("0"), b("-1")]),
-        _ => c(vec![b(r.pick(&["LPUSH", "LLEN", "LPOP", "LINSERT"]))]),
+        25 | 26 => {
+            let ks = keys(r, 2, 2);
+            let mut argv = vec![b("LMOVE"), ks[0].clone(), ks[1].clone()];
+            for _ in 0..2 {
+                argv.push(b(r.pick(&["LEFT", "RIGHT", "left", "up"])));
+            }
+            c(argv)
+        }
+        27 => {
+            let ks = keys(r, 2, 2);
+            c(vec![b("RPOPLPUSH"), ks[0].clone(), ks[1].clone()])
+        }
+        _ => c(vec![b(
+            r.pick(&["LPUSH", "LLEN", "LPOP", "LINSERT", "LMOVE"])
+        )]),
     }
 }
 

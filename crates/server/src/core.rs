@@ -245,6 +245,33 @@ impl Core {
                     Reply::Bool(false)
                 }
             }
+            Op::CheckList { db, key } => {
+                match engine::cmd::list::check_list(&mut shard, db, &key) {
+                    Ok(b) => Reply::Bool(b),
+                    Err(e) => Reply::Text(e.message().into_owned()),
+                }
+            }
+            Op::ListPop {
+                db,
+                key,
+                left,
+                count,
+            } => match engine::cmd::list::pop_from(&mut shard, db, &key, left, count) {
+                Ok(v) => Reply::Keys(v.unwrap_or_default().into_iter().map(Vec::from).collect()),
+                Err(e) => Reply::Text(e.message().into_owned()),
+            },
+            Op::ListPush {
+                db,
+                key,
+                left,
+                elems,
+            } => {
+                let elems = elems.into_iter().map(Vec::into_boxed_slice);
+                match engine::cmd::list::push_into(&mut shard, db, &key, left, elems) {
+                    Ok(n) => Reply::Int(n as i64),
+                    Err(e) => Reply::Text(e.message().into_owned()),
+                }
+            }
             Op::Dbsize(db) => Reply::Int(shard.dbsize(db) as i64),
             Op::Keys(db, pattern) => Reply::Keys(shard.keys(db, &pattern)),
             Op::Scan {
@@ -437,6 +464,9 @@ impl Core {
             Op::Exists { db, keys } => {
                 self.keys_free_for(*db, keys.iter().map(|k| k.as_slice()), tx)
             }
+            Op::CheckList { db, key }
+            | Op::ListPop { db, key, .. }
+            | Op::ListPush { db, key, .. } => self.keys_free_for(*db, [key.as_slice()], tx),
             Op::Exec { watches, batch } => {
                 batch.keys().all(|(db, k)| self.keys_free_for(db, [k], tx))
                     && watches

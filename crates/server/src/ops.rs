@@ -142,6 +142,25 @@ pub enum Op {
         db: usize,
         keys: Vec<Vec<u8>>,
     },
+    /// Whether `key` holds a list (`Reply::Bool`), is absent, or is another type (error text).
+    CheckList {
+        db: usize,
+        key: Vec<u8>,
+    },
+    /// Pop up to `count` elements from one end of a list (`Reply::Keys`; nothing if absent).
+    ListPop {
+        db: usize,
+        key: Vec<u8>,
+        left: bool,
+        count: usize,
+    },
+    /// Push elements onto one end of a list, creating it (`Reply::Int`: the new length).
+    ListPush {
+        db: usize,
+        key: Vec<u8>,
+        left: bool,
+        elems: Vec<Vec<u8>>,
+    },
     /// Drop one watch of each (db, key).
     Unwatch(Vec<(usize, Vec<u8>)>),
     /// Whether every (db, key) is still at the version WATCH saw (as `Watch` answered it)

@@ -258,7 +258,7 @@ async fn run_inner(
                 _ => return Err(Error::msg(unknown_sub(args.get(1), "memory"))),
             }
         }
-        Rt::Rename | Rt::RenameNx | Rt::Copy | Rt::Lcs | Rt::MSetNx => {
+        Rt::Rename | Rt::RenameNx | Rt::Copy | Rt::Lcs | Rt::MSetNx | Rt::LMove | Rt::RPopLPush => {
             cross(c, rt, spec, args).await?
         }
     }
@@ -957,7 +957,15 @@ async fn cross(
     let db = c.db;
     let key = |k: &[u8], db: usize| (shared.shard_of(k), db, k.to_vec());
     let keys = match rt {
-        Rt::Rename | Rt::RenameNx | Rt::Lcs => vec![key(args.get(1), db), key(args.get(2), db)],
+        Rt::Rename | Rt::RenameNx | Rt::Lcs | Rt::RPopLPush => {
+            vec![key(args.get(1), db), key(args.get(2), db)]
+        }
+        Rt::LMove => {
+            // Directions first, as Redis does (syntax error before any key is looked at).
+            engine::cmd::list::parse_side(args.get(3))?;
+            engine::cmd::list::parse_side(args.get(4))?;
+            vec![key(args.get(1), db), key(args.get(2), db)]
+        }
         Rt::Copy => {
             let (dst_db, _) = engine::cmd::keys::parse_copy_opts(args, db, shared.databases())?;
             vec![key(args.get(1), db), key(args.get(2), dst_db)]
@@ -991,6 +999,50 @@ async fn cross_locked(c: &mut Conn, rt: Rt, args: Args<'_>, tx: u64) -> engine::
     let shard_of = |k: &[u8]| shared.shard_of(k);
     let call = |s: usize, op: Op| core.call_tx(s, op, tx);
     match rt {
+        Rt::LMove | Rt::RPopLPush => {
+            use engine::cmd::list::parse_side;
+            let (src, dst) = (args.get(1), args.get(2));
+            let (from_left, to_left) = match rt {
+                Rt::LMove => (parse_side(args.get(3))?, parse_side(args.get(4))?),
+                _ => (false, true),
+            };
+            let check = |key: &[u8]| Op::CheckList {
+                db,
+                key: key.to_vec(),
+            };
+            match call(shard_of(src), check(src)).await {
+                Reply::Bool(false) => {
+                    c.writer().null();
+                    return Ok(());
+                }
+                Reply::Text(e) => return Err(Error::msg(e)),
+                _ => {}
+            }
+            if let Reply::Text(e) = call(shard_of(dst), check(dst)).await {
+                return Err(Error::msg(e));
+            }
+            let pop = Op::ListPop {
+                db,
+                key: src.to_vec(),
+                left: from_left,
+                count: 1,
+            };
+            let Reply::Keys(mut popped) = call(shard_of(src), pop).await else {
+                return Err(Error::msg("ERR internal error in 'lmove'"));
+            };
+            let Some(elem) = popped.pop() else {
+                c.writer().null();
+                return Ok(());
+            };
+            let push = Op::ListPush {
+                db,
+                key: dst.to_vec(),
+                left: to_left,
+                elems: vec![elem.clone()],
+            };
+            call(shard_of(dst), push).await;
+            c.writer().bulk(&elem);
+        }
         Rt::Rename | Rt::RenameNx => {
             let (src, dst) = (args.get(1), args.get(2));
             let nx = rt == Rt::RenameNx;

@@ -390,3 +390,118 @@ pub fn lpos(ctx: &mut Ctx, args: Args) -> Result<()> {
     }
     Ok(())
 }
+
+/// LEFT or RIGHT (any case), as LMOVE's directions.
+pub fn parse_side(word: &[u8]) -> Result<bool> {
+    if word.eq_ignore_ascii_case(b"left") {
+        Ok(true)
+    } else if word.eq_ignore_ascii_case(b"right") {
+        Ok(false)
+    } else {
+        Err(Error::Syntax)
+    }
+}
+
+/// LMOVE with both keys on this shard (the runtime moves across shards).
+pub fn lmove(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let (from_left, to_left) = (parse_side(args.get(3))?, parse_side(args.get(4))?);
+    move_one(ctx, args.get(1), args.get(2), from_left, to_left)
+}
+
+/// RPOPLPUSH: LMOVE source destination RIGHT LEFT.
+pub fn rpoplpush(ctx: &mut Ctx, args: Args) -> Result<()> {
+    move_one(ctx, args.get(1), args.get(2), false, true)
+}
+
+fn move_one(ctx: &mut Ctx, src: &[u8], dst: &[u8], from_left: bool, to_left: bool) -> Result<()> {
+    let db = ctx.db;
+    if get_list_write(ctx.shard, db, src)?.is_none() {
+        ctx.out.null();
+        return Ok(());
+    }
+    // The destination must be a list (or absent) before anything moves.
+    if src != dst {
+        get_list_write(ctx.shard, db, dst)?;
+    }
+    let Some(list) = get_list_write(ctx.shard, db, src)? else {
+        return Err(Error::NoSuchKey);
+    };
+    let Some(elem) = (if from_left {
+        list.items.pop_front()
+    } else {
+        list.items.pop_back()
+    }) else {
+        ctx.out.null();
+        return Ok(());
+    };
+    let src_empty = list.is_empty();
+    if src_empty && src != dst {
+        ctx.shard.delete(db, src);
+    } else {
+        ctx.shard.modified(db, src);
+    }
+    push_into(ctx.shard, db, dst, to_left, std::iter::once(elem.clone()))?;
+    ctx.out.bulk(&elem);
+    Ok(())
+}
+
+/// Pushes `elems` onto the list at `key` (created when absent); returns the new length.
+pub fn push_into(
+    shard: &mut Shard,
+    db: usize,
+    key: &[u8],
+    left: bool,
+    elems: impl IntoIterator<Item = Box<[u8]>>,
+) -> Result<usize> {
+    if as_list(shard.lookup(db, key))?.is_none() {
+        shard.store(db, key, Value::List(Box::default()), 0);
+    }
+    let Some(list) = as_list(shard.lookup(db, key))? else {
+        return Err(Error::NoSuchKey);
+    };
+    for v in elems {
+        if left {
+            list.items.push_front(v);
+        } else {
+            list.items.push_back(v);
+        }
+    }
+    let n = list.len();
+    shard.modified(db, key);
+    Ok(n)
+}
+
+/// Pops up to `count` elements from one end of the list at `key` (deleting it when it
+/// empties); None when the key is absent.
+pub fn pop_from(
+    shard: &mut Shard,
+    db: usize,
+    key: &[u8],
+    left: bool,
+    count: usize,
+) -> Result<Option<Vec<Box<[u8]>>>> {
+    let Some(list) = as_list(shard.lookup(db, key))? else {
+        return Ok(None);
+    };
+    let n = count.min(list.len());
+    let out: Vec<Box<[u8]>> = (0..n)
+        .filter_map(|_| {
+            if left {
+                list.items.pop_front()
+            } else {
+                list.items.pop_back()
+            }
+        })
+        .collect();
+    if list.is_empty() {
+        shard.delete(db, key);
+    } else {
+        shard.modified(db, key);
+    }
+    Ok(Some(out))
+}
+
+/// The type of the value at `key` for list moves: Ok(true) a list, Ok(false) absent.
+pub fn check_list(shard: &mut Shard, db: usize, key: &[u8]) -> Result<bool> {
+    Ok(as_list(shard.lookup(db, key))?.is_some())
+}
