@@ -433,9 +433,65 @@ fn list_cmd(r: &mut Rng) -> Cmd {
     }
 }
 
+fn field(r: &mut Rng) -> Vec<u8> {
+    b(r.pick(&["f1", "f2", "f3", "a", "", "n"]))
+}
+
+/// A hash value short enough to keep the hash a listpack, whose field order is compared.
+fn hval(r: &mut Rng) -> Vec<u8> {
+    let mut v = value(r);
+    v.truncate(64);
+    v
+}
+
+/// Hash commands on the same keys as everything else.
+fn hash_cmd(r: &mut Rng) -> Cmd {
+    let k = key(r);
+    match r.below(22) {
+        0..=3 => {
+            let mut argv = vec![b(r.pick(&["HSET", "HMSET"])), k];
+            for _ in 0..r.range(1, 3) {
+                argv.push(field(r));
+                argv.push(hval(r));
+            }
+            if r.chance(5) {
+                argv.pop();
+            }
+            c(argv)
+        }
+        4 => c(vec![b("HSETNX"), k, field(r), hval(r)]),
+        5 | 6 => c(vec![b("HGET"), k, field(r)]),
+        7 => c(vec![b("HMGET"), k, field(r), field(r)]),
+        8 | 9 => {
+            let mut argv = vec![b("HDEL"), k];
+            for _ in 0..r.range(1, 3) {
+                argv.push(field(r));
+            }
+            c(argv)
+        }
+        10 => c(vec![b("HLEN"), k]),
+        11 => c(vec![b("HSTRLEN"), k, field(r)]),
+        12 => c(vec![b("HEXISTS"), k, field(r)]),
+        13 | 14 => c(vec![b(r.pick(&["HGETALL", "HKEYS", "HVALS"])), k]),
+        15 | 16 => c(vec![b("HINCRBY"), k, field(r), index(r)]),
+        17 | 18 => c(vec![
+            b("HINCRBYFLOAT"),
+            k,
+            field(r),
+            b(r.pick(&["1.5", "-2.25", "0.1", "abc", "inf", "1e3", "3", "-0", "nan"])),
+        ]),
+        19 => c(vec![b("OBJECT"), b("ENCODING"), k]),
+        20 => c(vec![b("TYPE"), k]),
+        _ => c(vec![b(r.pick(&["HSET", "HGET", "HDEL", "HGETALL"])), k]),
+    }
+}
+
 fn gen(r: &mut Rng) -> Cmd {
     if r.chance(5) {
         return tx_cmd(r);
+    }
+    if r.chance(20) {
+        return hash_cmd(r);
     }
     if r.chance(25) {
         return list_cmd(r);

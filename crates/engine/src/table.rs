@@ -4,7 +4,7 @@
 //! file.
 
 use crate::args::Args;
-use crate::cmd::{keys, list, string};
+use crate::cmd::{hash, keys, list, string};
 use crate::error::Result;
 use crate::shard::Ctx;
 use std::collections::HashMap;
@@ -147,6 +147,9 @@ const CONN: &[&str] = &["noscript", "loading", "stale", "fast"];
 const CONN_NOAUTH: &[&str] = &["noscript", "loading", "stale", "fast", "no_auth"];
 const ADMIN: &[&str] = &["admin", "noscript", "loading", "stale"];
 
+const A_HASH_WF: &[&str] = &["@write", "@hash", "@fast"];
+const A_HASH_RF: &[&str] = &["@read", "@hash", "@fast"];
+const A_HASH_RS: &[&str] = &["@read", "@hash", "@slow"];
 const A_LIST_WF: &[&str] = &["@write", "@list", "@fast"];
 const A_LIST_WS: &[&str] = &["@write", "@list", "@slow"];
 const A_LIST_RF: &[&str] = &["@read", "@list", "@fast"];
@@ -223,6 +226,161 @@ const SECOND: (i32, i32, i32) = (2, 2, 1);
 use Split::{AllOk, Never, PerKeyArray, SumInt};
 
 pub static COMMANDS: &[CommandSpec] = &[
+    // hashes
+    keyed(
+        "hset",
+        -4,
+        WDF,
+        ONE,
+        A_HASH_WF,
+        "hash",
+        "Set the string value of a hash field",
+        hash::hset,
+        Never,
+    ),
+    keyed(
+        "hmset",
+        -4,
+        WDF,
+        ONE,
+        A_HASH_WF,
+        "hash",
+        "Set multiple hash fields to multiple values",
+        hash::hmset,
+        Never,
+    ),
+    keyed(
+        "hsetnx",
+        4,
+        WDF,
+        ONE,
+        A_HASH_WF,
+        "hash",
+        "Set the value of a hash field, only if the field does not exist",
+        hash::hsetnx,
+        Never,
+    ),
+    keyed(
+        "hget",
+        3,
+        RF,
+        ONE,
+        A_HASH_RF,
+        "hash",
+        "Get the value of a hash field",
+        hash::hget,
+        Never,
+    ),
+    keyed(
+        "hmget",
+        -3,
+        RF,
+        ONE,
+        A_HASH_RF,
+        "hash",
+        "Get the values of all the given hash fields",
+        hash::hmget,
+        Never,
+    ),
+    keyed(
+        "hdel",
+        -3,
+        WF,
+        ONE,
+        A_HASH_WF,
+        "hash",
+        "Delete one or more hash fields",
+        hash::hdel,
+        Never,
+    ),
+    keyed(
+        "hlen",
+        2,
+        RF,
+        ONE,
+        A_HASH_RF,
+        "hash",
+        "Get the number of fields in a hash",
+        hash::hlen,
+        Never,
+    ),
+    keyed(
+        "hstrlen",
+        3,
+        RF,
+        ONE,
+        A_HASH_RF,
+        "hash",
+        "Get the length of the value of a hash field",
+        hash::hstrlen,
+        Never,
+    ),
+    keyed(
+        "hexists",
+        3,
+        RF,
+        ONE,
+        A_HASH_RF,
+        "hash",
+        "Determine if a hash field exists",
+        hash::hexists,
+        Never,
+    ),
+    keyed(
+        "hgetall",
+        2,
+        R,
+        ONE,
+        A_HASH_RS,
+        "hash",
+        "Get all the fields and values in a hash",
+        hash::hgetall,
+        Never,
+    ),
+    keyed(
+        "hkeys",
+        2,
+        R,
+        ONE,
+        A_HASH_RS,
+        "hash",
+        "Get all the fields in a hash",
+        hash::hkeys,
+        Never,
+    ),
+    keyed(
+        "hvals",
+        2,
+        R,
+        ONE,
+        A_HASH_RS,
+        "hash",
+        "Get all the values in a hash",
+        hash::hvals,
+        Never,
+    ),
+    keyed(
+        "hincrby",
+        4,
+        WDF,
+        ONE,
+        A_HASH_WF,
+        "hash",
+        "Increment the integer value of a hash field by the given number",
+        hash::hincrby,
+        Never,
+    ),
+    keyed(
+        "hincrbyfloat",
+        4,
+        WDF,
+        ONE,
+        A_HASH_WF,
+        "hash",
+        "Increment the float value of a hash field by the given amount",
+        hash::hincrbyfloat,
+        Never,
+    ),
     // lists
     keyed(
         "lpush",

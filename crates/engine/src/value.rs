@@ -167,10 +167,115 @@ impl List {
     }
 }
 
+/// Redis' hash-max-listpack-entries and hash-max-listpack-value defaults.
+pub const HASH_MAX_LISTPACK_ENTRIES: usize = 128;
+pub const HASH_MAX_LISTPACK_VALUE: usize = 64;
+
+/// A hash. Small ones keep insertion order with updates in place, as Redis' listpack does
+/// (so HGETALL answers in Redis' order); past the listpack limits a hash table, for good.
+/// A field and its value.
+pub type Pair = (Box<[u8]>, Box<[u8]>);
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Hash {
+    Pack(Vec<Pair>),
+    Table(std::collections::HashMap<Box<[u8]>, Box<[u8]>>),
+}
+
+impl Default for Hash {
+    fn default() -> Self {
+        Hash::Pack(Vec::new())
+    }
+}
+
+impl Hash {
+    pub fn len(&self) -> usize {
+        match self {
+            Hash::Pack(v) => v.len(),
+            Hash::Table(m) => m.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
+        match self {
+            Hash::Pack(v) => v.iter().find(|(f, _)| &**f == field).map(|(_, v)| &**v),
+            Hash::Table(m) => m.get(field).map(|v| &**v),
+        }
+    }
+
+    /// Sets a field; true when it was new. A listpack past its entry limit becomes a table.
+    pub fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
+        let created = match self {
+            Hash::Pack(v) => match v.iter_mut().find(|(f, _)| &**f == field) {
+                Some((_, old)) => {
+                    *old = value.into();
+                    false
+                }
+                None => {
+                    v.push((field.into(), value.into()));
+                    true
+                }
+            },
+            Hash::Table(m) => m.insert(field.into(), value.into()).is_none(),
+        };
+        if matches!(self, Hash::Pack(v) if v.len() > HASH_MAX_LISTPACK_ENTRIES) {
+            self.convert_to_table();
+        }
+        created
+    }
+
+    pub fn remove(&mut self, field: &[u8]) -> bool {
+        match self {
+            Hash::Pack(v) => match v.iter().position(|(f, _)| &**f == field) {
+                Some(i) => {
+                    v.remove(i);
+                    true
+                }
+                None => false,
+            },
+            Hash::Table(m) => m.remove(field).is_some(),
+        }
+    }
+
+    /// Redis' hashTypeTryConversion: a field or value longer than the listpack limit about
+    /// to be written turns the hash into a table first.
+    pub fn prepare(&mut self, lens: impl IntoIterator<Item = usize>) {
+        if matches!(self, Hash::Pack(_)) && lens.into_iter().any(|l| l > HASH_MAX_LISTPACK_VALUE) {
+            self.convert_to_table();
+        }
+    }
+
+    fn convert_to_table(&mut self) {
+        if let Hash::Pack(v) = self {
+            let m = std::mem::take(v).into_iter().collect();
+            *self = Hash::Table(m);
+        }
+    }
+
+    pub fn pairs(&self) -> Vec<(&[u8], &[u8])> {
+        match self {
+            Hash::Pack(v) => v.iter().map(|(f, v)| (&**f, &**v)).collect(),
+            Hash::Table(m) => m.iter().map(|(f, v)| (&**f, &**v)).collect(),
+        }
+    }
+
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Hash::Pack(_) => "listpack",
+            Hash::Table(_) => "hashtable",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Str(Str),
     List(Box<List>),
+    Hash(Box<Hash>),
 }
 
 impl Value {
@@ -178,6 +283,7 @@ impl Value {
         match self {
             Value::Str(_) => "string",
             Value::List(_) => "list",
+            Value::Hash(_) => "hash",
         }
     }
 
@@ -185,6 +291,7 @@ impl Value {
         match self {
             Value::Str(s) => s.encoding(),
             Value::List(_) => "quicklist",
+            Value::Hash(h) => h.encoding(),
         }
     }
 
@@ -195,6 +302,13 @@ impl Value {
             Value::Str(Str::Emb(b)) => b.len(),
             Value::Str(Str::Raw(v)) => v.capacity(),
             Value::List(l) => l.items.iter().map(|v| v.len() + 16).sum::<usize>() + 64,
+            Value::Hash(h) => {
+                h.pairs()
+                    .iter()
+                    .map(|(f, v)| f.len() + v.len() + 32)
+                    .sum::<usize>()
+                    + 64
+            }
         }
     }
 }

@@ -451,7 +451,7 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: Args) -> Result<()> {
 /// (64-bit mantissa, 15-bit exponent, round-to-nearest-even): strtold, one addition and
 /// printf("%.17Lf"). f64 or exact decimal arithmetic both disagree with Redis in the last
 /// digits (1e23+1, 3+1.23456789012345678+1e10) and in range (1e400 is a valid long double).
-mod ld {
+pub(crate) mod ld {
     use std::cmp::Ordering;
 
     /// Unsigned big integer, little-endian 32-bit limbs, no trailing zero limbs.
@@ -689,6 +689,10 @@ mod ld {
             return Ld::Inf { neg };
         }
         Ld::Fin { neg, m, e }
+    }
+
+    pub fn is_inf(x: Ld) -> bool {
+        matches!(x, Ld::Inf { .. })
     }
 
     /// a + b, or None when the result is infinite or NaN.

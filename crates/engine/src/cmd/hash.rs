@@ -1,0 +1,217 @@
+//! Hash commands (Redis 7.0 t_hash.c semantics). Small hashes keep Redis' listpack order
+//! (insertion order, updates in place), so HGETALL, HKEYS and HVALS answer in the same order
+//! as Redis; past `hash-max-listpack-entries` (128) fields or a field or value longer than
+//! `hash-max-listpack-value` (64 bytes) the hash becomes a hash table ("hashtable"), whose
+//! order, as in Redis, is unspecified. Empty hashes are deleted.
+
+use crate::args::{parse_i64, Args};
+use crate::cmd::string::ld;
+use crate::error::{Error, Result};
+use crate::shard::{Ctx, Shard};
+use crate::value::{Entry, Hash, Value};
+
+fn as_hash(entry: Option<&mut Entry>) -> Result<Option<&mut Hash>> {
+    match entry {
+        None => Ok(None),
+        Some(Entry {
+            value: Value::Hash(h),
+            ..
+        }) => Ok(Some(h)),
+        Some(_) => Err(Error::WrongType),
+    }
+}
+
+fn get_hash<'a>(shard: &'a mut Shard, db: usize, key: &[u8]) -> Result<Option<&'a mut Hash>> {
+    as_hash(shard.lookup_read(db, key))
+}
+
+fn get_hash_write<'a>(shard: &'a mut Shard, db: usize, key: &[u8]) -> Result<Option<&'a mut Hash>> {
+    as_hash(shard.lookup(db, key))
+}
+
+/// The hash at `key`, created empty when absent (Redis' hashTypeLookupWriteOrCreate).
+fn hash_or_create<'a>(shard: &'a mut Shard, db: usize, key: &[u8]) -> Result<&'a mut Hash> {
+    if get_hash_write(shard, db, key)?.is_none() {
+        shard.store(db, key, Value::Hash(Box::default()), 0);
+    }
+    get_hash_write(shard, db, key)?.ok_or(Error::NoSuchKey)
+}
+
+fn hset_pairs(ctx: &mut Ctx, args: Args) -> Result<usize> {
+    if !args.len().is_multiple_of(2) {
+        return Err(Error::Arity(ctx.name.into()));
+    }
+    let key = args.get(1);
+    let h = hash_or_create(ctx.shard, ctx.db, key)?;
+    h.prepare((2..args.len()).map(|i| args.get(i).len()));
+    let mut created = 0;
+    for i in (2..args.len()).step_by(2) {
+        created += h.set(args.get(i), args.get(i + 1)) as usize;
+    }
+    ctx.shard.modified(ctx.db, key);
+    Ok(created)
+}
+
+pub fn hset(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let n = hset_pairs(ctx, args)?;
+    ctx.out.integer(n as i64);
+    Ok(())
+}
+
+pub fn hmset(ctx: &mut Ctx, args: Args) -> Result<()> {
+    hset_pairs(ctx, args)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+pub fn hsetnx(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let key = args.get(1);
+    let h = hash_or_create(ctx.shard, ctx.db, key)?;
+    if h.get(args.get(2)).is_some() {
+        ctx.out.integer(0);
+        return Ok(());
+    }
+    h.prepare([args.get(2).len(), args.get(3).len()]);
+    h.set(args.get(2), args.get(3));
+    ctx.shard.modified(ctx.db, key);
+    ctx.out.integer(1);
+    Ok(())
+}
+
+pub fn hget(ctx: &mut Ctx, args: Args) -> Result<()> {
+    match get_hash(ctx.shard, ctx.db, args.get(1))?.and_then(|h| h.get(args.get(2))) {
+        Some(v) => ctx.out.bulk(v),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+pub fn hmget(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let h = get_hash(ctx.shard, ctx.db, args.get(1))?;
+    ctx.out.array(args.len() - 2);
+    for i in 2..args.len() {
+        match h.as_ref().and_then(|h| h.get(args.get(i))) {
+            Some(v) => ctx.out.bulk(v),
+            None => ctx.out.null(),
+        }
+    }
+    Ok(())
+}
+
+pub fn hdel(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let key = args.get(1);
+    let Some(h) = get_hash_write(ctx.shard, ctx.db, key)? else {
+        ctx.out.integer(0);
+        return Ok(());
+    };
+    let mut deleted = 0;
+    for i in 2..args.len() {
+        deleted += h.remove(args.get(i)) as i64;
+    }
+    let empty = h.is_empty();
+    if empty {
+        ctx.shard.delete(ctx.db, key);
+    } else if deleted > 0 {
+        ctx.shard.modified(ctx.db, key);
+    }
+    ctx.out.integer(deleted);
+    Ok(())
+}
+
+pub fn hlen(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let n = get_hash(ctx.shard, ctx.db, args.get(1))?.map_or(0, |h| h.len());
+    ctx.out.integer(n as i64);
+    Ok(())
+}
+
+pub fn hstrlen(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let n = get_hash(ctx.shard, ctx.db, args.get(1))?
+        .and_then(|h| h.get(args.get(2)))
+        .map_or(0, |v| v.len());
+    ctx.out.integer(n as i64);
+    Ok(())
+}
+
+pub fn hexists(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let found =
+        get_hash(ctx.shard, ctx.db, args.get(1))?.is_some_and(|h| h.get(args.get(2)).is_some());
+    ctx.out.integer(found as i64);
+    Ok(())
+}
+
+fn dump(ctx: &mut Ctx, args: Args, fields: bool, values: bool) -> Result<()> {
+    let Some(h) = get_hash(ctx.shard, ctx.db, args.get(1))? else {
+        if fields && values {
+            ctx.out.map(0);
+        } else {
+            ctx.out.array(0);
+        }
+        return Ok(());
+    };
+    let pairs = h.pairs();
+    if fields && values {
+        ctx.out.map(pairs.len());
+    } else {
+        ctx.out.array(pairs.len());
+    }
+    for (f, v) in pairs {
+        if fields {
+            ctx.out.bulk(f);
+        }
+        if values {
+            ctx.out.bulk(v);
+        }
+    }
+    Ok(())
+}
+
+pub fn hgetall(ctx: &mut Ctx, args: Args) -> Result<()> {
+    dump(ctx, args, true, true)
+}
+
+pub fn hkeys(ctx: &mut Ctx, args: Args) -> Result<()> {
+    dump(ctx, args, true, false)
+}
+
+pub fn hvals(ctx: &mut Ctx, args: Args) -> Result<()> {
+    dump(ctx, args, false, true)
+}
+
+pub fn hincrby(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let incr = args.int(3)?;
+    let (key, field) = (args.get(1), args.get(2));
+    let h = hash_or_create(ctx.shard, ctx.db, key)?;
+    let cur = match h.get(field) {
+        None => 0,
+        Some(v) => parse_i64(v).ok_or_else(|| Error::msg("ERR hash value is not an integer"))?,
+    };
+    let new = cur
+        .checked_add(incr)
+        .ok_or_else(|| Error::msg("ERR increment or decrement would overflow"))?;
+    let text = new.to_string();
+    h.set(field, text.as_bytes());
+    ctx.shard.modified(ctx.db, key);
+    ctx.out.integer(new);
+    Ok(())
+}
+
+pub fn hincrbyfloat(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let incr = ld::parse(args.get(3)).ok_or(Error::NotFloat)?;
+    if ld::is_inf(incr) {
+        return Err(Error::msg("ERR value is NaN or Infinity"));
+    }
+    let (key, field) = (args.get(1), args.get(2));
+    let h = hash_or_create(ctx.shard, ctx.db, key)?;
+    let cur = match h.get(field) {
+        None => ld::Ld::ZERO,
+        Some(v) => ld::parse(v).ok_or_else(|| Error::msg("ERR hash value is not a float"))?,
+    };
+    let sum = ld::add(cur, incr)
+        .ok_or_else(|| Error::msg("ERR increment would produce NaN or Infinity"))?;
+    let text = ld::format_human(sum);
+    h.prepare([field.len(), text.len()]);
+    h.set(field, &text);
+    ctx.shard.modified(ctx.db, key);
+    ctx.out.bulk(&text);
+    Ok(())
+}
