@@ -253,3 +253,12 @@ impl Raw {
         Ok(())
     }
 }
+
+/// INFO stats' total_cross_shard_hops: how many requests this server's cores sent each other.
+pub fn hops(raw: &mut Raw) -> u64 {
+    let info = raw.cmd(&["INFO", "stats"]);
+    info.lines()
+        .find_map(|l| l.strip_prefix("total_cross_shard_hops:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("INFO stats has total_cross_shard_hops")
+}

@@ -1,15 +1,7 @@
 //! Routing across shards: pipelined commands for another core travel in one hop per shard
 //! per read, not one hop per command.
 
-use crate::harness::Server;
-
-fn hops(raw: &mut crate::harness::Raw) -> u64 {
-    let info = raw.cmd(&["INFO", "stats"]);
-    info.lines()
-        .find_map(|l| l.strip_prefix("total_cross_shard_hops:"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("INFO stats has total_cross_shard_hops")
-}
+use crate::harness::{hops, Server};
 
 #[test]
 fn pipelined_remote_commands_share_one_hop() {

@@ -4,7 +4,7 @@
 //! (Replies of single-connection sequences are compared with redis-server by the
 //! differential tests.)
 
-use crate::harness::Server;
+use crate::harness::{hops, Server};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -224,14 +224,6 @@ fn disconnect_while_watching_and_in_multi() {
         .query(&mut c)
         .unwrap();
     assert_eq!(r, ("OK".into(), 2));
-}
-
-fn hops(raw: &mut crate::harness::Raw) -> u64 {
-    let info = raw.cmd(&["INFO", "stats"]);
-    info.lines()
-        .find_map(|l| l.strip_prefix("total_cross_shard_hops:"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("INFO stats has total_cross_shard_hops")
 }
 
 /// A transaction whose keys (and watched keys) all live on one other shard runs there in one
