@@ -633,7 +633,7 @@ mod tests {
             }
             assert_eq!(mid.iter().count(), i as usize);
             assert_eq!(mid.remove(&3u32.to_be_bytes()), Some("3".into()));
-            if i % 2 == 0 {
+            if i.is_multiple_of(2) {
                 mid.clear();
             }
         }
@@ -653,7 +653,7 @@ mod tests {
                 assert_eq!(d.iter().count(), i as usize + 1);
             }
         }
-        assert!(d.rehash_for(std::time::Duration::from_secs(1)) == false);
+        assert!(!d.rehash_for(std::time::Duration::from_secs(1)));
         assert_eq!(d.len(), 5000);
         assert!(d.random_key(&mut rng).is_some());
     }

@@ -105,31 +105,9 @@ fn line(buf: &[u8]) -> Result<Option<(&[u8], usize)>, ProtocolError> {
     }
 }
 
+/// A RESP integer (or length), with the server's own rules (`resp::string2ll`).
 fn parse_int(s: &[u8]) -> Result<i64, ProtocolError> {
-    let (neg, digits) = match s.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, s),
-    };
-    if digits.is_empty() || digits.len() > 19 {
-        return Err(perr(format!(
-            "bad integer {:?}",
-            String::from_utf8_lossy(s)
-        )));
-    }
-    let mut v: i64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return Err(perr(format!(
-                "bad integer {:?}",
-                String::from_utf8_lossy(s)
-            )));
-        }
-        v = v
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(i64::from(d - b'0')))
-            .ok_or_else(|| perr("integer overflow"))?;
-    }
-    Ok(if neg { -v } else { v })
+    resp::string2ll(s).ok_or_else(|| perr(format!("bad integer {:?}", String::from_utf8_lossy(s))))
 }
 
 fn parse_at(buf: &[u8], depth: usize) -> Result<Option<(Reply<'_>, usize)>, ProtocolError> {

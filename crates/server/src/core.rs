@@ -64,7 +64,7 @@ pub struct Core {
 #[derive(Default)]
 struct ShardLock {
     /// Held keys (db, key) and the operation holding each.
-    held: RefCell<HashMap<(usize, Vec<u8>), u64>>,
+    held: RefCell<HeldKeys>,
     /// Lock requests waiting; one is granted once none of its keys is held or wanted by an
     /// earlier waiting request (first come, first served among those that conflict).
     queue: RefCell<VecDeque<Waiting>>,
@@ -77,6 +77,40 @@ struct ShardLock {
 }
 
 pub type LockKeys = Vec<(usize, Vec<u8>)>;
+
+/// The held keys of a shard and their holders, per database, so that a lookup by `&[u8]`
+/// (every deferral check while something is held) allocates nothing.
+#[derive(Default)]
+struct HeldKeys(HashMap<usize, HashMap<Vec<u8>, u64>>);
+
+impl HeldKeys {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn holder(&self, db: usize, key: &[u8]) -> Option<u64> {
+        self.0.get(&db)?.get(key).copied()
+    }
+
+    fn insert(&mut self, db: usize, key: Vec<u8>, tx: u64) {
+        self.0.entry(db).or_default().insert(key, tx);
+    }
+
+    fn release(&mut self, tx: u64) {
+        self.0.retain(|_, keys| {
+            keys.retain(|_, t| *t != tx);
+            !keys.is_empty()
+        });
+    }
+
+    /// Whether every held key belongs to `tx` (None: whether nothing is held).
+    fn all_held_by(&self, tx: Option<u64>) -> bool {
+        self.0
+            .values()
+            .flat_map(|m| m.values())
+            .all(|&t| Some(t) == tx)
+    }
+}
 
 struct Waiting {
     tx: u64,
@@ -448,11 +482,11 @@ impl Core {
         held.is_empty()
             || keys
                 .into_iter()
-                .all(|k| held.get(&(db, k.to_vec())).is_none_or(|&t| Some(t) == tx))
+                .all(|k| held.holder(db, k).is_none_or(|t| Some(t) == tx))
     }
 
-    /// Whether a request from another core (sent inside `tx`, if any) may run now.
-    fn lock_allows(&self, op: &Op, tx: Option<u64>) -> bool {
+    /// Whether a request (sent inside `tx`, if any) may run now, or must wait for held keys.
+    pub fn lock_allows(&self, op: &Op, tx: Option<u64>) -> bool {
         if self.lock_idle() {
             return true;
         }
@@ -474,9 +508,7 @@ impl Core {
                         .all(|(db, k, _)| self.keys_free_for(*db, [k.as_slice()], tx))
             }
             // Whole-keyspace writes wait for every held key (but their own).
-            Op::Flush { .. } | Op::SwapDb(..) => {
-                self.lock.held.borrow().values().all(|&t| Some(t) == tx)
-            }
+            Op::Flush { .. } | Op::SwapDb(..) => self.lock.held.borrow().all_held_by(tx),
             _ => true,
         }
     }
@@ -498,7 +530,8 @@ impl Core {
         let free = {
             let held = self.lock.held.borrow();
             let queue = self.lock.queue.borrow();
-            keys.iter().all(|k| held.get(k).is_none_or(|&t| t == tx))
+            keys.iter()
+                .all(|(db, k)| held.holder(*db, k).is_none_or(|t| t == tx))
                 && !queue
                     .iter()
                     .any(|w| w.keys.iter().any(|k| keys.contains(k)))
@@ -516,8 +549,8 @@ impl Core {
     fn grant(self: &Rc<Self>, tx: u64, keys: LockKeys, grant: Grant) {
         {
             let mut held = self.lock.held.borrow_mut();
-            for k in keys {
-                held.insert(k, tx);
+            for (db, k) in keys {
+                held.insert(db, k, tx);
             }
         }
         match grant {
@@ -603,7 +636,7 @@ impl Core {
     /// and local waiters are woken; waiting lock requests are granted after those had their
     /// turn (so nobody starves behind a stream of operations on the same keys).
     pub fn release(self: &Rc<Self>, tx: u64) {
-        self.lock.held.borrow_mut().retain(|_, t| *t != tx);
+        self.lock.held.borrow_mut().release(tx);
         let pending: Vec<Req> = self.lock.deferred.borrow_mut().drain(..).collect();
         for req in pending {
             if self.lock_allows(&req.op, req.tx) {
@@ -638,9 +671,9 @@ impl Core {
                 let queue = self.lock.queue.borrow();
                 let Some(w) = queue.get(i) else { break };
                 let held = self.lock.held.borrow();
-                w.keys
-                    .iter()
-                    .all(|k| held.get(k).is_none_or(|&t| t == w.tx) && !blocked.contains(k))
+                w.keys.iter().all(|k| {
+                    held.holder(k.0, &k.1).is_none_or(|t| t == w.tx) && !blocked.contains(k)
+                })
             };
             if ready {
                 let w = self.lock.queue.borrow_mut().remove(i);

@@ -217,16 +217,8 @@ async fn exec_on(c: &mut Conn, shard: usize, queued: &[Vec<Vec<u8>>]) {
     let n = batch.cmds.len();
     let op = Op::Exec { watches, batch };
     let reply = if shard == core.id {
-        let keys: Vec<(usize, Vec<u8>)> = match &op {
-            Op::Exec { watches, batch } => batch
-                .keys()
-                .map(|(d, k)| (d, k.to_vec()))
-                .chain(watches.iter().map(|(d, k, _)| (*d, k.clone())))
-                .collect(),
-            _ => Vec::new(),
-        };
-        core.wait_keys(|cr| keys.iter().all(|(d, k)| cr.keys_free(*d, [k.as_slice()])))
-            .await;
+        // The same rule that defers it on a remote shard: wait while its keys are held.
+        core.wait_keys(|cr| cr.lock_allows(&op, None)).await;
         core.exec(op)
     } else {
         core.call(shard, op).await

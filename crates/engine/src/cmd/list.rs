@@ -39,27 +39,12 @@ fn settle(ctx: &mut Ctx, key: &[u8], empty: bool) {
 
 fn push(ctx: &mut Ctx, args: Args, left: bool, only_existing: bool) -> Result<()> {
     let key = args.get(1);
-    let exists = get_list_write(ctx.shard, ctx.db, key)?.is_some();
-    if !exists {
-        if only_existing {
-            ctx.out.integer(0);
-            return Ok(());
-        }
-        ctx.shard.store(ctx.db, key, Value::List(Box::default()), 0);
+    if only_existing && !check_list(ctx.shard, ctx.db, key)? {
+        ctx.out.integer(0);
+        return Ok(());
     }
-    let Some(list) = get_list_write(ctx.shard, ctx.db, key)? else {
-        return Err(Error::NoSuchKey);
-    };
-    for i in 2..args.len() {
-        let v: Box<[u8]> = args.get(i).into();
-        if left {
-            list.items.push_front(v);
-        } else {
-            list.items.push_back(v);
-        }
-    }
-    let n = list.len();
-    ctx.shard.modified(ctx.db, key);
+    let elems = (2..args.len()).map(|i| args.get(i).into());
+    let n = push_into(ctx.shard, ctx.db, key, left, elems)?;
     ctx.out.integer(n as i64);
     Ok(())
 }
@@ -95,46 +80,31 @@ fn pop(ctx: &mut Ctx, args: Args, left: bool) -> Result<()> {
         None
     };
     let key = args.get(1);
-    let Some(list) = get_list_write(ctx.shard, ctx.db, key)? else {
-        match count {
-            Some(_) => ctx.out.null_array(),
-            None => ctx.out.null(),
+    if count == Some(0) {
+        // Redis answers an empty array at once, touching nothing.
+        match check_list(ctx.shard, ctx.db, key)? {
+            true => ctx.out.array(0),
+            false => ctx.out.null_array(),
         }
         return Ok(());
-    };
-    match count {
-        None => {
-            let v = if left {
-                list.items.pop_front()
-            } else {
-                list.items.pop_back()
-            };
-            match v {
-                Some(v) => ctx.out.bulk(&v),
-                None => ctx.out.null(),
-            }
-        }
-        Some(0) => {
-            ctx.out.array(0);
-            return Ok(());
-        }
-        Some(n) => {
-            let n = n.min(list.len());
-            ctx.out.array(n);
-            for _ in 0..n {
-                let v = if left {
-                    list.items.pop_front()
-                } else {
-                    list.items.pop_back()
-                };
-                if let Some(v) = v {
-                    ctx.out.bulk(&v);
-                }
-            }
-        }
     }
-    let empty = list.is_empty();
-    settle(ctx, key, empty);
+    match (
+        pop_from(ctx.shard, ctx.db, key, left, count.unwrap_or(1))?,
+        count,
+    ) {
+        (None, Some(_)) => ctx.out.null_array(),
+        (None, None) => ctx.out.null(),
+        (Some(popped), Some(_)) => {
+            ctx.out.array(popped.len());
+            for v in &popped {
+                ctx.out.bulk(v);
+            }
+        }
+        (Some(popped), None) => match popped.first() {
+            Some(v) => ctx.out.bulk(v),
+            None => ctx.out.null(),
+        },
+    }
     Ok(())
 }
 
@@ -415,31 +385,40 @@ pub fn rpoplpush(ctx: &mut Ctx, args: Args) -> Result<()> {
 
 fn move_one(ctx: &mut Ctx, src: &[u8], dst: &[u8], from_left: bool, to_left: bool) -> Result<()> {
     let db = ctx.db;
-    if get_list_write(ctx.shard, db, src)?.is_none() {
+    if !check_list(ctx.shard, db, src)? {
         ctx.out.null();
+        return Ok(());
+    }
+    if src == dst {
+        // A rotation: the list never empties, so it is never deleted (its TTL stays).
+        let Some(list) = get_list_write(ctx.shard, db, src)? else {
+            return Err(Error::NoSuchKey);
+        };
+        let elem = if from_left {
+            list.items.pop_front()
+        } else {
+            list.items.pop_back()
+        };
+        let Some(elem) = elem else {
+            ctx.out.null();
+            return Ok(());
+        };
+        if to_left {
+            list.items.push_front(elem.clone());
+        } else {
+            list.items.push_back(elem.clone());
+        }
+        ctx.shard.modified(db, src);
+        ctx.out.bulk(&elem);
         return Ok(());
     }
     // The destination must be a list (or absent) before anything moves.
-    if src != dst {
-        get_list_write(ctx.shard, db, dst)?;
-    }
-    let Some(list) = get_list_write(ctx.shard, db, src)? else {
-        return Err(Error::NoSuchKey);
-    };
-    let Some(elem) = (if from_left {
-        list.items.pop_front()
-    } else {
-        list.items.pop_back()
-    }) else {
+    check_list(ctx.shard, db, dst)?;
+    let popped = pop_from(ctx.shard, db, src, from_left, 1)?.unwrap_or_default();
+    let Some(elem) = popped.into_iter().next() else {
         ctx.out.null();
         return Ok(());
     };
-    let src_empty = list.is_empty();
-    if src_empty && src != dst {
-        ctx.shard.delete(db, src);
-    } else {
-        ctx.shard.modified(db, src);
-    }
     push_into(ctx.shard, db, dst, to_left, std::iter::once(elem.clone()))?;
     ctx.out.bulk(&elem);
     Ok(())
