@@ -263,6 +263,11 @@ enum Check {
     AnyInt,
     /// Run on both, not compared.
     Ignore,
+    /// Only the reply's type and length (random members).
+    Len,
+    /// A full SSCAN/HSCAN/ZSCAN iteration: argv is the command and key, then its options;
+    /// the cursor goes after the key.
+    ScanKey,
 }
 
 struct Cmd {
@@ -486,9 +491,113 @@ fn hash_cmd(r: &mut Rng) -> Cmd {
     }
 }
 
+/// A set member: mostly small integers (intsets, answered in order), some strings.
+fn member(r: &mut Rng) -> Vec<u8> {
+    b(r.pick(&["1", "2", "3", "10", "-5", "0", "a", "b", "x", "007"]))
+}
+
+fn members(r: &mut Rng, argv: &mut Vec<Vec<u8>>, max: i64) {
+    for _ in 0..r.range(1, max) {
+        argv.push(member(r));
+    }
+}
+
+/// Set commands on the same keys as everything else. Hash-table sets answer in an
+/// unspecified order, so member lists compare sorted; random picks compare by shape, or ask
+/// for more members than any set holds so that the answer is the whole set.
+fn set_cmd(r: &mut Rng) -> Cmd {
+    let k = key(r);
+    let sorted = |argv| Cmd {
+        argv,
+        check: Check::Sorted,
+    };
+    match r.below(30) {
+        0..=5 => {
+            let mut argv = vec![b("SADD"), k];
+            members(r, &mut argv, 5);
+            c(argv)
+        }
+        6 | 7 => {
+            let mut argv = vec![b("SREM"), k];
+            members(r, &mut argv, 3);
+            c(argv)
+        }
+        8 | 9 => sorted(vec![b("SMEMBERS"), k]),
+        10 => c(vec![b("SISMEMBER"), k, member(r)]),
+        11 => {
+            let mut argv = vec![b("SMISMEMBER"), k];
+            members(r, &mut argv, 3);
+            c(argv)
+        }
+        12 => c(vec![b("SCARD"), k]),
+        13 => {
+            let count = r.pick(&["100", "0", "-1", "x"]);
+            sorted(vec![b("SPOP"), k, b(count)])
+        }
+        14 => match r.below(4) {
+            0 => sorted(vec![b("SRANDMEMBER"), k, b("100")]),
+            1 => Cmd {
+                argv: vec![b("SRANDMEMBER"), k, b(r.pick(&["-3", "2", "1"]))],
+                check: Check::Len,
+            },
+            2 => Cmd {
+                argv: vec![b("SRANDMEMBER"), k],
+                check: Check::NullOrNot,
+            },
+            _ => c(vec![b("SRANDMEMBER"), k, b(r.pick(&["0", "x"]))]),
+        },
+        15 | 16 => c(vec![b("SMOVE"), k, key(r), member(r)]),
+        17..=19 => {
+            let mut argv = vec![b(r.pick(&["SINTER", "SUNION", "SDIFF"]))];
+            argv.extend(keys(r, 1, 3));
+            sorted(argv)
+        }
+        20..=22 => {
+            let mut argv = vec![b(r.pick(&["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"])), k];
+            argv.extend(keys(r, 1, 3));
+            c(argv)
+        }
+        23 => {
+            let ks = keys(r, 1, 3);
+            let n = if r.chance(10) {
+                "0"
+            } else {
+                &ks.len().to_string()
+            };
+            let mut argv = vec![b("SINTERCARD"), b(n)];
+            argv.extend(ks);
+            if r.chance(40) {
+                argv.push(b("LIMIT"));
+                argv.push(b(r.pick(&["1", "0", "-1", "2"])));
+            }
+            c(argv)
+        }
+        24 | 25 => {
+            let mut argv = vec![b("SSCAN"), k];
+            if r.chance(30) {
+                argv.extend([b("MATCH"), b(r.pick(&["1*", "*", "[ab]"]))]);
+            }
+            if r.chance(30) {
+                argv.extend([b("COUNT"), b(r.pick(&["1", "3", "100"]))]);
+            }
+            Cmd {
+                argv,
+                check: Check::ScanKey,
+            }
+        }
+        26 => c(vec![b("OBJECT"), b("ENCODING"), k]),
+        27 => c(vec![b("TYPE"), k]),
+        // Wrong arities, and one-key calls that are valid.
+        _ => sorted(vec![b(r.pick(&["SADD", "SMEMBERS", "SINTER", "SMOVE"])), k]),
+    }
+}
+
 fn gen(r: &mut Rng) -> Cmd {
     if r.chance(5) {
         return tx_cmd(r);
+    }
+    if r.chance(20) {
+        return set_cmd(r);
     }
     if r.chance(20) {
         return hash_cmd(r);
@@ -824,6 +933,7 @@ fn run(conn: &mut Raw, cmd: &Cmd) -> String {
     let argv: Vec<&[u8]> = cmd.argv.iter().map(|a| a.as_slice()).collect();
     match cmd.check {
         Check::ScanAll => scan_all(conn, &argv),
+        Check::ScanKey => scan_key(conn, &argv),
         _ => {
             let mut buf = Vec::new();
             resp::write_command(&mut buf, &argv);
@@ -838,7 +948,11 @@ fn run(conn: &mut Raw, cmd: &Cmd) -> String {
 /// header, the items and the rest, or None when the reply is not such an array.
 fn bulk_array(s: &str) -> Option<(&str, Vec<&str>, &str)> {
     let (head, mut rest) = s.split_once("\r\n")?;
-    let n: usize = head.strip_prefix('*')?.parse().ok()?;
+    let n: usize = head
+        .strip_prefix('*')
+        .or_else(|| head.strip_prefix('~'))?
+        .parse()
+        .ok()?;
     let mut items = Vec::with_capacity(n);
     for _ in 0..n {
         let (len, tail) = rest.split_once("\r\n")?;
@@ -879,6 +993,36 @@ fn scan_all(conn: &mut Raw, opts: &[&[u8]]) -> String {
     panic!("SCAN did not finish in 10000 calls");
 }
 
+/// Every item of a full SSCAN/HSCAN/ZSCAN iteration, sorted, or the first error.
+fn scan_key(conn: &mut Raw, argv: &[&[u8]]) -> String {
+    let mut cursor = b"0".to_vec();
+    let mut found: Vec<String> = Vec::new();
+    for _ in 0..10_000 {
+        let mut words: Vec<&[u8]> = vec![argv[0], argv[1], &cursor];
+        words.extend_from_slice(&argv[2..]);
+        let reply = conn.cmd_bytes(&words);
+        if reply.starts_with('-') {
+            return reply;
+        }
+        let parsed = reply
+            .strip_prefix("*2\r\n")
+            .and_then(|r| r.split_once("\r\n"))
+            .and_then(|(_, r)| r.split_once("\r\n"))
+            .and_then(|(cur, r)| Some((cur, bulk_array(r)?)));
+        let Some((cur, (_, items, _))) = parsed else {
+            panic!("odd scan reply {reply:?}");
+        };
+        found.extend(items.iter().map(|s| s.to_string()));
+        cursor = cur.as_bytes().to_vec();
+        if cursor == b"0" {
+            found.sort();
+            found.dedup();
+            return format!("scan* -> {found:?}");
+        }
+    }
+    panic!("scan did not finish in 10000 calls");
+}
+
 fn int_reply(s: &str) -> Option<i64> {
     s.strip_prefix(':')?.trim_end().parse().ok()
 }
@@ -887,7 +1031,8 @@ fn int_reply(s: &str) -> Option<i64> {
 /// differ.
 fn same(check: Check, redis: &str, ours: &str) -> bool {
     match check {
-        Check::Exact | Check::ScanAll => redis == ours,
+        Check::Exact | Check::ScanAll | Check::ScanKey => redis == ours,
+        Check::Len => redis.split("\r\n").next() == ours.split("\r\n").next(),
         Check::Time(tol) => match (int_reply(redis), int_reply(ours)) {
             (Some(a), Some(b)) if a >= 0 && b >= 0 => (a - b).abs() <= tol,
             _ => redis == ours,

@@ -90,6 +90,57 @@ impl OwnedArgs {
     }
 }
 
+/// A SCAN cursor, with strtoul's semantics as Redis' parseScanCursorOrReply ("-1" wraps to
+/// the largest cursor).
+pub fn parse_cursor(b: &[u8]) -> Result<u64> {
+    std::str::from_utf8(b)
+        .ok()
+        .and_then(|s| {
+            s.parse::<u64>()
+                .ok()
+                .or_else(|| s.parse::<i64>().ok().map(|v| v as u64))
+        })
+        .ok_or_else(|| Error::msg("ERR invalid cursor"))
+}
+
+/// The options of SSCAN, HSCAN and ZSCAN (SCAN adds TYPE).
+pub struct ScanOpts<'a> {
+    pub count: usize,
+    /// None for no pattern or "*".
+    pub pattern: Option<&'a [u8]>,
+}
+
+impl<'a> ScanOpts<'a> {
+    pub fn parse(args: Args<'a>, from: usize) -> Result<ScanOpts<'a>> {
+        let mut o = ScanOpts {
+            count: 10,
+            pattern: None,
+        };
+        let mut i = from;
+        while i < args.len() {
+            if args.is(i, "count") && i + 1 < args.len() {
+                let n = args.int(i + 1)?;
+                if n < 1 {
+                    return Err(Error::Syntax);
+                }
+                o.count = n as usize;
+            } else if args.is(i, "match") && i + 1 < args.len() {
+                let p = args.get(i + 1);
+                o.pattern = (p != b"*").then_some(p);
+            } else {
+                return Err(Error::Syntax);
+            }
+            i += 2;
+        }
+        Ok(o)
+    }
+
+    pub fn keeps(&self, item: &[u8]) -> bool {
+        self.pattern
+            .is_none_or(|p| crate::glob::matches(p, item, false))
+    }
+}
+
 /// Redis' string2ll (integers in arguments follow the same rules as RESP lengths).
 pub use resp::string2ll as parse_i64;
 

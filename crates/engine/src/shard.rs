@@ -37,6 +37,8 @@ pub struct Shard {
     pub stats: Stats,
     /// Set by the runtime when maxmemory-policy is an LFU one (OBJECT FREQ needs it).
     pub lfu_policy: bool,
+    /// The compact encodings' size limits, from the config.
+    pub limits: crate::value::Limits,
     /// WATCHed keys per database (by index, so SWAPDB does not move them): how many watches
     /// each has and its version, which moves whenever the key is modified.
     watched: Vec<HashMap<Vec<u8>, Watch>>,
@@ -89,6 +91,7 @@ impl Shard {
             rng: Rng::new(0x9E37_79B9_7F4A_7C15 ^ ((id as u64 + 1) << 17) ^ unix_ms()),
             stats: Stats::default(),
             lfu_policy: false,
+            limits: Default::default(),
             watched: (0..databases.max(1)).map(|_| HashMap::new()).collect(),
             watched_keys: 0,
             watch_clock: 0,
@@ -304,6 +307,12 @@ impl Shard {
     pub fn peek(&mut self, db: usize, key: &[u8]) -> Option<&Entry> {
         self.expire_if_needed(db, key);
         self.dbs[db].dict.get(key)
+    }
+
+    /// A value as stored, with no expiry check and no stats: for a command that has looked
+    /// its keys up already and now needs several of them at once.
+    pub fn value(&self, db: usize, key: &[u8]) -> Option<&Value> {
+        self.dbs[db].dict.get(key).map(|e| &e.value)
     }
 
     pub fn exists(&mut self, db: usize, key: &[u8]) -> bool {

@@ -4,7 +4,7 @@
 //! file.
 
 use crate::args::Args;
-use crate::cmd::{hash, keys, list, string};
+use crate::cmd::{hash, keys, list, set, string};
 use crate::error::Result;
 use crate::shard::Ctx;
 use std::collections::HashMap;
@@ -36,6 +36,44 @@ pub enum Split {
     AllOk,
     /// The runtime moves values between shards itself (RENAME, COPY, LCS, MSETNX).
     Runtime(Rt),
+    /// The runtime locks every key, gathers copies of their values onto one scratch shard,
+    /// runs the command there and writes back the keys it modified (SINTERSTORE, SMOVE,
+    /// ZUNIONSTORE, LMPOP, ...): one generic path for commands that combine whole values.
+    Gather,
+}
+
+/// Keys that only the arguments can locate (Redis' "movablekeys").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Movable {
+    No,
+    /// The argument at this index counts the keys that follow it (ZUNIONSTORE, LMPOP).
+    NumKeys(usize),
+    /// SORT's `STORE dst`.
+    SortStore,
+}
+
+/// What key positions are read from: a parsed command or a queued one.
+pub trait Words {
+    fn count(&self) -> usize;
+    fn word(&self, i: usize) -> &[u8];
+}
+
+impl Words for Args<'_> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn word(&self, i: usize) -> &[u8] {
+        self.get(i)
+    }
+}
+
+impl Words for [Vec<u8>] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn word(&self, i: usize) -> &[u8] {
+        &self[i]
+    }
 }
 
 /// Commands the runtime implements.
@@ -89,6 +127,7 @@ pub struct CommandSpec {
     pub first_key: i32,
     pub last_key: i32,
     pub step: i32,
+    pub movable: Movable,
     pub acl: &'static [&'static str],
     pub group: &'static str,
     pub summary: &'static str,
@@ -110,9 +149,11 @@ impl CommandSpec {
         self.flags.contains(&"write")
     }
 
-    /// Indexes of the key arguments for this invocation (Redis' first/last/step). Container
-    /// commands (OBJECT, MEMORY) name their key at 2 only when one is given.
-    pub fn key_positions(&self, argc: usize) -> impl Iterator<Item = usize> {
+    /// Indexes of the key arguments for this invocation (Redis' first/last/step, then any
+    /// movable keys). Container commands (OBJECT, MEMORY) name their key at 2 only when one
+    /// is given. A bad key count yields only the fixed keys; the handler reports the error.
+    pub fn key_positions<W: Words + ?Sized>(&self, args: &W) -> impl Iterator<Item = usize> {
+        let argc = args.count();
         let first = self.first_key.max(0) as usize;
         let last = if self.last_key < 0 {
             argc as i64 + self.last_key as i64
@@ -121,12 +162,29 @@ impl CommandSpec {
         };
         let last = last.min(argc as i64 - 1);
         let step = self.step.max(1) as usize;
-        let range = if first == 0 || last < first as i64 {
+        let fixed = if first == 0 || last < first as i64 {
             0..0
         } else {
             first..last as usize + 1
         };
-        range.step_by(step)
+        let movable = match self.movable {
+            Movable::No => 0..0,
+            Movable::NumKeys(at) => match (at < argc)
+                .then(|| crate::args::parse_i64(args.word(at)))
+                .flatten()
+            {
+                Some(n) if n > 0 && (n as usize) < argc - at => at + 1..at + 1 + n as usize,
+                _ => 0..0,
+            },
+            Movable::SortStore => sort_store(args).map_or(0..0, |p| p..p + 1),
+        };
+        fixed.step_by(step).chain(movable)
+    }
+
+    /// Marks the command's keys as located by its arguments.
+    const fn movable(mut self, m: Movable) -> CommandSpec {
+        self.movable = m;
+        self
     }
 
     pub fn handler(&self) -> Option<Handler> {
@@ -150,6 +208,10 @@ const ADMIN: &[&str] = &["admin", "noscript", "loading", "stale"];
 const A_HASH_WF: &[&str] = &["@write", "@hash", "@fast"];
 const A_HASH_RF: &[&str] = &["@read", "@hash", "@fast"];
 const A_HASH_RS: &[&str] = &["@read", "@hash", "@slow"];
+const A_SET_WF: &[&str] = &["@write", "@set", "@fast"];
+const A_SET_WS: &[&str] = &["@write", "@set", "@slow"];
+const A_SET_RF: &[&str] = &["@read", "@set", "@fast"];
+const A_SET_RS: &[&str] = &["@read", "@set", "@slow"];
 const A_LIST_WF: &[&str] = &["@write", "@list", "@fast"];
 const A_LIST_WS: &[&str] = &["@write", "@list", "@slow"];
 const A_LIST_RF: &[&str] = &["@read", "@list", "@fast"];
@@ -185,6 +247,7 @@ const fn keyed(
         first_key: keys.0,
         last_key: keys.1,
         step: keys.2,
+        movable: Movable::No,
         acl,
         group,
         summary,
@@ -209,6 +272,7 @@ const fn rt(
         first_key: 0,
         last_key: 0,
         step: 0,
+        movable: Movable::No,
         acl,
         group,
         summary,
@@ -222,6 +286,8 @@ const ALL: (i32, i32, i32) = (1, -1, 1);
 const PAIRS: (i32, i32, i32) = (1, -1, 2);
 const TWO: (i32, i32, i32) = (1, 2, 1);
 const SECOND: (i32, i32, i32) = (2, 2, 1);
+/// Keys found only through the arguments (see `Movable`).
+const NONE: (i32, i32, i32) = (0, 0, 0);
 
 use Split::{AllOk, Never, PerKeyArray, SumInt};
 
@@ -379,6 +445,195 @@ pub static COMMANDS: &[CommandSpec] = &[
         "hash",
         "Increment the float value of a hash field by the given amount",
         hash::hincrbyfloat,
+        Never,
+    ),
+    // sets
+    keyed(
+        "sadd",
+        -3,
+        WDF,
+        ONE,
+        A_SET_WF,
+        "set",
+        "Add one or more members to a set",
+        set::sadd,
+        Never,
+    ),
+    keyed(
+        "srem",
+        -3,
+        WF,
+        ONE,
+        A_SET_WF,
+        "set",
+        "Remove one or more members from a set",
+        set::srem,
+        Never,
+    ),
+    keyed(
+        "smembers",
+        2,
+        R,
+        ONE,
+        A_SET_RS,
+        "set",
+        "Get all the members in a set",
+        set::smembers,
+        Never,
+    ),
+    keyed(
+        "sismember",
+        3,
+        RF,
+        ONE,
+        A_SET_RF,
+        "set",
+        "Determine if a given value is a member of a set",
+        set::sismember,
+        Never,
+    ),
+    keyed(
+        "smismember",
+        -3,
+        RF,
+        ONE,
+        A_SET_RF,
+        "set",
+        "Returns the membership associated with the given elements for a set",
+        set::smismember,
+        Never,
+    ),
+    keyed(
+        "scard",
+        2,
+        RF,
+        ONE,
+        A_SET_RF,
+        "set",
+        "Get the number of members in a set",
+        set::scard,
+        Never,
+    ),
+    keyed(
+        "spop",
+        -2,
+        WF,
+        ONE,
+        A_SET_WF,
+        "set",
+        "Remove and return one or multiple random members from a set",
+        set::spop,
+        Never,
+    ),
+    keyed(
+        "srandmember",
+        -2,
+        R,
+        ONE,
+        A_SET_RS,
+        "set",
+        "Get one or multiple random members from a set",
+        set::srandmember,
+        Never,
+    ),
+    keyed(
+        "smove",
+        4,
+        WF,
+        TWO,
+        A_SET_WF,
+        "set",
+        "Move a member from one set to another",
+        set::smove,
+        Split::Gather,
+    ),
+    keyed(
+        "sinter",
+        -2,
+        R,
+        ALL,
+        A_SET_RS,
+        "set",
+        "Intersect multiple sets",
+        set::sinter,
+        Split::Gather,
+    ),
+    keyed(
+        "sintercard",
+        -3,
+        R,
+        NONE,
+        A_SET_RS,
+        "set",
+        "Intersect multiple sets and return the cardinality of the result",
+        set::sintercard,
+        Split::Gather,
+    )
+    .movable(Movable::NumKeys(1)),
+    keyed(
+        "sinterstore",
+        -3,
+        WD,
+        ALL,
+        A_SET_WS,
+        "set",
+        "Intersect multiple sets and store the resulting set in a key",
+        set::sinterstore,
+        Split::Gather,
+    ),
+    keyed(
+        "sunion",
+        -2,
+        R,
+        ALL,
+        A_SET_RS,
+        "set",
+        "Add multiple sets",
+        set::sunion,
+        Split::Gather,
+    ),
+    keyed(
+        "sunionstore",
+        -3,
+        WD,
+        ALL,
+        A_SET_WS,
+        "set",
+        "Add multiple sets and store the resulting set in a key",
+        set::sunionstore,
+        Split::Gather,
+    ),
+    keyed(
+        "sdiff",
+        -2,
+        R,
+        ALL,
+        A_SET_RS,
+        "set",
+        "Subtract multiple sets",
+        set::sdiff,
+        Split::Gather,
+    ),
+    keyed(
+        "sdiffstore",
+        -3,
+        WD,
+        ALL,
+        A_SET_WS,
+        "set",
+        "Subtract multiple sets and store the resulting set in a key",
+        set::sdiffstore,
+        Split::Gather,
+    ),
+    keyed(
+        "sscan",
+        -3,
+        R,
+        ONE,
+        A_SET_RS,
+        "set",
+        "Incrementally iterate Set elements",
+        set::sscan,
         Never,
     ),
     // lists
@@ -1387,6 +1642,30 @@ const SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
     ),
 ];
 
+/// The position of SORT's STORE destination, skipping option arguments as Redis'
+/// sortGetKeys does (the last STORE wins).
+fn sort_store<W: Words + ?Sized>(args: &W) -> Option<usize> {
+    let mut found = None;
+    let mut i = 2;
+    while i < args.count() {
+        let w = args.word(i);
+        let skip = if w.eq_ignore_ascii_case(b"limit") {
+            2
+        } else if w.eq_ignore_ascii_case(b"get") || w.eq_ignore_ascii_case(b"by") {
+            1
+        } else if w.eq_ignore_ascii_case(b"store") {
+            if i + 1 < args.count() {
+                found = Some(i + 1);
+            }
+            1
+        } else {
+            0
+        };
+        i += skip + 1;
+    }
+    found
+}
+
 /// Redis' error for an unknown subcommand or a subcommand's wrong arity, if any.
 pub fn subcommand_error(spec: &CommandSpec, args: Args) -> Option<String> {
     let (_, subs) = SUBCOMMANDS.iter().find(|(n, _)| *n == spec.name)?;
@@ -1479,7 +1758,7 @@ mod tests {
             } = c.kind
             {
                 assert!(
-                    c.last_key == c.first_key,
+                    c.last_key == c.first_key && c.movable == Movable::No,
                     "{} names several keys but never splits",
                     c.name
                 );
@@ -1490,12 +1769,30 @@ mod tests {
     #[test]
     fn key_positions_follow_first_last_step() {
         let mset = lookup(b"mset").unwrap();
-        assert_eq!(mset.key_positions(5).collect::<Vec<_>>(), vec![1, 3]);
+        let pos = |spec: &CommandSpec, line: &str| -> Vec<usize> {
+            let words: Vec<Vec<u8>> = line.split(' ').map(|w| w.as_bytes().to_vec()).collect();
+            spec.key_positions(&words[..]).collect()
+        };
+        assert_eq!(pos(mset, "mset a 1 b 2"), vec![1, 3]);
         let del = lookup(b"del").unwrap();
-        assert_eq!(del.key_positions(4).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(pos(del, "del a b c"), vec![1, 2, 3]);
         let obj = lookup(b"object").unwrap();
-        assert_eq!(obj.key_positions(2).count(), 0);
-        assert_eq!(obj.key_positions(3).collect::<Vec<_>>(), vec![2]);
-        assert_eq!(lookup(b"ping").unwrap().key_positions(2).count(), 0);
+        assert!(pos(obj, "object help").is_empty());
+        assert_eq!(pos(obj, "object encoding k"), vec![2]);
+        assert!(pos(lookup(b"ping").unwrap(), "ping x").is_empty());
+    }
+
+    #[test]
+    fn movable_keys_follow_the_arguments() {
+        let pos = |line: &str| -> Vec<usize> {
+            let words: Vec<Vec<u8>> = line.split(' ').map(|w| w.as_bytes().to_vec()).collect();
+            lookup(&words[0])
+                .unwrap()
+                .key_positions(&words[..])
+                .collect()
+        };
+        assert_eq!(pos("sintercard 2 a b limit 1"), vec![2, 3]);
+        assert_eq!(pos("sintercard 3 a b"), Vec::<usize>::new());
+        assert_eq!(pos("sintercard x a b"), Vec::<usize>::new());
     }
 }

@@ -2,6 +2,7 @@
 //! because an integer kept as an i64 makes INCR free of parsing and allocation.
 
 use crate::args::parse_i64;
+use crate::dict::{Dict, Rng};
 
 /// Redis' OBJ_ENCODING_EMBSTR_SIZE_LIMIT: strings up to 44 bytes report "embstr".
 pub const EMBSTR_LIMIT: usize = 44;
@@ -167,9 +168,30 @@ impl List {
     }
 }
 
-/// Redis' hash-max-listpack-entries and hash-max-listpack-value defaults.
-pub const HASH_MAX_LISTPACK_ENTRIES: usize = 128;
-pub const HASH_MAX_LISTPACK_VALUE: usize = 64;
+/// The size limits of the compact encodings (Redis' `*-max-listpack-*` and
+/// `set-max-intset-entries` directives): a collection past them converts to its full form
+/// for good. Each shard holds a copy; CONFIG SET updates every shard's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub hash_entries: usize,
+    pub hash_value: usize,
+    pub set_intset_entries: usize,
+    pub zset_entries: usize,
+    pub zset_value: usize,
+}
+
+impl Default for Limits {
+    /// Redis 7.0's defaults.
+    fn default() -> Self {
+        Limits {
+            hash_entries: 128,
+            hash_value: 64,
+            set_intset_entries: 512,
+            zset_entries: 128,
+            zset_value: 64,
+        }
+    }
+}
 
 /// A hash. Small ones keep insertion order with updates in place, as Redis' listpack does
 /// (so HGETALL answers in Redis' order); past the listpack limits a hash table, for good.
@@ -208,7 +230,7 @@ impl Hash {
     }
 
     /// Sets a field; true when it was new. A listpack past its entry limit becomes a table.
-    pub fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
+    pub fn set(&mut self, field: &[u8], value: &[u8], limits: &Limits) -> bool {
         let created = match self {
             Hash::Pack(v) => match v.iter_mut().find(|(f, _)| &**f == field) {
                 Some((_, old)) => {
@@ -222,7 +244,7 @@ impl Hash {
             },
             Hash::Table(m) => m.insert(field.into(), value.into()).is_none(),
         };
-        if matches!(self, Hash::Pack(v) if v.len() > HASH_MAX_LISTPACK_ENTRIES) {
+        if matches!(self, Hash::Pack(v) if v.len() > limits.hash_entries) {
             self.convert_to_table();
         }
         created
@@ -243,8 +265,8 @@ impl Hash {
 
     /// Redis' hashTypeTryConversion: a field or value longer than the listpack limit about
     /// to be written turns the hash into a table first.
-    pub fn prepare(&mut self, lens: impl IntoIterator<Item = usize>) {
-        if matches!(self, Hash::Pack(_)) && lens.into_iter().any(|l| l > HASH_MAX_LISTPACK_VALUE) {
+    pub fn prepare(&mut self, lens: impl IntoIterator<Item = usize>, limits: &Limits) {
+        if matches!(self, Hash::Pack(_)) && lens.into_iter().any(|l| l > limits.hash_value) {
             self.convert_to_table();
         }
     }
@@ -271,11 +293,141 @@ impl Hash {
     }
 }
 
+/// A set. Integer-only sets up to `set-max-intset-entries` members are a sorted `Vec<i64>`
+/// (Redis' intset: "intset", members in ascending order, 8 bytes each); anything else is a
+/// `Dict` with no values ("hashtable"): one allocation per member, SSCAN's cursor guarantee
+/// across resizes and O(1) random members for SPOP and SRANDMEMBER.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Set {
+    Ints(Vec<i64>),
+    Table(Dict<()>),
+}
+
+impl Set {
+    /// Redis' setTypeCreate: an intset when the first member is an integer.
+    pub fn for_member(first: &[u8]) -> Set {
+        if parse_i64(first).is_some() {
+            Set::Ints(Vec::new())
+        } else {
+            Set::Table(Dict::new())
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Set::Ints(v) => v.len(),
+            Set::Table(d) => d.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn contains(&self, m: &[u8]) -> bool {
+        match self {
+            Set::Ints(v) => parse_i64(m).is_some_and(|n| v.binary_search(&n).is_ok()),
+            Set::Table(d) => d.contains_key(m),
+        }
+    }
+
+    /// Adds a member; true when it was new. Converts to a table on a non-integer member or
+    /// past the intset limit, as Redis' setTypeAdd.
+    pub fn insert(&mut self, m: &[u8], limits: &Limits) -> bool {
+        if let Set::Ints(v) = self {
+            if let Some(n) = parse_i64(m) {
+                let Err(at) = v.binary_search(&n) else {
+                    return false;
+                };
+                v.insert(at, n);
+                if v.len() > limits.set_intset_entries.min(1 << 30) {
+                    self.convert_to_table();
+                }
+                return true;
+            }
+            self.convert_to_table();
+        }
+        match self {
+            Set::Table(d) => {
+                if d.contains_key(m) {
+                    return false;
+                }
+                d.insert_new(m, ());
+                true
+            }
+            Set::Ints(_) => unreachable!("converted above"),
+        }
+    }
+
+    pub fn remove(&mut self, m: &[u8]) -> bool {
+        match self {
+            Set::Ints(v) => match parse_i64(m).map(|n| v.binary_search(&n)) {
+                Some(Ok(at)) => {
+                    v.remove(at);
+                    true
+                }
+                _ => false,
+            },
+            Set::Table(d) => d.remove(m).is_some(),
+        }
+    }
+
+    fn convert_to_table(&mut self) {
+        if let Set::Ints(v) = self {
+            let mut d = Dict::new();
+            let mut buf = IntBuf::default();
+            for &n in v.iter() {
+                d.insert_new(buf.format(n), ());
+            }
+            *self = Set::Table(d);
+        }
+    }
+
+    /// Visits every member in the encoding's order (ascending for an intset).
+    pub fn for_each(&self, mut f: impl FnMut(&[u8])) {
+        match self {
+            Set::Ints(v) => {
+                let mut buf = IntBuf::default();
+                for &n in v {
+                    f(buf.format(n));
+                }
+            }
+            Set::Table(d) => d.iter().for_each(|(k, _)| f(k)),
+        }
+    }
+
+    pub fn members(&self) -> Vec<Vec<u8>> {
+        let mut out = Vec::with_capacity(self.len());
+        self.for_each(|m| out.push(m.to_vec()));
+        out
+    }
+
+    /// A random member (None when empty).
+    pub fn random(&self, rng: &mut Rng) -> Option<Vec<u8>> {
+        match self {
+            Set::Ints(v) if v.is_empty() => None,
+            Set::Ints(v) => {
+                let n = v[rng.next_u64() as usize % v.len()];
+                Some(IntBuf::default().format(n).to_vec())
+            }
+            Set::Table(d) => d.random_key(rng).map(|k| k.to_vec()),
+        }
+    }
+
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Set::Ints(_) => "intset",
+            Set::Table(_) => "hashtable",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Str(Str),
     List(Box<List>),
     Hash(Box<Hash>),
+    Set(Box<Set>),
 }
 
 impl Value {
@@ -284,6 +436,7 @@ impl Value {
             Value::Str(_) => "string",
             Value::List(_) => "list",
             Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
         }
     }
 
@@ -292,6 +445,7 @@ impl Value {
             Value::Str(s) => s.encoding(),
             Value::List(_) => "quicklist",
             Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
         }
     }
 
@@ -309,6 +463,14 @@ impl Value {
                     .sum::<usize>()
                     + 64
             }
+            Value::Set(s) => match &**s {
+                Set::Ints(v) => v.capacity() * 8 + 16,
+                Set::Table(d) => {
+                    let mut n = d.buckets() * 8 + 64;
+                    d.iter().for_each(|(k, _)| n += k.len() + 16);
+                    n
+                }
+            },
         }
     }
 }

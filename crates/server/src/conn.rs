@@ -461,10 +461,7 @@ impl Conn {
     async fn wait_for_keys(&self, spec: &CommandSpec, args: Args<'_>) {
         let db = self.db;
         let whole = matches!(spec.name, "flushdb" | "flushall" | "swapdb");
-        let keys: Vec<&[u8]> = spec
-            .key_positions(args.len())
-            .map(|p| args.get(p))
-            .collect();
+        let keys: Vec<&[u8]> = spec.key_positions(&args).map(|p| args.get(p)).collect();
         self.core
             .wait_keys(|c| {
                 if whole {
@@ -490,7 +487,7 @@ impl Conn {
         args: Args<'_>,
     ) {
         let shared = self.core.shared.clone();
-        let mut positions = spec.key_positions(args.len());
+        let mut positions = spec.key_positions(&args);
         let Some(first) = positions.next() else {
             // A keyed command given no key (OBJECT HELP): any shard answers.
             let id = self.core.id;
@@ -502,12 +499,16 @@ impl Conn {
             self.single(shard, spec, handler, args);
             return;
         }
-        let positions: Vec<usize> = spec.key_positions(args.len()).collect();
+        let positions: Vec<usize> = spec.key_positions(&args).collect();
         match split {
             Split::Never => return self.single(shard, spec, handler, args),
             Split::Runtime(rt) => {
                 self.flush().await;
                 return crate::runtime::run(self, rt, spec, args).await;
+            }
+            Split::Gather => {
+                self.flush().await;
+                return crate::runtime::gather(self, spec, handler, args, &positions).await;
             }
             _ => {}
         }
@@ -586,7 +587,7 @@ impl Conn {
         let shared = self.core.shared.clone();
         match split {
             // Handled by `keyed`.
-            Split::Never | Split::Runtime(_) => {}
+            Split::Never | Split::Runtime(_) | Split::Gather => {}
             Split::PerKeyArray => {
                 self.deferred = true;
                 let srcs = positions

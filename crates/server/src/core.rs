@@ -173,9 +173,11 @@ impl Core {
         resp_tx: Senders<Resp>,
     ) -> Core {
         let databases = shared.databases();
+        let mut shard = Shard::new(id, databases);
+        shard.limits = shared.limits();
         Core {
             id,
-            shard: RefCell::new(Shard::new(id, databases)),
+            shard: RefCell::new(shard),
             shared,
             clients: RefCell::new(BTreeMap::new()),
             counters: Counters::default(),
@@ -360,6 +362,10 @@ impl Core {
                 Reply::Unit
             }
             Op::Take { db, key } => Reply::Entry(shard.take(db, &key)),
+            Op::SetLimits(limits) => {
+                shard.limits = limits;
+                Reply::Unit
+            }
             Op::Get { db, key } => Reply::Entry(shard.peek(db, &key).cloned()),
             Op::Put {
                 db,

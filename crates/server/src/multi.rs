@@ -149,7 +149,7 @@ pub async fn exec(c: &mut Conn) {
                 }
             }
         }
-        for p in spec.key_positions(words.len()) {
+        for p in spec.key_positions(&words[..]) {
             keys.push((shared.shard_of(&words[p]), db, words[p].clone()));
         }
     }

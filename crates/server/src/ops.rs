@@ -35,7 +35,7 @@ impl Batch {
         self.cmds.iter().flat_map(move |c| {
             let args = &self.ranges[c.args.start as usize..c.args.end as usize];
             c.spec
-                .key_positions(args.len())
+                .key_positions(&Args::new(&self.data, args))
                 .filter_map(move |p| args.get(p))
                 .map(move |a| (c.db as usize, &self.data[a.start as usize..a.end as usize]))
         })
@@ -172,6 +172,8 @@ pub enum Op {
         watches: Vec<(usize, Vec<u8>, u64)>,
         batch: Batch,
     },
+    /// New encoding limits after CONFIG SET.
+    SetLimits(engine::value::Limits),
     Dbsize(usize),
     Keys(usize, Vec<u8>),
     Scan {

@@ -359,15 +359,7 @@ fn set_name(c: &mut Conn, name: &[u8]) -> engine::Result<()> {
 async fn scan(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
     const SHARD_BITS: u32 = 10;
     let core = c.core.clone();
-    // strtoul semantics, as Redis: "-1" wraps to the largest cursor.
-    let cursor: u64 = std::str::from_utf8(args.get(1))
-        .ok()
-        .and_then(|s| {
-            s.parse::<u64>()
-                .ok()
-                .or_else(|| s.parse::<i64>().ok().map(|v| v as u64))
-        })
-        .ok_or_else(|| Error::msg("ERR invalid cursor"))?;
+    let cursor = engine::args::parse_cursor(args.get(1))?;
     let (mut count, mut pattern, mut kind) = (10usize, None, None);
     let mut i = 2;
     while i < args.len() {
@@ -467,6 +459,8 @@ async fn config(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
                 cfg.set_many(&pairs).map_err(Error::msg)?;
             }
             shared.refresh_hot_config();
+            let limits = shared.limits();
+            c.core.clone().call_all(|_| Op::SetLimits(limits)).await;
             c.writer().ok();
         }
         "resetstat" if args.len() == 2 => {
@@ -858,7 +852,7 @@ fn command(c: &mut Conn, args: Args) -> engine::Result<()> {
                 ));
             }
             let keys: Vec<usize> = match spec.kind {
-                Kind::Keyed { .. } => spec.key_positions(sub_args.len()).collect(),
+                Kind::Keyed { .. } => spec.key_positions(&sub_args).collect(),
                 Kind::Runtime(_) => Vec::new(),
             };
             if keys.is_empty() {
@@ -939,6 +933,79 @@ async fn debug(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A `Split::Gather` command whose keys live on several shards (SINTERSTORE, SMOVE,
+/// ZUNIONSTORE, LMPOP, ...). Its keys are locked, copies of their values are gathered onto a
+/// scratch shard, the command runs there through its ordinary handler, and the keys it
+/// modified (their versions moved: every write path touches its key) are written back to
+/// their shards before the locks go. The cost is a copy of each value, paid only when the
+/// keys really span shards; one shard runs the handler in place.
+pub async fn gather(
+    c: &mut Conn,
+    spec: &'static CommandSpec,
+    handler: engine::table::Handler,
+    args: Args<'_>,
+    positions: &[usize],
+) {
+    let core = c.core.clone();
+    let shared = core.shared.clone();
+    let db = c.db;
+    let mut keys: Vec<(usize, usize, Vec<u8>)> = positions
+        .iter()
+        .map(|&p| (shared.shard_of(args.get(p)), db, args.get(p).to_vec()))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    // Inside EXEC the transaction holds these keys already.
+    let (tx, own) = match c.tx {
+        Some(tx) => (tx, false),
+        None => (core.new_tx(), true),
+    };
+    let shards = if own {
+        core.lock_keys(tx, &keys).await
+    } else {
+        Vec::new()
+    };
+    let mut scratch = engine::Shard::new(core.id, shared.databases());
+    scratch.limits = core.shard.borrow().limits;
+    scratch.set_time(engine::shard::unix_ms());
+    let mut versions = Vec::with_capacity(keys.len());
+    for (s, db, key) in &keys {
+        let op = Op::Get {
+            db: *db,
+            key: key.clone(),
+        };
+        if let Reply::Entry(Some(e)) = core.call_tx(*s, op, tx).await {
+            scratch.store(*db, key, e.value, e.expire_at);
+        }
+        versions.push(scratch.watch(*db, key));
+    }
+    let proto = c.proto;
+    scratch.execute(spec, handler, db, args, &mut c.out, proto);
+    if spec.is_write() {
+        for ((s, db, key), v) in keys.iter().zip(versions) {
+            if scratch.watch_version(*db, key) == Some(v) {
+                continue;
+            }
+            let op = match scratch.take(*db, key) {
+                Some(entry) => Op::Put {
+                    db: *db,
+                    key: key.clone(),
+                    entry,
+                    replace: true,
+                },
+                None => Op::Take {
+                    db: *db,
+                    key: key.clone(),
+                },
+            };
+            core.call_tx(*s, op, tx).await;
+        }
+    }
+    if own {
+        core.release_all(tx, &shards).await;
+    }
 }
 
 /// Multi-key commands whose keys are on different shards and that move values between them.

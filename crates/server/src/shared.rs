@@ -107,6 +107,24 @@ impl Shared {
         self.requirepass.read().ok().and_then(|p| p.clone())
     }
 
+    /// The compact encodings' limits, from the config (each shard keeps a copy, refreshed by
+    /// CONFIG SET through `Op::SetLimits`).
+    pub fn limits(&self) -> engine::value::Limits {
+        let mut l = engine::value::Limits::default();
+        let Ok(c) = self.config.read() else { return l };
+        let num = |name: &str, fallback: usize| {
+            c.get(name)
+                .and_then(|v| v.parse::<i64>().ok())
+                .map_or(fallback, |v| v.max(0) as usize)
+        };
+        l.hash_entries = num("hash-max-listpack-entries", l.hash_entries);
+        l.hash_value = num("hash-max-listpack-value", l.hash_value);
+        l.set_intset_entries = num("set-max-intset-entries", l.set_intset_entries);
+        l.zset_entries = num("zset-max-listpack-entries", l.zset_entries);
+        l.zset_value = num("zset-max-listpack-value", l.zset_value);
+        l
+    }
+
     pub fn databases(&self) -> usize {
         self.config.read().map(|c| c.databases()).unwrap_or(16)
     }

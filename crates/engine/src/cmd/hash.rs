@@ -42,11 +42,12 @@ fn hset_pairs(ctx: &mut Ctx, args: Args) -> Result<usize> {
         return Err(Error::Arity(ctx.name.into()));
     }
     let key = args.get(1);
+    let limits = ctx.shard.limits;
     let h = hash_or_create(ctx.shard, ctx.db, key)?;
-    h.prepare((2..args.len()).map(|i| args.get(i).len()));
+    h.prepare((2..args.len()).map(|i| args.get(i).len()), &limits);
     let mut created = 0;
     for i in (2..args.len()).step_by(2) {
-        created += h.set(args.get(i), args.get(i + 1)) as usize;
+        created += h.set(args.get(i), args.get(i + 1), &limits) as usize;
     }
     ctx.shard.modified(ctx.db, key);
     Ok(created)
@@ -66,13 +67,14 @@ pub fn hmset(ctx: &mut Ctx, args: Args) -> Result<()> {
 
 pub fn hsetnx(ctx: &mut Ctx, args: Args) -> Result<()> {
     let key = args.get(1);
+    let limits = ctx.shard.limits;
     let h = hash_or_create(ctx.shard, ctx.db, key)?;
     if h.get(args.get(2)).is_some() {
         ctx.out.integer(0);
         return Ok(());
     }
-    h.prepare([args.get(2).len(), args.get(3).len()]);
-    h.set(args.get(2), args.get(3));
+    h.prepare([args.get(2).len(), args.get(3).len()], &limits);
+    h.set(args.get(2), args.get(3), &limits);
     ctx.shard.modified(ctx.db, key);
     ctx.out.integer(1);
     Ok(())
@@ -180,6 +182,7 @@ pub fn hvals(ctx: &mut Ctx, args: Args) -> Result<()> {
 pub fn hincrby(ctx: &mut Ctx, args: Args) -> Result<()> {
     let incr = args.int(3)?;
     let (key, field) = (args.get(1), args.get(2));
+    let limits = ctx.shard.limits;
     let h = hash_or_create(ctx.shard, ctx.db, key)?;
     let cur = match h.get(field) {
         None => 0,
@@ -189,7 +192,7 @@ pub fn hincrby(ctx: &mut Ctx, args: Args) -> Result<()> {
         .checked_add(incr)
         .ok_or_else(|| Error::msg("ERR increment or decrement would overflow"))?;
     let text = new.to_string();
-    h.set(field, text.as_bytes());
+    h.set(field, text.as_bytes(), &limits);
     ctx.shard.modified(ctx.db, key);
     ctx.out.integer(new);
     Ok(())
@@ -201,6 +204,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx, args: Args) -> Result<()> {
         return Err(Error::msg("ERR value is NaN or Infinity"));
     }
     let (key, field) = (args.get(1), args.get(2));
+    let limits = ctx.shard.limits;
     let h = hash_or_create(ctx.shard, ctx.db, key)?;
     let cur = match h.get(field) {
         None => ld::Ld::ZERO,
@@ -209,8 +213,8 @@ pub fn hincrbyfloat(ctx: &mut Ctx, args: Args) -> Result<()> {
     let sum = ld::add(cur, incr)
         .ok_or_else(|| Error::msg("ERR increment would produce NaN or Infinity"))?;
     let text = ld::format_human(sum);
-    h.prepare([field.len(), text.len()]);
-    h.set(field, &text);
+    h.prepare([field.len(), text.len()], &limits);
+    h.set(field, &text, &limits);
     ctx.shard.modified(ctx.db, key);
     ctx.out.bulk(&text);
     Ok(())

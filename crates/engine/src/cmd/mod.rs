@@ -2,4 +2,5 @@
 pub mod hash;
 pub mod keys;
 pub mod list;
+pub mod set;
 pub mod string;
