@@ -592,9 +592,207 @@ fn set_cmd(r: &mut Rng) -> Cmd {
     }
 }
 
+fn score(r: &mut Rng) -> Vec<u8> {
+    b(r.pick(&[
+        "1", "2", "0", "-1", "1.5", "3", "2.5", "+inf", "-inf", "-0", "x", "1e3",
+    ]))
+}
+
+fn zmember(r: &mut Rng) -> Vec<u8> {
+    b(r.pick(&["a", "b", "c", "d", "e", "1", "x"]))
+}
+
+fn score_bound(r: &mut Rng) -> Vec<u8> {
+    b(r.pick(&["-inf", "+inf", "1", "(1", "2", "(2.5", "0", "x", "3", "(-1"]))
+}
+
+fn lex_bound(r: &mut Rng) -> Vec<u8> {
+    b(r.pick(&["-", "+", "[a", "(b", "[c", "(a", "[e", "x", "(d"]))
+}
+
+/// Sorted-set commands on the same keys as everything else. Members come from a small pool
+/// and sets stay small (listpacks), so lex ranges over mixed scores follow Redis' linear walk.
+fn zset_cmd(r: &mut Rng) -> Cmd {
+    let k = key(r);
+    let limit = |r: &mut Rng, argv: &mut Vec<Vec<u8>>| {
+        if r.chance(30) {
+            argv.push(b("LIMIT"));
+            argv.push(b(r.pick(&["0", "1", "-1", "5"])));
+            argv.push(b(r.pick(&["1", "2", "-1", "0"])));
+        }
+    };
+    match r.below(40) {
+        0..=6 => {
+            let mut argv = vec![b("ZADD"), k];
+            for _ in 0..r.below(3) {
+                argv.push(b(r.pick(&["NX", "XX", "GT", "LT", "CH", "INCR"])));
+            }
+            for _ in 0..r.range(1, 3) {
+                argv.push(score(r));
+                argv.push(zmember(r));
+            }
+            if r.chance(5) {
+                argv.pop();
+            }
+            c(argv)
+        }
+        7 => c(vec![b("ZINCRBY"), k, score(r), zmember(r)]),
+        8 => c(vec![b("ZREM"), k, zmember(r), zmember(r)]),
+        9 => c(vec![b("ZCARD"), k]),
+        10 => c(vec![b("ZSCORE"), k, zmember(r)]),
+        11 => c(vec![b("ZMSCORE"), k, zmember(r), zmember(r)]),
+        12 => c(vec![b(r.pick(&["ZRANK", "ZREVRANK"])), k, zmember(r)]),
+        13 => c(vec![b("ZCOUNT"), k, score_bound(r), score_bound(r)]),
+        14 => c(vec![b("ZLEXCOUNT"), k, lex_bound(r), lex_bound(r)]),
+        15..=18 => {
+            let (name, bounds) = match r.below(7) {
+                0 => ("ZRANGE", 0),
+                1 => ("ZREVRANGE", 0),
+                2 => ("ZRANGEBYSCORE", 1),
+                3 => ("ZREVRANGEBYSCORE", 1),
+                4 => ("ZRANGEBYLEX", 2),
+                5 => ("ZREVRANGEBYLEX", 2),
+                _ => ("ZRANGE", 3),
+            };
+            let mut argv = vec![b(name), k];
+            let by = if bounds == 3 { r.below(3) } else { bounds };
+            match by {
+                1 => {
+                    argv.push(score_bound(r));
+                    argv.push(score_bound(r));
+                }
+                2 => {
+                    argv.push(lex_bound(r));
+                    argv.push(lex_bound(r));
+                }
+                _ => {
+                    argv.push(index(r));
+                    argv.push(index(r));
+                }
+            }
+            if bounds == 3 {
+                match by {
+                    1 => argv.push(b("BYSCORE")),
+                    2 => argv.push(b("BYLEX")),
+                    _ => {}
+                }
+                if r.chance(30) {
+                    argv.push(b("REV"));
+                }
+            }
+            if r.chance(40) {
+                argv.push(b("WITHSCORES"));
+            }
+            limit(r, &mut argv);
+            c(argv)
+        }
+        19 => {
+            let mut argv = vec![b("ZRANGESTORE"), k, key(r)];
+            match r.below(3) {
+                0 => argv.extend([index(r), index(r)]),
+                1 => argv.extend([score_bound(r), score_bound(r), b("BYSCORE")]),
+                _ => argv.extend([lex_bound(r), lex_bound(r), b("BYLEX")]),
+            }
+            limit(r, &mut argv);
+            c(argv)
+        }
+        20 => c(vec![b("ZREMRANGEBYRANK"), k, index(r), index(r)]),
+        21 => c(vec![
+            b("ZREMRANGEBYSCORE"),
+            k,
+            score_bound(r),
+            score_bound(r),
+        ]),
+        22 => c(vec![b("ZREMRANGEBYLEX"), k, lex_bound(r), lex_bound(r)]),
+        23 | 24 => {
+            let mut argv = vec![b(r.pick(&["ZPOPMIN", "ZPOPMAX"])), k];
+            if r.chance(50) {
+                argv.push(b(r.pick(&["1", "2", "0", "-1", "10", "x"])));
+            }
+            c(argv)
+        }
+        25 => {
+            let ks = keys(r, 1, 3);
+            let n = if r.chance(10) {
+                "0"
+            } else {
+                &ks.len().to_string()
+            };
+            let mut argv = vec![b("ZMPOP"), b(n)];
+            argv.extend(ks);
+            argv.push(b(r.pick(&["MIN", "MAX", "foo"])));
+            if r.chance(40) {
+                argv.extend([b("COUNT"), b(r.pick(&["1", "3", "0"]))]);
+            }
+            c(argv)
+        }
+        26 => {
+            let mut argv = vec![b("ZRANDMEMBER"), k, b("100")];
+            if r.chance(50) {
+                argv.push(b("WITHSCORES"));
+            }
+            c(argv)
+        }
+        27 => Cmd {
+            argv: vec![b("ZRANDMEMBER"), k, b(r.pick(&["-2", "1"]))],
+            check: Check::Len,
+        },
+        28..=32 => {
+            let store = r.chance(40);
+            let op = *r.pick(&["UNION", "INTER", "DIFF"]);
+            let mut argv = if store {
+                vec![b(&format!("Z{op}STORE")), k]
+            } else {
+                vec![b(&format!("Z{op}"))]
+            };
+            let ks = keys(r, 1, 3);
+            argv.push(b(&ks.len().to_string()));
+            argv.extend(ks.iter().cloned());
+            if op != "DIFF" && r.chance(30) {
+                argv.push(b("WEIGHTS"));
+                for _ in &ks {
+                    argv.push(b(r.pick(&["1", "2", "-1", "0.5", "x"])));
+                }
+            }
+            if op != "DIFF" && r.chance(30) {
+                argv.extend([b("AGGREGATE"), b(r.pick(&["SUM", "MIN", "MAX", "foo"]))]);
+            }
+            if !store && r.chance(40) {
+                argv.push(b("WITHSCORES"));
+            }
+            c(argv)
+        }
+        33 => {
+            let ks = keys(r, 1, 3);
+            let mut argv = vec![b("ZINTERCARD"), b(&ks.len().to_string())];
+            argv.extend(ks);
+            if r.chance(40) {
+                argv.extend([b("LIMIT"), b(r.pick(&["1", "0", "-1"]))]);
+            }
+            c(argv)
+        }
+        34 | 35 => {
+            let mut argv = vec![b("ZSCAN"), k];
+            if r.chance(30) {
+                argv.extend([b("MATCH"), b(r.pick(&["a*", "*", "[bc]"]))]);
+            }
+            Cmd {
+                argv,
+                check: Check::ScanKey,
+            }
+        }
+        36 => c(vec![b("OBJECT"), b("ENCODING"), k]),
+        37 => c(vec![b("TYPE"), k]),
+        _ => c(vec![b(r.pick(&["ZADD", "ZRANGE", "ZUNION", "ZPOPMIN"])), k]),
+    }
+}
+
 fn gen(r: &mut Rng) -> Cmd {
     if r.chance(5) {
         return tx_cmd(r);
+    }
+    if r.chance(20) {
+        return zset_cmd(r);
     }
     if r.chance(20) {
         return set_cmd(r);

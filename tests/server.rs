@@ -805,3 +805,55 @@ fn four_shards_on_two_cores() {
     let vals: Vec<usize> = c.mget(&keys).unwrap();
     assert_eq!(vals, (0..200).collect::<Vec<_>>());
 }
+
+/// The compact encodings follow their config directives on every shard: from the config
+/// file (command line) at start, and after CONFIG SET.
+#[test]
+fn encoding_limits_follow_the_config() {
+    let srv = Server::start_with(4, &["--zset-max-listpack-entries", "2"]);
+    let mut c = srv.client();
+    let encoding = |c: &mut redis::Connection, k: &str| -> String {
+        redis::cmd("OBJECT")
+            .arg("ENCODING")
+            .arg(k)
+            .query(c)
+            .unwrap()
+    };
+    // Keys spread over the four shards.
+    let keys: Vec<String> = (0..8).map(|i| format!("z{i}")).collect();
+    for k in &keys {
+        let _: i64 = redis::cmd("ZADD")
+            .arg(k)
+            .arg("1")
+            .arg("a")
+            .arg("2")
+            .arg("b")
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(encoding(&mut c, k), "listpack", "{k}");
+        let _: i64 = redis::cmd("ZADD")
+            .arg(k)
+            .arg("3")
+            .arg("c")
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(encoding(&mut c, k), "skiplist", "{k}");
+    }
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("set-max-intset-entries")
+        .arg("2")
+        .query(&mut c)
+        .unwrap();
+    for k in &keys {
+        let s = format!("s{k}");
+        let _: i64 = redis::cmd("SADD")
+            .arg(&s)
+            .arg(&[1, 2])
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(encoding(&mut c, &s), "intset", "{s}");
+        let _: i64 = redis::cmd("SADD").arg(&s).arg(3).query(&mut c).unwrap();
+        assert_eq!(encoding(&mut c, &s), "hashtable", "{s}");
+    }
+}

@@ -12,6 +12,7 @@ pub mod shard;
 pub mod slot;
 pub mod table;
 pub mod value;
+pub mod zset;
 
 pub use args::Args;
 pub use error::{Error, Result};

@@ -428,6 +428,7 @@ pub enum Value {
     List(Box<List>),
     Hash(Box<Hash>),
     Set(Box<Set>),
+    ZSet(Box<crate::zset::ZSet>),
 }
 
 impl Value {
@@ -437,6 +438,7 @@ impl Value {
             Value::List(_) => "list",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -446,6 +448,7 @@ impl Value {
             Value::List(_) => "quicklist",
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -471,6 +474,7 @@ impl Value {
                     n
                 }
             },
+            Value::ZSet(z) => z.memory() + 64,
         }
     }
 }

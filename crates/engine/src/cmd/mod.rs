@@ -4,3 +4,4 @@ pub mod keys;
 pub mod list;
 pub mod set;
 pub mod string;
+pub mod zset;
