@@ -373,7 +373,7 @@ fn index(r: &mut Rng) -> Vec<u8> {
 /// List commands on the same keys as everything else (so WRONGTYPE both ways is covered).
 fn list_cmd(r: &mut Rng) -> Cmd {
     let k = key(r);
-    match r.below(29) {
+    match r.below(31) {
         0..=4 => {
             let mut argv = vec![b(r.pick(&["LPUSH", "RPUSH"])), k];
             for _ in 0..r.range(1, 4) {
@@ -432,6 +432,21 @@ fn list_cmd(r: &mut Rng) -> Cmd {
             let ks = keys(r, 2, 2);
             c(vec![b("RPOPLPUSH"), ks[0].clone(), ks[1].clone()])
         }
+        28 | 29 => {
+            let ks = keys(r, 1, 3);
+            let n = if r.chance(10) {
+                "0"
+            } else {
+                &ks.len().to_string()
+            };
+            let mut argv = vec![b("LMPOP"), b(n)];
+            argv.extend(ks);
+            argv.push(b(r.pick(&["LEFT", "RIGHT", "up"])));
+            if r.chance(40) {
+                argv.extend([b("COUNT"), b(r.pick(&["1", "3", "0", "x"]))]);
+            }
+            c(argv)
+        }
         _ => c(vec![b(
             r.pick(&["LPUSH", "LLEN", "LPOP", "LINSERT", "LMOVE"])
         )]),
@@ -452,7 +467,7 @@ fn hval(r: &mut Rng) -> Vec<u8> {
 /// Hash commands on the same keys as everything else.
 fn hash_cmd(r: &mut Rng) -> Cmd {
     let k = key(r);
-    match r.below(22) {
+    match r.below(26) {
         0..=3 => {
             let mut argv = vec![b(r.pick(&["HSET", "HMSET"])), k];
             for _ in 0..r.range(1, 3) {
@@ -487,6 +502,22 @@ fn hash_cmd(r: &mut Rng) -> Cmd {
         ]),
         19 => c(vec![b("OBJECT"), b("ENCODING"), k]),
         20 => c(vec![b("TYPE"), k]),
+        22 => {
+            // Asking for more fields than any hash holds gives the whole hash, in order.
+            let mut argv = vec![b("HRANDFIELD"), k, b(r.pick(&["100", "0", "x"]))];
+            if r.chance(50) {
+                argv.push(b("WITHVALUES"));
+            }
+            c(argv)
+        }
+        23 => Cmd {
+            argv: vec![b("HRANDFIELD"), k, b(r.pick(&["-3", "1"]))],
+            check: Check::Len,
+        },
+        24 => Cmd {
+            argv: vec![b("HSCAN"), k],
+            check: Check::ScanKey,
+        },
         _ => c(vec![b(r.pick(&["HSET", "HGET", "HDEL", "HGETALL"])), k]),
     }
 }

@@ -141,6 +141,49 @@ impl<'a> ScanOpts<'a> {
     }
 }
 
+/// The arguments of LMPOP, ZMPOP and their blocking forms from the numkeys at `at`: the
+/// keys, which end (false for `first`, true for `second`, e.g. "left"/"right") and the
+/// count, checked in Redis' order and with its messages.
+pub fn parse_mpop<'a>(
+    args: Args<'a>,
+    at: usize,
+    first: &str,
+    second: &str,
+) -> Result<(Vec<&'a [u8]>, bool, usize)> {
+    let n = parse_i64(args.get(at))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| Error::msg("ERR numkeys should be greater than 0"))?;
+    let where_at = at as u64 + n as u64 + 1;
+    if where_at >= args.len() as u64 {
+        return Err(Error::Syntax);
+    }
+    let where_at = where_at as usize;
+    let end = if args.is(where_at, first) {
+        false
+    } else if args.is(where_at, second) {
+        true
+    } else {
+        return Err(Error::Syntax);
+    };
+    let mut count = None;
+    let mut j = where_at + 1;
+    while j < args.len() {
+        if count.is_none() && args.is(j, "count") && j + 1 < args.len() {
+            count = Some(
+                parse_i64(args.get(j + 1))
+                    .filter(|&c| c > 0)
+                    .ok_or_else(|| Error::msg("ERR count should be greater than 0"))?
+                    as usize,
+            );
+            j += 2;
+        } else {
+            return Err(Error::Syntax);
+        }
+    }
+    let keys = (at + 1..where_at).map(|i| args.get(i)).collect();
+    Ok((keys, end, count.unwrap_or(1)))
+}
+
 /// Redis' string2ll (integers in arguments follow the same rules as RESP lengths).
 pub use resp::string2ll as parse_i64;
 

@@ -470,6 +470,29 @@ impl<V> Dict<V> {
         v
     }
 
+    /// One SCAN call's worth of `scan`: visits buckets from `cursor` until about `count`
+    /// entries were seen (or 10 x `count` buckets, so a sparse table cannot stall) and
+    /// returns the next cursor, as Redis' scanGenericCommand loop does.
+    pub fn scan_count(
+        &self,
+        mut cursor: u64,
+        count: usize,
+        mut visit: impl FnMut(&[u8], &V),
+    ) -> u64 {
+        let mut seen = 0usize;
+        let mut budget = count.saturating_mul(10).max(1);
+        loop {
+            cursor = self.scan(cursor, |k, v| {
+                seen += 1;
+                visit(k, v);
+            });
+            budget -= 1;
+            if cursor == 0 || seen >= count || budget == 0 {
+                return cursor;
+            }
+        }
+    }
+
     /// A random key, roughly uniform: a random non-empty bucket, then a random node in its
     /// chain (Redis' dictGetFairRandomKey does the same with extra sampling).
     pub fn random_key(&self, rng: &mut Rng) -> Option<&[u8]> {

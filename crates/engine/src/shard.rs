@@ -427,34 +427,23 @@ impl Shard {
         type_name: Option<&[u8]>,
     ) -> (u64, Vec<Vec<u8>>) {
         let now = self.now_ms;
-        let dict = &self.dbs[db].dict;
         let mut out = Vec::new();
-        let mut visited = 0usize;
-        // Redis bounds empty-bucket walking at 10*count so a sparse table cannot stall.
-        let mut budget = count.saturating_mul(10).max(10);
-        loop {
-            cursor = dict.scan(cursor, |k, e| {
-                visited += 1;
-                if expired(e, now) {
+        cursor = self.dbs[db].dict.scan_count(cursor, count, |k, e| {
+            if expired(e, now) {
+                return;
+            }
+            if let Some(p) = pattern {
+                if !crate::glob::matches(p, k, false) {
                     return;
                 }
-                if let Some(p) = pattern {
-                    if !crate::glob::matches(p, k, false) {
-                        return;
-                    }
-                }
-                if let Some(t) = type_name {
-                    if !t.eq_ignore_ascii_case(e.value.type_name().as_bytes()) {
-                        return;
-                    }
-                }
-                out.push(k.to_vec());
-            });
-            budget -= 1;
-            if cursor == 0 || visited >= count || budget == 0 {
-                break;
             }
-        }
+            if let Some(t) = type_name {
+                if !t.eq_ignore_ascii_case(e.value.type_name().as_bytes()) {
+                    return;
+                }
+            }
+            out.push(k.to_vec());
+        });
         (cursor, out)
     }
 

@@ -1001,6 +1001,29 @@ pub static COMMANDS: &[CommandSpec] = &[
         zset::zscan,
         Never,
     ),
+    // hashes: random and scan
+    keyed(
+        "hrandfield",
+        -2,
+        R,
+        ONE,
+        A_HASH_RS,
+        "hash",
+        "Get one or multiple random fields from a hash",
+        hash::hrandfield,
+        Never,
+    ),
+    keyed(
+        "hscan",
+        -3,
+        R,
+        ONE,
+        A_HASH_RS,
+        "hash",
+        "Incrementally iterate hash fields and associated values",
+        hash::hscan,
+        Never,
+    ),
     // lists
     keyed(
         "lpush",
@@ -1178,6 +1201,19 @@ pub static COMMANDS: &[CommandSpec] = &[
         list::lpos,
         Never,
     ),
+    // lists: multi-key pop
+    keyed(
+        "lmpop",
+        -4,
+        W,
+        NONE,
+        A_LIST_WS,
+        "list",
+        "Pop elements from a list",
+        list::lmpop,
+        Split::Gather,
+    )
+    .movable(Movable::NumKeys(1)),
     // strings
     keyed(
         "get",
@@ -2160,6 +2196,7 @@ mod tests {
         assert_eq!(pos("zunionstore d 3 a b"), vec![1]);
         assert_eq!(pos("zunionstore d x a b"), vec![1]);
         assert_eq!(pos("zmpop 1 a min"), vec![2]);
+        assert_eq!(pos("lmpop 2 a b left count 3"), vec![2, 3]);
         assert_eq!(pos("sintercard 2 a b limit 1"), vec![2, 3]);
         assert_eq!(pos("sintercard 3 a b"), Vec::<usize>::new());
         assert_eq!(pos("sintercard x a b"), Vec::<usize>::new());

@@ -201,7 +201,8 @@ pub type Pair = (Box<[u8]>, Box<[u8]>);
 #[derive(Clone, Debug, PartialEq)]
 pub enum Hash {
     Pack(Vec<Pair>),
-    Table(std::collections::HashMap<Box<[u8]>, Box<[u8]>>),
+    /// Field -> value, one allocation per field (with the field's bytes) plus the value's.
+    Table(Dict<Box<[u8]>>),
 }
 
 impl Default for Hash {
@@ -242,7 +243,7 @@ impl Hash {
                     true
                 }
             },
-            Hash::Table(m) => m.insert(field.into(), value.into()).is_none(),
+            Hash::Table(m) => m.insert(field, value.into()).is_none(),
         };
         if matches!(self, Hash::Pack(v) if v.len() > limits.hash_entries) {
             self.convert_to_table();
@@ -273,7 +274,10 @@ impl Hash {
 
     fn convert_to_table(&mut self) {
         if let Hash::Pack(v) = self {
-            let m = std::mem::take(v).into_iter().collect();
+            let mut m = Dict::new();
+            for (f, val) in std::mem::take(v) {
+                m.insert_new(&f, val);
+            }
             *self = Hash::Table(m);
         }
     }
@@ -281,7 +285,22 @@ impl Hash {
     pub fn pairs(&self) -> Vec<(&[u8], &[u8])> {
         match self {
             Hash::Pack(v) => v.iter().map(|(f, v)| (&**f, &**v)).collect(),
-            Hash::Table(m) => m.iter().map(|(f, v)| (&**f, &**v)).collect(),
+            Hash::Table(m) => m.iter().map(|(f, v)| (f, &**v)).collect(),
+        }
+    }
+
+    /// A random field and its value.
+    pub fn random(&self, rng: &mut Rng) -> Option<(&[u8], &[u8])> {
+        match self {
+            Hash::Pack(v) if v.is_empty() => None,
+            Hash::Pack(v) => {
+                let (f, val) = &v[rng.next_u64() as usize % v.len()];
+                Some((f, val))
+            }
+            Hash::Table(m) => {
+                let f = m.random_key(rng)?;
+                m.get(f).map(|v| (f, &**v))
+            }
         }
     }
 

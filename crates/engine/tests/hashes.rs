@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use resp::Proto;
 
 #[test]
 fn set_get_and_listpack_order() {
@@ -113,4 +114,83 @@ fn past_128_fields_becomes_hashtable() {
     t.expect("object encoding h", b"$9\r\nhashtable\r\n");
     t.expect("hlen h", b":129\r\n");
     t.expect("hget h f77", b"$1\r\nv\r\n");
+}
+
+#[test]
+fn hrandfield_and_hscan() {
+    let mut t = T::new();
+    t.expect("set s x", b"+OK\r\n");
+    t.expect("hset h a 1 b 2 c 3", b":3\r\n");
+    t.expect("hrandfield nosuch", b"$-1\r\n");
+    t.expect("hrandfield nosuch 3", b"*0\r\n");
+    t.expect("hrandfield h 0", b"*0\r\n");
+    t.expect(
+        "hrandfield h 10",
+        b"*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n",
+    );
+    t.expect(
+        "hrandfield h 10 withvalues",
+        b"*6\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$1\r\n2\r\n$1\r\nc\r\n$1\r\n3\r\n",
+    );
+    t.expect(
+        "hrandfield h x",
+        b"-ERR value is not an integer or out of range\r\n",
+    );
+    t.expect("hrandfield h 1 foo", b"-ERR syntax error\r\n");
+    t.expect("hrandfield h 1 withvalues foo", b"-ERR syntax error\r\n");
+    t.expect("hrandfield h -9223372036854775808", b"-ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807\r\n");
+    t.expect(
+        "hrandfield h 5000000000000000000 withvalues",
+        b"-ERR value is out of range\r\n",
+    );
+    t.expect(
+        "hrandfield s",
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+    );
+    t.expect(
+        "hrandfield s 1",
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+    );
+    t.expect("hscan h 0", b"*2\r\n$1\r\n0\r\n*6\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$1\r\n2\r\n$1\r\nc\r\n$1\r\n3\r\n");
+    t.expect(
+        "hscan h 0 match a*",
+        b"*2\r\n$1\r\n0\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n",
+    );
+    t.expect("hscan nosuch 0", b"*2\r\n$1\r\n0\r\n*0\r\n");
+    t.expect("hscan h x", b"-ERR invalid cursor\r\n");
+    t.expect(
+        "hscan s 0",
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+    );
+    t.expect("hscan h 0 count 0", b"-ERR syntax error\r\n");
+    t.expect("hset one f v", b":1\r\n");
+    t.expect("hrandfield one", b"$1\r\nf\r\n");
+    t.expect(
+        "hrandfield one -3",
+        b"*3\r\n$1\r\nf\r\n$1\r\nf\r\n$1\r\nf\r\n",
+    );
+    t.expect(
+        "hrandfield one -2 withvalues",
+        b"*4\r\n$1\r\nf\r\n$1\r\nv\r\n$1\r\nf\r\n$1\r\nv\r\n",
+    );
+}
+
+#[test]
+fn resp3_lmpop_hrandfield() {
+    let mut t = T::new();
+    t.proto = Proto::Resp3;
+    t.expect("rpush l a b", b":2\r\n");
+    t.expect(
+        "lmpop 1 l left count 5",
+        b"*2\r\n$1\r\nl\r\n*2\r\n$1\r\na\r\n$1\r\nb\r\n",
+    );
+    t.expect("lmpop 1 l left", b"_\r\n");
+    t.expect("hset h a 1 b 2", b":2\r\n");
+    t.expect(
+        "hrandfield h 5 withvalues",
+        b"*2\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n",
+    );
+    t.expect("hrandfield h 5", b"*2\r\n$1\r\na\r\n$1\r\nb\r\n");
+    t.expect("hrandfield nosuch", b"_\r\n");
+    t.expect("hrandfield nosuch 1 withvalues", b"*0\r\n");
 }

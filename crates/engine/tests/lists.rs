@@ -156,3 +156,44 @@ fn lpos_options() {
     t.expect("lpos nosuch a count 1", b"*0\r\n");
     t.expect("lpos l a rank 9", b"$-1\r\n");
 }
+
+#[test]
+fn lmpop() {
+    let mut t = T::new();
+    t.expect("rpush l a b c", b":3\r\n");
+    t.expect("lmpop 1 l foo", b"-ERR syntax error\r\n");
+    t.expect(
+        "lmpop 0 l left",
+        b"-ERR numkeys should be greater than 0\r\n",
+    );
+    t.expect("lmpop 2 l left", b"-ERR syntax error\r\n");
+    t.expect(
+        "lmpop 1 l left count 0",
+        b"-ERR count should be greater than 0\r\n",
+    );
+    t.expect(
+        "lmpop 1 l left count x",
+        b"-ERR count should be greater than 0\r\n",
+    );
+    t.expect("lmpop 1 nosuch left", b"*-1\r\n");
+    t.expect(
+        "lmpop 2 nosuch l right count 2",
+        b"*2\r\n$1\r\nl\r\n*2\r\n$1\r\nc\r\n$1\r\nb\r\n",
+    );
+    t.expect(
+        "lmpop 1 l left count 10",
+        b"*2\r\n$1\r\nl\r\n*1\r\n$1\r\na\r\n",
+    );
+    t.expect("exists l", b":0\r\n");
+    t.expect("set s x", b"+OK\r\n");
+    t.expect(
+        "lmpop 2 nosuch s left",
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+    );
+    t.expect("lmpop 1 l left count 1 count 1", b"-ERR syntax error\r\n");
+    t.expect("rpush l2 x", b":1\r\n");
+    t.expect(
+        "lmpop 3 s l2 nosuch left",
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+    );
+}

@@ -4,7 +4,7 @@
 //! `hash-max-listpack-value` (64 bytes) the hash becomes a hash table ("hashtable"), whose
 //! order, as in Redis, is unspecified. Empty hashes are deleted.
 
-use crate::args::{parse_i64, Args};
+use crate::args::{parse_i64, Args, ScanOpts};
 use crate::cmd::string::ld;
 use crate::error::{Error, Result};
 use crate::shard::{Ctx, Shard};
@@ -217,5 +217,109 @@ pub fn hincrbyfloat(ctx: &mut Ctx, args: Args) -> Result<()> {
     h.set(field, &text, &limits);
     ctx.shard.modified(ctx.db, key);
     ctx.out.bulk(&text);
+    Ok(())
+}
+
+pub fn hrandfield(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let key = args.get(1);
+    let mut rng = ctx.shard.rng.clone();
+    if args.len() == 2 {
+        let f = get_hash(ctx.shard, ctx.db, key)?
+            .and_then(|h| h.random(&mut rng).map(|x| x.0.to_vec()));
+        ctx.shard.rng = rng;
+        match f {
+            Some(f) => ctx.out.bulk(&f),
+            None => ctx.out.null(),
+        }
+        return Ok(());
+    }
+    let count = args.int(2)?;
+    if count == i64::MIN {
+        return Err(Error::msg(
+            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        ));
+    }
+    let withvalues = match args.len() {
+        3 => false,
+        4 if args.is(3, "withvalues") => {
+            if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
+                return Err(Error::msg("ERR value is out of range"));
+            }
+            true
+        }
+        _ => return Err(Error::Syntax),
+    };
+    if count.unsigned_abs() > crate::cmd::set::MAX_RANDOM_REPLY {
+        return Err(Error::msg("ERR value is out of range"));
+    }
+    let Some(h) = get_hash(ctx.shard, ctx.db, key)? else {
+        ctx.out.array(0);
+        return Ok(());
+    };
+    let h: &Hash = h;
+    let pairs: Vec<(Vec<u8>, Vec<u8>)> = if count == 0 {
+        Vec::new()
+    } else if count < 0 {
+        (0..count.unsigned_abs())
+            .filter_map(|_| h.random(&mut rng).map(|(f, v)| (f.to_vec(), v.to_vec())))
+            .collect()
+    } else {
+        let mut all: Vec<(Vec<u8>, Vec<u8>)> = h
+            .pairs()
+            .into_iter()
+            .map(|(f, v)| (f.to_vec(), v.to_vec()))
+            .collect();
+        if (count as usize) < all.len() {
+            // Partial Fisher-Yates: the first `count` slots end up a uniform sample.
+            for i in 0..count as usize {
+                let j = i + rng.next_u64() as usize % (all.len() - i);
+                all.swap(i, j);
+            }
+            all.truncate(count as usize);
+        }
+        all
+    };
+    ctx.shard.rng = rng;
+    let nested = withvalues && ctx.out.proto == resp::Proto::Resp3;
+    ctx.out.array(if withvalues && !nested {
+        pairs.len() * 2
+    } else {
+        pairs.len()
+    });
+    for (f, v) in &pairs {
+        if nested {
+            ctx.out.array(2);
+        }
+        ctx.out.bulk(f);
+        if withvalues {
+            ctx.out.bulk(v);
+        }
+    }
+    Ok(())
+}
+
+pub fn hscan(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let cursor = crate::args::parse_cursor(args.get(2))?;
+    let Some(h) = get_hash(ctx.shard, ctx.db, args.get(1))? else {
+        crate::cmd::set::scan_reply(ctx, 0, &[]);
+        return Ok(());
+    };
+    let opts = ScanOpts::parse(args, 3)?;
+    let mut items: Vec<Vec<u8>> = Vec::new();
+    let mut keep = |f: &[u8], v: &[u8]| {
+        if opts.keeps(f) {
+            items.push(f.to_vec());
+            items.push(v.to_vec());
+        }
+    };
+    let next = match &*h {
+        // A listpack is answered whole, as Redis does for compact encodings.
+        Hash::Pack(v) => {
+            v.iter().for_each(|(f, val)| keep(f, val));
+            0
+        }
+        Hash::Table(m) => m.scan_count(cursor, opts.count, |f, v| keep(f, v)),
+    };
+    crate::cmd::set::scan_reply(ctx, next, &items);
     Ok(())
 }

@@ -484,3 +484,30 @@ pub fn pop_from(
 pub fn check_list(shard: &mut Shard, db: usize, key: &[u8]) -> Result<bool> {
     Ok(as_list(shard.lookup(db, key))?.is_some())
 }
+
+/// LMPOP and BLMPOP's pop: up to `count` elements from the first non-empty list among
+/// `keys`, answered as [key, [elements]]. Returns false when every key was missing (the
+/// caller answers for that).
+pub fn mpop_from(ctx: &mut Ctx, keys: &[&[u8]], right: bool, count: usize) -> Result<bool> {
+    for &key in keys {
+        let Some(popped) = pop_from(ctx.shard, ctx.db, key, !right, count)? else {
+            continue;
+        };
+        ctx.out.array(2);
+        ctx.out.bulk(key);
+        ctx.out.array(popped.len());
+        for e in &popped {
+            ctx.out.bulk(e);
+        }
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+pub fn lmpop(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let (keys, right, count) = crate::args::parse_mpop(args, 1, "left", "right")?;
+    if !mpop_from(ctx, &keys, right, count)? {
+        ctx.out.null_array();
+    }
+    Ok(())
+}

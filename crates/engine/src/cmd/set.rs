@@ -519,23 +519,11 @@ pub fn sscan(ctx: &mut Ctx, args: Args) -> Result<()> {
             });
             0
         }
-        Set::Table(d) => {
-            let mut cursor = cursor;
-            let mut visited = 0usize;
-            let mut budget = opts.count.saturating_mul(10);
-            loop {
-                cursor = d.scan(cursor, |m, _| {
-                    visited += 1;
-                    if opts.keeps(m) {
-                        items.push(m.to_vec());
-                    }
-                });
-                budget -= 1;
-                if cursor == 0 || visited >= opts.count || budget == 0 {
-                    break cursor;
-                }
+        Set::Table(d) => d.scan_count(cursor, opts.count, |m, _| {
+            if opts.keeps(m) {
+                items.push(m.to_vec());
             }
-        }
+        }),
     };
     scan_reply(ctx, next, &items);
     Ok(())

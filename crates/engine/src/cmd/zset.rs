@@ -830,45 +830,8 @@ pub fn zpopmax(ctx: &mut Ctx, args: Args) -> Result<()> {
     zpop(ctx, args, true)
 }
 
-/// ZMPOP's and BZMPOP's arguments after the numkeys at `at`: the keys, MIN or MAX, and the
-/// count.
-pub fn parse_mpop<'a>(args: Args<'a>, at: usize) -> Result<(Vec<&'a [u8]>, bool, usize)> {
-    let n = parse_i64(args.get(at))
-        .filter(|&n| n > 0)
-        .ok_or_else(|| Error::msg("ERR numkeys should be greater than 0"))?;
-    let where_at = at as u64 + n as u64 + 1;
-    if where_at >= args.len() as u64 {
-        return Err(Error::Syntax);
-    }
-    let where_at = where_at as usize;
-    let max = if args.is(where_at, "min") {
-        false
-    } else if args.is(where_at, "max") {
-        true
-    } else {
-        return Err(Error::Syntax);
-    };
-    let mut count = None;
-    let mut j = where_at + 1;
-    while j < args.len() {
-        if count.is_none() && args.is(j, "count") && j + 1 < args.len() {
-            count = Some(
-                parse_i64(args.get(j + 1))
-                    .filter(|&c| c > 0)
-                    .ok_or_else(|| Error::msg("ERR count should be greater than 0"))?
-                    as usize,
-            );
-            j += 2;
-        } else {
-            return Err(Error::Syntax);
-        }
-    }
-    let keys = (at + 1..where_at).map(|i| args.get(i)).collect();
-    Ok((keys, max, count.unwrap_or(1)))
-}
-
 pub fn zmpop(ctx: &mut Ctx, args: Args) -> Result<()> {
-    let (keys, max, count) = parse_mpop(args, 1)?;
+    let (keys, max, count) = crate::args::parse_mpop(args, 1, "min", "max")?;
     if !pop_from(ctx, &keys, max, count, PopReply::Multi)? {
         ctx.out.null_array();
     }
@@ -1247,21 +1210,9 @@ pub fn zscan(ctx: &mut Ctx, args: Args) -> Result<()> {
             z.for_each(&mut keep);
             0
         }
-        ZSet::Skip(s) => {
-            let mut cursor = cursor;
-            let mut visited = 0usize;
-            let mut budget = opts.count.saturating_mul(10);
-            loop {
-                cursor = s.dict.scan(cursor, |m, &score| {
-                    visited += 1;
-                    keep(m, score);
-                });
-                budget -= 1;
-                if cursor == 0 || visited >= opts.count || budget == 0 {
-                    break cursor;
-                }
-            }
-        }
+        ZSet::Skip(s) => s
+            .dict
+            .scan_count(cursor, opts.count, |m, &score| keep(m, score)),
     };
     crate::cmd::set::scan_reply(ctx, next, &items);
     Ok(())
