@@ -373,7 +373,7 @@ fn index(r: &mut Rng) -> Vec<u8> {
 /// List commands on the same keys as everything else (so WRONGTYPE both ways is covered).
 fn list_cmd(r: &mut Rng) -> Cmd {
     let k = key(r);
-    match r.below(31) {
+    match r.below(33) {
         0..=4 => {
             let mut argv = vec![b(r.pick(&["LPUSH", "RPUSH"])), k];
             for _ in 0..r.range(1, 4) {
@@ -652,7 +652,7 @@ fn zset_cmd(r: &mut Rng) -> Cmd {
             argv.push(b(r.pick(&["1", "2", "-1", "0"])));
         }
     };
-    match r.below(40) {
+    match r.below(41) {
         0..=6 => {
             let mut argv = vec![b("ZADD"), k];
             for _ in 0..r.below(3) {
@@ -768,6 +768,19 @@ fn zset_cmd(r: &mut Rng) -> Cmd {
             argv: vec![b("ZRANDMEMBER"), k, b(r.pick(&["-2", "1"]))],
             check: Check::Len,
         },
+        38 => {
+            let mut argv = vec![b(r.pick(&["BZPOPMIN", "BZPOPMAX"]))];
+            argv.extend(keys(r, 1, 3));
+            argv.push(b(r.pick(&["0.01", "-1"])));
+            c(argv)
+        }
+        39 => {
+            let ks = keys(r, 1, 2);
+            let mut argv = vec![b("BZMPOP"), b("0.01"), b(&ks.len().to_string())];
+            argv.extend(ks);
+            argv.push(b(r.pick(&["MIN", "MAX"])));
+            c(argv)
+        }
         28..=32 => {
             let store = r.chance(40);
             let op = *r.pick(&["UNION", "INTER", "DIFF"]);

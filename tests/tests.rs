@@ -5,6 +5,7 @@ mod harness;
 
 mod atomicity;
 mod basics;
+mod blocking;
 mod differential;
 mod expiry;
 mod protocol;

@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::table::{CommandSpec, Handler};
 use crate::value::{Entry, Value};
 use resp::{Proto, Writer};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 #[derive(Default)]
@@ -44,6 +44,13 @@ pub struct Shard {
     watched: Vec<HashMap<Vec<u8>, Watch>>,
     watched_keys: usize,
     watch_clock: u64,
+    /// Clients blocked on keys (BLPOP and friends): waiter ids per key, first blocked
+    /// first. What an id stands for is the runtime's business.
+    blocked: Vec<HashMap<Vec<u8>, VecDeque<u64>>>,
+    blocked_keys: usize,
+    /// Keys with waiters that were given a list or sorted set since the runtime last
+    /// looked (Redis' signalKeyAsReady): it serves their waiters after the command.
+    ready: Vec<(usize, Vec<u8>)>,
 }
 
 #[derive(Clone, Copy)]
@@ -95,6 +102,9 @@ impl Shard {
             watched: (0..databases.max(1)).map(|_| HashMap::new()).collect(),
             watched_keys: 0,
             watch_clock: 0,
+            blocked: (0..databases.max(1)).map(|_| HashMap::new()).collect(),
+            blocked_keys: 0,
+            ready: Vec::new(),
         }
     }
 
@@ -319,8 +329,57 @@ impl Shard {
         self.peek(db, key).is_some()
     }
 
+    /// Registers waiter `id` on `key` (after those already waiting there).
+    pub fn block(&mut self, db: usize, key: &[u8], id: u64) {
+        let q = self.blocked[db].entry(key.to_vec()).or_default();
+        if q.is_empty() {
+            self.blocked_keys += 1;
+        }
+        q.push_back(id);
+    }
+
+    /// Drops waiter `id` from `key`.
+    pub fn unblock(&mut self, db: usize, key: &[u8], id: u64) {
+        let Some(q) = self.blocked[db].get_mut(key) else {
+            return;
+        };
+        q.retain(|&w| w != id);
+        if q.is_empty() {
+            self.blocked[db].remove(key);
+            self.blocked_keys -= 1;
+        }
+    }
+
+    /// The waiters on `key`, first blocked first.
+    pub fn waiters(&self, db: usize, key: &[u8]) -> Vec<u64> {
+        self.blocked[db]
+            .get(key)
+            .map(|q| q.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Keys made ready since the last call.
+    pub fn take_ready(&mut self) -> Vec<(usize, Vec<u8>)> {
+        std::mem::take(&mut self.ready)
+    }
+
+    pub fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    /// Marks `key` ready again (its waiters could not be served yet: it was locked).
+    pub fn signal_ready(&mut self, db: usize, key: Vec<u8>) {
+        self.ready.push((db, key));
+    }
+
     /// Stores `value` under `key`, replacing any previous value and its expiry.
     pub fn store(&mut self, db: usize, key: &[u8], value: Value, expire_at: u64) {
+        if self.blocked_keys > 0
+            && matches!(value, Value::List(_) | Value::ZSet(_))
+            && self.blocked[db].contains_key(key)
+        {
+            self.ready.push((db, key.to_vec()));
+        }
         let lru = self.lru_clock();
         let d = &mut self.dbs[db];
         let entry = Entry {
@@ -495,6 +554,16 @@ impl Shard {
         }
         self.dbs.swap(a, b);
         self.stats.dirty += 1;
+        // Clients blocked in either db may find their key there now (Redis'
+        // scanDatabaseForReadyKeys).
+        for x in [a, b] {
+            let keys: Vec<Vec<u8>> = self.blocked[x]
+                .keys()
+                .filter(|k| self.dbs[x].dict.contains_key(k))
+                .cloned()
+                .collect();
+            self.ready.extend(keys.into_iter().map(|k| (x, k)));
+        }
     }
 
     /// Takes a key out whole (value and expiry), for a rename or move to another shard.

@@ -4,7 +4,7 @@
 //! file.
 
 use crate::args::Args;
-use crate::cmd::{hash, keys, list, set, string, zset};
+use crate::cmd::{blocking, hash, keys, list, set, string, zset};
 use crate::error::Result;
 use crate::shard::Ctx;
 use std::collections::HashMap;
@@ -149,6 +149,10 @@ impl CommandSpec {
         self.flags.contains(&"write")
     }
 
+    pub fn is_blocking(&self) -> bool {
+        self.flags.contains(&"blocking")
+    }
+
     /// Indexes of the key arguments for this invocation (Redis' first/last/step, then any
     /// movable keys). Container commands (OBJECT, MEMORY) name their key at 2 only when one
     /// is given. A bad key count yields only the fixed keys; the handler reports the error.
@@ -199,6 +203,9 @@ const W: &[&str] = &["write"];
 const WD: &[&str] = &["write", "denyoom"];
 const WDF: &[&str] = &["write", "denyoom", "fast"];
 const WF: &[&str] = &["write", "fast"];
+const WB: &[&str] = &["write", "blocking"];
+const WDB: &[&str] = &["write", "denyoom", "blocking"];
+const WFB: &[&str] = &["write", "fast", "blocking"];
 const R: &[&str] = &["readonly"];
 const RF: &[&str] = &["readonly", "fast"];
 const CONN: &[&str] = &["noscript", "loading", "stale", "fast"];
@@ -216,6 +223,9 @@ const A_ZSET_WF: &[&str] = &["@write", "@sortedset", "@fast"];
 const A_ZSET_WS: &[&str] = &["@write", "@sortedset", "@slow"];
 const A_ZSET_RF: &[&str] = &["@read", "@sortedset", "@fast"];
 const A_ZSET_RS: &[&str] = &["@read", "@sortedset", "@slow"];
+const A_LIST_WSB: &[&str] = &["@write", "@list", "@slow", "@blocking"];
+const A_ZSET_WFB: &[&str] = &["@write", "@sortedset", "@fast", "@blocking"];
+const A_ZSET_WSB: &[&str] = &["@write", "@sortedset", "@slow", "@blocking"];
 const A_LIST_WF: &[&str] = &["@write", "@list", "@fast"];
 const A_LIST_WS: &[&str] = &["@write", "@list", "@slow"];
 const A_LIST_RF: &[&str] = &["@read", "@list", "@fast"];
@@ -292,6 +302,8 @@ const TWO: (i32, i32, i32) = (1, 2, 1);
 const SECOND: (i32, i32, i32) = (2, 2, 1);
 /// Keys found only through the arguments (see `Movable`).
 const NONE: (i32, i32, i32) = (0, 0, 0);
+/// Every argument but the last (the timeout).
+const BLOCK_KEYS: (i32, i32, i32) = (1, -2, 1);
 
 use Split::{AllOk, Never, PerKeyArray, SumInt};
 
@@ -1214,6 +1226,97 @@ pub static COMMANDS: &[CommandSpec] = &[
         Split::Gather,
     )
     .movable(Movable::NumKeys(1)),
+    // blocking pops
+    keyed(
+        "blpop",
+        -3,
+        WB,
+        BLOCK_KEYS,
+        A_LIST_WSB,
+        "list",
+        "Remove and get the first element in a list, or block until one is available",
+        blocking::nonblocking,
+        Split::Gather,
+    ),
+    keyed(
+        "brpop",
+        -3,
+        WB,
+        BLOCK_KEYS,
+        A_LIST_WSB,
+        "list",
+        "Remove and get the last element in a list, or block until one is available",
+        blocking::nonblocking,
+        Split::Gather,
+    ),
+    keyed(
+        "blmpop",
+        -5,
+        WB,
+        NONE,
+        A_LIST_WSB,
+        "list",
+        "Pop elements from a list, or block until one is available",
+        blocking::nonblocking,
+        Split::Gather,
+    )
+    .movable(Movable::NumKeys(2)),
+    keyed(
+        "blmove",
+        6,
+        WDB,
+        TWO,
+        A_LIST_WSB,
+        "list",
+        "Pop an element from a list, push it to another list and return it; or block until one is available",
+        blocking::nonblocking,
+        Split::Runtime(Rt::LMove),
+    ),
+    keyed(
+        "brpoplpush",
+        4,
+        WDB,
+        TWO,
+        A_LIST_WSB,
+        "list",
+        "Pop an element from a list, push it to another list and return it; or block until one is available",
+        blocking::nonblocking,
+        Split::Runtime(Rt::RPopLPush),
+    ),
+    keyed(
+        "bzpopmin",
+        -3,
+        WFB,
+        BLOCK_KEYS,
+        A_ZSET_WFB,
+        "sorted-set",
+        "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available",
+        blocking::nonblocking,
+        Split::Gather,
+    ),
+    keyed(
+        "bzpopmax",
+        -3,
+        WFB,
+        BLOCK_KEYS,
+        A_ZSET_WFB,
+        "sorted-set",
+        "Remove and return the member with the highest score from one or more sorted sets, or block until one is available",
+        blocking::nonblocking,
+        Split::Gather,
+    ),
+    keyed(
+        "bzmpop",
+        -5,
+        WB,
+        NONE,
+        A_ZSET_WSB,
+        "sorted-set",
+        "Remove and return members with scores in a sorted set or block until one is available",
+        blocking::nonblocking,
+        Split::Gather,
+    )
+    .movable(Movable::NumKeys(2)),
     // strings
     keyed(
         "get",
@@ -2197,6 +2300,8 @@ mod tests {
         assert_eq!(pos("zunionstore d x a b"), vec![1]);
         assert_eq!(pos("zmpop 1 a min"), vec![2]);
         assert_eq!(pos("lmpop 2 a b left count 3"), vec![2, 3]);
+        assert_eq!(pos("blmpop 0 2 a b left"), vec![3, 4]);
+        assert_eq!(pos("blpop a b 0"), vec![1, 2]);
         assert_eq!(pos("sintercard 2 a b limit 1"), vec![2, 3]);
         assert_eq!(pos("sintercard 3 a b"), Vec::<usize>::new());
         assert_eq!(pos("sintercard x a b"), Vec::<usize>::new());

@@ -25,6 +25,9 @@ pub struct ClientInfo {
     pub no_evict: Cell<bool>,
     pub killed: Cell<bool>,
     pub authenticated: Cell<bool>,
+    /// While blocked (BLPOP & co): the token its reply comes through and the claim that
+    /// decides who ends the block (CLIENT UNBLOCK takes it).
+    pub blocked: RefCell<Option<(u64, std::sync::Arc<std::sync::atomic::AtomicBool>)>>,
 }
 
 impl ClientInfo {
@@ -47,6 +50,7 @@ impl ClientInfo {
             no_evict: Cell::new(false),
             killed: Cell::new(false),
             authenticated: Cell::new(false),
+            blocked: RefCell::new(None),
         }
     }
 

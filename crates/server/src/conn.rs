@@ -65,6 +65,8 @@ pub struct Conn {
     parts: Vec<Part>,
     remote: Vec<Batch>,
     deferred: bool,
+    /// A blocking command waiting (see `blocking`).
+    pub blocked: Option<crate::blocking::Blocked>,
 }
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -106,6 +108,7 @@ impl Conn {
             parts: Vec::new(),
             remote: (0..shards).map(|_| Batch::default()).collect(),
             deferred: false,
+            blocked: None,
         }
     }
 
@@ -186,6 +189,9 @@ impl Conn {
                 flat.clear();
                 let mut pos = start;
                 let mut stop = Stop::Limit;
+                // A blocked command reads on while it waits: bytes past this mark arrived
+                // after parsing stopped.
+                let parsed_end = end;
                 while ahead.len() < max {
                     match resp::parse_command(&rbuf[pos..end], &limits, &mut args, &mut scratch) {
                         Ok(Parsed::Incomplete { needed }) => {
@@ -227,6 +233,12 @@ impl Conn {
                         self.dispatch(Args::new(buf, &flat[range])).await;
                     }
                     start = cmd.end;
+                    if self.blocked.is_some()
+                        && !crate::blocking::wait(self, stream, &mut rbuf, &mut end, qlimit).await
+                    {
+                        self.close = true;
+                        break;
+                    }
                     if !self.after_command(stream).await {
                         break;
                     }
@@ -238,7 +250,9 @@ impl Conn {
                     Stop::Limit => {}
                     Stop::Incomplete(needed) => {
                         need = needed;
-                        break;
+                        if end == parsed_end {
+                            break;
+                        }
                     }
                     Stop::Inline(consumed) => {
                         need = 0;
@@ -246,6 +260,13 @@ impl Conn {
                             self.dispatch(Args::new(&scratch, &args)).await;
                         }
                         start += consumed;
+                        if self.blocked.is_some()
+                            && !crate::blocking::wait(self, stream, &mut rbuf, &mut end, qlimit)
+                                .await
+                        {
+                            self.close = true;
+                            break;
+                        }
                         if !self.after_command(stream).await {
                             break;
                         }
@@ -324,7 +345,10 @@ impl Conn {
     }
 
     /// Writes the output buffer; false when the client is gone.
-    async fn write_out<S: futures_lite::AsyncWrite + Unpin>(&mut self, stream: &mut S) -> bool {
+    pub(crate) async fn write_out<S: futures_lite::AsyncWrite + Unpin>(
+        &mut self,
+        stream: &mut S,
+    ) -> bool {
         if self.out.is_empty() {
             return true;
         }
@@ -400,6 +424,11 @@ impl Conn {
         }
         let mark = self.out.len();
         match spec.kind {
+            // Inside EXEC blocking commands run as their non-blocking form (Redis'
+            // CLIENT_DENY_BLOCKING).
+            Kind::Keyed { handler, split } if spec.is_blocking() && self.tx.is_none() => {
+                crate::blocking::start(self, spec, handler, split, args).await
+            }
             Kind::Keyed { handler, split } => self.keyed(spec, handler, split, args).await,
             Kind::Runtime(rt) => {
                 self.flush().await;
@@ -479,7 +508,7 @@ impl Conn {
         }
     }
 
-    async fn keyed(
+    pub(crate) async fn keyed(
         &mut self,
         spec: &'static CommandSpec,
         handler: Handler,
@@ -636,6 +665,11 @@ impl Conn {
             let mut sh = self.core.shard.borrow_mut();
             sh.set_time(self.now_ms);
             sh.execute(spec, handler, self.db, args, &mut self.out, self.proto);
+            let ready = sh.has_ready();
+            drop(sh);
+            if ready {
+                self.core.serve_ready();
+            }
             return;
         }
         let src = if shard == self.core.id {
@@ -644,6 +678,8 @@ impl Conn {
             sh.set_time(self.now_ms);
             let start = self.local.len();
             sh.execute(spec, handler, self.db, args, &mut self.local, self.proto);
+            drop(sh);
+            self.core.serve_ready();
             Src::Local(start..self.local.len())
         } else {
             self.deferred = true;
@@ -670,6 +706,8 @@ impl Conn {
             let start = self.local.len();
             let args = Args::new(&batch.data, &batch.ranges);
             sh.execute(spec, handler, self.db, args, &mut self.local, self.proto);
+            drop(sh);
+            self.core.serve_ready();
             Src::Local(start..self.local.len())
         } else {
             let idx = self.remote[shard].push(spec, handler, self.db, self.proto, words);

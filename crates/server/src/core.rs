@@ -53,6 +53,11 @@ pub struct Core {
     waiters: RefCell<HashMap<u64, Rc<Waiter>>>,
     next_token: Cell<u64>,
     lock: ShardLock,
+    /// Clients blocked on this shard's keys, by waiter id (the queues per key are in the
+    /// shard: `Shard::block`).
+    blocked: RefCell<HashMap<u64, Rc<crate::ops::BlockReg>>>,
+    /// This core's own `Rc`, for work that must send from a `&self` method.
+    me: RefCell<std::rc::Weak<Core>>,
 }
 
 /// Key locks of multi-shard operations (ARCHITECTURE.md, "Atomicity"). An operation locks
@@ -72,6 +77,10 @@ struct ShardLock {
     deferred: RefCell<VecDeque<Req>>,
     /// Local tasks waiting for held keys.
     idle: RefCell<Vec<Waker>>,
+    /// Keys given a value while held: their blocked clients are served once released, so
+    /// that a transaction or multi-key command is seen whole (as Redis serves them after
+    /// EXEC).
+    ready: RefCell<Vec<(usize, Vec<u8>)>>,
     /// A grant pass is scheduled (see `release`).
     granting: Cell<bool>,
 }
@@ -149,6 +158,11 @@ impl Future for Wait {
     }
 }
 
+/// Awaits the reply `deliver` puts in `w`.
+pub async fn wait_for(w: Rc<Waiter>) -> Reply {
+    Wait(w).await
+}
+
 /// A request in flight: the reply arrives later through [`Pending::wait`].
 pub enum Pending {
     Ready(Reply),
@@ -187,7 +201,150 @@ impl Core {
             waiters: RefCell::new(HashMap::new()),
             next_token: Cell::new(1),
             lock: ShardLock::default(),
+            blocked: RefCell::new(HashMap::new()),
+            me: RefCell::new(std::rc::Weak::new()),
         }
+    }
+
+    /// Records the core's own `Rc` (once, right after creating it).
+    pub fn set_me(self: &Rc<Self>) {
+        *self.me.borrow_mut() = Rc::downgrade(self);
+    }
+
+    fn rc(&self) -> Option<Rc<Core>> {
+        self.me.borrow().upgrade()
+    }
+
+    pub fn new_token(&self) -> u64 {
+        let token = self.next_token.get();
+        self.next_token.set(token + 1);
+        token
+    }
+
+    /// A slot that a reply for `token` (sent with `deliver`) will fill.
+    pub fn expect(&self, token: u64) -> Rc<Waiter> {
+        let w = Rc::new(Waiter::default());
+        self.waiters.borrow_mut().insert(token, w.clone());
+        w
+    }
+
+    pub fn forget(&self, token: u64) {
+        self.waiters.borrow_mut().remove(&token);
+    }
+
+    /// Hands `reply` to whatever awaits `token` on core `to`.
+    pub fn deliver(&self, to: usize, token: u64, reply: Reply) {
+        if to == self.id {
+            self.fill(token, reply);
+        } else if let Some(me) = self.rc() {
+            me.respond(to, token, reply);
+        }
+    }
+
+    fn fill(&self, token: u64, reply: Reply) {
+        let waiter = self.waiters.borrow_mut().remove(&token);
+        if let Some(w) = waiter {
+            *w.value.borrow_mut() = Some(reply);
+            if let Some(waker) = w.waker.borrow_mut().take() {
+                waker.wake();
+            }
+        }
+    }
+
+    /// Serves clients blocked on keys that commands just gave a value (Redis'
+    /// handleClientsBlockedOnKeys), first blocked first. Runs after every command or
+    /// operation on this shard; costs one check when nothing is ready.
+    pub fn serve_ready(&self) {
+        use engine::cmd::blocking::{servable, serve, Fit};
+        use std::sync::atomic::Ordering::SeqCst;
+        loop {
+            let ready = {
+                let mut shard = self.shard.borrow_mut();
+                if !shard.has_ready() {
+                    return;
+                }
+                shard.take_ready()
+            };
+            for (db, key) in ready {
+                if self.lock.held.borrow().holder(db, &key).is_some() {
+                    self.lock.ready.borrow_mut().push((db, key));
+                    continue;
+                }
+                let mut shard = self.shard.borrow_mut();
+                for id in shard.waiters(db, &key) {
+                    let reg = self.blocked.borrow().get(&id).cloned();
+                    let Some(reg) = reg.filter(|r| !r.claim.load(SeqCst)) else {
+                        shard.unblock(db, &key, id);
+                        continue;
+                    };
+                    let dst_here = reg.dst_shard == self.id;
+                    match servable(&mut shard, db, &key, &reg.kind, dst_here) {
+                        Fit::Empty => break,
+                        Fit::Unfit => continue,
+                        Fit::Ready => {}
+                    }
+                    shard.unblock(db, &key, id);
+                    if reg.claim.swap(true, SeqCst) {
+                        continue;
+                    }
+                    let mut out = Vec::new();
+                    let reply = match serve(
+                        &mut shard, db, &key, &reg.kind, reg.proto, &mut out, dst_here,
+                    ) {
+                        Ok(served) => crate::ops::Try::Served {
+                            reply: out,
+                            moved: served.moved,
+                            undo: served.undo,
+                            shard: self.id,
+                        },
+                        Err(e) => {
+                            let mut out = Vec::new();
+                            resp::Writer::new(&mut out, reg.proto).error(&e.message());
+                            crate::ops::Try::Served {
+                                reply: out,
+                                moved: None,
+                                undo: engine::cmd::blocking::Undo::Nothing,
+                                shard: self.id,
+                            }
+                        }
+                    };
+                    self.deliver(reg.core, reg.token, Reply::Block(reply));
+                }
+            }
+        }
+    }
+
+    /// Op::Block: serve the waiter now if its key can, else queue it on the key.
+    fn block(&self, shard: &mut Shard, reg: crate::ops::BlockReg, key: Vec<u8>) -> Reply {
+        use engine::cmd::blocking::{servable, serve, Fit};
+        use std::sync::atomic::Ordering::SeqCst;
+        let db = reg.db;
+        if reg.claim.load(SeqCst) {
+            return Reply::Block(crate::ops::Try::Lost);
+        }
+        let dst_here = reg.dst_shard == self.id;
+        if servable(shard, db, &key, &reg.kind, dst_here) == Fit::Ready {
+            if reg.claim.swap(true, SeqCst) {
+                return Reply::Block(crate::ops::Try::Lost);
+            }
+            let mut out = Vec::new();
+            return match serve(shard, db, &key, &reg.kind, reg.proto, &mut out, dst_here) {
+                Ok(served) => Reply::Block(crate::ops::Try::Served {
+                    reply: out,
+                    moved: served.moved,
+                    undo: served.undo,
+                    shard: self.id,
+                }),
+                Err(e) => Reply::Text(e.message().into_owned()),
+            };
+        }
+        shard.block(db, &key, reg.id);
+        let id = reg.id;
+        self.blocked
+            .borrow_mut()
+            .entry(id)
+            .or_insert_with(|| Rc::new(reg));
+        Reply::Block(crate::ops::Try::Registered)
     }
 
     pub fn shards(&self) -> usize {
@@ -254,8 +411,14 @@ impl Core {
         out
     }
 
-    /// Runs an operation on this core.
+    /// Runs an operation on this core, then serves any clients it unblocked.
     pub fn exec(&self, op: Op) -> Reply {
+        let reply = self.exec_op(op);
+        self.serve_ready();
+        reply
+    }
+
+    fn exec_op(&self, op: Op) -> Reply {
         let mut shard = self.shard.borrow_mut();
         shard.set_time(engine::shard::unix_ms());
         match op {
@@ -362,6 +525,35 @@ impl Core {
                 Reply::Unit
             }
             Op::Take { db, key } => Reply::Entry(shard.take(db, &key)),
+            Op::Block { reg, key } => self.block(&mut shard, reg, key),
+            Op::Unblock { db, keys, id } => {
+                for k in &keys {
+                    shard.unblock(db, k, id);
+                }
+                self.blocked.borrow_mut().remove(&id);
+                Reply::Unit
+            }
+            Op::Undo { db, undo } => {
+                engine::cmd::blocking::undo(&mut shard, db, undo);
+                Reply::Unit
+            }
+            Op::ClientUnblock { id, error } => {
+                drop(shard);
+                let client = self.clients.borrow().get(&id).cloned();
+                let unblocked = client.is_some_and(|c| {
+                    let b = c.blocked.borrow();
+                    match &*b {
+                        Some((token, claim))
+                            if !claim.swap(true, std::sync::atomic::Ordering::SeqCst) =>
+                        {
+                            self.fill(*token, Reply::Unblocked { error });
+                            true
+                        }
+                        _ => false,
+                    }
+                });
+                Reply::Int(unblocked as i64)
+            }
             Op::SetLimits(limits) => {
                 shard.limits = limits;
                 Reply::Unit
@@ -507,6 +699,7 @@ impl Core {
             Op::CheckList { db, key }
             | Op::ListPop { db, key, .. }
             | Op::ListPush { db, key, .. } => self.keys_free_for(*db, [key.as_slice()], tx),
+            Op::Block { reg, key } => self.keys_free_for(reg.db, [key.as_slice()], tx),
             Op::Exec { watches, batch } => {
                 batch.keys().all(|(db, k)| self.keys_free_for(db, [k], tx))
                     && watches
@@ -643,6 +836,16 @@ impl Core {
     /// turn (so nobody starves behind a stream of operations on the same keys).
     pub fn release(self: &Rc<Self>, tx: u64) {
         self.lock.held.borrow_mut().release(tx);
+        let ready: Vec<(usize, Vec<u8>)> = self.lock.ready.borrow_mut().drain(..).collect();
+        if !ready.is_empty() {
+            {
+                let mut shard = self.shard.borrow_mut();
+                for (db, key) in ready {
+                    shard.signal_ready(db, key);
+                }
+            }
+            self.serve_ready();
+        }
         let pending: Vec<Req> = self.lock.deferred.borrow_mut().drain(..).collect();
         for req in pending {
             if self.lock_allows(&req.op, req.tx) {
@@ -697,13 +900,7 @@ impl Core {
     /// Hands responses from `peer` to the connections waiting for them.
     pub async fn serve_responses(self: Rc<Self>, rx: Rc<Receivers<Resp>>, peer: usize) {
         while let Ok(Some(resp)) = rx.recv_from(peer).await {
-            let waiter = self.waiters.borrow_mut().remove(&resp.token);
-            if let Some(w) = waiter {
-                *w.value.borrow_mut() = Some(resp.reply);
-                if let Some(waker) = w.waker.borrow_mut().take() {
-                    waker.wake();
-                }
-            }
+            self.fill(resp.token, resp.reply);
         }
     }
 

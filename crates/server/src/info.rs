@@ -114,11 +114,12 @@ pub async fn render(c: &mut Conn, args: Args<'_>) -> String {
         section("Clients", &mut s);
         let _ = write!(
             s,
-            "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+            "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
             shared.connected_clients.load(Ordering::Relaxed),
             maxclients,
             stats.max_input_buffer,
             stats.max_output_buffer,
+            shared.blocked_clients.load(Ordering::Relaxed),
         );
     }
     if want("memory") {

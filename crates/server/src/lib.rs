@@ -3,6 +3,7 @@
 //! the cross-core queues. The engine does the command semantics; this crate moves bytes and
 //! messages.
 
+mod blocking;
 mod client;
 mod conn;
 mod core;
@@ -213,6 +214,7 @@ async fn shard_main(
         req_tx,
         resp_tx,
     ));
+    core.set_me();
     let (req_rx, resp_rx) = (Rc::new(req_rx), Rc::new(resp_rx));
     for (shard, &peer) in peers.iter().enumerate() {
         if shard != id {

@@ -172,6 +172,30 @@ pub enum Op {
         watches: Vec<(usize, Vec<u8>, u64)>,
         batch: Batch,
     },
+    /// A blocking command's waiter on `key` (of `reg.db`): served at once if the key can
+    /// serve it (`Reply::Block(Try::Served)`), else registered until a push serves it, it
+    /// times out or its client goes.
+    Block {
+        reg: BlockReg,
+        key: Vec<u8>,
+    },
+    /// Drops waiter `id` from these keys.
+    Unblock {
+        db: usize,
+        keys: Vec<Vec<u8>>,
+        id: u64,
+    },
+    /// Puts back what serving a waiter took, its client being gone.
+    Undo {
+        db: usize,
+        undo: engine::cmd::blocking::Undo,
+    },
+    /// CLIENT UNBLOCK: unblocks client `id` if it is this core's and blocked
+    /// (`Reply::Int(1)`), with an error or as a timeout.
+    ClientUnblock {
+        id: u64,
+        error: bool,
+    },
     /// New encoding limits after CONFIG SET.
     SetLimits(engine::value::Limits),
     Dbsize(usize),
@@ -234,7 +258,45 @@ pub struct CoreStats {
     pub max_output_buffer: usize,
 }
 
+/// A client blocked on keys, as registered on the shards that own them. `claim` is the one
+/// thing shared between cores: whoever sets it first (a shard serving the client, its
+/// timeout, CLIENT UNBLOCK or its disconnect) decides how the block ends, so a client is
+/// served at most once however many shards its keys live on.
+pub struct BlockReg {
+    /// Unique across cores: the client's core in the top bits, its token below.
+    pub id: u64,
+    pub core: usize,
+    pub token: u64,
+    pub claim: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pub kind: engine::cmd::blocking::BlockKind,
+    pub proto: Proto,
+    pub db: usize,
+    /// The shard of a move's destination.
+    pub dst_shard: usize,
+}
+
+/// What a shard did with a waiter.
+pub enum Try {
+    /// Served: the reply, a move's element still to push to another shard, and what to put
+    /// back if the client is gone.
+    Served {
+        reply: Vec<u8>,
+        moved: Option<Vec<u8>>,
+        undo: engine::cmd::blocking::Undo,
+        /// The shard that served it (where an undo goes).
+        shard: usize,
+    },
+    Registered,
+    /// Already claimed by another of its keys, or by its own timeout.
+    Lost,
+}
+
 pub enum Reply {
+    Block(Try),
+    /// CLIENT UNBLOCK ended the block.
+    Unblocked {
+        error: bool,
+    },
     Batch(BatchOut),
     Int(i64),
     Keys(Vec<Vec<u8>>),

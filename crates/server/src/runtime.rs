@@ -516,6 +516,33 @@ async fn client(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
             let id = c.info.id as i64;
             c.writer().integer(id);
         }
+        ("unblock", 3 | 4) => {
+            let id = args.int(2)?;
+            let error = if n == 4 {
+                if args.is(3, "error") {
+                    true
+                } else if args.is(3, "timeout") {
+                    false
+                } else {
+                    return Err(Error::msg(
+                        "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+                    ));
+                }
+            } else {
+                false
+            };
+            let core = c.core.clone();
+            let found: i64 = core
+                .call_all(|_| Op::ClientUnblock {
+                    id: id as u64,
+                    error,
+                })
+                .await
+                .iter()
+                .map(|r| r.int())
+                .sum();
+            c.writer().integer(found.min(1));
+        }
         ("getname", 2) => {
             let name = c.info.name.borrow().clone();
             if name.is_empty() {

@@ -15,6 +15,8 @@ pub struct Shared {
     pub run_id: String,
     pub next_client_id: AtomicU64,
     pub connected_clients: AtomicUsize,
+    /// Clients waiting in a blocking command (INFO blocked_clients).
+    pub blocked_clients: AtomicUsize,
     pub total_connections: AtomicU64,
     pub rejected_connections: AtomicU64,
     /// Unix ms until which clients are paused (CLIENT PAUSE); 0 = not paused.
@@ -61,6 +63,7 @@ impl Shared {
             run_id,
             next_client_id: AtomicU64::new(1),
             connected_clients: AtomicUsize::new(0),
+            blocked_clients: AtomicUsize::new(0),
             total_connections: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
             pause_until: AtomicU64::new(0),

@@ -383,7 +383,13 @@ pub fn rpoplpush(ctx: &mut Ctx, args: Args) -> Result<()> {
     move_one(ctx, args.get(1), args.get(2), false, true)
 }
 
-fn move_one(ctx: &mut Ctx, src: &[u8], dst: &[u8], from_left: bool, to_left: bool) -> Result<()> {
+pub(crate) fn move_one(
+    ctx: &mut Ctx,
+    src: &[u8],
+    dst: &[u8],
+    from_left: bool,
+    to_left: bool,
+) -> Result<()> {
     let db = ctx.db;
     if !check_list(ctx.shard, db, src)? {
         ctx.out.null();
