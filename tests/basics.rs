@@ -101,3 +101,84 @@ fn example_config_file_starts_with_its_defaults() {
         "{info}"
     );
 }
+
+/// SORT whose BY/GET patterns and STORE destination name keys on other shards answers as
+/// one redis-server would.
+#[test]
+fn sort_patterns_across_shards() {
+    let srv = Server::start(4);
+    let mut c = srv.client();
+    let ids: Vec<String> = (0..20).map(|i| i.to_string()).collect();
+    let _: i64 = redis::cmd("RPUSH")
+        .arg("ids")
+        .arg(&ids)
+        .query(&mut c)
+        .unwrap();
+    for i in 0..20 {
+        // Weights reverse the order; names and a hash field live under other keys.
+        let _: () = redis::cmd("SET")
+            .arg(format!("w_{i}"))
+            .arg(100 - i)
+            .query(&mut c)
+            .unwrap();
+        let _: () = redis::cmd("SET")
+            .arg(format!("name_{i}"))
+            .arg(format!("n{i}"))
+            .query(&mut c)
+            .unwrap();
+        let _: i64 = redis::cmd("HSET")
+            .arg(format!("h_{i}"))
+            .arg("f")
+            .arg(i * 2)
+            .query(&mut c)
+            .unwrap();
+    }
+    let got: Vec<Option<String>> = redis::cmd("SORT")
+        .arg("ids")
+        .arg("BY")
+        .arg("w_*")
+        .arg("LIMIT")
+        .arg(0)
+        .arg(3)
+        .arg("GET")
+        .arg("name_*")
+        .arg("GET")
+        .arg("h_*->f")
+        .arg("GET")
+        .arg("#")
+        .arg("GET")
+        .arg("missing_*")
+        .query(&mut c)
+        .unwrap();
+    let want: Vec<Option<String>> = [19, 18, 17]
+        .iter()
+        .flat_map(|i| {
+            [
+                Some(format!("n{i}")),
+                Some((i * 2).to_string()),
+                Some(i.to_string()),
+                None,
+            ]
+        })
+        .collect();
+    assert_eq!(got, want);
+    let n: i64 = redis::cmd("SORT")
+        .arg("ids")
+        .arg("BY")
+        .arg("h_*->f")
+        .arg("DESC")
+        .arg("GET")
+        .arg("name_*")
+        .arg("STORE")
+        .arg("sorted")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(n, 20);
+    let stored: Vec<String> = redis::cmd("LRANGE")
+        .arg("sorted")
+        .arg(0)
+        .arg(2)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(stored, ["n19", "n18", "n17"]);
+}

@@ -90,6 +90,42 @@ impl OwnedArgs {
     }
 }
 
+/// C's strtod over a whole argument, as Redis' score ranges and SORT read numbers: leading
+/// white space is skipped, an empty remainder reads 0, hexadecimal integers ("0x1f") are
+/// accepted; NaN and overflow are refused.
+pub fn strtod(b: &[u8]) -> Option<f64> {
+    let start = b
+        .iter()
+        .position(|c| !matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+        .unwrap_or(b.len());
+    let rest = &b[start..];
+    if rest.is_empty() {
+        return Some(0.0);
+    }
+    let (neg, digits) = match rest[0] {
+        b'-' => (true, &rest[1..]),
+        b'+' => (false, &rest[1..]),
+        _ => (false, rest),
+    };
+    if let Some(hex) = digits
+        .strip_prefix(b"0x")
+        .or_else(|| digits.strip_prefix(b"0X"))
+    {
+        if !hex.is_empty() && hex.iter().all(|c| c.is_ascii_hexdigit()) {
+            let mut v = 0f64;
+            for &c in hex {
+                v = v * 16.0 + (c as char).to_digit(16).unwrap_or(0) as f64;
+            }
+            return v.is_finite().then_some(if neg { -v } else { v });
+        }
+    }
+    let v = parse_f64(rest)?;
+    if v.is_infinite() && !rest.to_ascii_lowercase().windows(3).any(|w| w == b"inf") {
+        return None;
+    }
+    Some(v)
+}
+
 /// A SCAN cursor, with strtoul's semantics as Redis' parseScanCursorOrReply ("-1" wraps to
 /// the largest cursor).
 pub fn parse_cursor(b: &[u8]) -> Result<u64> {

@@ -4,7 +4,7 @@
 //! file.
 
 use crate::args::Args;
-use crate::cmd::{blocking, hash, keys, list, set, string, zset};
+use crate::cmd::{blocking, hash, keys, list, set, sort, string, zset};
 use crate::error::Result;
 use crate::shard::Ctx;
 use std::collections::HashMap;
@@ -111,6 +111,7 @@ pub enum Rt {
     Memory,
     LMove,
     RPopLPush,
+    Sort,
     Multi,
     Exec,
     Discard,
@@ -226,6 +227,22 @@ const A_ZSET_RS: &[&str] = &["@read", "@sortedset", "@slow"];
 const A_LIST_WSB: &[&str] = &["@write", "@list", "@slow", "@blocking"];
 const A_ZSET_WFB: &[&str] = &["@write", "@sortedset", "@fast", "@blocking"];
 const A_ZSET_WSB: &[&str] = &["@write", "@sortedset", "@slow", "@blocking"];
+const A_SORT_W: &[&str] = &[
+    "@write",
+    "@set",
+    "@sortedset",
+    "@list",
+    "@slow",
+    "@dangerous",
+];
+const A_SORT_R: &[&str] = &[
+    "@read",
+    "@set",
+    "@sortedset",
+    "@list",
+    "@slow",
+    "@dangerous",
+];
 const A_LIST_WF: &[&str] = &["@write", "@list", "@fast"];
 const A_LIST_WS: &[&str] = &["@write", "@list", "@slow"];
 const A_LIST_RF: &[&str] = &["@read", "@list", "@fast"];
@@ -1317,6 +1334,30 @@ pub static COMMANDS: &[CommandSpec] = &[
         Split::Gather,
     )
     .movable(Movable::NumKeys(2)),
+    // sort
+    keyed(
+        "sort",
+        -2,
+        WD,
+        ONE,
+        A_SORT_W,
+        "generic",
+        "Sort the elements in a list, set or sorted set",
+        sort::sort,
+        Split::Runtime(Rt::Sort),
+    )
+    .movable(Movable::SortStore),
+    keyed(
+        "sort_ro",
+        -2,
+        R,
+        ONE,
+        A_SORT_R,
+        "generic",
+        "Sort the elements in a list, set or sorted set. Read-only variant of SORT.",
+        sort::sort_ro,
+        Split::Runtime(Rt::Sort),
+    ),
     // strings
     keyed(
         "get",

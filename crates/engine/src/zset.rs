@@ -417,7 +417,8 @@ impl ZSet {
         }
     }
 
-    fn convert_to_skip(&mut self) {
+    /// Converts a listpack to a skiplist (SORT does this to the set it sorts, in Redis).
+    pub fn convert_to_skip(&mut self) {
         if let ZSet::Pack(v) = self {
             let mut s = Skip::default();
             for (score, m) in std::mem::take(v) {

@@ -524,6 +524,14 @@ impl Conn {
             return;
         };
         let shard = shared.shard_of(args.get(first));
+        if split == Split::Runtime(engine::Rt::Sort)
+            && shared.shards > 1
+            && engine::cmd::sort::uses_patterns(args)
+        {
+            // BY/GET patterns may read keys anywhere.
+            self.flush().await;
+            return crate::runtime::run(self, engine::Rt::Sort, spec, args).await;
+        }
         if shared.shards == 1 || positions.all(|p| shared.shard_of(args.get(p)) == shard) {
             self.single(shard, spec, handler, args);
             return;

@@ -554,6 +554,16 @@ impl Core {
                 });
                 Reply::Int(unblocked as i64)
             }
+            Op::SortSource { db, key } => Reply::Entry(shard.lookup_read(db, &key).map(|e| {
+                engine::cmd::sort::sortable(&mut e.value);
+                e.clone()
+            })),
+            Op::SortLookup { db, items } => Reply::Values(
+                items
+                    .iter()
+                    .map(|(k, f)| engine::cmd::sort::fetch(&mut shard, db, k, f.as_deref()))
+                    .collect(),
+            ),
             Op::SetLimits(limits) => {
                 shard.limits = limits;
                 Reply::Unit
@@ -700,6 +710,10 @@ impl Core {
             | Op::ListPop { db, key, .. }
             | Op::ListPush { db, key, .. } => self.keys_free_for(*db, [key.as_slice()], tx),
             Op::Block { reg, key } => self.keys_free_for(reg.db, [key.as_slice()], tx),
+            Op::SortLookup { db, items } => {
+                self.keys_free_for(*db, items.iter().map(|(k, _)| k.as_slice()), tx)
+            }
+            Op::SortSource { db, key } => self.keys_free_for(*db, [key.as_slice()], tx),
             Op::Exec { watches, batch } => {
                 batch.keys().all(|(db, k)| self.keys_free_for(db, [k], tx))
                     && watches

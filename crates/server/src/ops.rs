@@ -196,6 +196,17 @@ pub enum Op {
         id: u64,
         error: bool,
     },
+    /// SORT's source: the entry (`Reply::Entry`), a sorted set converted as SORT leaves it.
+    SortSource {
+        db: usize,
+        key: Vec<u8>,
+    },
+    /// SORT's pattern reads: each (key, hash field) as a string or field value
+    /// (`Reply::Values`).
+    SortLookup {
+        db: usize,
+        items: Vec<engine::cmd::sort::PatternKey>,
+    },
     /// New encoding limits after CONFIG SET.
     SetLimits(engine::value::Limits),
     Dbsize(usize),
@@ -308,6 +319,7 @@ pub enum Reply {
     Stats(CoreStats),
     Text(String),
     Versions(Vec<u64>),
+    Values(Vec<Option<Vec<u8>>>),
     Unit,
 }
 

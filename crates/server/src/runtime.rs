@@ -9,6 +9,7 @@ use crate::shared::ShutdownReason;
 use engine::table::{CommandSpec, Kind, Rt, COMMANDS};
 use engine::{Args, Error};
 use resp::{Proto, Writer};
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
 pub const REDIS_VERSION: &str = "7.0.15";
@@ -261,8 +262,104 @@ async fn run_inner(
         Rt::Rename | Rt::RenameNx | Rt::Copy | Rt::Lcs | Rt::MSetNx | Rt::LMove | Rt::RPopLPush => {
             cross(c, rt, spec, args).await?
         }
+        Rt::Sort => sort(c, spec, args).await?,
     }
     Ok(())
+}
+
+/// SORT whose keys (the sorted key, STORE's destination, BY/GET patterns) may live on
+/// several shards. The sorted key and the destination are locked for the duration; keys
+/// read through patterns are fetched as they are (Redis Cluster refuses such patterns, so
+/// there is no cluster behaviour to match; a single redis-server would read them in the
+/// same instant).
+async fn sort(c: &mut Conn, spec: &'static CommandSpec, args: Args<'_>) -> engine::Result<()> {
+    use engine::cmd::sort as s;
+    let core = c.core.clone();
+    let shared = core.shared.clone();
+    let db = c.db;
+    let mut o = s::parse(args, spec.name == "sort_ro")?;
+    let key = args.get(1);
+    let mut locked: Vec<(usize, usize, Vec<u8>)> = vec![(shared.shard_of(key), db, key.to_vec())];
+    if let Some(dst) = o.store {
+        locked.push((shared.shard_of(dst), db, dst.to_vec()));
+    }
+    locked.sort();
+    locked.dedup();
+    let (tx, own) = match c.tx {
+        Some(tx) => (tx, false),
+        None => (core.new_tx(), true),
+    };
+    let shards = if own {
+        core.lock_keys(tx, &locked).await
+    } else {
+        Vec::new()
+    };
+    let result = async {
+        let get = Op::SortSource {
+            db,
+            key: key.to_vec(),
+        };
+        let entry = match core.call_tx(shared.shard_of(key), get, tx).await {
+            Reply::Entry(e) => e,
+            _ => None,
+        };
+        let prepared = s::prepare(entry.as_ref().map(|e| &e.value), &mut o)?;
+        // Fetch what the patterns read, one request per shard.
+        let wanted = s::wanted(&prepared, &o);
+        let mut by_shard: Vec<Vec<s::PatternKey>> = vec![Vec::new(); core.shards()];
+        for w in wanted {
+            by_shard[shared.shard_of(&w.0)].push(w);
+        }
+        let mut found: HashMap<s::PatternKey, Option<Vec<u8>>> = HashMap::new();
+        for (sh, items) in by_shard.into_iter().enumerate() {
+            if items.is_empty() {
+                continue;
+            }
+            let op = Op::SortLookup {
+                db,
+                items: items.clone(),
+            };
+            if let Reply::Values(vals) = core.call_tx(sh, op, tx).await {
+                found.extend(items.into_iter().zip(vals));
+            }
+        }
+        let rows = s::run(prepared, &o, &mut |k, f| {
+            found
+                .get(&(k.to_vec(), f.map(|f| f.to_vec())))
+                .cloned()
+                .flatten()
+        })?;
+        match o.store {
+            Some(dst) => {
+                let n = rows.len();
+                let op = match s::stored(rows) {
+                    Some(value) => Op::Put {
+                        db,
+                        key: dst.to_vec(),
+                        entry: engine::value::Entry {
+                            value,
+                            expire_at: 0,
+                            lru: 0,
+                        },
+                        replace: true,
+                    },
+                    None => Op::Take {
+                        db,
+                        key: dst.to_vec(),
+                    },
+                };
+                core.call_tx(shared.shard_of(dst), op, tx).await;
+                c.writer().integer(n as i64);
+            }
+            None => s::reply(&mut c.writer(), &rows),
+        }
+        Ok::<(), Error>(())
+    }
+    .await;
+    if own {
+        core.release_all(tx, &shards).await;
+    }
+    result
 }
 
 fn auth(c: &mut Conn, user: Option<&[u8]>, pass: &[u8]) -> engine::Result<()> {

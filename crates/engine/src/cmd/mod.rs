@@ -4,5 +4,6 @@ pub mod hash;
 pub mod keys;
 pub mod list;
 pub mod set;
+pub mod sort;
 pub mod string;
 pub mod zset;

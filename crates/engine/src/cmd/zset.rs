@@ -43,20 +43,6 @@ fn score_arg(b: &[u8]) -> Result<f64> {
     parse_f64(b).ok_or(Error::NotFloat)
 }
 
-/// C's strtod over the whole argument, as Redis' range parsing uses it: leading white space
-/// is skipped and an empty remainder reads as 0; NaN is refused.
-fn strtod_whole(b: &[u8]) -> Option<f64> {
-    let start = b
-        .iter()
-        .position(|c| !matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
-        .unwrap_or(b.len());
-    let rest = &b[start..];
-    if rest.is_empty() {
-        return Some(0.0);
-    }
-    parse_f64(rest)
-}
-
 // ---- writing replies ----
 
 /// Writes `items` as ZRANGE does: members, with their scores when asked (flat in RESP2,
@@ -271,8 +257,8 @@ struct ScoreRange {
 impl ScoreRange {
     fn parse(min: &[u8], max: &[u8]) -> Result<ScoreRange> {
         let bound = |b: &[u8]| match b.strip_prefix(b"(") {
-            Some(rest) => strtod_whole(rest).map(|v| (v, true)),
-            None => strtod_whole(b).map(|v| (v, false)),
+            Some(rest) => crate::args::strtod(rest).map(|v| (v, true)),
+            None => crate::args::strtod(b).map(|v| (v, false)),
         };
         match (bound(min), bound(max)) {
             (Some((min, minex)), Some((max, maxex))) => Ok(ScoreRange {
