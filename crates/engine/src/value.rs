@@ -151,22 +151,8 @@ impl IntBuf {
     }
 }
 
-/// A list. Redis 7.0 stores every list as a quicklist; the element order and the
-/// operations are what count here.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct List {
-    pub items: std::collections::VecDeque<Box<[u8]>>,
-}
-
-impl List {
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-}
+/// A list: packed chunks, as Redis 7.0's quicklist (see `quicklist`).
+pub use crate::quicklist::List;
 
 /// The size limits of the compact encodings (Redis' `*-max-listpack-*` and
 /// `set-max-intset-entries` directives): a collection past them converts to its full form
@@ -477,7 +463,7 @@ impl Value {
             Value::Str(Str::Int(_)) | Value::Str(Str::Inline(_)) => 0,
             Value::Str(Str::Emb(b)) => b.len(),
             Value::Str(Str::Raw(v)) => v.capacity(),
-            Value::List(l) => l.items.iter().map(|v| v.len() + 16).sum::<usize>() + 64,
+            Value::List(l) => l.memory(),
             Value::Hash(h) => {
                 h.pairs()
                     .iter()

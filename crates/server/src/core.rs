@@ -456,7 +456,7 @@ impl Core {
                 left,
                 count,
             } => match engine::cmd::list::pop_from(&mut shard, db, &key, left, count) {
-                Ok(v) => Reply::Keys(v.unwrap_or_default().into_iter().map(Vec::from).collect()),
+                Ok(v) => Reply::Keys(v.unwrap_or_default()),
                 Err(e) => Reply::Text(e.message().into_owned()),
             },
             Op::ListPush {

@@ -231,7 +231,7 @@ pub fn serve(
                 undo: Undo::List {
                     key: key.to_vec(),
                     right: *right,
-                    elems: elems.into_iter().map(|e| e.into_vec()).collect(),
+                    elems,
                 },
             })
         }
@@ -255,7 +255,7 @@ pub fn serve(
                 undo: Undo::List {
                     key: key.to_vec(),
                     right: *from_right,
-                    elems: vec![elem.into_vec()],
+                    elems: vec![elem],
                 },
             })
         }
@@ -301,7 +301,7 @@ pub fn undo(shard: &mut Shard, db: usize, undo: Undo) {
     match undo {
         Undo::List { key, right, elems } => {
             // Popped from the left in order a, b: pushing back left b then a restores it.
-            let back = elems.into_iter().rev().map(|e| e.into_boxed_slice());
+            let back = elems.into_iter().rev();
             let _ = list::push_into(shard, db, &key, !right, back);
         }
         Undo::ZAdd { key, items } => {

@@ -43,7 +43,7 @@ fn push(ctx: &mut Ctx, args: Args, left: bool, only_existing: bool) -> Result<()
         ctx.out.integer(0);
         return Ok(());
     }
-    let elems = (2..args.len()).map(|i| args.get(i).into());
+    let elems = (2..args.len()).map(|i| args.get(i));
     let n = push_into(ctx.shard, ctx.db, key, left, elems)?;
     ctx.out.integer(n as i64);
     Ok(())
@@ -149,7 +149,7 @@ pub fn lrange(ctx: &mut Ctx, args: Args) -> Result<()> {
         None => ctx.out.array(0),
         Some((a, b)) => {
             ctx.out.array(b - a + 1);
-            for v in list.items.range(a..=b) {
+            for v in list.iter().skip(a).take(b - a + 1) {
                 ctx.out.bulk(v);
             }
         }
@@ -170,7 +170,7 @@ pub fn lindex(ctx: &mut Ctx, args: Args) -> Result<()> {
         return Ok(());
     };
     let index = args.int(2)?;
-    match position(index, list.len()).and_then(|i| list.items.get(i)) {
+    match position(index, list.len()).and_then(|i| list.get(i)) {
         Some(v) => ctx.out.bulk(v),
         None => ctx.out.null(),
     }
@@ -187,7 +187,7 @@ pub fn lset(ctx: &mut Ctx, args: Args) -> Result<()> {
     let Some(i) = position(index, list.len()) else {
         return Err(Error::msg("ERR index out of range"));
     };
-    list.items[i] = args.get(3).into();
+    list.set(i, args.get(3));
     ctx.shard.modified(ctx.db, key);
     ctx.out.ok();
     Ok(())
@@ -207,11 +207,11 @@ pub fn linsert(ctx: &mut Ctx, args: Args) -> Result<()> {
         return Ok(());
     };
     let pivot = args.get(3);
-    let Some(at) = list.items.iter().position(|v| &**v == pivot) else {
+    let Some(at) = list.iter().position(|v| v == pivot) else {
         ctx.out.integer(-1);
         return Ok(());
     };
-    list.items.insert(at + after as usize, args.get(4).into());
+    list.insert(at + after as usize, args.get(4));
     let n = list.len();
     ctx.shard.modified(ctx.db, key);
     ctx.out.integer(n as i64);
@@ -231,27 +231,30 @@ pub fn lrem(ctx: &mut Ctx, args: Args) -> Result<()> {
     } else {
         count.unsigned_abs() as usize
     };
-    let mut removed = 0usize;
-    if count >= 0 {
-        let mut i = 0;
-        while i < list.items.len() && removed < limit {
-            if &*list.items[i] == elem {
-                list.items.remove(i);
-                removed += 1;
-            } else {
-                i += 1;
-            }
-        }
+    let removed = if count >= 0 {
+        let mut seen = 0usize;
+        list.retain(|_, v| {
+            let hit = v == elem && seen < limit;
+            seen += hit as usize;
+            !hit
+        })
     } else {
-        let mut i = list.items.len();
-        while i > 0 && removed < limit {
-            i -= 1;
-            if &*list.items[i] == elem {
-                list.items.remove(i);
-                removed += 1;
-            }
+        // The last |count| matches: find their indexes from the tail first.
+        let len = list.len();
+        let doomed: std::collections::HashSet<usize> = list
+            .iter()
+            .rev()
+            .enumerate()
+            .filter(|(_, v)| *v == elem)
+            .take(limit)
+            .map(|(i, _)| len - 1 - i)
+            .collect();
+        if doomed.is_empty() {
+            0
+        } else {
+            list.retain(|i, _| !doomed.contains(&i))
         }
-    }
+    };
     if removed > 0 {
         let empty = list.is_empty();
         settle(ctx, key, empty);
@@ -268,11 +271,8 @@ pub fn ltrim(ctx: &mut Ctx, args: Args) -> Result<()> {
         return Ok(());
     };
     match range(start, stop, list.len()) {
-        None => list.items.clear(),
-        Some((a, b)) => {
-            list.items.truncate(b + 1);
-            list.items.drain(..a);
-        }
+        None => list.clear(),
+        Some((a, b)) => list.trim(a, b),
     }
     let empty = list.is_empty();
     settle(ctx, key, empty);
@@ -333,9 +333,19 @@ pub fn lpos(ctx: &mut Ctx, args: Args) -> Result<()> {
         rank.unsigned_abs() as usize - 1
     };
     let mut found = Vec::new();
-    for step in 0..scan {
-        let idx = if rank > 0 { step } else { len - 1 - step };
-        if &*list.items[idx] == elem {
+    let walk: Box<dyn Iterator<Item = (usize, &[u8])>> = if rank > 0 {
+        Box::new(list.iter().enumerate().take(scan))
+    } else {
+        Box::new(
+            list.iter()
+                .rev()
+                .enumerate()
+                .take(scan)
+                .map(|(s, v)| (len - 1 - s, v)),
+        )
+    };
+    for (idx, v) in walk {
+        if v == elem {
             if skip > 0 {
                 skip -= 1;
                 continue;
@@ -401,18 +411,18 @@ pub(crate) fn move_one(
             return Err(Error::NoSuchKey);
         };
         let elem = if from_left {
-            list.items.pop_front()
+            list.pop_front()
         } else {
-            list.items.pop_back()
+            list.pop_back()
         };
         let Some(elem) = elem else {
             ctx.out.null();
             return Ok(());
         };
         if to_left {
-            list.items.push_front(elem.clone());
+            list.push_front(&elem);
         } else {
-            list.items.push_back(elem.clone());
+            list.push_back(&elem);
         }
         ctx.shard.modified(db, src);
         ctx.out.bulk(&elem);
@@ -436,7 +446,7 @@ pub fn push_into(
     db: usize,
     key: &[u8],
     left: bool,
-    elems: impl IntoIterator<Item = Box<[u8]>>,
+    elems: impl IntoIterator<Item = impl AsRef<[u8]>>,
 ) -> Result<usize> {
     if as_list(shard.lookup(db, key))?.is_none() {
         shard.store(db, key, Value::List(Box::default()), 0);
@@ -446,9 +456,9 @@ pub fn push_into(
     };
     for v in elems {
         if left {
-            list.items.push_front(v);
+            list.push_front(v.as_ref());
         } else {
-            list.items.push_back(v);
+            list.push_back(v.as_ref());
         }
     }
     let n = list.len();
@@ -464,17 +474,17 @@ pub fn pop_from(
     key: &[u8],
     left: bool,
     count: usize,
-) -> Result<Option<Vec<Box<[u8]>>>> {
+) -> Result<Option<Vec<Vec<u8>>>> {
     let Some(list) = as_list(shard.lookup(db, key))? else {
         return Ok(None);
     };
     let n = count.min(list.len());
-    let out: Vec<Box<[u8]>> = (0..n)
+    let out: Vec<Vec<u8>> = (0..n)
         .filter_map(|_| {
             if left {
-                list.items.pop_front()
+                list.pop_front()
             } else {
-                list.items.pop_back()
+                list.pop_back()
             }
         })
         .collect();

@@ -118,16 +118,10 @@ pub fn prepare(value: Option<&Value>, o: &mut SortOpts) -> Result<Prepared> {
                 let n = (end - start + 1) as usize;
                 if o.desc {
                     // From index len-1-start toward the head.
-                    let it = l.items.iter().rev().skip(start as usize).take(n);
+                    let it = l.iter().rev().skip(start as usize).take(n);
                     elems.extend(it.map(|e| e.to_vec()));
                 } else {
-                    elems.extend(
-                        l.items
-                            .iter()
-                            .skip(start as usize)
-                            .take(n)
-                            .map(|e| e.to_vec()),
-                    );
+                    elems.extend(l.iter().skip(start as usize).take(n).map(|e| e.to_vec()));
                 }
                 end -= start;
                 start = 0;
@@ -146,7 +140,7 @@ pub fn prepare(value: Option<&Value>, o: &mut SortOpts) -> Result<Prepared> {
         }
         // Native order with an empty window: nothing to load.
         Value::List(_) | Value::ZSet(_) if native_range => {}
-        Value::List(l) => elems.extend(l.items.iter().map(|e| e.to_vec())),
+        Value::List(l) => elems.extend(l.iter().map(|e| e.to_vec())),
         Value::Set(s) => elems = s.members(),
         Value::ZSet(z) => z.for_each(|m, _| elems.push(m.to_vec())),
         _ => {}
@@ -309,10 +303,9 @@ pub fn stored(rows: Vec<Option<Vec<u8>>>) -> Option<Value> {
         return None;
     }
     let mut l = List::default();
-    l.items.extend(
-        rows.into_iter()
-            .map(|r| r.unwrap_or_default().into_boxed_slice()),
-    );
+    for r in rows {
+        l.push_back(r.as_deref().unwrap_or_default());
+    }
     Some(Value::List(Box::new(l)))
 }
 

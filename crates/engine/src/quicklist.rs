@@ -1,0 +1,480 @@
+//! Lists as Redis keeps them: a deque of packed chunks (Redis' quicklist of listpacks).
+//!
+//! Each chunk is one allocation of at most `CHUNK_BYTES` holding its elements back to back,
+//! each as `len | bytes | len mirrored`, so a chunk can be walked from either end. An
+//! 8-byte element costs 10 bytes, as in a listpack, instead of a 16-byte pointer plus its
+//! own allocation. Pushes and pops at both ends are O(1) (a chunk keeps free room at its
+//! front as well as its back); index access walks the chunks by their counts, then the
+//! chunk, as Redis does.
+//!
+//! Invariants: no chunk is empty; `len` is the sum of the chunks' counts; each chunk's live
+//! bytes are `buf[start..]` and hold exactly `count` well-formed entries.
+
+use std::collections::VecDeque;
+
+/// Redis' list-max-listpack-size -2: chunks of up to 8 KB.
+const CHUNK_BYTES: usize = 8 * 1024;
+
+/// The length header of an entry: 1 byte below 128, 2 below 16384, else 5.
+fn header(n: usize, out: &mut [u8; 5]) -> usize {
+    if n < 0x80 {
+        out[0] = n as u8;
+        1
+    } else if n < 0x4000 {
+        out[0] = 0x80 | (n >> 8) as u8;
+        out[1] = n as u8;
+        2
+    } else {
+        out[0] = 0xC0;
+        out[1..5].copy_from_slice(&(n as u32).to_le_bytes());
+        5
+    }
+}
+
+/// Decodes a header read forwards from `b[0]`: (length, header size).
+fn read_front(b: &[u8]) -> (usize, usize) {
+    match b[0] {
+        x if x < 0x80 => (x as usize, 1),
+        x if x & 0xC0 == 0x80 => ((((x & 0x3F) as usize) << 8) | b[1] as usize, 2),
+        _ => (u32::from_le_bytes([b[1], b[2], b[3], b[4]]) as usize, 5),
+    }
+}
+
+/// Decodes the mirrored header that ends at `b.len()`: (length, header size).
+fn read_back(b: &[u8]) -> (usize, usize) {
+    let n = b.len();
+    match b[n - 1] {
+        x if x < 0x80 => (x as usize, 1),
+        x if x & 0xC0 == 0x80 => ((((x & 0x3F) as usize) << 8) | b[n - 2] as usize, 2),
+        _ => (
+            u32::from_le_bytes([b[n - 2], b[n - 3], b[n - 4], b[n - 5]]) as usize,
+            5,
+        ),
+    }
+}
+
+fn entry_size(n: usize) -> usize {
+    let h = if n < 0x80 {
+        1
+    } else if n < 0x4000 {
+        2
+    } else {
+        5
+    };
+    2 * h + n
+}
+
+fn encode(v: &[u8], out: &mut Vec<u8>) {
+    let mut h = [0u8; 5];
+    let k = header(v.len(), &mut h);
+    out.extend_from_slice(&h[..k]);
+    out.extend_from_slice(v);
+    out.extend(h[..k].iter().rev());
+}
+
+#[derive(Clone, Debug, Default)]
+struct Chunk {
+    buf: Vec<u8>,
+    /// Bytes before `start` are free (room for pushes at the front).
+    start: usize,
+    count: u32,
+}
+
+impl Chunk {
+    fn live(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    fn bytes(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    fn push_back(&mut self, v: &[u8]) {
+        encode(v, &mut self.buf);
+        self.count += 1;
+    }
+
+    fn push_front(&mut self, v: &[u8]) {
+        let need = entry_size(v.len());
+        if self.start < need {
+            // Make room at the front: as much again as is live, at least this entry.
+            let room = need.max(self.bytes()).max(64);
+            let mut buf = Vec::with_capacity(room + self.bytes());
+            buf.resize(room, 0);
+            buf.extend_from_slice(self.live());
+            self.buf = buf;
+            self.start = room;
+        }
+        let mut tmp = Vec::with_capacity(need);
+        encode(v, &mut tmp);
+        self.start -= need;
+        self.buf[self.start..self.start + need].copy_from_slice(&tmp);
+        self.count += 1;
+    }
+
+    fn pop_front(&mut self) -> Vec<u8> {
+        let (n, h) = read_front(self.live());
+        let from = self.start + h;
+        let v = self.buf[from..from + n].to_vec();
+        self.start = from + n + h;
+        self.count -= 1;
+        if self.start > self.buf.len() / 2 && self.start > 256 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        v
+    }
+
+    fn pop_back(&mut self) -> Vec<u8> {
+        let (n, h) = read_back(self.live());
+        let end = self.buf.len() - h;
+        let v = self.buf[end - n..end].to_vec();
+        self.buf.truncate(end - n - h);
+        self.count -= 1;
+        v
+    }
+
+    /// The `k`-th value, walking from whichever end is nearer.
+    fn nth(&self, k: usize) -> &[u8] {
+        let live = self.live();
+        if k < self.count as usize / 2 {
+            let mut pos = 0;
+            for _ in 0..k {
+                let (n, h) = read_front(&live[pos..]);
+                pos += 2 * h + n;
+            }
+            let (n, h) = read_front(&live[pos..]);
+            &live[pos + h..pos + h + n]
+        } else {
+            let mut end = live.len();
+            for _ in 0..self.count as usize - 1 - k {
+                let (n, h) = read_back(&live[..end]);
+                end -= 2 * h + n;
+            }
+            let (n, h) = read_back(&live[..end]);
+            &live[end - h - n..end - h]
+        }
+    }
+
+    /// Byte ranges (within `live`) of every entry's value, in order.
+    fn spans(&self) -> Vec<(usize, usize)> {
+        let live = self.live();
+        let mut out = Vec::with_capacity(self.count as usize);
+        let mut pos = 0;
+        while pos < live.len() {
+            let (n, h) = read_front(&live[pos..]);
+            out.push((pos + h, pos + h + n));
+            pos += 2 * h + n;
+        }
+        out
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct List {
+    chunks: VecDeque<Chunk>,
+    len: usize,
+}
+
+impl PartialEq for List {
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len && self.iter().eq(other.iter())
+    }
+}
+
+impl List {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn push_back(&mut self, v: &[u8]) {
+        let need = entry_size(v.len());
+        match self.chunks.back_mut() {
+            Some(c) if c.bytes() + need <= CHUNK_BYTES || c.count == 0 => c.push_back(v),
+            _ => {
+                let mut c = Chunk::default();
+                c.push_back(v);
+                self.chunks.push_back(c);
+            }
+        }
+        self.len += 1;
+    }
+
+    pub fn push_front(&mut self, v: &[u8]) {
+        let need = entry_size(v.len());
+        match self.chunks.front_mut() {
+            Some(c) if c.bytes() + need <= CHUNK_BYTES || c.count == 0 => c.push_front(v),
+            _ => {
+                let mut c = Chunk::default();
+                c.push_back(v);
+                self.chunks.push_front(c);
+            }
+        }
+        self.len += 1;
+    }
+
+    pub fn pop_front(&mut self) -> Option<Vec<u8>> {
+        let c = self.chunks.front_mut()?;
+        let v = c.pop_front();
+        if c.count == 0 {
+            self.chunks.pop_front();
+        }
+        self.len -= 1;
+        Some(v)
+    }
+
+    pub fn pop_back(&mut self) -> Option<Vec<u8>> {
+        let c = self.chunks.back_mut()?;
+        let v = c.pop_back();
+        if c.count == 0 {
+            self.chunks.pop_back();
+        }
+        self.len -= 1;
+        Some(v)
+    }
+
+    /// The chunk holding index `i` and the index within it.
+    fn locate(&self, mut i: usize) -> Option<(usize, usize)> {
+        if i >= self.len {
+            return None;
+        }
+        if i < self.len / 2 {
+            for (ci, c) in self.chunks.iter().enumerate() {
+                if i < c.count as usize {
+                    return Some((ci, i));
+                }
+                i -= c.count as usize;
+            }
+            None
+        } else {
+            let mut from_end = self.len - 1 - i;
+            for (ci, c) in self.chunks.iter().enumerate().rev() {
+                if from_end < c.count as usize {
+                    return Some((ci, c.count as usize - 1 - from_end));
+                }
+                from_end -= c.count as usize;
+            }
+            None
+        }
+    }
+
+    pub fn get(&self, i: usize) -> Option<&[u8]> {
+        let (ci, k) = self.locate(i)?;
+        Some(self.chunks[ci].nth(k))
+    }
+
+    /// Replaces the chunk at `ci` with `values`, split into chunks of the size limit.
+    fn rebuild(&mut self, ci: usize, values: Vec<Vec<u8>>) {
+        self.chunks.remove(ci);
+        let mut at = ci;
+        let mut cur = Chunk::default();
+        for v in &values {
+            if cur.count > 0 && cur.bytes() + entry_size(v.len()) > CHUNK_BYTES {
+                self.chunks.insert(at, std::mem::take(&mut cur));
+                at += 1;
+            }
+            cur.push_back(v);
+        }
+        if cur.count > 0 {
+            self.chunks.insert(at, cur);
+        }
+    }
+
+    fn chunk_values(&self, ci: usize) -> Vec<Vec<u8>> {
+        let c = &self.chunks[ci];
+        let live = c.live();
+        c.spans()
+            .into_iter()
+            .map(|(a, b)| live[a..b].to_vec())
+            .collect()
+    }
+
+    /// Sets index `i`; false when out of range.
+    pub fn set(&mut self, i: usize, v: &[u8]) -> bool {
+        let Some((ci, k)) = self.locate(i) else {
+            return false;
+        };
+        let mut vals = self.chunk_values(ci);
+        vals[k] = v.to_vec();
+        self.rebuild(ci, vals);
+        true
+    }
+
+    /// Inserts before index `i` (`i == len` appends).
+    pub fn insert(&mut self, i: usize, v: &[u8]) {
+        if i == 0 {
+            return self.push_front(v);
+        }
+        if i >= self.len {
+            return self.push_back(v);
+        }
+        if let Some((ci, k)) = self.locate(i) {
+            let mut vals = self.chunk_values(ci);
+            vals.insert(k, v.to_vec());
+            self.rebuild(ci, vals);
+            self.len += 1;
+        }
+    }
+
+    /// Keeps the elements for which `keep(index, value)` holds; returns how many went.
+    pub fn retain(&mut self, mut keep: impl FnMut(usize, &[u8]) -> bool) -> usize {
+        let mut idx = 0;
+        let mut removed = 0;
+        let mut ci = 0;
+        while ci < self.chunks.len() {
+            let vals = self.chunk_values(ci);
+            let n = vals.len();
+            let kept: Vec<Vec<u8>> = vals
+                .into_iter()
+                .enumerate()
+                .filter(|(j, v)| keep(idx + j, v))
+                .map(|(_, v)| v)
+                .collect();
+            idx += n;
+            if kept.len() == n {
+                ci += 1;
+                continue;
+            }
+            removed += n - kept.len();
+            let chunks_before = self.chunks.len();
+            self.rebuild(ci, kept);
+            // The chunk became this many (none when all of it went).
+            ci += self.chunks.len() + 1 - chunks_before;
+        }
+        self.len -= removed;
+        removed
+    }
+
+    /// Keeps indexes `a..=b` only (LTRIM), dropping whole chunks where it can.
+    pub fn trim(&mut self, a: usize, b: usize) {
+        let mut drop_front = a;
+        while let Some(c) = self.chunks.front() {
+            if (c.count as usize) > drop_front {
+                break;
+            }
+            drop_front -= c.count as usize;
+            self.len -= c.count as usize;
+            self.chunks.pop_front();
+        }
+        for _ in 0..drop_front {
+            self.pop_front();
+        }
+        let keep = b - a + 1;
+        while self.len > keep {
+            let extra = self.len - keep;
+            match self.chunks.back() {
+                Some(c) if (c.count as usize) <= extra => {
+                    self.len -= c.count as usize;
+                    self.chunks.pop_back();
+                }
+                _ => {
+                    self.pop_back();
+                }
+            }
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.chunks.clear();
+        self.len = 0;
+    }
+
+    /// Every element, front to back.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &[u8]> + '_ {
+        self.chunks.iter().flat_map(|c| {
+            let live = c.live();
+            c.spans().into_iter().map(move |(a, b)| &live[a..b])
+        })
+    }
+
+    /// Bytes held, for MEMORY USAGE.
+    pub fn memory(&self) -> usize {
+        self.chunks
+            .iter()
+            .map(|c| c.buf.capacity() + 32)
+            .sum::<usize>()
+            + 48
+    }
+}
+
+impl<'a> FromIterator<&'a [u8]> for List {
+    fn from_iter<I: IntoIterator<Item = &'a [u8]>>(iter: I) -> Self {
+        let mut l = List::default();
+        for v in iter {
+            l.push_back(v);
+        }
+        l
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dict::Rng;
+
+    #[test]
+    fn matches_a_vecdeque() {
+        let mut rng = Rng::new(11);
+        let mut l = List::default();
+        let mut m: VecDeque<Vec<u8>> = VecDeque::new();
+        for step in 0..40_000 {
+            let size = match rng.next_u64() % 20 {
+                0 => 200,
+                1 => 20_000,
+                _ => (rng.next_u64() % 12) as usize,
+            };
+            let v: Vec<u8> = (0..size).map(|i| (i as u64 + step) as u8).collect();
+            match rng.next_u64() % 12 {
+                0..=2 => {
+                    l.push_back(&v);
+                    m.push_back(v);
+                }
+                3..=5 => {
+                    l.push_front(&v);
+                    m.push_front(v);
+                }
+                6 => assert_eq!(l.pop_front(), m.pop_front()),
+                7 => assert_eq!(l.pop_back(), m.pop_back()),
+                8 if !m.is_empty() => {
+                    let i = rng.next_u64() as usize % m.len();
+                    assert!(l.set(i, &v));
+                    m[i] = v;
+                }
+                9 => {
+                    let i = rng.next_u64() as usize % (m.len() + 1);
+                    l.insert(i, &v);
+                    m.insert(i, v);
+                }
+                10 if !m.is_empty() => {
+                    let cut = (rng.next_u64() % 7) as u8;
+                    let gone = l.retain(|_, x| x.first() != Some(&cut));
+                    let before = m.len();
+                    m.retain(|x| x.first() != Some(&cut));
+                    assert_eq!(gone, before - m.len());
+                }
+                11 if m.len() > 4 && step % 50 == 0 => {
+                    let a = rng.next_u64() as usize % (m.len() / 2);
+                    let b = a + rng.next_u64() as usize % (m.len() - a);
+                    l.trim(a, b);
+                    m.truncate(b + 1);
+                    m.drain(..a);
+                }
+                _ => {}
+            }
+            assert_eq!(l.len(), m.len());
+            if step % 101 == 0 {
+                assert!(l.iter().eq(m.iter().map(|v| v.as_slice())), "step {step}");
+                assert!(l.iter().rev().eq(m.iter().rev().map(|v| v.as_slice())));
+                if !m.is_empty() {
+                    let i = rng.next_u64() as usize % m.len();
+                    assert_eq!(l.get(i), Some(m[i].as_slice()));
+                }
+                assert!(l.chunks.iter().all(|c| c.count > 0));
+            }
+        }
+    }
+}

@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Bytes per element of one big collection of each type, percore (1 shard) against
+redis-server, measured in the same run.
+
+For each type, 1M elements (8-byte members; small integer scores and 8-byte hash values)
+are loaded into one key with redis-cli --pipe (1000 elements per command); the growth of
+INFO used_memory and of the process RSS is divided by the element count.
+
+    scripts/mem-per-element.py [--elements N] [--types list,hash,set,intset,zset]
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.environ.get("PERCORE_BIN", os.path.join(ROOT, "target/release/percore-server"))
+
+
+def cmd(*words):
+    out = b"*%d\r\n" % len(words)
+    for w in words:
+        w = w if isinstance(w, bytes) else str(w).encode()
+        out += b"$%d\r\n%s\r\n" % (len(w), w)
+    return out
+
+
+def load_file(kind, n, path):
+    with open(path, "wb") as f:
+        for base in range(0, n, 1000):
+            ids = range(base, min(base + 1000, n))
+            if kind == "list":
+                f.write(cmd(b"RPUSH", b"big", *[b"e%07d" % i for i in ids]))
+            elif kind == "hash":
+                words = []
+                for i in ids:
+                    words += [b"f%07d" % i, b"v%07d" % i]
+                f.write(cmd(b"HSET", b"big", *words))
+            elif kind == "set":
+                f.write(cmd(b"SADD", b"big", *[b"m%07d" % i for i in ids]))
+            elif kind == "intset":
+                # Integer members: a hash table past 512 in both servers.
+                f.write(cmd(b"SADD", b"big", *[str(i) for i in ids]))
+            elif kind == "zset":
+                words = []
+                for i in ids:
+                    words += [str(i % 1000), b"m%07d" % i]
+                f.write(cmd(b"ZADD", b"big", *words))
+
+
+def info_field(port, field):
+    out = subprocess.run(
+        ["redis-cli", "-p", str(port), "info", "memory"], capture_output=True, text=True
+    ).stdout
+    for line in out.splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split(":")[1])
+    return 0
+
+
+def rss(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def measure(server, kind, n, path, port):
+    if server == "redis":
+        p = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    else:
+        p = subprocess.Popen(
+            [BIN, "--port", str(port), "--shards", "1", "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    try:
+        for _ in range(200):
+            r = subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True)
+            if r.stdout.strip() == b"PONG":
+                break
+            time.sleep(0.05)
+        used0, rss0 = info_field(port, "used_memory"), rss(p.pid)
+        with open(path, "rb") as f:
+            subprocess.run(
+                ["redis-cli", "-p", str(port), "--pipe"], stdin=f, stdout=subprocess.DEVNULL
+            )
+        enc = subprocess.run(
+            ["redis-cli", "-p", str(port), "object", "encoding", "big"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        used1, rss1 = info_field(port, "used_memory"), rss(p.pid)
+        return (used1 - used0) / n, (rss1 - rss0) / n, enc
+    finally:
+        subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True)
+        p.wait(timeout=10)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--elements", type=int, default=1_000_000)
+    ap.add_argument("--types", default="list,hash,set,intset,zset")
+    ap.add_argument("--port", type=int, default=7398)
+    a = ap.parse_args()
+    if not os.path.exists(BIN):
+        subprocess.run(["cargo", "build", "--release", "--bin", "percore-server"], cwd=ROOT, check=True)
+    print(f"| type | elements | percore used/RSS B | redis used/RSS B | used ratio | RSS ratio | encodings |")
+    print("|---|---|---|---|---|---|---|")
+    for kind in a.types.split(","):
+        with tempfile.NamedTemporaryFile(delete=False) as t:
+            path = t.name
+        load_file(kind, a.elements, path)
+        r = measure("redis", kind, a.elements, path, a.port)
+        p = measure("percore", kind, a.elements, path, a.port)
+        os.unlink(path)
+        print(
+            f"| {kind} | {a.elements} | {p[0]:.1f} / {p[1]:.1f} | {r[0]:.1f} / {r[1]:.1f} "
+            f"| {p[0] / r[0]:.2f} | {p[1] / r[1]:.2f} | {p[2]} / {r[2]} |"
+        )
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
