@@ -15,8 +15,9 @@ workload becomes a SET run and a GET run of the same value size and pipeline dep
 Writes benches/results.csv (every run), benches/RESULTS.md (the tables) and PNG charts, or the
 same under --out DIR. PERCORE_BIN and LOADGEN_BIN name other binaries than target/release's
 (then, as with --no-build, cargo is not run).
-Usage: scripts/bench.py [--rounds 3] [--duration 3] [--quick] [--no-memory]
-                        [--loader loadgen|redis-benchmark|memtier] [--out DIR] [--no-build]
+Usage: scripts/bench.py [--rounds 3] [--duration 3] [--quick] [--no-memory] [--no-scaling]
+                        [--workloads SUBSTRING] [--loader loadgen|redis-benchmark|memtier]
+                        [--out DIR] [--no-build]
 """
 
 import argparse
@@ -269,6 +270,15 @@ WORKLOADS = [
     ("mget 10 keys P1", ["--workload", "mget", "--value-size", "32", "--pipeline", "1"]),
     ("mset 10 keys P1", ["--workload", "mset", "--value-size", "32", "--pipeline", "1"]),
     ("incr hot key P1", ["--workload", "incr", "--pipeline", "1"]),
+    # collections: random keys of the key space, members/fields of 1000 per key
+    ("lpush:rpop 32B P1", ["--workload", "lpushpop", "--value-size", "32", "--pipeline", "1"]),
+    ("lpush:rpop 32B P16", ["--workload", "lpushpop", "--value-size", "32", "--pipeline", "16"]),
+    ("sadd P1", ["--workload", "sadd", "--pipeline", "1"]),
+    ("sadd P16", ["--workload", "sadd", "--pipeline", "16"]),
+    ("hset 32B P1", ["--workload", "hset", "--value-size", "32", "--pipeline", "1"]),
+    ("hset 32B P16", ["--workload", "hset", "--value-size", "32", "--pipeline", "16"]),
+    ("zadd P1", ["--workload", "zadd", "--pipeline", "1"]),
+    ("zadd P16", ["--workload", "zadd", "--pipeline", "16"]),
 ]
 
 
@@ -557,6 +567,9 @@ def main():
     ap.add_argument("--duration", type=float, default=3)
     ap.add_argument("--quick", action="store_true", help="one round, two workloads, no memory")
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--no-scaling", action="store_true", help="skip the 2-shard scaling runs")
+    ap.add_argument("--workloads", default="",
+                    help="run only the workloads whose name contains one of these comma-separated words")
     ap.add_argument("--memory-keys", type=int, default=1_000_000)
     ap.add_argument("--loader", choices=list(TOOLS), default="loadgen",
                     help="load generator for the throughput and scaling runs (default percore-loadgen)")
@@ -576,10 +589,14 @@ def main():
         if not os.access(path, os.X_OK):
             sys.exit(f"bench.py: {path} is missing (cargo build --release --workspace --bins)")
     cmds = server_cmds()
-    specs = plan(a.loader, WORKLOADS[:2] if a.quick else WORKLOADS)
+    chosen = WORKLOADS[:2] if a.quick else WORKLOADS
+    if a.workloads:
+        words = a.workloads.split(",")
+        chosen = [w for w in chosen if any(x in w[0] for x in words)]
+    specs = plan(a.loader, chosen)
     rounds = 1 if a.quick else a.rounds
     rows = run_throughput(cmds, rounds, a.duration, specs, a.loader)
-    scaling = [] if a.quick else run_scaling(a.duration, rounds, a.loader)
+    scaling = [] if (a.quick or a.no_scaling) else run_scaling(a.duration, rounds, a.loader)
     memory = [] if (a.quick or a.no_memory) else run_memory(cmds, a.memory_keys, [32, 1024])
     bad = [r for r in rows + scaling if r["failures"]]
     write_outputs(rows, scaling, memory, list(cmds), a.loader)

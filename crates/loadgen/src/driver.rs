@@ -35,6 +35,14 @@ pub enum WorkloadKind {
     Mset,
     /// INCR of one hot key (<prefix>incr)
     Incr,
+    /// LPUSH and RPOP alternating on random list keys (<prefix>list:N)
+    Lpushpop,
+    /// SADD of a random member (of 1000) to a random set key (<prefix>set:N)
+    Sadd,
+    /// HSET of a random field (of 1000) in a random hash key (<prefix>hash:N)
+    Hset,
+    /// ZADD of a random member (of 1000) with a random score to a random key (<prefix>zset:N)
+    Zadd,
 }
 
 impl WorkloadKind {
@@ -44,6 +52,10 @@ impl WorkloadKind {
             WorkloadKind::Mget => "mget",
             WorkloadKind::Mset => "mset",
             WorkloadKind::Incr => "incr",
+            WorkloadKind::Lpushpop => "lpushpop",
+            WorkloadKind::Sadd => "sadd",
+            WorkloadKind::Hset => "hset",
+            WorkloadKind::Zadd => "zadd",
         }
     }
 }
@@ -73,6 +85,12 @@ enum Expect {
     Mget([u64; MULTI_KEYS]),
     Mset,
     Incr,
+    /// A new length (LPUSH).
+    Length,
+    /// The value of key `idx`, or nil (RPOP of a list that ran empty).
+    Pop(u64),
+    /// 0 or 1: added or not (SADD, HSET, ZADD).
+    Added,
 }
 
 /// Checks one reply; `Err` describes a failure.
@@ -102,6 +120,13 @@ fn check(
             }
             _ => false,
         },
+        Expect::Length => matches!(r, Reply::Integer(n) if *n >= 1),
+        Expect::Pop(idx) => match r {
+            Reply::Nil => true,
+            Reply::Bulk(v) => value_matches(*idx, spec.value_size, v),
+            _ => false,
+        },
+        Expect::Added => matches!(r, Reply::Integer(0 | 1)),
         Expect::Incr => match r {
             // Other connections only add, so each connection sees its counter strictly rise.
             Reply::Integer(v) => {
@@ -226,6 +251,45 @@ impl Gen {
             WorkloadKind::Incr => {
                 resp::write_command(out, &[b"INCR", &self.incr_key]);
                 Expect::Incr
+            }
+            WorkloadKind::Lpushpop => {
+                let idx = spec.keygen.next(&mut self.rng);
+                self.keys.extend_from_slice(&spec.prefix);
+                write_key(b"list:", idx, &mut self.keys);
+                if self.rng.below(2) == 0 {
+                    write_value(idx, spec.value_size, &mut self.vals);
+                    resp::write_command(out, &[b"LPUSH", &self.keys, &self.vals]);
+                    Expect::Length
+                } else {
+                    resp::write_command(out, &[b"RPOP", &self.keys]);
+                    Expect::Pop(idx)
+                }
+            }
+            WorkloadKind::Sadd | WorkloadKind::Hset | WorkloadKind::Zadd => {
+                let idx = spec.keygen.next(&mut self.rng);
+                let (name, kind): (&[u8], &[u8]) = match spec.kind {
+                    WorkloadKind::Sadd => (b"SADD", b"set:"),
+                    WorkloadKind::Hset => (b"HSET", b"hash:"),
+                    _ => (b"ZADD", b"zset:"),
+                };
+                self.keys.extend_from_slice(&spec.prefix);
+                write_key(kind, idx, &mut self.keys);
+                let key_end = self.keys.len();
+                write_key(b"m", self.rng.below(1000), &mut self.keys);
+                let member = &self.keys[key_end..];
+                let key = &self.keys[..key_end];
+                match spec.kind {
+                    WorkloadKind::Sadd => resp::write_command(out, &[name, key, member]),
+                    WorkloadKind::Hset => {
+                        write_value(idx, spec.value_size, &mut self.vals);
+                        resp::write_command(out, &[name, key, member, &self.vals])
+                    }
+                    _ => {
+                        write_key(b"", self.rng.below(1_000_000), &mut self.vals);
+                        resp::write_command(out, &[name, key, &self.vals, member])
+                    }
+                }
+                Expect::Added
             }
         }
     }
