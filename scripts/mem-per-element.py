@@ -6,7 +6,10 @@ For each type, 1M elements (8-byte members; small integer scores and 8-byte hash
 are loaded into one key with redis-cli --pipe (1000 elements per command); the growth of
 INFO used_memory and of the process RSS is divided by the element count.
 
-    scripts/mem-per-element.py [--elements N] [--types list,hash,set,intset,zset]
+    scripts/mem-per-element.py [--elements N] [--per-key K] [--types list,hash,set,intset,zset]
+
+With --per-key K the elements go K to a key (many small collections, the compact encodings);
+the figures then include each key's own cost.
 """
 import argparse
 import os
@@ -27,27 +30,29 @@ def cmd(*words):
     return out
 
 
-def load_file(kind, n, path):
+def load_file(kind, n, path, per_key):
     with open(path, "wb") as f:
-        for base in range(0, n, 1000):
-            ids = range(base, min(base + 1000, n))
+        step = min(1000, per_key)
+        for base in range(0, n, step):
+            ids = range(base, min(base + step, n))
+            key = b"big" if per_key >= n else b"k%d" % (base // per_key)
             if kind == "list":
-                f.write(cmd(b"RPUSH", b"big", *[b"e%07d" % i for i in ids]))
+                f.write(cmd(b"RPUSH", key, *[b"e%07d" % i for i in ids]))
             elif kind == "hash":
                 words = []
                 for i in ids:
                     words += [b"f%07d" % i, b"v%07d" % i]
-                f.write(cmd(b"HSET", b"big", *words))
+                f.write(cmd(b"HSET", key, *words))
             elif kind == "set":
-                f.write(cmd(b"SADD", b"big", *[b"m%07d" % i for i in ids]))
+                f.write(cmd(b"SADD", key, *[b"m%07d" % i for i in ids]))
             elif kind == "intset":
                 # Integer members: a hash table past 512 in both servers.
-                f.write(cmd(b"SADD", b"big", *[str(i) for i in ids]))
+                f.write(cmd(b"SADD", key, *[str(i) for i in ids]))
             elif kind == "zset":
                 words = []
                 for i in ids:
                     words += [str(i % 1000), b"m%07d" % i]
-                f.write(cmd(b"ZADD", b"big", *words))
+                f.write(cmd(b"ZADD", key, *words))
 
 
 def info_field(port, field):
@@ -68,7 +73,7 @@ def rss(pid):
     return 0
 
 
-def measure(server, kind, n, path, port):
+def measure(server, kind, n, path, port, probe):
     if server == "redis":
         p = subprocess.Popen(
             ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
@@ -93,7 +98,7 @@ def measure(server, kind, n, path, port):
                 ["redis-cli", "-p", str(port), "--pipe"], stdin=f, stdout=subprocess.DEVNULL
             )
         enc = subprocess.run(
-            ["redis-cli", "-p", str(port), "object", "encoding", "big"],
+            ["redis-cli", "-p", str(port), "object", "encoding", probe],
             capture_output=True,
             text=True,
         ).stdout.strip()
@@ -109,6 +114,8 @@ def main():
     ap.add_argument("--elements", type=int, default=1_000_000)
     ap.add_argument("--types", default="list,hash,set,intset,zset")
     ap.add_argument("--port", type=int, default=7398)
+    ap.add_argument("--per-key", type=int, default=0,
+                    help="elements per key (default: all in one key); e.g. 10 for many small ones")
     a = ap.parse_args()
     if not os.path.exists(BIN):
         subprocess.run(["cargo", "build", "--release", "--bin", "percore-server"], cwd=ROOT, check=True)
@@ -117,9 +124,11 @@ def main():
     for kind in a.types.split(","):
         with tempfile.NamedTemporaryFile(delete=False) as t:
             path = t.name
-        load_file(kind, a.elements, path)
-        r = measure("redis", kind, a.elements, path, a.port)
-        p = measure("percore", kind, a.elements, path, a.port)
+        per_key = a.per_key or a.elements
+        load_file(kind, a.elements, path, per_key)
+        probe = "big" if per_key >= a.elements else "k0"
+        r = measure("redis", kind, a.elements, path, a.port, probe)
+        p = measure("percore", kind, a.elements, path, a.port, probe)
         os.unlink(path)
         print(
             f"| {kind} | {a.elements} | {p[0]:.1f} / {p[1]:.1f} | {r[0]:.1f} / {r[1]:.1f} "

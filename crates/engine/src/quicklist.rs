@@ -15,30 +15,7 @@ use std::collections::VecDeque;
 /// Redis' list-max-listpack-size -2: chunks of up to 8 KB.
 const CHUNK_BYTES: usize = 8 * 1024;
 
-/// The length header of an entry: 1 byte below 128, 2 below 16384, else 5.
-fn header(n: usize, out: &mut [u8; 5]) -> usize {
-    if n < 0x80 {
-        out[0] = n as u8;
-        1
-    } else if n < 0x4000 {
-        out[0] = 0x80 | (n >> 8) as u8;
-        out[1] = n as u8;
-        2
-    } else {
-        out[0] = 0xC0;
-        out[1..5].copy_from_slice(&(n as u32).to_le_bytes());
-        5
-    }
-}
-
-/// Decodes a header read forwards from `b[0]`: (length, header size).
-fn read_front(b: &[u8]) -> (usize, usize) {
-    match b[0] {
-        x if x < 0x80 => (x as usize, 1),
-        x if x & 0xC0 == 0x80 => ((((x & 0x3F) as usize) << 8) | b[1] as usize, 2),
-        _ => (u32::from_le_bytes([b[1], b[2], b[3], b[4]]) as usize, 5),
-    }
-}
+use crate::packed::{header, header_size, read_header as read_front};
 
 /// Decodes the mirrored header that ends at `b.len()`: (length, header size).
 fn read_back(b: &[u8]) -> (usize, usize) {
@@ -54,14 +31,7 @@ fn read_back(b: &[u8]) -> (usize, usize) {
 }
 
 fn entry_size(n: usize) -> usize {
-    let h = if n < 0x80 {
-        1
-    } else if n < 0x4000 {
-        2
-    } else {
-        5
-    };
-    2 * h + n
+    2 * header_size(n) + n
 }
 
 fn encode(v: &[u8], out: &mut Vec<u8>) {
@@ -90,6 +60,11 @@ impl Chunk {
     }
 
     fn push_back(&mut self, v: &[u8]) {
+        let need = entry_size(v.len());
+        if self.buf.capacity() - self.buf.len() < need {
+            // Grow by a quarter, not double: small lists are many.
+            self.buf.reserve_exact(need.max(self.buf.len() / 4));
+        }
         encode(v, &mut self.buf);
         self.count += 1;
     }
@@ -198,6 +173,9 @@ impl List {
             _ => {
                 let mut c = Chunk::default();
                 c.push_back(v);
+                if self.chunks.is_empty() {
+                    self.chunks.reserve_exact(1);
+                }
                 self.chunks.push_back(c);
             }
         }
@@ -211,6 +189,9 @@ impl List {
             _ => {
                 let mut c = Chunk::default();
                 c.push_back(v);
+                if self.chunks.is_empty() {
+                    self.chunks.reserve_exact(1);
+                }
                 self.chunks.push_front(c);
             }
         }

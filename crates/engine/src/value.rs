@@ -3,6 +3,7 @@
 
 use crate::args::parse_i64;
 use crate::dict::{Dict, Rng};
+use crate::packed::{IntSet, Pairs};
 
 /// Redis' OBJ_ENCODING_EMBSTR_SIZE_LIMIT: strings up to 44 bytes report "embstr".
 pub const EMBSTR_LIMIT: usize = 44;
@@ -179,28 +180,26 @@ impl Default for Limits {
     }
 }
 
-/// A hash. Small ones keep insertion order with updates in place, as Redis' listpack does
-/// (so HGETALL answers in Redis' order); past the listpack limits a hash table, for good.
-/// A field and its value.
-pub type Pair = (Box<[u8]>, Box<[u8]>);
-
+/// A hash. Small ones are packed field/value pairs in insertion order, updates in place
+/// (Redis' listpack, so HGETALL answers in Redis' order); past the listpack limits a hash
+/// table, for good.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Hash {
-    Pack(Vec<Pair>),
+    Pack(Pairs),
     /// Field -> value, one allocation per field (with the field's bytes) plus the value's.
-    Table(Dict<Box<[u8]>>),
+    Table(Box<Dict<Box<[u8]>>>),
 }
 
 impl Default for Hash {
     fn default() -> Self {
-        Hash::Pack(Vec::new())
+        Hash::Pack(Pairs::default())
     }
 }
 
 impl Hash {
     pub fn len(&self) -> usize {
         match self {
-            Hash::Pack(v) => v.len(),
+            Hash::Pack(p) => p.len(),
             Hash::Table(m) => m.len(),
         }
     }
@@ -211,7 +210,7 @@ impl Hash {
 
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
         match self {
-            Hash::Pack(v) => v.iter().find(|(f, _)| &**f == field).map(|(_, v)| &**v),
+            Hash::Pack(p) => p.get(field),
             Hash::Table(m) => m.get(field).map(|v| &**v),
         }
     }
@@ -219,19 +218,10 @@ impl Hash {
     /// Sets a field; true when it was new. A listpack past its entry limit becomes a table.
     pub fn set(&mut self, field: &[u8], value: &[u8], limits: &Limits) -> bool {
         let created = match self {
-            Hash::Pack(v) => match v.iter_mut().find(|(f, _)| &**f == field) {
-                Some((_, old)) => {
-                    *old = value.into();
-                    false
-                }
-                None => {
-                    v.push((field.into(), value.into()));
-                    true
-                }
-            },
+            Hash::Pack(p) => p.set(field, value),
             Hash::Table(m) => m.insert(field, value.into()).is_none(),
         };
-        if matches!(self, Hash::Pack(v) if v.len() > limits.hash_entries) {
+        if matches!(self, Hash::Pack(p) if p.len() > limits.hash_entries) {
             self.convert_to_table();
         }
         created
@@ -239,13 +229,7 @@ impl Hash {
 
     pub fn remove(&mut self, field: &[u8]) -> bool {
         match self {
-            Hash::Pack(v) => match v.iter().position(|(f, _)| &**f == field) {
-                Some(i) => {
-                    v.remove(i);
-                    true
-                }
-                None => false,
-            },
+            Hash::Pack(p) => p.remove(field),
             Hash::Table(m) => m.remove(field).is_some(),
         }
     }
@@ -259,18 +243,18 @@ impl Hash {
     }
 
     fn convert_to_table(&mut self) {
-        if let Hash::Pack(v) = self {
+        if let Hash::Pack(p) = self {
             let mut m = Dict::new();
-            for (f, val) in std::mem::take(v) {
-                m.insert_new(&f, val);
+            for (f, val) in p.iter() {
+                m.insert_new(f, val.into());
             }
-            *self = Hash::Table(m);
+            *self = Hash::Table(Box::new(m));
         }
     }
 
     pub fn pairs(&self) -> Vec<(&[u8], &[u8])> {
         match self {
-            Hash::Pack(v) => v.iter().map(|(f, v)| (&**f, &**v)).collect(),
+            Hash::Pack(p) => p.iter().collect(),
             Hash::Table(m) => m.iter().map(|(f, v)| (f, &**v)).collect(),
         }
     }
@@ -278,11 +262,8 @@ impl Hash {
     /// A random field and its value.
     pub fn random(&self, rng: &mut Rng) -> Option<(&[u8], &[u8])> {
         match self {
-            Hash::Pack(v) if v.is_empty() => None,
-            Hash::Pack(v) => {
-                let (f, val) = &v[rng.next_u64() as usize % v.len()];
-                Some((f, val))
-            }
+            Hash::Pack(p) if p.is_empty() => None,
+            Hash::Pack(p) => p.nth(rng.next_u64() as usize % p.len()),
             Hash::Table(m) => {
                 let f = m.random_key(rng)?;
                 m.get(f).map(|v| (f, &**v))
@@ -298,23 +279,23 @@ impl Hash {
     }
 }
 
-/// A set. Integer-only sets up to `set-max-intset-entries` members are a sorted `Vec<i64>`
-/// (Redis' intset: "intset", members in ascending order, 8 bytes each); anything else is a
+/// A set. Integer-only sets up to `set-max-intset-entries` members are an `IntSet` (Redis'
+/// intset: "intset", ascending, 2, 4 or 8 bytes a member); anything else is a
 /// `Dict` with no values ("hashtable"): one allocation per member, SSCAN's cursor guarantee
 /// across resizes and O(1) random members for SPOP and SRANDMEMBER.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Set {
-    Ints(Vec<i64>),
-    Table(Dict<()>),
+    Ints(IntSet),
+    Table(Box<Dict<()>>),
 }
 
 impl Set {
     /// Redis' setTypeCreate: an intset when the first member is an integer.
     pub fn for_member(first: &[u8]) -> Set {
         if parse_i64(first).is_some() {
-            Set::Ints(Vec::new())
+            Set::Ints(IntSet::default())
         } else {
-            Set::Table(Dict::new())
+            Set::Table(Box::default())
         }
     }
 
@@ -331,7 +312,7 @@ impl Set {
 
     pub fn contains(&self, m: &[u8]) -> bool {
         match self {
-            Set::Ints(v) => parse_i64(m).is_some_and(|n| v.binary_search(&n).is_ok()),
+            Set::Ints(v) => parse_i64(m).is_some_and(|n| v.contains(n)),
             Set::Table(d) => d.contains_key(m),
         }
     }
@@ -341,10 +322,9 @@ impl Set {
     pub fn insert(&mut self, m: &[u8], limits: &Limits) -> bool {
         if let Set::Ints(v) = self {
             if let Some(n) = parse_i64(m) {
-                let Err(at) = v.binary_search(&n) else {
+                if !v.insert(n) {
                     return false;
-                };
-                v.insert(at, n);
+                }
                 if v.len() > limits.set_intset_entries.min(1 << 30) {
                     self.convert_to_table();
                 }
@@ -366,13 +346,7 @@ impl Set {
 
     pub fn remove(&mut self, m: &[u8]) -> bool {
         match self {
-            Set::Ints(v) => match parse_i64(m).map(|n| v.binary_search(&n)) {
-                Some(Ok(at)) => {
-                    v.remove(at);
-                    true
-                }
-                _ => false,
-            },
+            Set::Ints(v) => parse_i64(m).is_some_and(|n| v.remove(n)),
             Set::Table(d) => d.remove(m).is_some(),
         }
     }
@@ -381,10 +355,10 @@ impl Set {
         if let Set::Ints(v) = self {
             let mut d = Dict::new();
             let mut buf = IntBuf::default();
-            for &n in v.iter() {
+            for n in v.iter() {
                 d.insert_new(buf.format(n), ());
             }
-            *self = Set::Table(d);
+            *self = Set::Table(Box::new(d));
         }
     }
 
@@ -393,7 +367,7 @@ impl Set {
         match self {
             Set::Ints(v) => {
                 let mut buf = IntBuf::default();
-                for &n in v {
+                for n in v.iter() {
                     f(buf.format(n));
                 }
             }
@@ -412,7 +386,7 @@ impl Set {
         match self {
             Set::Ints(v) if v.is_empty() => None,
             Set::Ints(v) => {
-                let n = v[rng.next_u64() as usize % v.len()];
+                let n = v.get(rng.next_u64() as usize % v.len());
                 Some(IntBuf::default().format(n).to_vec())
             }
             Set::Table(d) => d.random_key(rng).map(|k| k.to_vec()),
@@ -472,7 +446,7 @@ impl Value {
                     + 64
             }
             Value::Set(s) => match &**s {
-                Set::Ints(v) => v.capacity() * 8 + 16,
+                Set::Ints(v) => v.bytes() + 16,
                 Set::Table(d) => {
                     let mut n = d.buckets() * 8 + 64;
                     d.iter().for_each(|(k, _)| n += k.len() + 16);

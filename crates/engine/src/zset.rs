@@ -11,8 +11,8 @@ use crate::dict::{Dict, Rng};
 use crate::value::Limits;
 use std::cmp::Ordering;
 
-/// A scored member.
-pub type Scored = (f64, Box<[u8]>);
+/// A scored member, as `Ranked` keeps it.
+pub type Item = (f64, Box<[u8]>);
 
 pub fn cmp(a: f64, am: &[u8], b: f64, bm: &[u8]) -> Ordering {
     a.partial_cmp(&b)
@@ -20,14 +20,8 @@ pub fn cmp(a: f64, am: &[u8], b: f64, bm: &[u8]) -> Ordering {
         .then_with(|| am.cmp(bm))
 }
 
-fn cmp_items(a: &Scored, b: &Scored) -> Ordering {
+fn cmp_items(a: &Item, b: &Item) -> Ordering {
     cmp(a.0, &a.1, b.0, &b.1)
-}
-
-/// A score as a listpack keeps it: Redis writes listpack scores as text that drops the
-/// sign of zero, so -0 reads back as 0 there (and only there).
-fn pack_score(s: f64) -> f64 {
-    s + 0.0
 }
 
 /// Elements per chunk before it splits. Inserting moves at most this many 24-byte items
@@ -43,7 +37,7 @@ const CHUNK: usize = 256;
 /// `tree` is the Fenwick tree of the chunk lengths; `len` is their sum.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Ranked {
-    chunks: Vec<Vec<Scored>>,
+    chunks: Vec<Vec<Item>>,
     /// 1-based Fenwick tree: tree[i] sums the lengths of chunks (i - lowbit(i), i].
     tree: Vec<usize>,
     len: usize,
@@ -173,7 +167,7 @@ impl Ranked {
     }
 
     /// The item at rank `r` (0-based, ascending).
-    pub fn at(&self, r: usize) -> Option<&Scored> {
+    pub fn at(&self, r: usize) -> Option<&Item> {
         if r >= self.len {
             return None;
         }
@@ -195,7 +189,7 @@ impl Ranked {
 
     /// How many leading items satisfy `pred`, which must hold for a prefix of the order and
     /// fail for the rest (a lower bound by score or by member).
-    pub fn count_while(&self, pred: impl Fn(&Scored) -> bool) -> usize {
+    pub fn count_while(&self, pred: impl Fn(&Item) -> bool) -> usize {
         let ci = self.chunks.partition_point(|c| c.last().is_some_and(&pred));
         match self.chunks.get(ci) {
             None => self.len,
@@ -204,7 +198,7 @@ impl Ranked {
     }
 
     /// Visits ranks `start..=end` (ascending, or descending when `rev`).
-    pub fn visit(&self, start: usize, end: usize, rev: bool, mut f: impl FnMut(&Scored)) {
+    pub fn visit(&self, start: usize, end: usize, rev: bool, mut f: impl FnMut(&Item)) {
         if start > end || start >= self.len {
             return;
         }
@@ -236,7 +230,7 @@ impl Ranked {
     }
 
     /// Removes ranks `start..=end` (end < len), handing each removed item to `f`.
-    pub fn remove_range(&mut self, start: usize, end: usize, mut f: impl FnMut(Scored)) {
+    pub fn remove_range(&mut self, start: usize, end: usize, mut f: impl FnMut(Item)) {
         if start > end || end >= self.len {
             return;
         }
@@ -259,7 +253,7 @@ impl Ranked {
         self.rebuild();
     }
 
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Scored> {
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Item> {
         self.chunks.iter().flatten()
     }
 }
@@ -273,8 +267,8 @@ pub struct Skip {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ZSet {
-    /// Sorted by (score, member); "listpack".
-    Pack(Vec<Scored>),
+    /// Sorted by (score, member), packed; "listpack".
+    Pack(crate::packed::Scored),
     /// "skiplist".
     Skip(Box<Skip>),
 }
@@ -307,7 +301,7 @@ impl ZSet {
         if limits.zset_entries == 0 || member_len > limits.zset_value {
             ZSet::Skip(Box::default())
         } else {
-            ZSet::Pack(Vec::new())
+            ZSet::Pack(Default::default())
         }
     }
 
@@ -315,7 +309,7 @@ impl ZSet {
     /// `max_member` fit one (zsetConvertToListpackIfNeeded).
     pub fn for_result(len: usize, max_member: usize, limits: &Limits) -> ZSet {
         if len <= limits.zset_entries && max_member <= limits.zset_value {
-            ZSet::Pack(Vec::with_capacity(len))
+            ZSet::Pack(Default::default())
         } else {
             ZSet::Skip(Box::default())
         }
@@ -341,7 +335,7 @@ impl ZSet {
 
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match self {
-            ZSet::Pack(v) => v.iter().find(|x| &*x.1 == member).map(|x| x.0),
+            ZSet::Pack(p) => p.score(member),
             ZSet::Skip(s) => s.dict.get(member).copied(),
         }
     }
@@ -381,12 +375,9 @@ impl ZSet {
 
     fn reinsert(&mut self, member: &[u8], cur: f64, new: f64) {
         match self {
-            ZSet::Pack(v) => {
-                if let Some(i) = v.iter().position(|x| &*x.1 == member) {
-                    let item = v.remove(i);
-                    let new = pack_score(new);
-                    let at = v.partition_point(|x| cmp(x.0, &x.1, new, &item.1) == Ordering::Less);
-                    v.insert(at, (new, item.1));
+            ZSet::Pack(p) => {
+                if p.remove(member) {
+                    p.insert(new, member);
                 }
             }
             ZSet::Skip(s) => {
@@ -402,11 +393,9 @@ impl ZSet {
     /// Inserts a member known to be absent, converting to a skiplist first when the
     /// listpack would pass its limits.
     pub fn insert_new(&mut self, score: f64, member: &[u8], limits: &Limits) {
-        if let ZSet::Pack(v) = self {
-            if v.len() < limits.zset_entries && member.len() <= limits.zset_value {
-                let score = pack_score(score);
-                let at = v.partition_point(|x| cmp(x.0, &x.1, score, member) == Ordering::Less);
-                v.insert(at, (score, member.into()));
+        if let ZSet::Pack(p) = self {
+            if p.len() < limits.zset_entries && member.len() <= limits.zset_value {
+                p.insert(score, member);
                 return;
             }
             self.convert_to_skip();
@@ -419,11 +408,11 @@ impl ZSet {
 
     /// Converts a listpack to a skiplist (SORT does this to the set it sorts, in Redis).
     pub fn convert_to_skip(&mut self) {
-        if let ZSet::Pack(v) = self {
+        if let ZSet::Pack(p) = self {
             let mut s = Skip::default();
-            for (score, m) in std::mem::take(v) {
-                s.dict.insert_new(&m, score);
-                s.ranked.insert(score, m);
+            for (m, score) in p.iter() {
+                s.dict.insert_new(m, score);
+                s.ranked.insert(score, m.into());
             }
             *self = ZSet::Skip(Box::new(s));
         }
@@ -431,13 +420,7 @@ impl ZSet {
 
     pub fn remove(&mut self, member: &[u8]) -> bool {
         match self {
-            ZSet::Pack(v) => match v.iter().position(|x| &*x.1 == member) {
-                Some(i) => {
-                    v.remove(i);
-                    true
-                }
-                None => false,
-            },
+            ZSet::Pack(p) => p.remove(member),
             ZSet::Skip(s) => match s.dict.remove(member) {
                 Some(score) => s.ranked.remove(score, member),
                 None => false,
@@ -448,7 +431,7 @@ impl ZSet {
     /// Ascending 0-based rank of a member.
     pub fn rank(&self, member: &[u8]) -> Option<usize> {
         match self {
-            ZSet::Pack(v) => v.iter().position(|x| &*x.1 == member),
+            ZSet::Pack(p) => p.rank(member),
             ZSet::Skip(s) => {
                 let score = *s.dict.get(member)?;
                 s.ranked.rank(score, member)
@@ -457,17 +440,16 @@ impl ZSet {
     }
 
     pub fn at(&self, rank: usize) -> Option<(&[u8], f64)> {
-        let item = match self {
-            ZSet::Pack(v) => v.get(rank),
-            ZSet::Skip(s) => s.ranked.at(rank),
-        };
-        item.map(|x| (&*x.1, x.0))
+        match self {
+            ZSet::Pack(p) => p.at(rank),
+            ZSet::Skip(s) => s.ranked.at(rank).map(|x| (&*x.1, x.0)),
+        }
     }
 
     /// How many leading elements satisfy `pred` (true on a prefix of the order).
     pub fn count_while(&self, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
         match self {
-            ZSet::Pack(v) => v.partition_point(|x| pred(x.0, &x.1)),
+            ZSet::Pack(p) => p.iter().take_while(|(m, s)| pred(*s, m)).count(),
             ZSet::Skip(s) => s.ranked.count_while(|x| pred(x.0, &x.1)),
         }
     }
@@ -475,15 +457,16 @@ impl ZSet {
     /// Visits ranks `start..=end` in order, or in reverse when `rev`.
     pub fn visit(&self, start: usize, end: usize, rev: bool, mut f: impl FnMut(&[u8], f64)) {
         match self {
-            ZSet::Pack(v) => {
-                if start > end || start >= v.len() {
+            ZSet::Pack(p) => {
+                if start > end || start >= p.len() {
                     return;
                 }
-                let range = &v[start..=end.min(v.len() - 1)];
+                let range = p.iter().skip(start).take(end.min(p.len() - 1) + 1 - start);
                 if rev {
-                    range.iter().rev().for_each(|x| f(&x.1, x.0));
+                    let items: Vec<(&[u8], f64)> = range.collect();
+                    items.into_iter().rev().for_each(|(m, s)| f(m, s));
                 } else {
-                    range.iter().for_each(|x| f(&x.1, x.0));
+                    range.for_each(|(m, s)| f(m, s));
                 }
             }
             ZSet::Skip(s) => s.ranked.visit(start, end, rev, |x| f(&x.1, x.0)),
@@ -493,7 +476,7 @@ impl ZSet {
     /// Every element in order.
     pub fn for_each(&self, mut f: impl FnMut(&[u8], f64)) {
         match self {
-            ZSet::Pack(v) => v.iter().for_each(|x| f(&x.1, x.0)),
+            ZSet::Pack(p) => p.iter().for_each(|(m, s)| f(m, s)),
             ZSet::Skip(s) => s.ranked.iter().for_each(|x| f(&x.1, x.0)),
         }
     }
@@ -504,9 +487,7 @@ impl ZSet {
             return 0;
         }
         match self {
-            ZSet::Pack(v) => {
-                v.drain(start..=end);
-            }
+            ZSet::Pack(p) => p.remove_range(start, end),
             ZSet::Skip(s) => {
                 let dict = &mut s.dict;
                 s.ranked.remove_range(start, end, |(_, m)| {
@@ -520,11 +501,8 @@ impl ZSet {
     /// A random member and its score.
     pub fn random(&self, rng: &mut Rng) -> Option<(&[u8], f64)> {
         match self {
-            ZSet::Pack(v) if v.is_empty() => None,
-            ZSet::Pack(v) => {
-                let x = &v[rng.next_u64() as usize % v.len()];
-                Some((&*x.1, x.0))
-            }
+            ZSet::Pack(p) if p.is_empty() => None,
+            ZSet::Pack(p) => p.at(rng.next_u64() as usize % p.len()),
             ZSet::Skip(s) => {
                 let m = s.dict.random_key(rng)?;
                 s.dict.get(m).map(|&sc| (m, sc))
@@ -535,7 +513,7 @@ impl ZSet {
     /// Approximate bytes used, for MEMORY USAGE.
     pub fn memory(&self) -> usize {
         match self {
-            ZSet::Pack(v) => v.capacity() * 24 + v.iter().map(|x| x.1.len()).sum::<usize>(),
+            ZSet::Pack(p) => p.bytes(),
             ZSet::Skip(s) => {
                 s.dict.buckets() * 8
                     + s.ranked
@@ -552,7 +530,7 @@ mod tests {
     use super::*;
 
     /// A naive model: a sorted Vec.
-    fn model_insert(m: &mut Vec<Scored>, s: f64, k: &[u8]) {
+    fn model_insert(m: &mut Vec<Item>, s: f64, k: &[u8]) {
         let at = m.partition_point(|x| cmp(x.0, &x.1, s, k) == Ordering::Less);
         m.insert(at, (s, k.into()));
     }
@@ -561,7 +539,7 @@ mod tests {
     fn ranked_matches_a_sorted_vec() {
         let mut rng = Rng::new(7);
         let mut r = Ranked::default();
-        let mut m: Vec<Scored> = Vec::new();
+        let mut m: Vec<Item> = Vec::new();
         for step in 0..20_000 {
             let k = format!("m{}", rng.next_u64() % 3000).into_bytes();
             let s = (rng.next_u64() % 50) as f64;
@@ -586,14 +564,14 @@ mod tests {
                         let b = (a + (rng.next_u64() as usize) % 40).min(m.len() - 1);
                         let mut gone = Vec::new();
                         r.remove_range(a, b, |x| gone.push(x));
-                        let want: Vec<Scored> = m.drain(a..=b).collect();
+                        let want: Vec<Item> = m.drain(a..=b).collect();
                         assert_eq!(gone, want);
                     }
                 }
             }
             assert_eq!(r.len(), m.len());
             if step % 97 == 0 {
-                let all: Vec<Scored> = r.iter().cloned().collect();
+                let all: Vec<Item> = r.iter().cloned().collect();
                 assert_eq!(all, m, "order at step {step}");
                 for (i, x) in m.iter().enumerate().step_by(13) {
                     assert_eq!(r.at(i), Some(x));

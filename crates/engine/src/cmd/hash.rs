@@ -314,8 +314,8 @@ pub fn hscan(ctx: &mut Ctx, args: Args) -> Result<()> {
     };
     let next = match &*h {
         // A listpack is answered whole, as Redis does for compact encodings.
-        Hash::Pack(v) => {
-            v.iter().for_each(|(f, val)| keep(f, val));
+        Hash::Pack(p) => {
+            p.iter().for_each(|(f, val)| keep(f, val));
             0
         }
         Hash::Table(m) => m.scan_count(cursor, opts.count, |f, v| keep(f, v)),

@@ -342,7 +342,7 @@ fn inter(ctx: &mut Ctx, keys: &[&[u8]], mode: Inter) -> Result<()> {
     let present = lookup_all(ctx, keys, matches!(mode, Inter::Store(_)))?;
     if present.contains(&false) {
         match mode {
-            Inter::Store(dst) => store_result(ctx, &dst, Set::Ints(Vec::new())),
+            Inter::Store(dst) => store_result(ctx, &dst, Set::Ints(Default::default())),
             Inter::Card(_) => ctx.out.integer(0),
             Inter::Reply => ctx.out.set(0),
         }
@@ -386,7 +386,7 @@ fn inter(ctx: &mut Ctx, keys: &[&[u8]], mode: Inter) -> Result<()> {
             }
         }
         Inter::Store(dst) => {
-            let mut result = Set::Ints(Vec::new());
+            let mut result = Set::Ints(Default::default());
             for m in &found {
                 result.insert(m, &limits);
             }
@@ -443,7 +443,7 @@ pub fn sintercard(ctx: &mut Ctx, args: Args) -> Result<()> {
 fn union_diff(ctx: &mut Ctx, keys: &[&[u8]], diff: bool, dst: Option<&[u8]>) -> Result<()> {
     let present = lookup_all(ctx, keys, dst.is_some())?;
     let limits = ctx.shard.limits;
-    let mut result = Set::Ints(Vec::new());
+    let mut result = Set::Ints(Default::default());
     {
         let sets: Vec<Option<&Set>> = keys
             .iter()

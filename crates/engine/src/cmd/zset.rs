@@ -364,7 +364,7 @@ fn lex_first(z: &ZSet, r: &LexRange) -> Option<usize> {
         return None;
     }
     let i = match z {
-        ZSet::Pack(v) => v.iter().position(|x| r.gte_min(&x.1))?,
+        ZSet::Pack(p) => p.iter().position(|(m, _)| r.gte_min(m))?,
         ZSet::Skip(_) => z.count_while(|_, m| !r.gte_min(m)),
     };
     let (m, _) = z.at(i)?;
@@ -382,7 +382,14 @@ fn lex_last(z: &ZSet, r: &LexRange) -> Option<usize> {
         return None;
     }
     let i = match z {
-        ZSet::Pack(v) => v.iter().rposition(|x| r.lte_max(&x.1))?,
+        ZSet::Pack(p) => {
+            let last = p
+                .iter()
+                .enumerate()
+                .filter(|(_, (m, _))| r.lte_max(m))
+                .last();
+            last?.0
+        }
         ZSet::Skip(_) => z.count_while(|_, m| r.lte_max(m)).checked_sub(1)?,
     };
     let (m, _) = z.at(i)?;
