@@ -62,8 +62,11 @@ impl Chunk {
     fn push_back(&mut self, v: &[u8]) {
         let need = entry_size(v.len());
         if self.buf.capacity() - self.buf.len() < need {
-            // Grow by a quarter, not double: small lists are many.
-            self.buf.reserve_exact(need.max(self.buf.len() / 4));
+            // Grow by a quarter, not double (small lists are many), and never past the
+            // chunk size (a full chunk would otherwise sit in a 10 KB allocation).
+            let room = CHUNK_BYTES.saturating_sub(self.buf.len());
+            self.buf
+                .reserve_exact(need.max((self.buf.len() / 4).min(room)));
         }
         encode(v, &mut self.buf);
         self.count += 1;

@@ -405,9 +405,10 @@ impl Set {
 pub enum Value {
     Str(Str),
     List(Box<List>),
-    Hash(Box<Hash>),
-    Set(Box<Set>),
-    ZSet(Box<crate::zset::ZSet>),
+    // Unboxed: their compact forms are a Vec and a count, which fit beside the strings.
+    Hash(Hash),
+    Set(Set),
+    ZSet(crate::zset::ZSet),
 }
 
 impl Value {
@@ -445,7 +446,7 @@ impl Value {
                     .sum::<usize>()
                     + 64
             }
-            Value::Set(s) => match &**s {
+            Value::Set(s) => match s {
                 Set::Ints(v) => v.bytes() + 16,
                 Set::Table(d) => {
                     let mut n = d.buckets() * 8 + 64;

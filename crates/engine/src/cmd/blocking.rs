@@ -308,7 +308,7 @@ pub fn undo(shard: &mut Shard, db: usize, undo: Undo) {
             let limits = shard.limits;
             if shard.peek(db, &key).is_none() {
                 let z = crate::zset::ZSet::for_first(0, &limits);
-                shard.store(db, &key, Value::ZSet(Box::new(z)), 0);
+                shard.store(db, &key, Value::ZSet(z), 0);
             }
             if let Some(Entry {
                 value: Value::ZSet(z),

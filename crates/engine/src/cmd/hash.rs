@@ -32,7 +32,7 @@ fn get_hash_write<'a>(shard: &'a mut Shard, db: usize, key: &[u8]) -> Result<Opt
 /// The hash at `key`, created empty when absent (Redis' hashTypeLookupWriteOrCreate).
 fn hash_or_create<'a>(shard: &'a mut Shard, db: usize, key: &[u8]) -> Result<&'a mut Hash> {
     if get_hash_write(shard, db, key)?.is_none() {
-        shard.store(db, key, Value::Hash(Box::default()), 0);
+        shard.store(db, key, Value::Hash(Hash::default()), 0);
     }
     get_hash_write(shard, db, key)?.ok_or(Error::NoSuchKey)
 }

@@ -56,7 +56,7 @@ pub fn sadd(ctx: &mut Ctx, args: Args) -> Result<()> {
     let limits = ctx.shard.limits;
     if get_set_write(ctx.shard, ctx.db, key)?.is_none() {
         let set = Set::for_member(args.get(2));
-        ctx.shard.store(ctx.db, key, Value::Set(Box::new(set)), 0);
+        ctx.shard.store(ctx.db, key, Value::Set(set), 0);
     }
     let set = get_set_write(ctx.shard, ctx.db, key)?.ok_or(Error::NoSuchKey)?;
     let mut added = 0;
@@ -294,7 +294,7 @@ pub fn smove(ctx: &mut Ctx, args: Args) -> Result<()> {
     settle(ctx, src, empty);
     if !dst_exists {
         let set = Set::for_member(member);
-        ctx.shard.store(ctx.db, dst, Value::Set(Box::new(set)), 0);
+        ctx.shard.store(ctx.db, dst, Value::Set(set), 0);
     }
     let set = get_set_write(ctx.shard, ctx.db, dst)?.ok_or(Error::NoSuchKey)?;
     if set.insert(member, &limits) {
@@ -326,8 +326,7 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], result: Set) {
     if n == 0 {
         ctx.shard.delete(ctx.db, dst);
     } else {
-        ctx.shard
-            .store(ctx.db, dst, Value::Set(Box::new(result)), 0);
+        ctx.shard.store(ctx.db, dst, Value::Set(result), 0);
     }
     ctx.out.integer(n as i64);
 }

@@ -117,7 +117,7 @@ fn zadd_generic(ctx: &mut Ctx, args: Args, incr_cmd: bool) -> Result<()> {
     if exists || !f.xx {
         if !exists {
             let z = ZSet::for_first(args.get(at + 1).len(), &limits);
-            ctx.shard.store(ctx.db, key, Value::ZSet(Box::new(z)), 0);
+            ctx.shard.store(ctx.db, key, Value::ZSet(z), 0);
         }
         let z = get_zset_write(ctx.shard, ctx.db, key)?.ok_or(Error::NoSuchKey)?;
         let mut nan = false;
@@ -601,7 +601,7 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], items: &[(Vec<u8>, f64)]) {
         z.insert_new(*s, m, &limits);
     }
     let n = z.len();
-    ctx.shard.store(ctx.db, dst, Value::ZSet(Box::new(z)), 0);
+    ctx.shard.store(ctx.db, dst, Value::ZSet(z), 0);
     ctx.out.integer(n as i64);
 }
 
