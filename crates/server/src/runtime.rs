@@ -1140,9 +1140,14 @@ pub async fn gather(
 async fn cross(
     c: &mut Conn,
     rt: Rt,
-    _spec: &'static CommandSpec,
+    spec: &'static CommandSpec,
     args: Args<'_>,
 ) -> engine::Result<()> {
+    // BLMOVE and BRPOPLPUSH come here inside EXEC (as their non-blocking form): their
+    // arguments are checked as the blocking command checks them.
+    if spec.is_blocking() {
+        engine::cmd::blocking::parse(spec.name, args, engine::shard::unix_ms())?;
+    }
     let core = c.core.clone();
     let shared = core.shared.clone();
     let db = c.db;
