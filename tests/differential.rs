@@ -1251,46 +1251,28 @@ fn bulk_array(s: &str) -> Option<(&str, Vec<&str>, &str)> {
 }
 
 fn scan_all(conn: &mut Raw, opts: &[&[u8]]) -> String {
-    let mut cursor = b"0".to_vec();
-    let mut found: Vec<String> = Vec::new();
-    for _ in 0..10_000 {
-        let mut argv: Vec<&[u8]> = vec![b"SCAN", &cursor];
-        argv.extend_from_slice(opts);
-        let reply = conn.cmd_bytes(&argv);
-        if reply.starts_with('-') {
-            return reply;
-        }
-        // *2 / $n cursor / *m keys
-        let parsed = reply
-            .strip_prefix("*2\r\n")
-            .and_then(|r| r.split_once("\r\n"))
-            .and_then(|(_, r)| r.split_once("\r\n"))
-            .and_then(|(cur, r)| Some((cur, bulk_array(r)?)));
-        let Some((cur, (_, items, _))) = parsed else {
-            panic!("odd SCAN reply {reply:?}");
-        };
-        found.extend(items.iter().map(|s| s.to_string()));
-        cursor = cur.as_bytes().to_vec();
-        if cursor == b"0" {
-            found.sort();
-            found.dedup();
-            return format!("SCAN* -> {found:?}");
-        }
-    }
-    panic!("SCAN did not finish in 10000 calls");
+    scan_loop(conn, &[b"SCAN"], opts)
 }
 
-/// Every item of a full SSCAN/HSCAN/ZSCAN iteration, sorted, or the first error.
+/// Every item of a full SSCAN/HSCAN/ZSCAN iteration (argv: command, key, options).
 fn scan_key(conn: &mut Raw, argv: &[&[u8]]) -> String {
+    scan_loop(conn, &argv[..2], &argv[2..])
+}
+
+/// Runs a SCAN-family command from cursor 0 to the end (`before` cursor `after`), and
+/// answers every item seen, sorted and deduplicated, or the first error.
+fn scan_loop(conn: &mut Raw, before: &[&[u8]], after: &[&[u8]]) -> String {
     let mut cursor = b"0".to_vec();
     let mut found: Vec<String> = Vec::new();
     for _ in 0..10_000 {
-        let mut words: Vec<&[u8]> = vec![argv[0], argv[1], &cursor];
-        words.extend_from_slice(&argv[2..]);
+        let mut words: Vec<&[u8]> = before.to_vec();
+        words.push(&cursor);
+        words.extend_from_slice(after);
         let reply = conn.cmd_bytes(&words);
         if reply.starts_with('-') {
             return reply;
         }
+        // *2 / $n cursor / *m items
         let parsed = reply
             .strip_prefix("*2\r\n")
             .and_then(|r| r.split_once("\r\n"))

@@ -10,6 +10,7 @@ use engine::table::{CommandSpec, Kind, Rt, COMMANDS};
 use engine::{Args, Error};
 use resp::{Proto, Writer};
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::atomic::Ordering;
 
 pub const REDIS_VERSION: &str = "7.0.15";
@@ -267,6 +268,35 @@ async fn run_inner(
     Ok(())
 }
 
+/// The key locks a runtime operation runs under: its own (taken by `hold`, dropped by
+/// `release`), or, inside EXEC, the transaction's, which holds every key already.
+struct Held {
+    tx: u64,
+    own: Option<Vec<usize>>,
+}
+
+async fn hold(c: &Conn, keys: &[(usize, usize, Vec<u8>)]) -> Held {
+    match c.tx {
+        Some(tx) => Held { tx, own: None },
+        None => {
+            let tx = c.core.new_tx();
+            let shards = c.core.lock_keys(tx, keys).await;
+            Held {
+                tx,
+                own: Some(shards),
+            }
+        }
+    }
+}
+
+impl Held {
+    async fn release(self, core: &Rc<crate::core::Core>) {
+        if let Some(shards) = self.own {
+            core.release_all(self.tx, &shards).await;
+        }
+    }
+}
+
 /// SORT whose keys (the sorted key, STORE's destination, BY/GET patterns) may live on
 /// several shards. The sorted key and the destination are locked for the duration; keys
 /// read through patterns are fetched as they are (Redis Cluster refuses such patterns, so
@@ -285,15 +315,8 @@ async fn sort(c: &mut Conn, spec: &'static CommandSpec, args: Args<'_>) -> engin
     }
     locked.sort();
     locked.dedup();
-    let (tx, own) = match c.tx {
-        Some(tx) => (tx, false),
-        None => (core.new_tx(), true),
-    };
-    let shards = if own {
-        core.lock_keys(tx, &locked).await
-    } else {
-        Vec::new()
-    };
+    let held = hold(c, &locked).await;
+    let tx = held.tx;
     let result = async {
         let get = Op::SortSource {
             db,
@@ -356,9 +379,7 @@ async fn sort(c: &mut Conn, spec: &'static CommandSpec, args: Args<'_>) -> engin
         Ok::<(), Error>(())
     }
     .await;
-    if own {
-        core.release_all(tx, &shards).await;
-    }
+    held.release(&core).await;
     result
 }
 
@@ -1081,16 +1102,8 @@ pub async fn gather(
         .collect();
     keys.sort();
     keys.dedup();
-    // Inside EXEC the transaction holds these keys already.
-    let (tx, own) = match c.tx {
-        Some(tx) => (tx, false),
-        None => (core.new_tx(), true),
-    };
-    let shards = if own {
-        core.lock_keys(tx, &keys).await
-    } else {
-        Vec::new()
-    };
+    let held = hold(c, &keys).await;
+    let tx = held.tx;
     let mut scratch = engine::Shard::new(core.id, shared.databases());
     scratch.limits = core.shard.borrow().limits;
     scratch.set_time(engine::shard::unix_ms());
@@ -1127,9 +1140,7 @@ pub async fn gather(
             core.call_tx(*s, op, tx).await;
         }
     }
-    if own {
-        core.release_all(tx, &shards).await;
-    }
+    held.release(&core).await;
 }
 
 /// Multi-key commands whose keys are on different shards and that move values between them.
@@ -1177,14 +1188,9 @@ async fn cross(
         }
         _ => return Err(Error::Syntax),
     };
-    if let Some(tx) = c.tx {
-        // Inside EXEC, which holds these keys already.
-        return cross_locked(c, rt, args, tx).await;
-    }
-    let tx = core.new_tx();
-    let shards = core.lock_keys(tx, &keys).await;
-    let result = cross_locked(c, rt, args, tx).await;
-    core.release_all(tx, &shards).await;
+    let held = hold(c, &keys).await;
+    let result = cross_locked(c, rt, args, held.tx).await;
+    held.release(&core).await;
     result
 }
 

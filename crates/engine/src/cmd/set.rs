@@ -205,17 +205,7 @@ pub fn srandmember(ctx: &mut Ctx, args: Args) -> Result<()> {
 
 fn srandmember_count(ctx: &mut Ctx, args: Args) -> Result<()> {
     let key = args.get(1);
-    let count = args.int(2)?;
-    if count == i64::MIN {
-        return Err(Error::msg(
-            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-        ));
-    }
-    // Redis would try to write quintillions of members (and never finish); past this many
-    // the reply could not be buffered anyway.
-    if count.unsigned_abs() > MAX_RANDOM_REPLY {
-        return Err(Error::msg("ERR value is out of range"));
-    }
+    let (count, _) = random_count(args, None)?;
     let mut rng = ctx.shard.rng.clone();
     let Some(set) = get_set(ctx.shard, ctx.db, key)? else {
         ctx.out.array(0);
@@ -245,6 +235,34 @@ fn srandmember_count(ctx: &mut Ctx, args: Args) -> Result<()> {
     }
     ctx.shard.rng = rng;
     Ok(())
+}
+
+/// The count of SRANDMEMBER, HRANDFIELD and ZRANDMEMBER (argument 2), and whether the
+/// `with` word (WITHVALUES, WITHSCORES) follows it, checked in Redis' order.
+pub fn random_count(args: Args, with: Option<&str>) -> Result<(i64, bool)> {
+    let count = args.int(2)?;
+    if count == i64::MIN {
+        return Err(Error::msg(
+            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        ));
+    }
+    let paired = match (args.len(), with) {
+        (3, _) => false,
+        (4, Some(w)) if args.is(3, w) => {
+            // Redis' guard against count * 2 overflowing.
+            if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
+                return Err(Error::msg("ERR value is out of range"));
+            }
+            true
+        }
+        _ => return Err(Error::Syntax),
+    };
+    // Redis would try to write quintillions of members (and never finish); past this many
+    // the reply could not be buffered anyway.
+    if count.unsigned_abs() > MAX_RANDOM_REPLY {
+        return Err(Error::msg("ERR value is out of range"));
+    }
+    Ok((count, paired))
 }
 
 /// `n` distinct random members (n < len): sample when few are wanted, otherwise drop random

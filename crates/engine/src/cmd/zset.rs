@@ -846,25 +846,7 @@ pub fn zrandmember(ctx: &mut Ctx, args: Args) -> Result<()> {
         }
         return Ok(());
     }
-    let count = args.int(2)?;
-    if count == i64::MIN {
-        return Err(Error::msg(
-            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-        ));
-    }
-    let withscores = match args.len() {
-        3 => false,
-        4 if args.is(3, "withscores") => {
-            if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
-                return Err(Error::msg("ERR value is out of range"));
-            }
-            true
-        }
-        _ => return Err(Error::Syntax),
-    };
-    if count.unsigned_abs() > crate::cmd::set::MAX_RANDOM_REPLY {
-        return Err(Error::msg("ERR value is out of range"));
-    }
+    let (count, withscores) = crate::cmd::set::random_count(args, Some("withscores"))?;
     let mut rng = ctx.shard.rng.clone();
     let Some(z) = get_zset(ctx.shard, ctx.db, key)? else {
         ctx.out.array(0);
