@@ -9,6 +9,7 @@ mod blocking;
 mod differential;
 mod expiry;
 mod protocol;
+mod pubsub;
 mod routing;
 mod server;
 mod transactions;

@@ -112,6 +112,15 @@ pub enum Rt {
     LMove,
     RPopLPush,
     Sort,
+    Subscribe,
+    Unsubscribe,
+    PSubscribe,
+    PUnsubscribe,
+    SSubscribe,
+    SUnsubscribe,
+    Publish,
+    SPublish,
+    Pubsub,
     Multi,
     Exec,
     Discard,
@@ -211,6 +220,8 @@ const R: &[&str] = &["readonly"];
 const RF: &[&str] = &["readonly", "fast"];
 const CONN: &[&str] = &["noscript", "loading", "stale", "fast"];
 const CONN_NOAUTH: &[&str] = &["noscript", "loading", "stale", "fast", "no_auth"];
+const PUBSUB: &[&str] = &["pubsub", "noscript", "loading", "stale"];
+const PUBSUB_F: &[&str] = &["pubsub", "loading", "stale", "fast", "may_replicate"];
 const ADMIN: &[&str] = &["admin", "noscript", "loading", "stale"];
 
 const A_HASH_WF: &[&str] = &["@write", "@hash", "@fast"];
@@ -258,6 +269,8 @@ const A_KEY_RS: &[&str] = &["@keyspace", "@read", "@slow"];
 const A_CONN: &[&str] = &["@fast", "@connection"];
 const A_ADMIN: &[&str] = &["@admin", "@slow", "@dangerous"];
 const A_SLOW: &[&str] = &["@slow"];
+const A_PUBSUB_S: &[&str] = &["@pubsub", "@slow"];
+const A_PUBSUB_F: &[&str] = &["@pubsub", "@fast"];
 
 #[allow(clippy::too_many_arguments)]
 const fn keyed(
@@ -1943,6 +1956,88 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Change the selected database for the current connection",
         Rt::Select,
     ),
+    // pub/sub
+    rt(
+        "subscribe",
+        -2,
+        PUBSUB,
+        A_PUBSUB_S,
+        "pubsub",
+        "Listen for messages published to the given channels",
+        Rt::Subscribe,
+    ),
+    rt(
+        "unsubscribe",
+        -1,
+        PUBSUB,
+        A_PUBSUB_S,
+        "pubsub",
+        "Stop listening for messages posted to the given channels",
+        Rt::Unsubscribe,
+    ),
+    rt(
+        "psubscribe",
+        -2,
+        PUBSUB,
+        A_PUBSUB_S,
+        "pubsub",
+        "Listen for messages published to channels matching the given patterns",
+        Rt::PSubscribe,
+    ),
+    rt(
+        "punsubscribe",
+        -1,
+        PUBSUB,
+        A_PUBSUB_S,
+        "pubsub",
+        "Stop listening for messages posted to channels matching the given patterns",
+        Rt::PUnsubscribe,
+    ),
+    rt(
+        "ssubscribe",
+        -2,
+        PUBSUB,
+        A_PUBSUB_S,
+        "pubsub",
+        "Listen for messages published to the given shard channels",
+        Rt::SSubscribe,
+    ),
+    rt(
+        "sunsubscribe",
+        -1,
+        PUBSUB,
+        A_PUBSUB_S,
+        "pubsub",
+        "Stop listening for messages posted to the given shard channels",
+        Rt::SUnsubscribe,
+    ),
+    rt(
+        "publish",
+        3,
+        PUBSUB_F,
+        A_PUBSUB_F,
+        "pubsub",
+        "Post a message to a channel",
+        Rt::Publish,
+    ),
+    rt(
+        "spublish",
+        3,
+        PUBSUB_F,
+        A_PUBSUB_F,
+        "pubsub",
+        "Post a message to a shard channel",
+        Rt::SPublish,
+    ),
+    rt(
+        "pubsub",
+        -2,
+        &[],
+        A_SLOW,
+        "pubsub",
+        "A container for Pub/Sub commands",
+        Rt::Pubsub,
+    ),
     // connection and server
     rt(
         "ping",
@@ -2121,6 +2216,17 @@ pub static MEMORY_USAGE: CommandSpec = keyed(
 /// down to its subcommand before running or queueing it; the handlers check when they run,
 /// and MULTI checks with this before queueing.
 const SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
+    (
+        "pubsub",
+        &[
+            ("channels", -2),
+            ("help", 2),
+            ("numpat", 2),
+            ("numsub", -2),
+            ("shardchannels", -2),
+            ("shardnumsub", -2),
+        ],
+    ),
     (
         "object",
         &[

@@ -67,11 +67,29 @@ pub struct Conn {
     deferred: bool,
     /// A blocking command waiting (see `blocking`).
     pub blocked: Option<crate::blocking::Blocked>,
+    /// Pub/Sub subscriptions and the mailbox their messages arrive in.
+    pub subs: crate::pubsub::Subs,
 }
 
 const READ_CHUNK: usize = 16 * 1024;
 /// Commands parsed ahead of running them, for prefetching their keys.
 const LOOKAHEAD: usize = 32;
+
+/// What a RESP2 client may send while subscribed.
+fn allowed_subscribed(name: &str) -> bool {
+    matches!(
+        name,
+        "subscribe"
+            | "unsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "ssubscribe"
+            | "sunsubscribe"
+            | "ping"
+            | "quit"
+            | "reset"
+    )
+}
 
 /// Why parsing ahead stopped.
 enum Stop {
@@ -109,6 +127,7 @@ impl Conn {
             remote: (0..shards).map(|_| Batch::default()).collect(),
             deferred: false,
             blocked: None,
+            subs: Default::default(),
         }
     }
 
@@ -155,7 +174,31 @@ impl Conn {
                     rbuf.resize(want, 0);
                 }
             }
-            let n = match stream.read(&mut rbuf[end..]).await {
+            let read = match self.subs.mailbox.clone() {
+                // A subscriber: wait for input and for messages at once.
+                Some(mb) => loop {
+                    if mb.pending() > 0 {
+                        mb.drain_into(&mut self.out);
+                        if !self.write_out(stream).await {
+                            break Err(());
+                        }
+                    }
+                    if self.info.killed.get() {
+                        break Err(());
+                    }
+                    let input = async { Some(stream.read(&mut rbuf[end..]).await) };
+                    let message = async {
+                        mb.ready().await;
+                        None
+                    };
+                    match futures_lite::future::or(input, message).await {
+                        Some(r) => break r.map_err(|_| ()),
+                        None => continue,
+                    }
+                },
+                None => stream.read(&mut rbuf[end..]).await.map_err(|_| ()),
+            };
+            let n = match read {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
@@ -286,6 +329,9 @@ impl Conn {
                 self.close = true;
             }
             self.flush().await;
+            if let Some(mb) = &self.subs.mailbox {
+                mb.drain_into(&mut self.out);
+            }
             self.info.qbuf.set(end - start);
             if start == end {
                 start = 0;
@@ -302,8 +348,10 @@ impl Conn {
                 break;
             }
         }
-        // A client that goes away stops watching (its shards drop the entries).
+        // A client that goes away stops watching (its shards drop the entries) and
+        // listening.
         crate::multi::unwatch_all(self).await;
+        crate::pubsub::unsubscribe_all(self);
     }
 
     /// After each command: a small read can ask for huge replies (a thousand GETs of a 10 MB
@@ -402,6 +450,14 @@ impl Conn {
         if !self.authed && !spec.flags.contains(&"no_auth") {
             self.flush_if_needed().await;
             self.reject("NOAUTH Authentication required.");
+            return;
+        }
+        if self.proto == Proto::Resp2 && self.subs.active() && !allowed_subscribed(spec.name) {
+            self.flush_if_needed().await;
+            self.reject(&format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                spec.name
+            ));
             return;
         }
         if self.multi.active() && !crate::multi::runs_inside_multi(spec.name) {

@@ -56,6 +56,8 @@ pub struct Core {
     /// Clients blocked on this shard's keys, by waiter id (the queues per key are in the
     /// shard: `Shard::block`).
     blocked: RefCell<HashMap<u64, Rc<crate::ops::BlockReg>>>,
+    /// The subscriptions of this core's clients.
+    pub pubsub: RefCell<crate::pubsub::Registry>,
     /// This core's own `Rc`, for work that must send from a `&self` method.
     me: RefCell<std::rc::Weak<Core>>,
 }
@@ -202,6 +204,7 @@ impl Core {
             next_token: Cell::new(1),
             lock: ShardLock::default(),
             blocked: RefCell::new(HashMap::new()),
+            pubsub: RefCell::new(Default::default()),
             me: RefCell::new(std::rc::Weak::new()),
         }
     }
@@ -564,6 +567,30 @@ impl Core {
                     .map(|(k, f)| engine::cmd::sort::fetch(&mut shard, db, k, f.as_deref()))
                     .collect(),
             ),
+            Op::Publish {
+                channel,
+                message,
+                shard,
+            } => {
+                let limits = self.shared.pubsub_limits();
+                Reply::Int(
+                    self.pubsub
+                        .borrow()
+                        .publish(&channel, &message, shard, &limits) as i64,
+                )
+            }
+            Op::PubsubNames { kind, pattern } => {
+                Reply::Keys(self.pubsub.borrow().names(kind, pattern.as_deref()))
+            }
+            Op::PubsubCount { kind, names } => {
+                let reg = self.pubsub.borrow();
+                Reply::Versions(
+                    names
+                        .iter()
+                        .map(|n| reg.subscribers(kind, n) as u64)
+                        .collect(),
+                )
+            }
             Op::SetLimits(limits) => {
                 shard.limits = limits;
                 Reply::Unit

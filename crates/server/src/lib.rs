@@ -10,6 +10,7 @@ mod core;
 mod info;
 mod multi;
 mod ops;
+mod pubsub;
 mod runtime;
 mod shared;
 

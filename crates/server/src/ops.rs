@@ -207,6 +207,22 @@ pub enum Op {
         db: usize,
         items: Vec<engine::cmd::sort::PatternKey>,
     },
+    /// A message for this core's subscribers (`Reply::Int`: how many received it).
+    Publish {
+        channel: Vec<u8>,
+        message: Vec<u8>,
+        shard: bool,
+    },
+    /// Names with subscribers on this core (`Reply::Keys`).
+    PubsubNames {
+        kind: crate::pubsub::Kind,
+        pattern: Option<Vec<u8>>,
+    },
+    /// Subscriber counts on this core (`Reply::Versions`, in order).
+    PubsubCount {
+        kind: crate::pubsub::Kind,
+        names: Vec<Vec<u8>>,
+    },
     /// New encoding limits after CONFIG SET.
     SetLimits(engine::value::Limits),
     Dbsize(usize),

@@ -49,6 +49,13 @@ async fn run_inner(
     let core = c.core.clone();
     let shared = core.shared.clone();
     match rt {
+        // A RESP2 client in the subscribed state gets PING answered as a message.
+        Rt::Ping if c.proto == Proto::Resp2 && c.subs.active() && args.len() <= 2 => {
+            let mut w = c.writer();
+            w.array(2);
+            w.bulk(b"pong");
+            w.bulk(if args.len() == 2 { args.get(1) } else { b"" });
+        }
         Rt::Ping => match args.len() {
             1 => c.writer().simple(b"PONG"),
             2 => c.writer().bulk(args.get(1)),
@@ -68,6 +75,7 @@ async fn run_inner(
             c.multi.queued = None;
             c.multi.dirty = false;
             crate::multi::unwatch_all(c).await;
+            crate::pubsub::unsubscribe_all(c);
             c.db = 0;
             c.info.db.set(0);
             c.proto = Proto::Resp2;
@@ -264,6 +272,15 @@ async fn run_inner(
             cross(c, rt, spec, args).await?
         }
         Rt::Sort => sort(c, spec, args).await?,
+        Rt::Subscribe
+        | Rt::Unsubscribe
+        | Rt::PSubscribe
+        | Rt::PUnsubscribe
+        | Rt::SSubscribe
+        | Rt::SUnsubscribe
+        | Rt::Publish
+        | Rt::SPublish
+        | Rt::Pubsub => crate::pubsub::run(c, rt, args).await?,
     }
     Ok(())
 }
@@ -444,6 +461,9 @@ fn hello(c: &mut Conn, args: Args) -> engine::Result<()> {
     }
     c.proto = proto;
     c.info.resp.set(if proto == Proto::Resp3 { 3 } else { 2 });
+    if let Some(mb) = &c.subs.mailbox {
+        mb.proto.set(proto);
+    }
     let id = c.info.id as i64;
     let mut w = c.writer();
     w.map(7);

@@ -15,6 +15,10 @@ pub struct Shared {
     pub run_id: String,
     pub next_client_id: AtomicU64,
     pub connected_clients: AtomicUsize,
+    /// Pub/Sub registrations per core: PUBLISH skips cores that have none.
+    pub subscriptions: Vec<AtomicUsize>,
+    /// The pubsub class of client-output-buffer-limit.
+    pubsub_limits: RwLock<crate::pubsub::Limits>,
     /// Clients waiting in a blocking command (INFO blocked_clients).
     pub blocked_clients: AtomicUsize,
     pub total_connections: AtomicU64,
@@ -64,6 +68,8 @@ impl Shared {
             next_client_id: AtomicU64::new(1),
             connected_clients: AtomicUsize::new(0),
             blocked_clients: AtomicUsize::new(0),
+            subscriptions: (0..shards).map(|_| AtomicUsize::new(0)).collect(),
+            pubsub_limits: RwLock::new(Default::default()),
             total_connections: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
             pause_until: AtomicU64::new(0),
@@ -104,6 +110,15 @@ impl Shared {
         if let Ok(mut p) = self.requirepass.write() {
             *p = c.requirepass();
         }
+        if let Ok(mut l) = self.pubsub_limits.write() {
+            *l = crate::pubsub::Limits::from_config(
+                &c.get("client-output-buffer-limit").unwrap_or_default(),
+            );
+        }
+    }
+
+    pub fn pubsub_limits(&self) -> crate::pubsub::Limits {
+        self.pubsub_limits.read().map(|l| *l).unwrap_or_default()
     }
 
     pub fn requirepass(&self) -> Option<String> {

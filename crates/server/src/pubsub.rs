@@ -1,0 +1,590 @@
+//! Pub/Sub across cores.
+//!
+//! Each core keeps the subscriptions of its own clients (`Registry`). PUBLISH delivers on
+//! its own core, then sends the message once to every other core that has subscribers
+//! (`Op::Publish`), each of which delivers to its clients and answers how many received it;
+//! the reply is the sum. A message thus crosses each core once, however many subscribers
+//! that core has. One publisher's messages reach a subscriber in order: the publisher waits
+//! for every core before its next command, and each pair of cores is a FIFO queue.
+//!
+//! A subscriber's connection owns a `Mailbox`: messages are encoded in its protocol when
+//! delivered and written by the connection's task, which waits on its socket and its
+//! mailbox at once. A mailbox past the pubsub class of `client-output-buffer-limit` (hard,
+//! or soft for longer than its seconds) gets its client disconnected, as Redis does.
+
+use crate::client::ClientInfo;
+use crate::conn::Conn;
+use crate::ops::{Op, Reply};
+use engine::table::Rt;
+use engine::{Args, Error};
+use resp::{Proto, Writer};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll, Waker};
+
+/// The three namespaces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Channel,
+    Pattern,
+    Shard,
+}
+
+/// Messages waiting for a subscriber's connection to write them.
+pub struct Mailbox {
+    buf: RefCell<Vec<u8>>,
+    waker: RefCell<Option<Waker>>,
+    pub proto: Cell<Proto>,
+    info: Rc<ClientInfo>,
+    /// Unix ms when the buffer went past the soft limit (0: it is under).
+    soft_since: Cell<u64>,
+}
+
+impl Mailbox {
+    pub fn new(info: Rc<ClientInfo>, proto: Proto) -> Rc<Mailbox> {
+        Rc::new(Mailbox {
+            buf: RefCell::new(Vec::new()),
+            waker: RefCell::new(None),
+            proto: Cell::new(proto),
+            info,
+            soft_since: Cell::new(0),
+        })
+    }
+
+    /// Moves the waiting messages to `out`.
+    pub fn drain_into(&self, out: &mut Vec<u8>) {
+        let mut buf = self.buf.borrow_mut();
+        if !buf.is_empty() {
+            out.extend_from_slice(&buf);
+            buf.clear();
+            if buf.capacity() > 1 << 20 {
+                *buf = Vec::new();
+            }
+            self.soft_since.set(0);
+        }
+    }
+
+    pub fn pending(&self) -> usize {
+        self.buf.borrow().len()
+    }
+
+    /// Resolves once something is waiting.
+    pub fn ready(self: &Rc<Self>) -> MailboxReady {
+        MailboxReady(self.clone())
+    }
+
+    fn deliver(&self, encode: impl FnOnce(&mut Writer), limits: &Limits, now_ms: u64) {
+        if self.info.killed.get() {
+            return;
+        }
+        {
+            let mut buf = self.buf.borrow_mut();
+            encode(&mut Writer::new(&mut buf, self.proto.get()));
+            let n = buf.len();
+            let over_soft = limits.soft > 0 && n > limits.soft;
+            if !over_soft {
+                self.soft_since.set(0);
+            } else if self.soft_since.get() == 0 {
+                self.soft_since.set(now_ms);
+            }
+            let soft_expired = over_soft
+                && now_ms.saturating_sub(self.soft_since.get()) >= limits.soft_secs * 1000;
+            if (limits.hard > 0 && n > limits.hard) || soft_expired {
+                tracing::warn!(
+                    client = self.info.id,
+                    pending = n,
+                    "closing a subscriber past client-output-buffer-limit pubsub"
+                );
+                buf.clear();
+                *buf = Vec::new();
+                drop(buf);
+                self.info.kill();
+                return;
+            }
+        }
+        self.info.obuf.set(self.pending());
+        if let Some(w) = self.waker.borrow_mut().take() {
+            w.wake();
+        }
+    }
+}
+
+pub struct MailboxReady(Rc<Mailbox>);
+
+impl Future for MailboxReady {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.0.buf.borrow().is_empty() || self.0.info.killed.get() {
+            return Poll::Ready(());
+        }
+        *self.0.waker.borrow_mut() = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// The pubsub class of client-output-buffer-limit, in bytes and seconds (0 = no limit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub hard: usize,
+    pub soft: usize,
+    pub soft_secs: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            hard: 32 << 20,
+            soft: 8 << 20,
+            soft_secs: 60,
+        }
+    }
+}
+
+impl Limits {
+    /// Reads the pubsub class from a `client-output-buffer-limit` value ("normal 0 0 0 ...").
+    pub fn from_config(value: &str) -> Limits {
+        let words: Vec<&str> = value.split_whitespace().collect();
+        for w in words.chunks(4) {
+            if let [class, hard, soft, secs] = w {
+                if class.eq_ignore_ascii_case("pubsub") {
+                    let bytes = |s: &str| config_bytes(s).unwrap_or(0);
+                    return Limits {
+                        hard: bytes(hard),
+                        soft: bytes(soft),
+                        soft_secs: secs.parse().unwrap_or(0),
+                    };
+                }
+            }
+        }
+        Limits::default()
+    }
+}
+
+/// "32mb", "8388608", "1gb": Redis' memtoull.
+fn config_bytes(s: &str) -> Option<usize> {
+    let lower = s.to_ascii_lowercase();
+    let (num, mul) = [
+        ("kb", 1024),
+        ("mb", 1 << 20),
+        ("gb", 1 << 30),
+        ("k", 1000),
+        ("m", 1_000_000),
+        ("g", 1_000_000_000),
+        ("b", 1),
+    ]
+    .iter()
+    .find_map(|(suffix, m)| lower.strip_suffix(suffix).map(|n| (n.to_string(), *m)))
+    .unwrap_or((lower.clone(), 1));
+    num.parse::<usize>().ok().map(|n| n.saturating_mul(mul))
+}
+
+type Subscribers = Vec<(u64, Rc<Mailbox>)>;
+
+/// A core's subscriptions: name -> its subscribers here, per namespace.
+#[derive(Default)]
+pub struct Registry {
+    channels: HashMap<Vec<u8>, Subscribers>,
+    patterns: HashMap<Vec<u8>, Subscribers>,
+    shard: HashMap<Vec<u8>, Subscribers>,
+    /// (client, name) registrations in all namespaces.
+    pub count: usize,
+}
+
+impl Registry {
+    fn map(&mut self, kind: Kind) -> &mut HashMap<Vec<u8>, Subscribers> {
+        match kind {
+            Kind::Channel => &mut self.channels,
+            Kind::Pattern => &mut self.patterns,
+            Kind::Shard => &mut self.shard,
+        }
+    }
+
+    fn map_ref(&self, kind: Kind) -> &HashMap<Vec<u8>, Subscribers> {
+        match kind {
+            Kind::Channel => &self.channels,
+            Kind::Pattern => &self.patterns,
+            Kind::Shard => &self.shard,
+        }
+    }
+
+    pub fn add(&mut self, kind: Kind, name: &[u8], id: u64, mb: &Rc<Mailbox>) {
+        self.map(kind)
+            .entry(name.to_vec())
+            .or_default()
+            .push((id, mb.clone()));
+        self.count += 1;
+    }
+
+    pub fn remove(&mut self, kind: Kind, name: &[u8], id: u64) {
+        let map = self.map(kind);
+        if let Some(subs) = map.get_mut(name) {
+            let before = subs.len();
+            subs.retain(|(c, _)| *c != id);
+            let gone = before - subs.len();
+            if subs.is_empty() {
+                map.remove(name);
+            }
+            self.count -= gone;
+        }
+    }
+
+    /// Delivers a message to this core's receivers; returns how many there were (channel
+    /// subscribers plus matching pattern subscriptions, as Redis counts).
+    pub fn publish(&self, channel: &[u8], message: &[u8], shard: bool, limits: &Limits) -> usize {
+        let now = engine::shard::unix_ms();
+        let mut n = 0;
+        let (map, kind) = if shard {
+            (&self.shard, &b"smessage"[..])
+        } else {
+            (&self.channels, &b"message"[..])
+        };
+        if let Some(subs) = map.get(channel) {
+            for (_, mb) in subs {
+                mb.deliver(
+                    |w| {
+                        w.push(3);
+                        w.bulk(kind);
+                        w.bulk(channel);
+                        w.bulk(message);
+                    },
+                    limits,
+                    now,
+                );
+                n += 1;
+            }
+        }
+        if shard {
+            return n;
+        }
+        for (pattern, subs) in &self.patterns {
+            if !engine::glob::matches(pattern, channel, false) {
+                continue;
+            }
+            for (_, mb) in subs {
+                mb.deliver(
+                    |w| {
+                        w.push(4);
+                        w.bulk(b"pmessage");
+                        w.bulk(pattern);
+                        w.bulk(channel);
+                        w.bulk(message);
+                    },
+                    limits,
+                    now,
+                );
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Names with subscribers here, filtered by an optional glob.
+    pub fn names(&self, kind: Kind, pattern: Option<&[u8]>) -> Vec<Vec<u8>> {
+        self.map_ref(kind)
+            .keys()
+            .filter(|k| pattern.is_none_or(|p| engine::glob::matches(p, k, false)))
+            .cloned()
+            .collect()
+    }
+
+    pub fn subscribers(&self, kind: Kind, name: &[u8]) -> usize {
+        self.map_ref(kind).get(name).map_or(0, |s| s.len())
+    }
+}
+
+/// A connection's own subscriptions, in the order it made them.
+#[derive(Default)]
+pub struct Subs {
+    pub channels: Vec<Vec<u8>>,
+    pub patterns: Vec<Vec<u8>>,
+    pub shard: Vec<Vec<u8>>,
+    pub mailbox: Option<Rc<Mailbox>>,
+}
+
+impl Subs {
+    pub fn list(&mut self, kind: Kind) -> &mut Vec<Vec<u8>> {
+        match kind {
+            Kind::Channel => &mut self.channels,
+            Kind::Pattern => &mut self.patterns,
+            Kind::Shard => &mut self.shard,
+        }
+    }
+
+    /// Redis' clientSubscriptionsCount (channels and patterns) or, for shard channels,
+    /// clientShardSubscriptionsCount.
+    pub fn count(&self, kind: Kind) -> usize {
+        match kind {
+            Kind::Shard => self.shard.len(),
+            _ => self.channels.len() + self.patterns.len(),
+        }
+    }
+
+    /// Subscribed to anything (RESP2's subscribed state).
+    pub fn active(&self) -> bool {
+        !(self.channels.is_empty() && self.patterns.is_empty() && self.shard.is_empty())
+    }
+}
+
+// ---- the commands ----
+
+fn word(kind: Kind, sub: bool) -> &'static [u8] {
+    match (kind, sub) {
+        (Kind::Channel, true) => b"subscribe",
+        (Kind::Channel, false) => b"unsubscribe",
+        (Kind::Pattern, true) => b"psubscribe",
+        (Kind::Pattern, false) => b"punsubscribe",
+        (Kind::Shard, true) => b"ssubscribe",
+        (Kind::Shard, false) => b"sunsubscribe",
+    }
+}
+
+fn confirm(c: &mut Conn, kind: Kind, sub: bool, name: Option<&[u8]>) {
+    let n = c.subs.count(kind) as i64;
+    let mut w = c.writer();
+    w.push(3);
+    w.bulk(word(kind, sub));
+    match name {
+        Some(name) => w.bulk(name),
+        None => w.null(),
+    }
+    w.integer(n);
+}
+
+pub fn subscribe(c: &mut Conn, kind: Kind, args: Args) {
+    let core = c.core.clone();
+    let (id, proto, info) = (c.info.id, c.proto, c.info.clone());
+    let mb = c
+        .subs
+        .mailbox
+        .get_or_insert_with(|| Mailbox::new(info, proto))
+        .clone();
+    for name in args.iter().skip(1) {
+        if !c.subs.list(kind).iter().any(|n| n == name) {
+            c.subs.list(kind).push(name.to_vec());
+            core.pubsub.borrow_mut().add(kind, name, id, &mb);
+            core.shared.subscriptions[core.id].fetch_add(1, Ordering::Relaxed);
+        }
+        confirm(c, kind, true, Some(name));
+    }
+}
+
+/// Unsubscribes from `names` (every subscription of `kind` when None), confirming each.
+pub fn unsubscribe(c: &mut Conn, kind: Kind, names: Option<Vec<Vec<u8>>>, reply: bool) {
+    let core = c.core.clone();
+    let names = names.unwrap_or_else(|| c.subs.list(kind).clone());
+    if names.is_empty() && reply {
+        confirm(c, kind, false, None);
+    }
+    for name in &names {
+        if let Some(i) = c.subs.list(kind).iter().position(|n| n == name) {
+            c.subs.list(kind).remove(i);
+            core.pubsub.borrow_mut().remove(kind, name, c.info.id);
+            core.shared.subscriptions[core.id].fetch_sub(1, Ordering::Relaxed);
+        }
+        if reply {
+            confirm(c, kind, false, Some(name));
+        }
+    }
+    if !c.subs.active() {
+        if let Some(mb) = c.subs.mailbox.take() {
+            mb.drain_into(&mut c.out);
+        }
+    }
+}
+
+/// Drops every subscription (disconnect, RESET), without replies.
+pub fn unsubscribe_all(c: &mut Conn) {
+    for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
+        unsubscribe(c, kind, None, false);
+    }
+}
+
+/// PUBLISH/SPUBLISH: delivers here, then once to every other core with subscribers.
+async fn publish(c: &mut Conn, args: Args<'_>, shard: bool) -> i64 {
+    let core = c.core.clone();
+    let shared = core.shared.clone();
+    let limits = shared.pubsub_limits();
+    let (channel, message) = (args.get(1), args.get(2));
+    let mut total = core
+        .pubsub
+        .borrow()
+        .publish(channel, message, shard, &limits) as i64;
+    // This client's own messages come before the reply, as in Redis.
+    if let Some(mb) = c.subs.mailbox.clone() {
+        mb.drain_into(&mut c.out);
+    }
+    let mut pending = Vec::new();
+    for s in 0..core.shards() {
+        if s != core.id && shared.subscriptions[s].load(Ordering::Relaxed) > 0 {
+            let op = Op::Publish {
+                channel: channel.to_vec(),
+                message: message.to_vec(),
+                shard,
+            };
+            pending.push(core.send(s, op).await);
+        }
+    }
+    for p in pending {
+        total += p.wait().await.int();
+    }
+    total
+}
+
+pub async fn run(c: &mut Conn, rt: Rt, args: Args<'_>) -> engine::Result<()> {
+    match rt {
+        Rt::Subscribe => subscribe(c, Kind::Channel, args),
+        Rt::PSubscribe => subscribe(c, Kind::Pattern, args),
+        Rt::SSubscribe => subscribe(c, Kind::Shard, args),
+        Rt::Unsubscribe | Rt::PUnsubscribe | Rt::SUnsubscribe => {
+            let kind = match rt {
+                Rt::Unsubscribe => Kind::Channel,
+                Rt::PUnsubscribe => Kind::Pattern,
+                _ => Kind::Shard,
+            };
+            let names = (args.len() > 1).then(|| args.iter().skip(1).map(|a| a.to_vec()).collect());
+            unsubscribe(c, kind, names, true);
+        }
+        Rt::Publish | Rt::SPublish => {
+            let n = publish(c, args, rt == Rt::SPublish).await;
+            c.writer().integer(n);
+        }
+        Rt::Pubsub => pubsub(c, args).await?,
+        _ => return Err(Error::Syntax),
+    }
+    Ok(())
+}
+
+async fn pubsub(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
+    let core = c.core.clone();
+    let sub = args.get(1).to_ascii_lowercase();
+    match (sub.as_slice(), args.len()) {
+        (b"channels" | b"shardchannels", 2 | 3) => {
+            let kind = if sub == b"channels" {
+                Kind::Channel
+            } else {
+                Kind::Shard
+            };
+            let pattern = (args.len() == 3).then(|| args.get(2).to_vec());
+            let mut all: Vec<Vec<u8>> = Vec::new();
+            for r in core
+                .call_all(|_| Op::PubsubNames {
+                    kind,
+                    pattern: pattern.clone(),
+                })
+                .await
+            {
+                if let Reply::Keys(k) = r {
+                    all.extend(k);
+                }
+            }
+            all.sort();
+            all.dedup();
+            let mut w = c.writer();
+            w.array(all.len());
+            for n in &all {
+                w.bulk(n);
+            }
+        }
+        (b"numsub" | b"shardnumsub", _) => {
+            let kind = if sub == b"numsub" {
+                Kind::Channel
+            } else {
+                Kind::Shard
+            };
+            let names: Vec<Vec<u8>> = args.iter().skip(2).map(|a| a.to_vec()).collect();
+            let mut counts = vec![0u64; names.len()];
+            for r in core
+                .call_all(|_| Op::PubsubCount {
+                    kind,
+                    names: names.clone(),
+                })
+                .await
+            {
+                if let Reply::Versions(v) = r {
+                    for (t, n) in counts.iter_mut().zip(v) {
+                        *t += n;
+                    }
+                }
+            }
+            let mut w = c.writer();
+            w.array(names.len() * 2);
+            for (n, k) in names.iter().zip(counts) {
+                w.bulk(n);
+                w.integer(k as i64);
+            }
+        }
+        (b"numpat", 2) => {
+            let mut all: Vec<Vec<u8>> = Vec::new();
+            for r in core
+                .call_all(|_| Op::PubsubNames {
+                    kind: Kind::Pattern,
+                    pattern: None,
+                })
+                .await
+            {
+                if let Reply::Keys(k) = r {
+                    all.extend(k);
+                }
+            }
+            all.sort();
+            all.dedup();
+            c.writer().integer(all.len() as i64);
+        }
+        (b"help", 2) => {
+            let lines = [
+                "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "CHANNELS [<pattern>]",
+                "    Return the currently active channels matching a <pattern> (default: '*').",
+                "NUMPAT",
+                "    Return number of subscriptions to patterns.",
+                "NUMSUB [<channel> ...]",
+                "    Return the number of subscribers for the specified channels, excluding",
+                "    pattern subscriptions(default: no channels).",
+                "SHARDCHANNELS [<pattern>]",
+                "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+                "SHARDNUMSUB [<shardchannel> ...]",
+                "    Return the number of subscribers for the specified shard level channel(s)",
+                "HELP",
+                "    Prints this help.",
+            ];
+            let mut w = c.writer();
+            w.array(lines.len());
+            for l in lines {
+                w.simple(l.as_bytes());
+            }
+        }
+        _ => {
+            return Err(Error::msg(format!(
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+                String::from_utf8_lossy(args.get(1))
+            )))
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_buffer_limit_config() {
+        let l = Limits::from_config(
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        );
+        assert_eq!(l, Limits::default());
+        let l = Limits::from_config("pubsub 1mb 512kb 5");
+        assert_eq!(
+            l,
+            Limits {
+                hard: 1 << 20,
+                soft: 512 << 10,
+                soft_secs: 5
+            }
+        );
+    }
+}

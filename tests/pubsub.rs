@@ -1,0 +1,215 @@
+//! Pub/Sub across cores: every subscriber on every core gets every message, in publish
+//! order, and PUBLISH counts them exactly; patterns, shard channels, RESP3 pushes, the
+//! subscribed state, introspection, and slow subscribers cut off at their buffer limit.
+
+use crate::harness::{Raw, Server};
+use std::time::{Duration, Instant};
+
+fn subscribe(srv: &Server, argv: &[&str]) -> Raw {
+    let mut r = srv.raw();
+    let words: Vec<&[u8]> = argv.iter().map(|a| a.as_bytes()).collect();
+    let mut buf = Vec::new();
+    resp::write_command(&mut buf, &words);
+    r.send(&buf);
+    for _ in 1..argv.len() {
+        r.read_reply();
+    }
+    r
+}
+
+fn int(reply: &str) -> i64 {
+    reply.trim_start_matches(':').trim().parse().unwrap_or(-1)
+}
+
+fn fan_out(shards: usize) {
+    let srv = Server::start(shards);
+    // Enough connections that every core has some (the kernel spreads them).
+    let mut subs: Vec<Raw> = (0..12)
+        .map(|_| subscribe(&srv, &["SUBSCRIBE", "news"]))
+        .collect();
+    let mut psub = subscribe(&srv, &["PSUBSCRIBE", "n*s"]);
+    let mut publisher = srv.raw();
+    let n = 200;
+    for i in 0..n {
+        let got = int(&publisher.cmd(&["PUBLISH", "news", &format!("m{i}")]));
+        assert_eq!(
+            got, 13,
+            "PUBLISH must count every receiver (shards={shards})"
+        );
+    }
+    for (k, s) in subs.iter_mut().enumerate() {
+        for i in 0..n {
+            let want = format!(
+                "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n${}\r\nm{i}\r\n",
+                format!("m{i}").len()
+            );
+            assert_eq!(s.read_reply(), want, "subscriber {k}, message {i}");
+        }
+    }
+    for i in 0..n {
+        let m = format!("m{i}");
+        let want = format!(
+            "*4\r\n$8\r\npmessage\r\n$3\r\nn*s\r\n$4\r\nnews\r\n${}\r\n{m}\r\n",
+            m.len()
+        );
+        assert_eq!(psub.read_reply(), want);
+    }
+    assert_eq!(
+        publisher.cmd(&["PUBSUB", "NUMSUB", "news", "other"]),
+        "*4\r\n$4\r\nnews\r\n:12\r\n$5\r\nother\r\n:0\r\n"
+    );
+    assert_eq!(publisher.cmd(&["PUBSUB", "NUMPAT"]), ":1\r\n");
+    assert_eq!(
+        publisher.cmd(&["PUBSUB", "CHANNELS"]),
+        "*1\r\n$4\r\nnews\r\n"
+    );
+    // Disconnected subscribers stop counting.
+    drop(subs);
+    let start = Instant::now();
+    while int(&publisher.cmd(&["PUBLISH", "news", "x"])) != 1 {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "subscribers not dropped"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn fan_out_two_shards() {
+    fan_out(2);
+}
+
+#[test]
+fn fan_out_four_shards() {
+    fan_out(4);
+}
+
+#[test]
+fn subscribed_state_resp3_and_shard_channels() {
+    let srv = Server::start(2);
+    let mut r = srv.raw();
+    assert_eq!(
+        r.cmd(&["SUBSCRIBE", "a"]),
+        "*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n"
+    );
+    assert_eq!(
+        r.cmd(&["GET", "k"]),
+        "-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n"
+    );
+    assert_eq!(r.cmd(&["PING"]), "*2\r\n$4\r\npong\r\n$0\r\n\r\n");
+    assert_eq!(r.cmd(&["PING", "hi"]), "*2\r\n$4\r\npong\r\n$2\r\nhi\r\n");
+    r.send(b"*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n$1\r\na\r\n");
+    assert_eq!(r.read_reply(), "*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n");
+    assert_eq!(r.read_reply(), "*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:2\r\n");
+    r.send(b"*1\r\n$11\r\nunsubscribe\r\n");
+    assert_eq!(
+        r.read_reply(),
+        "*3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:1\r\n"
+    );
+    assert_eq!(
+        r.read_reply(),
+        "*3\r\n$11\r\nunsubscribe\r\n$1\r\nb\r\n:0\r\n"
+    );
+    assert_eq!(
+        r.cmd(&["UNSUBSCRIBE"]),
+        "*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n"
+    );
+    assert_eq!(r.cmd(&["GET", "k"]), "$-1\r\n");
+    // RESP3: pushes, and ordinary commands while subscribed.
+    let mut r3 = srv.raw();
+    assert!(r3.cmd(&["HELLO", "3"]).starts_with('%'));
+    assert_eq!(
+        r3.cmd(&["SSUBSCRIBE", "sc"]),
+        ">3\r\n$10\r\nssubscribe\r\n$2\r\nsc\r\n:1\r\n"
+    );
+    assert_eq!(r3.cmd(&["GET", "k"]), "_\r\n");
+    let mut p = srv.raw();
+    assert_eq!(p.cmd(&["SPUBLISH", "sc", "hello"]), ":1\r\n");
+    assert_eq!(p.cmd(&["PUBLISH", "sc", "hello"]), ":0\r\n");
+    assert_eq!(
+        r3.read_reply(),
+        ">3\r\n$8\r\nsmessage\r\n$2\r\nsc\r\n$5\r\nhello\r\n"
+    );
+    assert_eq!(
+        p.cmd(&["PUBSUB", "SHARDNUMSUB", "sc"]),
+        "*2\r\n$2\r\nsc\r\n:1\r\n"
+    );
+    assert_eq!(
+        p.cmd(&["PUBSUB", "SHARDCHANNELS", "s*"]),
+        "*1\r\n$2\r\nsc\r\n"
+    );
+    // A client's own message comes before its PUBLISH reply.
+    assert_eq!(
+        r3.cmd(&["SUBSCRIBE", "self"]),
+        ">3\r\n$9\r\nsubscribe\r\n$4\r\nself\r\n:1\r\n"
+    );
+    r3.send(b"*3\r\n$7\r\npublish\r\n$4\r\nself\r\n$1\r\nx\r\n");
+    assert_eq!(
+        r3.read_reply(),
+        ">3\r\n$7\r\nmessage\r\n$4\r\nself\r\n$1\r\nx\r\n"
+    );
+    assert_eq!(r3.read_reply(), ":1\r\n");
+    assert_eq!(r3.cmd(&["RESET"]), "+RESET\r\n");
+    assert_eq!(p.cmd(&["PUBLISH", "self", "y"]), ":0\r\n");
+}
+
+/// A subscriber that stops reading is disconnected at its output buffer limit; the others
+/// get everything, and the server's memory stays bounded.
+#[test]
+fn slow_subscriber_is_cut_off() {
+    let srv = Server::start(2);
+    let mut admin = srv.raw();
+    assert_eq!(
+        admin.cmd(&[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "pubsub 1mb 256kb 1"
+        ]),
+        "+OK\r\n"
+    );
+    let mut slow = subscribe(&srv, &["SUBSCRIBE", "feed"]);
+    let mut fast = subscribe(&srv, &["SUBSCRIBE", "feed"]);
+    let payload = "x".repeat(4096);
+    let reader = std::thread::spawn(move || {
+        let mut n = 0;
+        while let Some(r) = fast.try_read_reply() {
+            if r.contains("feed") {
+                n += 1;
+            }
+            if n == 3000 {
+                break;
+            }
+        }
+        n
+    });
+    let mut receivers = Vec::new();
+    for _ in 0..3000 {
+        receivers.push(int(&admin.cmd(&["PUBLISH", "feed", &payload])));
+    }
+    assert_eq!(
+        reader.join().unwrap(),
+        3000,
+        "the fast subscriber got everything"
+    );
+    assert_eq!(receivers[0], 2);
+    assert_eq!(
+        *receivers.last().unwrap(),
+        1,
+        "the slow subscriber was dropped"
+    );
+    // 12 MB were published; the slow one never read: its connection is gone.
+    slow.stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .ok();
+    let mut closed = false;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(5) {
+        if slow.try_read_reply().is_none() {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "the slow subscriber's connection was not closed");
+}
