@@ -213,3 +213,64 @@ fn slow_subscriber_is_cut_off() {
     }
     assert!(closed, "the slow subscriber's connection was not closed");
 }
+
+/// The same subscriptions made on redis-server and on percore (4 shards) give the same
+/// subscribe/unsubscribe confirmations and the same PUBSUB answers.
+#[test]
+fn introspection_matches_redis() {
+    let redis = Server::redis();
+    let ours = Server::start(4);
+    let script: &[&[&str]] = &[
+        &["SUBSCRIBE", "a", "b", "a"],
+        &["PSUBSCRIBE", "a*", "b?", "a*"],
+        &["SSUBSCRIBE", "s1", "s2"],
+        &["UNSUBSCRIBE", "b", "zz"],
+        &["PUNSUBSCRIBE", "nope"],
+        &["SUNSUBSCRIBE", "s2"],
+    ];
+    let queries: &[&[&str]] = &[
+        &["PUBSUB", "NUMSUB", "a", "b", "c"],
+        &["PUBSUB", "NUMPAT"],
+        &["PUBSUB", "SHARDNUMSUB", "s1", "s2"],
+        &["PUBSUB", "SHARDCHANNELS"],
+        &["PUBSUB", "CHANNELS", "a*"],
+        &["PUBLISH", "a", "m"],
+        &["PUBLISH", "b1", "m"],
+        &["SPUBLISH", "s1", "m"],
+        &["PUBSUB", "NUMSUB"],
+        &["PUBSUB", "FOO"],
+        &["PUBSUB", "NUMPAT", "x"],
+    ];
+    let mut keep = Vec::new();
+    let mut per_server: Vec<Vec<String>> = Vec::new();
+    for srv in [&redis, &ours] {
+        // Three clients with the same subscriptions, on whatever cores they land.
+        let mut replies = Vec::new();
+        for _ in 0..3 {
+            let mut c = srv.raw();
+            for cmd in script {
+                let words: Vec<&[u8]> = cmd.iter().map(|a| a.as_bytes()).collect();
+                let mut buf = Vec::new();
+                resp::write_command(&mut buf, &words);
+                c.send(&buf);
+                for _ in 1..cmd.len() {
+                    replies.push(c.read_reply());
+                }
+            }
+            keep.push(c);
+        }
+        let mut q = srv.raw();
+        for cmd in queries {
+            let reply = q.cmd(cmd);
+            // CHANNELS lists come in hash order in Redis: compare them sorted.
+            let mut lines: Vec<&str> = reply.split("\r\n").collect();
+            if cmd.len() >= 2 && cmd[1].ends_with("CHANNELS") {
+                lines.sort();
+            }
+            replies.push(lines.join("|"));
+        }
+        per_server.push(replies);
+    }
+    let (redis_replies, ours_replies) = (&per_server[0], &per_server[1]);
+    assert_eq!(ours_replies, redis_replies);
+}

@@ -459,6 +459,11 @@ pub async fn run(c: &mut Conn, rt: Rt, args: Args<'_>) -> engine::Result<()> {
 }
 
 async fn pubsub(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
+    if let Some(e) =
+        engine::lookup(b"pubsub").and_then(|s| engine::table::subcommand_error(s, args))
+    {
+        return Err(Error::msg(e));
+    }
     let core = c.core.clone();
     let sub = args.get(1).to_ascii_lowercase();
     match (sub.as_slice(), args.len()) {
