@@ -279,6 +279,10 @@ WORKLOADS = [
     ("hset 32B P16", ["--workload", "hset", "--value-size", "32", "--pipeline", "16"]),
     ("zadd P1", ["--workload", "zadd", "--pipeline", "1"]),
     ("zadd P16", ["--workload", "zadd", "--pipeline", "16"]),
+    # pub/sub: 1 publisher (PUBLISH pipelined 16 deep) to 50 subscribers of one channel; the
+    # figures are per message delivered
+    ("fanout 50 subscribers 32B", ["--workload", "fanout", "--subscribers", "50", "--value-size", "32",
+                                   "--pipeline", "16"]),
 ]
 
 
@@ -353,6 +357,16 @@ def run_load(loader, name, spec, duration, requests):
         return redis_benchmark(spec, requests)
     if loader == "memtier":
         return memtier(spec, duration)
+    if spec["kind"] == "fanout":
+        argv = ["taskset", "-c", LOAD_CPUS, LOADGEN, "--port", str(PORT), "--csv", "--label", name,
+                "--duration", str(duration or 3)] + spec["args"]
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+        if out.returncode not in (0, 1):
+            raise RuntimeError(f"loadgen fanout failed ({out.returncode}): {out.stderr.strip()[-500:]}")
+        f = out.stdout.strip().splitlines()[-1].split(",")
+        # label,published,delivered,seconds,published_per_sec,delivered_per_sec,missing
+        return {"ops": int(f[2]), "seconds": float(f[3]), "ops_per_sec": float(f[5]), "p50_us": 0.0,
+                "p99_us": 0.0, "p999_us": 0.0, "failures": int(f[6]), "client_cpu_s": 0.0}
     r = loadgen(name, ["--keys", str(KEYS), "--conns", str(CONNS)] + spec["args"], duration)
     return {"ops": int(r["ops"]), "seconds": float(r["seconds"]), "ops_per_sec": float(r["ops_per_sec"]),
             "p50_us": float(r["p50_us"]), "p99_us": float(r["p99_us"]), "p999_us": float(r["p999_us"]),
@@ -393,7 +407,7 @@ def run_throughput(cmds, rounds, duration, specs, loader):
             try:
                 for spec in specs:
                     srv.flush()
-                    if spec["kind"] != "incr":
+                    if spec["kind"] not in ("incr", "fanout"):
                         preload(loader, name, srv, spec)
                     row = measure(loader, srv, name, spec, duration, rnd)
                     rows.append(row)

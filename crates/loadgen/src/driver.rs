@@ -43,6 +43,8 @@ pub enum WorkloadKind {
     Hset,
     /// ZADD of a random member (of 1000) with a random score to a random key (<prefix>zset:N)
     Zadd,
+    /// One publisher PUBLISHes to --subscribers subscribers of one channel (see `fanout`)
+    Fanout,
 }
 
 impl WorkloadKind {
@@ -56,6 +58,7 @@ impl WorkloadKind {
             WorkloadKind::Sadd => "sadd",
             WorkloadKind::Hset => "hset",
             WorkloadKind::Zadd => "zadd",
+            WorkloadKind::Fanout => "fanout",
         }
     }
 }
@@ -264,6 +267,11 @@ impl Gen {
                     resp::write_command(out, &[b"RPOP", &self.keys]);
                     Expect::Pop(idx)
                 }
+            }
+            // Runs in `fanout`, not here.
+            WorkloadKind::Fanout => {
+                resp::write_command(out, &[b"PING"]);
+                Expect::Set
             }
             WorkloadKind::Sadd | WorkloadKind::Hset | WorkloadKind::Zadd => {
                 let idx = spec.keygen.next(&mut self.rng);

@@ -7,6 +7,7 @@
 //! connection, protocol and timeout errors abort with exit code 2.
 
 mod driver;
+mod fanout;
 mod keys;
 mod reply;
 
@@ -56,6 +57,9 @@ struct Args {
     value_size: usize,
     #[arg(long, value_enum, default_value_t = WorkloadKind::Getset)]
     workload: WorkloadKind,
+    /// Subscribers for the fanout workload
+    #[arg(long, default_value_t = 50)]
+    subscribers: usize,
     /// Total commands to send [default: 100000 unless --duration is given]
     #[arg(long, conflicts_with = "duration")]
     requests: Option<u64>,
@@ -203,6 +207,47 @@ fn main() -> ExitCode {
     }
 }
 
+/// The fanout workload: prints messages published and delivered per second (CSV:
+/// label,published,delivered,seconds,published_per_sec,delivered_per_sec,missing).
+fn run_fanout(args: &Args, duration: Duration) -> Result<u64, Box<dyn std::error::Error>> {
+    if args.subscribers == 0 || args.subscribers > 10_000 {
+        return Err("--subscribers must be in 1..=10000".into());
+    }
+    let addr = (args.host.as_str(), args.port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or("no address")?;
+    let r = fanout::run(
+        addr,
+        args.subscribers,
+        args.pipeline,
+        duration,
+        args.value_size,
+    )?;
+    let (pps, dps) = (
+        r.published as f64 / r.seconds,
+        r.delivered as f64 / r.seconds,
+    );
+    if args.csv {
+        if args.csv_header {
+            println!(
+                "label,published,delivered,seconds,published_per_sec,delivered_per_sec,missing"
+            );
+        }
+        println!(
+            "{},{},{},{:.3},{:.0},{:.0},{}",
+            args.label, r.published, r.delivered, r.seconds, pps, dps, r.missing
+        );
+    } else {
+        println!(
+            "{}: fanout to {} subscribers, pipeline {}, {} B messages\n  published {} ({:.0}/s), delivered {} ({:.0}/s) in {:.3} s, missing {}",
+            args.label, args.subscribers, args.pipeline, args.value_size, r.published, pps,
+            r.delivered, dps, r.seconds, r.missing
+        );
+    }
+    Ok(r.missing)
+}
+
 fn run(args: &Args) -> Result<u64, Box<dyn std::error::Error>> {
     if args.conns == 0 || args.threads == 0 || args.pipeline == 0 || args.keys == 0 {
         return Err("--conns, --threads, --pipeline and --keys must be at least 1".into());
@@ -226,6 +271,9 @@ fn run(args: &Args) -> Result<u64, Box<dyn std::error::Error>> {
         (None, Some(0)) => return Err("--requests must be at least 1".into()),
         (None, r) => r.unwrap_or(100_000),
     };
+    if args.workload == WorkloadKind::Fanout {
+        return run_fanout(args, duration.unwrap_or(Duration::from_secs(3)));
+    }
     let (ratio_get, ratio_set) = parse_ratio(&args.ratio)?;
     let threads = args.threads.min(args.conns);
     let timeout = Duration::from_secs_f64(args.timeout);
