@@ -195,6 +195,14 @@ impl CommandSpec {
         fixed.step_by(step).chain(movable)
     }
 
+    /// Key positions for a runtime command whose arguments name keys (shard channels).
+    const fn keys(mut self, keys: (i32, i32, i32)) -> CommandSpec {
+        self.first_key = keys.0;
+        self.last_key = keys.1;
+        self.step = keys.2;
+        self
+    }
+
     /// Marks the command's keys as located by its arguments.
     const fn movable(mut self, m: Movable) -> CommandSpec {
         self.movable = m;
@@ -213,15 +221,16 @@ const W: &[&str] = &["write"];
 const WD: &[&str] = &["write", "denyoom"];
 const WDF: &[&str] = &["write", "denyoom", "fast"];
 const WF: &[&str] = &["write", "fast"];
-const WB: &[&str] = &["write", "blocking"];
-const WDB: &[&str] = &["write", "denyoom", "blocking"];
-const WFB: &[&str] = &["write", "fast", "blocking"];
+const WB: &[&str] = &["write", "noscript", "blocking"];
+const WBM: &[&str] = &["write", "blocking"];
+const WDB: &[&str] = &["write", "denyoom", "noscript", "blocking"];
+const WFB: &[&str] = &["write", "noscript", "blocking", "fast"];
 const R: &[&str] = &["readonly"];
 const RF: &[&str] = &["readonly", "fast"];
 const CONN: &[&str] = &["noscript", "loading", "stale", "fast"];
 const CONN_NOAUTH: &[&str] = &["noscript", "loading", "stale", "fast", "no_auth"];
 const PUBSUB: &[&str] = &["pubsub", "noscript", "loading", "stale"];
-const PUBSUB_F: &[&str] = &["pubsub", "loading", "stale", "fast", "may_replicate"];
+const PUBSUB_F: &[&str] = &["pubsub", "loading", "stale", "fast"];
 const ADMIN: &[&str] = &["admin", "noscript", "loading", "stale"];
 
 const A_HASH_WF: &[&str] = &["@write", "@hash", "@fast"];
@@ -1282,7 +1291,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "blmpop",
         -5,
-        WB,
+        WBM,
         NONE,
         A_LIST_WSB,
         "list",
@@ -1338,7 +1347,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     keyed(
         "bzmpop",
         -5,
-        WB,
+        WBM,
         NONE,
         A_ZSET_WSB,
         "sorted-set",
@@ -1370,7 +1379,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Sort the elements in a list, set or sorted set. Read-only variant of SORT.",
         sort::sort_ro,
         Split::Runtime(Rt::Sort),
-    ),
+    )
+    .movable(Movable::SortStore),
     // strings
     keyed(
         "get",
@@ -2001,7 +2011,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "pubsub",
         "Listen for messages published to the given shard channels",
         Rt::SSubscribe,
-    ),
+    )
+    .keys(ALL),
     rt(
         "sunsubscribe",
         -1,
@@ -2010,7 +2021,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "pubsub",
         "Stop listening for messages posted to the given shard channels",
         Rt::SUnsubscribe,
-    ),
+    )
+    .keys(ALL),
     rt(
         "publish",
         3,
@@ -2028,7 +2040,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "pubsub",
         "Post a message to a shard channel",
         Rt::SPublish,
-    ),
+    )
+    .keys(ONE),
     rt(
         "pubsub",
         -2,

@@ -6,7 +6,7 @@
 use crate::conn::{Conn, ReplyMode};
 use crate::ops::{KillFilter, Op, Reply};
 use crate::shared::ShutdownReason;
-use engine::table::{CommandSpec, Kind, Rt, COMMANDS};
+use engine::table::{CommandSpec, Rt, COMMANDS};
 use engine::{Args, Error};
 use resp::{Proto, Writer};
 use std::collections::HashMap;
@@ -909,9 +909,13 @@ fn command_entry(w: &mut Writer, spec: &CommandSpec) {
     w.array(10);
     w.bulk(spec.name.as_bytes());
     w.integer(spec.arity as i64);
-    w.set(spec.flags.len());
+    let movable = spec.movable != engine::table::Movable::No;
+    w.set(spec.flags.len() + movable as usize);
     for f in spec.flags {
         w.simple(f.as_bytes());
+    }
+    if movable {
+        w.simple(b"movablekeys");
     }
     w.integer(spec.first_key as i64);
     w.integer(spec.last_key as i64);
@@ -1016,10 +1020,7 @@ fn command(c: &mut Conn, args: Args) -> engine::Result<()> {
                     "ERR Invalid number of arguments specified for command",
                 ));
             }
-            let keys: Vec<usize> = match spec.kind {
-                Kind::Keyed { .. } => spec.key_positions(&sub_args).collect(),
-                Kind::Runtime(_) => Vec::new(),
-            };
+            let keys: Vec<usize> = spec.key_positions(&sub_args).collect();
             if keys.is_empty() {
                 return Err(Error::msg("ERR The command has no key arguments"));
             }
