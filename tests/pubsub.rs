@@ -98,6 +98,12 @@ fn subscribed_state_resp3_and_shard_channels() {
         "-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n"
     );
     assert_eq!(r.cmd(&["PING"]), "*2\r\n$4\r\npong\r\n$0\r\n\r\n");
+    let list = srv.raw().cmd(&["CLIENT", "LIST"]);
+    assert!(
+        list.lines()
+            .any(|l| l.contains("flags=P") && l.contains(" sub=1 psub=0 ssub=0 ")),
+        "{list}"
+    );
     assert_eq!(r.cmd(&["PING", "hi"]), "*2\r\n$4\r\npong\r\n$2\r\nhi\r\n");
     r.send(b"*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n$1\r\na\r\n");
     assert_eq!(r.read_reply(), "*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n");

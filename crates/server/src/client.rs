@@ -28,6 +28,8 @@ pub struct ClientInfo {
     /// While blocked (BLPOP & co): the token its reply comes through and the claim that
     /// decides who ends the block (CLIENT UNBLOCK takes it).
     pub blocked: RefCell<Option<(u64, std::sync::Arc<std::sync::atomic::AtomicBool>)>>,
+    /// Subscriptions: channels, patterns, shard channels (CLIENT LIST sub/psub/ssub).
+    pub subs: Cell<(usize, usize, usize)>,
 }
 
 impl ClientInfo {
@@ -51,6 +53,7 @@ impl ClientInfo {
             killed: Cell::new(false),
             authenticated: Cell::new(false),
             blocked: RefCell::new(None),
+            subs: Cell::new((0, 0, 0)),
         }
     }
 
@@ -63,6 +66,13 @@ impl ClientInfo {
         if self.fd < 0 {
             flags.push('U');
         }
+        if self.blocked.borrow().is_some() {
+            flags.push('b');
+        }
+        let (sub, psub, ssub) = self.subs.get();
+        if sub + psub + ssub > 0 {
+            flags.push('P');
+        }
         if self.no_evict.get() {
             flags.push('e');
         }
@@ -70,7 +80,7 @@ impl ClientInfo {
             flags.push('N');
         }
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -80,6 +90,9 @@ impl ClientInfo {
             idle,
             flags,
             self.db.get(),
+            sub,
+            psub,
+            ssub,
             self.qbuf.get(),
             self.obuf.get(),
             16384 + self.qbuf.get() + self.obuf.get(),

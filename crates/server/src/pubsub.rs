@@ -343,6 +343,10 @@ fn word(kind: Kind, sub: bool) -> &'static [u8] {
 }
 
 fn confirm(c: &mut Conn, kind: Kind, sub: bool, name: Option<&[u8]>) {
+    let s = &c.subs;
+    c.info
+        .subs
+        .set((s.channels.len(), s.patterns.len(), s.shard.len()));
     let n = c.subs.count(kind) as i64;
     let mut w = c.writer();
     w.push(3);
@@ -389,6 +393,10 @@ pub fn unsubscribe(c: &mut Conn, kind: Kind, names: Option<Vec<Vec<u8>>>, reply:
             confirm(c, kind, false, Some(name));
         }
     }
+    let s = &c.subs;
+    c.info
+        .subs
+        .set((s.channels.len(), s.patterns.len(), s.shard.len()));
     if !c.subs.active() {
         if let Some(mb) = c.subs.mailbox.take() {
             mb.drain_into(&mut c.out);
