@@ -165,18 +165,24 @@ class Server:
             self.proc.wait()
 
 
-def loadgen(label, extra, duration):
+LOADGEN_FIELDS = ["label", "workload", "conns", "pipeline", "ops", "seconds", "ops_per_sec", "p50_us",
+                  "p99_us", "p999_us", "max_us", "failures", "client_cpu_s"]
+FANOUT_FIELDS = ["label", "published", "delivered", "seconds", "published_per_sec", "delivered_per_sec",
+                 "missing"]
+
+
+def loadgen(label, extra, duration, fields=LOADGEN_FIELDS, ok=(0,)):
+    """Runs percore-loadgen and returns its CSV line as a dict; `ok`: the exit codes accepted
+    (the fanout run reports missing deliveries in its row and exits 1)."""
     argv = ["taskset", "-c", LOAD_CPUS, LOADGEN, "--port", str(PORT), "--csv", "--label", label]
     argv += ["--threads", str(max(1, NCPU - 1))] + list(extra)
     if duration:
         argv += ["--duration", str(duration)]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=600)
-    if out.returncode != 0:
+    if out.returncode not in ok:
         raise RuntimeError(f"loadgen failed ({out.returncode}): {out.stderr.strip()[-500:]}")
     line = out.stdout.strip().splitlines()[-1].split(",")
-    keys = ["label", "workload", "conns", "pipeline", "ops", "seconds", "ops_per_sec", "p50_us",
-            "p99_us", "p999_us", "max_us", "failures", "client_cpu_s"]
-    return dict(zip(keys, line))
+    return dict(zip(fields, line))
 
 
 def tool_path(loader):
@@ -358,15 +364,10 @@ def run_load(loader, name, spec, duration, requests):
     if loader == "memtier":
         return memtier(spec, duration)
     if spec["kind"] == "fanout":
-        argv = ["taskset", "-c", LOAD_CPUS, LOADGEN, "--port", str(PORT), "--csv", "--label", name,
-                "--duration", str(duration or 3)] + spec["args"]
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=600)
-        if out.returncode not in (0, 1):
-            raise RuntimeError(f"loadgen fanout failed ({out.returncode}): {out.stderr.strip()[-500:]}")
-        f = out.stdout.strip().splitlines()[-1].split(",")
-        # label,published,delivered,seconds,published_per_sec,delivered_per_sec,missing
-        return {"ops": int(f[2]), "seconds": float(f[3]), "ops_per_sec": float(f[5]), "p50_us": 0.0,
-                "p99_us": 0.0, "p999_us": 0.0, "failures": int(f[6]), "client_cpu_s": 0.0}
+        f = loadgen(name, spec["args"], duration or 3, FANOUT_FIELDS, ok=(0, 1))
+        return {"ops": int(f["delivered"]), "seconds": float(f["seconds"]),
+                "ops_per_sec": float(f["delivered_per_sec"]), "p50_us": 0.0, "p99_us": 0.0, "p999_us": 0.0,
+                "failures": int(f["missing"]), "client_cpu_s": 0.0}
     r = loadgen(name, ["--keys", str(KEYS), "--conns", str(CONNS)] + spec["args"], duration)
     return {"ops": int(r["ops"]), "seconds": float(r["seconds"]), "ops_per_sec": float(r["ops_per_sec"]),
             "p50_us": float(r["p50_us"]), "p99_us": float(r["p99_us"]), "p999_us": float(r["p999_us"]),

@@ -30,29 +30,33 @@ def cmd(*words):
     return out
 
 
+def command_for(kind, key, ids):
+    if kind == "list":
+        return cmd(b"RPUSH", key, *[b"e%07d" % i for i in ids])
+    if kind == "hash":
+        words = []
+        for i in ids:
+            words += [b"f%07d" % i, b"v%07d" % i]
+        return cmd(b"HSET", key, *words)
+    if kind == "set":
+        return cmd(b"SADD", key, *[b"m%07d" % i for i in ids])
+    if kind == "intset":
+        # Integer members: a hash table past 512 in both servers.
+        return cmd(b"SADD", key, *[str(i) for i in ids])
+    words = []
+    for i in ids:
+        words += [str(i % 1000), b"m%07d" % i]
+    return cmd(b"ZADD", key, *words)
+
+
 def load_file(kind, n, path, per_key):
+    """Each key's elements in commands of up to 1000, never across two keys."""
     with open(path, "wb") as f:
-        step = min(1000, per_key)
-        for base in range(0, n, step):
-            ids = range(base, min(base + step, n))
-            key = b"big" if per_key >= n else b"k%d" % (base // per_key)
-            if kind == "list":
-                f.write(cmd(b"RPUSH", key, *[b"e%07d" % i for i in ids]))
-            elif kind == "hash":
-                words = []
-                for i in ids:
-                    words += [b"f%07d" % i, b"v%07d" % i]
-                f.write(cmd(b"HSET", key, *words))
-            elif kind == "set":
-                f.write(cmd(b"SADD", key, *[b"m%07d" % i for i in ids]))
-            elif kind == "intset":
-                # Integer members: a hash table past 512 in both servers.
-                f.write(cmd(b"SADD", key, *[str(i) for i in ids]))
-            elif kind == "zset":
-                words = []
-                for i in ids:
-                    words += [str(i % 1000), b"m%07d" % i]
-                f.write(cmd(b"ZADD", key, *words))
+        for first in range(0, n, per_key):
+            last = min(first + per_key, n)
+            key = b"big" if per_key >= n else b"k%d" % (first // per_key)
+            for base in range(first, last, 1000):
+                f.write(command_for(kind, key, range(base, min(base + 1000, last))))
 
 
 def info_field(port, field):
@@ -117,7 +121,7 @@ def main():
     ap.add_argument("--per-key", type=int, default=0,
                     help="elements per key (default: all in one key); e.g. 10 for many small ones")
     a = ap.parse_args()
-    if not os.path.exists(BIN):
+    if not os.path.exists(BIN) and "PERCORE_BIN" not in os.environ:
         subprocess.run(["cargo", "build", "--release", "--bin", "percore-server"], cwd=ROOT, check=True)
     print(f"| type | elements | percore used/RSS B | redis used/RSS B | used ratio | RSS ratio | encodings |")
     print("|---|---|---|---|---|---|---|")

@@ -144,10 +144,6 @@ impl Pairs {
     pub fn nth(&self, i: usize) -> Option<(&[u8], &[u8])> {
         self.iter().nth(i)
     }
-
-    pub fn bytes(&self) -> usize {
-        self.buf.capacity()
-    }
 }
 
 /// How a score is stored in a packed sorted set: small integers in 1, 2 or 4 bytes (as

@@ -83,10 +83,15 @@ impl Chunk {
             self.buf = buf;
             self.start = room;
         }
-        let mut tmp = Vec::with_capacity(need);
-        encode(v, &mut tmp);
+        let mut h = [0u8; 5];
+        let k = header(v.len(), &mut h);
         self.start -= need;
-        self.buf[self.start..self.start + need].copy_from_slice(&tmp);
+        let slot = &mut self.buf[self.start..self.start + need];
+        slot[..k].copy_from_slice(&h[..k]);
+        slot[k..k + v.len()].copy_from_slice(v);
+        for (d, s) in slot[k + v.len()..].iter_mut().zip(h[..k].iter().rev()) {
+            *d = *s;
+        }
         self.count += 1;
     }
 
@@ -96,11 +101,16 @@ impl Chunk {
         let v = self.buf[from..from + n].to_vec();
         self.start = from + n + h;
         self.count -= 1;
+        self.compact();
+        v
+    }
+
+    /// Gives back the room popped off the front once it is most of the buffer.
+    fn compact(&mut self) {
         if self.start > self.buf.len() / 2 && self.start > 256 {
             self.buf.drain(..self.start);
             self.start = 0;
         }
-        v
     }
 
     fn pop_back(&mut self) -> Vec<u8> {
@@ -134,17 +144,63 @@ impl Chunk {
         }
     }
 
-    /// Byte ranges (within `live`) of every entry's value, in order.
-    fn spans(&self) -> Vec<(usize, usize)> {
+    /// Drops the first entry without copying it.
+    fn discard_front(&mut self) {
+        let (n, h) = read_front(self.live());
+        self.start += 2 * h + n;
+        self.count -= 1;
+        self.compact();
+    }
+
+    /// Drops the last entry without copying it.
+    fn discard_back(&mut self) {
+        let (n, h) = read_back(self.live());
+        let len = self.buf.len() - 2 * h - n;
+        self.buf.truncate(len);
+        self.count -= 1;
+    }
+
+    /// The values front to back (and back to front), borrowed from the chunk.
+    fn iter(&self) -> ChunkIter<'_> {
         let live = self.live();
-        let mut out = Vec::with_capacity(self.count as usize);
-        let mut pos = 0;
-        while pos < live.len() {
-            let (n, h) = read_front(&live[pos..]);
-            out.push((pos + h, pos + h + n));
-            pos += 2 * h + n;
+        ChunkIter {
+            live,
+            front: 0,
+            back: live.len(),
         }
-        out
+    }
+}
+
+/// A chunk's values, walked from either end without copying.
+struct ChunkIter<'a> {
+    live: &'a [u8],
+    front: usize,
+    back: usize,
+}
+
+impl<'a> Iterator for ChunkIter<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.front >= self.back {
+            return None;
+        }
+        let (n, h) = read_front(&self.live[self.front..]);
+        let v = &self.live[self.front + h..self.front + h + n];
+        self.front += 2 * h + n;
+        Some(v)
+    }
+}
+
+impl<'a> DoubleEndedIterator for ChunkIter<'a> {
+    fn next_back(&mut self) -> Option<&'a [u8]> {
+        if self.front >= self.back {
+            return None;
+        }
+        let (n, h) = read_back(&self.live[..self.back]);
+        let v = &self.live[self.back - h - n..self.back - h];
+        self.back -= 2 * h + n;
+        Some(v)
     }
 }
 
@@ -172,7 +228,7 @@ impl List {
     pub fn push_back(&mut self, v: &[u8]) {
         let need = entry_size(v.len());
         match self.chunks.back_mut() {
-            Some(c) if c.bytes() + need <= CHUNK_BYTES || c.count == 0 => c.push_back(v),
+            Some(c) if c.bytes() + need <= CHUNK_BYTES => c.push_back(v),
             _ => {
                 let mut c = Chunk::default();
                 c.push_back(v);
@@ -188,7 +244,7 @@ impl List {
     pub fn push_front(&mut self, v: &[u8]) {
         let need = entry_size(v.len());
         match self.chunks.front_mut() {
-            Some(c) if c.bytes() + need <= CHUNK_BYTES || c.count == 0 => c.push_front(v),
+            Some(c) if c.bytes() + need <= CHUNK_BYTES => c.push_front(v),
             _ => {
                 let mut c = Chunk::default();
                 c.push_back(v);
@@ -269,12 +325,7 @@ impl List {
     }
 
     fn chunk_values(&self, ci: usize) -> Vec<Vec<u8>> {
-        let c = &self.chunks[ci];
-        let live = c.live();
-        c.spans()
-            .into_iter()
-            .map(|(a, b)| live[a..b].to_vec())
-            .collect()
+        self.chunks[ci].iter().map(|v| v.to_vec()).collect()
     }
 
     /// Sets index `i`; false when out of range.
@@ -310,19 +361,24 @@ impl List {
         let mut removed = 0;
         let mut ci = 0;
         while ci < self.chunks.len() {
-            let vals = self.chunk_values(ci);
-            let n = vals.len();
-            let kept: Vec<Vec<u8>> = vals
-                .into_iter()
+            // Decide on the borrowed values; copy only a chunk that loses something.
+            let flags: Vec<bool> = self.chunks[ci]
+                .iter()
                 .enumerate()
-                .filter(|(j, v)| keep(idx + j, v))
-                .map(|(_, v)| v)
+                .map(|(j, v)| keep(idx + j, v))
                 .collect();
+            let n = flags.len();
             idx += n;
-            if kept.len() == n {
+            if flags.iter().all(|&k| k) {
                 ci += 1;
                 continue;
             }
+            let kept: Vec<Vec<u8>> = self.chunks[ci]
+                .iter()
+                .zip(&flags)
+                .filter(|(_, &k)| k)
+                .map(|(v, _)| v.to_vec())
+                .collect();
             removed += n - kept.len();
             let chunks_before = self.chunks.len();
             self.rebuild(ci, kept);
@@ -344,20 +400,27 @@ impl List {
             self.len -= c.count as usize;
             self.chunks.pop_front();
         }
-        for _ in 0..drop_front {
-            self.pop_front();
+        // What is left to drop at the front lies inside the first chunk.
+        if let Some(c) = self.chunks.front_mut() {
+            for _ in 0..drop_front {
+                c.discard_front();
+            }
+            self.len -= drop_front;
         }
         let keep = b - a + 1;
         while self.len > keep {
             let extra = self.len - keep;
-            match self.chunks.back() {
-                Some(c) if (c.count as usize) <= extra => {
-                    self.len -= c.count as usize;
-                    self.chunks.pop_back();
+            let Some(c) = self.chunks.back_mut() else {
+                break;
+            };
+            if (c.count as usize) <= extra {
+                self.len -= c.count as usize;
+                self.chunks.pop_back();
+            } else {
+                for _ in 0..extra {
+                    c.discard_back();
                 }
-                _ => {
-                    self.pop_back();
-                }
+                self.len -= extra;
             }
         }
     }
@@ -369,10 +432,7 @@ impl List {
 
     /// Every element, front to back.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &[u8]> + '_ {
-        self.chunks.iter().flat_map(|c| {
-            let live = c.live();
-            c.spans().into_iter().map(move |(a, b)| &live[a..b])
-        })
+        self.chunks.iter().flat_map(Chunk::iter)
     }
 
     /// Bytes held, for MEMORY USAGE.

@@ -296,6 +296,24 @@ impl Shard {
         Some(e)
     }
 
+    /// Looks a key up for writing, storing `make()` under it first when it is absent: one
+    /// expiry check and one access-clock touch for a command that creates what it writes.
+    pub fn lookup_or_store(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        make: impl FnOnce() -> Value,
+    ) -> Option<&mut Entry> {
+        self.expire_if_needed(db, key);
+        if !self.dbs[db].dict.contains_key(key) {
+            self.store(db, key, make(), 0);
+        }
+        let lru = self.lru_clock();
+        let e = self.dbs[db].dict.get_mut(key)?;
+        e.lru = lru;
+        Some(e)
+    }
+
     /// Looks a key up for reading, counting keyspace hits and misses as Redis does.
     pub fn lookup_read(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
         self.expire_if_needed(db, key);
@@ -571,10 +589,6 @@ impl Shard {
         self.remove(db, key)
     }
 
-    /// Active expiry in the spirit of Redis' activeExpireCycle: walk each database's table
-    /// from where the last cycle stopped, sampling volatile keys and deleting expired ones;
-    /// keep going while more than a tenth of a sample was expired, and stop at `budget`.
-    /// Returns true when it stopped for time with work probably left (call again soon).
     /// Redis' activerehashing: moves buckets of resizing tables for up to `budget` in all.
     pub fn rehash(&mut self, budget: Duration) {
         let start = Instant::now();
@@ -585,6 +599,10 @@ impl Shard {
         }
     }
 
+    /// Active expiry in the spirit of Redis' activeExpireCycle: walk each database's table
+    /// from where the last cycle stopped, sampling volatile keys and deleting expired ones;
+    /// keep going while more than a tenth of a sample was expired, and stop at `budget`.
+    /// Returns true when it stopped for time with work probably left (call again soon).
     pub fn active_expire(&mut self, budget: Duration) -> bool {
         const SAMPLE: usize = 20;
         let start = Instant::now();

@@ -1,5 +1,6 @@
-//! Sorted sets. Small ones are a sorted `Vec` of (score, member) ("listpack" in Redis'
-//! terms: contiguous, linear updates, fine up to `zset-max-listpack-entries`). Large ones
+//! Sorted sets. Small ones are `packed::Scored`, one buffer of sorted (score, member)
+//! entries ("listpack" in Redis' terms: linear updates, fine up to
+//! `zset-max-listpack-entries`). Large ones
 //! ("skiplist") pair a member -> score `Dict` (O(1) ZSCORE, SCAN cursors, random members)
 //! with a `Ranked` list that keeps the order and answers ranks in O(log n).
 //!

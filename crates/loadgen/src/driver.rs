@@ -268,11 +268,7 @@ impl Gen {
                     Expect::Pop(idx)
                 }
             }
-            // Runs in `fanout`, not here.
-            WorkloadKind::Fanout => {
-                resp::write_command(out, &[b"PING"]);
-                Expect::Set
-            }
+            WorkloadKind::Fanout => unreachable!("the fanout workload runs in `fanout`"),
             WorkloadKind::Sadd | WorkloadKind::Hset | WorkloadKind::Zadd => {
                 let idx = spec.keygen.next(&mut self.rng);
                 let (name, kind): (&[u8], &[u8]) = match spec.kind {

@@ -164,10 +164,12 @@ pub async fn wait<S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin>
                     Event::Read(n) => *end += n,
                     Event::Closed => alive = false,
                     Event::Timeout => {
-                        if !b.claim.swap(true, Ordering::SeqCst) {
-                            reply = Some(Reply::Unit);
-                        }
-                        // Else a shard claimed it this instant: its reply is on the way.
+                        reply = Some(if !b.claim.swap(true, Ordering::SeqCst) {
+                            Reply::Unit
+                        } else {
+                            // A shard claimed it this instant: its reply is on the way.
+                            crate::core::wait_for(b.waiter.clone()).await
+                        });
                     }
                 }
             }

@@ -657,13 +657,8 @@ impl Conn {
             }
         }
         // The last shard released as it ran; the others held their keys until now.
-        for &s in &shards[..shards.len().saturating_sub(1)] {
-            if s == core.id {
-                core.release(tx);
-            } else {
-                drop(core.send(s, Op::Release(tx)).await);
-            }
-        }
+        core.release_all(tx, &shards[..shards.len().saturating_sub(1)])
+            .await;
         self.assemble(outs);
     }
 

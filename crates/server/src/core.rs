@@ -147,6 +147,16 @@ pub struct Waiter {
     waker: RefCell<Option<Waker>>,
 }
 
+impl Waiter {
+    /// Hands over the reply and wakes whoever awaits it.
+    fn set(&self, reply: Reply) {
+        *self.value.borrow_mut() = Some(reply);
+        if let Some(waker) = self.waker.borrow_mut().take() {
+            waker.wake();
+        }
+    }
+}
+
 struct Wait(Rc<Waiter>);
 
 impl Future for Wait {
@@ -247,10 +257,7 @@ impl Core {
     fn fill(&self, token: u64, reply: Reply) {
         let waiter = self.waiters.borrow_mut().remove(&token);
         if let Some(w) = waiter {
-            *w.value.borrow_mut() = Some(reply);
-            if let Some(waker) = w.waker.borrow_mut().take() {
-                waker.wake();
-            }
+            w.set(reply);
         }
     }
 
@@ -258,7 +265,7 @@ impl Core {
     /// handleClientsBlockedOnKeys), first blocked first. Runs after every command or
     /// operation on this shard; costs one check when nothing is ready.
     pub fn serve_ready(&self) {
-        use engine::cmd::blocking::{servable, serve, Fit};
+        use engine::cmd::blocking::{servable, Fit};
         use std::sync::atomic::Ordering::SeqCst;
         loop {
             let ready = {
@@ -287,39 +294,53 @@ impl Core {
                         Fit::Ready => {}
                     }
                     shard.unblock(db, &key, id);
-                    if reg.claim.swap(true, SeqCst) {
+                    let reply = self.claim_and_serve(&mut shard, db, &key, &reg);
+                    if matches!(reply, crate::ops::Try::Lost) {
                         continue;
                     }
-                    let mut out = Vec::new();
-                    let reply = match serve(
-                        &mut shard, db, &key, &reg.kind, reg.proto, &mut out, dst_here,
-                    ) {
-                        Ok(served) => crate::ops::Try::Served {
-                            reply: out,
-                            moved: served.moved,
-                            undo: served.undo,
-                            shard: self.id,
-                        },
-                        Err(e) => {
-                            let mut out = Vec::new();
-                            resp::Writer::new(&mut out, reg.proto).error(&e.message());
-                            crate::ops::Try::Served {
-                                reply: out,
-                                moved: None,
-                                undo: engine::cmd::blocking::Undo::Nothing,
-                                shard: self.id,
-                            }
-                        }
-                    };
                     self.deliver(reg.core, reg.token, Reply::Block(reply));
                 }
             }
         }
     }
 
+    /// Takes a ready waiter's claim and serves it from `key`: `Lost` when someone else ended
+    /// its block first; a failure is served as its error reply.
+    fn claim_and_serve(
+        &self,
+        shard: &mut Shard,
+        db: usize,
+        key: &[u8],
+        reg: &crate::ops::BlockReg,
+    ) -> crate::ops::Try {
+        use std::sync::atomic::Ordering::SeqCst;
+        if reg.claim.swap(true, SeqCst) {
+            return crate::ops::Try::Lost;
+        }
+        let dst_here = reg.dst_shard == self.id;
+        let mut out = Vec::new();
+        let kind = &reg.kind;
+        let (moved, undo) =
+            match engine::cmd::blocking::serve(shard, db, key, kind, reg.proto, &mut out, dst_here)
+            {
+                Ok(served) => (served.moved, served.undo),
+                Err(e) => {
+                    out.clear();
+                    resp::Writer::new(&mut out, reg.proto).error(&e.message());
+                    (None, engine::cmd::blocking::Undo::Nothing)
+                }
+            };
+        crate::ops::Try::Served {
+            reply: out,
+            moved,
+            undo,
+            shard: self.id,
+        }
+    }
+
     /// Op::Block: serve the waiter now if its key can, else queue it on the key.
     fn block(&self, shard: &mut Shard, reg: crate::ops::BlockReg, key: Vec<u8>) -> Reply {
-        use engine::cmd::blocking::{servable, serve, Fit};
+        use engine::cmd::blocking::{servable, Fit};
         use std::sync::atomic::Ordering::SeqCst;
         let db = reg.db;
         if reg.claim.load(SeqCst) {
@@ -327,19 +348,7 @@ impl Core {
         }
         let dst_here = reg.dst_shard == self.id;
         if servable(shard, db, &key, &reg.kind, dst_here) == Fit::Ready {
-            if reg.claim.swap(true, SeqCst) {
-                return Reply::Block(crate::ops::Try::Lost);
-            }
-            let mut out = Vec::new();
-            return match serve(shard, db, &key, &reg.kind, reg.proto, &mut out, dst_here) {
-                Ok(served) => Reply::Block(crate::ops::Try::Served {
-                    reply: out,
-                    moved: served.moved,
-                    undo: served.undo,
-                    shard: self.id,
-                }),
-                Err(e) => Reply::Text(e.message().into_owned()),
-            };
+            return Reply::Block(self.claim_and_serve(shard, db, &key, &reg));
         }
         shard.block(db, &key, reg.id);
         let id = reg.id;
@@ -737,6 +746,8 @@ impl Core {
             | Op::ListPop { db, key, .. }
             | Op::ListPush { db, key, .. } => self.keys_free_for(*db, [key.as_slice()], tx),
             Op::Block { reg, key } => self.keys_free_for(reg.db, [key.as_slice()], tx),
+            // Putting back what a vanished blocked client was served writes its key.
+            Op::Undo { db, undo } => undo.key().is_none_or(|k| self.keys_free_for(*db, [k], tx)),
             Op::SortLookup { db, items } => {
                 self.keys_free_for(*db, items.iter().map(|(k, _)| k.as_slice()), tx)
             }
@@ -806,12 +817,7 @@ impl Core {
                 }
                 self.respond(from, token, reply);
             }
-            Grant::Local(w) => {
-                *w.value.borrow_mut() = Some(Reply::Unit);
-                if let Some(waker) = w.waker.borrow_mut().take() {
-                    waker.wake();
-                }
-            }
+            Grant::Local(w) => w.set(Reply::Unit),
         }
     }
 

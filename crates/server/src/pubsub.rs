@@ -99,14 +99,13 @@ impl Mailbox {
                     pending = n,
                     "closing a subscriber past client-output-buffer-limit pubsub"
                 );
-                buf.clear();
                 *buf = Vec::new();
                 drop(buf);
                 self.info.kill();
                 return;
             }
+            self.info.obuf.set(n);
         }
-        self.info.obuf.set(self.pending());
         if let Some(w) = self.waker.borrow_mut().take() {
             w.wake();
         }
@@ -190,8 +189,6 @@ pub struct Registry {
     channels: HashMap<Vec<u8>, Subscribers>,
     patterns: HashMap<Vec<u8>, Subscribers>,
     shard: HashMap<Vec<u8>, Subscribers>,
-    /// (client, name) registrations in all namespaces.
-    pub count: usize,
 }
 
 impl Registry {
@@ -216,19 +213,15 @@ impl Registry {
             .entry(name.to_vec())
             .or_default()
             .push((id, mb.clone()));
-        self.count += 1;
     }
 
     pub fn remove(&mut self, kind: Kind, name: &[u8], id: u64) {
         let map = self.map(kind);
         if let Some(subs) = map.get_mut(name) {
-            let before = subs.len();
             subs.retain(|(c, _)| *c != id);
-            let gone = before - subs.len();
             if subs.is_empty() {
                 map.remove(name);
             }
-            self.count -= gone;
         }
     }
 
@@ -342,11 +335,15 @@ fn word(kind: Kind, sub: bool) -> &'static [u8] {
     }
 }
 
-fn confirm(c: &mut Conn, kind: Kind, sub: bool, name: Option<&[u8]>) {
+/// Mirrors the connection's subscription counts into its CLIENT LIST record.
+fn show_counts(c: &Conn) {
     let s = &c.subs;
     c.info
         .subs
         .set((s.channels.len(), s.patterns.len(), s.shard.len()));
+}
+
+fn confirm(c: &mut Conn, kind: Kind, sub: bool, name: Option<&[u8]>) {
     let n = c.subs.count(kind) as i64;
     let mut w = c.writer();
     w.push(3);
@@ -374,6 +371,7 @@ pub fn subscribe(c: &mut Conn, kind: Kind, args: Args) {
         }
         confirm(c, kind, true, Some(name));
     }
+    show_counts(c);
 }
 
 /// Unsubscribes from `names` (every subscription of `kind` when None), confirming each.
@@ -393,10 +391,7 @@ pub fn unsubscribe(c: &mut Conn, kind: Kind, names: Option<Vec<Vec<u8>>>, reply:
             confirm(c, kind, false, Some(name));
         }
     }
-    let s = &c.subs;
-    c.info
-        .subs
-        .set((s.channels.len(), s.patterns.len(), s.shard.len()));
+    show_counts(c);
     if !c.subs.active() {
         if let Some(mb) = c.subs.mailbox.take() {
             mb.drain_into(&mut c.out);

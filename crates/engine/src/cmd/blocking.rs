@@ -194,6 +194,16 @@ pub enum Undo {
     Nothing,
 }
 
+impl Undo {
+    /// The key it writes, if any.
+    pub fn key(&self) -> Option<&[u8]> {
+        match self {
+            Undo::List { key, .. } | Undo::ZAdd { key, .. } => Some(key),
+            Undo::Nothing => None,
+        }
+    }
+}
+
 /// The result of serving one waiter.
 pub struct Served {
     /// For a move whose destination is on another shard: the element to push there (the
@@ -306,15 +316,8 @@ pub fn undo(shard: &mut Shard, db: usize, undo: Undo) {
         }
         Undo::ZAdd { key, items } => {
             let limits = shard.limits;
-            if shard.peek(db, &key).is_none() {
-                let z = crate::zset::ZSet::for_first(0, &limits);
-                shard.store(db, &key, Value::ZSet(z), 0);
-            }
-            if let Some(Entry {
-                value: Value::ZSet(z),
-                ..
-            }) = shard.lookup(db, &key)
-            {
+            let make = || Value::ZSet(crate::zset::ZSet::for_first(0, &limits));
+            if let Ok(z) = crate::cmd::write_or_create::<crate::zset::ZSet>(shard, db, &key, make) {
                 for (s, m) in &items {
                     z.add(*s, m, Default::default(), &limits);
                 }

@@ -6,35 +6,14 @@
 
 use crate::args::{parse_i64, Args, ScanOpts};
 use crate::cmd::string::ld;
+use crate::cmd::{read, write};
 use crate::error::{Error, Result};
 use crate::shard::{Ctx, Shard};
-use crate::value::{Entry, Hash, Value};
-
-fn as_hash(entry: Option<&mut Entry>) -> Result<Option<&mut Hash>> {
-    match entry {
-        None => Ok(None),
-        Some(Entry {
-            value: Value::Hash(h),
-            ..
-        }) => Ok(Some(h)),
-        Some(_) => Err(Error::WrongType),
-    }
-}
-
-fn get_hash<'a>(shard: &'a mut Shard, db: usize, key: &[u8]) -> Result<Option<&'a mut Hash>> {
-    as_hash(shard.lookup_read(db, key))
-}
-
-fn get_hash_write<'a>(shard: &'a mut Shard, db: usize, key: &[u8]) -> Result<Option<&'a mut Hash>> {
-    as_hash(shard.lookup(db, key))
-}
+use crate::value::{Hash, Value};
 
 /// The hash at `key`, created empty when absent (Redis' hashTypeLookupWriteOrCreate).
 fn hash_or_create<'a>(shard: &'a mut Shard, db: usize, key: &[u8]) -> Result<&'a mut Hash> {
-    if get_hash_write(shard, db, key)?.is_none() {
-        shard.store(db, key, Value::Hash(Hash::default()), 0);
-    }
-    get_hash_write(shard, db, key)?.ok_or(Error::NoSuchKey)
+    crate::cmd::write_or_create(shard, db, key, || Value::Hash(Hash::default()))
 }
 
 fn hset_pairs(ctx: &mut Ctx, args: Args) -> Result<usize> {
@@ -81,7 +60,7 @@ pub fn hsetnx(ctx: &mut Ctx, args: Args) -> Result<()> {
 }
 
 pub fn hget(ctx: &mut Ctx, args: Args) -> Result<()> {
-    match get_hash(ctx.shard, ctx.db, args.get(1))?.and_then(|h| h.get(args.get(2))) {
+    match read::<Hash>(ctx.shard, ctx.db, args.get(1))?.and_then(|h| h.get(args.get(2))) {
         Some(v) => ctx.out.bulk(v),
         None => ctx.out.null(),
     }
@@ -89,7 +68,7 @@ pub fn hget(ctx: &mut Ctx, args: Args) -> Result<()> {
 }
 
 pub fn hmget(ctx: &mut Ctx, args: Args) -> Result<()> {
-    let h = get_hash(ctx.shard, ctx.db, args.get(1))?;
+    let h = read::<Hash>(ctx.shard, ctx.db, args.get(1))?;
     ctx.out.array(args.len() - 2);
     for i in 2..args.len() {
         match h.as_ref().and_then(|h| h.get(args.get(i))) {
@@ -102,7 +81,7 @@ pub fn hmget(ctx: &mut Ctx, args: Args) -> Result<()> {
 
 pub fn hdel(ctx: &mut Ctx, args: Args) -> Result<()> {
     let key = args.get(1);
-    let Some(h) = get_hash_write(ctx.shard, ctx.db, key)? else {
+    let Some(h) = write::<Hash>(ctx.shard, ctx.db, key)? else {
         ctx.out.integer(0);
         return Ok(());
     };
@@ -121,13 +100,13 @@ pub fn hdel(ctx: &mut Ctx, args: Args) -> Result<()> {
 }
 
 pub fn hlen(ctx: &mut Ctx, args: Args) -> Result<()> {
-    let n = get_hash(ctx.shard, ctx.db, args.get(1))?.map_or(0, |h| h.len());
+    let n = read::<Hash>(ctx.shard, ctx.db, args.get(1))?.map_or(0, |h| h.len());
     ctx.out.integer(n as i64);
     Ok(())
 }
 
 pub fn hstrlen(ctx: &mut Ctx, args: Args) -> Result<()> {
-    let n = get_hash(ctx.shard, ctx.db, args.get(1))?
+    let n = read::<Hash>(ctx.shard, ctx.db, args.get(1))?
         .and_then(|h| h.get(args.get(2)))
         .map_or(0, |v| v.len());
     ctx.out.integer(n as i64);
@@ -136,13 +115,13 @@ pub fn hstrlen(ctx: &mut Ctx, args: Args) -> Result<()> {
 
 pub fn hexists(ctx: &mut Ctx, args: Args) -> Result<()> {
     let found =
-        get_hash(ctx.shard, ctx.db, args.get(1))?.is_some_and(|h| h.get(args.get(2)).is_some());
+        read::<Hash>(ctx.shard, ctx.db, args.get(1))?.is_some_and(|h| h.get(args.get(2)).is_some());
     ctx.out.integer(found as i64);
     Ok(())
 }
 
 fn dump(ctx: &mut Ctx, args: Args, fields: bool, values: bool) -> Result<()> {
-    let Some(h) = get_hash(ctx.shard, ctx.db, args.get(1))? else {
+    let Some(h) = read::<Hash>(ctx.shard, ctx.db, args.get(1))? else {
         if fields && values {
             ctx.out.map(0);
         } else {
@@ -191,8 +170,7 @@ pub fn hincrby(ctx: &mut Ctx, args: Args) -> Result<()> {
     let new = cur
         .checked_add(incr)
         .ok_or_else(|| Error::msg("ERR increment or decrement would overflow"))?;
-    let text = new.to_string();
-    h.set(field, text.as_bytes(), &limits);
+    h.set(field, crate::value::IntBuf::default().format(new), &limits);
     ctx.shard.modified(ctx.db, key);
     ctx.out.integer(new);
     Ok(())
@@ -224,7 +202,7 @@ pub fn hrandfield(ctx: &mut Ctx, args: Args) -> Result<()> {
     let key = args.get(1);
     let mut rng = ctx.shard.rng.clone();
     if args.len() == 2 {
-        let f = get_hash(ctx.shard, ctx.db, key)?
+        let f = read::<Hash>(ctx.shard, ctx.db, key)?
             .and_then(|h| h.random(&mut rng).map(|x| x.0.to_vec()));
         ctx.shard.rng = rng;
         match f {
@@ -234,7 +212,7 @@ pub fn hrandfield(ctx: &mut Ctx, args: Args) -> Result<()> {
         return Ok(());
     }
     let (count, withvalues) = crate::cmd::set::random_count(args, Some("withvalues"))?;
-    let Some(h) = get_hash(ctx.shard, ctx.db, key)? else {
+    let Some(h) = read::<Hash>(ctx.shard, ctx.db, key)? else {
         ctx.out.array(0);
         return Ok(());
     };
@@ -282,7 +260,7 @@ pub fn hrandfield(ctx: &mut Ctx, args: Args) -> Result<()> {
 
 pub fn hscan(ctx: &mut Ctx, args: Args) -> Result<()> {
     let cursor = crate::args::parse_cursor(args.get(2))?;
-    let Some(h) = get_hash(ctx.shard, ctx.db, args.get(1))? else {
+    let Some(h) = read::<Hash>(ctx.shard, ctx.db, args.get(1))? else {
         crate::cmd::set::scan_reply(ctx, 0, &[]);
         return Ok(());
     };

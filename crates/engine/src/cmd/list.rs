@@ -3,39 +3,10 @@
 //! arrived in 7.2). Empty lists are deleted, as in Redis.
 
 use crate::args::{parse_i64, Args};
+use crate::cmd::{read, settle, typed, write};
 use crate::error::{Error, Result};
 use crate::shard::{Ctx, Shard};
-use crate::value::{Entry, List, Value};
-
-/// The list a key holds (or nothing): WRONGTYPE for any other type.
-fn as_list(entry: Option<&mut Entry>) -> Result<Option<&mut List>> {
-    match entry {
-        None => Ok(None),
-        Some(Entry {
-            value: Value::List(l),
-            ..
-        }) => Ok(Some(l)),
-        Some(_) => Err(Error::WrongType),
-    }
-}
-
-fn get_list<'a>(shard: &'a mut Shard, db: usize, key: &[u8]) -> Result<Option<&'a mut List>> {
-    as_list(shard.lookup_read(db, key))
-}
-
-fn get_list_write<'a>(shard: &'a mut Shard, db: usize, key: &[u8]) -> Result<Option<&'a mut List>> {
-    as_list(shard.lookup(db, key))
-}
-
-/// After a command that removed elements: deletes the key if the list is now empty, else
-/// counts the change (WATCH, dirty).
-fn settle(ctx: &mut Ctx, key: &[u8], empty: bool) {
-    if empty {
-        ctx.shard.delete(ctx.db, key);
-    } else {
-        ctx.shard.modified(ctx.db, key);
-    }
-}
+use crate::value::{List, Value};
 
 fn push(ctx: &mut Ctx, args: Args, left: bool, only_existing: bool) -> Result<()> {
     let key = args.get(1);
@@ -117,13 +88,13 @@ pub fn rpop(ctx: &mut Ctx, args: Args) -> Result<()> {
 }
 
 pub fn llen(ctx: &mut Ctx, args: Args) -> Result<()> {
-    let n = get_list(ctx.shard, ctx.db, args.get(1))?.map_or(0, |l| l.len());
+    let n = read::<List>(ctx.shard, ctx.db, args.get(1))?.map_or(0, |l| l.len());
     ctx.out.integer(n as i64);
     Ok(())
 }
 
 /// Redis' range normalisation: negative indexes count from the end; an empty range is None.
-fn range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
+pub(crate) fn range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
     let len = len as i64;
     let mut start = if start < 0 { len + start } else { start };
     let mut stop = if stop < 0 { len + stop } else { stop };
@@ -141,7 +112,7 @@ fn range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
 
 pub fn lrange(ctx: &mut Ctx, args: Args) -> Result<()> {
     let (start, stop) = (args.int(2)?, args.int(3)?);
-    let Some(list) = get_list(ctx.shard, ctx.db, args.get(1))? else {
+    let Some(list) = read::<List>(ctx.shard, ctx.db, args.get(1))? else {
         ctx.out.array(0);
         return Ok(());
     };
@@ -165,7 +136,7 @@ fn position(index: i64, len: usize) -> Option<usize> {
 
 pub fn lindex(ctx: &mut Ctx, args: Args) -> Result<()> {
     // Redis looks the key up before parsing the index.
-    let Some(list) = get_list(ctx.shard, ctx.db, args.get(1))? else {
+    let Some(list) = read::<List>(ctx.shard, ctx.db, args.get(1))? else {
         ctx.out.null();
         return Ok(());
     };
@@ -180,7 +151,7 @@ pub fn lindex(ctx: &mut Ctx, args: Args) -> Result<()> {
 pub fn lset(ctx: &mut Ctx, args: Args) -> Result<()> {
     let key = args.get(1);
     // Redis looks the key up before parsing the index.
-    let Some(list) = get_list_write(ctx.shard, ctx.db, key)? else {
+    let Some(list) = write::<List>(ctx.shard, ctx.db, key)? else {
         return Err(Error::NoSuchKey);
     };
     let index = args.int(2)?;
@@ -202,7 +173,7 @@ pub fn linsert(ctx: &mut Ctx, args: Args) -> Result<()> {
     } else {
         return Err(Error::Syntax);
     };
-    let Some(list) = get_list_write(ctx.shard, ctx.db, key)? else {
+    let Some(list) = write::<List>(ctx.shard, ctx.db, key)? else {
         ctx.out.integer(0);
         return Ok(());
     };
@@ -222,7 +193,7 @@ pub fn lrem(ctx: &mut Ctx, args: Args) -> Result<()> {
     let key = args.get(1);
     let count = args.int(2)?;
     let elem = args.get(3);
-    let Some(list) = get_list_write(ctx.shard, ctx.db, key)? else {
+    let Some(list) = write::<List>(ctx.shard, ctx.db, key)? else {
         ctx.out.integer(0);
         return Ok(());
     };
@@ -266,7 +237,7 @@ pub fn lrem(ctx: &mut Ctx, args: Args) -> Result<()> {
 pub fn ltrim(ctx: &mut Ctx, args: Args) -> Result<()> {
     let key = args.get(1);
     let (start, stop) = (args.int(2)?, args.int(3)?);
-    let Some(list) = get_list_write(ctx.shard, ctx.db, key)? else {
+    let Some(list) = write::<List>(ctx.shard, ctx.db, key)? else {
         ctx.out.ok();
         return Ok(());
     };
@@ -310,7 +281,7 @@ pub fn lpos(ctx: &mut Ctx, args: Args) -> Result<()> {
         i += 2;
     }
     let elem = args.get(2);
-    let Some(list) = get_list(ctx.shard, ctx.db, args.get(1))? else {
+    let Some(list) = read::<List>(ctx.shard, ctx.db, args.get(1))? else {
         match count {
             Some(_) => ctx.out.array(0),
             None => ctx.out.null(),
@@ -407,7 +378,7 @@ pub(crate) fn move_one(
     }
     if src == dst {
         // A rotation: the list never empties, so it is never deleted (its TTL stays).
-        let Some(list) = get_list_write(ctx.shard, db, src)? else {
+        let Some(list) = write::<List>(ctx.shard, db, src)? else {
             return Err(Error::NoSuchKey);
         };
         let elem = if from_left {
@@ -448,12 +419,8 @@ pub fn push_into(
     left: bool,
     elems: impl IntoIterator<Item = impl AsRef<[u8]>>,
 ) -> Result<usize> {
-    if as_list(shard.lookup(db, key))?.is_none() {
-        shard.store(db, key, Value::List(Box::default()), 0);
-    }
-    let Some(list) = as_list(shard.lookup(db, key))? else {
-        return Err(Error::NoSuchKey);
-    };
+    let list: &mut List =
+        crate::cmd::write_or_create(shard, db, key, || Value::List(Box::default()))?;
     for v in elems {
         if left {
             list.push_front(v.as_ref());
@@ -475,7 +442,7 @@ pub fn pop_from(
     left: bool,
     count: usize,
 ) -> Result<Option<Vec<Vec<u8>>>> {
-    let Some(list) = as_list(shard.lookup(db, key))? else {
+    let Some(list) = typed::<List>(shard.lookup(db, key))? else {
         return Ok(None);
     };
     let n = count.min(list.len());
@@ -498,7 +465,7 @@ pub fn pop_from(
 
 /// The type of the value at `key` for list moves: Ok(true) a list, Ok(false) absent.
 pub fn check_list(shard: &mut Shard, db: usize, key: &[u8]) -> Result<bool> {
-    Ok(as_list(shard.lookup(db, key))?.is_some())
+    Ok(typed::<List>(shard.lookup(db, key))?.is_some())
 }
 
 /// LMPOP and BLMPOP's pop: up to `count` elements from the first non-empty list among

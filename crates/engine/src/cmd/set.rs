@@ -6,33 +6,15 @@
 //! scratch shard holding copies (`Split::Gather`), so everything here sees one shard.
 
 use crate::args::{Args, ScanOpts};
+use crate::cmd::{read, settle, write};
 use crate::error::{Error, Result};
 use crate::shard::{Ctx, Shard};
-use crate::value::{Entry, Set, Value};
+use crate::value::{Set, Value};
 use resp::Writer;
 
 /// The largest |count| SRANDMEMBER (and the other random-member commands) answer: 2^26
 /// members is a reply of 300 MB or more.
 pub const MAX_RANDOM_REPLY: u64 = 1 << 26;
-
-fn as_set(entry: Option<&mut Entry>) -> Result<Option<&mut Set>> {
-    match entry {
-        None => Ok(None),
-        Some(Entry {
-            value: Value::Set(s),
-            ..
-        }) => Ok(Some(s)),
-        Some(_) => Err(Error::WrongType),
-    }
-}
-
-fn get_set<'a>(shard: &'a mut Shard, db: usize, key: &[u8]) -> Result<Option<&'a mut Set>> {
-    as_set(shard.lookup_read(db, key))
-}
-
-fn get_set_write<'a>(shard: &'a mut Shard, db: usize, key: &[u8]) -> Result<Option<&'a mut Set>> {
-    as_set(shard.lookup(db, key))
-}
 
 /// The set at `key` after a type-checked lookup in this command (no expiry, no stats).
 fn peek_set<'a>(shard: &'a Shard, db: usize, key: &[u8]) -> Option<&'a Set> {
@@ -42,23 +24,13 @@ fn peek_set<'a>(shard: &'a Shard, db: usize, key: &[u8]) -> Option<&'a Set> {
     }
 }
 
-/// Deletes the key when the command emptied its set, else counts the change.
-fn settle(ctx: &mut Ctx, key: &[u8], empty: bool) {
-    if empty {
-        ctx.shard.delete(ctx.db, key);
-    } else {
-        ctx.shard.modified(ctx.db, key);
-    }
-}
-
 pub fn sadd(ctx: &mut Ctx, args: Args) -> Result<()> {
     let key = args.get(1);
     let limits = ctx.shard.limits;
-    if get_set_write(ctx.shard, ctx.db, key)?.is_none() {
-        let set = Set::for_member(args.get(2));
-        ctx.shard.store(ctx.db, key, Value::Set(set), 0);
-    }
-    let set = get_set_write(ctx.shard, ctx.db, key)?.ok_or(Error::NoSuchKey)?;
+    let first = args.get(2);
+    let set: &mut Set = crate::cmd::write_or_create(ctx.shard, ctx.db, key, || {
+        Value::Set(Set::for_member(first))
+    })?;
     let mut added = 0;
     for i in 2..args.len() {
         added += set.insert(args.get(i), &limits) as i64;
@@ -72,7 +44,7 @@ pub fn sadd(ctx: &mut Ctx, args: Args) -> Result<()> {
 
 pub fn srem(ctx: &mut Ctx, args: Args) -> Result<()> {
     let key = args.get(1);
-    let Some(set) = get_set_write(ctx.shard, ctx.db, key)? else {
+    let Some(set) = write::<Set>(ctx.shard, ctx.db, key)? else {
         ctx.out.integer(0);
         return Ok(());
     };
@@ -98,7 +70,7 @@ fn reply_members(out: &mut Writer, set: &Set) {
 }
 
 pub fn smembers(ctx: &mut Ctx, args: Args) -> Result<()> {
-    match get_set(ctx.shard, ctx.db, args.get(1))? {
+    match read::<Set>(ctx.shard, ctx.db, args.get(1))? {
         None => ctx.out.set(0),
         Some(set) => reply_members(&mut ctx.out, set),
     }
@@ -106,13 +78,14 @@ pub fn smembers(ctx: &mut Ctx, args: Args) -> Result<()> {
 }
 
 pub fn sismember(ctx: &mut Ctx, args: Args) -> Result<()> {
-    let found = get_set(ctx.shard, ctx.db, args.get(1))?.is_some_and(|s| s.contains(args.get(2)));
+    let found =
+        read::<Set>(ctx.shard, ctx.db, args.get(1))?.is_some_and(|s| s.contains(args.get(2)));
     ctx.out.integer(found as i64);
     Ok(())
 }
 
 pub fn smismember(ctx: &mut Ctx, args: Args) -> Result<()> {
-    let set = get_set(ctx.shard, ctx.db, args.get(1))?;
+    let set = read::<Set>(ctx.shard, ctx.db, args.get(1))?;
     ctx.out.array(args.len() - 2);
     for i in 2..args.len() {
         let found = set.as_ref().is_some_and(|s| s.contains(args.get(i)));
@@ -122,7 +95,7 @@ pub fn smismember(ctx: &mut Ctx, args: Args) -> Result<()> {
 }
 
 pub fn scard(ctx: &mut Ctx, args: Args) -> Result<()> {
-    let n = get_set(ctx.shard, ctx.db, args.get(1))?.map_or(0, |s| s.len());
+    let n = read::<Set>(ctx.shard, ctx.db, args.get(1))?.map_or(0, |s| s.len());
     ctx.out.integer(n as i64);
     Ok(())
 }
@@ -135,7 +108,7 @@ pub fn spop(ctx: &mut Ctx, args: Args) -> Result<()> {
         _ => return Err(Error::Syntax),
     }
     let mut rng = ctx.shard.rng.clone();
-    let Some(set) = get_set_write(ctx.shard, ctx.db, key)? else {
+    let Some(set) = write::<Set>(ctx.shard, ctx.db, key)? else {
         ctx.out.null();
         return Ok(());
     };
@@ -157,7 +130,7 @@ fn spop_count(ctx: &mut Ctx, args: Args) -> Result<()> {
         .filter(|&n| n >= 0)
         .ok_or_else(|| Error::msg("ERR value is out of range, must be positive"))?;
     let mut rng = ctx.shard.rng.clone();
-    let Some(set) = get_set_write(ctx.shard, ctx.db, key)? else {
+    let Some(set) = write::<Set>(ctx.shard, ctx.db, key)? else {
         ctx.out.set(0);
         return Ok(());
     };
@@ -194,7 +167,7 @@ pub fn srandmember(ctx: &mut Ctx, args: Args) -> Result<()> {
         _ => return Err(Error::Syntax),
     }
     let mut rng = ctx.shard.rng.clone();
-    let m = get_set(ctx.shard, ctx.db, key)?.and_then(|s| s.random(&mut rng));
+    let m = read::<Set>(ctx.shard, ctx.db, key)?.and_then(|s| s.random(&mut rng));
     ctx.shard.rng = rng;
     match m {
         Some(m) => ctx.out.bulk(&m),
@@ -207,7 +180,7 @@ fn srandmember_count(ctx: &mut Ctx, args: Args) -> Result<()> {
     let key = args.get(1);
     let (count, _) = random_count(args, None)?;
     let mut rng = ctx.shard.rng.clone();
-    let Some(set) = get_set(ctx.shard, ctx.db, key)? else {
+    let Some(set) = read::<Set>(ctx.shard, ctx.db, key)? else {
         ctx.out.array(0);
         return Ok(());
     };
@@ -296,14 +269,14 @@ pub fn smove(ctx: &mut Ctx, args: Args) -> Result<()> {
         ctx.out.integer(0);
         return Ok(());
     }
-    get_set_write(ctx.shard, ctx.db, src)?;
-    let dst_exists = get_set_write(ctx.shard, ctx.db, dst)?.is_some();
+    write::<Set>(ctx.shard, ctx.db, src)?;
+    let dst_exists = write::<Set>(ctx.shard, ctx.db, dst)?.is_some();
     if src == dst {
-        let found = get_set_write(ctx.shard, ctx.db, src)?.is_some_and(|s| s.contains(member));
+        let found = write::<Set>(ctx.shard, ctx.db, src)?.is_some_and(|s| s.contains(member));
         ctx.out.integer(found as i64);
         return Ok(());
     }
-    let set = get_set_write(ctx.shard, ctx.db, src)?.ok_or(Error::NoSuchKey)?;
+    let set = write::<Set>(ctx.shard, ctx.db, src)?.ok_or(Error::NoSuchKey)?;
     if !set.remove(member) {
         ctx.out.integer(0);
         return Ok(());
@@ -314,7 +287,7 @@ pub fn smove(ctx: &mut Ctx, args: Args) -> Result<()> {
         let set = Set::for_member(member);
         ctx.shard.store(ctx.db, dst, Value::Set(set), 0);
     }
-    let set = get_set_write(ctx.shard, ctx.db, dst)?.ok_or(Error::NoSuchKey)?;
+    let set = write::<Set>(ctx.shard, ctx.db, dst)?.ok_or(Error::NoSuchKey)?;
     if set.insert(member, &limits) {
         ctx.shard.modified(ctx.db, dst);
     }
@@ -324,13 +297,13 @@ pub fn smove(ctx: &mut Ctx, args: Args) -> Result<()> {
 
 /// Looks every key up in order (WRONGTYPE stops at the first set of another type); None
 /// stands for a missing key.
-fn lookup_all(ctx: &mut Ctx, keys: &[&[u8]], write: bool) -> Result<Vec<bool>> {
+fn lookup_all(ctx: &mut Ctx, keys: &[&[u8]], for_write: bool) -> Result<Vec<bool>> {
     let mut present = Vec::with_capacity(keys.len());
     for k in keys {
-        let s = if write {
-            get_set_write(ctx.shard, ctx.db, k)?
+        let s = if for_write {
+            write::<Set>(ctx.shard, ctx.db, k)?
         } else {
-            get_set(ctx.shard, ctx.db, k)?
+            read::<Set>(ctx.shard, ctx.db, k)?
         };
         present.push(s.is_some());
     }
@@ -520,7 +493,7 @@ pub fn scan_reply(ctx: &mut Ctx, cursor: u64, items: &[Vec<u8>]) {
 
 pub fn sscan(ctx: &mut Ctx, args: Args) -> Result<()> {
     let cursor = crate::args::parse_cursor(args.get(2))?;
-    let Some(set) = get_set(ctx.shard, ctx.db, args.get(1))? else {
+    let Some(set) = read::<Set>(ctx.shard, ctx.db, args.get(1))? else {
         scan_reply(ctx, 0, &[]);
         return Ok(());
     };

@@ -1,35 +1,14 @@
 //! String commands (Redis 7.0 t_string.c semantics).
 
 use crate::args::{parse_i64, Args};
+use crate::cmd::{read, write};
 use crate::error::{Error, Result};
-use crate::shard::{Ctx, Shard};
+use crate::shard::Ctx;
 use crate::value::{Entry, IntBuf, Str, Value};
 
 /// Redis' default proto-max-bulk-len: the largest string APPEND/SETRANGE may build.
 pub const MAX_STRING: usize = 512 * 1024 * 1024;
 const TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
-
-/// The string a key holds (or nothing): WRONGTYPE for any other type.
-fn as_str(entry: Option<&mut Entry>) -> Result<Option<&mut Str>> {
-    match entry {
-        None => Ok(None),
-        Some(Entry {
-            value: Value::Str(s),
-            ..
-        }) => Ok(Some(s)),
-        Some(_) => Err(Error::WrongType),
-    }
-}
-
-/// Reads a key that must hold a string, counting a keyspace hit or miss.
-fn get_str<'a>(shard: &'a mut Shard, db: usize, key: &[u8]) -> Result<Option<&'a mut Str>> {
-    as_str(shard.lookup_read(db, key))
-}
-
-/// As `get_str` for commands that write (Redis' lookupKeyWrite): no keyspace hit/miss count.
-fn get_str_write<'a>(shard: &'a mut Shard, db: usize, key: &[u8]) -> Result<Option<&'a mut Str>> {
-    as_str(shard.lookup(db, key))
-}
 
 pub fn get(ctx: &mut Ctx, args: Args) -> Result<()> {
     match ctx.shard.lookup_read(ctx.db, args.get(1)) {
@@ -168,7 +147,7 @@ fn set_generic(
 ) -> Result<()> {
     let db = ctx.db;
     let old = if get {
-        get_str(ctx.shard, ctx.db, key)?.map(|s| s.to_vec())
+        read::<Str>(ctx.shard, ctx.db, key)?.map(|s| s.to_vec())
     } else {
         None
     };
@@ -248,7 +227,7 @@ pub fn getset(ctx: &mut Ctx, args: Args) -> Result<()> {
 
 pub fn getdel(ctx: &mut Ctx, args: Args) -> Result<()> {
     let key = args.get(1);
-    let old = get_str(ctx.shard, ctx.db, key)?.map(|s| s.to_vec());
+    let old = read::<Str>(ctx.shard, ctx.db, key)?.map(|s| s.to_vec());
     if old.is_some() {
         ctx.shard.delete(ctx.db, key);
     }
@@ -264,7 +243,7 @@ pub fn getex(ctx: &mut Ctx, args: Args) -> Result<()> {
     // As Redis' getexCommand: options first, then the key (a missing key answers nil even
     // with a bad expire number), then the expire number.
     let o = parse_str_opts(args, 2, false)?;
-    let Some(v) = get_str(ctx.shard, ctx.db, key)?.map(|s| s.to_vec()) else {
+    let Some(v) = read::<Str>(ctx.shard, ctx.db, key)?.map(|s| s.to_vec()) else {
         ctx.out.null();
         return Ok(());
     };
@@ -350,7 +329,7 @@ pub fn msetnx(ctx: &mut Ctx, args: Args) -> Result<()> {
 
 pub fn append(ctx: &mut Ctx, args: Args) -> Result<()> {
     let (key, val) = (args.get(1), args.get(2));
-    let len = match get_str_write(ctx.shard, ctx.db, key)? {
+    let len = match write::<Str>(ctx.shard, ctx.db, key)? {
         None => None,
         Some(s) => {
             if s.len() + val.len() > MAX_STRING {
@@ -378,14 +357,14 @@ pub fn append(ctx: &mut Ctx, args: Args) -> Result<()> {
 }
 
 pub fn strlen(ctx: &mut Ctx, args: Args) -> Result<()> {
-    let n = get_str(ctx.shard, ctx.db, args.get(1))?.map_or(0, |s| s.len());
+    let n = read::<Str>(ctx.shard, ctx.db, args.get(1))?.map_or(0, |s| s.len());
     ctx.out.integer(n as i64);
     Ok(())
 }
 
 fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) -> Result<()> {
     let db = ctx.db;
-    let new = match get_str_write(ctx.shard, ctx.db, key)? {
+    let new = match write::<Str>(ctx.shard, ctx.db, key)? {
         Some(s) => {
             let cur = s.as_int().ok_or(Error::NotInteger)?;
             let new = cur.checked_add(by).ok_or(Error::Overflow)?;
@@ -428,7 +407,7 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: Args) -> Result<()> {
     let db = ctx.db;
     // Redis reads the current value as a long double: an int-encoded value exactly, any
     // other string through strtold.
-    let cur = match get_str_write(ctx.shard, db, key)? {
+    let cur = match write::<Str>(ctx.shard, db, key)? {
         None => Some(ld::Ld::ZERO),
         Some(Str::Int(v)) => Some(ld::Ld::from_i64(*v)),
         Some(s) => ld::parse(&s.to_vec()),
@@ -962,7 +941,7 @@ pub(crate) mod ld {
 
 pub fn getrange(ctx: &mut Ctx, args: Args) -> Result<()> {
     let (mut start, mut end) = (args.int(2)?, args.int(3)?);
-    let Some(s) = get_str(ctx.shard, ctx.db, args.get(1))? else {
+    let Some(s) = read::<Str>(ctx.shard, ctx.db, args.get(1))? else {
         ctx.out.bulk(b"");
         return Ok(());
     };
@@ -1000,7 +979,7 @@ pub fn setrange(ctx: &mut Ctx, args: Args) -> Result<()> {
         return Err(Error::msg("ERR offset is out of range"));
     }
     let offset = offset as usize;
-    let exists = get_str_write(ctx.shard, ctx.db, key)?.is_some();
+    let exists = write::<Str>(ctx.shard, ctx.db, key)?.is_some();
     if !exists {
         if val.is_empty() {
             ctx.out.integer(0);
@@ -1012,7 +991,7 @@ pub fn setrange(ctx: &mut Ctx, args: Args) -> Result<()> {
         ctx.shard
             .store(ctx.db, key, Value::Str(Str::Raw(Vec::new())), 0);
     }
-    let Some(s) = get_str_write(ctx.shard, ctx.db, key)? else {
+    let Some(s) = write::<Str>(ctx.shard, ctx.db, key)? else {
         return Err(Error::NoSuchKey);
     };
     if val.is_empty() {

@@ -5,39 +5,12 @@
 //! (`Split::Gather`).
 
 use crate::args::{parse_f64, parse_i64, Args, ScanOpts};
+use crate::cmd::{read, settle, write};
 use crate::error::{Error, Result};
 use crate::shard::{Ctx, Shard};
-use crate::value::{Entry, Set, Value};
+use crate::value::{Set, Value};
 use crate::zset::{AddFlags, Added, ZSet};
 use resp::{Proto, Writer};
-
-fn as_zset(entry: Option<&mut Entry>) -> Result<Option<&mut ZSet>> {
-    match entry {
-        None => Ok(None),
-        Some(Entry {
-            value: Value::ZSet(z),
-            ..
-        }) => Ok(Some(z)),
-        Some(_) => Err(Error::WrongType),
-    }
-}
-
-fn get_zset<'a>(shard: &'a mut Shard, db: usize, key: &[u8]) -> Result<Option<&'a mut ZSet>> {
-    as_zset(shard.lookup_read(db, key))
-}
-
-fn get_zset_write<'a>(shard: &'a mut Shard, db: usize, key: &[u8]) -> Result<Option<&'a mut ZSet>> {
-    as_zset(shard.lookup(db, key))
-}
-
-/// Deletes the key when the command emptied its sorted set, else counts the change.
-fn settle(ctx: &mut Ctx, key: &[u8], empty: bool) {
-    if empty {
-        ctx.shard.delete(ctx.db, key);
-    } else {
-        ctx.shard.modified(ctx.db, key);
-    }
-}
 
 fn score_arg(b: &[u8]) -> Result<f64> {
     parse_f64(b).ok_or(Error::NotFloat)
@@ -76,14 +49,20 @@ fn zadd_generic(ctx: &mut Ctx, args: Args, incr_cmd: bool) -> Result<()> {
     let mut ch = false;
     let mut at = 2;
     while at < args.len() {
-        match args.get(at).to_ascii_lowercase().as_slice() {
-            b"nx" => f.nx = true,
-            b"xx" => f.xx = true,
-            b"ch" => ch = true,
-            b"incr" => f.incr = true,
-            b"gt" => f.gt = true,
-            b"lt" => f.lt = true,
-            _ => break,
+        if args.is(at, "nx") {
+            f.nx = true;
+        } else if args.is(at, "xx") {
+            f.xx = true;
+        } else if args.is(at, "ch") {
+            ch = true;
+        } else if args.is(at, "incr") {
+            f.incr = true;
+        } else if args.is(at, "gt") {
+            f.gt = true;
+        } else if args.is(at, "lt") {
+            f.lt = true;
+        } else {
+            break;
         }
         at += 1;
     }
@@ -111,15 +90,18 @@ fn zadd_generic(ctx: &mut Ctx, args: Args, incr_cmd: bool) -> Result<()> {
         .map(|j| score_arg(args.get(at + 2 * j)))
         .collect::<Result<Vec<f64>>>()?;
     let limits = ctx.shard.limits;
-    let exists = get_zset_write(ctx.shard, ctx.db, key)?.is_some();
     let (mut added, mut updated, mut processed) = (0, 0, 0);
     let mut last = 0.0;
-    if exists || !f.xx {
-        if !exists {
-            let z = ZSet::for_first(args.get(at + 1).len(), &limits);
-            ctx.shard.store(ctx.db, key, Value::ZSet(z), 0);
-        }
-        let z = get_zset_write(ctx.shard, ctx.db, key)?.ok_or(Error::NoSuchKey)?;
+    // XX never creates the key.
+    let first_len = args.get(at + 1).len();
+    let z: Option<&mut ZSet> = if f.xx {
+        write::<ZSet>(ctx.shard, ctx.db, key)?
+    } else {
+        Some(crate::cmd::write_or_create(ctx.shard, ctx.db, key, || {
+            Value::ZSet(ZSet::for_first(first_len, &limits))
+        })?)
+    };
+    if let Some(z) = z {
         let mut nan = false;
         for (j, &score) in scores.iter().enumerate() {
             match z.add(score, args.get(at + 2 * j + 1), f, &limits) {
@@ -177,7 +159,7 @@ pub fn zincrby(ctx: &mut Ctx, args: Args) -> Result<()> {
 
 pub fn zrem(ctx: &mut Ctx, args: Args) -> Result<()> {
     let key = args.get(1);
-    let Some(z) = get_zset_write(ctx.shard, ctx.db, key)? else {
+    let Some(z) = write::<ZSet>(ctx.shard, ctx.db, key)? else {
         ctx.out.integer(0);
         return Ok(());
     };
@@ -197,13 +179,13 @@ pub fn zrem(ctx: &mut Ctx, args: Args) -> Result<()> {
 }
 
 pub fn zcard(ctx: &mut Ctx, args: Args) -> Result<()> {
-    let n = get_zset(ctx.shard, ctx.db, args.get(1))?.map_or(0, |z| z.len());
+    let n = read::<ZSet>(ctx.shard, ctx.db, args.get(1))?.map_or(0, |z| z.len());
     ctx.out.integer(n as i64);
     Ok(())
 }
 
 pub fn zscore(ctx: &mut Ctx, args: Args) -> Result<()> {
-    match get_zset(ctx.shard, ctx.db, args.get(1))?.and_then(|z| z.score(args.get(2))) {
+    match read::<ZSet>(ctx.shard, ctx.db, args.get(1))?.and_then(|z| z.score(args.get(2))) {
         Some(s) => ctx.out.double(s),
         None => ctx.out.null(),
     }
@@ -211,7 +193,7 @@ pub fn zscore(ctx: &mut Ctx, args: Args) -> Result<()> {
 }
 
 pub fn zmscore(ctx: &mut Ctx, args: Args) -> Result<()> {
-    let z = get_zset(ctx.shard, ctx.db, args.get(1))?;
+    let z = read::<ZSet>(ctx.shard, ctx.db, args.get(1))?;
     ctx.out.array(args.len() - 2);
     for i in 2..args.len() {
         match z.as_ref().and_then(|z| z.score(args.get(i))) {
@@ -223,7 +205,7 @@ pub fn zmscore(ctx: &mut Ctx, args: Args) -> Result<()> {
 }
 
 fn rank_generic(ctx: &mut Ctx, args: Args, rev: bool) -> Result<()> {
-    let Some(z) = get_zset(ctx.shard, ctx.db, args.get(1))? else {
+    let Some(z) = read::<ZSet>(ctx.shard, ctx.db, args.get(1))? else {
         ctx.out.null();
         return Ok(());
     };
@@ -423,27 +405,14 @@ fn collect_range(
     let mut push = |m: &[u8], s: f64| out.push((m.to_vec(), s));
     match kind {
         RangeKind::Rank(start, end) => {
-            let (mut start, mut end) = (*start, *end);
-            if start < 0 {
-                start += len;
-            }
-            if end < 0 {
-                end += len;
-            }
-            start = start.max(0);
-            if start > end || start >= len {
+            let Some((start, end)) = crate::cmd::list::range(*start, *end, z.len()) else {
                 return out;
-            }
-            end = end.min(len - 1);
+            };
+            let len = z.len();
             if rev {
-                z.visit(
-                    (len - 1 - end) as usize,
-                    (len - 1 - start) as usize,
-                    true,
-                    |m, s| push(m, s),
-                );
+                z.visit(len - 1 - end, len - 1 - start, true, |m, s| push(m, s));
             } else {
-                z.visit(start as usize, end as usize, false, |m, s| push(m, s));
+                z.visit(start, end, false, |m, s| push(m, s));
             }
         }
         RangeKind::Score(_) | RangeKind::Lex(_) => {
@@ -575,7 +544,7 @@ fn zrange_generic(
         Kind::Lex => RangeKind::Lex(LexRange::parse(args.get(minidx), args.get(maxidx))?),
         _ => RangeKind::Rank(args.int(minidx)?, args.int(maxidx)?),
     };
-    let items = match get_zset(ctx.shard, ctx.db, args.get(src))? {
+    let items = match read::<ZSet>(ctx.shard, ctx.db, args.get(src))? {
         Some(z) => collect_range(z, &range, rev, offset, limit),
         None => Vec::new(),
     };
@@ -636,7 +605,7 @@ pub fn zrevrangebylex(ctx: &mut Ctx, args: Args) -> Result<()> {
 
 pub fn zcount(ctx: &mut Ctx, args: Args) -> Result<()> {
     let r = ScoreRange::parse(args.get(2), args.get(3))?;
-    let n = match get_zset(ctx.shard, ctx.db, args.get(1))? {
+    let n = match read::<ZSet>(ctx.shard, ctx.db, args.get(1))? {
         Some(z) => {
             let (a, b) = score_ranks(z, &r);
             b - a
@@ -649,7 +618,7 @@ pub fn zcount(ctx: &mut Ctx, args: Args) -> Result<()> {
 
 pub fn zlexcount(ctx: &mut Ctx, args: Args) -> Result<()> {
     let r = LexRange::parse(args.get(2), args.get(3))?;
-    let n = match get_zset(ctx.shard, ctx.db, args.get(1))? {
+    let n = match read::<ZSet>(ctx.shard, ctx.db, args.get(1))? {
         Some(z) => collect_range(z, &RangeKind::Lex(r), false, 0, -1).len(),
         None => 0,
     };
@@ -664,26 +633,13 @@ fn zremrange(ctx: &mut Ctx, args: Args, kind: Kind) -> Result<()> {
         Kind::Lex => RangeKind::Lex(LexRange::parse(args.get(2), args.get(3))?),
         _ => RangeKind::Rank(args.int(2)?, args.int(3)?),
     };
-    let Some(z) = get_zset_write(ctx.shard, ctx.db, key)? else {
+    let Some(z) = write::<ZSet>(ctx.shard, ctx.db, key)? else {
         ctx.out.integer(0);
         return Ok(());
     };
-    let len = z.len() as i64;
     let (lo, hi) = match &range {
         RangeKind::Rank(start, end) => {
-            let (mut start, mut end) = (*start, *end);
-            if start < 0 {
-                start += len;
-            }
-            if end < 0 {
-                end += len;
-            }
-            start = start.max(0);
-            if start > end || start >= len {
-                (1, 0)
-            } else {
-                (start as usize, end.min(len - 1) as usize)
-            }
+            crate::cmd::list::range(*start, *end, z.len()).unwrap_or((1, 0))
         }
         RangeKind::Score(r) => {
             let (a, b) = score_ranks(z, r);
@@ -745,7 +701,7 @@ pub fn pop_from(
     how: PopReply,
 ) -> Result<bool> {
     for &key in keys {
-        let Some(z) = get_zset_write(ctx.shard, ctx.db, key)? else {
+        let Some(z) = write::<ZSet>(ctx.shard, ctx.db, key)? else {
             continue;
         };
         if count == 0 {
@@ -837,7 +793,7 @@ pub fn zrandmember(ctx: &mut Ctx, args: Args) -> Result<()> {
     let key = args.get(1);
     if args.len() == 2 {
         let mut rng = ctx.shard.rng.clone();
-        let m = get_zset(ctx.shard, ctx.db, key)?
+        let m = read::<ZSet>(ctx.shard, ctx.db, key)?
             .and_then(|z| z.random(&mut rng).map(|x| x.0.to_vec()));
         ctx.shard.rng = rng;
         match m {
@@ -848,7 +804,7 @@ pub fn zrandmember(ctx: &mut Ctx, args: Args) -> Result<()> {
     }
     let (count, withscores) = crate::cmd::set::random_count(args, Some("withscores"))?;
     let mut rng = ctx.shard.rng.clone();
-    let Some(z) = get_zset(ctx.shard, ctx.db, key)? else {
+    let Some(z) = read::<ZSet>(ctx.shard, ctx.db, key)? else {
         ctx.out.array(0);
         return Ok(());
     };
@@ -1084,7 +1040,6 @@ fn zsetop(
             SetOp::Union => {
                 let mut acc: std::collections::HashMap<Vec<u8>, f64> =
                     std::collections::HashMap::new();
-                let mut order: Vec<Vec<u8>> = Vec::new();
                 for (src, w) in &srcs {
                     src.for_each(|m, s| {
                         let mut score = w * s;
@@ -1095,18 +1050,12 @@ fn zsetop(
                             Some(cur) => aggregate(cur, score, how),
                             None => {
                                 acc.insert(m.to_vec(), score);
-                                order.push(m.to_vec());
                             }
                         }
                     });
                 }
-                result = order
-                    .into_iter()
-                    .map(|m| {
-                        let s = acc[&m];
-                        (m, s)
-                    })
-                    .collect();
+                // Sorted below by (score, member), a total order: insertion order is moot.
+                result = acc.into_iter().collect();
             }
             SetOp::Diff => {
                 let (first, _) = &srcs[0];
@@ -1165,7 +1114,7 @@ pub fn zdiffstore(ctx: &mut Ctx, args: Args) -> Result<()> {
 
 pub fn zscan(ctx: &mut Ctx, args: Args) -> Result<()> {
     let cursor = crate::args::parse_cursor(args.get(2))?;
-    let Some(z) = get_zset(ctx.shard, ctx.db, args.get(1))? else {
+    let Some(z) = read::<ZSet>(ctx.shard, ctx.db, args.get(1))? else {
         crate::cmd::set::scan_reply(ctx, 0, &[]);
         return Ok(());
     };
