@@ -1352,11 +1352,53 @@ fn show(argv: &[Vec<u8>]) -> String {
         .join(" ")
 }
 
-fn one_seed(redis: &Server, ours: &Server, shards: usize, seed: u64) {
+/// The keyspace events compared: every class but expired (x), whose timing is each server's
+/// own (active expiry), and evicted (e), which needs maxmemory.
+const EVENT_CLASSES: &str = "KEg$lshzmn";
+
+/// A connection subscribed to every keyspace and keyevent channel.
+fn event_listener(server: &Server) -> Raw {
+    let mut sub = server.raw();
+    let reply = sub.cmd(&["PSUBSCRIBE", "__key*__:*"]);
+    assert!(reply.contains("psubscribe"), "PSUBSCRIBE failed: {reply:?}");
+    sub
+}
+
+/// The event messages that reached `sub` so far: a PING goes after them (a subscriber's
+/// replies keep their order) and everything before its reply is an event.
+/// "channel message" of a pmessage, for failure reports.
+fn brief(event: &str) -> String {
+    let parts: Vec<&str> = event.split("\r\n").collect();
+    match (parts.get(6), parts.get(8)) {
+        (Some(ch), Some(msg)) => format!("{ch} {msg}"),
+        _ => event.to_string(),
+    }
+}
+
+fn drain_events(sub: &mut Raw) -> Vec<String> {
+    sub.send(b"*1\r\n$4\r\nPING\r\n");
+    let mut events = Vec::new();
+    loop {
+        let m = sub.read_reply();
+        if m.starts_with("*2\r\n$4\r\npong\r\n") {
+            return events;
+        }
+        events.push(m);
+    }
+}
+
+fn one_seed_with(redis: &Server, ours: &Server, shards: usize, seed: u64, events: bool) {
     let mut r = Rng::new(seed);
     let resp3 = seed % 3 == 1;
     let mut rc = redis.raw();
     let mut pc = ours.raw();
+    let mut subs = events.then(|| {
+        for conn in [&mut rc, &mut pc] {
+            let ok = conn.cmd(&["CONFIG", "SET", "notify-keyspace-events", EVENT_CLASSES]);
+            assert_eq!(ok, "+OK\r\n");
+        }
+        (event_listener(redis), event_listener(ours))
+    });
     for conn in [&mut rc, &mut pc] {
         let ok = conn.cmd(&["FLUSHALL"]);
         assert_eq!(ok, "+OK\r\n");
@@ -1372,6 +1414,7 @@ fn one_seed(redis: &Server, ours: &Server, shards: usize, seed: u64) {
     // server's own clock. After such a SET, DBSIZE is only compared as "some integer".
     let mut stale = false;
     let mut in_multi = false;
+    let mut exec_unordered = false;
     // SORT turns a sorted set into a skiplist (as in Redis), and lex ranges over a skiplist
     // whose members are not in lex order depend on its random levels in Redis: after a SORT
     // on a key, lex commands on it are not generated.
@@ -1441,6 +1484,10 @@ fn one_seed(redis: &Server, ours: &Server, shards: usize, seed: u64) {
                 int_reply(&rc.cmd_bytes(&[b"STRLEN", k])).unwrap_or(i64::MAX)
             };
             let (a, b) = (len(&cmd.argv[1], &mut rc), len(&cmd.argv[2], &mut rc));
+            if let Some((rs, _)) = subs.as_mut() {
+                // The probe's own keymiss events are not the command's.
+                drain_events(rs);
+            }
             if a.saturating_mul(b) > 1_000_000 {
                 continue;
             }
@@ -1469,6 +1516,49 @@ fn one_seed(redis: &Server, ours: &Server, shards: usize, seed: u64) {
             );
         }
         history.push(format!("{line}  => {want:?}"));
+        if let Some((rs, ps)) = subs.as_mut() {
+            let (mut want_events, mut got_events) = (drain_events(rs), drain_events(ps));
+            let keys = cmd.argv.get(1..).unwrap_or_default();
+            let repeated = |step: usize| {
+                let ks: Vec<&Vec<u8>> = keys.iter().step_by(step).collect();
+                (1..ks.len()).any(|i| ks[..i].contains(&ks[i]))
+            };
+            let split_repeat = match first {
+                b"MSET" => repeated(2),
+                b"DEL" | b"UNLINK" | b"EXISTS" | b"TOUCH" | b"MGET" => repeated(1),
+                _ => false,
+            };
+            let unordered = matches!(first, b"SORT" | b"SORT_RO") || (shards > 1 && split_repeat);
+            // Inside MULTI the events come at EXEC: it inherits the queued commands' rule.
+            let unordered = if in_multi && first != b"EXEC" {
+                exec_unordered |= unordered;
+                false
+            } else if first == b"EXEC" {
+                std::mem::take(&mut exec_unordered)
+            } else {
+                unordered
+            };
+            if unordered {
+                // The keys BY and GET patterns name are read in an order of each server's
+                // own (their keymiss events). And a command split by shard that names a key
+                // twice raises that key's events together (conn.rs, order_split_events).
+                // Both compared as multisets.
+                want_events.sort();
+                got_events.sort();
+            }
+            if want_events != got_events {
+                panic!(
+                    "keyspace events differ: shards={shards} seed={seed} step={step}\n\
+                     history (oldest first):\n  {}\n\
+                     redis:   {:?}\n\
+                     percore: {:?}\n\
+                     reproduce: DIFF_SEED={seed} cargo test --test tests keyspace_events",
+                    history.join("\n  "),
+                    want_events.iter().map(|e| brief(e)).collect::<Vec<_>>(),
+                    got_events.iter().map(|e| brief(e)).collect::<Vec<_>>(),
+                );
+            }
+        }
         match name.as_slice() {
             b"MULTI" => in_multi = true,
             b"EXEC" | b"DISCARD" | b"RESET" => in_multi = false,
@@ -1478,6 +1568,10 @@ fn one_seed(redis: &Server, ours: &Server, shards: usize, seed: u64) {
 }
 
 fn differential(shards: usize) {
+    differential_with(shards, false)
+}
+
+fn differential_with(shards: usize, events: bool) {
     let redis = Server::redis();
     let ours = Server::start(shards);
     let seeds: Vec<u64> = match std::env::var("DIFF_SEED") {
@@ -1502,7 +1596,7 @@ fn differential(shards: usize) {
         if start.elapsed() > TIME_CAP && std::env::var_os("DIFF_NO_CAP").is_none() {
             break;
         }
-        one_seed(&redis, &ours, shards, seed);
+        one_seed_with(&redis, &ours, shards, seed, events);
         ran += 1;
     }
     assert!(ran > 0);
@@ -1609,4 +1703,16 @@ fn differential_two_shards() {
 #[test]
 fn differential_four_shards() {
     differential(4);
+}
+
+/// The same random sequences with keyspace notifications on: after every command, the
+/// events a subscriber to `__key*__:*` received must be those redis-server sent, in order.
+#[test]
+fn keyspace_events_one_shard() {
+    differential_with(1, true);
+}
+
+#[test]
+fn keyspace_events_four_shards() {
+    differential_with(4, true);
 }

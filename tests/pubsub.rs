@@ -280,3 +280,83 @@ fn introspection_matches_redis() {
     let (redis_replies, ours_replies) = (&per_server[0], &per_server[1]);
     assert_eq!(ours_replies, redis_replies);
 }
+
+/// "channel message" of each pmessage in `n` replies.
+fn read_events(sub: &mut Raw, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|_| {
+            let m = sub.read_reply();
+            let parts: Vec<&str> = m.split("\r\n").collect();
+            format!("{} {}", parts[6], parts[8])
+        })
+        .collect()
+}
+
+/// Keyspace events reach subscribers on every core, in each writer's command order
+/// whichever shards its keys live on; CONFIG SET turns them on and off at run time.
+fn keyspace_events(shards: usize) {
+    let srv = Server::start(shards);
+    let mut writer = srv.raw();
+    assert_eq!(
+        writer.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]),
+        "+OK\r\n"
+    );
+    // Several listeners, so that the kernel puts some on other cores than the writer.
+    let mut subs: Vec<Raw> = (0..6)
+        .map(|_| subscribe(&srv, &["PSUBSCRIBE", "__keyspace@0__:*"]))
+        .collect();
+    let mut keys: Vec<String> = Vec::new();
+    for i in 0..40 {
+        let k = format!("key:{i}");
+        writer.cmd(&["SET", &k, "v"]);
+        writer.cmd(&["LPUSH", &format!("list:{i}"), "a", "b"]);
+        writer.cmd(&["DEL", &k]);
+        keys.push(k);
+    }
+    for (n, sub) in subs.iter_mut().enumerate() {
+        let got = read_events(sub, 120);
+        let want: Vec<String> = (0..40)
+            .flat_map(|i| {
+                [
+                    format!("__keyspace@0__:key:{i} set"),
+                    format!("__keyspace@0__:list:{i} lpush"),
+                    format!("__keyspace@0__:key:{i} del"),
+                ]
+            })
+            .collect();
+        assert_eq!(got, want, "listener {n}, shards={shards}");
+    }
+    // Expiry, lazy (a read finds the key expired) and active (nobody touches it).
+    let mut sub = subscribe(&srv, &["SUBSCRIBE", "__keyevent@0__:expired"]);
+    writer.cmd(&["SET", "lazy", "v", "PX", "30"]);
+    writer.cmd(&["SET", "active", "v", "PX", "30"]);
+    std::thread::sleep(Duration::from_millis(60));
+    assert_eq!(writer.cmd(&["GET", "lazy"]), "$-1\r\n");
+    let expired = [sub.read_reply(), sub.read_reply()];
+    for key in ["$6\r\nactive\r\n", "$4\r\nlazy\r\n"] {
+        assert!(
+            expired.iter().any(|e| e.ends_with(key)),
+            "{key}: {expired:?}"
+        );
+    }
+    // Off again: a listener hears nothing (a PUBLISH after the writes arrives first).
+    assert_eq!(
+        writer.cmd(&["CONFIG", "SET", "notify-keyspace-events", ""]),
+        "+OK\r\n"
+    );
+    let mut probe = subscribe(&srv, &["PSUBSCRIBE", "*"]);
+    writer.cmd(&["SET", "quiet", "v"]);
+    writer.cmd(&["PUBLISH", "marker", "m"]);
+    let m = probe.read_reply();
+    assert!(m.ends_with("$6\r\nmarker\r\n$1\r\nm\r\n"), "{m:?}");
+}
+
+#[test]
+fn keyspace_events_two_shards() {
+    keyspace_events(2);
+}
+
+#[test]
+fn keyspace_events_four_shards() {
+    keyspace_events(4);
+}

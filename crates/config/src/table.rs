@@ -434,7 +434,7 @@ pub(crate) static DEFS: &[Def] = &[
         "50 99 99.9",
         0,
     ),
-    d("notify-keyspace-events", Kind::NotifyKeyspaceEvents, "", 0),
+    d("notify-keyspace-events", Kind::NotifyKeyspaceEvents, "", I),
     d(
         "client-output-buffer-limit",
         Kind::ClientOutputBufferLimit,

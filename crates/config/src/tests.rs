@@ -294,7 +294,6 @@ fn unimplemented_directives_warn_and_store() {
             "directive 'user' is not implemented by percore yet; ignored",
             "directive 'busy-reply-threshold' is not implemented by percore yet; ignored",
             "directive 'client-output-buffer-limit' is not implemented by percore yet; ignored",
-            "directive 'notify-keyspace-events' is not implemented by percore yet; ignored",
             "directive 'maxmemory-clients' is not implemented by percore yet; ignored",
             "directive 'shutdown-on-sigterm' is not implemented by percore yet; ignored",
         ]

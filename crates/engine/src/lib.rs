@@ -8,6 +8,7 @@ pub mod cmd;
 pub mod dict;
 pub mod error;
 pub mod glob;
+pub mod notify;
 pub mod packed;
 pub mod quicklist;
 pub mod shard;

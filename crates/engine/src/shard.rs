@@ -5,6 +5,7 @@
 use crate::args::Args;
 use crate::dict::{Dict, Rng};
 use crate::error::Error;
+use crate::notify::{self, Event};
 use crate::table::{CommandSpec, Handler};
 use crate::value::{Entry, Value};
 use resp::{Proto, Writer};
@@ -51,6 +52,11 @@ pub struct Shard {
     /// Keys with waiters that were given a list or sorted set since the runtime last
     /// looked (Redis' signalKeyAsReady): it serves their waiters after the command.
     ready: Vec<(usize, Vec<u8>)>,
+    /// The keyspace-event classes to record (`notify::recorded`; 0, the default, records
+    /// nothing and costs one branch per event site) and the events recorded since the
+    /// runtime last took them.
+    pub notify_classes: u32,
+    events: Vec<Event>,
 }
 
 #[derive(Clone, Copy)]
@@ -65,6 +71,14 @@ pub struct Ctx<'a, 'b> {
     pub db: usize,
     pub out: Writer<'b>,
     pub name: &'static str,
+}
+
+impl Ctx<'_, '_> {
+    /// Records keyspace event `name` for `key` in the command's database.
+    #[inline]
+    pub fn notify(&mut self, class: u32, name: &'static str, key: &[u8]) {
+        self.shard.notify(class, name, self.db, key);
+    }
 }
 
 /// Redis' keyIsExpired: a key is logically expired only once the clock has passed its expire
@@ -105,6 +119,8 @@ impl Shard {
             blocked: (0..databases.max(1)).map(|_| HashMap::new()).collect(),
             blocked_keys: 0,
             ready: Vec::new(),
+            notify_classes: 0,
+            events: Vec::new(),
         }
     }
 
@@ -232,6 +248,28 @@ impl Shard {
         self.touch(db, key);
     }
 
+    /// Records keyspace event `name` for `key` if its class is enabled (Redis'
+    /// notifyKeyspaceEvent; the runtime publishes what `take_events` returns).
+    #[inline]
+    pub fn notify(&mut self, class: u32, name: &'static str, db: usize, key: &[u8]) {
+        if self.notify_classes & class != 0 {
+            self.events.push(Event {
+                name,
+                db: db as u32,
+                key: key.into(),
+            });
+        }
+    }
+
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
+    /// The events recorded since the last call, oldest first.
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
     /// Runs a command given as words, with the same checks the runtime makes (unknown
     /// command, arity). For tests, benches and tools; the runtime dispatches itself. Runtime
     /// commands (PING, KEYS, ...) are answered with an error here.
@@ -284,6 +322,7 @@ impl Shard {
             self.stats.expired_keys += 1;
             self.stats.dirty += 1;
             self.touch(db, key);
+            self.notify(notify::EXPIRED, "expired", db, key);
         }
     }
 
@@ -318,14 +357,29 @@ impl Shard {
     pub fn lookup_read(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
         self.expire_if_needed(db, key);
         let lru = self.lru_clock();
-        match self.dbs[db].dict.get_mut(key) {
+        // Disjoint fields: the entry returned borrows `dbs`, the miss event `events`.
+        let Shard {
+            dbs,
+            stats,
+            notify_classes,
+            events,
+            ..
+        } = self;
+        match dbs[db].dict.get_mut(key) {
             Some(e) => {
-                self.stats.keyspace_hits += 1;
+                stats.keyspace_hits += 1;
                 e.lru = lru;
                 Some(e)
             }
             None => {
-                self.stats.keyspace_misses += 1;
+                stats.keyspace_misses += 1;
+                if *notify_classes & notify::KEY_MISS != 0 {
+                    events.push(Event {
+                        name: "keymiss",
+                        db: db as u32,
+                        key: key.into(),
+                    });
+                }
                 None
             }
         }
@@ -405,10 +459,8 @@ impl Shard {
             expire_at,
             lru,
         };
-        if d.dict
-            .insert(key, entry)
-            .is_some_and(|old| old.expire_at != 0)
-        {
+        let old = d.dict.insert(key, entry);
+        if old.as_ref().is_some_and(|old| old.expire_at != 0) {
             d.expires -= 1;
         }
         if expire_at != 0 {
@@ -416,6 +468,9 @@ impl Shard {
         }
         self.stats.dirty += 1;
         self.touch(db, key);
+        if old.is_none() {
+            self.notify(notify::NEW, "new", db, key);
+        }
     }
 
     /// Changes the expiry of an existing key; returns false when the key does not exist.
@@ -641,6 +696,7 @@ impl Shard {
                 }
                 for k in &expired_keys {
                     self.touch(db, k);
+                    self.notify(notify::EXPIRED, "expired", db, k);
                 }
                 self.stats.expired_keys += expired_keys.len() as u64;
                 self.stats.dirty += expired_keys.len() as u64;

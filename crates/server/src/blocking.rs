@@ -242,12 +242,17 @@ async fn finish(c: &mut Conn, b: &mut Blocked, reply: Reply, alive: bool) {
                     left: !to_right,
                     elems: vec![elem.clone()],
                 };
-                match core.call(b.dst_shard, push).await {
+                let (pushed, mut events) = core.call(b.dst_shard, push).await.events();
+                match pushed {
                     Reply::Text(e) => {
                         core.call(shard, Op::Undo { db: b.db, undo }).await;
                         c.error(&e);
                     }
                     _ => c.writer().bulk(&elem),
+                }
+                if !events.is_empty() {
+                    c.events.append(&mut events);
+                    crate::pubsub::publish_events(c).await;
                 }
             } else {
                 c.out.extend_from_slice(&reply);

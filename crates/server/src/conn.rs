@@ -69,6 +69,8 @@ pub struct Conn {
     pub blocked: Option<crate::blocking::Blocked>,
     /// Pub/Sub subscriptions and the mailbox their messages arrive in.
     pub subs: crate::pubsub::Subs,
+    /// Keyspace events of the command running, to publish before its reply.
+    pub events: Vec<engine::notify::Event>,
 }
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -128,6 +130,50 @@ impl Conn {
             deferred: false,
             blocked: None,
             subs: Default::default(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Records a keyspace event raised by the runtime itself (a command whose keys span
+    /// shards), if its class is on.
+    pub fn notify(&mut self, class: u32, name: &'static str, db: usize, key: &[u8]) {
+        if engine::notify::recorded(self.core.settings.get().notify) & class != 0 {
+            self.events.push(engine::notify::Event {
+                name,
+                db: db as u32,
+                key: key.into(),
+            });
+        }
+    }
+
+    /// A command split by shard (MSET, DEL, MGET...) raised its events shard by shard; Redis
+    /// raises them in argument order. Each shard's are in argument order already, so a
+    /// stable sort by the key's first position restores it (a key named twice keeps all its
+    /// events at its first place: the one case left different).
+    fn order_split_events(&mut self, spec: &CommandSpec, args: Args) {
+        let Kind::Keyed { split, .. } = spec.kind else {
+            return;
+        };
+        if !matches!(split, Split::PerKeyArray | Split::SumInt | Split::AllOk) {
+            return;
+        }
+        let shared = &self.core.shared;
+        let mut positions = spec.key_positions(&args);
+        let Some(first) = positions.next().map(|p| shared.shard_of(args.get(p))) else {
+            return;
+        };
+        if positions.all(|p| shared.shard_of(args.get(p)) == first) {
+            return;
+        }
+        let place = |key: &[u8]| spec.key_positions(&args).find(|&p| args.get(p) == key);
+        self.events.sort_by_key(|e| place(&e.key));
+    }
+
+    /// Takes the keyspace events a local execution left in this core's shard.
+    fn collect_events(&mut self) {
+        let mut sh = self.core.shard.borrow_mut();
+        if sh.has_events() {
+            self.events.append(&mut sh.take_events());
         }
     }
 
@@ -202,6 +248,11 @@ impl Conn {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
+            if let Some(mb) = &self.subs.mailbox {
+                // Messages that arrived with this input were published before it was read:
+                // they go out before its replies.
+                mb.drain_into(&mut self.out);
+            }
             end += n;
             let core = &self.core;
             core.counters
@@ -491,6 +542,17 @@ impl Conn {
                 crate::runtime::run(self, rt, spec, args).await;
             }
         }
+        if self.core.settings.get().notify != 0 {
+            // Keyspace notifications on: this command's events go out before anything
+            // after it runs (so one client's events keep its command order across shards).
+            self.flush().await;
+            if self.events.len() > 1 {
+                self.order_split_events(spec, args);
+            }
+            if !self.events.is_empty() {
+                crate::pubsub::publish_events(self).await;
+            }
+        }
         if suppress {
             self.flush().await;
             // CLIENT REPLY itself switches the mode; the command that set OFF/SKIP is silent.
@@ -725,9 +787,13 @@ impl Conn {
             sh.set_time(self.now_ms);
             sh.execute(spec, handler, self.db, args, &mut self.out, self.proto);
             let ready = sh.has_ready();
+            let events = sh.has_events();
             drop(sh);
             if ready {
                 self.core.serve_ready();
+            }
+            if events || ready {
+                self.collect_events();
             }
             return;
         }
@@ -739,6 +805,7 @@ impl Conn {
             sh.execute(spec, handler, self.db, args, &mut self.local, self.proto);
             drop(sh);
             self.core.serve_ready();
+            self.collect_events();
             Src::Local(start..self.local.len())
         } else {
             self.deferred = true;
@@ -767,6 +834,7 @@ impl Conn {
             sh.execute(spec, handler, self.db, args, &mut self.local, self.proto);
             drop(sh);
             self.core.serve_ready();
+            self.collect_events();
             Src::Local(start..self.local.len())
         } else {
             let idx = self.remote[shard].push(spec, handler, self.db, self.proto, words);
@@ -802,6 +870,9 @@ impl Conn {
     fn assemble(&mut self, outs: Vec<Option<BatchOut>>) {
         const UNAVAILABLE: &[u8] = b"-ERR shard unavailable\r\n";
         let local = std::mem::take(&mut self.local);
+        for o in outs.iter().flatten() {
+            self.events.extend(o.events.iter().cloned());
+        }
         let get = |src: &Src| -> &[u8] {
             match src {
                 Src::Local(r) => &local[r.clone()],

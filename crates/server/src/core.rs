@@ -60,6 +60,8 @@ pub struct Core {
     pub pubsub: RefCell<crate::pubsub::Registry>,
     /// This core's own `Rc`, for work that must send from a `&self` method.
     me: RefCell<std::rc::Weak<Core>>,
+    /// This core's copy of the hot configuration.
+    pub settings: Cell<crate::shared::Settings>,
 }
 
 /// Key locks of multi-shard operations (ARCHITECTURE.md, "Atomicity"). An operation locks
@@ -200,8 +202,11 @@ impl Core {
     ) -> Core {
         let databases = shared.databases();
         let mut shard = Shard::new(id, databases);
-        shard.limits = shared.limits();
+        let settings = shared.settings();
+        shard.limits = settings.limits;
+        shard.notify_classes = engine::notify::recorded(settings.notify);
         Core {
+            settings: Cell::new(settings),
             id,
             shard: RefCell::new(shard),
             shared,
@@ -427,7 +432,23 @@ impl Core {
     pub fn exec(&self, op: Op) -> Reply {
         let reply = self.exec_op(op);
         self.serve_ready();
+        self.publish_events();
         reply
+    }
+
+    /// Publishes keyspace events left in the shard by work that is no client's command
+    /// here (batches carry theirs back to their connection in `BatchOut`).
+    pub fn publish_events(&self) {
+        let events = {
+            let mut shard = self.shard.borrow_mut();
+            if !shard.has_events() {
+                return;
+            }
+            shard.take_events()
+        };
+        if let Some(core) = self.rc() {
+            crate::pubsub::publish_detached(&core, events);
+        }
     }
 
     fn exec_op(&self, op: Op) -> Reply {
@@ -468,7 +489,10 @@ impl Core {
                 left,
                 count,
             } => match engine::cmd::list::pop_from(&mut shard, db, &key, left, count) {
-                Ok(v) => Reply::Keys(v.unwrap_or_default()),
+                Ok(v) => Reply::Evented(
+                    Box::new(Reply::Keys(v.unwrap_or_default())),
+                    shard.take_events(),
+                ),
                 Err(e) => Reply::Text(e.message().into_owned()),
             },
             Op::ListPush {
@@ -479,7 +503,7 @@ impl Core {
             } => {
                 let elems = elems.into_iter().map(Vec::into_boxed_slice);
                 match engine::cmd::list::push_into(&mut shard, db, &key, left, elems) {
-                    Ok(n) => Reply::Int(n as i64),
+                    Ok(n) => Reply::Evented(Box::new(Reply::Int(n as i64)), shard.take_events()),
                     Err(e) => Reply::Text(e.message().into_owned()),
                 }
             }
@@ -566,27 +590,34 @@ impl Core {
                 });
                 Reply::Int(unblocked as i64)
             }
-            Op::SortSource { db, key } => Reply::Entry(shard.lookup_read(db, &key).map(|e| {
-                engine::cmd::sort::sortable(&mut e.value);
-                e.clone()
-            })),
-            Op::SortLookup { db, items } => Reply::Values(
-                items
+            // SORT's reads: the runtime raises their keymiss events itself, in the order
+            // Redis' SORT reads (with repeats), so these are dropped here.
+            Op::SortSource { db, key } => {
+                let entry = shard.lookup_read(db, &key).map(|e| {
+                    engine::cmd::sort::sortable(&mut e.value);
+                    e.clone()
+                });
+                drop(shard.take_events());
+                Reply::Entry(entry)
+            }
+            Op::SortLookup { db, items } => {
+                let mut values = Vec::with_capacity(items.len());
+                let mut exists = Vec::with_capacity(items.len());
+                for (k, f) in &items {
+                    values.push(engine::cmd::sort::fetch(&mut shard, db, k, f.as_deref()));
+                    exists.push(shard.value(db, k).is_some());
+                }
+                drop(shard.take_events());
+                Reply::Values(values, exists)
+            }
+            Op::Publish { msgs, shard } => {
+                let limits = self.settings.get().output;
+                let reg = self.pubsub.borrow();
+                let n: usize = msgs
                     .iter()
-                    .map(|(k, f)| engine::cmd::sort::fetch(&mut shard, db, k, f.as_deref()))
-                    .collect(),
-            ),
-            Op::Publish {
-                channel,
-                message,
-                shard,
-            } => {
-                let limits = self.shared.pubsub_limits();
-                Reply::Int(
-                    self.pubsub
-                        .borrow()
-                        .publish(&channel, &message, shard, &limits) as i64,
-                )
+                    .map(|(channel, message)| reg.publish(channel, message, shard, &limits))
+                    .sum();
+                Reply::Int(n as i64)
             }
             Op::PubsubNames { kind, pattern } => {
                 Reply::Keys(self.pubsub.borrow().names(kind, pattern.as_deref()))
@@ -600,8 +631,10 @@ impl Core {
                         .collect(),
                 )
             }
-            Op::SetLimits(limits) => {
-                shard.limits = limits;
+            Op::SetLimits(settings) => {
+                shard.limits = settings.limits;
+                shard.notify_classes = engine::notify::recorded(settings.notify);
+                self.settings.set(settings);
                 Reply::Unit
             }
             Op::Get { db, key } => Reply::Entry(shard.peek(db, &key).cloned()),
@@ -610,9 +643,20 @@ impl Core {
                 key,
                 entry,
                 replace,
-            } => Reply::Bool(engine::cmd::keys::put_copy(
-                &mut shard, db, &key, entry, replace,
-            )),
+            } => {
+                let existed = shard.exists(db, &key);
+                let done = engine::cmd::keys::put_copy(&mut shard, db, &key, entry, replace);
+                // A write-back or the far half of a cross-shard command: the command that
+                // asked raises the keyspace events, so it hears whether the key is new.
+                drop(shard.take_events());
+                Reply::Int(if !done {
+                    0
+                } else if existed {
+                    2
+                } else {
+                    1
+                })
+            }
             Op::Exists { db, keys } => {
                 Reply::Int(keys.iter().filter(|k| shard.exists(db, k)).count() as i64)
             }
@@ -980,6 +1024,7 @@ impl Core {
                     shard.set_time(engine::shard::unix_ms());
                     shard.active_expire(std::time::Duration::from_millis(1))
                 };
+                self.publish_events();
                 if !more || std::time::Instant::now() >= deadline {
                     break;
                 }

@@ -73,6 +73,7 @@ impl Batch {
         let mut out = BatchOut {
             data: Vec::with_capacity(64 * self.cmds.len()),
             ends: Vec::with_capacity(self.cmds.len()),
+            events: Vec::new(),
         };
         for c in &self.cmds {
             let args = Args::new(
@@ -89,15 +90,21 @@ impl Batch {
             );
             out.ends.push(out.data.len() as u32);
         }
+        if shard.has_events() {
+            out.events = shard.take_events();
+        }
         out
     }
 }
 
-/// The replies of a batch, back to back, with the end offset of each.
+/// The replies of a batch, back to back, with the end offset of each, and the keyspace
+/// events its commands raised (the connection publishes them before it replies, so one
+/// client's events keep its command order whatever shards they ran on).
 #[derive(Default)]
 pub struct BatchOut {
     pub data: Vec<u8>,
     pub ends: Vec<u32>,
+    pub events: Vec<engine::notify::Event>,
 }
 
 impl BatchOut {
@@ -209,8 +216,8 @@ pub enum Op {
     },
     /// A message for this core's subscribers (`Reply::Int`: how many received it).
     Publish {
-        channel: Vec<u8>,
-        message: Vec<u8>,
+        /// (channel, message) pairs, delivered in order.
+        msgs: Vec<(Vec<u8>, Vec<u8>)>,
         shard: bool,
     },
     /// Names with subscribers on this core (`Reply::Keys`).
@@ -224,7 +231,7 @@ pub enum Op {
         names: Vec<Vec<u8>>,
     },
     /// New encoding limits after CONFIG SET.
-    SetLimits(engine::value::Limits),
+    SetLimits(crate::shared::Settings),
     Dbsize(usize),
     Keys(usize, Vec<u8>),
     Scan {
@@ -251,6 +258,8 @@ pub enum Op {
         db: usize,
         key: Vec<u8>,
     },
+    /// Stores `entry` unless the key exists and `replace` is off (`Reply::Int`: 0 not
+    /// stored, 1 stored under a new key, 2 stored over an existing one).
     Put {
         db: usize,
         key: Vec<u8>,
@@ -319,6 +328,9 @@ pub enum Try {
 }
 
 pub enum Reply {
+    /// A reply and the keyspace events raised making it, for the asking connection to
+    /// publish in its command's order.
+    Evented(Box<Reply>, Vec<engine::notify::Event>),
     Block(Try),
     /// CLIENT UNBLOCK ended the block.
     Unblocked {
@@ -335,11 +347,20 @@ pub enum Reply {
     Stats(CoreStats),
     Text(String),
     Versions(Vec<u64>),
-    Values(Vec<Option<Vec<u8>>>),
+    /// Values, and whether each one's key exists.
+    Values(Vec<Option<Vec<u8>>>, Vec<bool>),
     Unit,
 }
 
 impl Reply {
+    /// The reply and its keyspace events (none unless `Evented`).
+    pub fn events(self) -> (Reply, Vec<engine::notify::Event>) {
+        match self {
+            Reply::Evented(r, e) => (*r, e),
+            r => (r, Vec::new()),
+        }
+    }
+
     pub fn int(&self) -> i64 {
         match self {
             Reply::Int(n) => *n,

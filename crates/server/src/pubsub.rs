@@ -14,7 +14,9 @@
 
 use crate::client::ClientInfo;
 use crate::conn::Conn;
+use crate::core::Core;
 use crate::ops::{Op, Reply};
+use engine::notify::Event;
 use engine::table::Rt;
 use engine::{Args, Error};
 use resp::{Proto, Writer};
@@ -409,10 +411,9 @@ pub fn unsubscribe_all(c: &mut Conn) {
 /// PUBLISH/SPUBLISH: delivers here, then once to every other core with subscribers.
 async fn publish(c: &mut Conn, args: Args<'_>, shard: bool) -> i64 {
     let core = c.core.clone();
-    let shared = core.shared.clone();
-    let limits = shared.pubsub_limits();
+    let limits = core.settings.get().output;
     let (channel, message) = (args.get(1), args.get(2));
-    let mut total = core
+    let total = core
         .pubsub
         .borrow()
         .publish(channel, message, shard, &limits) as i64;
@@ -420,21 +421,86 @@ async fn publish(c: &mut Conn, args: Args<'_>, shard: bool) -> i64 {
     if let Some(mb) = c.subs.mailbox.clone() {
         mb.drain_into(&mut c.out);
     }
+    total + publish_remote(&core, || vec![(channel.to_vec(), message.to_vec())], shard).await
+}
+
+/// Sends messages once to every other core with subscribers and waits for them all;
+/// returns how many received them there.
+async fn publish_remote(
+    core: &Rc<Core>,
+    msgs: impl Fn() -> Vec<(Vec<u8>, Vec<u8>)>,
+    shard: bool,
+) -> i64 {
+    let shared = core.shared.clone();
     let mut pending = Vec::new();
     for s in 0..core.shards() {
         if s != core.id && shared.subscriptions[s].load(Ordering::Relaxed) > 0 {
             let op = Op::Publish {
-                channel: channel.to_vec(),
-                message: message.to_vec(),
+                msgs: msgs(),
                 shard,
             };
             pending.push(core.send(s, op).await);
         }
     }
+    let mut total = 0;
     for p in pending {
         total += p.wait().await.int();
     }
     total
+}
+
+/// The messages keyspace events turn into under `flags` (None when nobody anywhere
+/// subscribes, so nothing is built).
+fn event_messages(core: &Core, events: &[Event]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+    let shared = &core.shared;
+    if shared
+        .subscriptions
+        .iter()
+        .all(|n| n.load(Ordering::Relaxed) == 0)
+    {
+        return None;
+    }
+    let flags = core.settings.get().notify;
+    Some(events.iter().flat_map(|e| e.messages(flags)).collect())
+}
+
+fn deliver_here(core: &Core, msgs: &[(Vec<u8>, Vec<u8>)]) {
+    let limits = core.settings.get().output;
+    let reg = core.pubsub.borrow();
+    for (channel, message) in msgs {
+        reg.publish(channel, message, false, &limits);
+    }
+}
+
+/// Publishes the keyspace events of a connection's command before its reply, as Redis
+/// does: its own subscription sees them first, and the other cores have delivered them
+/// before the client can send its next command.
+pub async fn publish_events(c: &mut Conn) {
+    let events = std::mem::take(&mut c.events);
+    let core = c.core.clone();
+    let Some(msgs) = event_messages(&core, &events) else {
+        return;
+    };
+    deliver_here(&core, &msgs);
+    if let Some(mb) = c.subs.mailbox.clone() {
+        mb.drain_into(&mut c.out);
+    }
+    publish_remote(&core, || msgs.clone(), false).await;
+}
+
+/// Publishes keyspace events raised outside a client's command on this core (active expiry,
+/// a blocked client served, an operation for another core): delivered here at once and
+/// sent to the other cores in the background.
+pub fn publish_detached(core: &Rc<Core>, events: Vec<Event>) {
+    let Some(msgs) = event_messages(core, &events) else {
+        return;
+    };
+    deliver_here(core, &msgs);
+    let core = core.clone();
+    glommio::spawn_local(async move {
+        publish_remote(&core, || msgs.clone(), false).await;
+    })
+    .detach();
 }
 
 pub async fn run(c: &mut Conn, rt: Rt, args: Args<'_>) -> engine::Result<()> {

@@ -6,6 +6,7 @@
 use crate::conn::{Conn, ReplyMode};
 use crate::ops::{KillFilter, Op, Reply};
 use crate::shared::ShutdownReason;
+use engine::notify::{GENERIC, KEY_MISS, NEW, STRING};
 use engine::table::{CommandSpec, Rt, COMMANDS};
 use engine::{Args, Error};
 use resp::{Proto, Writer};
@@ -343,6 +344,9 @@ async fn sort(c: &mut Conn, spec: &'static CommandSpec, args: Args<'_>) -> engin
             Reply::Entry(e) => e,
             _ => None,
         };
+        if entry.is_none() {
+            c.notify(KEY_MISS, "keymiss", db, key);
+        }
         let prepared = s::prepare(entry.as_ref().map(|e| &e.value), &mut o)?;
         // Fetch what the patterns read, one request per shard.
         let wanted = s::wanted(&prepared, &o);
@@ -350,7 +354,7 @@ async fn sort(c: &mut Conn, spec: &'static CommandSpec, args: Args<'_>) -> engin
         for w in wanted {
             by_shard[shared.shard_of(&w.0)].push(w);
         }
-        let mut found: HashMap<s::PatternKey, Option<Vec<u8>>> = HashMap::new();
+        let mut found: HashMap<s::PatternKey, (Option<Vec<u8>>, bool)> = HashMap::new();
         for (sh, items) in by_shard.into_iter().enumerate() {
             if items.is_empty() {
                 continue;
@@ -359,16 +363,24 @@ async fn sort(c: &mut Conn, spec: &'static CommandSpec, args: Args<'_>) -> engin
                 db,
                 items: items.clone(),
             };
-            if let Reply::Values(vals) = core.call_tx(sh, op, tx).await {
-                found.extend(items.into_iter().zip(vals));
+            if let Reply::Values(vals, exists) = core.call_tx(sh, op, tx).await {
+                found.extend(items.into_iter().zip(vals.into_iter().zip(exists)));
             }
         }
+        let mut missed: Vec<Vec<u8>> = Vec::new();
         let rows = s::run(prepared, &o, &mut |k, f| {
-            found
+            let (value, exists) = found
                 .get(&(k.to_vec(), f.map(|f| f.to_vec())))
                 .cloned()
-                .flatten()
+                .unwrap_or((None, false));
+            if !exists {
+                missed.push(k.to_vec());
+            }
+            value
         })?;
+        for k in &missed {
+            c.notify(KEY_MISS, "keymiss", db, k);
+        }
         match o.store {
             Some(dst) => {
                 let n = rows.len();
@@ -388,7 +400,16 @@ async fn sort(c: &mut Conn, spec: &'static CommandSpec, args: Args<'_>) -> engin
                         key: dst.to_vec(),
                     },
                 };
-                core.call_tx(shared.shard_of(dst), op, tx).await;
+                let stored = matches!(op, Op::Put { .. });
+                let reply = core.call_tx(shared.shard_of(dst), op, tx).await;
+                if stored {
+                    if matches!(reply, Reply::Int(1)) {
+                        c.notify(NEW, "new", db, dst);
+                    }
+                    c.notify(engine::notify::LIST, "sortstore", db, dst);
+                } else if matches!(reply, Reply::Entry(Some(_))) {
+                    c.notify(GENERIC, "del", db, dst);
+                }
                 c.writer().integer(n as i64);
             }
             None => s::reply(&mut c.writer(), &rows),
@@ -597,8 +618,8 @@ async fn config(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
                 cfg.set_many(&pairs).map_err(Error::msg)?;
             }
             shared.refresh_hot_config();
-            let limits = shared.limits();
-            c.core.clone().call_all(|_| Op::SetLimits(limits)).await;
+            let settings = shared.settings();
+            c.core.clone().call_all(|_| Op::SetLimits(settings)).await;
             c.writer().ok();
         }
         "resetstat" if args.len() == 2 => {
@@ -1127,6 +1148,7 @@ pub async fn gather(
     let tx = held.tx;
     let mut scratch = engine::Shard::new(core.id, shared.databases());
     scratch.limits = core.shard.borrow().limits;
+    scratch.notify_classes = engine::notify::recorded(core.settings.get().notify);
     scratch.set_time(engine::shard::unix_ms());
     let mut versions = Vec::with_capacity(keys.len());
     for (s, db, key) in &keys {
@@ -1139,8 +1161,11 @@ pub async fn gather(
         }
         versions.push(scratch.watch(*db, key));
     }
+    // Loading the copies is no event ("new"); what the command does is.
+    drop(scratch.take_events());
     let proto = c.proto;
     scratch.execute(spec, handler, db, args, &mut c.out, proto);
+    c.events.append(&mut scratch.take_events());
     if spec.is_write() {
         for ((s, db, key), v) in keys.iter().zip(versions) {
             if scratch.watch_version(*db, key) == Some(v) {
@@ -1250,7 +1275,8 @@ async fn cross_locked(c: &mut Conn, rt: Rt, args: Args<'_>, tx: u64) -> engine::
                 left: from_left,
                 count: 1,
             };
-            let Reply::Keys(mut popped) = call(shard_of(src), pop).await else {
+            let (reply, pop_events) = call(shard_of(src), pop).await.events();
+            let Reply::Keys(mut popped) = reply else {
                 return Err(Error::msg("ERR internal error in 'lmove'"));
             };
             let Some(elem) = popped.pop() else {
@@ -1263,7 +1289,10 @@ async fn cross_locked(c: &mut Conn, rt: Rt, args: Args<'_>, tx: u64) -> engine::
                 left: to_left,
                 elems: vec![elem.clone()],
             };
-            call(shard_of(dst), push).await;
+            let (_, mut push_events) = call(shard_of(dst), push).await.events();
+            // Redis' order: the push on the destination, then the pop on the source.
+            c.events.append(&mut push_events);
+            c.events.extend(pop_events);
             c.writer().bulk(&elem);
         }
         Rt::Rename | Rt::RenameNx => {
@@ -1316,6 +1345,9 @@ async fn cross_locked(c: &mut Conn, rt: Rt, args: Args<'_>, tx: u64) -> engine::
                 },
             )
             .await;
+            c.notify(NEW, "new", db, dst);
+            c.notify(GENERIC, "rename_from", db, src);
+            c.notify(GENERIC, "rename_to", db, dst);
             if nx {
                 c.writer().integer(1);
             } else {
@@ -1335,6 +1367,7 @@ async fn cross_locked(c: &mut Conn, rt: Rt, args: Args<'_>, tx: u64) -> engine::
             )
             .await
             else {
+                c.notify(KEY_MISS, "keymiss", db, src);
                 c.writer().integer(0);
                 return Ok(());
             };
@@ -1348,30 +1381,34 @@ async fn cross_locked(c: &mut Conn, rt: Rt, args: Args<'_>, tx: u64) -> engine::
                 },
             )
             .await;
-            c.writer().integer(matches!(put, Reply::Bool(true)) as i64);
+            let copied = matches!(put, Reply::Int(1 | 2));
+            if copied {
+                c.notify(NEW, "new", dst_db, dst);
+                c.notify(GENERIC, "copy_to", dst_db, dst);
+            }
+            c.writer().integer(copied as i64);
         }
         Rt::Lcs => {
             let mut vals = [Vec::new(), Vec::new()];
+            let mut wrong = false;
             for (i, v) in vals.iter_mut().enumerate() {
                 let key = args.get(1 + i);
-                if let Reply::Entry(Some(e)) = call(
-                    shard_of(key),
-                    Op::Get {
-                        db,
-                        key: key.to_vec(),
-                    },
-                )
-                .await
-                {
-                    match e.value {
+                let get = Op::Get {
+                    db,
+                    key: key.to_vec(),
+                };
+                match call(shard_of(key), get).await {
+                    Reply::Entry(Some(e)) => match e.value {
                         engine::value::Value::Str(s) => *v = s.to_vec(),
-                        _ => {
-                            return Err(Error::msg(
-                                "ERR The specified keys must contain string values",
-                            ))
-                        }
-                    }
+                        _ => wrong = true,
+                    },
+                    _ => c.notify(KEY_MISS, "keymiss", db, key),
                 }
+            }
+            if wrong {
+                return Err(Error::msg(
+                    "ERR The specified keys must contain string values",
+                ));
             }
             // Redis checks the keys' types before the options.
             let opts = engine::cmd::string::parse_lcs_opts(args)?;
@@ -1424,6 +1461,8 @@ async fn cross_locked(c: &mut Conn, rt: Rt, args: Args<'_>, tx: u64) -> engine::
                     },
                 )
                 .await;
+                c.notify(NEW, "new", db, key);
+                c.notify(STRING, "set", db, key);
             }
             c.writer().integer(1);
         }

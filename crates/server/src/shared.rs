@@ -17,8 +17,6 @@ pub struct Shared {
     pub connected_clients: AtomicUsize,
     /// Pub/Sub registrations per core: PUBLISH skips cores that have none.
     pub subscriptions: Vec<AtomicUsize>,
-    /// The pubsub class of client-output-buffer-limit.
-    pubsub_limits: RwLock<crate::pubsub::Limits>,
     /// Clients waiting in a blocking command (INFO blocked_clients).
     pub blocked_clients: AtomicUsize,
     pub total_connections: AtomicU64,
@@ -45,6 +43,17 @@ pub struct Shared {
     pub listen_fds: std::sync::Mutex<Vec<i32>>,
 }
 
+/// Per-core copies of configuration the command path reads (see `Shared::settings`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Settings {
+    /// The compact encodings' size limits (each shard's `Shard::limits`).
+    pub limits: engine::value::Limits,
+    /// notify-keyspace-events as `engine::notify` flags.
+    pub notify: u32,
+    /// client-output-buffer-limit, per client class.
+    pub output: crate::pubsub::Limits,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShutdownReason {
     Command,
@@ -69,7 +78,6 @@ impl Shared {
             connected_clients: AtomicUsize::new(0),
             blocked_clients: AtomicUsize::new(0),
             subscriptions: (0..shards).map(|_| AtomicUsize::new(0)).collect(),
-            pubsub_limits: RwLock::new(Default::default()),
             total_connections: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
             pause_until: AtomicU64::new(0),
@@ -110,24 +118,34 @@ impl Shared {
         if let Ok(mut p) = self.requirepass.write() {
             *p = c.requirepass();
         }
-        if let Ok(mut l) = self.pubsub_limits.write() {
-            *l = crate::pubsub::Limits::from_config(
-                &c.get("client-output-buffer-limit").unwrap_or_default(),
-            );
-        }
-    }
-
-    pub fn pubsub_limits(&self) -> crate::pubsub::Limits {
-        self.pubsub_limits.read().map(|l| *l).unwrap_or_default()
     }
 
     pub fn requirepass(&self) -> Option<String> {
         self.requirepass.read().ok().and_then(|p| p.clone())
     }
 
-    /// The compact encodings' limits, from the config (each shard keeps a copy, refreshed by
-    /// CONFIG SET through `Op::SetLimits`).
-    pub fn limits(&self) -> engine::value::Limits {
+    /// What every core keeps a copy of, read from the config at start and pushed to every
+    /// core after CONFIG SET (`Op::SetLimits`), so the command path takes no lock for it.
+    pub fn settings(&self) -> Settings {
+        let (notify, cobl) = self
+            .config
+            .read()
+            .map(|c| {
+                (
+                    c.get("notify-keyspace-events").unwrap_or_default(),
+                    c.get("client-output-buffer-limit").unwrap_or_default(),
+                )
+            })
+            .unwrap_or_default();
+        Settings {
+            limits: self.limits(),
+            notify: engine::notify::parse_flags(&notify),
+            output: crate::pubsub::Limits::from_config(&cobl),
+        }
+    }
+
+    /// The compact encodings' limits, from the config.
+    fn limits(&self) -> engine::value::Limits {
         let mut l = engine::value::Limits::default();
         let Ok(c) = self.config.read() else { return l };
         let num = |name: &str, fallback: usize| {

@@ -8,6 +8,7 @@ use crate::args::{parse_i64, Args, ScanOpts};
 use crate::cmd::string::ld;
 use crate::cmd::{read, write};
 use crate::error::{Error, Result};
+use crate::notify::HASH;
 use crate::shard::{Ctx, Shard};
 use crate::value::{Hash, Value};
 
@@ -29,6 +30,7 @@ fn hset_pairs(ctx: &mut Ctx, args: Args) -> Result<usize> {
         created += h.set(args.get(i), args.get(i + 1), &limits) as usize;
     }
     ctx.shard.modified(ctx.db, key);
+    ctx.notify(HASH, "hset", key);
     Ok(created)
 }
 
@@ -55,6 +57,7 @@ pub fn hsetnx(ctx: &mut Ctx, args: Args) -> Result<()> {
     h.prepare([args.get(2).len(), args.get(3).len()], &limits);
     h.set(args.get(2), args.get(3), &limits);
     ctx.shard.modified(ctx.db, key);
+    ctx.notify(HASH, "hset", key);
     ctx.out.integer(1);
     Ok(())
 }
@@ -90,10 +93,9 @@ pub fn hdel(ctx: &mut Ctx, args: Args) -> Result<()> {
         deleted += h.remove(args.get(i)) as i64;
     }
     let empty = h.is_empty();
-    if empty {
-        ctx.shard.delete(ctx.db, key);
-    } else if deleted > 0 {
-        ctx.shard.modified(ctx.db, key);
+    if deleted > 0 {
+        ctx.notify(HASH, "hdel", key);
+        crate::cmd::settle(ctx, key, empty);
     }
     ctx.out.integer(deleted);
     Ok(())
@@ -172,6 +174,7 @@ pub fn hincrby(ctx: &mut Ctx, args: Args) -> Result<()> {
         .ok_or_else(|| Error::msg("ERR increment or decrement would overflow"))?;
     h.set(field, crate::value::IntBuf::default().format(new), &limits);
     ctx.shard.modified(ctx.db, key);
+    ctx.notify(HASH, "hincrby", key);
     ctx.out.integer(new);
     Ok(())
 }
@@ -194,6 +197,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx, args: Args) -> Result<()> {
     h.prepare([field.len(), text.len()], &limits);
     h.set(field, &text, &limits);
     ctx.shard.modified(ctx.db, key);
+    ctx.notify(HASH, "hincrbyfloat", key);
     ctx.out.bulk(&text);
     Ok(())
 }

@@ -2,27 +2,44 @@
 
 use crate::args::Args;
 use crate::error::{Error, Result};
+use crate::notify::{GENERIC, KEY_MISS};
 use crate::shard::{Ctx, Shard};
 use crate::value::{Entry, Value};
 
 /// Redis' lookupKeyReadWithFlags(LOOKUP_NOTOUCH): counts a keyspace hit or miss but leaves
 /// the key's access time alone (EXISTS, TYPE, TTL, OBJECT).
 fn peek_read<'a>(shard: &'a mut Shard, db: usize, key: &[u8]) -> Option<&'a Entry> {
+    peek_read_as(shard, db, key, true)
+}
+
+/// `peek_read`, with the keymiss event only when `notify` (OBJECT asks with
+/// LOOKUP_NONOTIFY).
+fn peek_read_as<'a>(
+    shard: &'a mut Shard,
+    db: usize,
+    key: &[u8],
+    notify: bool,
+) -> Option<&'a Entry> {
     let found = shard.peek(db, key).is_some();
     if found {
         shard.stats.keyspace_hits += 1;
     } else {
         shard.stats.keyspace_misses += 1;
+        if notify {
+            shard.notify(KEY_MISS, "keymiss", db, key);
+        }
     }
     shard.peek(db, key)
 }
 
 pub fn del(ctx: &mut Ctx, args: Args) -> Result<()> {
-    let n = args
-        .iter()
-        .skip(1)
-        .filter(|k| ctx.shard.delete(ctx.db, k))
-        .count();
+    let mut n = 0;
+    for k in args.iter().skip(1) {
+        if ctx.shard.delete(ctx.db, k) {
+            ctx.notify(GENERIC, "del", k);
+            n += 1;
+        }
+    }
     ctx.out.integer(n as i64);
     Ok(())
 }
@@ -107,8 +124,10 @@ fn expire_generic(ctx: &mut Ctx, args: Args, unit_ms: i64, relative: bool) -> Re
     }
     if at <= ctx.shard.now_ms() as i64 {
         ctx.shard.delete(ctx.db, key);
+        ctx.notify(GENERIC, "del", key);
     } else {
         ctx.shard.set_expire(ctx.db, key, at as u64);
+        ctx.notify(GENERIC, "expire", key);
     }
     ctx.out.integer(1);
     Ok(())
@@ -181,6 +200,7 @@ pub fn persist(ctx: &mut Ctx, args: Args) -> Result<()> {
         .is_some_and(|e| e.expire_at != 0);
     if had {
         ctx.shard.set_expire(ctx.db, key, 0);
+        ctx.notify(GENERIC, "persist", key);
     }
     ctx.out.integer(had as i64);
     Ok(())
@@ -204,7 +224,11 @@ fn rename_generic(ctx: &mut Ctx, args: Args, nx: bool) -> Result<()> {
         return Ok(());
     }
     let entry = ctx.shard.take(ctx.db, src).ok_or(Error::NoSuchKey)?;
+    // Redis deletes the destination and adds it anew (a "new" event even when it existed).
+    ctx.shard.remove(ctx.db, dst);
     ctx.shard.store(ctx.db, dst, entry.value, entry.expire_at);
+    ctx.notify(GENERIC, "rename_from", src);
+    ctx.notify(GENERIC, "rename_to", dst);
     if nx {
         ctx.out.integer(1);
     } else {
@@ -257,6 +281,9 @@ pub fn copy(ctx: &mut Ctx, args: Args) -> Result<()> {
         return Ok(());
     };
     let copied = put_copy(ctx.shard, dst_db, dst, entry, replace);
+    if copied {
+        ctx.shard.notify(GENERIC, "copy_to", dst_db, dst);
+    }
     ctx.out.integer(copied as i64);
     Ok(())
 }
@@ -269,8 +296,12 @@ pub fn put_copy(
     entry: Entry,
     replace: bool,
 ) -> bool {
-    if !replace && shard.exists(db, key) {
-        return false;
+    if shard.exists(db, key) {
+        if !replace {
+            return false;
+        }
+        // Deleted and added anew, as Redis does (a "new" keyspace event).
+        shard.remove(db, key);
     }
     shard.store(db, key, entry.value, entry.expire_at);
     true
@@ -296,6 +327,10 @@ pub fn move_(ctx: &mut Ctx, args: Args) -> Result<()> {
         Some(e) => put_copy(ctx.shard, db, key, e, false),
         None => false,
     };
+    if moved {
+        ctx.notify(GENERIC, "move_from", key);
+        ctx.shard.notify(GENERIC, "move_to", db, key);
+    }
     ctx.out.integer(moved as i64);
     Ok(())
 }
@@ -346,7 +381,7 @@ pub fn object(ctx: &mut Ctx, args: Args) -> Result<()> {
     }
     let now_s = (ctx.shard.now_ms() / 1000) as u32;
     let lfu = ctx.shard.lfu_policy;
-    let Some(e) = peek_read(ctx.shard, ctx.db, args.get(2)) else {
+    let Some(e) = peek_read_as(ctx.shard, ctx.db, args.get(2), false) else {
         ctx.out.null();
         return Ok(());
     };

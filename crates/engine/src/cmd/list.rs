@@ -5,6 +5,7 @@
 use crate::args::{parse_i64, Args};
 use crate::cmd::{read, settle, typed, write};
 use crate::error::{Error, Result};
+use crate::notify::{GENERIC, LIST};
 use crate::shard::{Ctx, Shard};
 use crate::value::{List, Value};
 
@@ -160,6 +161,7 @@ pub fn lset(ctx: &mut Ctx, args: Args) -> Result<()> {
     };
     list.set(i, args.get(3));
     ctx.shard.modified(ctx.db, key);
+    ctx.notify(LIST, "lset", key);
     ctx.out.ok();
     Ok(())
 }
@@ -185,6 +187,7 @@ pub fn linsert(ctx: &mut Ctx, args: Args) -> Result<()> {
     list.insert(at + after as usize, args.get(4));
     let n = list.len();
     ctx.shard.modified(ctx.db, key);
+    ctx.notify(LIST, "linsert", key);
     ctx.out.integer(n as i64);
     Ok(())
 }
@@ -228,6 +231,7 @@ pub fn lrem(ctx: &mut Ctx, args: Args) -> Result<()> {
     };
     if removed > 0 {
         let empty = list.is_empty();
+        ctx.notify(LIST, "lrem", key);
         settle(ctx, key, empty);
     }
     ctx.out.integer(removed as i64);
@@ -246,6 +250,7 @@ pub fn ltrim(ctx: &mut Ctx, args: Args) -> Result<()> {
         Some((a, b)) => list.trim(a, b),
     }
     let empty = list.is_empty();
+    ctx.notify(LIST, "ltrim", key);
     settle(ctx, key, empty);
     ctx.out.ok();
     Ok(())
@@ -396,17 +401,24 @@ pub(crate) fn move_one(
             list.push_back(&elem);
         }
         ctx.shard.modified(db, src);
+        ctx.notify(LIST, push_event(to_left), src);
+        ctx.notify(LIST, pop_event(from_left), src);
         ctx.out.bulk(&elem);
         return Ok(());
     }
     // The destination must be a list (or absent) before anything moves.
     check_list(ctx.shard, db, dst)?;
-    let popped = pop_from(ctx.shard, db, src, from_left, 1)?.unwrap_or_default();
+    let Some((popped, emptied)) = pop_quiet(ctx.shard, db, src, from_left, 1)? else {
+        ctx.out.null();
+        return Ok(());
+    };
     let Some(elem) = popped.into_iter().next() else {
         ctx.out.null();
         return Ok(());
     };
     push_into(ctx.shard, db, dst, to_left, std::iter::once(elem.clone()))?;
+    // Redis' order: the push on the destination, then the pop on the source.
+    notify_pop(ctx.shard, db, src, from_left, emptied);
     ctx.out.bulk(&elem);
     Ok(())
 }
@@ -430,7 +442,31 @@ pub fn push_into(
     }
     let n = list.len();
     shard.modified(db, key);
+    shard.notify(LIST, push_event(left), db, key);
     Ok(n)
+}
+
+fn push_event(left: bool) -> &'static str {
+    if left {
+        "lpush"
+    } else {
+        "rpush"
+    }
+}
+
+fn pop_event(left: bool) -> &'static str {
+    if left {
+        "lpop"
+    } else {
+        "rpop"
+    }
+}
+
+fn notify_pop(shard: &mut Shard, db: usize, key: &[u8], left: bool, emptied: bool) {
+    shard.notify(LIST, pop_event(left), db, key);
+    if emptied {
+        shard.notify(GENERIC, "del", db, key);
+    }
 }
 
 /// Pops up to `count` elements from one end of the list at `key` (deleting it when it
@@ -442,6 +478,21 @@ pub fn pop_from(
     left: bool,
     count: usize,
 ) -> Result<Option<Vec<Vec<u8>>>> {
+    let popped = pop_quiet(shard, db, key, left, count)?;
+    Ok(popped.map(|(out, emptied)| {
+        notify_pop(shard, db, key, left, emptied);
+        out
+    }))
+}
+
+/// `pop_from` without its keyspace events; also says whether the list emptied.
+fn pop_quiet(
+    shard: &mut Shard,
+    db: usize,
+    key: &[u8],
+    left: bool,
+    count: usize,
+) -> Result<Option<(Vec<Vec<u8>>, bool)>> {
     let Some(list) = typed::<List>(shard.lookup(db, key))? else {
         return Ok(None);
     };
@@ -455,12 +506,13 @@ pub fn pop_from(
             }
         })
         .collect();
-    if list.is_empty() {
+    let emptied = list.is_empty();
+    if emptied {
         shard.delete(db, key);
     } else {
         shard.modified(db, key);
     }
-    Ok(Some(out))
+    Ok(Some((out, emptied)))
 }
 
 /// The type of the value at `key` for list moves: Ok(true) a list, Ok(false) absent.

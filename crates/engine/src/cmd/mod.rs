@@ -82,10 +82,12 @@ pub(crate) fn write_or_create<'a, T: Typed + ?Sized>(
 }
 
 /// After a command removed elements of a collection: deletes the key if it is now empty,
-/// else counts the change (WATCH, dirty). Empty collections never stay, as in Redis.
+/// else counts the change (WATCH, dirty). Empty collections never stay, as in Redis. The
+/// command's own keyspace event comes first; the "del" of an emptied key follows it.
 pub(crate) fn settle(ctx: &mut Ctx, key: &[u8], empty: bool) {
     if empty {
         ctx.shard.delete(ctx.db, key);
+        ctx.notify(crate::notify::GENERIC, "del", key);
     } else {
         ctx.shard.modified(ctx.db, key);
     }

@@ -8,6 +8,7 @@
 use crate::args::{Args, ScanOpts};
 use crate::cmd::{read, settle, write};
 use crate::error::{Error, Result};
+use crate::notify::{GENERIC, SET};
 use crate::shard::{Ctx, Shard};
 use crate::value::{Set, Value};
 use resp::Writer;
@@ -37,6 +38,7 @@ pub fn sadd(ctx: &mut Ctx, args: Args) -> Result<()> {
     }
     if added > 0 {
         ctx.shard.modified(ctx.db, key);
+        ctx.notify(SET, "sadd", key);
     }
     ctx.out.integer(added);
     Ok(())
@@ -57,6 +59,7 @@ pub fn srem(ctx: &mut Ctx, args: Args) -> Result<()> {
     }
     let empty = set.is_empty();
     if removed > 0 {
+        ctx.notify(SET, "srem", key);
         settle(ctx, key, empty);
     }
     ctx.out.integer(removed);
@@ -119,6 +122,7 @@ pub fn spop(ctx: &mut Ctx, args: Args) -> Result<()> {
     set.remove(&m);
     let empty = set.is_empty();
     ctx.shard.rng = rng;
+    ctx.notify(SET, "spop", key);
     settle(ctx, key, empty);
     ctx.out.bulk(&m);
     Ok(())
@@ -141,7 +145,8 @@ fn spop_count(ctx: &mut Ctx, args: Args) -> Result<()> {
     if count as usize >= set.len() {
         // The whole set, in its own order, and the key goes.
         reply_members(&mut ctx.out, set);
-        ctx.shard.delete(ctx.db, key);
+        ctx.notify(SET, "spop", key);
+        settle(ctx, key, true);
         return Ok(());
     }
     let mut popped = Vec::with_capacity(count as usize);
@@ -152,6 +157,7 @@ fn spop_count(ctx: &mut Ctx, args: Args) -> Result<()> {
     }
     ctx.shard.rng = rng;
     ctx.shard.modified(ctx.db, key);
+    ctx.notify(SET, "spop", key);
     ctx.out.set(popped.len());
     for m in &popped {
         ctx.out.bulk(m);
@@ -282,6 +288,7 @@ pub fn smove(ctx: &mut Ctx, args: Args) -> Result<()> {
         return Ok(());
     }
     let empty = set.is_empty();
+    ctx.notify(SET, "srem", src);
     settle(ctx, src, empty);
     if !dst_exists {
         let set = Set::for_member(member);
@@ -290,34 +297,34 @@ pub fn smove(ctx: &mut Ctx, args: Args) -> Result<()> {
     let set = write::<Set>(ctx.shard, ctx.db, dst)?.ok_or(Error::NoSuchKey)?;
     if set.insert(member, &limits) {
         ctx.shard.modified(ctx.db, dst);
+        ctx.notify(SET, "sadd", dst);
     }
     ctx.out.integer(1);
     Ok(())
 }
 
-/// Looks every key up in order (WRONGTYPE stops at the first set of another type); None
-/// stands for a missing key.
-fn lookup_all(ctx: &mut Ctx, keys: &[&[u8]], for_write: bool) -> Result<Vec<bool>> {
+/// Looks every key up in order for reading (Redis 7.0 reads the sources of the STORE forms
+/// with lookupKeyRead too: a keymiss event each); WRONGTYPE stops at the first value of
+/// another type. False stands for a missing key.
+fn lookup_all(ctx: &mut Ctx, keys: &[&[u8]]) -> Result<Vec<bool>> {
     let mut present = Vec::with_capacity(keys.len());
     for k in keys {
-        let s = if for_write {
-            write::<Set>(ctx.shard, ctx.db, k)?
-        } else {
-            read::<Set>(ctx.shard, ctx.db, k)?
-        };
-        present.push(s.is_some());
+        present.push(read::<Set>(ctx.shard, ctx.db, k)?.is_some());
     }
     Ok(present)
 }
 
 /// Stores a result set at `dst` (replacing any value and its TTL) or deletes `dst` when
 /// the result is empty; replies with the size.
-fn store_result(ctx: &mut Ctx, dst: &[u8], result: Set) {
+fn store_result(ctx: &mut Ctx, dst: &[u8], result: Set, event: &'static str) {
     let n = result.len();
     if n == 0 {
-        ctx.shard.delete(ctx.db, dst);
+        if ctx.shard.delete(ctx.db, dst) {
+            ctx.notify(GENERIC, "del", dst);
+        }
     } else {
         ctx.shard.store(ctx.db, dst, Value::Set(result), 0);
+        ctx.notify(SET, event, dst);
     }
     ctx.out.integer(n as i64);
 }
@@ -329,10 +336,12 @@ enum Inter {
 }
 
 fn inter(ctx: &mut Ctx, keys: &[&[u8]], mode: Inter) -> Result<()> {
-    let present = lookup_all(ctx, keys, matches!(mode, Inter::Store(_)))?;
+    let present = lookup_all(ctx, keys)?;
     if present.contains(&false) {
         match mode {
-            Inter::Store(dst) => store_result(ctx, &dst, Set::Ints(Default::default())),
+            Inter::Store(dst) => {
+                store_result(ctx, &dst, Set::Ints(Default::default()), "sinterstore")
+            }
             Inter::Card(_) => ctx.out.integer(0),
             Inter::Reply => ctx.out.set(0),
         }
@@ -380,7 +389,7 @@ fn inter(ctx: &mut Ctx, keys: &[&[u8]], mode: Inter) -> Result<()> {
             for m in &found {
                 result.insert(m, &limits);
             }
-            store_result(ctx, &dst, result);
+            store_result(ctx, &dst, result, "sinterstore");
         }
     }
     Ok(())
@@ -431,7 +440,7 @@ pub fn sintercard(ctx: &mut Ctx, args: Args) -> Result<()> {
 }
 
 fn union_diff(ctx: &mut Ctx, keys: &[&[u8]], diff: bool, dst: Option<&[u8]>) -> Result<()> {
-    let present = lookup_all(ctx, keys, dst.is_some())?;
+    let present = lookup_all(ctx, keys)?;
     let limits = ctx.shard.limits;
     let mut result = Set::Ints(Default::default());
     {
@@ -459,7 +468,10 @@ fn union_diff(ctx: &mut Ctx, keys: &[&[u8]], diff: bool, dst: Option<&[u8]>) -> 
         }
     }
     match dst {
-        Some(dst) => store_result(ctx, dst, result),
+        Some(dst) => {
+            let event = if diff { "sdiffstore" } else { "sunionstore" };
+            store_result(ctx, dst, result, event)
+        }
         None => reply_members(&mut ctx.out, &result),
     }
     Ok(())

@@ -322,9 +322,14 @@ fn sort_generic(ctx: &mut Ctx, args: Args, readonly: bool) -> Result<()> {
         Some(dst) => {
             let n = rows.len();
             match stored(rows) {
-                Some(v) => ctx.shard.store(db, dst, v, 0),
+                Some(v) => {
+                    ctx.shard.store(db, dst, v, 0);
+                    ctx.notify(crate::notify::LIST, "sortstore", dst);
+                }
                 None => {
-                    ctx.shard.delete(db, dst);
+                    if ctx.shard.delete(db, dst) {
+                        ctx.notify(crate::notify::GENERIC, "del", dst);
+                    }
                 }
             }
             ctx.out.integer(n as i64);

@@ -3,6 +3,7 @@
 use crate::args::{parse_i64, Args};
 use crate::cmd::{read, write};
 use crate::error::{Error, Result};
+use crate::notify::{GENERIC, STRING};
 use crate::shard::Ctx;
 use crate::value::{Entry, IntBuf, Str, Value};
 
@@ -172,6 +173,10 @@ fn set_generic(
     // expired lazily on its next access, or by the active cycle.
     ctx.shard
         .store(db, key, Value::Str(Str::from_bytes(val)), expire_at);
+    ctx.notify(STRING, "set", key);
+    if let Ttl::At(_) = ttl {
+        ctx.notify(GENERIC, "expire", key);
+    }
     if get {
         match old {
             Some(v) => ctx.out.bulk(&v),
@@ -190,6 +195,7 @@ pub fn setnx(ctx: &mut Ctx, args: Args) -> Result<()> {
     } else {
         ctx.shard
             .store(ctx.db, key, Value::Str(Str::from_bytes(val)), 0);
+        ctx.notify(STRING, "set", key);
         ctx.out.integer(1);
     }
     Ok(())
@@ -230,6 +236,7 @@ pub fn getdel(ctx: &mut Ctx, args: Args) -> Result<()> {
     let old = read::<Str>(ctx.shard, ctx.db, key)?.map(|s| s.to_vec());
     if old.is_some() {
         ctx.shard.delete(ctx.db, key);
+        ctx.notify(GENERIC, "del", key);
     }
     match old {
         Some(v) => ctx.out.bulk(&v),
@@ -251,9 +258,11 @@ pub fn getex(ctx: &mut Ctx, args: Args) -> Result<()> {
     match ttl {
         Ttl::At(at) if at <= ctx.shard.now_ms() => {
             ctx.shard.delete(ctx.db, key);
+            ctx.notify(GENERIC, "del", key);
         }
         Ttl::At(at) => {
             ctx.shard.set_expire(ctx.db, key, at);
+            ctx.notify(GENERIC, "expire", key);
         }
         Ttl::Persist => {
             if ctx
@@ -262,6 +271,7 @@ pub fn getex(ctx: &mut Ctx, args: Args) -> Result<()> {
                 .is_some_and(|e| e.expire_at != 0)
             {
                 ctx.shard.set_expire(ctx.db, key, 0);
+                ctx.notify(GENERIC, "persist", key);
             }
         }
         Ttl::None | Ttl::Keep => {}
@@ -299,6 +309,7 @@ pub fn mset(ctx: &mut Ctx, args: Args) -> Result<()> {
             Value::Str(Str::from_bytes(args.get(i + 1))),
             0,
         );
+        ctx.notify(STRING, "set", args.get(i));
     }
     ctx.out.ok();
     Ok(())
@@ -322,6 +333,7 @@ pub fn msetnx(ctx: &mut Ctx, args: Args) -> Result<()> {
             Value::Str(Str::from_bytes(args.get(i + 1))),
             0,
         );
+        ctx.notify(STRING, "set", args.get(i));
     }
     ctx.out.integer(1);
     Ok(())
@@ -352,6 +364,7 @@ pub fn append(ctx: &mut Ctx, args: Args) -> Result<()> {
             val.len()
         }
     };
+    ctx.notify(STRING, "append", key);
     ctx.out.integer(len as i64);
     Ok(())
 }
@@ -377,6 +390,7 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) -> Result<()> {
             by
         }
     };
+    ctx.notify(STRING, "incrby", key);
     ctx.out.integer(new);
     Ok(())
 }
@@ -422,6 +436,7 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: Args) -> Result<()> {
     let value = Str::plain(&text);
     let expire = ctx.shard.peek(db, key).map_or(0, |e| e.expire_at);
     ctx.shard.store(db, key, Value::Str(value), expire);
+    ctx.notify(STRING, "incrbyfloat", key);
     ctx.out.bulk(&text);
     Ok(())
 }
@@ -1009,6 +1024,7 @@ pub fn setrange(ctx: &mut Ctx, args: Args) -> Result<()> {
     raw[offset..offset + val.len()].copy_from_slice(val);
     let n = raw.len();
     ctx.shard.modified(ctx.db, key);
+    ctx.notify(STRING, "setrange", key);
     ctx.out.integer(n as i64);
     Ok(())
 }
@@ -1049,8 +1065,9 @@ pub fn parse_lcs_opts(args: Args) -> Result<LcsOpts> {
 }
 
 pub fn lcs(ctx: &mut Ctx, args: Args) -> Result<()> {
-    // Redis checks the keys' types before the options.
+    // Redis looks both keys up, then checks their types, then the options.
     let mut vals = [Vec::new(), Vec::new()];
+    let mut wrong = false;
     for (i, v) in vals.iter_mut().enumerate() {
         match ctx.shard.lookup_read(ctx.db, args.get(1 + i)) {
             None => {}
@@ -1058,12 +1075,13 @@ pub fn lcs(ctx: &mut Ctx, args: Args) -> Result<()> {
                 value: Value::Str(s),
                 ..
             }) => *v = s.to_vec(),
-            Some(_) => {
-                return Err(Error::msg(
-                    "ERR The specified keys must contain string values",
-                ))
-            }
+            Some(_) => wrong = true,
         }
+    }
+    if wrong {
+        return Err(Error::msg(
+            "ERR The specified keys must contain string values",
+        ));
     }
     let opts = parse_lcs_opts(args)?;
     lcs_reply(&mut ctx.out, &vals[0], &vals[1], opts)

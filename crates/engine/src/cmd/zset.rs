@@ -7,6 +7,7 @@
 use crate::args::{parse_f64, parse_i64, Args, ScanOpts};
 use crate::cmd::{read, settle, write};
 use crate::error::{Error, Result};
+use crate::notify::{GENERIC, ZSET};
 use crate::shard::{Ctx, Shard};
 use crate::value::{Set, Value};
 use crate::zset::{AddFlags, Added, ZSet};
@@ -132,6 +133,9 @@ fn zadd_generic(ctx: &mut Ctx, args: Args, incr_cmd: bool) -> Result<()> {
         } else if added + updated > 0 {
             ctx.shard.modified(ctx.db, key);
         }
+        if added + updated > 0 {
+            ctx.notify(ZSET, if f.incr { "zincr" } else { "zadd" }, key);
+        }
         if nan {
             return Err(Error::msg("ERR resulting score is not a number (NaN)"));
         }
@@ -172,6 +176,7 @@ pub fn zrem(ctx: &mut Ctx, args: Args) -> Result<()> {
     }
     let empty = z.is_empty();
     if removed > 0 {
+        ctx.notify(ZSET, "zrem", key);
         settle(ctx, key, empty);
     }
     ctx.out.integer(removed);
@@ -557,9 +562,12 @@ fn zrange_generic(
 
 /// Stores the members as a new sorted set at `dst` (replacing any value and its TTL), or
 /// deletes `dst` when there are none; replies with the count.
+/// The keyspace event is the command's name (zrangestore, zunionstore, ...).
 fn store_result(ctx: &mut Ctx, dst: &[u8], items: &[(Vec<u8>, f64)]) {
     if items.is_empty() {
-        ctx.shard.delete(ctx.db, dst);
+        if ctx.shard.delete(ctx.db, dst) {
+            ctx.notify(GENERIC, "del", dst);
+        }
         ctx.out.integer(0);
         return;
     }
@@ -571,6 +579,7 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], items: &[(Vec<u8>, f64)]) {
     }
     let n = z.len();
     ctx.shard.store(ctx.db, dst, Value::ZSet(z), 0);
+    ctx.notify(ZSET, ctx.name, dst);
     ctx.out.integer(n as i64);
 }
 
@@ -660,6 +669,8 @@ fn zremrange(ctx: &mut Ctx, args: Args, kind: Kind) -> Result<()> {
     let removed = z.remove_range(lo, hi);
     let empty = z.is_empty();
     if removed > 0 {
+        // ctx.name is the event: zremrangebyrank, zremrangebyscore, zremrangebylex.
+        ctx.notify(ZSET, ctx.name, key);
         settle(ctx, key, empty);
     }
     ctx.out.integer(removed as i64);
@@ -718,6 +729,7 @@ pub fn pop_from(
             z.remove_range(lo, hi);
         }
         let empty = z.is_empty();
+        ctx.notify(ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
         settle(ctx, key, empty);
         let out = &mut ctx.out;
         let nested = match how {
@@ -941,12 +953,8 @@ fn zsetop(
         .map(|i| args.get(i))
         .collect();
     for k in &keys {
-        let e = if dst.is_some() {
-            ctx.shard.lookup(ctx.db, k)
-        } else {
-            ctx.shard.lookup_read(ctx.db, k)
-        };
-        if let Some(e) = e {
+        // Redis 7.0 reads the sources with lookupKeyRead even when storing (a keymiss each).
+        if let Some(e) = ctx.shard.lookup_read(ctx.db, k) {
             if !matches!(e.value, Value::ZSet(_) | Value::Set(_)) {
                 return Err(Error::WrongType);
             }
