@@ -857,3 +857,47 @@ fn encoding_limits_follow_the_config() {
         assert_eq!(encoding(&mut c, &s), "hashtable", "{s}");
     }
 }
+
+/// client-output-buffer-limit normal: a reply past the hard limit closes its client at
+/// once; one over the soft limit that the client does not read closes it after the soft
+/// seconds; everyone else carries on.
+#[test]
+fn normal_output_buffer_limits() {
+    let srv = Server::start_with(2, &["--client-output-buffer-limit", "normal 4mb 1mb 1"]);
+    let mut c = srv.raw();
+    let big = "x".repeat(6 << 20);
+    assert_eq!(c.cmd(&["SET", "big", &big]), "+OK\r\n");
+    assert_eq!(c.cmd(&["SET", "mid", &big[..2 << 20]]), "+OK\r\n");
+    // Under the soft limit and read at once: fine.
+    assert_eq!(c.cmd(&["STRLEN", "big"]), ":6291456\r\n");
+    // Past the hard limit: closed without the reply.
+    c.send(b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n");
+    assert!(closed_within(&mut c, Duration::from_secs(5)), "hard limit");
+    // Over the soft limit and not read: a dozen 2 MB replies fill the socket buffers, the
+    // write waits past its second, the client goes.
+    let mut slow = srv.raw();
+    let mut pipeline = Vec::new();
+    for _ in 0..12 {
+        pipeline.extend_from_slice(b"*2\r\n$3\r\nGET\r\n$3\r\nmid\r\n");
+    }
+    slow.send(&pipeline);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        closed_within(&mut slow, Duration::from_secs(5)),
+        "soft limit"
+    );
+    let mut other = srv.raw();
+    assert_eq!(other.cmd(&["STRLEN", "mid"]), ":2097152\r\n");
+    // CONFIG SET lifts the limit for new replies.
+    assert_eq!(
+        other.cmd(&[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "normal 0 0 0"
+        ]),
+        "+OK\r\n"
+    );
+    let reply = other.cmd(&["GET", "big"]);
+    assert_eq!(reply.len(), (6 << 20) + 12);
+}

@@ -439,7 +439,7 @@ pub(crate) static DEFS: &[Def] = &[
         "client-output-buffer-limit",
         Kind::ClientOutputBufferLimit,
         COBL_DEFAULT,
-        0,
+        I,
     ),
     d("tracking-table-max-keys", int(0, LONG_MAX), "1000000", 0),
     d("shutdown-timeout", int(0, INT_MAX), "10", 0),

@@ -451,12 +451,47 @@ impl Conn {
         if self.out.is_empty() {
             return true;
         }
-        self.info.obuf.set(self.out.len());
+        let len = self.out.len();
+        self.info.obuf.set(len);
+        // client-output-buffer-limit for these replies: the normal class, or pubsub for a
+        // subscriber. Past the hard limit the client is closed at once; past the soft limit
+        // its write gets the soft limit's seconds to finish, as Redis lets a client stay
+        // over it for that long.
+        let settings = self.core.settings.get();
+        let limit = if self.subs.active() {
+            settings.output
+        } else {
+            settings.normal
+        };
+        if limit.hard > 0 && len > limit.hard {
+            tracing::warn!(
+                client = self.info.id,
+                pending = len,
+                "closing a client past client-output-buffer-limit"
+            );
+            return false;
+        }
         let core = &self.core;
         core.counters
             .net_out
-            .set(core.counters.net_out.get() + self.out.len() as u64);
-        if stream.write_all(&self.out).await.is_err() {
+            .set(core.counters.net_out.get() + len as u64);
+        let written = if limit.soft > 0 && len > limit.soft {
+            let grace = std::time::Duration::from_secs(limit.soft_secs.max(1));
+            let write = async { stream.write_all(&self.out).await.is_ok() };
+            let expire = async {
+                glommio::timer::sleep(grace).await;
+                tracing::warn!(
+                    client = self.info.id,
+                    pending = len,
+                    "closing a client over the soft client-output-buffer-limit for too long"
+                );
+                false
+            };
+            futures_lite::future::or(write, expire).await
+        } else {
+            stream.write_all(&self.out).await.is_ok()
+        };
+        if !written {
             return false;
         }
         self.out.clear();

@@ -548,6 +548,11 @@ impl Core {
                     hops_sent: self.counters.hops.get(),
                     max_input_buffer: clients.values().map(|c| c.qbuf.get()).max().unwrap_or(0),
                     max_output_buffer: clients.values().map(|c| c.obuf.get()).max().unwrap_or(0),
+                    pubsub: {
+                        use crate::pubsub::Kind;
+                        let reg = self.pubsub.borrow();
+                        [Kind::Channel, Kind::Pattern, Kind::Shard].map(|k| reg.names(k, None))
+                    },
                 })
             }
             Op::ResetStats => {

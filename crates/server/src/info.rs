@@ -52,6 +52,9 @@ pub async fn render(c: &mut Conn, args: Args<'_>) -> String {
             stats.hops_sent += s.hops_sent;
             stats.max_input_buffer = stats.max_input_buffer.max(s.max_input_buffer);
             stats.max_output_buffer = stats.max_output_buffer.max(s.max_output_buffer);
+            for (all, names) in stats.pubsub.iter_mut().zip(s.pubsub) {
+                all.extend(names);
+            }
         }
     }
     let mut dbs: Vec<DbInfo> = Vec::new();
@@ -149,10 +152,14 @@ pub async fn render(c: &mut Conn, args: Args<'_>) -> String {
     }
     if want("stats") {
         section("Stats", &mut s);
+        let distinct = stats
+            .pubsub
+            .each_ref()
+            .map(|names| names.iter().collect::<std::collections::HashSet<_>>().len());
         let secs = uptime.max(1);
         let _ = write!(
             s,
-            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_cross_shard_hops:{}\r\n",
+            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntotal_cross_shard_hops:{}\r\n",
             shared.total_connections.load(Ordering::Relaxed),
             stats.commands,
             stats.commands / secs,
@@ -162,6 +169,9 @@ pub async fn render(c: &mut Conn, args: Args<'_>) -> String {
             stats.expired_keys,
             stats.keyspace_hits,
             stats.keyspace_misses,
+            distinct[0],
+            distinct[1],
+            distinct[2],
             stats.hops_sent,
         );
     }

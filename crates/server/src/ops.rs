@@ -292,6 +292,9 @@ pub struct CoreStats {
     pub hops_sent: u64,
     pub max_input_buffer: usize,
     pub max_output_buffer: usize,
+    /// Channels, patterns and shard channels this core's clients subscribe to (INFO counts
+    /// the distinct names over all cores).
+    pub pubsub: [Vec<Vec<u8>>; 3],
 }
 
 /// A client blocked on keys, as registered on the shards that own them. `claim` is the one

@@ -148,20 +148,30 @@ impl Default for Limits {
 impl Limits {
     /// Reads the pubsub class from a `client-output-buffer-limit` value ("normal 0 0 0 ...").
     pub fn from_config(value: &str) -> Limits {
+        Limits::of_class(value, "pubsub").unwrap_or_default()
+    }
+
+    /// Reads one class ("normal", "pubsub", "replica" or its alias "slave").
+    pub fn of_class(value: &str, want: &str) -> Option<Limits> {
         let words: Vec<&str> = value.split_whitespace().collect();
         for w in words.chunks(4) {
             if let [class, hard, soft, secs] = w {
-                if class.eq_ignore_ascii_case("pubsub") {
+                let class = if class.eq_ignore_ascii_case("slave") {
+                    "replica"
+                } else {
+                    class
+                };
+                if class.eq_ignore_ascii_case(want) {
                     let bytes = |s: &str| config_bytes(s).unwrap_or(0);
-                    return Limits {
+                    return Some(Limits {
                         hard: bytes(hard),
                         soft: bytes(soft),
                         soft_secs: secs.parse().unwrap_or(0),
-                    };
+                    });
                 }
             }
         }
-        Limits::default()
+        None
     }
 }
 
@@ -369,7 +379,7 @@ pub fn subscribe(c: &mut Conn, kind: Kind, args: Args) {
         if !c.subs.list(kind).iter().any(|n| n == name) {
             c.subs.list(kind).push(name.to_vec());
             core.pubsub.borrow_mut().add(kind, name, id, &mb);
-            core.shared.subscriptions[core.id].fetch_add(1, Ordering::Relaxed);
+            core.shared.counts(kind)[core.id].fetch_add(1, Ordering::Relaxed);
         }
         confirm(c, kind, true, Some(name));
     }
@@ -387,7 +397,7 @@ pub fn unsubscribe(c: &mut Conn, kind: Kind, names: Option<Vec<Vec<u8>>>, reply:
         if let Some(i) = c.subs.list(kind).iter().position(|n| n == name) {
             c.subs.list(kind).remove(i);
             core.pubsub.borrow_mut().remove(kind, name, c.info.id);
-            core.shared.subscriptions[core.id].fetch_sub(1, Ordering::Relaxed);
+            core.shared.counts(kind)[core.id].fetch_sub(1, Ordering::Relaxed);
         }
         if reply {
             confirm(c, kind, false, Some(name));
@@ -434,7 +444,8 @@ async fn publish_remote(
     let shared = core.shared.clone();
     let mut pending = Vec::new();
     for s in 0..core.shards() {
-        if s != core.id && shared.subscriptions[s].load(Ordering::Relaxed) > 0 {
+        let kind = if shard { Kind::Shard } else { Kind::Channel };
+        if s != core.id && shared.counts(kind)[s].load(Ordering::Relaxed) > 0 {
             let op = Op::Publish {
                 msgs: msgs(),
                 shard,

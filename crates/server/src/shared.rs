@@ -15,8 +15,11 @@ pub struct Shared {
     pub run_id: String,
     pub next_client_id: AtomicU64,
     pub connected_clients: AtomicUsize,
-    /// Pub/Sub registrations per core: PUBLISH skips cores that have none.
+    /// Channel and pattern subscriptions per core: PUBLISH (and keyspace events) skip cores
+    /// that have none.
     pub subscriptions: Vec<AtomicUsize>,
+    /// Shard-channel subscriptions per core: SPUBLISH skips cores that have none.
+    pub shard_subscriptions: Vec<AtomicUsize>,
     /// Clients waiting in a blocking command (INFO blocked_clients).
     pub blocked_clients: AtomicUsize,
     pub total_connections: AtomicU64,
@@ -50,9 +53,17 @@ pub struct Settings {
     pub limits: engine::value::Limits,
     /// notify-keyspace-events as `engine::notify` flags.
     pub notify: u32,
-    /// client-output-buffer-limit, per client class.
+    /// client-output-buffer-limit: the pubsub class.
     pub output: crate::pubsub::Limits,
+    /// client-output-buffer-limit: the normal class (unlimited by default).
+    pub normal: crate::pubsub::Limits,
 }
+
+const NO_LIMIT: crate::pubsub::Limits = crate::pubsub::Limits {
+    hard: 0,
+    soft: 0,
+    soft_secs: 0,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShutdownReason {
@@ -78,6 +89,7 @@ impl Shared {
             connected_clients: AtomicUsize::new(0),
             blocked_clients: AtomicUsize::new(0),
             subscriptions: (0..shards).map(|_| AtomicUsize::new(0)).collect(),
+            shard_subscriptions: (0..shards).map(|_| AtomicUsize::new(0)).collect(),
             total_connections: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
             pause_until: AtomicU64::new(0),
@@ -141,6 +153,7 @@ impl Shared {
             limits: self.limits(),
             notify: engine::notify::parse_flags(&notify),
             output: crate::pubsub::Limits::from_config(&cobl),
+            normal: crate::pubsub::Limits::of_class(&cobl, "normal").unwrap_or(NO_LIMIT),
         }
     }
 
@@ -163,6 +176,14 @@ impl Shared {
 
     pub fn databases(&self) -> usize {
         self.config.read().map(|c| c.databases()).unwrap_or(16)
+    }
+
+    /// The per-core subscription counts that cover `kind`.
+    pub fn counts(&self, kind: crate::pubsub::Kind) -> &[AtomicUsize] {
+        match kind {
+            crate::pubsub::Kind::Shard => &self.shard_subscriptions,
+            _ => &self.subscriptions,
+        }
     }
 
     pub fn shard_of(&self, key: &[u8]) -> usize {
