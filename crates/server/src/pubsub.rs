@@ -79,13 +79,14 @@ impl Mailbox {
         MailboxReady(self.clone())
     }
 
-    fn deliver(&self, encode: impl FnOnce(&mut Writer), limits: &Limits, now_ms: u64) {
+    /// Queues one message, already encoded in this subscriber's protocol.
+    fn deliver(&self, encoded: &[u8], limits: &Limits, now_ms: u64) {
         if self.info.killed.get() {
             return;
         }
         {
             let mut buf = self.buf.borrow_mut();
-            encode(&mut Writer::new(&mut buf, self.proto.get()));
+            buf.extend_from_slice(encoded);
             let n = buf.len();
             let over_soft = limits.soft > 0 && n > limits.soft;
             if !over_soft {
@@ -195,6 +196,27 @@ fn config_bytes(s: &str) -> Option<usize> {
 
 type Subscribers = Vec<(u64, Rc<Mailbox>)>;
 
+/// A message encoded at most once per protocol.
+#[derive(Default)]
+struct Forms {
+    resp2: Option<Vec<u8>>,
+    resp3: Option<Vec<u8>>,
+}
+
+impl Forms {
+    fn get(&mut self, proto: Proto, encode: impl FnOnce(&mut Writer)) -> &[u8] {
+        let slot = match proto {
+            Proto::Resp2 => &mut self.resp2,
+            Proto::Resp3 => &mut self.resp3,
+        };
+        slot.get_or_insert_with(|| {
+            let mut buf = Vec::with_capacity(64);
+            encode(&mut Writer::new(&mut buf, proto));
+            buf
+        })
+    }
+}
+
 /// A core's subscriptions: name -> its subscribers here, per namespace.
 #[derive(Default)]
 pub struct Registry {
@@ -238,7 +260,9 @@ impl Registry {
     }
 
     /// Delivers a message to this core's receivers; returns how many there were (channel
-    /// subscribers plus matching pattern subscriptions, as Redis counts).
+    /// subscribers plus matching pattern subscriptions, as Redis counts). Each form of the
+    /// message (per protocol, per pattern) is encoded once and copied to every mailbox:
+    /// with 50 subscribers, encoding per subscriber was a tenth of the server's time.
     pub fn publish(&self, channel: &[u8], message: &[u8], shard: bool, limits: &Limits) -> usize {
         let now = engine::shard::unix_ms();
         let mut n = 0;
@@ -248,17 +272,15 @@ impl Registry {
             (&self.channels, &b"message"[..])
         };
         if let Some(subs) = map.get(channel) {
+            let mut forms = Forms::default();
             for (_, mb) in subs {
-                mb.deliver(
-                    |w| {
-                        w.push(3);
-                        w.bulk(kind);
-                        w.bulk(channel);
-                        w.bulk(message);
-                    },
-                    limits,
-                    now,
-                );
+                let bytes = forms.get(mb.proto.get(), |w| {
+                    w.push(3);
+                    w.bulk(kind);
+                    w.bulk(channel);
+                    w.bulk(message);
+                });
+                mb.deliver(bytes, limits, now);
                 n += 1;
             }
         }
@@ -269,18 +291,16 @@ impl Registry {
             if !engine::glob::matches(pattern, channel, false) {
                 continue;
             }
+            let mut forms = Forms::default();
             for (_, mb) in subs {
-                mb.deliver(
-                    |w| {
-                        w.push(4);
-                        w.bulk(b"pmessage");
-                        w.bulk(pattern);
-                        w.bulk(channel);
-                        w.bulk(message);
-                    },
-                    limits,
-                    now,
-                );
+                let bytes = forms.get(mb.proto.get(), |w| {
+                    w.push(4);
+                    w.bulk(b"pmessage");
+                    w.bulk(pattern);
+                    w.bulk(channel);
+                    w.bulk(message);
+                });
+                mb.deliver(bytes, limits, now);
                 n += 1;
             }
         }
