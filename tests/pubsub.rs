@@ -531,3 +531,64 @@ fn rss_kb(pid: u32) -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
+
+/// Shard channels on 4 shards: the slot owner routes SPUBLISH to the cores with
+/// subscribers; counts and deliveries stay exact as clients subscribe, unsubscribe and
+/// disconnect.
+#[test]
+fn shard_channels_follow_their_subscribers() {
+    let srv = Server::start(4);
+    let channels = ["news{1}", "news{2}", "news{3}"];
+    let mut subs: Vec<Raw> = (0..8)
+        .map(|_| subscribe(&srv, &["SSUBSCRIBE", channels[0], channels[1], channels[2]]))
+        .collect();
+    // The three that will leave also listen on a probe channel.
+    for s in &mut subs[5..] {
+        let r = s.cmd(&["SSUBSCRIBE", "probe{7}"]);
+        assert!(r.contains("ssubscribe"), "{r:?}");
+    }
+    let mut publisher = srv.raw();
+    for ch in channels {
+        assert_eq!(int(&publisher.cmd(&["SPUBLISH", ch, "one"])), 8);
+    }
+    for s in &mut subs {
+        for ch in channels {
+            assert!(s.read_reply().contains(ch));
+        }
+    }
+    subs.truncate(5);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while int(&publisher.cmd(&["SPUBLISH", "probe{7}", "x"])) != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "subscribers outlived their connections"
+        );
+    }
+    let r = subs[0].cmd(&["SUNSUBSCRIBE", channels[1]]);
+    assert!(r.contains("sunsubscribe"), "{r:?}");
+    assert_eq!(int(&publisher.cmd(&["SPUBLISH", channels[0], "two"])), 5);
+    assert_eq!(int(&publisher.cmd(&["SPUBLISH", channels[1], "two"])), 4);
+    assert_eq!(int(&publisher.cmd(&["SPUBLISH", channels[2], "two"])), 5);
+    for (i, s) in subs.iter_mut().enumerate() {
+        let want: Vec<&str> = if i == 0 {
+            vec![channels[0], channels[2]]
+        } else {
+            channels.to_vec()
+        };
+        for ch in want {
+            let m = s.read_reply();
+            assert!(
+                m.contains(ch) && m.ends_with("$3\r\ntwo\r\n"),
+                "subscriber {i}: {m:?}"
+            );
+        }
+    }
+    drop(subs);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while int(&publisher.cmd(&["SPUBLISH", channels[2], "three"])) != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "subscribers outlived their connections"
+        );
+    }
+}

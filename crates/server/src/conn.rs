@@ -402,7 +402,7 @@ impl Conn {
         // A client that goes away stops watching (its shards drop the entries) and
         // listening.
         crate::multi::unwatch_all(self).await;
-        crate::pubsub::unsubscribe_all(self);
+        crate::pubsub::unsubscribe_all(self).await;
     }
 
     /// After each command: a small read can ask for huge replies (a thousand GETs of a 10 MB

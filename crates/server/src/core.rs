@@ -62,6 +62,8 @@ pub struct Core {
     me: RefCell<std::rc::Weak<Core>>,
     /// This core's copy of the hot configuration.
     pub settings: Cell<crate::shared::Settings>,
+    /// Shard channels whose slot this shard owns: the cores with subscribers to each.
+    shard_channels: RefCell<HashMap<Vec<u8>, Vec<usize>>>,
 }
 
 /// Key locks of multi-shard operations (ARCHITECTURE.md, "Atomicity"). An operation locks
@@ -207,6 +209,7 @@ impl Core {
         shard.notify_classes = engine::notify::recorded(settings.notify);
         Core {
             settings: Cell::new(settings),
+            shard_channels: RefCell::new(HashMap::new()),
             id,
             shard: RefCell::new(shard),
             shared,
@@ -624,6 +627,34 @@ impl Core {
                     .sum();
                 Reply::Int(n as i64)
             }
+            Op::ShardChannels {
+                channels,
+                core,
+                add,
+            } => {
+                let mut map = self.shard_channels.borrow_mut();
+                for ch in channels {
+                    if add {
+                        let cores = map.entry(ch).or_default();
+                        if !cores.contains(&core) {
+                            cores.push(core);
+                        }
+                    } else if let Some(cores) = map.get_mut(&ch) {
+                        cores.retain(|&c| c != core);
+                        if cores.is_empty() {
+                            map.remove(&ch);
+                        }
+                    }
+                }
+                Reply::Unit
+            }
+            Op::ShardRoute { channel } => Reply::Cores(
+                self.shard_channels
+                    .borrow()
+                    .get(&channel)
+                    .cloned()
+                    .unwrap_or_default(),
+            ),
             Op::PubsubNames { kind, pattern } => {
                 Reply::Keys(self.pubsub.borrow().names(kind, pattern.as_deref()))
             }

@@ -220,6 +220,17 @@ pub enum Op {
         msgs: Vec<(Vec<u8>, Vec<u8>)>,
         shard: bool,
     },
+    /// At a shard channel's owning shard: `core` has its first subscriber to each of
+    /// `channels` (`add`), or lost its last one.
+    ShardChannels {
+        channels: Vec<Vec<u8>>,
+        core: usize,
+        add: bool,
+    },
+    /// At a shard channel's owning shard: which cores subscribe to it (`Reply::Cores`).
+    ShardRoute {
+        channel: Vec<u8>,
+    },
     /// Names with subscribers on this core (`Reply::Keys`).
     PubsubNames {
         kind: crate::pubsub::Kind,
@@ -331,6 +342,7 @@ pub enum Try {
 }
 
 pub enum Reply {
+    Cores(Vec<usize>),
     /// A reply and the keyspace events raised making it, for the asking connection to
     /// publish in its command's order.
     Evented(Box<Reply>, Vec<engine::notify::Event>),

@@ -387,7 +387,7 @@ fn confirm(c: &mut Conn, kind: Kind, sub: bool, name: Option<&[u8]>) {
     w.integer(n);
 }
 
-pub fn subscribe(c: &mut Conn, kind: Kind, args: Args) {
+pub async fn subscribe(c: &mut Conn, kind: Kind, args: Args<'_>) {
     let core = c.core.clone();
     let (id, proto, info) = (c.info.id, c.proto, c.info.clone());
     let mb = c
@@ -395,34 +395,76 @@ pub fn subscribe(c: &mut Conn, kind: Kind, args: Args) {
         .mailbox
         .get_or_insert_with(|| Mailbox::new(info, proto))
         .clone();
+    let mut first_here = Vec::new();
     for name in args.iter().skip(1) {
         if !c.subs.list(kind).iter().any(|n| n == name) {
             c.subs.list(kind).push(name.to_vec());
-            core.pubsub.borrow_mut().add(kind, name, id, &mb);
+            let mut reg = core.pubsub.borrow_mut();
+            reg.add(kind, name, id, &mb);
+            if kind == Kind::Shard && reg.subscribers(kind, name) == 1 {
+                first_here.push(name.to_vec());
+            }
+            drop(reg);
             core.shared.counts(kind)[core.id].fetch_add(1, Ordering::Relaxed);
         }
         confirm(c, kind, true, Some(name));
     }
+    // The slot owners learn of this core's new shard channels before the client hears it
+    // is subscribed, so an SPUBLISH it triggers next finds it.
+    route_shard_channels(&core, first_here, true).await;
     show_counts(c);
 }
 
+/// Tells each shard channel's owning shard (by slot, as in Redis Cluster) that this core
+/// has its first subscriber to it (`add`) or lost its last one.
+async fn route_shard_channels(core: &Rc<Core>, names: Vec<Vec<u8>>, add: bool) {
+    if names.is_empty() {
+        return;
+    }
+    let mut by_owner: Vec<Vec<Vec<u8>>> = vec![Vec::new(); core.shards()];
+    for n in names {
+        by_owner[core.shared.shard_of(&n)].push(n);
+    }
+    let mut pending = Vec::new();
+    for (owner, channels) in by_owner.into_iter().enumerate() {
+        if !channels.is_empty() {
+            let op = Op::ShardChannels {
+                channels,
+                core: core.id,
+                add,
+            };
+            pending.push(core.send(owner, op).await);
+        }
+    }
+    for p in pending {
+        p.wait().await;
+    }
+}
+
 /// Unsubscribes from `names` (every subscription of `kind` when None), confirming each.
-pub fn unsubscribe(c: &mut Conn, kind: Kind, names: Option<Vec<Vec<u8>>>, reply: bool) {
+pub async fn unsubscribe(c: &mut Conn, kind: Kind, names: Option<Vec<Vec<u8>>>, reply: bool) {
     let core = c.core.clone();
     let names = names.unwrap_or_else(|| c.subs.list(kind).clone());
     if names.is_empty() && reply {
         confirm(c, kind, false, None);
     }
+    let mut last_here = Vec::new();
     for name in &names {
         if let Some(i) = c.subs.list(kind).iter().position(|n| n == name) {
             c.subs.list(kind).remove(i);
-            core.pubsub.borrow_mut().remove(kind, name, c.info.id);
+            let mut reg = core.pubsub.borrow_mut();
+            reg.remove(kind, name, c.info.id);
+            if kind == Kind::Shard && reg.subscribers(kind, name) == 0 {
+                last_here.push(name.clone());
+            }
+            drop(reg);
             core.shared.counts(kind)[core.id].fetch_sub(1, Ordering::Relaxed);
         }
         if reply {
             confirm(c, kind, false, Some(name));
         }
     }
+    route_shard_channels(&core, last_here, false).await;
     show_counts(c);
     if !c.subs.active() {
         if let Some(mb) = c.subs.mailbox.take() {
@@ -432,26 +474,72 @@ pub fn unsubscribe(c: &mut Conn, kind: Kind, names: Option<Vec<Vec<u8>>>, reply:
 }
 
 /// Drops every subscription (disconnect, RESET), without replies.
-pub fn unsubscribe_all(c: &mut Conn) {
+pub async fn unsubscribe_all(c: &mut Conn) {
     for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
-        unsubscribe(c, kind, None, false);
+        unsubscribe(c, kind, None, false).await;
     }
 }
 
-/// PUBLISH/SPUBLISH: delivers here, then once to every other core with subscribers.
-async fn publish(c: &mut Conn, args: Args<'_>, shard: bool) -> i64 {
+/// PUBLISH: delivers here, then once to every other core with subscribers.
+async fn publish(c: &mut Conn, args: Args<'_>) -> i64 {
     let core = c.core.clone();
     let limits = core.settings.get().output;
     let (channel, message) = (args.get(1), args.get(2));
     let total = core
         .pubsub
         .borrow()
-        .publish(channel, message, shard, &limits) as i64;
+        .publish(channel, message, false, &limits) as i64;
     // This client's own messages come before the reply, as in Redis.
     if let Some(mb) = c.subs.mailbox.clone() {
         mb.drain_into(&mut c.out);
     }
-    total + publish_remote(&core, || vec![(channel.to_vec(), message.to_vec())], shard).await
+    total + publish_remote(&core, || vec![(channel.to_vec(), message.to_vec())], false).await
+}
+
+/// SPUBLISH: the channel's owning shard (its slot's) knows which cores subscribe to it;
+/// the message goes to those alone, once each.
+async fn spublish(c: &mut Conn, args: Args<'_>) -> i64 {
+    let core = c.core.clone();
+    let shared = core.shared.clone();
+    let (channel, message) = (args.get(1), args.get(2));
+    if shared
+        .shard_subscriptions
+        .iter()
+        .all(|n| n.load(Ordering::Relaxed) == 0)
+    {
+        return 0;
+    }
+    let route = Op::ShardRoute {
+        channel: channel.to_vec(),
+    };
+    let cores = match core.call(shared.shard_of(channel), route).await {
+        Reply::Cores(cores) => cores,
+        _ => Vec::new(),
+    };
+    let mut total = 0;
+    let mut pending = Vec::new();
+    for s in cores {
+        if s == core.id {
+            let limits = core.settings.get().output;
+            total += core
+                .pubsub
+                .borrow()
+                .publish(channel, message, true, &limits) as i64;
+            if let Some(mb) = c.subs.mailbox.clone() {
+                mb.drain_into(&mut c.out);
+            }
+        } else {
+            let op = Op::Publish {
+                msgs: vec![(channel.to_vec(), message.to_vec())],
+                shard: true,
+            };
+            pending.push(core.send(s, op).await);
+        }
+    }
+    for p in pending {
+        total += p.wait().await.int();
+    }
+    total
 }
 
 /// Sends messages once to every other core with subscribers and waits for them all;
@@ -536,9 +624,9 @@ pub fn publish_detached(core: &Rc<Core>, events: Vec<Event>) {
 
 pub async fn run(c: &mut Conn, rt: Rt, args: Args<'_>) -> engine::Result<()> {
     match rt {
-        Rt::Subscribe => subscribe(c, Kind::Channel, args),
-        Rt::PSubscribe => subscribe(c, Kind::Pattern, args),
-        Rt::SSubscribe => subscribe(c, Kind::Shard, args),
+        Rt::Subscribe => subscribe(c, Kind::Channel, args).await,
+        Rt::PSubscribe => subscribe(c, Kind::Pattern, args).await,
+        Rt::SSubscribe => subscribe(c, Kind::Shard, args).await,
         Rt::Unsubscribe | Rt::PUnsubscribe | Rt::SUnsubscribe => {
             let kind = match rt {
                 Rt::Unsubscribe => Kind::Channel,
@@ -546,10 +634,14 @@ pub async fn run(c: &mut Conn, rt: Rt, args: Args<'_>) -> engine::Result<()> {
                 _ => Kind::Shard,
             };
             let names = (args.len() > 1).then(|| args.iter().skip(1).map(|a| a.to_vec()).collect());
-            unsubscribe(c, kind, names, true);
+            unsubscribe(c, kind, names, true).await;
         }
         Rt::Publish | Rt::SPublish => {
-            let n = publish(c, args, rt == Rt::SPublish).await;
+            let n = if rt == Rt::SPublish {
+                spublish(c, args).await
+            } else {
+                publish(c, args).await
+            };
             c.writer().integer(n);
         }
         Rt::Pubsub => pubsub(c, args).await?,

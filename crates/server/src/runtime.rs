@@ -76,7 +76,7 @@ async fn run_inner(
             c.multi.queued = None;
             c.multi.dirty = false;
             crate::multi::unwatch_all(c).await;
-            crate::pubsub::unsubscribe_all(c);
+            crate::pubsub::unsubscribe_all(c).await;
             c.db = 0;
             c.info.db.set(0);
             c.proto = Proto::Resp2;
