@@ -72,6 +72,35 @@ fn fan_out(shards: usize) {
         publisher.cmd(&["PUBSUB", "CHANNELS"]),
         "*1\r\n$4\r\nnews\r\n"
     );
+    // Pipelined: one write of 300 PUBLISH (and a GET among them), replies in order with
+    // exact counts, messages in order everywhere.
+    let mut pipeline = Vec::new();
+    for i in 0..300 {
+        if i == 150 {
+            resp::write_command(&mut pipeline, &[b"GET", b"nokey"]);
+        }
+        let m = format!("p{i}");
+        resp::write_command(&mut pipeline, &[b"PUBLISH", b"news", m.as_bytes()]);
+    }
+    publisher.send(&pipeline);
+    for i in 0..301 {
+        let want = if i == 150 { "$-1\r\n" } else { ":13\r\n" };
+        assert_eq!(publisher.read_reply(), want, "pipelined reply {i}");
+    }
+    for (k, s) in subs
+        .iter_mut()
+        .chain(std::iter::once(&mut psub))
+        .enumerate()
+    {
+        for i in 0..300 {
+            let m = format!("p{i}");
+            let got = s.read_reply();
+            assert!(
+                got.ends_with(&format!("${}\r\n{m}\r\n", m.len())),
+                "subscriber {k}, {i}: {got:?}"
+            );
+        }
+    }
     // Disconnected subscribers stop counting.
     drop(subs);
     let start = Instant::now();

@@ -22,7 +22,13 @@ use std::sync::atomic::Ordering;
 #[derive(Clone)]
 enum Src {
     Local(Range<usize>),
-    Remote { shard: usize, idx: usize },
+    Remote {
+        shard: usize,
+        idx: usize,
+    },
+    /// The reply of an operation sent on its own (a pipelined PUBLISH's count from another
+    /// core): an index into `Conn::waits`.
+    Wait(usize),
 }
 
 /// A reply waiting for cross-core hops, in request order.
@@ -65,6 +71,10 @@ pub struct Conn {
     parts: Vec<Part>,
     remote: Vec<Batch>,
     deferred: bool,
+    /// Operations sent without waiting (`Src::Wait`), and their replies once `flush` has
+    /// awaited them.
+    waits: Vec<crate::core::Pending>,
+    waited: Vec<Vec<u8>>,
     /// A blocking command waiting (see `blocking`).
     pub blocked: Option<crate::blocking::Blocked>,
     /// Pub/Sub subscriptions and the mailbox their messages arrive in.
@@ -128,10 +138,37 @@ impl Conn {
             parts: Vec::new(),
             remote: (0..shards).map(|_| Batch::default()).collect(),
             deferred: false,
+            waits: Vec::new(),
+            waited: Vec::new(),
             blocked: None,
             subs: Default::default(),
             events: Vec::new(),
         }
+    }
+
+    /// A PUBLISH may join the deferred replies (`pubsub::publish_pipelined`) when nothing
+    /// but other publishes waits on other cores (a batch still out could be overtaken by
+    /// the message), outside transactions, and for a client that is not itself subscribed
+    /// (whose own messages must come before its replies).
+    fn publish_can_pipeline(&self) -> bool {
+        self.tx.is_none() && self.subs.mailbox.is_none() && self.remote.iter().all(Batch::is_empty)
+    }
+
+    /// Defers an integer reply summed from `here` and the replies of `pending`.
+    pub fn defer_sum(&mut self, here: i64, pending: Vec<crate::core::Pending>) {
+        if pending.is_empty() && !self.deferred {
+            self.writer().integer(here);
+            return;
+        }
+        let start = self.local.len();
+        Writer::new(&mut self.local, self.proto).integer(here);
+        let mut srcs = vec![Src::Local(start..self.local.len())];
+        for p in pending {
+            srcs.push(Src::Wait(self.waits.len()));
+            self.waits.push(p);
+        }
+        self.parts.push(Part::Sum(srcs));
+        self.deferred = true;
     }
 
     /// Records a keyspace event raised by the runtime itself (a command whose keys span
@@ -572,6 +609,9 @@ impl Conn {
                 crate::blocking::start(self, spec, handler, split, args).await
             }
             Kind::Keyed { handler, split } => self.keyed(spec, handler, split, args).await,
+            Kind::Runtime(engine::Rt::Publish) if self.publish_can_pipeline() => {
+                crate::pubsub::publish_pipelined(self, args).await;
+            }
             Kind::Runtime(rt) => {
                 self.flush().await;
                 crate::runtime::run(self, rt, spec, args).await;
@@ -897,6 +937,14 @@ impl Conn {
                 outs[s] = Some(o);
             }
         }
+        for p in std::mem::take(&mut self.waits) {
+            let mut b = Vec::new();
+            match p.wait().await {
+                Reply::Int(n) => Writer::new(&mut b, self.proto).integer(n),
+                _ => b.extend_from_slice(b"-ERR shard unavailable\r\n"),
+            }
+            self.waited.push(b);
+        }
         self.assemble(outs);
     }
 
@@ -905,12 +953,14 @@ impl Conn {
     fn assemble(&mut self, outs: Vec<Option<BatchOut>>) {
         const UNAVAILABLE: &[u8] = b"-ERR shard unavailable\r\n";
         let local = std::mem::take(&mut self.local);
+        let waited = std::mem::take(&mut self.waited);
         for o in outs.iter().flatten() {
             self.events.extend(o.events.iter().cloned());
         }
         let get = |src: &Src| -> &[u8] {
             match src {
                 Src::Local(r) => &local[r.clone()],
+                Src::Wait(i) => &waited[*i],
                 Src::Remote { shard, idx } => {
                     outs[*shard].as_ref().map_or(UNAVAILABLE, |o| o.reply(*idx))
                 }

@@ -496,6 +496,31 @@ async fn publish(c: &mut Conn, args: Args<'_>) -> i64 {
     total + publish_remote(&core, || vec![(channel.to_vec(), message.to_vec())], false).await
 }
 
+/// PUBLISH in a pipeline (`Conn::publish_can_pipeline`): delivered here at once and sent
+/// to the other cores without waiting; its reply (the sum) takes its place among the
+/// pipeline's deferred replies. A pipeline of PUBLISHes then costs one wait per read, not
+/// one round trip per message. Order holds: each pair of cores is a FIFO queue.
+pub async fn publish_pipelined(c: &mut Conn, args: Args<'_>) {
+    let core = c.core.clone();
+    let limits = core.settings.get().output;
+    let (channel, message) = (args.get(1), args.get(2));
+    let here = core
+        .pubsub
+        .borrow()
+        .publish(channel, message, false, &limits) as i64;
+    let mut pending = Vec::new();
+    for s in 0..core.shards() {
+        if s != core.id && core.shared.subscriptions[s].load(Ordering::Relaxed) > 0 {
+            let op = Op::Publish {
+                msgs: vec![(channel.to_vec(), message.to_vec())],
+                shard: false,
+            };
+            pending.push(core.send(s, op).await);
+        }
+    }
+    c.defer_sum(here, pending);
+}
+
 /// SPUBLISH: the channel's owning shard (its slot's) knows which cores subscribe to it;
 /// the message goes to those alone, once each.
 async fn spublish(c: &mut Conn, args: Args<'_>) -> i64 {
