@@ -369,6 +369,32 @@ fn keyspace_events(shards: usize) {
             .collect();
         assert_eq!(got, want, "listener {n}, shards={shards}");
     }
+    // The same pipelined in one write (keys on every shard, replies deferred): the events
+    // still follow the commands' order.
+    let mut pipeline = Vec::new();
+    for i in 0..40 {
+        let (k, l) = (format!("pkey:{i}"), format!("plist:{i}"));
+        resp::write_command(&mut pipeline, &[b"SET", k.as_bytes(), b"v"]);
+        resp::write_command(&mut pipeline, &[b"LPUSH", l.as_bytes(), b"a"]);
+        resp::write_command(&mut pipeline, &[b"DEL", k.as_bytes()]);
+    }
+    writer.send(&pipeline);
+    for _ in 0..120 {
+        writer.read_reply();
+    }
+    for (n, sub) in subs.iter_mut().enumerate() {
+        let got = read_events(sub, 120);
+        let want: Vec<String> = (0..40)
+            .flat_map(|i| {
+                [
+                    format!("__keyspace@0__:pkey:{i} set"),
+                    format!("__keyspace@0__:plist:{i} lpush"),
+                    format!("__keyspace@0__:pkey:{i} del"),
+                ]
+            })
+            .collect();
+        assert_eq!(got, want, "pipelined, listener {n}, shards={shards}");
+    }
     // Expiry, lazy (a read finds the key expired) and active (nobody touches it).
     let mut sub = subscribe(&srv, &["SUBSCRIBE", "__keyevent@0__:expired"]);
     writer.cmd(&["SET", "lazy", "v", "PX", "30"]);

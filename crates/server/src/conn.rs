@@ -81,6 +81,9 @@ pub struct Conn {
     pub subs: crate::pubsub::Subs,
     /// Keyspace events of the command running, to publish before its reply.
     pub events: Vec<engine::notify::Event>,
+    /// Events of local executions whose replies are deferred, with their part's index
+    /// (`assemble` merges them with the remote ones in command order).
+    part_events: Vec<(usize, engine::notify::Event)>,
 }
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -143,6 +146,7 @@ impl Conn {
             blocked: None,
             subs: Default::default(),
             events: Vec::new(),
+            part_events: Vec::new(),
         }
     }
 
@@ -188,22 +192,36 @@ impl Conn {
     /// stable sort by the key's first position restores it (a key named twice keeps all its
     /// events at its first place: the one case left different).
     fn order_split_events(&mut self, spec: &CommandSpec, args: Args) {
+        let place = |key: &[u8]| spec.key_positions(&args).find(|&p| args.get(p) == key);
+        self.events.sort_by_key(|e| place(&e.key));
+    }
+
+    /// Takes the keyspace events of a local execution whose reply is deferred: they belong
+    /// to the part about to be pushed.
+    fn collect_part_events(&mut self) {
+        let mut sh = self.core.shard.borrow_mut();
+        if sh.has_events() {
+            let part = self.parts.len();
+            self.part_events
+                .extend(sh.take_events().into_iter().map(|e| (part, e)));
+        }
+    }
+
+    /// Whether a split command's keys span shards (its events then need `order_split_events`
+    /// before anything else runs).
+    fn split_across(&self, spec: &CommandSpec, args: Args) -> bool {
         let Kind::Keyed { split, .. } = spec.kind else {
-            return;
+            return false;
         };
         if !matches!(split, Split::PerKeyArray | Split::SumInt | Split::AllOk) {
-            return;
+            return false;
         }
         let shared = &self.core.shared;
         let mut positions = spec.key_positions(&args);
         let Some(first) = positions.next().map(|p| shared.shard_of(args.get(p))) else {
-            return;
+            return false;
         };
-        if positions.all(|p| shared.shard_of(args.get(p)) == first) {
-            return;
-        }
-        let place = |key: &[u8]| spec.key_positions(&args).find(|&p| args.get(p) == key);
-        self.events.sort_by_key(|e| place(&e.key));
+        !positions.all(|p| shared.shard_of(args.get(p)) == first)
     }
 
     /// Takes the keyspace events a local execution left in this core's shard.
@@ -602,6 +620,12 @@ impl Conn {
             self.flush().await;
         }
         let mark = self.out.len();
+        let notify = self.core.settings.get().notify != 0;
+        let split_across = notify && self.split_across(spec, args);
+        if split_across {
+            // Its events get reordered on their own (`order_split_events`).
+            self.flush().await;
+        }
         match spec.kind {
             // Inside EXEC blocking commands run as their non-blocking form (Redis'
             // CLIENT_DENY_BLOCKING).
@@ -617,14 +641,16 @@ impl Conn {
                 crate::runtime::run(self, rt, spec, args).await;
             }
         }
-        if self.core.settings.get().notify != 0 {
-            // Keyspace notifications on: this command's events go out before anything
-            // after it runs (so one client's events keep its command order across shards).
-            self.flush().await;
-            if self.events.len() > 1 {
+        if notify {
+            // Keyspace notifications on: one client's events go out in its commands' order.
+            // A command split over shards is finished first, its events put in argument
+            // order; others publish now, or with the deferred replies they wait behind
+            // (`flush`).
+            if split_across {
+                self.flush_replies().await;
                 self.order_split_events(spec, args);
             }
-            if !self.events.is_empty() {
+            if !self.deferred && !self.events.is_empty() {
                 crate::pubsub::publish_events(self).await;
             }
         }
@@ -880,7 +906,7 @@ impl Conn {
             sh.execute(spec, handler, self.db, args, &mut self.local, self.proto);
             drop(sh);
             self.core.serve_ready();
-            self.collect_events();
+            self.collect_part_events();
             Src::Local(start..self.local.len())
         } else {
             self.deferred = true;
@@ -909,7 +935,7 @@ impl Conn {
             sh.execute(spec, handler, self.db, args, &mut self.local, self.proto);
             drop(sh);
             self.core.serve_ready();
-            self.collect_events();
+            self.collect_part_events();
             Src::Local(start..self.local.len())
         } else {
             let idx = self.remote[shard].push(spec, handler, self.db, self.proto, words);
@@ -918,8 +944,19 @@ impl Conn {
     }
 
     /// Sends the queued batches (one hop per shard), waits for all of them, and writes the
-    /// deferred replies in order.
+    /// deferred replies in order, after publishing their commands' keyspace events.
     pub async fn flush(&mut self) {
+        if !self.deferred {
+            return;
+        }
+        self.flush_replies().await;
+        if !self.events.is_empty() {
+            crate::pubsub::publish_events(self).await;
+        }
+    }
+
+    /// `flush` without publishing the events.
+    async fn flush_replies(&mut self) {
         if !self.deferred {
             return;
         }
@@ -948,15 +985,54 @@ impl Conn {
         self.assemble(outs);
     }
 
+    /// Appends the deferred commands' keyspace events in command order: part by part, a
+    /// part's local events, then those of its remote pieces (each shard's in its batch's
+    /// order, tagged with the command's index).
+    fn merge_events(&mut self, outs: &[Option<BatchOut>]) {
+        let mut local = std::mem::take(&mut self.part_events).into_iter().peekable();
+        if local.peek().is_none() && outs.iter().flatten().all(|o| o.events.is_empty()) {
+            return;
+        }
+        let mut next = vec![0usize; outs.len()];
+        for (i, part) in self.parts.iter().enumerate() {
+            while let Some((_, e)) = local.next_if(|(p, _)| *p == i) {
+                self.events.push(e);
+            }
+            let srcs = match part {
+                Part::Single(s) => std::slice::from_ref(s),
+                Part::Sum(v) | Part::Array(v) | Part::Ok(v) => v.as_slice(),
+            };
+            for src in srcs {
+                let Src::Remote { shard, idx } = *src else {
+                    continue;
+                };
+                let Some(out) = &outs[shard] else { continue };
+                while let Some((_, e)) = out
+                    .events
+                    .get(next[shard])
+                    .filter(|(c, _)| *c as usize <= idx)
+                {
+                    self.events.push(e.clone());
+                    next[shard] += 1;
+                }
+            }
+        }
+        self.events.extend(local.map(|(_, e)| e));
+        for (s, out) in outs.iter().enumerate() {
+            if let Some(out) = out {
+                self.events
+                    .extend(out.events[next[s]..].iter().map(|(_, e)| e.clone()));
+            }
+        }
+    }
+
     /// Writes the deferred replies in order, from the local ones and each shard's batch
     /// replies.
     fn assemble(&mut self, outs: Vec<Option<BatchOut>>) {
         const UNAVAILABLE: &[u8] = b"-ERR shard unavailable\r\n";
         let local = std::mem::take(&mut self.local);
         let waited = std::mem::take(&mut self.waited);
-        for o in outs.iter().flatten() {
-            self.events.extend(o.events.iter().cloned());
-        }
+        self.merge_events(&outs);
         let get = |src: &Src| -> &[u8] {
             match src {
                 Src::Local(r) => &local[r.clone()],

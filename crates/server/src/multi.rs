@@ -226,7 +226,7 @@ async fn exec_on(c: &mut Conn, shard: usize, queued: &[Vec<Vec<u8>>]) {
     unwatch_all(c).await;
     match reply {
         Reply::Batch(mut out) => {
-            c.events.append(&mut out.events);
+            c.events.extend(out.events.drain(..).map(|(_, e)| e));
             c.writer().array(n);
             for i in 0..n {
                 c.out.extend_from_slice(out.reply(i));

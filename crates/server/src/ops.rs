@@ -89,22 +89,24 @@ impl Batch {
                 c.proto,
             );
             out.ends.push(out.data.len() as u32);
-        }
-        if shard.has_events() {
-            out.events = shard.take_events();
+            if shard.has_events() {
+                let i = out.ends.len() as u32 - 1;
+                out.events
+                    .extend(shard.take_events().into_iter().map(|e| (i, e)));
+            }
         }
         out
     }
 }
 
 /// The replies of a batch, back to back, with the end offset of each, and the keyspace
-/// events its commands raised (the connection publishes them before it replies, so one
-/// client's events keep its command order whatever shards they ran on).
+/// events its commands raised, each with its command's index (the connection publishes
+/// them in its commands' order, whatever shards they ran on).
 #[derive(Default)]
 pub struct BatchOut {
     pub data: Vec<u8>,
     pub ends: Vec<u32>,
-    pub events: Vec<engine::notify::Event>,
+    pub events: Vec<(u32, engine::notify::Event)>,
 }
 
 impl BatchOut {
