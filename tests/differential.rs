@@ -1268,21 +1268,21 @@ fn scan_loop(conn: &mut Raw, before: &[&[u8]], after: &[&[u8]]) -> String {
         let mut words: Vec<&[u8]> = before.to_vec();
         words.push(&cursor);
         words.extend_from_slice(after);
-        let reply = conn.cmd_bytes(&words);
-        if reply.starts_with('-') {
-            return reply;
+        // Bytes, not text: members may be any binary string (lossy UTF-8 would change
+        // their lengths).
+        let raw = conn.cmd_raw(&words);
+        if raw.starts_with(b"-") {
+            return String::from_utf8_lossy(&raw).into_owned();
         }
-        // *2 / $n cursor / *m items
-        let parsed = reply
-            .strip_prefix("*2\r\n")
-            .and_then(|r| r.split_once("\r\n"))
-            .and_then(|(_, r)| r.split_once("\r\n"))
-            .and_then(|(cur, r)| Some((cur, bulk_array(r)?)));
-        let Some((cur, (_, items, _))) = parsed else {
-            panic!("odd scan reply {reply:?}");
+        let Some((cur, items)) = scan_reply(&raw) else {
+            panic!("odd scan reply {:?}", String::from_utf8_lossy(&raw));
         };
-        found.extend(items.iter().map(|s| s.to_string()));
-        cursor = cur.as_bytes().to_vec();
+        found.extend(
+            items
+                .iter()
+                .map(|s| String::from_utf8_lossy(s).into_owned()),
+        );
+        cursor = cur;
         if cursor == b"0" {
             found.sort();
             found.dedup();
@@ -1290,6 +1290,33 @@ fn scan_loop(conn: &mut Raw, before: &[&[u8]], after: &[&[u8]]) -> String {
         }
     }
     panic!("scan did not finish in 10000 calls");
+}
+
+/// A SCAN-family reply, `*2 $cursor *n items`, as (cursor, items).
+fn scan_reply(raw: &[u8]) -> Option<(Vec<u8>, Vec<Vec<u8>>)> {
+    fn line(b: &[u8]) -> Option<(&[u8], &[u8])> {
+        let i = b.windows(2).position(|w| w == b"\r\n")?;
+        Some((&b[..i], &b[i + 2..]))
+    }
+    fn bulk(b: &[u8]) -> Option<(Vec<u8>, &[u8])> {
+        let (head, rest) = line(b)?;
+        let len: usize = std::str::from_utf8(head.strip_prefix(b"$")?)
+            .ok()?
+            .parse()
+            .ok()?;
+        Some((rest.get(..len)?.to_vec(), rest.get(len + 2..)?))
+    }
+    let rest = raw.strip_prefix(b"*2\r\n")?;
+    let (cursor, rest) = bulk(rest)?;
+    let (head, mut rest) = line(rest)?;
+    let n: usize = std::str::from_utf8(head.get(1..)?).ok()?.parse().ok()?;
+    let mut items = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (item, tail) = bulk(rest)?;
+        items.push(item);
+        rest = tail;
+    }
+    Some((cursor, items))
 }
 
 fn int_reply(s: &str) -> Option<i64> {

@@ -201,6 +201,16 @@ impl Raw {
         self.read_reply()
     }
 
+    /// Sends one command and returns its reply's bytes exactly as sent (binary-safe).
+    pub fn cmd_raw(&mut self, args: &[&[u8]]) -> Vec<u8> {
+        let mut buf = Vec::new();
+        resp::write_command(&mut buf, args);
+        self.send(&buf);
+        let mut out = Vec::new();
+        self.read_value(&mut out).expect("read reply");
+        out
+    }
+
     /// Reads one complete reply, returning its bytes (lossy UTF-8) exactly as sent.
     pub fn read_reply(&mut self) -> String {
         let mut out = Vec::new();

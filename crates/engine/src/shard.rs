@@ -468,7 +468,14 @@ impl Shard {
         }
         self.stats.dirty += 1;
         self.touch(db, key);
-        if old.is_none() {
+        // A key that had expired but was still stored is replaced as Redis' setKey does it:
+        // expired first (lookupKeyWrite), then added anew.
+        let stale = old.as_ref().is_some_and(|o| expired(o, self.now_ms));
+        if stale {
+            self.stats.expired_keys += 1;
+            self.notify(notify::EXPIRED, "expired", db, key);
+        }
+        if old.is_none() || stale {
             self.notify(notify::NEW, "new", db, key);
         }
     }
@@ -505,6 +512,21 @@ impl Shard {
 
     pub fn delete(&mut self, db: usize, key: &[u8]) -> bool {
         self.remove(db, key).is_some()
+    }
+
+    /// Deletes `key` if it is stored, expired or not (Redis' dbDelete, which the STORE
+    /// forms call for an empty result: an expired destination counts as deleted).
+    pub fn delete_stored(&mut self, db: usize, key: &[u8]) -> bool {
+        let d = &mut self.dbs[db];
+        let Some(e) = d.dict.remove(key) else {
+            return false;
+        };
+        if e.expire_at != 0 {
+            d.expires -= 1;
+        }
+        self.stats.dirty += 1;
+        self.touch(db, key);
+        true
     }
 
     // ---- whole-shard operations, driven by the runtime's fan-out ----

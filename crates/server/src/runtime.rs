@@ -1451,7 +1451,7 @@ async fn cross_locked(c: &mut Conn, rt: Rt, args: Args<'_>, tx: u64) -> engine::
                     expire_at: 0,
                     lru: 0,
                 };
-                call(
+                let put = call(
                     shard_of(key),
                     Op::Put {
                         db,
@@ -1461,7 +1461,10 @@ async fn cross_locked(c: &mut Conn, rt: Rt, args: Args<'_>, tx: u64) -> engine::
                     },
                 )
                 .await;
-                c.notify(NEW, "new", db, key);
+                // A key named twice is new only the first time.
+                if matches!(put, Reply::Int(1)) {
+                    c.notify(NEW, "new", db, key);
+                }
                 c.notify(STRING, "set", db, key);
             }
             c.writer().integer(1);

@@ -319,7 +319,7 @@ fn lookup_all(ctx: &mut Ctx, keys: &[&[u8]]) -> Result<Vec<bool>> {
 fn store_result(ctx: &mut Ctx, dst: &[u8], result: Set, event: &'static str) {
     let n = result.len();
     if n == 0 {
-        if ctx.shard.delete(ctx.db, dst) {
+        if ctx.shard.delete_stored(ctx.db, dst) {
             ctx.notify(GENERIC, "del", dst);
         }
     } else {

@@ -327,7 +327,7 @@ fn sort_generic(ctx: &mut Ctx, args: Args, readonly: bool) -> Result<()> {
                     ctx.notify(crate::notify::LIST, "sortstore", dst);
                 }
                 None => {
-                    if ctx.shard.delete(db, dst) {
+                    if ctx.shard.delete_stored(db, dst) {
                         ctx.notify(crate::notify::GENERIC, "del", dst);
                     }
                 }

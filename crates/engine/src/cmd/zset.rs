@@ -565,7 +565,7 @@ fn zrange_generic(
 /// The keyspace event is the command's name (zrangestore, zunionstore, ...).
 fn store_result(ctx: &mut Ctx, dst: &[u8], items: &[(Vec<u8>, f64)]) {
     if items.is_empty() {
-        if ctx.shard.delete(ctx.db, dst) {
+        if ctx.shard.delete_stored(ctx.db, dst) {
             ctx.notify(GENERIC, "del", dst);
         }
         ctx.out.integer(0);
