@@ -377,10 +377,12 @@ async fn sort(c: &mut Conn, spec: &'static CommandSpec, args: Args<'_>) -> engin
                 missed.push(k.to_vec());
             }
             value
-        })?;
+        });
+        // Raised for the reads made, even when SORT then fails (a weight not a number).
         for k in &missed {
             c.notify(KEY_MISS, "keymiss", db, k);
         }
+        let rows = rows?;
         match o.store {
             Some(dst) => {
                 let n = rows.len();
