@@ -395,6 +395,34 @@ fn keyspace_events(shards: usize) {
             .collect();
         assert_eq!(got, want, "pipelined, listener {n}, shards={shards}");
     }
+    // A push that serves a blocked client: the push's event, then the pop's, then the
+    // emptied list's "del", whatever cores the writer, the waiter and the key are on.
+    for i in 0..8 {
+        let key = format!("bq:{i}");
+        let mut waiter = srv.raw();
+        waiter.send(
+            format!(
+                "*3\r\n$5\r\nBLPOP\r\n${}\r\n{key}\r\n$1\r\n5\r\n",
+                key.len()
+            )
+            .as_bytes(),
+        );
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !writer
+            .cmd(&["INFO", "clients"])
+            .contains("blocked_clients:1")
+        {
+            assert!(Instant::now() < deadline, "the waiter never blocked");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(int(&writer.cmd(&["LPUSH", &key, "x"])), 1);
+        assert!(waiter.read_reply().contains(&key));
+        for (n, sub) in subs.iter_mut().enumerate() {
+            let got = read_events(sub, 3);
+            let want = ["lpush", "lpop", "del"].map(|e| format!("__keyspace@0__:{key} {e}"));
+            assert_eq!(got, want, "listener {n}, shards={shards}");
+        }
+    }
     // Expiry, lazy (a read finds the key expired) and active (nobody touches it).
     let mut sub = subscribe(&srv, &["SUBSCRIBE", "__keyevent@0__:expired"]);
     writer.cmd(&["SET", "lazy", "v", "PX", "30"]);

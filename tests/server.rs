@@ -888,6 +888,17 @@ fn normal_output_buffer_limits() {
     );
     let mut other = srv.raw();
     assert_eq!(other.cmd(&["STRLEN", "mid"]), ":2097152\r\n");
+    // Soft seconds up to i64::MAX are accepted (and must not break the timer).
+    assert_eq!(
+        other.cmd(&[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "normal 0 1 9223372036854775807"
+        ]),
+        "+OK\r\n"
+    );
+    assert_eq!(other.cmd(&["GET", "mid"]).len(), (2 << 20) + 12);
     // CONFIG SET lifts the limit for new replies.
     assert_eq!(
         other.cmd(&[

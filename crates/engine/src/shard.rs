@@ -265,6 +265,24 @@ impl Shard {
         !self.events.is_empty()
     }
 
+    /// How many events are waiting (a mark for `discard_events_since`).
+    pub fn event_mark(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Drops the events recorded since `mark` except "expired" ones: for work whose events
+    /// its caller raises itself (or that is no command at all).
+    pub fn discard_events_since(&mut self, mark: usize) {
+        let mut i = mark;
+        while i < self.events.len() {
+            if self.events[i].name == "expired" {
+                i += 1;
+            } else {
+                self.events.remove(i);
+            }
+        }
+    }
+
     /// The events recorded since the last call, oldest first.
     pub fn take_events(&mut self) -> Vec<Event> {
         std::mem::take(&mut self.events)

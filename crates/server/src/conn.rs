@@ -14,6 +14,7 @@ use engine::table::{CommandSpec, Handler, Kind, Split};
 use engine::Args;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use resp::{Arg, Limits, Parsed, Proto, Writer};
+use std::collections::HashMap;
 use std::ops::Range;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -155,7 +156,11 @@ impl Conn {
     /// the message), outside transactions, and for a client that is not itself subscribed
     /// (whose own messages must come before its replies).
     fn publish_can_pipeline(&self) -> bool {
-        self.tx.is_none() && self.subs.mailbox.is_none() && self.remote.iter().all(Batch::is_empty)
+        self.tx.is_none()
+            && self.subs.mailbox.is_none()
+            && self.remote.iter().all(Batch::is_empty)
+            && self.part_events.is_empty()
+            && self.events.is_empty()
     }
 
     /// Defers an integer reply summed from `here` and the replies of `pending`.
@@ -192,8 +197,11 @@ impl Conn {
     /// stable sort by the key's first position restores it (a key named twice keeps all its
     /// events at its first place: the one case left different).
     fn order_split_events(&mut self, spec: &CommandSpec, args: Args) {
-        let place = |key: &[u8]| spec.key_positions(&args).find(|&p| args.get(p) == key);
-        self.events.sort_by_key(|e| place(&e.key));
+        let mut first: HashMap<&[u8], usize> = HashMap::new();
+        for p in spec.key_positions(&args) {
+            first.entry(args.get(p)).or_insert(p);
+        }
+        self.events.sort_by_key(|e| first.get(&e.key[..]).copied());
     }
 
     /// Takes the keyspace events of a local execution whose reply is deferred: they belong
@@ -531,7 +539,9 @@ impl Conn {
             .net_out
             .set(core.counters.net_out.get() + len as u64);
         let written = if limit.soft > 0 && len > limit.soft {
-            let grace = std::time::Duration::from_secs(limit.soft_secs.max(1));
+            // Capped: a timer past the clock's range would panic (the config allows
+            // any seconds up to i64::MAX).
+            let grace = std::time::Duration::from_secs(limit.soft_secs.clamp(1, 1 << 32));
             let write = async { stream.write_all(&self.out).await.is_ok() };
             let expire = async {
                 glommio::timer::sleep(grace).await;
@@ -620,7 +630,7 @@ impl Conn {
             self.flush().await;
         }
         let mark = self.out.len();
-        let notify = self.core.settings.get().notify != 0;
+        let notify = engine::notify::recorded(self.core.settings.get().notify) != 0;
         let split_across = notify && self.split_across(spec, args);
         if split_across {
             // Its events get reordered on their own (`order_split_events`).

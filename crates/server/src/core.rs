@@ -62,9 +62,14 @@ pub struct Core {
     me: RefCell<std::rc::Weak<Core>>,
     /// This core's copy of the hot configuration.
     pub settings: Cell<crate::shared::Settings>,
-    /// Shard channels whose slot this shard owns: the cores with subscribers to each.
-    shard_channels: RefCell<HashMap<Vec<u8>, Vec<usize>>>,
+    /// Shard channels whose slot this shard owns: for each, the cores with subscribers and
+    /// a count per core of the +1/-1 notices received (order-independent: a core's notices
+    /// may arrive out of order; a core is routed to while its count is positive).
+    shard_channels: RefCell<HashMap<Vec<u8>, CoreCounts>>,
 }
+
+/// (core, count) pairs: see `Core::shard_channels`.
+type CoreCounts = Vec<(usize, i64)>;
 
 /// Key locks of multi-shard operations (ARCHITECTURE.md, "Atomicity"). An operation locks
 /// its keys shard by shard in ascending shard order (so no two operations wait on each other
@@ -433,8 +438,18 @@ impl Core {
 
     /// Runs an operation on this core, then serves any clients it unblocked.
     pub fn exec(&self, op: Op) -> Reply {
-        let reply = self.exec_op(op);
+        let mut reply = self.exec_op(op);
         self.serve_ready();
+        if let Reply::Batch(out) = &mut reply {
+            // Clients a batch's writes unblocked were served after its last command: their
+            // events follow its own, in the same command order (not ahead of it).
+            let mut shard = self.shard.borrow_mut();
+            if shard.has_events() {
+                let last = out.ends.len().saturating_sub(1) as u32;
+                out.events
+                    .extend(shard.take_events().into_iter().map(|e| (last, e)));
+            }
+        }
         self.publish_events();
         reply
     }
@@ -536,7 +551,7 @@ impl Core {
                 Reply::Unit
             }
             Op::DbInfo => Reply::DbInfo(shard.db_info()),
-            Op::Stats => {
+            Op::Stats { pubsub } => {
                 let keys = (0..shard.databases()).map(|d| shard.dbsize(d)).sum();
                 let clients = self.clients.borrow();
                 Reply::Stats(CoreStats {
@@ -551,10 +566,12 @@ impl Core {
                     hops_sent: self.counters.hops.get(),
                     max_input_buffer: clients.values().map(|c| c.qbuf.get()).max().unwrap_or(0),
                     max_output_buffer: clients.values().map(|c| c.obuf.get()).max().unwrap_or(0),
-                    pubsub: {
+                    pubsub: if pubsub {
                         use crate::pubsub::Kind;
                         let reg = self.pubsub.borrow();
                         [Kind::Channel, Kind::Pattern, Kind::Shard].map(|k| reg.names(k, None))
+                    } else {
+                        Default::default()
                     },
                 })
             }
@@ -578,7 +595,10 @@ impl Core {
                 Reply::Unit
             }
             Op::Undo { db, undo } => {
+                // Putting back what a vanished client was served is no command: no events.
+                let mark = shard.event_mark();
                 engine::cmd::blocking::undo(&mut shard, db, undo);
+                shard.discard_events_since(mark);
                 Reply::Unit
             }
             Op::ClientUnblock { id, error } => {
@@ -601,21 +621,23 @@ impl Core {
             // SORT's reads: the runtime raises their keymiss events itself, in the order
             // Redis' SORT reads (with repeats), so these are dropped here.
             Op::SortSource { db, key } => {
+                let mark = shard.event_mark();
                 let entry = shard.lookup_read(db, &key).map(|e| {
                     engine::cmd::sort::sortable(&mut e.value);
                     e.clone()
                 });
-                drop(shard.take_events());
+                shard.discard_events_since(mark);
                 Reply::Entry(entry)
             }
             Op::SortLookup { db, items } => {
+                let mark = shard.event_mark();
                 let mut values = Vec::with_capacity(items.len());
                 let mut exists = Vec::with_capacity(items.len());
                 for (k, f) in &items {
                     values.push(engine::cmd::sort::fetch(&mut shard, db, k, f.as_deref()));
                     exists.push(shard.value(db, k).is_some());
                 }
-                drop(shard.take_events());
+                shard.discard_events_since(mark);
                 Reply::Values(values, exists)
             }
             Op::Publish { msgs, shard } => {
@@ -633,17 +655,16 @@ impl Core {
                 add,
             } => {
                 let mut map = self.shard_channels.borrow_mut();
+                let delta = if add { 1 } else { -1 };
                 for ch in channels {
-                    if add {
-                        let cores = map.entry(ch).or_default();
-                        if !cores.contains(&core) {
-                            cores.push(core);
-                        }
-                    } else if let Some(cores) = map.get_mut(&ch) {
-                        cores.retain(|&c| c != core);
-                        if cores.is_empty() {
-                            map.remove(&ch);
-                        }
+                    let cores = map.entry(ch.clone()).or_default();
+                    match cores.iter_mut().find(|(c, _)| *c == core) {
+                        Some((_, n)) => *n += delta,
+                        None => cores.push((core, delta)),
+                    }
+                    cores.retain(|&(_, n)| n != 0);
+                    if cores.is_empty() {
+                        map.remove(&ch);
                     }
                 }
                 Reply::Unit
@@ -652,7 +673,13 @@ impl Core {
                 self.shard_channels
                     .borrow()
                     .get(&channel)
-                    .cloned()
+                    .map(|cores| {
+                        cores
+                            .iter()
+                            .filter(|&&(_, n)| n > 0)
+                            .map(|&(c, _)| c)
+                            .collect()
+                    })
                     .unwrap_or_default(),
             ),
             Op::PubsubNames { kind, pattern } => {
@@ -680,11 +707,12 @@ impl Core {
                 entry,
                 replace,
             } => {
+                let mark = shard.event_mark();
                 let existed = shard.exists(db, &key);
                 let done = engine::cmd::keys::put_copy(&mut shard, db, &key, entry, replace);
                 // A write-back or the far half of a cross-shard command: the command that
                 // asked raises the keyspace events, so it hears whether the key is new.
-                drop(shard.take_events());
+                shard.discard_events_since(mark);
                 Reply::Int(if !done {
                     0
                 } else if existed {
@@ -972,6 +1000,7 @@ impl Core {
                 }
             }
             self.serve_ready();
+            self.publish_events();
         }
         let pending: Vec<Req> = self.lock.deferred.borrow_mut().drain(..).collect();
         for req in pending {

@@ -39,7 +39,8 @@ pub async fn render(c: &mut Conn, args: Args<'_>) -> String {
     let core = c.core.clone();
     let shared = core.shared.clone();
     let mut stats = CoreStats::default();
-    for r in core.call_all(|_| Op::Stats).await {
+    let pubsub = want("stats");
+    for r in core.call_all(|_| Op::Stats { pubsub }).await {
         if let Reply::Stats(s) = r {
             stats.keyspace_hits += s.keyspace_hits;
             stats.keyspace_misses += s.keyspace_misses;

@@ -261,7 +261,10 @@ pub enum Op {
     },
     SwapDb(usize, usize),
     DbInfo,
-    Stats,
+    /// INFO's counters; the subscription names only when `pubsub` (INFO stats).
+    Stats {
+        pubsub: bool,
+    },
     ResetStats,
     Take {
         db: usize,

@@ -95,7 +95,8 @@ impl Mailbox {
                 self.soft_since.set(now_ms);
             }
             let soft_expired = over_soft
-                && now_ms.saturating_sub(self.soft_since.get()) >= limits.soft_secs * 1000;
+                && now_ms.saturating_sub(self.soft_since.get())
+                    >= limits.soft_secs.saturating_mul(1000);
             if (limits.hard > 0 && n > limits.hard) || soft_expired {
                 tracing::warn!(
                     client = self.info.id,
