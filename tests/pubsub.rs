@@ -348,6 +348,18 @@ fn keyspace_events(shards: usize) {
     let mut subs: Vec<Raw> = (0..6)
         .map(|_| subscribe(&srv, &["PSUBSCRIBE", "__keyspace@0__:*"]))
         .collect();
+    // SET k, LPUSH l, DEL k for 40 pairs: their events in order.
+    let expected = |k: &str, l: &str| -> Vec<String> {
+        (0..40)
+            .flat_map(|i| {
+                [
+                    format!("__keyspace@0__:{k}:{i} set"),
+                    format!("__keyspace@0__:{l}:{i} lpush"),
+                    format!("__keyspace@0__:{k}:{i} del"),
+                ]
+            })
+            .collect()
+    };
     let mut keys: Vec<String> = Vec::new();
     for i in 0..40 {
         let k = format!("key:{i}");
@@ -358,16 +370,11 @@ fn keyspace_events(shards: usize) {
     }
     for (n, sub) in subs.iter_mut().enumerate() {
         let got = read_events(sub, 120);
-        let want: Vec<String> = (0..40)
-            .flat_map(|i| {
-                [
-                    format!("__keyspace@0__:key:{i} set"),
-                    format!("__keyspace@0__:list:{i} lpush"),
-                    format!("__keyspace@0__:key:{i} del"),
-                ]
-            })
-            .collect();
-        assert_eq!(got, want, "listener {n}, shards={shards}");
+        assert_eq!(
+            got,
+            expected("key", "list"),
+            "listener {n}, shards={shards}"
+        );
     }
     // The same pipelined in one write (keys on every shard, replies deferred): the events
     // still follow the commands' order.
@@ -384,15 +391,7 @@ fn keyspace_events(shards: usize) {
     }
     for (n, sub) in subs.iter_mut().enumerate() {
         let got = read_events(sub, 120);
-        let want: Vec<String> = (0..40)
-            .flat_map(|i| {
-                [
-                    format!("__keyspace@0__:pkey:{i} set"),
-                    format!("__keyspace@0__:plist:{i} lpush"),
-                    format!("__keyspace@0__:pkey:{i} del"),
-                ]
-            })
-            .collect();
+        let want = expected("pkey", "plist");
         assert_eq!(got, want, "pipelined, listener {n}, shards={shards}");
     }
     // A push that serves a blocked client: the push's event, then the pop's, then the

@@ -481,15 +481,19 @@ pub async fn unsubscribe_all(c: &mut Conn) {
     }
 }
 
+/// Delivers a message to this core's receivers; returns how many there were.
+fn publish_here(core: &Core, channel: &[u8], message: &[u8], shard: bool) -> i64 {
+    let limits = core.settings.get().output;
+    core.pubsub
+        .borrow()
+        .publish(channel, message, shard, &limits) as i64
+}
+
 /// PUBLISH: delivers here, then once to every other core with subscribers.
 async fn publish(c: &mut Conn, args: Args<'_>) -> i64 {
     let core = c.core.clone();
-    let limits = core.settings.get().output;
     let (channel, message) = (args.get(1), args.get(2));
-    let total = core
-        .pubsub
-        .borrow()
-        .publish(channel, message, false, &limits) as i64;
+    let total = publish_here(&core, channel, message, false);
     // This client's own messages come before the reply, as in Redis.
     if let Some(mb) = c.subs.mailbox.clone() {
         mb.drain_into(&mut c.out);
@@ -503,22 +507,10 @@ async fn publish(c: &mut Conn, args: Args<'_>) -> i64 {
 /// one round trip per message. Order holds: each pair of cores is a FIFO queue.
 pub async fn publish_pipelined(c: &mut Conn, args: Args<'_>) {
     let core = c.core.clone();
-    let limits = core.settings.get().output;
     let (channel, message) = (args.get(1), args.get(2));
-    let here = core
-        .pubsub
-        .borrow()
-        .publish(channel, message, false, &limits) as i64;
-    let mut pending = Vec::new();
-    for s in 0..core.shards() {
-        if s != core.id && core.shared.subscriptions[s].load(Ordering::Relaxed) > 0 {
-            let op = Op::Publish {
-                msgs: vec![(channel.to_vec(), message.to_vec())],
-                shard: false,
-            };
-            pending.push(core.send(s, op).await);
-        }
-    }
+    let here = publish_here(&core, channel, message, false);
+    let msgs = || vec![(channel.to_vec(), message.to_vec())];
+    let pending = send_remote(&core, msgs, false).await;
     c.defer_sum(here, pending);
 }
 
@@ -546,11 +538,7 @@ async fn spublish(c: &mut Conn, args: Args<'_>) -> i64 {
     let mut pending = Vec::new();
     for s in cores {
         if s == core.id {
-            let limits = core.settings.get().output;
-            total += core
-                .pubsub
-                .borrow()
-                .publish(channel, message, true, &limits) as i64;
+            total += publish_here(&core, channel, message, true);
             if let Some(mb) = c.subs.mailbox.clone() {
                 mb.drain_into(&mut c.out);
             }
@@ -575,11 +563,23 @@ async fn publish_remote(
     msgs: impl Fn() -> Vec<(Vec<u8>, Vec<u8>)>,
     shard: bool,
 ) -> i64 {
-    let shared = core.shared.clone();
+    let mut total = 0;
+    for p in send_remote(core, msgs, shard).await {
+        total += p.wait().await.int();
+    }
+    total
+}
+
+/// Sends messages once to every other core with subscribers, without waiting.
+async fn send_remote(
+    core: &Rc<Core>,
+    msgs: impl Fn() -> Vec<(Vec<u8>, Vec<u8>)>,
+    shard: bool,
+) -> Vec<crate::core::Pending> {
+    let kind = if shard { Kind::Shard } else { Kind::Channel };
     let mut pending = Vec::new();
     for s in 0..core.shards() {
-        let kind = if shard { Kind::Shard } else { Kind::Channel };
-        if s != core.id && shared.counts(kind)[s].load(Ordering::Relaxed) > 0 {
+        if s != core.id && core.shared.counts(kind)[s].load(Ordering::Relaxed) > 0 {
             let op = Op::Publish {
                 msgs: msgs(),
                 shard,
@@ -587,11 +587,7 @@ async fn publish_remote(
             pending.push(core.send(s, op).await);
         }
     }
-    let mut total = 0;
-    for p in pending {
-        total += p.wait().await.int();
-    }
-    total
+    pending
 }
 
 /// The messages keyspace events turn into under `flags` (None when nobody anywhere
