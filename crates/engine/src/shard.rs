@@ -283,11 +283,6 @@ impl Shard {
         }
     }
 
-    /// Takes the events recorded since `mark`.
-    pub fn take_events_since(&mut self, mark: usize) -> Vec<Event> {
-        self.events.split_off(mark.min(self.events.len()))
-    }
-
     /// The events recorded since the last call, oldest first.
     pub fn take_events(&mut self) -> Vec<Event> {
         std::mem::take(&mut self.events)

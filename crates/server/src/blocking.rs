@@ -229,7 +229,6 @@ async fn finish(c: &mut Conn, b: &mut Blocked, reply: Reply, alive: bool) {
             moved,
             undo,
             shard,
-            events: pop_events,
         }) => {
             if !alive {
                 // A move not pushed anywhere yet goes back to its source too.
@@ -249,11 +248,7 @@ async fn finish(c: &mut Conn, b: &mut Blocked, reply: Reply, alive: bool) {
                         core.call(shard, Op::Undo { db: b.db, undo }).await;
                         c.error(&e);
                     }
-                    _ => {
-                        c.writer().bulk(&elem);
-                        // Redis' order: the push on the destination, then the pop.
-                        events.extend(pop_events);
-                    }
+                    _ => c.writer().bulk(&elem),
                 }
                 if !events.is_empty() {
                     c.events.append(&mut events);

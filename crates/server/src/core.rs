@@ -333,7 +333,6 @@ impl Core {
         let dst_here = reg.dst_shard == self.id;
         let mut out = Vec::new();
         let kind = &reg.kind;
-        let mark = shard.event_mark();
         let (moved, undo) =
             match engine::cmd::blocking::serve(shard, db, key, kind, reg.proto, &mut out, dst_here)
             {
@@ -344,19 +343,11 @@ impl Core {
                     (None, engine::cmd::blocking::Undo::Nothing)
                 }
             };
-        // A move that ends on another shard: its pop's events go with it, to follow the
-        // push there (Redis raises the push's first).
-        let events = if moved.is_some() {
-            shard.take_events_since(mark)
-        } else {
-            Vec::new()
-        };
         crate::ops::Try::Served {
             reply: out,
             moved,
             undo,
             shard: self.id,
-            events,
         }
     }
 

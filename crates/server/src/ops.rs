@@ -340,8 +340,6 @@ pub enum Try {
         undo: engine::cmd::blocking::Undo,
         /// The shard that served it (where an undo goes).
         shard: usize,
-        /// The pop's keyspace events when `moved` is still to be pushed.
-        events: Vec<engine::notify::Event>,
     },
     Registered,
     /// Already claimed by another of its keys, or by its own timeout.
