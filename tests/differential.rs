@@ -1701,6 +1701,21 @@ const REGRESSIONS: &[&[&[&str]]] = &[
         &["LPOS", "nosuch", "a", "RANK", "-9223372036854775808"],
         &["LPOS", "l", "a", "RANK", "-1", "COUNT", "0"],
     ],
+    // SORT reads a weight as a C string (up to its first NUL; empty is 0), and white space
+    // alone is no number for SORT or score ranges.
+    &[
+        &["RPUSH", "l", "a", "b", "c"],
+        &["SET", "w_a", "\0\x001.5"],
+        &["SET", "w_b", "7\0zz"],
+        &["SET", "w_c", ""],
+        &["SORT", "l", "BY", "w_*"],
+        &["SET", "w_c", " "],
+        &["SORT", "l", "BY", "w_*"],
+        &["ZADD", "z", "1", "a", "2", "b"],
+        &["ZRANGEBYSCORE", "z", " ", "5"],
+        &["ZRANGEBYSCORE", "z", "(", "5"],
+        &["ZRANGEBYSCORE", "z", " 1", "5"],
+    ],
 ];
 
 fn regressions(shards: usize) {

@@ -90,17 +90,21 @@ impl OwnedArgs {
     }
 }
 
-/// C's strtod over a whole argument, as Redis' score ranges and SORT read numbers: leading
-/// white space is skipped, an empty remainder reads 0, hexadecimal integers ("0x1f") are
-/// accepted; NaN and overflow are refused.
+/// C's strtod over a whole argument, as Redis' score ranges and SORT read numbers: an
+/// empty string reads 0 (nothing to convert, nothing left over), leading white space is
+/// skipped but white space alone is refused (strtod converts nothing and leaves it),
+/// hexadecimal integers ("0x1f") are accepted; NaN and overflow are refused.
 pub fn strtod(b: &[u8]) -> Option<f64> {
+    if b.is_empty() {
+        return Some(0.0);
+    }
     let start = b
         .iter()
         .position(|c| !matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
         .unwrap_or(b.len());
     let rest = &b[start..];
     if rest.is_empty() {
-        return Some(0.0);
+        return None;
     }
     let (neg, digits) = match rest[0] {
         b'-' => (true, &rest[1..]),

@@ -234,7 +234,9 @@ pub fn run(p: Prepared, o: &SortOpts, lookup: &mut Lookup) -> Result<Vec<Option<
                     *cmp = Some(by);
                 }
             } else {
-                match crate::args::strtod(&by) {
+                // Redis reads the weight as a C string: up to its first NUL byte.
+                let c_str = by.split(|&b| b == 0).next().unwrap_or_default();
+                match crate::args::strtod(c_str) {
                     Some(s) => *score = s,
                     None => bad = true,
                 }
