@@ -56,6 +56,26 @@ pub fn recorded(flags: u32) -> u32 {
     }
 }
 
+/// Appends event `name` for `key` to `events` if `class` is among the recorded `classes`:
+/// the one place an event is made (the shard's and the runtime's).
+#[inline]
+pub fn record(
+    events: &mut Vec<Event>,
+    classes: u32,
+    class: u32,
+    name: &'static str,
+    db: usize,
+    key: &[u8],
+) {
+    if classes & class != 0 {
+        events.push(Event {
+            name,
+            db: db as u32,
+            key: key.into(),
+        });
+    }
+}
+
 /// One event: `name` happened to `key` in `db`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {

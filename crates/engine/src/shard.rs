@@ -252,13 +252,7 @@ impl Shard {
     /// notifyKeyspaceEvent; the runtime publishes what `take_events` returns).
     #[inline]
     pub fn notify(&mut self, class: u32, name: &'static str, db: usize, key: &[u8]) {
-        if self.notify_classes & class != 0 {
-            self.events.push(Event {
-                name,
-                db: db as u32,
-                key: key.into(),
-            });
-        }
+        notify::record(&mut self.events, self.notify_classes, class, name, db, key);
     }
 
     pub fn has_events(&self) -> bool {
@@ -273,14 +267,9 @@ impl Shard {
     /// Drops the events recorded since `mark` except "expired" ones: for work whose events
     /// its caller raises itself (or that is no command at all).
     pub fn discard_events_since(&mut self, mark: usize) {
-        let mut i = mark;
-        while i < self.events.len() {
-            if self.events[i].name == "expired" {
-                i += 1;
-            } else {
-                self.events.remove(i);
-            }
-        }
+        let tail = self.events.split_off(mark.min(self.events.len()));
+        self.events
+            .extend(tail.into_iter().filter(|e| e.name == "expired"));
     }
 
     /// The events recorded since the last call, oldest first.
@@ -391,13 +380,14 @@ impl Shard {
             }
             None => {
                 stats.keyspace_misses += 1;
-                if *notify_classes & notify::KEY_MISS != 0 {
-                    events.push(Event {
-                        name: "keymiss",
-                        db: db as u32,
-                        key: key.into(),
-                    });
-                }
+                notify::record(
+                    events,
+                    *notify_classes,
+                    notify::KEY_MISS,
+                    "keymiss",
+                    db,
+                    key,
+                );
                 None
             }
         }

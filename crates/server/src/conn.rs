@@ -183,13 +183,8 @@ impl Conn {
     /// Records a keyspace event raised by the runtime itself (a command whose keys span
     /// shards), if its class is on.
     pub fn notify(&mut self, class: u32, name: &'static str, db: usize, key: &[u8]) {
-        if engine::notify::recorded(self.core.settings.get().notify) & class != 0 {
-            self.events.push(engine::notify::Event {
-                name,
-                db: db as u32,
-                key: key.into(),
-            });
-        }
+        let classes = engine::notify::recorded(self.core.settings.get().notify);
+        engine::notify::record(&mut self.events, classes, class, name, db, key);
     }
 
     /// A command split by shard (MSET, DEL, MGET...) raised its events shard by shard; Redis

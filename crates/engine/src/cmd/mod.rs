@@ -81,6 +81,14 @@ pub(crate) fn write_or_create<'a, T: Typed + ?Sized>(
     typed(shard.lookup_or_store(db, key, make))?.ok_or(Error::NoSuchKey)
 }
 
+/// A STORE form's empty result: the destination goes, even if it had expired (Redis'
+/// dbDelete), with a "del" event when something was there.
+pub(crate) fn clear_destination(ctx: &mut Ctx, dst: &[u8]) {
+    if ctx.shard.delete_stored(ctx.db, dst) {
+        ctx.notify(crate::notify::GENERIC, "del", dst);
+    }
+}
+
 /// After a command removed elements of a collection: deletes the key if it is now empty,
 /// else counts the change (WATCH, dirty). Empty collections never stay, as in Redis. The
 /// command's own keyspace event comes first; the "del" of an emptied key follows it.

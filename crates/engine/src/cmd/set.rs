@@ -8,7 +8,7 @@
 use crate::args::{Args, ScanOpts};
 use crate::cmd::{read, settle, write};
 use crate::error::{Error, Result};
-use crate::notify::{GENERIC, SET};
+use crate::notify::SET;
 use crate::shard::{Ctx, Shard};
 use crate::value::{Set, Value};
 use resp::Writer;
@@ -319,9 +319,7 @@ fn lookup_all(ctx: &mut Ctx, keys: &[&[u8]]) -> Result<Vec<bool>> {
 fn store_result(ctx: &mut Ctx, dst: &[u8], result: Set, event: &'static str) {
     let n = result.len();
     if n == 0 {
-        if ctx.shard.delete_stored(ctx.db, dst) {
-            ctx.notify(GENERIC, "del", dst);
-        }
+        crate::cmd::clear_destination(ctx, dst);
     } else {
         ctx.shard.store(ctx.db, dst, Value::Set(result), 0);
         ctx.notify(SET, event, dst);

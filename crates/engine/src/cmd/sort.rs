@@ -328,11 +328,7 @@ fn sort_generic(ctx: &mut Ctx, args: Args, readonly: bool) -> Result<()> {
                     ctx.shard.store(db, dst, v, 0);
                     ctx.notify(crate::notify::LIST, "sortstore", dst);
                 }
-                None => {
-                    if ctx.shard.delete_stored(db, dst) {
-                        ctx.notify(crate::notify::GENERIC, "del", dst);
-                    }
-                }
+                None => crate::cmd::clear_destination(ctx, dst),
             }
             ctx.out.integer(n as i64);
         }

@@ -7,7 +7,7 @@
 use crate::args::{parse_f64, parse_i64, Args, ScanOpts};
 use crate::cmd::{read, settle, write};
 use crate::error::{Error, Result};
-use crate::notify::{GENERIC, ZSET};
+use crate::notify::ZSET;
 use crate::shard::{Ctx, Shard};
 use crate::value::{Set, Value};
 use crate::zset::{AddFlags, Added, ZSet};
@@ -565,9 +565,7 @@ fn zrange_generic(
 /// The keyspace event is the command's name (zrangestore, zunionstore, ...).
 fn store_result(ctx: &mut Ctx, dst: &[u8], items: &[(Vec<u8>, f64)]) {
     if items.is_empty() {
-        if ctx.shard.delete_stored(ctx.db, dst) {
-            ctx.notify(GENERIC, "del", dst);
-        }
+        crate::cmd::clear_destination(ctx, dst);
         ctx.out.integer(0);
         return;
     }
