@@ -138,9 +138,9 @@ enum Event {
 /// Waits for the block in `c.blocked` to end: served, timed out, unblocked, or the client
 /// gone. Bytes the client sends meanwhile are appended to `rbuf[*end..]` for later. Returns
 /// false when the connection must close.
-pub async fn wait<S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin>(
+pub async fn wait(
     c: &mut Conn,
-    stream: &mut S,
+    stream: &mut reactor::Stream,
     rbuf: &mut Vec<u8>,
     end: &mut usize,
     limit: usize,
@@ -185,9 +185,9 @@ pub async fn wait<S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin>
     alive
 }
 
-async fn next_event<S: futures_lite::AsyncRead + Unpin>(
+async fn next_event(
     b: &Blocked,
-    stream: &mut S,
+    stream: &mut reactor::Stream,
     rbuf: &mut Vec<u8>,
     end: &mut usize,
     limit: usize,
@@ -213,7 +213,7 @@ async fn next_event<S: futures_lite::AsyncRead + Unpin>(
         }
         let now = engine::shard::unix_ms();
         let left = b.deadline.saturating_sub(now);
-        glommio::timer::sleep(std::time::Duration::from_millis(left)).await;
+        reactor::sleep(std::time::Duration::from_millis(left)).await;
         Event::Timeout
     };
     futures_lite::future::or(wake, futures_lite::future::or(read, timer)).await

@@ -10,6 +10,8 @@ pub struct ClientInfo {
     pub addr: String,
     pub laddr: String,
     pub fd: RawFd,
+    /// Connected over the unix socket (CLIENT LIST flag U).
+    pub unix: bool,
     pub created_ms: u64,
     pub name: RefCell<String>,
     pub db: Cell<usize>,
@@ -33,13 +35,21 @@ pub struct ClientInfo {
 }
 
 impl ClientInfo {
-    pub fn new(id: u64, addr: String, laddr: String, fd: RawFd, local: bool) -> ClientInfo {
+    pub fn new(
+        id: u64,
+        addr: String,
+        laddr: String,
+        fd: RawFd,
+        local: bool,
+        unix: bool,
+    ) -> ClientInfo {
         let now = engine::shard::unix_ms();
         ClientInfo {
             id,
             addr,
             laddr,
             fd,
+            unix,
             created_ms: now,
             name: RefCell::new(String::new()),
             db: Cell::new(0),
@@ -63,7 +73,7 @@ impl ClientInfo {
         let age = now.saturating_sub(self.created_ms) / 1000;
         let idle = now.saturating_sub(self.last_interaction.get()) / 1000;
         let mut flags = String::new();
-        if self.fd < 0 {
+        if self.unix {
             flags.push('U');
         }
         if self.blocked.borrow().is_some() {
@@ -141,7 +151,7 @@ impl ClientInfo {
         self.killed.set(true);
         // SAFETY: `fd` is this client's open socket for as long as its record is registered;
         // shutdown(2) on it has no memory-safety implications.
-        if self.fd >= 0 {
+        {
             unsafe {
                 libc::shutdown(self.fd, libc::SHUT_RDWR);
             }

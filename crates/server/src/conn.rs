@@ -12,7 +12,8 @@ use crate::core::LockKeys;
 use crate::ops::{Batch, BatchOut, Op, Reply};
 use engine::table::{CommandSpec, Handler, Kind, Split};
 use engine::Args;
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::AsyncReadExt;
+use reactor::Stream;
 use resp::{Arg, Limits, Parsed, Proto, Writer};
 use std::collections::HashMap;
 use std::ops::Range;
@@ -80,6 +81,8 @@ pub struct Conn {
     pub blocked: Option<crate::blocking::Blocked>,
     /// Pub/Sub subscriptions and the mailbox their messages arrive in.
     pub subs: crate::pubsub::Subs,
+    /// Since when the queued output has been over the soft output-buffer limit.
+    soft_since: Option<u64>,
     /// Keyspace events of the command running, to publish before its reply.
     pub events: Vec<engine::notify::Event>,
     /// Events of local executions whose replies are deferred, with their part's index
@@ -119,6 +122,9 @@ enum Stop {
 /// Past this many bytes of pending replies, write before parsing more: memory per client
 /// stays bounded by this plus one reply, whatever the pipeline asks for.
 const OUT_HIGH_WATER: usize = 1 << 20;
+/// Output that does not count against client-output-buffer-limit (Redis' static reply
+/// buffer per client).
+const REPLY_BUF: usize = 16 * 1024;
 
 impl Conn {
     pub fn new(core: Rc<Core>, info: Rc<ClientInfo>) -> Conn {
@@ -146,6 +152,7 @@ impl Conn {
             waited: Vec::new(),
             blocked: None,
             subs: Default::default(),
+            soft_since: None,
             events: Vec::new(),
             part_events: Vec::new(),
         }
@@ -252,10 +259,7 @@ impl Conn {
         self.error(msg);
     }
 
-    pub async fn run<S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin>(
-        &mut self,
-        stream: &mut S,
-    ) {
+    pub async fn run(&mut self, stream: &mut Stream) {
         let mut rbuf = vec![0u8; READ_CHUNK];
         let (mut start, mut end) = (0usize, 0usize);
         let mut need = 0usize;
@@ -466,7 +470,7 @@ impl Conn {
     /// After each command: a small read can ask for huge replies (a thousand GETs of a 10 MB
     /// value), so write them as they grow instead of holding them all. False when the
     /// connection must close.
-    async fn after_command<S: futures_lite::AsyncWrite + Unpin>(&mut self, stream: &mut S) -> bool {
+    async fn after_command(&mut self, stream: &mut Stream) -> bool {
         if self.out.len() + self.local.len() < OUT_HIGH_WATER {
             return true;
         }
@@ -501,64 +505,61 @@ impl Conn {
         }
     }
 
-    /// Writes the output buffer; false when the client is gone.
-    pub(crate) async fn write_out<S: futures_lite::AsyncWrite + Unpin>(
-        &mut self,
-        stream: &mut S,
-    ) -> bool {
+    /// Hands the output buffer to the socket (sent at the end of the turn, with every other
+    /// connection's); false when the client is gone or past its output-buffer limit.
+    pub(crate) async fn write_out(&mut self, stream: &mut Stream) -> bool {
         if self.out.is_empty() {
             return true;
-        }
-        let len = self.out.len();
-        self.info.obuf.set(len);
-        // client-output-buffer-limit for these replies: the normal class, or pubsub for a
-        // subscriber. Past the hard limit the client is closed at once; past the soft limit
-        // its write gets the soft limit's seconds to finish, as Redis lets a client stay
-        // over it for that long.
-        let settings = self.core.settings.get();
-        let limit = if self.subs.active() {
-            settings.output
-        } else {
-            settings.normal
-        };
-        if limit.hard > 0 && len > limit.hard {
-            tracing::warn!(
-                client = self.info.id,
-                pending = len,
-                "closing a client past client-output-buffer-limit"
-            );
-            return false;
         }
         let core = &self.core;
         core.counters
             .net_out
-            .set(core.counters.net_out.get() + len as u64);
-        let written = if limit.soft > 0 && len > limit.soft {
-            // Capped: a timer past the clock's range would panic (the config allows
-            // any seconds up to i64::MAX).
-            let grace = std::time::Duration::from_secs(limit.soft_secs.clamp(1, 1 << 32));
-            let write = async { stream.write_all(&self.out).await.is_ok() };
-            let expire = async {
-                glommio::timer::sleep(grace).await;
-                tracing::warn!(
-                    client = self.info.id,
-                    pending = len,
-                    "closing a client over the soft client-output-buffer-limit for too long"
-                );
-                false
-            };
-            futures_lite::future::or(write, expire).await
-        } else {
-            stream.write_all(&self.out).await.is_ok()
-        };
-        if !written {
+            .set(core.counters.net_out.get() + self.out.len() as u64);
+        if stream.write(&self.out).is_err() {
             return false;
         }
         self.out.clear();
         if self.out.capacity() > OUT_HIGH_WATER * 2 {
             self.out = Vec::with_capacity(READ_CHUNK);
         }
-        self.info.obuf.set(0);
+        self.output_within_limit(stream.queued())
+    }
+
+    /// client-output-buffer-limit over what is still queued for the client: the normal
+    /// class, or pubsub for a subscriber. Like Redis, the first 16 KB (its static reply
+    /// buffer) do not count. Past the hard limit the client is closed at once; past the soft
+    /// limit for longer than its seconds, too.
+    fn output_within_limit(&mut self, queued: usize) -> bool {
+        let used = queued.saturating_sub(REPLY_BUF);
+        self.info.obuf.set(queued);
+        let settings = self.core.settings.get();
+        let limit = if self.subs.active() {
+            settings.output
+        } else {
+            settings.normal
+        };
+        if limit.hard > 0 && used > limit.hard {
+            tracing::warn!(
+                client = self.info.id,
+                pending = queued,
+                "closing a client past client-output-buffer-limit"
+            );
+            return false;
+        }
+        if limit.soft > 0 && used > limit.soft {
+            let now = engine::shard::unix_ms();
+            let since = *self.soft_since.get_or_insert(now);
+            if now.saturating_sub(since) / 1000 >= limit.soft_secs.max(1) {
+                tracing::warn!(
+                    client = self.info.id,
+                    pending = queued,
+                    "closing a client over the soft client-output-buffer-limit for too long"
+                );
+                return false;
+            }
+        } else {
+            self.soft_since = None;
+        }
         true
     }
 
@@ -705,7 +706,7 @@ impl Conn {
             if !all && !spec.is_write() {
                 return;
             }
-            glommio::timer::sleep(std::time::Duration::from_millis((until - now).min(10))).await;
+            reactor::sleep(std::time::Duration::from_millis((until - now).min(10))).await;
         }
     }
 

@@ -1,16 +1,16 @@
 //! One core: its shard, its clients, and its ends of the cross-core queues. Everything here
 //! lives on one executor thread (`Rc`, `RefCell`), so nothing on the command path locks.
 //!
-//! Cross-core traffic uses two glommio channel meshes: requests (a batch of commands or a
-//! whole-shard operation) and responses. Two meshes, not one, because a core that is blocked
-//! sending a response must never wait on a queue that only drains when it receives: the
-//! response loop only ever receives, so responses always drain and requests always progress.
+//! Cross-core traffic uses two meshes of queues (`reactor::Mesh`): requests (a batch of
+//! commands or a whole-shard operation) and responses. Sends never wait (the queues are
+//! unbounded; what bounds them is that every sender waits for its replies), and a core's
+//! doorbell is rung once per turn of the sender, however many messages went its way.
 
 use crate::client::ClientInfo;
 use crate::ops::{Batch, CoreStats, Op, Reply};
 use crate::shared::Shared;
 use engine::Shard;
-use glommio::channels::channel_mesh::{Receivers, Senders};
+use reactor::{MeshRx, MeshTx};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
@@ -46,10 +46,8 @@ pub struct Core {
     pub shard: RefCell<Shard>,
     pub clients: RefCell<BTreeMap<u64, Rc<ClientInfo>>>,
     pub counters: Counters,
-    /// Mesh peer index of each shard (glommio orders peers by executor id).
-    peer_of: Vec<usize>,
-    req_tx: Senders<Req>,
-    resp_tx: Senders<Resp>,
+    req_tx: MeshTx<Req>,
+    resp_tx: MeshTx<Resp>,
     waiters: RefCell<HashMap<u64, Rc<Waiter>>>,
     next_token: Cell<u64>,
     lock: ShardLock,
@@ -200,13 +198,7 @@ impl Pending {
 }
 
 impl Core {
-    pub fn new(
-        id: usize,
-        shared: Arc<Shared>,
-        peer_of: Vec<usize>,
-        req_tx: Senders<Req>,
-        resp_tx: Senders<Resp>,
-    ) -> Core {
+    pub fn new(id: usize, shared: Arc<Shared>, req_tx: MeshTx<Req>, resp_tx: MeshTx<Resp>) -> Core {
         let databases = shared.databases();
         let mut shard = Shard::new(id, databases);
         let settings = shared.settings();
@@ -220,7 +212,6 @@ impl Core {
             shared,
             clients: RefCell::new(BTreeMap::new()),
             counters: Counters::default(),
-            peer_of,
             req_tx,
             resp_tx,
             waiters: RefCell::new(HashMap::new()),
@@ -398,7 +389,7 @@ impl Core {
             op,
             tx,
         };
-        if self.req_tx.send_to(self.peer_of[shard], req).await.is_err() {
+        if self.req_tx.send_to(shard, req).is_err() {
             // The peer is gone: the process is shutting down. Answer as an error.
             self.waiters.borrow_mut().remove(&token);
             return Pending::Ready(Reply::Text("ERR shard unavailable".into()));
@@ -756,8 +747,8 @@ impl Core {
     }
 
     /// Serves requests from `peer` until the mesh closes.
-    pub async fn serve_requests(self: Rc<Self>, rx: Rc<Receivers<Req>>, peer: usize) {
-        while let Ok(Some(req)) = rx.recv_from(peer).await {
+    pub async fn serve_requests(self: Rc<Self>, rx: Rc<MeshRx<Req>>, peer: usize) {
+        while let Some(req) = rx.recv_from(peer).await {
             let (from, token, tx_of_req) = (req.from, req.token, req.tx);
             let reply = match req.op {
                 Op::LockRun {
@@ -791,26 +782,15 @@ impl Core {
                 }
                 op => self.exec(op),
             };
-            if self
-                .resp_tx
-                .send_to(self.peer_of[from], Resp { token, reply })
-                .await
-                .is_err()
-            {
+            if self.resp_tx.send_to(from, Resp { token, reply }).is_err() {
                 break;
             }
         }
     }
 
-    /// Sends a response without holding up the caller (`release` answers deferred requests
-    /// and must not await).
+    /// Sends a response (queued at once: sends never wait).
     fn respond(self: &Rc<Self>, to_shard: usize, token: u64, reply: Reply) {
-        let core = self.clone();
-        glommio::spawn_local(async move {
-            let to = core.peer_of[to_shard];
-            let _ = core.resp_tx.send_to(to, Resp { token, reply }).await;
-        })
-        .detach();
+        let _ = self.resp_tx.send_to(to_shard, Resp { token, reply });
     }
 
     /// No multi-shard operation holds any key here: the common case, one check.
@@ -1018,8 +998,8 @@ impl Core {
             return;
         }
         let core = self.clone();
-        glommio::spawn_local(async move {
-            futures_lite::future::yield_now().await;
+        reactor::spawn_local(async move {
+            reactor::yield_now().await;
             core.lock.granting.set(false);
             core.grant_waiting();
         })
@@ -1054,8 +1034,8 @@ impl Core {
     }
 
     /// Hands responses from `peer` to the connections waiting for them.
-    pub async fn serve_responses(self: Rc<Self>, rx: Rc<Receivers<Resp>>, peer: usize) {
-        while let Ok(Some(resp)) = rx.recv_from(peer).await {
+    pub async fn serve_responses(self: Rc<Self>, rx: Rc<MeshRx<Resp>>, peer: usize) {
+        while let Some(resp) = rx.recv_from(peer).await {
             self.fill(resp.token, resp.reply);
         }
     }
@@ -1071,7 +1051,7 @@ impl Core {
                 .load(std::sync::atomic::Ordering::Relaxed)
                 .max(1);
             let period = std::time::Duration::from_millis(1000 / hz);
-            glommio::timer::sleep(period).await;
+            reactor::sleep(period).await;
             self.shard
                 .borrow_mut()
                 .rehash(std::time::Duration::from_millis(1));
@@ -1093,7 +1073,7 @@ impl Core {
                 if !more || std::time::Instant::now() >= deadline {
                     break;
                 }
-                glommio::yield_if_needed().await;
+                reactor::yield_if_needed().await;
             }
             self.check_idle_clients();
         }

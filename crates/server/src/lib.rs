@@ -1,6 +1,6 @@
-//! The runtime: one glommio executor per shard, each pinned to a core, each accepting on the
-//! shared port (SO_REUSEPORT), serving its connections and answering the other cores through
-//! the cross-core queues. The engine does the command semantics; this crate moves bytes and
+//! The runtime: one reactor (a thread with its own io_uring, working in turns) per shard,
+//! each pinned to a core, each accepting on the shared port (SO_REUSEPORT), serving its
+//! connections and answering the other cores through the cross-core queues. The engine does the command semantics; this crate moves bytes and
 //! messages.
 
 mod blocking;
@@ -22,13 +22,11 @@ pub use tikv_jemallocator::Jemalloc as Allocator;
 
 use crate::core::{Core, Req, Resp};
 use config::Config;
-use glommio::channels::channel_mesh::MeshBuilder;
-use glommio::net::{TcpListener, TcpStream, UnixListener};
-use glommio::{LocalExecutorBuilder, Placement};
+use reactor::{Doorbell, Listener, Mesh, Stream};
 use std::net::{IpAddr, SocketAddr};
-use std::os::unix::io::AsRawFd;
+use std::os::unix::io::RawFd;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -119,7 +117,7 @@ pub fn start(config: Config) -> Result<Server, StartError> {
         }
         _ => probe_io_uring().map_err(|e| StartError::Backend("io_uring".into(), e))?,
     }
-    tracing::info!("io backend: io_uring (glommio)");
+    tracing::info!("io backend: io_uring");
     let shards = match config.shards() {
         0 => default_shards(),
         n => n,
@@ -128,44 +126,38 @@ pub fn start(config: Config) -> Result<Server, StartError> {
     ensure_ports_free(&config)?;
     let (shutdown_tx, shutdown_rx) = crossbeam_channel::unbounded();
     let shared = Shared::new(config, shards, shutdown_tx);
-    let req_mesh: MeshBuilder<Req, _> = MeshBuilder::full(shards, 1024);
-    let resp_mesh: MeshBuilder<Resp, _> = MeshBuilder::full(shards, 1024);
-    let peer_of: Arc<Vec<AtomicUsize>> =
-        Arc::new((0..shards).map(|_| AtomicUsize::new(usize::MAX)).collect());
-    let (ready_tx, ready_rx) = crossbeam_channel::unbounded::<Result<usize, StartError>>();
+    let mut bells = Vec::with_capacity(shards);
     for id in 0..shards {
-        let placement = if shards <= cpus {
-            Placement::Fixed(id)
-        } else {
-            Placement::Unbound
-        };
-        let (shared, req_mesh, resp_mesh, peer_of, ready) = (
+        bells.push(Doorbell::new().map_err(|e| StartError::Executor(id, e.to_string()))?);
+    }
+    let req_mesh: Arc<Mesh<Req>> = Mesh::new(bells.clone());
+    let resp_mesh: Arc<Mesh<Resp>> = Mesh::new(bells.clone());
+    let (ready_tx, ready_rx) = crossbeam_channel::unbounded::<Result<usize, StartError>>();
+    for (id, bell) in bells.into_iter().enumerate() {
+        let (shared, req_mesh, resp_mesh, ready) = (
             shared.clone(),
             req_mesh.clone(),
             resp_mesh.clone(),
-            peer_of.clone(),
             ready_tx.clone(),
         );
-        // Our own thread and `make()` rather than `spawn()`: when glommio cannot create an
-        // executor (io_uring refused, RLIMIT_MEMLOCK exhausted by other rings of this
-        // user), `spawn` ends its thread silently and start-up would wait for a shard that
-        // never comes; here the error is reported.
-        let builder = LocalExecutorBuilder::new(placement)
-            .name(&format!("shard-{id}"))
-            // Registered io memory counts against RLIMIT_MEMLOCK (8 MiB here): a network
-            // server needs little of it.
-            .io_memory(512 * 1024);
+        let pin = (shards <= cpus).then_some(id);
         let spawned = std::thread::Builder::new()
             .name(format!("shard-{id}"))
-            .spawn(move || match builder.make() {
-                Ok(ex) => ex.run(async move {
-                    if let Err(e) =
-                        shard_main(id, shared, req_mesh, resp_mesh, peer_of, &ready).await
-                    {
-                        let _ = ready.send(Err(e));
+            .stack_size(16 << 20)
+            .spawn(move || {
+                if let Some(cpu) = pin {
+                    pin_to_cpu(cpu);
+                }
+                let main = {
+                    let ready = ready.clone();
+                    async move {
+                        if let Err(e) = shard_main(id, shared, &req_mesh, &resp_mesh, &ready).await
+                        {
+                            let _ = ready.send(Err(e));
+                        }
                     }
-                }),
-                Err(e) => {
+                };
+                if let Err(e) = reactor::run(reactor::Config::new(bell), main) {
                     let _ = ready.send(Err(StartError::Executor(id, e.to_string())));
                 }
             });
@@ -187,43 +179,43 @@ pub fn start(config: Config) -> Result<Server, StartError> {
     })
 }
 
+/// Pins the calling thread to `cpu`.
+fn pin_to_cpu(cpu: usize) {
+    // SAFETY: a zeroed cpu_set_t filled by CPU_SET and passed by pointer with its size to
+    // sched_setaffinity for the calling thread (pid 0).
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            tracing::warn!(
+                cpu,
+                "could not pin shard: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+}
+
 async fn shard_main(
     id: usize,
     shared: Arc<Shared>,
-    req_mesh: MeshBuilder<Req, glommio::channels::channel_mesh::Full>,
-    resp_mesh: MeshBuilder<Resp, glommio::channels::channel_mesh::Full>,
-    peer_of: Arc<Vec<AtomicUsize>>,
+    req_mesh: &Mesh<Req>,
+    resp_mesh: &Mesh<Resp>,
     ready: &crossbeam_channel::Sender<Result<usize, StartError>>,
 ) -> Result<(), StartError> {
     let shards = shared.shards;
-    let mesh_err = |_| StartError::Executor(id, "cannot join the cross-core mesh".into());
-    let (req_tx, req_rx) = req_mesh.join().await.map_err(mesh_err)?;
-    let (resp_tx, resp_rx) = resp_mesh.join().await.map_err(mesh_err)?;
-    // glommio numbers mesh peers by executor id; learn which peer each shard is.
-    peer_of[id].store(req_tx.peer_id(), Ordering::SeqCst);
-    while peer_of
-        .iter()
-        .any(|p| p.load(Ordering::SeqCst) == usize::MAX)
-    {
-        glommio::timer::sleep(Duration::from_millis(1)).await;
-    }
-    let peers: Vec<usize> = peer_of.iter().map(|p| p.load(Ordering::SeqCst)).collect();
-    let core = Rc::new(Core::new(
-        id,
-        shared.clone(),
-        peers.clone(),
-        req_tx,
-        resp_tx,
-    ));
+    let (req_tx, req_rx) = req_mesh.join(id);
+    let (resp_tx, resp_rx) = resp_mesh.join(id);
+    let core = Rc::new(Core::new(id, shared.clone(), req_tx, resp_tx));
     core.set_me();
     let (req_rx, resp_rx) = (Rc::new(req_rx), Rc::new(resp_rx));
-    for (shard, &peer) in peers.iter().enumerate() {
-        if shard != id {
-            glommio::spawn_local(core.clone().serve_requests(req_rx.clone(), peer)).detach();
-            glommio::spawn_local(core.clone().serve_responses(resp_rx.clone(), peer)).detach();
+    for peer in 0..shards {
+        if peer != id {
+            reactor::spawn_local(core.clone().serve_requests(req_rx.clone(), peer)).detach();
+            reactor::spawn_local(core.clone().serve_responses(resp_rx.clone(), peer)).detach();
         }
     }
-    glommio::spawn_local(core.clone().expire_loop()).detach();
+    reactor::spawn_local(core.clone().expire_loop()).detach();
 
     let (addrs, port, unixsocket, perm, backlog) = {
         let c = shared
@@ -248,11 +240,11 @@ async fn shard_main(
                 ));
             };
             match listen(sa, backlog) {
-                Ok((l, fd)) => {
+                Ok(fd) => {
                     if let Ok(mut fds) = shared.listen_fds.lock() {
                         fds.push(fd);
                     }
-                    listeners.push(l)
+                    listeners.push(Listener::from_fd(fd))
                 }
                 Err(e) if optional => {
                     if id == 0 {
@@ -266,13 +258,19 @@ async fn shard_main(
     let mut unix = None;
     if let (Some(path), 0) = (unixsocket, id) {
         let _ = std::fs::remove_file(&path);
-        let l =
-            UnixListener::bind(&path).map_err(|e| StartError::Bind(path.clone(), e.to_string()))?;
+        let l = std::os::unix::net::UnixListener::bind(&path)
+            .and_then(|l| l.set_nonblocking(true).map(|_| l))
+            .map_err(|e| StartError::Bind(path.clone(), e.to_string()))?;
         if perm != 0 {
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(perm));
         }
-        unix = Some((l, path.clone()));
+        use std::os::unix::io::IntoRawFd;
+        let fd = l.into_raw_fd();
+        if let Ok(mut fds) = shared.listen_fds.lock() {
+            fds.push(fd);
+        }
+        unix = Some((Listener::from_fd(fd), path.clone()));
     }
     if id == 0 {
         tracing::info!(shards, port, "Ready to accept connections");
@@ -281,15 +279,15 @@ async fn shard_main(
     let mut tasks = Vec::new();
     for l in listeners {
         let core = core.clone();
-        tasks.push(glommio::spawn_local(async move {
+        tasks.push(reactor::spawn_local(async move {
             loop {
                 match l.accept().await {
-                    Ok(stream) => {
-                        glommio::spawn_local(serve_tcp(core.clone(), stream)).detach();
+                    Ok(fd) => {
+                        reactor::spawn_local(serve_tcp(core.clone(), fd)).detach();
                     }
                     Err(e) => {
                         tracing::warn!("accept: {e}");
-                        glommio::timer::sleep(Duration::from_millis(10)).await;
+                        reactor::sleep(Duration::from_millis(10)).await;
                     }
                 }
             }
@@ -297,34 +295,32 @@ async fn shard_main(
     }
     if let Some((l, sock_path)) = unix {
         let core = core.clone();
-        tasks.push(glommio::spawn_local(async move {
+        tasks.push(reactor::spawn_local(async move {
             loop {
                 match l.accept().await {
-                    Ok(stream) => {
-                        // glommio's UnixStream does not expose its fd: such clients are
-                        // killed by flag, checked after each read.
-                        let fd = -1;
+                    Ok(fd) => {
                         // Redis shows unix clients as "<path>:0".
                         let path = format!("{sock_path}:0");
-                        glommio::spawn_local(serve(
+                        let stream = Stream::from_fd(fd);
+                        reactor::spawn_local(serve(
                             core.clone(),
                             stream,
-                            fd,
                             path.clone(),
                             path,
+                            true,
                             true,
                         ))
                         .detach();
                     }
                     Err(e) => {
                         tracing::warn!("accept: {e}");
-                        glommio::timer::sleep(Duration::from_millis(10)).await;
+                        reactor::sleep(Duration::from_millis(10)).await;
                     }
                 }
             }
         }));
     }
-    // Keep the executor alive: the accept loops never end; with no listener, park forever.
+    // Keep the listeners alive: the accept loops never end.
     futures_lite::future::pending::<()>().await;
     Ok(())
 }
@@ -363,9 +359,9 @@ fn ensure_ports_free(config: &Config) -> Result<(), StartError> {
 /// A listening socket as redis-server makes it (SO_REUSEADDR, IPV6_V6ONLY, tcp-backlog), plus
 /// SO_REUSEPORT so that every core listens on the same port and the kernel spreads
 /// connections over them.
-fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<(TcpListener, i32)> {
+fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<RawFd> {
     use socket2::{Domain, Socket, Type};
-    use std::os::unix::io::{FromRawFd, IntoRawFd};
+    use std::os::unix::io::IntoRawFd;
     let domain = if addr.is_ipv6() {
         Domain::IPV6
     } else {
@@ -380,14 +376,18 @@ fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<(TcpListener, i32)>
     sock.set_nonblocking(true)?;
     sock.bind(&addr.into())?;
     sock.listen(backlog.clamp(1, i32::MAX as u32) as i32)?;
-    let fd = sock.into_raw_fd();
-    // SAFETY: the fd comes from a socket we own and hand over whole (into_raw_fd).
-    Ok((unsafe { TcpListener::from_raw_fd(fd) }, fd))
+    Ok(sock.into_raw_fd())
 }
 
-async fn serve_tcp(core: Rc<Core>, stream: TcpStream) {
-    let _ = stream.set_nodelay(true);
-    let fd = stream.as_raw_fd();
+async fn serve_tcp(core: Rc<Core>, fd: RawFd) {
+    let (peer, local_addr) = {
+        // SAFETY: borrows the accepted socket for a few calls; ManuallyDrop keeps it open.
+        let sock = std::mem::ManuallyDrop::new(unsafe {
+            <std::net::TcpStream as std::os::unix::io::FromRawFd>::from_raw_fd(fd)
+        });
+        let _ = sock.set_nodelay(true);
+        (sock.peer_addr().ok(), sock.local_addr().ok())
+    };
     set_keepalive(
         fd,
         core.shared
@@ -396,14 +396,11 @@ async fn serve_tcp(core: Rc<Core>, stream: TcpStream) {
             .map(|c| c.tcp_keepalive())
             .unwrap_or(300),
     );
-    let peer = stream.peer_addr().ok();
+    let stream = Stream::from_fd(fd);
     let addr = peer.map(|a| a.to_string()).unwrap_or_default();
-    let laddr = stream
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
+    let laddr = local_addr.map(|a| a.to_string()).unwrap_or_default();
     let local = peer.is_some_and(|a| a.ip().is_loopback());
-    serve(core, stream, fd, addr, laddr, local).await
+    serve(core, stream, addr, laddr, local, false).await
 }
 
 fn set_keepalive(fd: i32, secs: u64) {
@@ -450,29 +447,37 @@ fn set_keepalive(fd: i32, secs: u64) {
 
 const DENIED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
-async fn serve<S>(core: Rc<Core>, mut stream: S, fd: i32, addr: String, laddr: String, local: bool)
-where
-    S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin,
-{
-    use futures_lite::AsyncWriteExt;
+async fn serve(
+    core: Rc<Core>,
+    mut stream: Stream,
+    addr: String,
+    laddr: String,
+    local: bool,
+    unix: bool,
+) {
     let shared = core.shared.clone();
     shared.total_connections.fetch_add(1, Ordering::Relaxed);
     if !local && shared.protected_mode.load(Ordering::Relaxed) && shared.requirepass().is_none() {
-        let _ = stream.write_all(DENIED).await;
+        let _ = stream.write(DENIED);
         shared.rejected_connections.fetch_add(1, Ordering::Relaxed);
         return;
     }
     let connected = shared.connected_clients.fetch_add(1, Ordering::Relaxed);
     if connected >= shared.maxclients.load(Ordering::Relaxed) {
-        let _ = stream
-            .write_all(b"-ERR max number of clients reached\r\n")
-            .await;
+        let _ = stream.write(b"-ERR max number of clients reached\r\n");
         shared.connected_clients.fetch_sub(1, Ordering::Relaxed);
         shared.rejected_connections.fetch_add(1, Ordering::Relaxed);
         return;
     }
     let id = shared.next_client_id.fetch_add(1, Ordering::Relaxed);
-    let info = Rc::new(client::ClientInfo::new(id, addr, laddr, fd, local));
+    let info = Rc::new(client::ClientInfo::new(
+        id,
+        addr,
+        laddr,
+        stream.fd(),
+        local,
+        unix,
+    ));
     core.clients.borrow_mut().insert(id, info.clone());
     let mut conn = conn::Conn::new(core.clone(), info);
     conn.run(&mut stream).await;

@@ -638,7 +638,7 @@ pub fn publish_detached(core: &Rc<Core>, events: Vec<Event>) {
     };
     deliver_here(core, &msgs);
     let core = core.clone();
-    glommio::spawn_local(async move {
+    reactor::spawn_local(async move {
         publish_remote(&core, || msgs.clone(), false).await;
     })
     .detach();
