@@ -8,6 +8,7 @@ mod basics;
 mod blocking;
 mod differential;
 mod expiry;
+mod network;
 mod protocol;
 mod pubsub;
 mod routing;

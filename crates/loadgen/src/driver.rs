@@ -78,6 +78,19 @@ pub struct Spec {
     pub duration: Option<Duration>,
     pub timeout: Duration,
     pub seed: u64,
+    pub io: IoMode,
+}
+
+/// How a thread waits for its connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IoMode {
+    /// epoll, each ready connection served as epoll reports it: a connection sends its next
+    /// request the moment its reply is in, as memtier_benchmark (libevent) and
+    /// redis-benchmark (ae) drive theirs
+    Epoll,
+    /// poll(2) over every connection per round: each round sends the next batch of every
+    /// connection that got its replies, so requests reach the server in bursts
+    Poll,
 }
 
 /// What a reply must look like.
@@ -508,6 +521,23 @@ pub fn run_thread(
         deadline: None,
         spec: spec.clone(),
     };
+    barrier.wait();
+    let start = Instant::now();
+    w.stats.start = start;
+    w.deadline = spec.duration.map(|d| start + d);
+    for c in conns.iter_mut() {
+        w.start_batch(c, start)?;
+    }
+    match spec.io {
+        IoMode::Poll => poll_loop(&spec, &mut w, &mut conns)?,
+        IoMode::Epoll => epoll_loop(&spec, &mut w, &mut conns)?,
+    }
+    w.stats.end = Instant::now();
+    Ok(w.stats)
+}
+
+/// Waits with poll(2) over every connection, serving each round's ready ones.
+fn poll_loop(spec: &Spec, w: &mut Worker, conns: &mut [Conn]) -> io::Result<()> {
     let mut fds: Vec<libc::pollfd> = conns
         .iter()
         .map(|c| libc::pollfd {
@@ -516,14 +546,7 @@ pub fn run_thread(
             revents: 0,
         })
         .collect();
-
-    barrier.wait();
     let start = Instant::now();
-    w.stats.start = start;
-    w.deadline = spec.duration.map(|d| start + d);
-    for c in conns.iter_mut() {
-        w.start_batch(c, start)?;
-    }
     let mut last_check = start;
     loop {
         let mut active = 0;
@@ -586,8 +609,103 @@ pub fn run_thread(
             }
         }
     }
-    w.stats.end = Instant::now();
-    Ok(w.stats)
+    Ok(())
+}
+
+/// Waits with epoll, serving each connection as it becomes ready (memtier's pattern).
+fn epoll_loop(spec: &Spec, w: &mut Worker, conns: &mut [Conn]) -> io::Result<()> {
+    // SAFETY: epoll_create1 with a valid flag; the fd is closed below.
+    let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    if ep < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let ctl = |op: i32, i: usize, c: &Conn| {
+        let mut ev = libc::epoll_event {
+            events: (libc::EPOLLIN
+                | if c.out_pos < c.out.len() {
+                    libc::EPOLLOUT
+                } else {
+                    0
+                }) as u32,
+            u64: i as u64,
+        };
+        // SAFETY: epoll_ctl on our epoll fd with a live event struct.
+        unsafe { libc::epoll_ctl(ep, op, c.stream.as_raw_fd(), &mut ev) };
+    };
+    let mut watching_out: Vec<bool> = conns.iter().map(|c| c.out_pos < c.out.len()).collect();
+    let mut active = 0usize;
+    for (i, c) in conns.iter().enumerate() {
+        if !c.done {
+            ctl(libc::EPOLL_CTL_ADD, i, c);
+            active += 1;
+        }
+    }
+    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 64];
+    let mut last_check = Instant::now();
+    let result = (|| {
+        while active > 0 {
+            // SAFETY: `events` is a valid array of 64 epoll_events.
+            let n = unsafe { libc::epoll_wait(ep, events.as_mut_ptr(), 64, 250) };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            for ev in &events[..n as usize] {
+                let i = ev.u64 as usize;
+                let c = &mut conns[i];
+                if c.done {
+                    continue;
+                }
+                let flags = ev.events as i32;
+                if flags & libc::EPOLLOUT != 0 {
+                    flush(c)?;
+                }
+                if flags & (libc::EPOLLIN | libc::EPOLLERR | libc::EPOLLHUP) != 0 {
+                    w.on_readable(c)?;
+                }
+                if c.done {
+                    ctl(libc::EPOLL_CTL_DEL, i, c);
+                    active -= 1;
+                } else if watching_out[i] != (c.out_pos < c.out.len()) {
+                    watching_out[i] = c.out_pos < c.out.len();
+                    ctl(libc::EPOLL_CTL_MOD, i, c);
+                }
+            }
+            let now = Instant::now();
+            if now.duration_since(last_check) >= Duration::from_millis(250) {
+                last_check = now;
+                // Past the deadline a connection waiting for nothing ends here.
+                for (i, c) in conns.iter_mut().enumerate() {
+                    if !c.done && c.expects.is_empty() && w.deadline.is_some_and(|d| now >= d) {
+                        c.done = true;
+                        ctl(libc::EPOLL_CTL_DEL, i, c);
+                        active -= 1;
+                    }
+                }
+                for c in conns.iter().filter(|c| !c.done) {
+                    let idle = now.duration_since(c.last_progress);
+                    if idle >= spec.timeout {
+                        return Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!(
+                                "connection {}: no reply for {:.1} s ({} replies pending)",
+                                c.id,
+                                idle.as_secs_f64(),
+                                c.expects.len()
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    })();
+    // SAFETY: closes the epoll fd created above, once.
+    unsafe { libc::close(ep) };
+    result
 }
 
 #[cfg(test)]
@@ -608,6 +726,7 @@ mod tests {
             duration: None,
             timeout: Duration::from_secs(10),
             seed: 3,
+            io: IoMode::Epoll,
         }
     }
 

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 
-use driver::{ConnPlan, Spec, WorkloadKind};
+use driver::{ConnPlan, IoMode, Spec, WorkloadKind};
 use keys::{KeyGen, KeyPattern};
 
 #[derive(Parser, Debug)]
@@ -84,6 +84,11 @@ struct Args {
     /// Seed for the key choice
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// How each thread waits for its connections: epoll serves each one as its reply comes
+    /// in (as memtier_benchmark and redis-benchmark do); poll sends each round's batches
+    /// together, which a server sees as bursts and finds cheaper to serve
+    #[arg(long, value_enum, default_value_t = IoMode::Epoll)]
+    io: IoMode,
 }
 
 const CSV_HEADER: &str = "label,workload,conns,pipeline,ops,seconds,ops_per_sec,p50_us,p99_us,p999_us,max_us,failures,client_cpu_s";
@@ -289,6 +294,7 @@ fn run(args: &Args) -> Result<u64, Box<dyn std::error::Error>> {
         duration,
         timeout,
         seed: args.seed,
+        io: args.io,
     });
 
     let addrs: Vec<SocketAddr> = (args.host.as_str(), args.port)

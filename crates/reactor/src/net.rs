@@ -64,9 +64,15 @@ pub(crate) struct Table {
     dirty: Vec<u32>,
     rearm: Vec<u32>,
     closing: Vec<u32>,
+    conns: usize,
 }
 
 impl Table {
+    /// Open connections (listeners not counted).
+    pub(crate) fn conns(&self) -> usize {
+        self.conns
+    }
+
     fn insert(&mut self, fd: RawFd, listener: bool) -> (u32, u32) {
         let slot = match self.free.pop() {
             Some(s) => s,
@@ -75,6 +81,9 @@ impl Table {
                 (self.socks.len() - 1) as u32
             }
         };
+        if !listener {
+            self.conns += 1;
+        }
         let s = &mut self.socks[slot as usize];
         let gen = s.gen.wrapping_add(1);
         let (input, out, inflight) = (
@@ -277,6 +286,9 @@ fn try_close(table: &mut Table, slot: u32) {
         }
     }
     s.live = false;
+    if !s.listener {
+        table.conns -= 1;
+    }
     s.input.clear();
     s.in_off = 0;
     s.out.clear();
@@ -387,9 +399,9 @@ impl Stream {
         })
     }
 
-    /// Appends `buf` to the output: sent at the end of the turn. Fails once the connection
-    /// is broken.
-    pub fn write(&self, buf: &[u8]) -> io::Result<()> {
+    /// As `write`, taking `buf`'s bytes and leaving it empty: when nothing else is queued the
+    /// buffers trade places instead of copying (a big reply moves for free).
+    pub fn write_from(&self, buf: &mut Vec<u8>) -> io::Result<()> {
         with(|inner| {
             let mut t = inner.net.borrow_mut();
             let t = &mut *t;
@@ -399,13 +411,34 @@ impl Stream {
             if let Some(e) = s.err {
                 return Err(io::Error::from_raw_os_error(e));
             }
-            s.out.extend_from_slice(buf);
+            if s.out.is_empty() {
+                std::mem::swap(&mut s.out, buf);
+            } else {
+                s.out.extend_from_slice(buf);
+            }
+            buf.clear();
             if !s.dirty {
                 s.dirty = true;
                 t.dirty.push(self.slot);
             }
             Ok(())
         })
+    }
+
+    /// Drops the output not yet handed to the kernel: a client closed for its limits gets
+    /// nothing more.
+    pub fn discard(&self) {
+        with(|inner| {
+            if let Some(s) = inner.net.borrow_mut().get(self.slot, self.gen) {
+                s.out.clear();
+            }
+        })
+    }
+
+    /// Appends `buf` to the output: sent at the end of the turn. Fails once the connection
+    /// is broken.
+    pub fn write(&self, buf: &[u8]) -> io::Result<()> {
+        self.write_from(&mut buf.to_vec())
     }
 }
 

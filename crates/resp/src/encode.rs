@@ -101,6 +101,9 @@ impl<'a> Writer<'a> {
     }
 
     pub fn bulk(&mut self, b: &[u8]) {
+        // One allocation for a big value: growing for the value and again for its CRLF
+        // would copy it twice.
+        self.buf.reserve(b.len() + 24);
         self.header(b'$', b.len() as u64);
         self.buf.extend_from_slice(b);
         self.buf.extend_from_slice(b"\r\n");

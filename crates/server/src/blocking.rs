@@ -223,6 +223,10 @@ async fn next_event(
 /// back what a vanished client was served, and drops the registrations.
 async fn finish(c: &mut Conn, b: &mut Blocked, reply: Reply, alive: bool) {
     let core = c.core.clone();
+    // A client that closed (or half-closed) its side while blocked gets no reply: Redis
+    // frees it on the read that saw the end (a nil first would mislead a client that resends
+    // unfinished commands after reconnecting).
+    let mark = c.out.len();
     match reply {
         Reply::Block(Try::Served {
             reply,
@@ -281,6 +285,9 @@ async fn finish(c: &mut Conn, b: &mut Blocked, reply: Reply, alive: bool) {
             };
             core.call(s, op).await;
         }
+    }
+    if !alive {
+        c.out.truncate(mark);
     }
     core.forget(b.token);
     *c.info.blocked.borrow_mut() = None;

@@ -515,14 +515,17 @@ impl Conn {
         core.counters
             .net_out
             .set(core.counters.net_out.get() + self.out.len() as u64);
-        if stream.write(&self.out).is_err() {
+        if stream.write_from(&mut self.out).is_err() {
             return false;
         }
-        self.out.clear();
         if self.out.capacity() > OUT_HIGH_WATER * 2 {
             self.out = Vec::with_capacity(READ_CHUNK);
         }
-        self.output_within_limit(stream.queued())
+        if self.output_within_limit(stream.queued()) {
+            return true;
+        }
+        stream.discard();
+        false
     }
 
     /// client-output-buffer-limit over what is still queued for the client: the normal

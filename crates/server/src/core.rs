@@ -291,8 +291,7 @@ impl Core {
                         shard.unblock(db, &key, id);
                         continue;
                     };
-                    let dst_here = reg.dst_shard == self.id;
-                    match servable(&mut shard, db, &key, &reg.kind, dst_here) {
+                    match servable(&mut shard, db, &key, &reg.kind) {
                         Fit::Empty => break,
                         Fit::Unfit => continue,
                         Fit::Ready => {}
@@ -350,8 +349,7 @@ impl Core {
         if reg.claim.load(SeqCst) {
             return Reply::Block(crate::ops::Try::Lost);
         }
-        let dst_here = reg.dst_shard == self.id;
-        if servable(shard, db, &key, &reg.kind, dst_here) == Fit::Ready {
+        if servable(shard, db, &key, &reg.kind) == Fit::Ready {
             return Reply::Block(self.claim_and_serve(shard, db, &key, &reg));
         }
         shard.block(db, &key, reg.id);

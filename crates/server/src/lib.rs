@@ -346,11 +346,18 @@ fn ensure_ports_free(config: &Config) -> Result<(), StartError> {
                 IpAddr::from([127, 0, 0, 1])
             });
         }
-        if std::net::TcpStream::connect_timeout(&sa, Duration::from_millis(200)).is_ok() {
-            return Err(StartError::Bind(
-                sa.to_string(),
-                "Address already in use".into(),
-            ));
+        // A process killed a moment ago (SIGKILL, a supervisor restarting it at once) leaves
+        // its listener accepting until the kernel tears its io_uring down, about a
+        // millisecond later: only a listener that stays is another server.
+        let deadline = std::time::Instant::now() + Duration::from_secs(1);
+        while std::net::TcpStream::connect_timeout(&sa, Duration::from_millis(200)).is_ok() {
+            if std::time::Instant::now() >= deadline {
+                return Err(StartError::Bind(
+                    sa.to_string(),
+                    "Address already in use".into(),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
     Ok(())

@@ -155,8 +155,9 @@ fn is_list(e: Option<&Entry>) -> Option<bool> {
     e.map(|e| matches!(e.value, Value::List(_)))
 }
 
-/// `dst_here`: a move's destination lives on this shard (else the runtime pushes it).
-pub fn servable(shard: &mut Shard, db: usize, key: &[u8], kind: &BlockKind, dst_here: bool) -> Fit {
+/// Whether `key` holds what a waiter of `kind` pops. A move whose destination holds another
+/// type is served too: `serve` answers it WRONGTYPE and leaves the element, as Redis 7.0 does.
+pub fn servable(shard: &mut Shard, db: usize, key: &[u8], kind: &BlockKind) -> Fit {
     let Some(e) = shard.peek(db, key) else {
         return Fit::Empty;
     };
@@ -167,11 +168,6 @@ pub fn servable(shard: &mut Shard, db: usize, key: &[u8], kind: &BlockKind, dst_
     };
     if !fits {
         return Fit::Unfit;
-    }
-    if let BlockKind::Move { dst, .. } = kind {
-        if dst_here && is_list(shard.peek(db, dst)) == Some(false) {
-            return Fit::Unfit;
-        }
     }
     Fit::Ready
 }
@@ -250,6 +246,9 @@ pub fn serve(
             from_right,
             to_right,
         } => {
+            if dst_here && is_list(shard.peek(db, dst)) == Some(false) {
+                return Err(Error::WrongType);
+            }
             let mut popped = list::pop_from(shard, db, key, !from_right, 1)?.unwrap_or_default();
             let elem = popped.pop().ok_or(Error::NoSuchKey)?;
             if dst_here {
@@ -341,7 +340,7 @@ pub fn nonblocking(ctx: &mut Ctx, args: Args) -> Result<()> {
         return list::move_one(ctx, b.keys[0], dst, !from_right, !to_right);
     }
     for key in &b.keys {
-        match servable(ctx.shard, ctx.db, key, &b.kind, true) {
+        match servable(ctx.shard, ctx.db, key, &b.kind) {
             Fit::Ready => {
                 let proto = ctx.out.proto;
                 serve(ctx.shard, ctx.db, key, &b.kind, proto, ctx.out.buf, true)?;
