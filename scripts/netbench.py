@@ -11,6 +11,10 @@ over /proc/PID/task/*/status). Rounds alternate the servers; each figure is the 
 rounds, and ratios compare percore with redis-server from the same rounds.
 
 Writes benches/network/results.csv (every run) and benches/network/RESULTS.md, or under --out.
+percore-loadgen runs in its epoll mode (each connection served as its reply arrives, as the other
+two tools drive theirs); the tool name loadgen-poll runs its poll mode (each round's requests sent
+together). PERCORE_OLD_BIN and the server name percore-old add another percore build to compare.
+
 Usage: scripts/netbench.py [--rounds 3] [--duration 3] [--tools memtier,redis-benchmark,loadgen]
                            [--conns 1,50,500] [--pipelines 1,16]
                            [--servers percore,percore-2,redis,valkey] [--out DIR] [--no-build]
@@ -49,6 +53,10 @@ def voluntary_switches(pid):
 def server_argv(name):
     if name == "percore":
         return ["taskset", "-c", "0", bench.PERCORE, "--shards", "1"]
+    if name == "percore-old":
+        # A build to compare with (PERCORE_OLD_BIN), e.g. the previous network core.
+        old = os.environ.get("PERCORE_OLD_BIN")
+        return ["taskset", "-c", "0", old, "--shards", "1"] if old else None
     if name == "percore-2":
         # Its two shards pin themselves, one per CPU.
         return [bench.PERCORE, "--shards", "2"]
@@ -79,8 +87,9 @@ def run_one(tool, srv, sp, duration):
     elif tool == "redis-benchmark":
         r = bench.redis_benchmark(sp, requests)
     else:
+        io = "poll" if tool == "loadgen-poll" else "epoll"
         got = bench.loadgen(srv.name, sp["args"] + ["--conns", str(bench.CONNS), "--keys", str(bench.KEYS),
-                                                     "--key-prefix", "lg:"], duration)
+                                                     "--key-prefix", "lg:", "--io", io], duration)
         r = {"ops": int(got["ops"]), "seconds": float(got["seconds"]),
              "ops_per_sec": float(got["ops_per_sec"]), "p50_us": float(got["p50_us"]),
              "p99_us": float(got["p99_us"]), "p999_us": float(got["p999_us"])}
@@ -122,7 +131,7 @@ def main():
                        cwd=bench.ROOT)
     tools = a.tools.split(",")
     for t in tools:
-        if t != "loadgen":
+        if not t.startswith("loadgen"):
             bench.tool_path(t)
     servers = [s for s in a.servers.split(",") if server_argv(s)]
     conns = [int(c) for c in a.conns.split(",")]
@@ -139,7 +148,7 @@ def main():
                     # memtier's key:1..N, percore-loadgen's key:0..N-1, redis-benchmark's -r names.
                     bench.preload_keys(srv, [b"key:%d" % i for i in range(bench.KEYS + 1)], 32)
                     bench.preload_keys(srv, [b"key:%012d" % i for i in range(bench.KEYS)], 32)
-                    if "loadgen" in tools:  # its own values (it checks every reply), apart
+                    if any(t.startswith("loadgen") for t in tools):  # its own values (it checks every reply), apart
                         bench.loadgen(name, ["--preload", "--keys", str(bench.KEYS), "--value-size", "32",
                                              "--requests", "1", "--conns", "1", "--key-prefix", "lg:"], None)
                     for tool in tools:
@@ -174,7 +183,7 @@ def write_md(a, rows, tools, servers, conns, pipelines):
              f"percore (1 shard) / redis from the same rounds.", ""]
     versions = {}
     for tool in tools:
-        versions.update(bench.versions(tool))
+        versions.update(bench.versions("loadgen" if tool.startswith("loadgen") else tool))
     lines += [f"- {k}: `{v}`" for k, v in versions.items()] + [""]
     for tool in tools:
         lines += [f"## {tool}", "",

@@ -1,18 +1,25 @@
-//! Cross-core queues: one FIFO per ordered pair of cores. A send pushes at once and rings the
-//! receiver's doorbell at the end of the sender's turn, once per receiver however many
-//! messages went its way; the receiver takes its messages at the top of its next turn.
+//! Cross-core queues: one FIFO per ordered pair of cores. What a core sends another during a
+//! turn is collected and sent at the turn's end as one message (however many connections
+//! sent requests that way), and the receiver's doorbell is rung once; the receiver takes it
+//! at the top of its next turn.
 
 use crate::exec::{with, Doorbell};
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+
+/// One ordered pair's queue: each message is one sender turn's messages.
+type Chan<T> = (Sender<Vec<T>>, Receiver<Vec<T>>);
 
 /// Every core's ends, built before the cores start.
 pub struct Mesh<T> {
     /// `chans[from][to]`.
-    chans: Vec<Vec<(Sender<T>, Receiver<T>)>>,
+    chans: Vec<Vec<Chan<T>>>,
     bells: Vec<Arc<Doorbell>>,
 }
 
@@ -25,64 +32,95 @@ impl<T: Send + 'static> Mesh<T> {
         Arc::new(Mesh { chans, bells })
     }
 
-    /// Core `me`'s sending and receiving ends.
+    /// Core `me`'s sending and receiving ends. Call on core `me`'s reactor: the sending end
+    /// sends its turn's messages at the end of each of its turns.
     pub fn join(&self, me: usize) -> (MeshTx<T>, MeshRx<T>) {
-        let txs = (0..self.bells.len())
-            .map(|to| self.chans[me][to].0.clone())
-            .collect();
-        let rxs = (0..self.bells.len())
-            .map(|from| self.chans[from][me].1.clone())
-            .collect();
+        let n = self.bells.len();
+        let outbox = Rc::new(Outbox {
+            txs: (0..n).map(|to| self.chans[me][to].0.clone()).collect(),
+            pending: RefCell::new((0..n).map(|_| Vec::new()).collect()),
+            bells: self.bells.clone(),
+        });
+        let hook = outbox.clone();
+        with(|i| i.at_turn_end(Box::new(move || hook.send_all())));
+        let rxs = (0..n).map(|from| self.chans[from][me].1.clone()).collect();
         (
-            MeshTx {
-                txs,
-                bells: self.bells.clone(),
+            MeshTx { outbox },
+            MeshRx {
+                rxs,
+                taken: RefCell::new((0..n).map(|_| VecDeque::new()).collect()),
             },
-            MeshRx { rxs },
         )
     }
 }
 
-pub struct MeshTx<T> {
-    txs: Vec<Sender<T>>,
+struct Outbox<T> {
+    txs: Vec<Sender<Vec<T>>>,
+    /// This turn's messages, per receiving core.
+    pending: RefCell<Vec<Vec<T>>>,
     bells: Vec<Arc<Doorbell>>,
 }
 
-impl<T: Send + 'static> MeshTx<T> {
-    /// Queues `msg` for core `to`; it gives the message back only if `to` is gone.
-    pub fn send_to(&self, to: usize, msg: T) -> Result<(), T> {
-        self.txs[to].send(msg).map_err(|e| e.0)?;
-        let bell = &self.bells[to];
-        with(|i| i.ring_later(bell));
-        Ok(())
-    }
-}
-
-pub struct MeshRx<T> {
-    rxs: Vec<Receiver<T>>,
-}
-
-impl<T: Send + 'static> MeshRx<T> {
-    /// The next message from core `from`, or None once every sender is gone.
-    pub fn recv_from(&self, from: usize) -> RecvFrom<'_, T> {
-        RecvFrom {
-            rx: &self.rxs[from],
+impl<T: Send + 'static> Outbox<T> {
+    fn send_all(&self) {
+        let mut pending = self.pending.borrow_mut();
+        for (to, msgs) in pending.iter_mut().enumerate() {
+            if msgs.is_empty() {
+                continue;
+            }
+            // A receiver that is gone (shutting down) drops the messages.
+            let _ = self.txs[to].send(std::mem::take(msgs));
+            self.bells[to].ring();
         }
     }
 }
 
+pub struct MeshTx<T> {
+    outbox: Rc<Outbox<T>>,
+}
+
+impl<T: Send + 'static> MeshTx<T> {
+    /// Queues `msg` for core `to`: it leaves at the end of this turn.
+    pub fn send_to(&self, to: usize, msg: T) {
+        self.outbox.pending.borrow_mut()[to].push(msg);
+    }
+}
+
+pub struct MeshRx<T> {
+    rxs: Vec<Receiver<Vec<T>>>,
+    /// Messages of a received turn not handed out yet, per sending core.
+    taken: RefCell<Vec<VecDeque<T>>>,
+}
+
+impl<T: Send + 'static> MeshRx<T> {
+    /// The next message from core `from`, or None once its sender is gone.
+    pub fn recv_from(&self, from: usize) -> RecvFrom<'_, T> {
+        RecvFrom { rx: self, from }
+    }
+}
+
 pub struct RecvFrom<'a, T> {
-    rx: &'a Receiver<T>,
+    rx: &'a MeshRx<T>,
+    from: usize,
 }
 
 impl<T: Send + 'static> Future for RecvFrom<'_, T> {
     type Output = Option<T>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        match self.rx.try_recv() {
-            Ok(m) => Poll::Ready(Some(m)),
+        let mut taken = self.rx.taken.borrow_mut();
+        let queue = &mut taken[self.from];
+        if let Some(m) = queue.pop_front() {
+            return Poll::Ready(Some(m));
+        }
+        let rx = &self.rx.rxs[self.from];
+        match rx.try_recv() {
+            Ok(batch) => {
+                queue.extend(batch);
+                Poll::Ready(queue.pop_front())
+            }
             Err(TryRecvError::Disconnected) => Poll::Ready(None),
             Err(TryRecvError::Empty) => {
-                let rx = self.rx.clone();
+                let rx = rx.clone();
                 with(|i| i.wait_channel(Box::new(move || !rx.is_empty()), cx.waker().clone()));
                 Poll::Pending
             }

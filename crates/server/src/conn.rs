@@ -6,10 +6,12 @@
 //! must wait for those hops are kept as ordered `Part`s and assembled when the hops return.
 //! While nothing is in flight, replies go straight into the output buffer.
 
+use crate::checks::{self, Verdict};
 use crate::client::ClientInfo;
 use crate::core::Core;
 use crate::core::LockKeys;
 use crate::ops::{Batch, BatchOut, Op, Reply};
+use crate::replies::{Deferred, Part, Src};
 use engine::table::{CommandSpec, Handler, Kind, Split};
 use engine::Args;
 use futures_lite::AsyncReadExt;
@@ -19,30 +21,6 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
-
-/// Where one reply (or one piece of a split command's reply) is.
-#[derive(Clone)]
-enum Src {
-    Local(Range<usize>),
-    Remote {
-        shard: usize,
-        idx: usize,
-    },
-    /// The reply of an operation sent on its own (a pipelined PUBLISH's count from another
-    /// core): an index into `Conn::waits`.
-    Wait(usize),
-}
-
-/// A reply waiting for cross-core hops, in request order.
-enum Part {
-    Single(Src),
-    /// DEL/EXISTS/...: sum of the integer replies.
-    Sum(Vec<Src>),
-    /// MGET: one-element arrays, concatenated in key order.
-    Array(Vec<Src>),
-    /// MSET: +OK unless a piece failed.
-    Ok(Vec<Src>),
-}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum ReplyMode {
@@ -69,14 +47,8 @@ pub struct Conn {
     pub multi: crate::multi::MultiState,
     /// The transaction (EXEC) this connection is running, whose key locks it holds.
     pub tx: Option<u64>,
-    local: Vec<u8>,
-    parts: Vec<Part>,
-    remote: Vec<Batch>,
-    deferred: bool,
-    /// Operations sent without waiting (`Src::Wait`), and their replies once `flush` has
-    /// awaited them.
-    waits: Vec<crate::core::Pending>,
-    waited: Vec<Vec<u8>>,
+    /// Replies that wait for other cores, and what assembles them in request order.
+    replies: Deferred,
     /// A blocking command waiting (see `blocking`).
     pub blocked: Option<crate::blocking::Blocked>,
     /// Pub/Sub subscriptions and the mailbox their messages arrive in.
@@ -85,30 +57,11 @@ pub struct Conn {
     soft_since: Option<u64>,
     /// Keyspace events of the command running, to publish before its reply.
     pub events: Vec<engine::notify::Event>,
-    /// Events of local executions whose replies are deferred, with their part's index
-    /// (`assemble` merges them with the remote ones in command order).
-    part_events: Vec<(usize, engine::notify::Event)>,
 }
 
 const READ_CHUNK: usize = 16 * 1024;
 /// Commands parsed ahead of running them, for prefetching their keys.
 const LOOKAHEAD: usize = 32;
-
-/// What a RESP2 client may send while subscribed.
-fn allowed_subscribed(name: &str) -> bool {
-    matches!(
-        name,
-        "subscribe"
-            | "unsubscribe"
-            | "psubscribe"
-            | "punsubscribe"
-            | "ssubscribe"
-            | "sunsubscribe"
-            | "ping"
-            | "quit"
-            | "reset"
-    )
-}
 
 /// Why parsing ahead stopped.
 enum Stop {
@@ -144,17 +97,11 @@ impl Conn {
             last_spec: None,
             multi: Default::default(),
             tx: None,
-            local: Vec::new(),
-            parts: Vec::new(),
-            remote: (0..shards).map(|_| Batch::default()).collect(),
-            deferred: false,
-            waits: Vec::new(),
-            waited: Vec::new(),
+            replies: Deferred::new(shards),
             blocked: None,
             subs: Default::default(),
             soft_since: None,
             events: Vec::new(),
-            part_events: Vec::new(),
         }
     }
 
@@ -165,26 +112,26 @@ impl Conn {
     fn publish_can_pipeline(&self) -> bool {
         self.tx.is_none()
             && self.subs.mailbox.is_none()
-            && self.remote.iter().all(Batch::is_empty)
-            && self.part_events.is_empty()
+            && self.replies.remote.iter().all(Batch::is_empty)
+            && self.replies.part_events.is_empty()
             && self.events.is_empty()
     }
 
     /// Defers an integer reply summed from `here` and the replies of `pending`.
     pub fn defer_sum(&mut self, here: i64, pending: Vec<crate::core::Pending>) {
-        if pending.is_empty() && !self.deferred {
+        if pending.is_empty() && !self.replies.active {
             self.writer().integer(here);
             return;
         }
-        let start = self.local.len();
-        Writer::new(&mut self.local, self.proto).integer(here);
-        let mut srcs = vec![Src::Local(start..self.local.len())];
+        let start = self.replies.local.len();
+        Writer::new(&mut self.replies.local, self.proto).integer(here);
+        let mut srcs = vec![Src::Local(start..self.replies.local.len())];
         for p in pending {
-            srcs.push(Src::Wait(self.waits.len()));
-            self.waits.push(p);
+            srcs.push(Src::Wait(self.replies.waits.len()));
+            self.replies.waits.push(p);
         }
-        self.parts.push(Part::Sum(srcs));
-        self.deferred = true;
+        self.replies.parts.push(Part::Sum(srcs));
+        self.replies.active = true;
     }
 
     /// Records a keyspace event raised by the runtime itself (a command whose keys span
@@ -211,8 +158,9 @@ impl Conn {
     fn collect_part_events(&mut self) {
         let mut sh = self.core.shard.borrow_mut();
         if sh.has_events() {
-            let part = self.parts.len();
-            self.part_events
+            let part = self.replies.parts.len();
+            self.replies
+                .part_events
                 .extend(sh.take_events().into_iter().map(|e| (part, e)));
         }
     }
@@ -329,7 +277,7 @@ impl Conn {
             let qlimit = core.shared.query_buffer_limit.load(Ordering::Relaxed) as usize;
             while end - start >= need && !self.close {
                 if !self.authed {
-                    if let Some(msg) = unauthenticated_limit(&rbuf[start..end], &limits) {
+                    if let Some(msg) = checks::unauthenticated_limit(&rbuf[start..end], &limits) {
                         self.flush().await;
                         self.error(msg);
                         self.close = true;
@@ -471,7 +419,7 @@ impl Conn {
     /// value), so write them as they grow instead of holding them all. False when the
     /// connection must close.
     async fn after_command(&mut self, stream: &mut Stream) -> bool {
-        if self.out.len() + self.local.len() < OUT_HIGH_WATER {
+        if self.out.len() + self.replies.local.len() < OUT_HIGH_WATER {
             return true;
         }
         self.flush().await;
@@ -575,48 +523,31 @@ impl Conn {
         };
         let Some(spec) = spec else {
             self.flush_if_needed().await;
-            let msg = unknown_command(args);
+            let msg = checks::unknown_command(args);
             self.reject(&msg);
             return;
         };
         self.last_spec = Some(spec);
         let sub = if args.len() > 1 { args.get(1) } else { &[] };
         self.info.set_last_cmd(spec.name, sub, args.len());
-        // Redis 7.0 checks arity before authentication: an unauthenticated `GET` gets the
-        // arity error, not NOAUTH.
-        if !spec.arity_ok(args.len()) {
-            self.flush_if_needed().await;
-            self.reject(&format!(
-                "ERR wrong number of arguments for '{}' command",
-                spec.name
-            ));
-            return;
-        }
-        if spec.name == "debug" && !self.debug_allowed() {
-            self.flush_if_needed().await;
-            self.reject("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
-            return;
-        }
-        if !self.authed && !spec.flags.contains(&"no_auth") {
-            self.flush_if_needed().await;
-            self.reject("NOAUTH Authentication required.");
-            return;
-        }
-        if self.proto == Proto::Resp2 && self.subs.active() && !allowed_subscribed(spec.name) {
-            self.flush_if_needed().await;
-            self.reject(&format!(
-                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
-                spec.name
-            ));
-            return;
-        }
-        if self.multi.active() && !crate::multi::runs_inside_multi(spec.name) {
-            self.flush_if_needed().await;
-            match engine::table::subcommand_error(spec, args) {
-                Some(e) => self.reject(&e),
-                None => crate::multi::queue(self, args),
+        let state = checks::State {
+            authed: self.authed,
+            resp3: self.proto == Proto::Resp3,
+            subscribed: self.subs.active(),
+            in_multi: self.multi.active(),
+        };
+        match checks::verify(&state, spec, args, || self.debug_allowed()) {
+            Verdict::Run => {}
+            Verdict::Queue => {
+                self.flush_if_needed().await;
+                crate::multi::queue(self, args);
+                return;
             }
-            return;
+            Verdict::Reject(msg) => {
+                self.flush_if_needed().await;
+                self.reject(&msg);
+                return;
+            }
         }
         let core = &self.core;
         core.counters.commands.set(core.counters.commands.get() + 1);
@@ -659,7 +590,7 @@ impl Conn {
                 self.flush_replies().await;
                 self.order_split_events(spec, args);
             }
-            if !self.deferred && !self.events.is_empty() {
+            if !self.replies.active && !self.events.is_empty() {
                 crate::pubsub::publish_events(self).await;
             }
         }
@@ -731,7 +662,7 @@ impl Conn {
     }
 
     async fn flush_if_needed(&mut self) {
-        if self.deferred {
+        if self.replies.active {
             self.flush().await;
         }
     }
@@ -796,16 +727,17 @@ impl Conn {
         // Atomic across shards (core::ShardLock): every piece goes into its shard's batch;
         // the shards lock their keys in ascending order and run their piece as they grant.
         self.flush().await;
-        self.deferred = true;
+        self.replies.active = true;
         self.split(spec, handler, split, args, &positions, false);
         let core = self.core.clone();
         let tx = core.new_tx();
-        let shards: Vec<usize> = (0..self.remote.len())
-            .filter(|&s| !self.remote[s].is_empty())
+        let shards: Vec<usize> = (0..self.replies.remote.len())
+            .filter(|&s| !self.replies.remote[s].is_empty())
             .collect();
-        let mut outs: Vec<Option<BatchOut>> = (0..self.remote.len()).map(|_| None).collect();
+        let mut outs: Vec<Option<BatchOut>> =
+            (0..self.replies.remote.len()).map(|_| None).collect();
         for (i, &s) in shards.iter().enumerate() {
-            let batch = std::mem::take(&mut self.remote[s]);
+            let batch = std::mem::take(&mut self.replies.remote[s]);
             let keys: LockKeys = batch.keys().map(|(db, k)| (db, k.to_vec())).collect();
             let last = i + 1 == shards.len();
             let reply = if s == core.id {
@@ -831,7 +763,9 @@ impl Conn {
         // The last shard released as it ran; the others held their keys until now.
         core.release_all(tx, &shards[..shards.len().saturating_sub(1)])
             .await;
-        self.assemble(outs);
+        let proto = self.proto;
+        self.replies
+            .assemble(outs, &mut self.out, &mut self.events, proto);
     }
 
     /// Runs the pieces of a command whose keys are on several shards.
@@ -849,7 +783,7 @@ impl Conn {
             // Handled by `keyed`.
             Split::Never | Split::Runtime(_) | Split::Gather => {}
             Split::PerKeyArray => {
-                self.deferred = true;
+                self.replies.active = true;
                 let srcs = positions
                     .iter()
                     .map(|&p| {
@@ -863,11 +797,11 @@ impl Conn {
                         )
                     })
                     .collect();
-                self.parts.push(Part::Array(srcs));
+                self.replies.parts.push(Part::Array(srcs));
             }
             Split::SumInt | Split::AllOk => {
                 let step = spec.step.max(1) as usize;
-                self.deferred = true;
+                self.replies.active = true;
                 let mut by_shard: Vec<Vec<usize>> = vec![Vec::new(); shared.shards];
                 for &p in positions {
                     by_shard[shared.shard_of(args.get(p))].push(p);
@@ -881,7 +815,7 @@ impl Conn {
                         .chain(ps.iter().flat_map(|&p| (p..p + step).map(|i| args.get(i))));
                     srcs.push(self.piece(s, spec, handler, words, local_now));
                 }
-                self.parts.push(if split == Split::SumInt {
+                self.replies.parts.push(if split == Split::SumInt {
                     Part::Sum(srcs)
                 } else {
                     Part::Ok(srcs)
@@ -892,7 +826,7 @@ impl Conn {
 
     /// Runs a command whose keys are all on `shard`.
     fn single(&mut self, shard: usize, spec: &'static CommandSpec, handler: Handler, args: Args) {
-        if shard == self.core.id && !self.deferred {
+        if shard == self.core.id && !self.replies.active {
             let mut sh = self.core.shard.borrow_mut();
             sh.set_time(self.now_ms);
             sh.execute(spec, handler, self.db, args, &mut self.out, self.proto);
@@ -911,17 +845,24 @@ impl Conn {
             // Replies are waiting on other cores: run now, keep the reply in its place.
             let mut sh = self.core.shard.borrow_mut();
             sh.set_time(self.now_ms);
-            let start = self.local.len();
-            sh.execute(spec, handler, self.db, args, &mut self.local, self.proto);
+            let start = self.replies.local.len();
+            sh.execute(
+                spec,
+                handler,
+                self.db,
+                args,
+                &mut self.replies.local,
+                self.proto,
+            );
             drop(sh);
             self.core.serve_ready();
             self.collect_part_events();
-            Src::Local(start..self.local.len())
+            Src::Local(start..self.replies.local.len())
         } else {
-            self.deferred = true;
+            self.replies.active = true;
             self.piece(shard, spec, handler, args.iter(), true)
         };
-        self.parts.push(Part::Single(src));
+        self.replies.parts.push(Part::Single(src));
     }
 
     /// Runs (locally, when `local_now`) or queues (in the shard's batch) one piece of a
@@ -939,15 +880,22 @@ impl Conn {
             batch.push(spec, handler, self.db, self.proto, words);
             let mut sh = self.core.shard.borrow_mut();
             sh.set_time(self.now_ms);
-            let start = self.local.len();
+            let start = self.replies.local.len();
             let args = Args::new(&batch.data, &batch.ranges);
-            sh.execute(spec, handler, self.db, args, &mut self.local, self.proto);
+            sh.execute(
+                spec,
+                handler,
+                self.db,
+                args,
+                &mut self.replies.local,
+                self.proto,
+            );
             drop(sh);
             self.core.serve_ready();
             self.collect_part_events();
-            Src::Local(start..self.local.len())
+            Src::Local(start..self.replies.local.len())
         } else {
-            let idx = self.remote[shard].push(spec, handler, self.db, self.proto, words);
+            let idx = self.replies.remote[shard].push(spec, handler, self.db, self.proto, words);
             Src::Remote { shard, idx }
         }
     }
@@ -955,7 +903,7 @@ impl Conn {
     /// Sends the queued batches (one hop per shard), waits for all of them, and writes the
     /// deferred replies in order, after publishing their commands' keyspace events.
     pub async fn flush(&mut self) {
-        if !self.deferred {
+        if !self.replies.active {
             return;
         }
         self.flush_replies().await;
@@ -966,204 +914,34 @@ impl Conn {
 
     /// `flush` without publishing the events.
     async fn flush_replies(&mut self) {
-        if !self.deferred {
+        if !self.replies.active {
             return;
         }
         let core = self.core.clone();
         let mut pending = Vec::new();
-        for s in 0..self.remote.len() {
-            if !self.remote[s].is_empty() {
-                let batch = std::mem::take(&mut self.remote[s]);
+        for s in 0..self.replies.remote.len() {
+            if !self.replies.remote[s].is_empty() {
+                let batch = std::mem::take(&mut self.replies.remote[s]);
                 pending.push((s, core.send_tx(s, Op::Batch(batch), self.tx).await));
             }
         }
-        let mut outs: Vec<Option<BatchOut>> = (0..self.remote.len()).map(|_| None).collect();
+        let mut outs: Vec<Option<BatchOut>> =
+            (0..self.replies.remote.len()).map(|_| None).collect();
         for (s, p) in pending {
             if let Reply::Batch(o) = p.wait().await {
                 outs[s] = Some(o);
             }
         }
-        for p in std::mem::take(&mut self.waits) {
+        for p in std::mem::take(&mut self.replies.waits) {
             let mut b = Vec::new();
             match p.wait().await {
                 Reply::Int(n) => Writer::new(&mut b, self.proto).integer(n),
                 _ => b.extend_from_slice(b"-ERR shard unavailable\r\n"),
             }
-            self.waited.push(b);
+            self.replies.waited.push(b);
         }
-        self.assemble(outs);
-    }
-
-    /// Appends the deferred commands' keyspace events in command order: part by part, a
-    /// part's local events, then those of its remote pieces (each shard's in its batch's
-    /// order, tagged with the command's index).
-    fn merge_events(&mut self, outs: &[Option<BatchOut>]) {
-        let mut local = std::mem::take(&mut self.part_events).into_iter().peekable();
-        if local.peek().is_none() && outs.iter().flatten().all(|o| o.events.is_empty()) {
-            return;
-        }
-        let mut next = vec![0usize; outs.len()];
-        for (i, part) in self.parts.iter().enumerate() {
-            while let Some((_, e)) = local.next_if(|(p, _)| *p == i) {
-                self.events.push(e);
-            }
-            let srcs = match part {
-                Part::Single(s) => std::slice::from_ref(s),
-                Part::Sum(v) | Part::Array(v) | Part::Ok(v) => v.as_slice(),
-            };
-            for src in srcs {
-                let Src::Remote { shard, idx } = *src else {
-                    continue;
-                };
-                let Some(out) = &outs[shard] else { continue };
-                while let Some((_, e)) = out
-                    .events
-                    .get(next[shard])
-                    .filter(|(c, _)| *c as usize <= idx)
-                {
-                    self.events.push(e.clone());
-                    next[shard] += 1;
-                }
-            }
-        }
-        self.events.extend(local.map(|(_, e)| e));
-        for (s, out) in outs.iter().enumerate() {
-            if let Some(out) = out {
-                self.events
-                    .extend(out.events[next[s]..].iter().map(|(_, e)| e.clone()));
-            }
-        }
-    }
-
-    /// Writes the deferred replies in order, from the local ones and each shard's batch
-    /// replies.
-    fn assemble(&mut self, outs: Vec<Option<BatchOut>>) {
-        const UNAVAILABLE: &[u8] = b"-ERR shard unavailable\r\n";
-        let local = std::mem::take(&mut self.local);
-        let waited = std::mem::take(&mut self.waited);
-        self.merge_events(&outs);
-        let get = |src: &Src| -> &[u8] {
-            match src {
-                Src::Local(r) => &local[r.clone()],
-                Src::Wait(i) => &waited[*i],
-                Src::Remote { shard, idx } => {
-                    outs[*shard].as_ref().map_or(UNAVAILABLE, |o| o.reply(*idx))
-                }
-            }
-        };
         let proto = self.proto;
-        for part in self.parts.drain(..) {
-            match part {
-                Part::Single(src) => self.out.extend_from_slice(get(&src)),
-                Part::Sum(srcs) => {
-                    let mut total = 0i64;
-                    let mut err = None;
-                    for s in &srcs {
-                        let b = get(s);
-                        match parse_int_reply(b) {
-                            Some(n) => total += n,
-                            None => err = err.or(Some(b)),
-                        }
-                    }
-                    match err {
-                        Some(e) => self.out.extend_from_slice(e),
-                        None => Writer::new(&mut self.out, proto).integer(total),
-                    }
-                }
-                Part::Array(srcs) => {
-                    Writer::new(&mut self.out, proto).array(srcs.len());
-                    for s in &srcs {
-                        let b = get(s);
-                        self.out
-                            .extend_from_slice(b.strip_prefix(b"*1\r\n").unwrap_or(b));
-                    }
-                }
-                Part::Ok(srcs) => match srcs.iter().map(get).find(|b| b.first() == Some(&b'-')) {
-                    Some(e) => self.out.extend_from_slice(e),
-                    None => Writer::new(&mut self.out, proto).ok(),
-                },
-            }
-        }
-        self.local = local;
-        self.local.clear();
-        self.deferred = false;
+        self.replies
+            .assemble(outs, &mut self.out, &mut self.events, proto);
     }
-}
-
-fn parse_int_reply(b: &[u8]) -> Option<i64> {
-    let body = b.strip_prefix(b":")?.strip_suffix(b"\r\n")?;
-    engine::args::parse_i64(body)
-}
-
-/// Redis 7.0 caps what a client that still has to AUTH may make it buffer: at most 10
-/// arguments of at most 16 KiB each (CVE-2021-32675). Walks the headers of the pending
-/// multibulk command that are already buffered; anything malformed is left for the parser,
-/// which reports it as Redis would (Redis checks the same headers in the same order).
-fn unauthenticated_limit(buf: &[u8], limits: &Limits) -> Option<&'static str> {
-    const MAX_ARGS: i64 = 10;
-    const MAX_BULK: i64 = 16 * 1024;
-    let header = |pos: usize, prefix: u8| -> Option<(i64, usize)> {
-        let rest = buf.get(pos..)?;
-        if rest.first() != Some(&prefix) {
-            return None;
-        }
-        let window = &rest[..rest.len().min(limits.max_inline_len + 1)];
-        let cr = window.iter().position(|&b| b == b'\r')?;
-        let digits = &rest[1..cr];
-        // Only what Redis' string2ll accepts as non-negative (no sign, no leading zero);
-        // the rest is the parser's to reject or accept.
-        let canonical = digits == b"0"
-            || (digits.len() < 19
-                && digits.first().is_some_and(|d| (b'1'..=b'9').contains(d))
-                && digits.iter().all(u8::is_ascii_digit));
-        if !canonical {
-            return None;
-        }
-        let n: i64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
-        Some((n, pos + cr + 2))
-    };
-    let (count, mut pos) = header(0, b'*')?;
-    if count > i32::MAX as i64 {
-        return None;
-    }
-    if count > MAX_ARGS {
-        return Some("ERR Protocol error: unauthenticated multibulk length");
-    }
-    for _ in 0..count {
-        let (len, data) = header(pos, b'$')?;
-        if len as u64 > limits.max_bulk_len as u64 {
-            return None;
-        }
-        if len > MAX_BULK {
-            return Some("ERR Protocol error: unauthenticated bulk length");
-        }
-        pos = data + len as usize + 2;
-    }
-    None
-}
-
-/// Redis 7.0's message for an unknown command, with the first arguments quoted.
-fn unknown_command(args: Args) -> String {
-    // Redis prints with "%.128s" and "'%.*s' ": byte limits, and each argument ends at its
-    // first NUL.
-    fn c_str(b: &[u8], max: usize) -> &[u8] {
-        let end = b.iter().position(|&c| c == 0).unwrap_or(b.len()).min(max);
-        &b[..end]
-    }
-    let name = String::from_utf8_lossy(c_str(args.get(0), 128)).into_owned();
-    let mut rest: Vec<u8> = Vec::new();
-    for a in args.iter().skip(1) {
-        if rest.len() >= 128 {
-            break;
-        }
-        let room = 128 - rest.len();
-        rest.push(b'\'');
-        rest.extend_from_slice(c_str(a, room));
-        rest.extend_from_slice(b"' ");
-    }
-    let msg = format!(
-        "ERR unknown command '{name}', with args beginning with: {}",
-        String::from_utf8_lossy(&rest)
-    );
-    msg.replace(['\r', '\n'], " ")
 }

@@ -3,8 +3,8 @@
 //!
 //! Cross-core traffic uses two meshes of queues (`reactor::Mesh`): requests (a batch of
 //! commands or a whole-shard operation) and responses. Sends never wait (the queues are
-//! unbounded; what bounds them is that every sender waits for its replies), and a core's
-//! doorbell is rung once per turn of the sender, however many messages went its way.
+//! unbounded; what bounds them is that every sender waits for its replies): what one core
+//! sends another in a turn leaves as one message at the turn's end, with one doorbell.
 
 use crate::client::ClientInfo;
 use crate::ops::{Batch, CoreStats, Op, Reply};
@@ -387,11 +387,7 @@ impl Core {
             op,
             tx,
         };
-        if self.req_tx.send_to(shard, req).is_err() {
-            // The peer is gone: the process is shutting down. Answer as an error.
-            self.waiters.borrow_mut().remove(&token);
-            return Pending::Ready(Reply::Text("ERR shard unavailable".into()));
-        }
+        self.req_tx.send_to(shard, req);
         Pending::Remote(waiter)
     }
 
@@ -780,15 +776,13 @@ impl Core {
                 }
                 op => self.exec(op),
             };
-            if self.resp_tx.send_to(from, Resp { token, reply }).is_err() {
-                break;
-            }
+            self.resp_tx.send_to(from, Resp { token, reply });
         }
     }
 
     /// Sends a response (queued at once: sends never wait).
     fn respond(self: &Rc<Self>, to_shard: usize, token: u64, reply: Reply) {
-        let _ = self.resp_tx.send_to(to_shard, Resp { token, reply });
+        self.resp_tx.send_to(to_shard, Resp { token, reply });
     }
 
     /// No multi-shard operation holds any key here: the common case, one check.

@@ -4,6 +4,7 @@
 //! messages.
 
 mod blocking;
+mod checks;
 mod client;
 mod conn;
 mod core;
@@ -11,6 +12,7 @@ mod info;
 mod multi;
 mod ops;
 mod pubsub;
+mod replies;
 mod runtime;
 mod shared;
 

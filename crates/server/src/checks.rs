@@ -1,0 +1,231 @@
+//! The checks a command passes before it runs, as data in and a verdict out (Dragonfly's
+//! `VerifyCommandState`): the few facts of a connection they need, not the connection.
+//! Redis 7.0's order: arity, DEBUG's permission, authentication, the RESP2 subscribed
+//! context, then MULTI (which queues what passed, or dooms the block with the error).
+
+use engine::table::CommandSpec;
+use engine::Args;
+use resp::Limits;
+
+/// What the checks need to know of a connection.
+pub struct State {
+    pub authed: bool,
+    pub resp3: bool,
+    pub subscribed: bool,
+    pub in_multi: bool,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Run,
+    /// Inside MULTI: queue it for EXEC.
+    Queue,
+    /// Refused with this error (inside MULTI it also dooms the transaction).
+    Reject(String),
+}
+
+/// The verdict on `spec` called with `args`; `debug_allowed` is asked only for DEBUG (it
+/// reads the configuration).
+pub fn verify(
+    st: &State,
+    spec: &CommandSpec,
+    args: Args,
+    debug_allowed: impl FnOnce() -> bool,
+) -> Verdict {
+    // Redis 7.0 checks arity before authentication: an unauthenticated `GET` gets the arity
+    // error, not NOAUTH.
+    if !spec.arity_ok(args.len()) {
+        return Verdict::Reject(format!(
+            "ERR wrong number of arguments for '{}' command",
+            spec.name
+        ));
+    }
+    if spec.name == "debug" && !debug_allowed() {
+        return Verdict::Reject("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.".into());
+    }
+    if !st.authed && !spec.flags.contains(&"no_auth") {
+        return Verdict::Reject("NOAUTH Authentication required.".into());
+    }
+    if !st.resp3 && st.subscribed && !allowed_subscribed(spec.name) {
+        return Verdict::Reject(format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            spec.name
+        ));
+    }
+    if st.in_multi && !crate::multi::runs_inside_multi(spec.name) {
+        return match engine::table::subcommand_error(spec, args) {
+            Some(e) => Verdict::Reject(e),
+            None => Verdict::Queue,
+        };
+    }
+    Verdict::Run
+}
+
+/// What a RESP2 client may send while subscribed.
+fn allowed_subscribed(name: &str) -> bool {
+    matches!(
+        name,
+        "subscribe"
+            | "unsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "ssubscribe"
+            | "sunsubscribe"
+            | "ping"
+            | "quit"
+            | "reset"
+    )
+}
+
+/// Redis 7.0 caps what a client that still has to AUTH may make it buffer: at most 10
+/// arguments of at most 16 KiB each (CVE-2021-32675). Walks the headers of the pending
+/// multibulk command that are already buffered; anything malformed is left for the parser,
+/// which reports it as Redis would (Redis checks the same headers in the same order).
+pub fn unauthenticated_limit(buf: &[u8], limits: &Limits) -> Option<&'static str> {
+    const MAX_ARGS: i64 = 10;
+    const MAX_BULK: i64 = 16 * 1024;
+    let header = |pos: usize, prefix: u8| -> Option<(i64, usize)> {
+        let rest = buf.get(pos..)?;
+        if rest.first() != Some(&prefix) {
+            return None;
+        }
+        let window = &rest[..rest.len().min(limits.max_inline_len + 1)];
+        let cr = window.iter().position(|&b| b == b'\r')?;
+        let digits = &rest[1..cr];
+        // Only what Redis' string2ll accepts as non-negative (no sign, no leading zero);
+        // the rest is the parser's to reject or accept.
+        let canonical = digits == b"0"
+            || (digits.len() < 19
+                && digits.first().is_some_and(|d| (b'1'..=b'9').contains(d))
+                && digits.iter().all(u8::is_ascii_digit));
+        if !canonical {
+            return None;
+        }
+        let n: i64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+        Some((n, pos + cr + 2))
+    };
+    let (count, mut pos) = header(0, b'*')?;
+    if count > i32::MAX as i64 {
+        return None;
+    }
+    if count > MAX_ARGS {
+        return Some("ERR Protocol error: unauthenticated multibulk length");
+    }
+    for _ in 0..count {
+        let (len, data) = header(pos, b'$')?;
+        if len as u64 > limits.max_bulk_len as u64 {
+            return None;
+        }
+        if len > MAX_BULK {
+            return Some("ERR Protocol error: unauthenticated bulk length");
+        }
+        pos = data + len as usize + 2;
+    }
+    None
+}
+
+/// Redis 7.0's message for an unknown command, with the first arguments quoted.
+pub fn unknown_command(args: Args) -> String {
+    // Redis prints with "%.128s" and "'%.*s' ": byte limits, and each argument ends at its
+    // first NUL.
+    fn c_str(b: &[u8], max: usize) -> &[u8] {
+        let end = b.iter().position(|&c| c == 0).unwrap_or(b.len()).min(max);
+        &b[..end]
+    }
+    let name = String::from_utf8_lossy(c_str(args.get(0), 128)).into_owned();
+    let mut rest: Vec<u8> = Vec::new();
+    for a in args.iter().skip(1) {
+        if rest.len() >= 128 {
+            break;
+        }
+        let room = 128 - rest.len();
+        rest.push(b'\'');
+        rest.extend_from_slice(c_str(a, room));
+        rest.extend_from_slice(b"' ");
+    }
+    let msg = format!(
+        "ERR unknown command '{name}', with args beginning with: {}",
+        String::from_utf8_lossy(&rest)
+    );
+    msg.replace(['\r', '\n'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(st: &State, words: &[&str]) -> Verdict {
+        let mut buf = Vec::new();
+        let mut ranges = Vec::new();
+        for w in words {
+            let start = buf.len();
+            buf.extend_from_slice(w.as_bytes());
+            ranges.push(resp::Arg {
+                start: start as u32,
+                end: buf.len() as u32,
+            });
+        }
+        let spec = engine::lookup(words[0].as_bytes()).expect("a known command");
+        verify(st, spec, Args::new(&buf, &ranges), || false)
+    }
+
+    fn state() -> State {
+        State {
+            authed: true,
+            resp3: false,
+            subscribed: false,
+            in_multi: false,
+        }
+    }
+
+    #[test]
+    fn arity_before_auth() {
+        let st = State {
+            authed: false,
+            ..state()
+        };
+        assert_eq!(
+            verdict(&st, &["get"]),
+            Verdict::Reject("ERR wrong number of arguments for 'get' command".into())
+        );
+        assert_eq!(
+            verdict(&st, &["get", "k"]),
+            Verdict::Reject("NOAUTH Authentication required.".into())
+        );
+        assert_eq!(verdict(&st, &["auth", "pw"]), Verdict::Run);
+        assert_eq!(verdict(&state(), &["get", "k"]), Verdict::Run);
+    }
+
+    #[test]
+    fn debug_needs_permission() {
+        assert!(matches!(
+            verdict(&state(), &["debug", "sleep", "0"]),
+            Verdict::Reject(m) if m.starts_with("ERR DEBUG command not allowed")
+        ));
+    }
+
+    #[test]
+    fn subscribed_resp2_context() {
+        let st = State {
+            subscribed: true,
+            ..state()
+        };
+        assert!(
+            matches!(verdict(&st, &["get", "k"]), Verdict::Reject(m) if m.starts_with("ERR Can't execute 'get'"))
+        );
+        assert_eq!(verdict(&st, &["ping"]), Verdict::Run);
+        let resp3 = State { resp3: true, ..st };
+        assert_eq!(verdict(&resp3, &["get", "k"]), Verdict::Run);
+    }
+
+    #[test]
+    fn multi_queues_or_dooms() {
+        let st = State {
+            in_multi: true,
+            ..state()
+        };
+        assert_eq!(verdict(&st, &["set", "k", "v"]), Verdict::Queue);
+        assert_eq!(verdict(&st, &["exec"]), Verdict::Run);
+        assert!(matches!(verdict(&st, &["set", "k"]), Verdict::Reject(_)));
+    }
+}
