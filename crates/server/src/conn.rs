@@ -60,6 +60,8 @@ pub struct Conn {
 }
 
 const READ_CHUNK: usize = 16 * 1024;
+/// How far the read buffer opens per read while a big command arrives.
+const BIG_READ_STEP: usize = 4 << 20;
 /// Commands parsed ahead of running them, for prefetching their keys.
 const LOOKAHEAD: usize = 32;
 
@@ -226,7 +228,16 @@ impl Conn {
                     start = 0;
                 }
                 if rbuf.len() - end < READ_CHUNK / 4 {
-                    let want = (rbuf.len() * 2).max(need.min(rbuf.len() * 4));
+                    // A big command pending: reserve it whole once (pages nobody touched
+                    // cost nothing), then open the buffer a few MB per read, so its pages
+                    // are touched as its bytes arrive, not all in one turn.
+                    if need > rbuf.capacity() {
+                        rbuf.reserve_exact(need - rbuf.len());
+                    }
+                    let want = (rbuf.len() * 2)
+                        .max(need.min(rbuf.len() * 4))
+                        .min(end + BIG_READ_STEP)
+                        .max(rbuf.len() + READ_CHUNK);
                     rbuf.resize(want, 0);
                 }
             }
