@@ -180,7 +180,10 @@ def write_md(a, rows, tools, servers, conns, pipelines):
              f"CPUs 0 and 1), load tool on CPU 1. GET:SET 10:1 (redis-benchmark: GET), 32-byte values, "
              f"100k keys preloaded, {a.duration:g} s per run, medians of {a.rounds} rounds alternating the "
              f"servers. CPU = server CPU time per op; vcs = voluntary context switches per op; ratios are "
-             f"percore (1 shard) / redis from the same rounds.", ""]
+             f"percore (1 shard) / redis from the same rounds. percore-loadgen runs in its epoll mode (each "
+             f"connection sends its next request as its reply arrives, as memtier and redis-benchmark do); "
+             f"loadgen-poll is its poll mode. percore-old, when present, is the build named by "
+             f"PERCORE_OLD_BIN.", ""]
     versions = {}
     for tool in tools:
         versions.update(bench.versions("loadgen" if tool.startswith("loadgen") else tool))

@@ -53,6 +53,8 @@ struct Sock {
     accepted: VecDeque<RawFd>,
     acceptor: Option<Waker>,
     accept_armed: bool,
+    accept_err: Option<i32>,
+    listen_closed: bool,
     /// The handle is gone: close once the last send is done.
     dropped: Option<Instant>,
 }
@@ -228,12 +230,16 @@ pub(crate) fn complete(inner: &Inner, ud: u64, res: i32, flags: u32) {
         OP_ACCEPT => {
             if res >= 0 {
                 s.accepted.push_back(res);
+            } else if res == -libc::EINVAL || res == -libc::EBADF {
+                // The listener was shut down (the server is stopping).
+                s.listen_closed = true;
             } else if res != -libc::ECANCELED {
-                tracing::warn!("accept: {}", io::Error::from_raw_os_error(-res));
+                // Out of fds or memory: the accepting task hears of it, waits, accepts again.
+                s.accept_err = Some(-res);
             }
             if !cqueue::more(flags) {
                 s.accept_armed = false;
-                if s.dropped.is_none() {
+                if s.dropped.is_none() && !s.listen_closed && s.accept_err.is_none() {
                     table.rearm.push(slot);
                 }
             }
@@ -567,7 +573,8 @@ impl Listener {
         })
     }
 
-    /// The next accepted connection's fd (non-blocking, close-on-exec).
+    /// The next accepted connection's fd (non-blocking, close-on-exec); `NotConnected` once
+    /// the listening socket is shut down.
     pub fn accept(&self) -> Accept<'_> {
         Accept(self)
     }
@@ -586,6 +593,16 @@ impl std::future::Future for Accept<'_> {
             };
             if let Some(fd) = s.accepted.pop_front() {
                 return Poll::Ready(Ok(fd));
+            }
+            if s.listen_closed {
+                return Poll::Ready(Err(io::ErrorKind::NotConnected.into()));
+            }
+            if let Some(e) = s.accept_err.take() {
+                return Poll::Ready(Err(io::Error::from_raw_os_error(e)));
+            }
+            if !s.accept_armed {
+                s.accept_armed = true;
+                arm_accept(inner, s.fd, l.slot, l.gen);
             }
             s.acceptor = Some(cx.waker().clone());
             Poll::Pending

@@ -287,6 +287,7 @@ async fn shard_main(
                     Ok(fd) => {
                         reactor::spawn_local(serve_tcp(core.clone(), fd)).detach();
                     }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotConnected => break,
                     Err(e) => {
                         tracing::warn!("accept: {e}");
                         reactor::sleep(Duration::from_millis(10)).await;
@@ -314,6 +315,7 @@ async fn shard_main(
                         ))
                         .detach();
                     }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotConnected => break,
                     Err(e) => {
                         tracing::warn!("accept: {e}");
                         reactor::sleep(Duration::from_millis(10)).await;
@@ -322,7 +324,7 @@ async fn shard_main(
             }
         }));
     }
-    // Keep the listeners alive: the accept loops never end.
+    // Keep the core alive: the accept loops end only when the listeners are shut down.
     futures_lite::future::pending::<()>().await;
     Ok(())
 }
