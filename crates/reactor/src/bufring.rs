@@ -12,7 +12,9 @@ pub(crate) struct BufRing {
     ring_bytes: usize,
     entries: u16,
     buf_size: usize,
-    bufs: Box<[u8]>,
+    /// `entries * buf_size` bytes the kernel writes into (any buffer it holds, at any time):
+    /// kept as a raw pointer so that no Rust reference ever covers a buffer it may write.
+    bufs: *mut u8,
     /// Our copy of the tail; the kernel's is in the first slot's reserved field.
     tail: u16,
 }
@@ -40,7 +42,8 @@ impl BufRing {
             ring_bytes,
             entries,
             buf_size,
-            bufs: vec![0u8; entries as usize * buf_size].into_boxed_slice(),
+            bufs: Box::into_raw(vec![0u8; entries as usize * buf_size].into_boxed_slice())
+                as *mut u8,
             tail: 0,
         };
         for bid in 0..entries {
@@ -60,8 +63,12 @@ impl BufRing {
 
     /// The first `len` bytes the kernel wrote into buffer `bid`.
     pub(crate) fn get(&self, bid: u16, len: usize) -> &[u8] {
-        let start = bid as usize * self.buf_size;
-        &self.bufs[start..start + len.min(self.buf_size)]
+        let bid = (bid as usize).min(self.entries as usize - 1);
+        // SAFETY: buffer `bid` lies inside the allocation; the kernel handed it to us with
+        // this completion and does not write it again until `recycle` gives it back.
+        unsafe {
+            std::slice::from_raw_parts(self.bufs.add(bid * self.buf_size), len.min(self.buf_size))
+        }
     }
 
     fn push(&mut self, bid: u16) {
@@ -69,8 +76,8 @@ impl BufRing {
         // SAFETY: slot < entries, inside the mapping; the kernel only reads slots between
         // its head and the published tail, and this one is past the tail until `publish`.
         let entry = unsafe { &mut *self.ring.add(slot) };
-        let start = bid as usize * self.buf_size;
-        entry.set_addr(self.bufs[start..].as_ptr() as u64);
+        // Address arithmetic only: inside the allocation, nothing dereferenced.
+        entry.set_addr(self.bufs.wrapping_add(bid as usize * self.buf_size) as u64);
         entry.set_len(self.buf_size as u32);
         entry.set_bid(bid);
         self.tail = self.tail.wrapping_add(1);
@@ -100,6 +107,10 @@ impl Drop for BufRing {
         // io_uring closed) before this runs: the reactor drops its ring first.
         unsafe {
             libc::munmap(self.ring as *mut libc::c_void, self.ring_bytes);
+            let len = self.entries as usize * self.buf_size;
+            drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(
+                self.bufs, len,
+            )));
         }
     }
 }

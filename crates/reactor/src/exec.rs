@@ -119,7 +119,7 @@ pub struct Stats {
     pub sleeps: u64,
     pub completions: u64,
     pub sends: u64,
-    /// How the ring was set up: "defer_taskrun", "coop_taskrun" or "plain".
+    /// How the ring was set up: "defer_taskrun" (with TASKRUN_FLAG) or "defer_taskrun_noflag".
     pub mode: &'static str,
 }
 
@@ -145,6 +145,9 @@ pub(crate) struct Inner {
     bell_buf: Box<Cell<u64>>,
     /// Run at the end of every turn, before the doorbells (the meshes' outboxes).
     turn_end: RefCell<Vec<Box<dyn Fn()>>>,
+    /// This turn sent messages to other cores.
+    sent_messages: Cell<bool>,
+
     chan_waiters: RefCell<Vec<ChanWaiter>>,
     stats: Cell<Stats>,
 }
@@ -182,15 +185,20 @@ fn build_ring(entries: u32) -> io::Result<(IoUring, &'static str)> {
     {
         return Ok((r, "defer_taskrun"));
     }
-    if let Ok(r) = IoUring::builder()
-        .setup_coop_taskrun()
-        .setup_taskrun_flag()
+    // DEFER_TASKRUN (Linux 6.1) implies everything else the reactor uses: provided-buffer
+    // rings (5.19), multishot accept (5.19) and receive (6.0). Without it, no io_uring core.
+    IoUring::builder()
+        .setup_single_issuer()
+        .setup_defer_taskrun()
         .setup_cqsize(cq)
         .build(entries)
-    {
-        return Ok((r, "coop_taskrun"));
-    }
-    Ok((IoUring::builder().setup_cqsize(cq).build(entries)?, "plain"))
+        .map(|r| (r, "defer_taskrun_noflag"))
+        .map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("io_uring with DEFER_TASKRUN (Linux 6.1 or later) is not available: {e}"),
+            )
+        })
 }
 
 /// Makes this thread a reactor, spawns `main` on it and runs turns for ever. Returns only if
@@ -229,6 +237,8 @@ where
         bufs: RefCell::new(bufs),
         bell_buf: Box::new(Cell::new(0)),
         turn_end: RefCell::new(Vec::new()),
+        sent_messages: Cell::new(false),
+
         chan_waiters: RefCell::new(Vec::new()),
         stats: Cell::new(Stats {
             mode,
@@ -356,6 +366,10 @@ impl Inner {
         self.timers.borrow_mut().remove(&key);
     }
 
+    pub(crate) fn note_sent_messages(&self) {
+        self.sent_messages.set(true);
+    }
+
     pub(crate) fn at_turn_end(&self, f: Box<dyn Fn()>) {
         self.turn_end.borrow_mut().push(f);
     }
@@ -382,6 +396,7 @@ impl Inner {
         loop {
             self.turn.set(self.turn.get() + 1);
             self.turn_start.set(Instant::now());
+            self.net.borrow_mut().roll_window(self.turn_start.get());
             self.stat(|s| s.turns += 1);
             // 1. Completions.
             cqes.clear();
@@ -476,12 +491,13 @@ impl Inner {
     /// until something happens: on a busy server the next request is usually microseconds
     /// away, and a sleep and wake-up cost more than that.
     fn enter(&self, bell: &Doorbell, active: bool) {
+        let sent_messages = self.sent_messages.replace(false);
         let busy = !self.ready.borrow().is_empty() || !self.next_turn.borrow().is_empty();
         self.enter_nowait();
         if busy || self.cq_ready() || self.has_messages() {
             return;
         }
-        if active && self.net.borrow().conns() <= SPIN_MAX_CONNS {
+        if active && self.net.borrow().active_conns() <= SPIN_MAX_CONNS {
             let until = Instant::now() + SPIN;
             loop {
                 std::hint::spin_loop();
@@ -511,16 +527,20 @@ impl Inner {
         let ring = self.ring.borrow();
         let submitter = ring.submitter();
         self.stat(|s| s.sleeps += 1);
-        // Many connections: sleep until several requests are in, or BATCH_WAIT has passed
-        // and one is. The kernel wakes a DEFER_TASKRUN ring only when its wait count is
-        // reached, so the clients' sends stop paying for waking this core one by one, and a
-        // wake-up serves a batch. BATCH_WAIT counts from the start of the sleep: a request
-        // to a core asleep for longer is taken at once, so only steady traffic waits.
-        let conns = self.net.borrow().conns();
-        let (want, min_wait) = if conns > SPIN_MAX_CONNS && ring.params().is_feature_min_timeout() {
-            ((conns / 4).clamp(2, 32), BATCH_WAIT.as_micros() as u32)
+        // Many connections busy: sleep until several requests are in (conns/4), or
+        // BATCH_WAIT has passed and one is. The kernel
+        // wakes a DEFER_TASKRUN ring only when its wait count is reached, so the clients'
+        // sends stop paying for waking this core one by one, and a wake-up serves a batch.
+        // A quiet turn (one client among idle ones) waits for one completion, and so does a
+        // turn that sent other cores messages: their replies are not kept waiting.
+        let conns = self.net.borrow().active_conns();
+        let batch =
+            conns > SPIN_MAX_CONNS && !sent_messages && ring.params().is_feature_min_timeout();
+        let want = if batch { (conns / 4).clamp(2, 32) } else { 1 };
+        let min_wait = if want > 1 {
+            BATCH_WAIT.as_micros() as u32
         } else {
-            (1, 0)
+            0
         };
         let d = next_timer
             .map(|at| at.saturating_duration_since(Instant::now()))
@@ -568,6 +588,7 @@ impl Inner {
     fn work_flagged(&self) -> bool {
         let ring = self.ring.borrow();
         if self.stats.get().mode != "defer_taskrun" {
+            // No flag to read: enter and see.
             return true;
         }
         // SAFETY: reading the ring's flags from the thread that owns it.

@@ -30,5 +30,5 @@ pub use exec::{
     Task,
 };
 pub use mesh::{Mesh, MeshRx, MeshTx};
-pub use net::{Listener, Stream};
+pub use net::{Listener, Stream, StreamRef};
 pub use timer::{sleep, Sleep};

@@ -71,6 +71,7 @@ impl<T: Send + 'static> Outbox<T> {
             // A receiver that is gone (shutting down) drops the messages.
             let _ = self.txs[to].send(std::mem::take(msgs));
             self.bells[to].ring();
+            with(|i| i.note_sent_messages());
         }
     }
 }

@@ -23,6 +23,10 @@ pub(crate) const BUF_GROUP: u16 = 0;
 /// it applies to what the connection has read.
 const IN_HIGH: usize = 4 << 20;
 const IN_LOW: usize = 1 << 20;
+/// Read bytes at the front of a socket's input past which it is compacted.
+const IN_COMPACT: usize = 64 << 10;
+/// The span over which connections count as active (`Table::active_conns`).
+const ACTIVE_WINDOW: Duration = Duration::from_millis(1);
 /// A closed socket whose last send has not finished after this long is shut down.
 const CLOSE_GRACE: Duration = Duration::from_secs(10);
 
@@ -42,6 +46,8 @@ struct Sock {
     paused: bool,
     reader: Option<Waker>,
     read_turn: u64,
+    /// The activity window it last received in.
+    window: u64,
     // Sending.
     out: Vec<u8>,
     inflight: Vec<u8>,
@@ -66,13 +72,31 @@ pub(crate) struct Table {
     dirty: Vec<u32>,
     rearm: Vec<u32>,
     closing: Vec<u32>,
-    conns: usize,
+    /// Connections that received something in this activity window and the last one.
+    window: u64,
+    window_start: Option<Instant>,
+    window_active: usize,
+    prev_active: usize,
 }
 
 impl Table {
-    /// Open connections (listeners not counted).
-    pub(crate) fn conns(&self) -> usize {
-        self.conns
+    /// Connections that received requests lately (within the last one or two windows of
+    /// ACTIVE_WINDOW): how many requests may come in while the core sleeps.
+    pub(crate) fn active_conns(&self) -> usize {
+        self.prev_active.max(self.window_active)
+    }
+
+    /// Starts a new activity window once the current one is ACTIVE_WINDOW old.
+    pub(crate) fn roll_window(&mut self, now: Instant) {
+        match self.window_start {
+            Some(t) if now.duration_since(t) < ACTIVE_WINDOW => {}
+            _ => {
+                self.window_start = Some(now);
+                self.prev_active = self.window_active;
+                self.window_active = 0;
+                self.window += 1;
+            }
+        }
     }
 
     fn insert(&mut self, fd: RawFd, listener: bool) -> (u32, u32) {
@@ -83,9 +107,6 @@ impl Table {
                 (self.socks.len() - 1) as u32
             }
         };
-        if !listener {
-            self.conns += 1;
-        }
         let s = &mut self.socks[slot as usize];
         let gen = s.gen.wrapping_add(1);
         let (input, out, inflight) = (
@@ -172,6 +193,10 @@ pub(crate) fn complete(inner: &Inner, ud: u64, res: i32, flags: u32) {
     let mut wake = None;
     match op {
         OP_RECV => {
+            if res > 0 && s.window != table.window {
+                s.window = table.window;
+                table.window_active += 1;
+            }
             if res > 0 {
                 if let Some(bid) = bid {
                     let mut bufs = inner.bufs.borrow_mut();
@@ -203,6 +228,7 @@ pub(crate) fn complete(inner: &Inner, ud: u64, res: i32, flags: u32) {
             if res < 0 {
                 s.err = Some(-res);
                 s.inflight.clear();
+                s.sent = 0;
                 s.out.clear();
                 wake = s.reader.take();
                 if let Some(f) = s.flusher.take() {
@@ -292,9 +318,6 @@ fn try_close(table: &mut Table, slot: u32) {
         }
     }
     s.live = false;
-    if !s.listener {
-        table.conns -= 1;
-    }
     s.input.clear();
     s.in_off = 0;
     s.out.clear();
@@ -350,7 +373,7 @@ pub(crate) fn flush(inner: &Inner) {
         let closing = std::mem::take(&mut table.closing);
         for slot in closing {
             let s = &mut table.socks[slot as usize];
-            if !s.live {
+            if !s.live || s.dropped.is_none() {
                 continue;
             }
             if s.dropped
@@ -364,7 +387,9 @@ pub(crate) fn flush(inner: &Inner) {
                 }
             }
             try_close(table, slot);
-            if table.socks[slot as usize].live {
+            let s = &table.socks[slot as usize];
+            // Still closing (a slot freed and reused since is someone else's now).
+            if s.live && s.dropped.is_some() {
                 table.closing.push(slot);
             }
         }
@@ -395,14 +420,17 @@ impl Stream {
         self.fd
     }
 
-    /// Reply bytes not yet handed to the kernel (queued plus in flight).
+    /// Reply bytes not yet taken by the kernel (queued plus in flight).
     pub fn queued(&self) -> usize {
-        with(|inner| {
-            let mut t = inner.net.borrow_mut();
-            t.get(self.slot, self.gen)
-                .map(|s| s.out.len() + s.inflight.len() - s.sent)
-                .unwrap_or(0)
-        })
+        self.handle().queued()
+    }
+
+    /// A copyable reference for those who watch the socket (CLIENT LIST) without owning it.
+    pub fn handle(&self) -> StreamRef {
+        StreamRef {
+            slot: self.slot,
+            gen: self.gen,
+        }
     }
 
     /// As `write`, taking `buf`'s bytes and leaving it empty: when nothing else is queued the
@@ -499,6 +527,15 @@ impl AsyncRead for Stream {
                 if s.in_off == s.input.len() {
                     s.input.clear();
                     s.in_off = 0;
+                    if s.input.capacity() > IN_HIGH {
+                        s.input = Vec::new();
+                    }
+                } else if s.in_off >= IN_COMPACT && s.in_off * 2 >= s.input.len() {
+                    // A client sending faster than it is read: keep only what is unread (each
+                    // byte moves at most once on average), or the buffer would hold the
+                    // whole stream.
+                    s.input.drain(..s.in_off);
+                    s.in_off = 0;
                 }
                 if s.paused && s.input.len() - s.in_off < IN_LOW {
                     s.paused = false;
@@ -552,6 +589,25 @@ impl AsyncWrite for Stream {
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.poll_flush(cx)
+    }
+}
+
+/// A `Stream` seen from outside: its queued output, while it lives (0 after).
+#[derive(Clone, Copy, Debug)]
+pub struct StreamRef {
+    slot: u32,
+    gen: u32,
+}
+
+impl StreamRef {
+    /// Reply bytes not yet taken by the kernel (queued plus in flight).
+    pub fn queued(&self) -> usize {
+        with(|inner| {
+            let mut t = inner.net.borrow_mut();
+            t.get(self.slot, self.gen)
+                .map(|s| s.out.len() + s.inflight.len() - s.sent)
+                .unwrap_or(0)
+        })
     }
 }
 

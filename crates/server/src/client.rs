@@ -23,7 +23,10 @@ pub struct ClientInfo {
     /// Connected over loopback (or the unix socket): enable-debug-command `local` allows it.
     pub local: bool,
     pub qbuf: Cell<usize>,
+    /// Pub/Sub messages waiting in the client's mailbox, in bytes.
     pub obuf: Cell<usize>,
+    /// The client's socket, for the replies it has queued.
+    pub stream: Cell<Option<reactor::StreamRef>>,
     pub no_evict: Cell<bool>,
     pub killed: Cell<bool>,
     pub authenticated: Cell<bool>,
@@ -59,6 +62,7 @@ impl ClientInfo {
             local,
             qbuf: Cell::new(0),
             obuf: Cell::new(0),
+            stream: Cell::new(None),
             no_evict: Cell::new(false),
             killed: Cell::new(false),
             authenticated: Cell::new(false),
@@ -104,11 +108,16 @@ impl ClientInfo {
             psub,
             ssub,
             self.qbuf.get(),
-            self.obuf.get(),
-            16384 + self.qbuf.get() + self.obuf.get(),
+            self.output_len(),
+            16384 + self.qbuf.get() + self.output_len(),
             self.last_cmd.borrow(),
             self.resp.get(),
         )
+    }
+
+    /// Output waiting for the client: queued replies and mailbox messages, in bytes.
+    pub fn output_len(&self) -> usize {
+        self.obuf.get() + self.stream.get().map_or(0, |s| s.queued())
     }
 
     /// Records the command about to run; `sub` is its first argument (empty if none).

@@ -493,7 +493,6 @@ impl Conn {
     /// limit for longer than its seconds, too.
     fn output_within_limit(&mut self, queued: usize) -> bool {
         let used = queued.saturating_sub(REPLY_BUF);
-        self.info.obuf.set(queued);
         let settings = self.core.settings.get();
         let limit = if self.subs.active() {
             settings.output

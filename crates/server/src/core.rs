@@ -550,7 +550,7 @@ impl Core {
                     net_output_bytes: self.counters.net_out.get(),
                     hops_sent: self.counters.hops.get(),
                     max_input_buffer: clients.values().map(|c| c.qbuf.get()).max().unwrap_or(0),
-                    max_output_buffer: clients.values().map(|c| c.obuf.get()).max().unwrap_or(0),
+                    max_output_buffer: clients.values().map(|c| c.output_len()).max().unwrap_or(0),
                     pubsub: if pubsub {
                         use crate::pubsub::Kind;
                         let reg = self.pubsub.borrow();

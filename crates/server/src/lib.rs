@@ -489,6 +489,7 @@ async fn serve(
         local,
         unix,
     ));
+    info.stream.set(Some(stream.handle()));
     core.clients.borrow_mut().insert(id, info.clone());
     let mut conn = conn::Conn::new(core.clone(), info);
     conn.run(&mut stream).await;
