@@ -8,11 +8,40 @@ use resp::Arg;
 pub struct Args<'a> {
     buf: &'a [u8],
     ranges: &'a [Arg],
+    /// The shared read buffer `buf` is a slice of, and where `buf` starts in it, when the
+    /// runtime gave up the buffer to this command (a big one): `shared` hands out its
+    /// arguments without copying.
+    whole: Option<(&'a bytes::Bytes, usize)>,
 }
 
 impl<'a> Args<'a> {
     pub fn new(buf: &'a [u8], ranges: &'a [Arg]) -> Args<'a> {
-        Args { buf, ranges }
+        Args {
+            buf,
+            ranges,
+            whole: None,
+        }
+    }
+
+    /// A command occupying `cmd` of a read buffer the runtime no longer needs.
+    pub fn in_shared(
+        whole: &'a bytes::Bytes,
+        cmd: std::ops::Range<usize>,
+        ranges: &'a [Arg],
+    ) -> Args<'a> {
+        Args {
+            buf: &whole[cmd.clone()],
+            ranges,
+            whole: Some((whole, cmd.start)),
+        }
+    }
+
+    /// Argument `i` as a handle on the read buffer it arrived in (no copy), when the runtime
+    /// offered the buffer (`in_shared`).
+    pub fn shared(&self, i: usize) -> Option<bytes::Bytes> {
+        let (whole, at) = self.whole?;
+        let r = self.ranges[i];
+        Some(whole.slice(at + r.start as usize..at + r.end as usize))
     }
 
     pub fn len(&self) -> usize {

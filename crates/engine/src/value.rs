@@ -46,6 +46,10 @@ pub enum Str {
     Emb(Box<[u8]>),
     /// Grown or modified in place (APPEND, SETRANGE) or longer than 44 bytes: "raw".
     Raw(Vec<u8>),
+    /// A big value kept in the read buffer it arrived in (`Args::shared`), as Redis keeps a
+    /// big argument's query buffer as the value: no copy of hundreds of MB into fresh memory.
+    /// Read like `Raw` ("raw"); the first in-place edit makes it a `Raw` copy.
+    Shared(bytes::Bytes),
 }
 
 impl Str {
@@ -78,6 +82,7 @@ impl Str {
             Str::Inline(s) => s.bytes(),
             Str::Emb(b) => b,
             Str::Raw(v) => v,
+            Str::Shared(b) => b,
         }
     }
 
@@ -92,6 +97,7 @@ impl Str {
             Str::Inline(s) => s.len as usize,
             Str::Emb(b) => b.len(),
             Str::Raw(v) => v.len(),
+            Str::Shared(b) => b.len(),
         }
     }
 
@@ -114,7 +120,7 @@ impl Str {
         match self {
             Str::Int(_) => "int",
             Str::Inline(_) | Str::Emb(_) => "embstr",
-            Str::Raw(_) => "raw",
+            Str::Raw(_) | Str::Shared(_) => "raw",
         }
     }
 
@@ -124,6 +130,7 @@ impl Str {
             Str::Inline(s) => parse_i64(s.bytes()),
             Str::Emb(b) => parse_i64(b),
             Str::Raw(v) => parse_i64(v),
+            Str::Shared(b) => parse_i64(b),
         }
     }
 }
@@ -438,6 +445,7 @@ impl Value {
             Value::Str(Str::Int(_)) | Value::Str(Str::Inline(_)) => 0,
             Value::Str(Str::Emb(b)) => b.len(),
             Value::Str(Str::Raw(v)) => v.capacity(),
+            Value::Str(Str::Shared(b)) => b.len(),
             Value::List(l) => l.memory(),
             Value::Hash(h) => {
                 h.pairs()

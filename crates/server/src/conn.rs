@@ -60,6 +60,9 @@ pub struct Conn {
 }
 
 const READ_CHUNK: usize = 16 * 1024;
+/// A command at least this big that ends the input takes the read buffer with it
+/// (`Args::in_shared`).
+const SHARE_MIN: usize = 1 << 20;
 /// How far the read buffer opens per read while a big command arrives.
 const BIG_READ_STEP: usize = 4 << 20;
 /// Commands parsed ahead of running them, for prefetching their keys.
@@ -231,13 +234,17 @@ impl Conn {
                     // A big command pending: reserve it whole once (pages nobody touched
                     // cost nothing), then open the buffer a few MB per read, so its pages
                     // are touched as its bytes arrive, not all in one turn.
-                    if need > rbuf.capacity() {
-                        rbuf.reserve_exact(need - rbuf.len());
-                    }
-                    let want = (rbuf.len() * 2)
-                        .max(need.min(rbuf.len() * 4))
-                        .min(end + BIG_READ_STEP)
-                        .max(rbuf.len() + READ_CHUNK);
+                    let want = if need > rbuf.len() {
+                        // Room for the whole command and a little more, so that opening it
+                        // never reallocates (a realloc would copy, and first-touch, all of
+                        // it at once).
+                        if need + READ_CHUNK > rbuf.capacity() {
+                            rbuf.reserve_exact(need + READ_CHUNK - rbuf.len());
+                        }
+                        need.min(end + BIG_READ_STEP).max(end + READ_CHUNK / 4)
+                    } else {
+                        rbuf.len() * 2
+                    };
                     rbuf.resize(want, 0);
                 }
             }
@@ -343,6 +350,28 @@ impl Conn {
                         break;
                     }
                     need = 0;
+                    if !range.is_empty() && cmd.len() >= SHARE_MIN && cmd.end == end {
+                        // A big command that ends the input: the read buffer becomes its
+                        // own (a SET keeps its value there instead of copying it), and the
+                        // connection reads on into a new one.
+                        let whole =
+                            bytes::Bytes::from(std::mem::replace(&mut rbuf, vec![0u8; READ_CHUNK]));
+                        self.dispatch(Args::in_shared(&whole, cmd, &flat[range]))
+                            .await;
+                        drop(whole);
+                        (start, end) = (0, 0);
+                        if self.blocked.is_some()
+                            && !crate::blocking::wait(self, stream, &mut rbuf, &mut end, qlimit)
+                                .await
+                        {
+                            self.close = true;
+                            break;
+                        }
+                        if !self.after_command(stream).await {
+                            break;
+                        }
+                        continue;
+                    }
                     if !range.is_empty() {
                         let buf = &rbuf[cmd.clone()];
                         self.dispatch(Args::new(buf, &flat[range])).await;

@@ -134,13 +134,29 @@ fn parse_str_opts<'a>(args: Args<'a>, from: usize, is_set: bool) -> Result<StrOp
 pub fn set(ctx: &mut Ctx, args: Args) -> Result<()> {
     let o = parse_str_opts(args, 3, true)?;
     let ttl = o.resolve(ctx)?;
-    set_generic(ctx, args.get(1), args.get(2), o.nx, o.xx, o.get, ttl)
+    let val = match args.shared(2) {
+        Some(shared) => Val::Shared(shared),
+        None => Val::Bytes(args.get(2)),
+    };
+    set_generic(ctx, args.get(1), val, o.nx, o.xx, o.get, ttl)
 }
 
-fn set_generic(
+/// A value to store: bytes to copy, or a big value kept where it arrived (`Args::shared`).
+enum Val<'a> {
+    Bytes(&'a [u8]),
+    Shared(bytes::Bytes),
+}
+
+impl<'a> From<&'a [u8]> for Val<'a> {
+    fn from(b: &'a [u8]) -> Val<'a> {
+        Val::Bytes(b)
+    }
+}
+
+fn set_generic<'a>(
     ctx: &mut Ctx,
     key: &[u8],
-    val: &[u8],
+    val: impl Into<Val<'a>>,
     nx: bool,
     xx: bool,
     get: bool,
@@ -171,8 +187,11 @@ fn set_generic(
     };
     // A time already past is stored as given (Redis 7.0 does not delete here): the key is
     // expired lazily on its next access, or by the active cycle.
-    ctx.shard
-        .store(db, key, Value::Str(Str::from_bytes(val)), expire_at);
+    let val = match val.into() {
+        Val::Bytes(b) => Str::from_bytes(b),
+        Val::Shared(b) => Str::Shared(b),
+    };
+    ctx.shard.store(db, key, Value::Str(val), expire_at);
     ctx.notify(STRING, "set", key);
     if let Ttl::At(_) = ttl {
         ctx.notify(GENERIC, "expire", key);
