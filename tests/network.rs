@@ -231,8 +231,14 @@ fn big_value_does_not_stall_other_clients() {
     assert_eq!(p.cmd(&["STRLEN", "huge"]), format!(":{}\r\n", 64 << 20));
     assert_eq!(p.cmd(&["OBJECT", "ENCODING", "huge"]), "$3\r\nraw\r\n");
     assert_eq!(p.cmd(&["GETRANGE", "huge", "0", "2"]), "$3\r\nvvv\r\n");
-    assert_eq!(p.cmd(&["SETRANGE", "huge", "1", "x"]), format!(":{}\r\n", 64 << 20));
-    assert_eq!(p.cmd(&["APPEND", "huge", "end"]), format!(":{}\r\n", (64 << 20) + 3));
+    assert_eq!(
+        p.cmd(&["SETRANGE", "huge", "1", "x"]),
+        format!(":{}\r\n", 64 << 20)
+    );
+    assert_eq!(
+        p.cmd(&["APPEND", "huge", "end"]),
+        format!(":{}\r\n", (64 << 20) + 3)
+    );
     assert_eq!(p.cmd(&["GETRANGE", "huge", "0", "2"]), "$3\r\nvxv\r\n");
     assert_eq!(p.cmd(&["GETRANGE", "huge", "-4", "-1"]), "$4\r\nvend\r\n");
     // Generous for a debug build on a loaded 2-core CI machine; release is far below.

@@ -536,6 +536,25 @@ pub fn run_thread(
     Ok(w.stats)
 }
 
+/// Fails a connection that has waited longer than the timeout for a reply.
+fn check_stalls(spec: &Spec, conns: &[Conn], now: Instant) -> io::Result<()> {
+    for c in conns.iter().filter(|c| !c.done) {
+        let idle = now.duration_since(c.last_progress);
+        if idle >= spec.timeout {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "connection {}: no reply for {:.1} s ({} replies pending)",
+                    c.id,
+                    idle.as_secs_f64(),
+                    c.expects.len()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Waits with poll(2) over every connection, serving each round's ready ones.
 fn poll_loop(spec: &Spec, w: &mut Worker, conns: &mut [Conn]) -> io::Result<()> {
     let mut fds: Vec<libc::pollfd> = conns
@@ -593,20 +612,7 @@ fn poll_loop(spec: &Spec, w: &mut Worker, conns: &mut [Conn]) -> io::Result<()> 
         let now = Instant::now();
         if now.duration_since(last_check) >= Duration::from_millis(250) {
             last_check = now;
-            for c in conns.iter().filter(|c| !c.done) {
-                let idle = now.duration_since(c.last_progress);
-                if idle >= spec.timeout {
-                    return Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        format!(
-                            "connection {}: no reply for {:.1} s ({} replies pending)",
-                            c.id,
-                            idle.as_secs_f64(),
-                            c.expects.len()
-                        ),
-                    ));
-                }
-            }
+            check_stalls(spec, conns, now)?;
         }
     }
     Ok(())
@@ -685,20 +691,7 @@ fn epoll_loop(spec: &Spec, w: &mut Worker, conns: &mut [Conn]) -> io::Result<()>
                         active -= 1;
                     }
                 }
-                for c in conns.iter().filter(|c| !c.done) {
-                    let idle = now.duration_since(c.last_progress);
-                    if idle >= spec.timeout {
-                        return Err(io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            format!(
-                                "connection {}: no reply for {:.1} s ({} replies pending)",
-                                c.id,
-                                idle.as_secs_f64(),
-                                c.expects.len()
-                            ),
-                        ));
-                    }
-                }
+                check_stalls(spec, conns, now)?;
             }
         }
         Ok(())

@@ -350,7 +350,9 @@ impl Conn {
                         break;
                     }
                     need = 0;
-                    if !range.is_empty() && cmd.len() >= SHARE_MIN && cmd.end == end {
+                    if range.is_empty() {
+                        start = cmd.end;
+                    } else if cmd.len() >= SHARE_MIN && cmd.end == end {
                         // A big command that ends the input: the read buffer becomes its
                         // own (a SET keeps its value there instead of copying it), and the
                         // connection reads on into a new one.
@@ -358,25 +360,12 @@ impl Conn {
                             bytes::Bytes::from(std::mem::replace(&mut rbuf, vec![0u8; READ_CHUNK]));
                         self.dispatch(Args::in_shared(&whole, cmd, &flat[range]))
                             .await;
-                        drop(whole);
                         (start, end) = (0, 0);
-                        if self.blocked.is_some()
-                            && !crate::blocking::wait(self, stream, &mut rbuf, &mut end, qlimit)
-                                .await
-                        {
-                            self.close = true;
-                            break;
-                        }
-                        if !self.after_command(stream).await {
-                            break;
-                        }
-                        continue;
-                    }
-                    if !range.is_empty() {
+                    } else {
                         let buf = &rbuf[cmd.clone()];
                         self.dispatch(Args::new(buf, &flat[range])).await;
+                        start = cmd.end;
                     }
-                    start = cmd.end;
                     if self.blocked.is_some()
                         && !crate::blocking::wait(self, stream, &mut rbuf, &mut end, qlimit).await
                     {
