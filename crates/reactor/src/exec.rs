@@ -111,18 +111,6 @@ impl Config {
     }
 }
 
-/// Counters of a reactor's work, for INFO and benchmarks.
-#[derive(Clone, Copy, Default, Debug)]
-pub struct Stats {
-    pub turns: u64,
-    pub enters: u64,
-    pub sleeps: u64,
-    pub completions: u64,
-    pub sends: u64,
-    /// How the ring was set up: "defer_taskrun" (with TASKRUN_FLAG) or "defer_taskrun_noflag".
-    pub mode: &'static str,
-}
-
 /// Work other threads hand to this core (a task woken from another thread).
 struct Injector {
     queue: Mutex<Vec<Runnable>>,
@@ -149,7 +137,8 @@ pub(crate) struct Inner {
     sent_messages: Cell<bool>,
 
     chan_waiters: RefCell<Vec<ChanWaiter>>,
-    stats: Cell<Stats>,
+    /// The ring flags pending completion work in shared memory (TASKRUN_FLAG).
+    taskrun_flag: bool,
 }
 
 /// A task waiting on a cross-core queue: woken once `check` says it has messages.
@@ -240,10 +229,7 @@ where
         sent_messages: Cell::new(false),
 
         chan_waiters: RefCell::new(Vec::new()),
-        stats: Cell::new(Stats {
-            mode,
-            ..Stats::default()
-        }),
+        taskrun_flag: mode == "defer_taskrun",
     });
     CURRENT.with(|c| *c.borrow_mut() = Some(inner.clone()));
     CURRENT_ID.with(|c| c.set(id));
@@ -274,16 +260,6 @@ where
     let (runnable, task) = async_task::spawn_local(future, schedule);
     runnable.schedule();
     task
-}
-
-/// The number of the turn running now.
-pub fn turn() -> u64 {
-    with(|i| i.turn.get())
-}
-
-/// This reactor's counters.
-pub fn stats() -> Stats {
-    with(|i| i.stats.get())
 }
 
 /// Yields to the other ready tasks of this turn.
@@ -385,19 +361,12 @@ impl Inner {
         self.push_sqe(e);
     }
 
-    fn stat(&self, f: impl FnOnce(&mut Stats)) {
-        let mut s = self.stats.get();
-        f(&mut s);
-        self.stats.set(s);
-    }
-
     fn run_loop(self: &Rc<Self>, bell: &Arc<Doorbell>) -> ! {
         let mut cqes: Vec<(u64, i32, u32)> = Vec::with_capacity(256);
         loop {
             self.turn.set(self.turn.get() + 1);
             self.turn_start.set(Instant::now());
             self.net.borrow_mut().roll_window(self.turn_start.get());
-            self.stat(|s| s.turns += 1);
             // 1. Completions.
             cqes.clear();
             {
@@ -407,7 +376,6 @@ impl Inner {
                         .map(|c: cqueue::Entry| (c.user_data(), c.result(), c.flags())),
                 );
             }
-            self.stat(|s| s.completions += cqes.len() as u64);
             for &(ud, res, flags) in &cqes {
                 match ud & 0xff {
                     OP_BELL => self.arm_bell(bell),
@@ -526,7 +494,6 @@ impl Inner {
         let next_timer = self.timers.borrow().first_key_value().map(|(k, _)| k.0);
         let ring = self.ring.borrow();
         let submitter = ring.submitter();
-        self.stat(|s| s.sleeps += 1);
         // Many connections busy: sleep until several requests are in (conns/4), or
         // BATCH_WAIT has passed and one is. The kernel
         // wakes a DEFER_TASKRUN ring only when its wait count is reached, so the clients'
@@ -553,7 +520,6 @@ impl Inner {
             .min_wait_usec(min_wait);
         let res = submitter.submit_with_args(want, &args);
         bell.sleeping.store(false, Ordering::SeqCst);
-        self.stat(|s| s.enters += 1);
         if let Err(e) = res {
             match e.raw_os_error() {
                 Some(libc::ETIME) | Some(libc::EINTR) | Some(libc::EBUSY) | Some(libc::EAGAIN) => {}
@@ -575,7 +541,6 @@ impl Inner {
                 None,
             )
         };
-        self.stat(|s| s.enters += 1);
         if let Err(e) = res {
             match e.raw_os_error() {
                 Some(libc::EINTR) | Some(libc::EBUSY) | Some(libc::EAGAIN) => {}
@@ -587,7 +552,7 @@ impl Inner {
     /// The kernel has completion work for us (TASKRUN_FLAG); true when it cannot say.
     fn work_flagged(&self) -> bool {
         let ring = self.ring.borrow();
-        if self.stats.get().mode != "defer_taskrun" {
+        if !self.taskrun_flag {
             // No flag to read: enter and see.
             return true;
         }

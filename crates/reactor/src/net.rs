@@ -7,7 +7,7 @@
 //! (`Stream::queued`).
 
 use crate::exec::{user_data, with, Inner, OP_ACCEPT, OP_IGNORE, OP_RECV, OP_SEND};
-use futures_lite::{AsyncRead, AsyncWrite};
+use futures_lite::AsyncRead;
 use io_uring::{cqueue, opcode, types};
 use std::collections::VecDeque;
 use std::io;
@@ -54,7 +54,6 @@ struct Sock {
     sent: usize,
     sending: bool,
     dirty: bool,
-    flusher: Option<Waker>,
     // Accepting.
     accepted: VecDeque<RawFd>,
     acceptor: Option<Waker>,
@@ -231,9 +230,6 @@ pub(crate) fn complete(inner: &Inner, ud: u64, res: i32, flags: u32) {
                 s.sent = 0;
                 s.out.clear();
                 wake = s.reader.take();
-                if let Some(f) = s.flusher.take() {
-                    f.wake();
-                }
             } else {
                 s.sent += res as usize;
                 if s.sent < s.inflight.len() {
@@ -247,8 +243,6 @@ pub(crate) fn complete(inner: &Inner, ud: u64, res: i32, flags: u32) {
                     if !s.out.is_empty() && !s.dirty {
                         s.dirty = true;
                         table.dirty.push(slot);
-                    } else if let Some(f) = s.flusher.take() {
-                        f.wake();
                     }
                 }
             }
@@ -396,6 +390,46 @@ pub(crate) fn flush(inner: &Inner) {
     }
 }
 
+/// Registers `fd` and arms its multishot receive (or accept, for a listener).
+fn open(fd: RawFd, listener: bool) -> (u32, u32) {
+    with(|inner| {
+        let mut table = inner.net.borrow_mut();
+        let (slot, gen) = table.insert(fd, listener);
+        let s = &mut table.socks[slot as usize];
+        if listener {
+            s.accept_armed = true;
+            arm_accept(inner, fd, slot, gen);
+        } else {
+            s.recv_armed = true;
+            arm_recv(inner, fd, slot, gen);
+        }
+        (slot, gen)
+    })
+}
+
+/// The handle of a socket is gone: cancel what is armed and close once the ring no longer
+/// refers to the fd (after its last send, for a connection).
+fn release(slot: u32, gen: u32) {
+    with(|inner| {
+        let mut t = inner.net.borrow_mut();
+        let t = &mut *t;
+        let Some(s) = t.get(slot, gen) else {
+            return;
+        };
+        s.dropped = Some(inner.now());
+        s.reader = None;
+        s.acceptor = None;
+        if s.recv_armed {
+            cancel(inner, sock_ud(OP_RECV, slot, gen));
+        }
+        if s.accept_armed {
+            cancel(inner, sock_ud(OP_ACCEPT, slot, gen));
+        }
+        t.closing.push(slot);
+        try_close(t, slot);
+    })
+}
+
 /// A connected socket served by this thread's reactor.
 pub struct Stream {
     slot: u32,
@@ -406,14 +440,8 @@ pub struct Stream {
 impl Stream {
     /// Takes ownership of a connected, non-blocking socket.
     pub fn from_fd(fd: RawFd) -> Stream {
-        with(|inner| {
-            let (slot, gen) = inner.net.borrow_mut().insert(fd, false);
-            let mut table = inner.net.borrow_mut();
-            let s = &mut table.socks[slot as usize];
-            s.recv_armed = true;
-            arm_recv(inner, fd, slot, gen);
-            Stream { slot, gen, fd }
-        })
+        let (slot, gen) = open(fd, false);
+        Stream { slot, gen, fd }
     }
 
     pub fn fd(&self) -> RawFd {
@@ -478,21 +506,7 @@ impl Stream {
 
 impl Drop for Stream {
     fn drop(&mut self) {
-        with(|inner| {
-            let mut t = inner.net.borrow_mut();
-            let t = &mut *t;
-            let Some(s) = t.get(self.slot, self.gen) else {
-                return;
-            };
-            s.dropped = Some(inner.now());
-            s.reader = None;
-            s.flusher = None;
-            if s.recv_armed {
-                cancel(inner, sock_ud(OP_RECV, self.slot, self.gen));
-            }
-            t.closing.push(self.slot);
-            try_close(t, self.slot);
-        })
+        release(self.slot, self.gen);
     }
 }
 
@@ -560,38 +574,6 @@ impl AsyncRead for Stream {
     }
 }
 
-impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Poll::Ready(self.write(buf).map(|_| buf.len()))
-    }
-
-    /// Ready once everything written has been handed to the kernel.
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        with(|inner| {
-            let mut t = inner.net.borrow_mut();
-            let Some(s) = t.get(self.slot, self.gen) else {
-                return Poll::Ready(Err(io::ErrorKind::NotConnected.into()));
-            };
-            if let Some(e) = s.err {
-                return Poll::Ready(Err(io::Error::from_raw_os_error(e)));
-            }
-            if s.out.is_empty() && !s.sending {
-                return Poll::Ready(Ok(()));
-            }
-            s.flusher = Some(cx.waker().clone());
-            Poll::Pending
-        })
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_flush(cx)
-    }
-}
-
 /// A `Stream` seen from outside: its queued output, while it lives (0 after).
 #[derive(Clone, Copy, Debug)]
 pub struct StreamRef {
@@ -620,13 +602,8 @@ pub struct Listener {
 impl Listener {
     /// Takes ownership of a bound, listening socket.
     pub fn from_fd(fd: RawFd) -> Listener {
-        with(|inner| {
-            let (slot, gen) = inner.net.borrow_mut().insert(fd, true);
-            let mut table = inner.net.borrow_mut();
-            table.socks[slot as usize].accept_armed = true;
-            arm_accept(inner, fd, slot, gen);
-            Listener { slot, gen }
-        })
+        let (slot, gen) = open(fd, true);
+        Listener { slot, gen }
     }
 
     /// The next accepted connection's fd (non-blocking, close-on-exec); `NotConnected` once
@@ -668,18 +645,6 @@ impl std::future::Future for Accept<'_> {
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        with(|inner| {
-            let mut t = inner.net.borrow_mut();
-            let t = &mut *t;
-            let Some(s) = t.get(self.slot, self.gen) else {
-                return;
-            };
-            s.dropped = Some(inner.now());
-            if s.accept_armed {
-                cancel(inner, sock_ud(OP_ACCEPT, self.slot, self.gen));
-            }
-            t.closing.push(self.slot);
-            try_close(t, self.slot);
-        })
+        release(self.slot, self.gen);
     }
 }

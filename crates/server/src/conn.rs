@@ -871,26 +871,32 @@ impl Conn {
         }
         let src = if shard == self.core.id {
             // Replies are waiting on other cores: run now, keep the reply in its place.
-            let mut sh = self.core.shard.borrow_mut();
-            sh.set_time(self.now_ms);
-            let start = self.replies.local.len();
-            sh.execute(
-                spec,
-                handler,
-                self.db,
-                args,
-                &mut self.replies.local,
-                self.proto,
-            );
-            drop(sh);
-            self.core.serve_ready();
-            self.collect_part_events();
-            Src::Local(start..self.replies.local.len())
+            self.run_deferred(spec, handler, args)
         } else {
             self.replies.active = true;
             self.piece(shard, spec, handler, args.iter(), true)
         };
         self.replies.parts.push(Part::Single(src));
+    }
+
+    /// Runs a command on this core while earlier replies wait on other cores: its reply is
+    /// kept in its place among them, its events with its part.
+    fn run_deferred(&mut self, spec: &'static CommandSpec, handler: Handler, args: Args) -> Src {
+        let mut sh = self.core.shard.borrow_mut();
+        sh.set_time(self.now_ms);
+        let start = self.replies.local.len();
+        sh.execute(
+            spec,
+            handler,
+            self.db,
+            args,
+            &mut self.replies.local,
+            self.proto,
+        );
+        drop(sh);
+        self.core.serve_ready();
+        self.collect_part_events();
+        Src::Local(start..self.replies.local.len())
     }
 
     /// Runs (locally, when `local_now`) or queues (in the shard's batch) one piece of a
@@ -906,22 +912,7 @@ impl Conn {
         if shard == self.core.id && local_now {
             let mut batch = Batch::default();
             batch.push(spec, handler, self.db, self.proto, words);
-            let mut sh = self.core.shard.borrow_mut();
-            sh.set_time(self.now_ms);
-            let start = self.replies.local.len();
-            let args = Args::new(&batch.data, &batch.ranges);
-            sh.execute(
-                spec,
-                handler,
-                self.db,
-                args,
-                &mut self.replies.local,
-                self.proto,
-            );
-            drop(sh);
-            self.core.serve_ready();
-            self.collect_part_events();
-            Src::Local(start..self.replies.local.len())
+            self.run_deferred(spec, handler, Args::new(&batch.data, &batch.ranges))
         } else {
             let idx = self.replies.remote[shard].push(spec, handler, self.db, self.proto, words);
             Src::Remote { shard, idx }
