@@ -1606,6 +1606,35 @@ fn one_seed_with(redis: &Server, ours: &Server, shards: usize, seed: u64, events
             _ => {}
         }
     }
+    same_dataset(redis, ours, shards, seed);
+}
+
+/// After a run, both servers hold the same data: DEBUG DIGEST (every database, every key,
+/// value and the presence of a TTL) prints the same on both. Keys already expired are
+/// stored until something deletes them, on each server's own schedule, so every name the
+/// generator uses is looked up in every database first (lazy expiry deletes them on both).
+fn same_dataset(redis: &Server, ours: &Server, shards: usize, seed: u64) {
+    let mut digests = Vec::new();
+    for server in [redis, ours] {
+        let mut c = server.raw();
+        for db in 0..4 {
+            c.cmd(&["SELECT", &db.to_string()]);
+            for k in KEYS.iter().chain(&["{a}3", "{b}3"]) {
+                c.cmd(&["EXISTS", k]);
+            }
+        }
+        digests.push(c.cmd(&["DEBUG", "DIGEST"]));
+    }
+    assert!(
+        digests[0].starts_with('+'),
+        "DEBUG DIGEST: {:?}",
+        digests[0]
+    );
+    assert_eq!(
+        digests[0], digests[1],
+        "datasets differ after the run (DEBUG DIGEST): shards={shards} seed={seed}\n\
+         reproduce: DIFF_SEED={seed} cargo test --test tests differential"
+    );
 }
 
 fn differential(shards: usize) {
@@ -1614,7 +1643,7 @@ fn differential(shards: usize) {
 
 fn differential_with(shards: usize, events: bool) {
     let redis = Server::redis();
-    let ours = Server::start(shards);
+    let ours = Server::start_with(shards, &["--enable-debug-command", "yes"]);
     let seeds: Vec<u64> = match std::env::var("DIFF_SEED") {
         Ok(s) => vec![s.parse().expect("DIFF_SEED must be an integer")],
         Err(_) => {

@@ -71,6 +71,8 @@ impl Server {
             "",
             "--appendonly",
             "no",
+            "--enable-debug-command",
+            "yes",
         ])
         .args(["--dir", &dir.display().to_string()]);
         Server::spawn(&mut cmd, port, dir)

@@ -9,6 +9,7 @@ mod blocking;
 mod differential;
 mod expiry;
 mod network;
+mod persistence;
 mod protocol;
 mod pubsub;
 mod routing;

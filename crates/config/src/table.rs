@@ -375,7 +375,7 @@ pub(crate) static DEFS: &[Def] = &[
         0,
     ),
     d("stop-writes-on-bgsave-error", Kind::Bool, "yes", 0),
-    d("rdbcompression", Kind::Bool, "yes", 0),
+    d("rdbcompression", Kind::Bool, "yes", I),
     d("rdbchecksum", Kind::Bool, "yes", 0),
     d("rdb-del-sync-files", Kind::Bool, "no", 0),
     d("rdb-save-incremental-fsync", Kind::Bool, "yes", 0),

@@ -6,11 +6,13 @@
 pub mod args;
 pub mod cmd;
 pub mod dict;
+pub mod digest;
 pub mod error;
 pub mod glob;
 pub mod notify;
 pub mod packed;
 pub mod quicklist;
+pub mod rdb;
 pub mod shard;
 pub mod slot;
 pub mod table;

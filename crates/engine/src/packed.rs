@@ -433,6 +433,22 @@ impl IntSet {
     pub fn bytes(&self) -> usize {
         self.buf.capacity()
     }
+
+    /// The width and the members' bytes, as Redis' intset blob holds them (RDB, DUMP).
+    pub fn raw(&self) -> (u8, &[u8]) {
+        (self.width.max(2), &self.buf)
+    }
+
+    /// An intset of `width` holding `members`, which must be ascending and distinct. The
+    /// width is kept even when the members would fit a narrower one, as Redis keeps it.
+    pub fn from_sorted(width: u8, members: &[i64]) -> IntSet {
+        let width = width.max(members.iter().map(|&v| width_of(v)).max().unwrap_or(2));
+        let mut buf = Vec::with_capacity(members.len() * width as usize);
+        for &v in members {
+            Self::encode(v, width, &mut buf);
+        }
+        IntSet { width, buf }
+    }
 }
 
 #[cfg(test)]

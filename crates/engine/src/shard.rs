@@ -40,6 +40,8 @@ pub struct Shard {
     pub lfu_policy: bool,
     /// The compact encodings' size limits, from the config.
     pub limits: crate::value::Limits,
+    /// How values are written for DUMP and snapshots (rdbcompression, ...), from the config.
+    pub save_opts: crate::rdb::SaveOpts,
     /// WATCHed keys per database (by index, so SWAPDB does not move them): how many watches
     /// each has and its version, which moves whenever the key is modified.
     watched: Vec<HashMap<Vec<u8>, Watch>>,
@@ -113,6 +115,7 @@ impl Shard {
             stats: Stats::default(),
             lfu_policy: false,
             limits: Default::default(),
+            save_opts: Default::default(),
             watched: (0..databases.max(1)).map(|_| HashMap::new()).collect(),
             watched_keys: 0,
             watch_clock: 0,
@@ -672,6 +675,29 @@ impl Shard {
     /// Takes a key out whole (value and expiry), for a rename or move to another shard.
     pub fn take(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
         self.remove(db, key)
+    }
+
+    /// Each database's xor of key digests (None: the database is empty), for DEBUG DIGEST.
+    /// Logically expired keys still stored count, as in Redis (it walks the dict).
+    pub fn digest(&self) -> Vec<Option<crate::digest::Digest>> {
+        self.dbs
+            .iter()
+            .map(|d| {
+                if d.dict.is_empty() {
+                    return None;
+                }
+                let mut x = [0u8; 20];
+                d.dict.iter().for_each(|(k, e)| {
+                    crate::digest::xor(&mut x, &crate::digest::key(k, e));
+                });
+                Some(x)
+            })
+            .collect()
+    }
+
+    /// DEBUG DIGEST-VALUE of one key (found even when logically expired, as Redis does).
+    pub fn digest_value(&self, db: usize, key: &[u8]) -> crate::digest::Digest {
+        crate::digest::value(self.dbs[db].dict.get(key))
     }
 
     /// Redis' activerehashing: moves buckets of resizing tables for up to `budget` in all.

@@ -203,6 +203,8 @@ impl Core {
         let mut shard = Shard::new(id, databases);
         let settings = shared.settings();
         shard.limits = settings.limits;
+        shard.save_opts = settings.save;
+        shard.lfu_policy = settings.lfu;
         shard.notify_classes = engine::notify::recorded(settings.notify);
         Core {
             settings: Cell::new(settings),
@@ -681,10 +683,18 @@ impl Core {
             }
             Op::SetLimits(settings) => {
                 shard.limits = settings.limits;
+                shard.save_opts = settings.save;
+                shard.lfu_policy = settings.lfu;
                 shard.notify_classes = engine::notify::recorded(settings.notify);
                 self.settings.set(settings);
                 Reply::Unit
             }
+            Op::Digest => Reply::Digests(shard.digest()),
+            Op::DigestValue { db, keys } => Reply::Keys(
+                keys.iter()
+                    .map(|k| engine::digest::hex(&shard.digest_value(db, k)).into_bytes())
+                    .collect(),
+            ),
             Op::Get { db, key } => Reply::Entry(shard.peek(db, &key).cloned()),
             Op::Put {
                 db,

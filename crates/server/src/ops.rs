@@ -292,6 +292,13 @@ pub enum Op {
         kind: Option<String>,
     },
     ClientKill(KillFilter),
+    /// Each database's xor of key digests (`Reply::Digests`), for DEBUG DIGEST.
+    Digest,
+    /// DEBUG DIGEST-VALUE of these keys of `db` (`Reply::Keys`: hex digests in order).
+    DigestValue {
+        db: usize,
+        keys: Vec<Vec<u8>>,
+    },
 }
 
 /// Counters a core reports for INFO.
@@ -367,6 +374,7 @@ pub enum Reply {
     Stats(CoreStats),
     Text(String),
     Versions(Vec<u64>),
+    Digests(Vec<Option<engine::digest::Digest>>),
     /// Values, and whether each one's key exists.
     Values(Vec<Option<Vec<u8>>>, Vec<bool>),
     Unit,

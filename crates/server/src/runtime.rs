@@ -1097,6 +1097,47 @@ async fn debug(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
             std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
             c.writer().ok();
         }
+        ("digest", 2) => {
+            let core = c.core.clone();
+            let mut per_db: Vec<Option<engine::digest::Digest>> = Vec::new();
+            for r in core.call_all(|_| Op::Digest).await {
+                let Reply::Digests(dbs) = r else { continue };
+                per_db.resize(per_db.len().max(dbs.len()), None);
+                for (acc, d) in per_db.iter_mut().zip(dbs) {
+                    if let Some(d) = d {
+                        let a = acc.get_or_insert([0; 20]);
+                        a.iter_mut().zip(d).for_each(|(x, y)| *x ^= y);
+                    }
+                }
+            }
+            let d = engine::digest::dataset(&per_db);
+            c.writer().simple(engine::digest::hex(&d).as_bytes());
+        }
+        ("digest-value", _) => {
+            let core = c.core.clone();
+            let db = c.db;
+            let mut out = Vec::with_capacity(args.len() - 2);
+            for k in args.iter().skip(2) {
+                let shard = core.shared.shard_of(k);
+                let op = Op::DigestValue {
+                    db,
+                    keys: vec![k.to_vec()],
+                };
+                let r = if shard == core.id {
+                    core.exec(op)
+                } else {
+                    core.call(shard, op).await
+                };
+                if let Reply::Keys(mut v) = r {
+                    out.push(v.pop().unwrap_or_default());
+                }
+            }
+            let mut w = c.writer();
+            w.array(out.len());
+            for d in out {
+                w.simple(&d);
+            }
+        }
         ("set-active-expire", 3) => {
             let on = args.int(2)? != 0;
             c.core.shared.active_expire.store(on, Ordering::Relaxed);
@@ -1110,6 +1151,10 @@ async fn debug(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
                 "    Stop the server for <seconds>. Decimals allowed.",
                 "SET-ACTIVE-EXPIRE <0|1>",
                 "    Setting it to 0 disables expiring keys in background when they are not accessed.",
+                "DIGEST",
+                "    Output a hex signature representing the current DB content.",
+                "DIGEST-VALUE <key> [<key> ...]",
+                "    Output a hex signature of the values of all the specified keys.",
                 "HELP",
                 "    Prints this help.",
             ],

@@ -57,6 +57,11 @@ pub struct Settings {
     pub output: crate::pubsub::Limits,
     /// client-output-buffer-limit: the normal class (unlimited by default).
     pub normal: crate::pubsub::Limits,
+    /// How values are written (DUMP, snapshots): rdbcompression, list-max-listpack-size,
+    /// and idle times under an LRU maxmemory-policy.
+    pub save: engine::rdb::SaveOpts,
+    /// maxmemory-policy is an LFU one (OBJECT FREQ answers, OBJECT IDLETIME refuses).
+    pub lfu: bool,
 }
 
 const NO_LIMIT: crate::pubsub::Limits = crate::pubsub::Limits {
@@ -139,13 +144,16 @@ impl Shared {
     /// What every core keeps a copy of, read from the config at start and pushed to every
     /// core after CONFIG SET (`Op::SetLimits`), so the command path takes no lock for it.
     pub fn settings(&self) -> Settings {
-        let (notify, cobl) = self
+        let (notify, cobl, compression, fill, policy) = self
             .config
             .read()
             .map(|c| {
                 (
                     c.get("notify-keyspace-events").unwrap_or_default(),
                     c.get("client-output-buffer-limit").unwrap_or_default(),
+                    c.get("rdbcompression").unwrap_or_default(),
+                    c.get("list-max-listpack-size").unwrap_or_default(),
+                    c.get("maxmemory-policy").unwrap_or_default(),
                 )
             })
             .unwrap_or_default();
@@ -154,6 +162,12 @@ impl Shared {
             notify: engine::notify::parse_flags(&notify),
             output: crate::pubsub::Limits::from_config(&cobl),
             normal: crate::pubsub::Limits::of_class(&cobl, "normal").unwrap_or(NO_LIMIT),
+            save: engine::rdb::SaveOpts {
+                compress: compression != "no",
+                list_fill: fill.parse().unwrap_or(-2),
+                idle: policy.ends_with("-lru"),
+            },
+            lfu: policy.ends_with("-lfu"),
         }
     }
 

@@ -439,3 +439,89 @@ pub fn memory_usage(ctx: &mut Ctx, args: Args) -> Result<()> {
     }
     Ok(())
 }
+
+/// DUMP key: the value in Redis' payload format (RDB value, version, CRC64), nil if absent.
+pub fn dump(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let opts = ctx.shard.save_opts;
+    match ctx.shard.lookup_read(ctx.db, args.get(1)) {
+        Some(e) => {
+            let payload = crate::rdb::dump(&e.value, opts);
+            ctx.out.bulk(&payload);
+        }
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f], checked in Redis'
+/// order (options, existing key, ttl, payload footer, payload body).
+pub fn restore(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let key = args.get(1);
+    let (mut replace, mut absttl) = (false, false);
+    let (mut idle, mut freq): (Option<i64>, Option<i64>) = (None, None);
+    let mut j = 4;
+    while j < args.len() {
+        let more = args.len() - j - 1;
+        if args.is(j, "replace") {
+            replace = true;
+        } else if args.is(j, "absttl") {
+            absttl = true;
+        } else if args.is(j, "idletime") && more >= 1 && freq.is_none() {
+            let v = args.int(j + 1)?;
+            if v < 0 {
+                return Err(Error::msg("ERR Invalid IDLETIME value, must be >= 0"));
+            }
+            idle = Some(v);
+            j += 1;
+        } else if args.is(j, "freq") && more >= 1 && idle.is_none() {
+            let v = args.int(j + 1)?;
+            if !(0..=255).contains(&v) {
+                return Err(Error::msg(
+                    "ERR Invalid FREQ value, must be >= 0 and <= 255",
+                ));
+            }
+            freq = Some(v);
+            j += 1;
+        } else {
+            return Err(Error::Syntax);
+        }
+        j += 1;
+    }
+    if !replace && ctx.shard.exists(ctx.db, key) {
+        return Err(Error::msg("BUSYKEY Target key name already exists."));
+    }
+    let ttl = args.int(2)?;
+    if ttl < 0 {
+        return Err(Error::msg("ERR Invalid TTL value, must be >= 0"));
+    }
+    let limits = ctx.shard.limits;
+    let value = match crate::rdb::restore(args.get(3), &limits) {
+        Ok(v) => v,
+        Err(true) => return Err(Error::msg("ERR DUMP payload version or checksum are wrong")),
+        Err(false) => return Err(Error::msg("ERR Bad data format")),
+    };
+    let deleted = replace && ctx.shard.delete(ctx.db, key);
+    let now = ctx.shard.now_ms();
+    let when = match (ttl, absttl) {
+        (0, _) => 0,
+        (t, true) => t as u64,
+        (t, false) => now.saturating_add(t as u64),
+    };
+    if when != 0 && when <= now {
+        if deleted {
+            ctx.notify(GENERIC, "del", key);
+        }
+        ctx.out.ok();
+        return Ok(());
+    }
+    ctx.shard.store(ctx.db, key, value, when);
+    if let Some(idle) = idle {
+        let lru = (now / 1000).saturating_sub(idle as u64) as u32;
+        if let Some(e) = ctx.shard.lookup(ctx.db, key) {
+            e.lru = lru;
+        }
+    }
+    ctx.notify(GENERIC, "restore", key);
+    ctx.out.ok();
+    Ok(())
+}
