@@ -56,6 +56,11 @@ impl Server {
     /// The real redis-server from Debian's package, for differential tests. Missing is a
     /// failure, never a skip: CI installs it.
     pub fn redis() -> Server {
+        Server::redis_with(&[])
+    }
+
+    /// redis-server with extra arguments (later ones override: `--dir`, `--save`, ...).
+    pub fn redis_with(extra: &[&str]) -> Server {
         let bin = which("redis-server").unwrap_or_else(|| {
             panic!("redis-server is not installed: differential tests need it (apt-get install -y redis-server)")
         });
@@ -74,7 +79,8 @@ impl Server {
             "--enable-debug-command",
             "yes",
         ])
-        .args(["--dir", &dir.display().to_string()]);
+        .args(["--dir", &dir.display().to_string()])
+        .args(extra);
         Server::spawn(&mut cmd, port, dir)
     }
 
@@ -136,6 +142,14 @@ impl Server {
             std::thread::sleep(Duration::from_millis(20));
         }
         None
+    }
+
+    /// Sends SIGTERM (a supervisor's stop).
+    pub fn terminate(&self) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
     }
 
     pub fn pid(&self) -> u32 {

@@ -218,3 +218,250 @@ fn restore_errors_match_redis() {
         assert_eq!(got, want, "{name} {:?}", String::from_utf8_lossy(argv[1]));
     }
 }
+
+fn info_field(c: &mut Raw, field: &str) -> String {
+    let info = c.cmd(&["INFO", "persistence"]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+fn wait_for_save(c: &mut Raw, saves_before: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        let saves: u64 = info_field(c, "rdb_saves").parse().unwrap_or(0);
+        if saves > saves_before && info_field(c, "rdb_bgsave_in_progress") == "0" {
+            assert_eq!(info_field(c, "rdb_last_bgsave_status"), "ok");
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("BGSAVE did not finish in 60 s");
+}
+
+fn check_rdb(path: &std::path::Path) {
+    let bin = crate::harness::which("redis-check-rdb")
+        .expect("redis-check-rdb is not installed (apt-get install -y redis-tools)");
+    let out = std::process::Command::new(bin)
+        .arg(path)
+        .output()
+        .expect("run redis-check-rdb");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() && text.contains("RDB looks OK"),
+        "redis-check-rdb {}: {text}",
+        path.display()
+    );
+}
+
+/// percore -> dump.rdb -> redis-server -> dump.rdb -> percore with other shard counts: the
+/// same DEBUG DIGEST all the way, and every file passes redis-check-rdb.
+#[test]
+fn snapshots_move_between_percore_and_redis_server() {
+    let dir = crate::harness::scratch_dir("rdb-move");
+    let d = dir.display().to_string();
+    let want = {
+        let ours = Server::start_with(2, &["--enable-debug-command", "yes", "--dir", &d]);
+        let mut c = load(&[&ours]).pop().expect("one connection");
+        c.cmd(&["SELECT", "3"]);
+        c.cmd(&["SET", "in-db-3", "x"]);
+        c.cmd(&["SET", "gone", "x", "PX", "1"]);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let digest = c.cmd(&["DEBUG", "DIGEST"]);
+        assert_eq!(c.cmd(&["SAVE"]), "+OK\r\n");
+        assert_eq!(info_field(&mut c, "rdb_saves"), "1");
+        assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "0");
+        // The expired key is still stored until something deletes it: redis-server's
+        // digest after loading (which drops it) is compared with one without it.
+        c.cmd(&["DEL", "gone"]);
+        let after = c.cmd(&["DEBUG", "DIGEST"]);
+        assert_ne!(digest, after);
+        after
+    };
+    check_rdb(&dir.join("dump.rdb"));
+    let redis = Server::redis_with(&["--dir", &d, "--dbfilename", "dump.rdb"]);
+    let mut rc = redis.raw();
+    assert_eq!(
+        rc.cmd(&["DEBUG", "DIGEST"]),
+        want,
+        "redis-server loaded percore's file"
+    );
+    assert_eq!(rc.cmd(&["SAVE"]), "+OK\r\n");
+    drop(rc);
+    drop(redis);
+    check_rdb(&dir.join("dump.rdb"));
+    for shards in [1, 3] {
+        let ours = Server::start_with(shards, &["--enable-debug-command", "yes", "--dir", &d]);
+        let mut c = ours.raw();
+        assert_eq!(
+            c.cmd(&["DEBUG", "DIGEST"]),
+            want,
+            "percore with {shards} shards loaded redis-server's file"
+        );
+        c.cmd(&["SELECT", "3"]);
+        assert_eq!(c.cmd(&["GET", "in-db-3"]), "$1\r\nx\r\n");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// BGSAVE while a writer runs multi-shard MSETs: the file holds one point in time, with
+/// every MSET wholly in or wholly out, and the writer is served throughout.
+#[test]
+fn bgsave_writes_one_point_in_time_while_writes_go_on() {
+    let dir = crate::harness::scratch_dir("rdb-point");
+    let d = dir.display().to_string();
+    let ours = Server::start_with(2, &["--dir", &d, "--save", ""]);
+    let mut c = ours.raw();
+    // Filler, so the walk takes a while.
+    for chunk in 0..100 {
+        let mut argv: Vec<String> = vec!["MSET".into()];
+        for i in 0..1000 {
+            argv.push(format!("filler:{chunk}:{i}"));
+            argv.push("0123456789abcdef0123456789abcdef".into());
+        }
+        assert_eq!(cmd(&mut c, &argv), "+OK\r\n");
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let port = ours.port;
+    let writer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut w = Raw::connect(port);
+            let mut i = 0u64;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed)
+                && std::time::Instant::now() < deadline
+            {
+                i += 1;
+                let v = i.to_string();
+                let (a, b) = (format!("a{}", i % 50), format!("b{}", i % 50));
+                let r = w.cmd(&["MSET", &a, &v, &b, &v, "counter", &v]);
+                assert_eq!(r, "+OK\r\n");
+            }
+            i
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let saves: u64 = info_field(&mut c, "rdb_saves").parse().unwrap_or(0);
+    assert_eq!(c.cmd(&["BGSAVE"]), "+Background saving started\r\n");
+    assert_eq!(
+        c.cmd(&["BGSAVE"]),
+        "-ERR Background save already in progress\r\n"
+    );
+    wait_for_save(&mut c, saves);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.join().expect("writer");
+    check_rdb(&dir.join("dump.rdb"));
+    drop(c);
+    drop(ours);
+    let copy = Server::start_with(1, &["--dir", &d, "--save", ""]);
+    let mut c = copy.raw();
+    let int = |s: String| {
+        s.lines()
+            .nth(1)
+            .and_then(|l| l.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let at = int(c.cmd(&["GET", "counter"]));
+    assert!(
+        at > 0 && at < written,
+        "the snapshot point ({at}) falls inside the writes (1..{written})"
+    );
+    for j in 0..50u64 {
+        // The last MSET at or before the point that wrote slot j.
+        let last = if at >= j { at - (at - j) % 50 } else { 0 };
+        let want = if last == 0 {
+            "$-1\r\n".to_string()
+        } else {
+            format!("${}\r\n{last}\r\n", last.to_string().len())
+        };
+        assert_eq!(
+            c.cmd(&["GET", &format!("a{j}")]),
+            want,
+            "a{j} at point {at}"
+        );
+        assert_eq!(
+            c.cmd(&["GET", &format!("b{j}")]),
+            want,
+            "b{j} at point {at}"
+        );
+    }
+    assert_eq!(
+        c.cmd(&["DBSIZE"]),
+        format!(":{}\r\n", 100_000 + 1 + 2 * at.min(50))
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// SIGTERM saves when save points are set, SHUTDOWN NOSAVE does not, and the next start
+/// loads what was saved.
+#[test]
+fn shutdown_saves_as_redis_does() {
+    let dir = crate::harness::scratch_dir("rdb-shutdown");
+    let d = dir.display().to_string();
+    let mut ours = Server::start_with(2, &["--dir", &d]);
+    ours.raw().cmd(&["SET", "kept", "1"]);
+    ours.terminate();
+    assert!(ours.wait_exit(std::time::Duration::from_secs(10)).is_some());
+    drop(ours);
+    let ours = Server::start_with(2, &["--dir", &d]);
+    let mut c = ours.raw();
+    assert_eq!(c.cmd(&["GET", "kept"]), "$1\r\n1\r\n");
+    c.cmd(&["SET", "lost", "1"]);
+    c.send(b"SHUTDOWN NOSAVE\r\n");
+    drop(c);
+    let mut ours = ours;
+    assert!(ours.wait_exit(std::time::Duration::from_secs(10)).is_some());
+    drop(ours);
+    let ours = Server::start_with(1, &["--dir", &d]);
+    let mut c = ours.raw();
+    assert_eq!(c.cmd(&["GET", "lost"]), "$-1\r\n");
+    assert_eq!(c.cmd(&["GET", "kept"]), "$1\r\n1\r\n");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A damaged file stops the start with the reason and the offset; the server never runs
+/// on half a dataset.
+#[test]
+fn corrupt_or_truncated_files_stop_the_start() {
+    let dir = crate::harness::scratch_dir("rdb-bad");
+    let d = dir.display().to_string();
+    {
+        let ours = Server::start_with(1, &["--dir", &d]);
+        load(&[&ours]);
+        assert_eq!(ours.raw().cmd(&["SAVE"]), "+OK\r\n");
+    }
+    let good = std::fs::read(dir.join("dump.rdb")).expect("saved file");
+    let start = |bytes: &[u8], extra: &[&str]| {
+        std::fs::write(dir.join("dump.rdb"), bytes).expect("write file");
+        let port = crate::harness::free_port().to_string();
+        let mut args = vec!["--port", &port, "--bind", "127.0.0.1", "--dir", &d];
+        args.extend_from_slice(extra);
+        let out = std::process::Command::new(crate::harness::BIN)
+            .args(&args)
+            .output()
+            .expect("run percore-server");
+        (
+            out.status,
+            String::from_utf8_lossy(&out.stderr).into_owned()
+                + &String::from_utf8_lossy(&out.stdout),
+        )
+    };
+    let (status, log) = start(&good[..good.len() / 2], &[]);
+    assert!(!status.success(), "truncated file: {log}");
+    assert!(log.contains("checksum") || log.contains("offset"), "{log}");
+    // Without the checksum, the parser itself finds the damage and names where.
+    let (status, log) = start(&good[..good.len() / 2], &["--rdbchecksum", "no"]);
+    assert!(!status.success(), "truncated file: {log}");
+    assert!(log.contains("at offset"), "{log}");
+    let mut flipped = good.clone();
+    flipped[40] ^= 0xFF;
+    let (status, log) = start(&flipped, &[]);
+    assert!(!status.success() && log.contains("checksum"), "{log}");
+    let (status, log) = start(b"REDIS0099xxxx", &[]);
+    assert!(!status.success() && log.contains("version"), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

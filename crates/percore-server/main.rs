@@ -82,7 +82,7 @@ fn run() -> anyhow::Result<()> {
             tracing::warn!("Failed to write PID file {pidfile}: {e}");
         }
     }
-    let shutdown = server.shutdown_handle();
+    let signals = server.signal_handle();
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || loop {
@@ -95,7 +95,7 @@ fn run() -> anyhow::Result<()> {
                     "SIGTERM"
                 };
                 tracing::warn!("Received {name} scheduling shutdown...");
-                let _ = shutdown.send(server::ShutdownReason::Signal);
+                let _ = signals.send(());
             }
         })
         .context("spawning the signal thread")?;
@@ -109,7 +109,7 @@ fn run() -> anyhow::Result<()> {
     if let Some(path) = unixsocket {
         let _ = std::fs::remove_file(path);
     }
-    // Nothing is persisted yet, so there is nothing to flush: the executors end with the
+    // A shutdown that saves has saved before `wait` returned; the executors end with the
     // process.
     std::process::exit(0);
 }

@@ -374,9 +374,9 @@ pub(crate) static DEFS: &[Def] = &[
         "ignore",
         0,
     ),
-    d("stop-writes-on-bgsave-error", Kind::Bool, "yes", 0),
+    d("stop-writes-on-bgsave-error", Kind::Bool, "yes", I),
     d("rdbcompression", Kind::Bool, "yes", I),
-    d("rdbchecksum", Kind::Bool, "yes", 0),
+    d("rdbchecksum", Kind::Bool, "yes", I),
     d("rdb-del-sync-files", Kind::Bool, "no", 0),
     d("rdb-save-incremental-fsync", Kind::Bool, "yes", 0),
     d(

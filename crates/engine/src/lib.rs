@@ -15,6 +15,7 @@ pub mod quicklist;
 pub mod rdb;
 pub mod shard;
 pub mod slot;
+pub mod snapshot;
 pub mod table;
 pub mod value;
 pub mod zset;

@@ -59,6 +59,10 @@ pub struct Shard {
     /// runtime last took them.
     pub notify_classes: u32,
     events: Vec<Event>,
+    /// The epoch of the latest snapshot (entries created now carry it) and the snapshot in
+    /// progress, if any (see `snapshot`).
+    snap_epoch: u32,
+    snapshot: Option<Box<crate::snapshot::Snapshot>>,
 }
 
 #[derive(Clone, Copy)]
@@ -124,6 +128,8 @@ impl Shard {
             ready: Vec::new(),
             notify_classes: 0,
             events: Vec::new(),
+            snap_epoch: 0,
+            snapshot: None,
         }
     }
 
@@ -327,6 +333,8 @@ impl Shard {
         let now = self.now_ms;
         let d = &mut self.dbs[db];
         if d.expires > 0 && d.dict.get(key).is_some_and(|e| expired(e, now)) {
+            self.save_before_write(db, key);
+            let d = &mut self.dbs[db];
             d.dict.remove(key);
             d.expires -= 1;
             self.stats.expired_keys += 1;
@@ -339,6 +347,7 @@ impl Shard {
     /// Looks a key up for writing: expired keys are gone, the access clock is touched.
     pub fn lookup(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
         self.expire_if_needed(db, key);
+        self.save_before_write(db, key);
         let lru = self.lru_clock();
         let e = self.dbs[db].dict.get_mut(key)?;
         e.lru = lru;
@@ -356,6 +365,8 @@ impl Shard {
         self.expire_if_needed(db, key);
         if !self.dbs[db].dict.contains_key(key) {
             self.store(db, key, make(), 0);
+        } else {
+            self.save_before_write(db, key);
         }
         let lru = self.lru_clock();
         let e = self.dbs[db].dict.get_mut(key)?;
@@ -463,12 +474,14 @@ impl Shard {
         {
             self.ready.push((db, key.to_vec()));
         }
+        self.save_before_write(db, key);
         let lru = self.lru_clock();
         let d = &mut self.dbs[db];
         let entry = Entry {
             value,
             expire_at,
             lru,
+            saved: std::cell::Cell::new(self.snap_epoch),
         };
         let old = d.dict.insert(key, entry);
         if old.as_ref().is_some_and(|old| old.expire_at != 0) {
@@ -494,6 +507,7 @@ impl Shard {
     /// Changes the expiry of an existing key; returns false when the key does not exist.
     pub fn set_expire(&mut self, db: usize, key: &[u8], expire_at: u64) -> bool {
         self.expire_if_needed(db, key);
+        self.save_before_write(db, key);
         let d = &mut self.dbs[db];
         let Some(e) = d.dict.get_mut(key) else {
             return false;
@@ -511,6 +525,7 @@ impl Shard {
 
     pub fn remove(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
         self.expire_if_needed(db, key);
+        self.save_before_write(db, key);
         let d = &mut self.dbs[db];
         let e = d.dict.remove(key)?;
         if e.expire_at != 0 {
@@ -528,6 +543,7 @@ impl Shard {
     /// Deletes `key` if it is stored, expired or not (Redis' dbDelete, which the STORE
     /// forms call for an empty result: an expired destination counts as deleted).
     pub fn delete_stored(&mut self, db: usize, key: &[u8]) -> bool {
+        self.save_before_write(db, key);
         let d = &mut self.dbs[db];
         let Some(e) = d.dict.remove(key) else {
             return false;
@@ -634,6 +650,11 @@ impl Shard {
                 self.touch_where(i, |sh, k| sh.dbs[i].dict.contains_key(k));
             }
         }
+        for i in 0..self.dbs.len() {
+            if db.is_none_or(|n| n == i) {
+                self.save_db_before_write(i);
+            }
+        }
         let mut old = Vec::new();
         for (i, d) in self.dbs.iter_mut().enumerate() {
             if db.is_none_or(|n| n == i) {
@@ -647,6 +668,8 @@ impl Shard {
     }
 
     pub fn swapdb(&mut self, a: usize, b: usize) {
+        self.save_db_before_write(a);
+        self.save_db_before_write(b);
         if a == b {
             // Redis' dbSwapDatabases returns at once: nothing moves, nobody is touched.
             self.stats.dirty += 1;
@@ -675,6 +698,82 @@ impl Shard {
     /// Takes a key out whole (value and expiry), for a rename or move to another shard.
     pub fn take(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
         self.remove(db, key)
+    }
+
+    // ---- snapshots (see `snapshot`) ----
+
+    /// Before a write to `key`: a snapshot in progress gets the value it still owes.
+    #[inline]
+    fn save_before_write(&mut self, db: usize, key: &[u8]) {
+        if let Some(snap) = self.snapshot.as_mut() {
+            if let Some(e) = self.dbs[db].dict.get(key) {
+                snap.save(db, key, e);
+            }
+        }
+    }
+
+    /// Before a write to a whole database (FLUSHDB, SWAPDB): everything it still owes.
+    fn save_db_before_write(&mut self, db: usize) {
+        if let Some(snap) = self.snapshot.as_mut() {
+            if let Some(d) = self.dbs.get(db) {
+                d.dict.iter().for_each(|(k, e)| snap.save(db, k, e));
+            }
+        }
+    }
+
+    /// Starts a snapshot of this shard as it is now; returns each database's key and expiry
+    /// counts (RESIZEDB). A snapshot still running is abandoned.
+    pub fn snapshot_begin(&mut self, opts: crate::rdb::SaveOpts) -> Vec<(usize, usize)> {
+        self.snap_epoch = self.snap_epoch.wrapping_add(1).max(1);
+        let now_s = self.lru_clock();
+        self.snapshot = Some(Box::new(crate::snapshot::Snapshot::new(
+            self.snap_epoch,
+            opts,
+            now_s,
+        )));
+        self.dbs.iter().map(|d| (d.dict.len(), d.expires)).collect()
+    }
+
+    pub fn snapshot_running(&self) -> bool {
+        self.snapshot.is_some()
+    }
+
+    /// Walks on until about `max_bytes` are written (or the shard is done) and hands out
+    /// what was written, including what writes saved since the last step. Done: true, and
+    /// the snapshot is over.
+    pub fn snapshot_step(&mut self, max_bytes: usize) -> (Vec<u8>, bool) {
+        let Some(snap) = self.snapshot.as_mut() else {
+            return (Vec::new(), true);
+        };
+        let mut buckets = 0usize;
+        while snap.db < self.dbs.len() && snap.buffered() < max_bytes && buckets < 65_536 {
+            let db = snap.db;
+            let dict = &self.dbs[db].dict;
+            if dict.is_empty() {
+                snap.db += 1;
+                snap.cursor = 0;
+                continue;
+            }
+            let next = dict.scan(snap.cursor, |k, e| snap.save(db, k, e));
+            buckets += 1;
+            if next == 0 {
+                snap.db += 1;
+                snap.cursor = 0;
+            } else {
+                snap.cursor = next;
+            }
+        }
+        let done = snap.db >= self.dbs.len();
+        let bytes = snap.take();
+        if done {
+            self.snapshot = None;
+        }
+        (bytes, done)
+    }
+
+    /// Abandons a snapshot in progress (a failed save).
+    pub fn snapshot_abort(&mut self) {
+        self.snapshot = None;
     }
 
     /// Each database's xor of key digests (None: the database is empty), for DEBUG DIGEST.
@@ -745,6 +844,13 @@ impl Shard {
                     }
                 }
                 d.expire_cursor = cursor;
+                if let Some(snap) = self.snapshot.as_mut() {
+                    for k in &expired_keys {
+                        if let Some(e) = d.dict.get(k) {
+                            snap.save(db, k, e);
+                        }
+                    }
+                }
                 for k in &expired_keys {
                     if d.dict.remove(k).is_some() {
                         d.expires -= 1;

@@ -475,6 +475,22 @@ pub struct Entry {
     pub expire_at: u64,
     /// Seconds (shard clock) of the last access, for OBJECT IDLETIME and LRU eviction.
     pub lru: u32,
+    /// The snapshot epoch this entry was last written for (or created in): a snapshot in
+    /// progress writes each entry whose mark is older than its epoch exactly once, either when
+    /// its walk reaches it or just before a write changes it. A `Cell` so the walk marks
+    /// entries through the table's shared scan; it fills the entry's tail padding.
+    pub saved: std::cell::Cell<u32>,
+}
+
+impl Entry {
+    pub fn new(value: Value, expire_at: u64) -> Entry {
+        Entry {
+            value,
+            expire_at,
+            lru: 0,
+            saved: Default::default(),
+        }
+    }
 }
 
 impl Entry {

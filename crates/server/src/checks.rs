@@ -13,7 +13,14 @@ pub struct State {
     pub resp3: bool,
     pub subscribed: bool,
     pub in_multi: bool,
+    /// An RDB file is being loaded: only commands flagged `loading` run.
+    pub loading: bool,
+    /// The last background save failed with stop-writes-on-bgsave-error and save points
+    /// set: writes (and PING) are refused with MISCONF.
+    pub misconf: bool,
 }
+
+pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -45,6 +52,12 @@ pub fn verify(
     }
     if !st.authed && !spec.flags.contains(&"no_auth") {
         return Verdict::Reject("NOAUTH Authentication required.".into());
+    }
+    if st.misconf && (spec.is_write() || spec.name == "ping") {
+        return Verdict::Reject(MISCONF.into());
+    }
+    if st.loading && !spec.flags.contains(&"loading") {
+        return Verdict::Reject("LOADING Redis is loading the dataset in memory".into());
     }
     if !st.resp3 && st.subscribed && !allowed_subscribed(spec.name) {
         return Verdict::Reject(format!(
@@ -175,6 +188,31 @@ mod tests {
             resp3: false,
             subscribed: false,
             in_multi: false,
+            loading: false,
+            misconf: false,
+        }
+    }
+
+    #[test]
+    fn loading_and_misconf_refuse_what_redis_refuses() {
+        let loading = State {
+            loading: true,
+            ..state()
+        };
+        assert_eq!(verdict(&loading, &["info"]), Verdict::Run);
+        assert!(matches!(
+            verdict(&loading, &["get", "k"]),
+            Verdict::Reject(m) if m == "LOADING Redis is loading the dataset in memory"
+        ));
+        let misconf = State {
+            misconf: true,
+            ..state()
+        };
+        assert_eq!(verdict(&misconf, &["get", "k"]), Verdict::Run);
+        for w in [&["set", "k", "v"][..], &["ping"]] {
+            assert!(
+                matches!(verdict(&misconf, w), Verdict::Reject(m) if m.starts_with("MISCONF "))
+            );
         }
     }
 

@@ -563,6 +563,9 @@ impl Conn {
             resp3: self.proto == Proto::Resp3,
             subscribed: self.subs.active(),
             in_multi: self.multi.active(),
+            loading: self.core.shared.persist.loading.load(Ordering::Relaxed),
+            misconf: !self.core.shared.persist.last_ok.load(Ordering::Relaxed)
+                && self.stop_writes_on_save_error(),
         };
         match checks::verify(&state, spec, args, || self.debug_allowed()) {
             Verdict::Run => {}
@@ -638,6 +641,19 @@ impl Conn {
 
     /// enable-debug-command (immutable, default `no`): DEBUG can stall a whole core, so
     /// Redis 7.0 refuses it unless the operator allowed it.
+    /// stop-writes-on-bgsave-error applies: it is on and save points are set. Read only
+    /// after a failed save.
+    fn stop_writes_on_save_error(&self) -> bool {
+        let on = self
+            .core
+            .shared
+            .config
+            .read()
+            .map(|c| c.get("stop-writes-on-bgsave-error").as_deref() == Some("yes"))
+            .unwrap_or(false);
+        on && !crate::persist::save_points(&self.core).is_empty()
+    }
+
     fn debug_allowed(&self) -> bool {
         let setting = self
             .core

@@ -96,26 +96,50 @@ struct ShardLock {
 
 pub type LockKeys = Vec<(usize, Vec<u8>)>;
 
+/// The database of a lock request that takes every key of the shard (a snapshot's start:
+/// `whole_shard`). It waits for every earlier holder and request, and everything after it
+/// waits for it.
+const WHOLE: usize = usize::MAX;
+
+/// A lock request for every key of a shard.
+pub fn whole_shard() -> LockKeys {
+    vec![(WHOLE, Vec::new())]
+}
+
+fn is_whole(keys: &[(usize, Vec<u8>)]) -> bool {
+    keys.iter().any(|k| k.0 == WHOLE)
+}
+
 /// The held keys of a shard and their holders, per database, so that a lookup by `&[u8]`
-/// (every deferral check while something is held) allocates nothing.
+/// (every deferral check while something is held) allocates nothing; `whole` holds them all.
 #[derive(Default)]
-struct HeldKeys(HashMap<usize, HashMap<Vec<u8>, u64>>);
+struct HeldKeys {
+    keys: HashMap<usize, HashMap<Vec<u8>, u64>>,
+    whole: Option<u64>,
+}
 
 impl HeldKeys {
     fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.keys.is_empty() && self.whole.is_none()
     }
 
     fn holder(&self, db: usize, key: &[u8]) -> Option<u64> {
-        self.0.get(&db)?.get(key).copied()
+        self.whole.or_else(|| self.keys.get(&db)?.get(key).copied())
     }
 
     fn insert(&mut self, db: usize, key: Vec<u8>, tx: u64) {
-        self.0.entry(db).or_default().insert(key, tx);
+        if db == WHOLE {
+            self.whole = Some(tx);
+        } else {
+            self.keys.entry(db).or_default().insert(key, tx);
+        }
     }
 
     fn release(&mut self, tx: u64) {
-        self.0.retain(|_, keys| {
+        if self.whole == Some(tx) {
+            self.whole = None;
+        }
+        self.keys.retain(|_, keys| {
             keys.retain(|_, t| *t != tx);
             !keys.is_empty()
         });
@@ -123,10 +147,12 @@ impl HeldKeys {
 
     /// Whether every held key belongs to `tx` (None: whether nothing is held).
     fn all_held_by(&self, tx: Option<u64>) -> bool {
-        self.0
-            .values()
-            .flat_map(|m| m.values())
-            .all(|&t| Some(t) == tx)
+        self.whole.is_none_or(|t| Some(t) == tx)
+            && self
+                .keys
+                .values()
+                .flat_map(|m| m.values())
+                .all(|&t| Some(t) == tx)
     }
 }
 
@@ -425,6 +451,12 @@ impl Core {
 
     /// Runs an operation on this core, then serves any clients it unblocked.
     pub fn exec(&self, op: Op) -> Reply {
+        if let Op::SnapshotStart { sink } = op {
+            return match self.rc() {
+                Some(me) => crate::persist::start_shard(&me, sink),
+                None => Reply::Unit,
+            };
+        }
         let mut reply = self.exec_op(op);
         self.serve_ready();
         if let Reply::Batch(out) = &mut reply {
@@ -690,6 +722,8 @@ impl Core {
                 Reply::Unit
             }
             Op::Digest => Reply::Digests(shard.digest()),
+            // Started in `exec`, which needs the core itself for the snapshot's task.
+            Op::SnapshotStart { .. } => Reply::Unit,
             Op::DigestValue { db, keys } => Reply::Keys(
                 keys.iter()
                     .map(|k| engine::digest::hex(&shard.digest_value(db, k)).into_bytes())
@@ -871,11 +905,15 @@ impl Core {
         let free = {
             let held = self.lock.held.borrow();
             let queue = self.lock.queue.borrow();
-            keys.iter()
-                .all(|(db, k)| held.holder(*db, k).is_none_or(|t| t == tx))
-                && !queue
-                    .iter()
-                    .any(|w| w.keys.iter().any(|k| keys.contains(k)))
+            if is_whole(&keys) {
+                held.all_held_by(Some(tx)) && queue.is_empty()
+            } else {
+                keys.iter()
+                    .all(|(db, k)| held.holder(*db, k).is_none_or(|t| t == tx))
+                    && !queue
+                        .iter()
+                        .any(|w| is_whole(&w.keys) || w.keys.iter().any(|k| keys.contains(k)))
+            }
         };
         if free {
             self.grant(tx, keys, grant);
@@ -1018,9 +1056,16 @@ impl Core {
                 let queue = self.lock.queue.borrow();
                 let Some(w) = queue.get(i) else { break };
                 let held = self.lock.held.borrow();
-                w.keys.iter().all(|k| {
-                    held.holder(k.0, &k.1).is_none_or(|t| t == w.tx) && !blocked.contains(k)
-                })
+                if blocked.iter().any(|k| k.0 == WHOLE) {
+                    // Nothing passes a waiting whole-shard request.
+                    false
+                } else if is_whole(&w.keys) {
+                    held.all_held_by(Some(w.tx)) && blocked.is_empty()
+                } else {
+                    w.keys.iter().all(|k| {
+                        held.holder(k.0, &k.1).is_none_or(|t| t == w.tx) && !blocked.contains(k)
+                    })
+                }
             };
             if ready {
                 let w = self.lock.queue.borrow_mut().remove(i);
@@ -1057,6 +1102,11 @@ impl Core {
             self.shard
                 .borrow_mut()
                 .rehash(std::time::Duration::from_millis(1));
+            // Save points read the changes of every shard from here.
+            self.shared.persist.dirty[self.id].store(
+                self.shard.borrow().stats.dirty,
+                std::sync::atomic::Ordering::Relaxed,
+            );
             if !self
                 .shared
                 .active_expire

@@ -144,11 +144,24 @@ pub async fn render(c: &mut Conn, args: Args<'_>) -> String {
     }
     if want("persistence") {
         section("Persistence", &mut s);
+        let p = &shared.persist;
+        let saving = p.saving.load(Ordering::Relaxed);
+        let current = if saving {
+            ((engine::shard::unix_ms() - p.started_ms.load(Ordering::Relaxed)) / 1000) as i64
+        } else {
+            -1
+        };
         let _ = write!(
             s,
-            "loading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n",
-            stats.dirty,
+            "loading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n",
+            u8::from(p.loading.load(Ordering::Relaxed)),
+            stats.dirty.saturating_sub(p.dirty_at_save.load(Ordering::Relaxed)),
+            u8::from(saving),
             shared.lastsave.load(Ordering::Relaxed),
+            if p.last_ok.load(Ordering::Relaxed) { "ok" } else { "err" },
+            p.last_secs.load(Ordering::Relaxed),
+            current,
+            p.saves.load(Ordering::Relaxed),
         );
     }
     if want("stats") {

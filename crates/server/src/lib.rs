@@ -11,6 +11,7 @@ mod core;
 mod info;
 mod multi;
 mod ops;
+mod persist;
 mod pubsub;
 mod replies;
 mod runtime;
@@ -40,6 +41,8 @@ pub enum StartError {
     Bind(String, String),
     #[error("Failed to start shard {0}: {1}")]
     Executor(usize, String),
+    #[error("{0}")]
+    Load(String),
 }
 
 pub struct Server {
@@ -73,6 +76,12 @@ impl Server {
     /// A sender the binary's signal thread uses to request shutdown.
     pub fn shutdown_handle(&self) -> crossbeam_channel::Sender<ShutdownReason> {
         self.shared.shutdown.clone()
+    }
+
+    /// Where the signal thread reports SIGTERM/SIGINT: the server saves (when save points
+    /// are set) and then shuts down.
+    pub fn signal_handle(&self) -> crossbeam_channel::Sender<()> {
+        self.shared.signals.0.clone()
     }
 }
 
@@ -127,7 +136,16 @@ pub fn start(config: Config) -> Result<Server, StartError> {
     let cpus = default_shards();
     ensure_ports_free(&config)?;
     let (shutdown_tx, shutdown_rx) = crossbeam_channel::unbounded();
+    let rdb = persist::read_at_start(&config).map_err(StartError::Load)?;
     let shared = Shared::new(config, shards, shutdown_tx);
+    if let Some(bytes) = rdb {
+        let p = &shared.persist;
+        p.loading.store(true, Ordering::Release);
+        p.loading_left.store(shards, Ordering::Release);
+        if let Ok(mut l) = p.load.lock() {
+            *l = Some(Arc::new(bytes));
+        }
+    }
     let mut bells = Vec::with_capacity(shards);
     for id in 0..shards {
         bells.push(Doorbell::new().map_err(|e| StartError::Executor(id, e.to_string()))?);
@@ -218,6 +236,14 @@ async fn shard_main(
         }
     }
     reactor::spawn_local(core.clone().expire_loop()).detach();
+    if id == 0 {
+        reactor::spawn_local(persist::save_point_loop(core.clone())).detach();
+        reactor::spawn_local(persist::signal_loop(core.clone())).detach();
+    }
+    let to_load = shared.persist.load.lock().ok().and_then(|l| l.clone());
+    if let Some(file) = to_load {
+        reactor::spawn_local(persist::load_shard(core.clone(), file)).detach();
+    }
 
     let (addrs, port, unixsocket, perm, backlog) = {
         let c = shared

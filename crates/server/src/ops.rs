@@ -294,6 +294,11 @@ pub enum Op {
     ClientKill(KillFilter),
     /// Each database's xor of key digests (`Reply::Digests`), for DEBUG DIGEST.
     Digest,
+    /// The snapshot point (sent under a whole-shard lock): start this shard's snapshot,
+    /// feeding `sink` (`Reply::Versions`: the change counter, then keys and expires per db).
+    SnapshotStart {
+        sink: crossbeam_channel::Sender<crate::persist::SaveMsg>,
+    },
     /// DEBUG DIGEST-VALUE of these keys of `db` (`Reply::Keys`: hex digests in order).
     DigestValue {
         db: usize,

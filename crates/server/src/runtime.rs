@@ -120,8 +120,27 @@ async fn run_inner(
             let t = shared.lastsave.load(Ordering::Relaxed);
             c.writer().integer(t as i64);
         }
-        Rt::Save | Rt::BgSave => {
-            return Err(Error::msg("ERR persistence is not implemented yet"));
+        Rt::Save => {
+            crate::persist::save(&core).await.map_err(Error::msg)?;
+            c.writer().ok();
+        }
+        Rt::BgSave => {
+            let schedule = match args.len() {
+                1 => false,
+                2 if args.is(1, "schedule") => true,
+                _ => return Err(Error::Syntax),
+            };
+            let p = &shared.persist;
+            if p.saving.load(Ordering::Acquire) {
+                if !schedule {
+                    return Err(Error::msg("ERR Background save already in progress"));
+                }
+                p.scheduled.store(true, Ordering::Release);
+                c.writer().simple(b"Background saving scheduled");
+            } else {
+                crate::persist::bgsave(&core);
+                c.writer().simple(b"Background saving started");
+            }
         }
         Rt::Dbsize => {
             let db = c.db;
@@ -236,6 +255,20 @@ async fn run_inner(
                 i += 1;
             }
             tracing::warn!("User requested shutdown...");
+            let (save, nosave, force) = (
+                (1..args.len()).any(|i| args.is(i, "save")),
+                (1..args.len()).any(|i| args.is(i, "nosave")),
+                (1..args.len()).any(|i| args.is(i, "force")),
+            );
+            if crate::persist::shutdown_saves(&core, save, nosave) {
+                tracing::info!("Saving the final RDB snapshot before exiting.");
+                if let Err(e) = crate::persist::save(&core).await {
+                    tracing::warn!("Error trying to save the DB: {e}");
+                    if !force {
+                        return Err(Error::msg("ERR Errors trying to SHUTDOWN. Check logs."));
+                    }
+                }
+            }
             let _ = shared.shutdown.send(ShutdownReason::Command);
             // Redis closes the connection without a reply when it shuts down.
             c.close = true;
@@ -390,11 +423,7 @@ async fn sort(c: &mut Conn, spec: &'static CommandSpec, args: Args<'_>) -> engin
                     Some(value) => Op::Put {
                         db,
                         key: dst.to_vec(),
-                        entry: engine::value::Entry {
-                            value,
-                            expire_at: 0,
-                            lru: 0,
-                        },
+                        entry: engine::value::Entry::new(value, 0),
                         replace: true,
                     },
                     None => Op::Take {
@@ -1497,6 +1526,7 @@ async fn cross_locked(c: &mut Conn, rt: Rt, args: Args<'_>, tx: u64) -> engine::
                     )),
                     expire_at: 0,
                     lru: 0,
+                    saved: Default::default(),
                 };
                 let put = call(
                     shard_of(key),

@@ -42,6 +42,13 @@ pub struct Shared {
     pub tcp_port: u16,
     pub shutdown: crossbeam_channel::Sender<ShutdownReason>,
     pub lastsave: AtomicU64,
+    /// Snapshot and load state (SAVE, BGSAVE, save points, INFO persistence, LOADING).
+    pub persist: crate::persist::State,
+    /// SIGTERM/SIGINT arrive here from the signal thread; core 0 acts on them.
+    pub signals: (
+        crossbeam_channel::Sender<()>,
+        crossbeam_channel::Receiver<()>,
+    ),
     /// Every core's listening sockets, closed at shutdown (see `Server::close_listeners`).
     pub listen_fds: std::sync::Mutex<Vec<i32>>,
 }
@@ -111,6 +118,8 @@ impl Shared {
             tcp_port: config.port(),
             shutdown,
             lastsave: AtomicU64::new(now_unix),
+            persist: crate::persist::State::new(shards),
+            signals: crossbeam_channel::unbounded(),
             listen_fds: std::sync::Mutex::new(Vec::new()),
             config: RwLock::new(config),
         };

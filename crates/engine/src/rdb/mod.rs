@@ -1099,16 +1099,8 @@ mod tests {
                 let back = restore(&payload, &limits).expect("valid payload");
                 assert_eq!(back.encoding(), v.encoding());
                 assert_eq!(
-                    crate::digest::value(Some(&Entry {
-                        value: back,
-                        expire_at: 0,
-                        lru: 0
-                    })),
-                    crate::digest::value(Some(&Entry {
-                        value: v,
-                        expire_at: 0,
-                        lru: 0
-                    }))
+                    crate::digest::value(Some(&Entry::new(back, 0))),
+                    crate::digest::value(Some(&Entry::new(v, 0)))
                 );
             }
         }

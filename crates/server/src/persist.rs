@@ -1,0 +1,516 @@
+//! RDB snapshots: SAVE and BGSAVE without fork, save points, and loading at start.
+//!
+//! A save takes one point in time on every shard at once: the coordinator locks every shard
+//! whole (in shard order, like any multi-shard operation, so no multi-shard write is half in
+//! the snapshot) and starts each shard's snapshot (`engine::snapshot`) under that lock. Then
+//! the locks go and each shard writes its keys in slices between its clients' turns, in
+//! parallel, into a bounded queue that one writer thread drains into `temp-<pid>.rdb`: the
+//! header, then the shards' chunks as they come (each starts with SELECTDB: chunks of
+//! several shards interleave, which Redis' loader accepts), then EOF and the CRC64; fsync,
+//! rename into place. Clients keep being served the whole time.
+//!
+//! Loading: every shard walks the whole file and builds the keys whose slot it owns,
+//! skipping the rest without decoding them, so loading runs on every core at once. Clients
+//! get -LOADING until every shard is done.
+
+use crate::core::Core;
+use crate::ops::{Op, Reply};
+use engine::rdb;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Chunks a shard may have queued for the writer before it waits a turn.
+const QUEUE_CHUNKS: usize = 32;
+/// Bytes a shard writes per slice of its walk.
+const SLICE_BYTES: usize = 256 << 10;
+
+#[derive(Default)]
+pub struct State {
+    pub saving: AtomicBool,
+    /// BGSAVE SCHEDULE asked for one while another ran.
+    pub scheduled: AtomicBool,
+    pub last_ok: AtomicBool,
+    pub last_secs: AtomicI64,
+    pub started_ms: AtomicU64,
+    pub last_try_ms: AtomicU64,
+    pub saves: AtomicU64,
+    /// The sum of the shards' change counters when the last successful save started.
+    pub dirty_at_save: AtomicU64,
+    /// Each shard's change counter, published by its housekeeping tick.
+    pub dirty: Vec<AtomicU64>,
+    pub loading: AtomicBool,
+    pub loading_left: AtomicUsize,
+    /// The file to load, read at start; each shard drops its handle when done.
+    pub load: Mutex<Option<Arc<Vec<u8>>>>,
+}
+
+impl State {
+    pub fn new(shards: usize) -> State {
+        State {
+            last_ok: AtomicBool::new(true),
+            last_secs: AtomicI64::new(-1),
+            dirty: (0..shards).map(|_| AtomicU64::new(0)).collect(),
+            ..Default::default()
+        }
+    }
+
+    pub fn dirty(&self) -> u64 {
+        self.dirty.iter().map(|d| d.load(Ordering::Relaxed)).sum()
+    }
+
+    pub fn changes_since_save(&self) -> u64 {
+        self.dirty()
+            .saturating_sub(self.dirty_at_save.load(Ordering::Relaxed))
+    }
+}
+
+pub enum SaveMsg {
+    Chunk(Vec<u8>),
+    Done,
+}
+
+/// Where the snapshot goes: `dir/dbfilename`, written through `dir/temp-<pid>.rdb`.
+fn paths(core: &Core) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (dir, name) = core
+        .shared
+        .config
+        .read()
+        .map(|c| (c.dir(), c.dbfilename()))
+        .unwrap_or_else(|_| (".".into(), "dump.rdb".into()));
+    let dir = std::path::PathBuf::from(dir);
+    let tmp = dir.join(format!("temp-{}.rdb", std::process::id()));
+    (dir.join(name), tmp)
+}
+
+fn header(dbs: &[(usize, usize)]) -> Vec<u8> {
+    let mut e = rdb::Encoder::new(rdb::SaveOpts::default());
+    e.out
+        .extend_from_slice(format!("REDIS{:04}", rdb::VERSION).as_bytes());
+    let now = engine::shard::unix_ms() / 1000;
+    let used = tikv_jemalloc_ctl::stats::allocated::read().unwrap_or(0);
+    e.aux("redis-ver", crate::runtime::REDIS_VERSION);
+    e.aux("redis-bits", "64");
+    e.aux("ctime", &now.to_string());
+    e.aux("used-mem", &used.to_string());
+    e.aux("aof-base", "0");
+    e.aux("percore-ver", env!("CARGO_PKG_VERSION"));
+    for (db, &(keys, expires)) in dbs.iter().enumerate() {
+        if keys > 0 {
+            e.select_db(db);
+            e.resize_db(keys, expires);
+        }
+    }
+    e.take()
+}
+
+/// The writer thread: header, chunks until every shard is done, EOF and CRC64, fsync,
+/// rename. Returns the bytes written.
+fn write_file(
+    path: &std::path::Path,
+    tmp: &std::path::Path,
+    head: Vec<u8>,
+    rx: crossbeam_channel::Receiver<SaveMsg>,
+    shards: usize,
+    checksum: bool,
+) -> std::io::Result<u64> {
+    use std::io::Write;
+    let file = std::fs::File::create(tmp)?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut crc = 0u64;
+    let mut total = 0u64;
+    let mut put = |w: &mut std::io::BufWriter<std::fs::File>, b: &[u8]| -> std::io::Result<()> {
+        if checksum {
+            crc = rdb::crc64(crc, b);
+        }
+        total += b.len() as u64;
+        w.write_all(b)
+    };
+    let result = (|| {
+        put(&mut w, &head)?;
+        let mut done = 0;
+        while done < shards {
+            match rx.recv() {
+                Ok(SaveMsg::Chunk(b)) => put(&mut w, &b)?,
+                Ok(SaveMsg::Done) => done += 1,
+                Err(_) => {
+                    return Err(std::io::Error::other(
+                        "a shard stopped before its snapshot ended",
+                    ))
+                }
+            }
+        }
+        put(&mut w, &[rdb::OP_EOF])?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        drop(w);
+        let _ = std::fs::remove_file(tmp);
+        return Err(e);
+    }
+    w.write_all(&crc.to_le_bytes())?;
+    let file = w.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    std::fs::rename(tmp, path)?;
+    if let Some(dir) = path.parent() {
+        if let Ok(d) = std::fs::File::open(if dir.as_os_str().is_empty() {
+            std::path::Path::new(".")
+        } else {
+            dir
+        }) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(total + 8)
+}
+
+/// On a shard, at the snapshot point: starts its snapshot and the task that feeds the
+/// writer. Answers its databases' sizes and its change counter.
+pub fn start_shard(core: &Rc<Core>, sink: crossbeam_channel::Sender<SaveMsg>) -> Reply {
+    let opts = core.settings.get().save;
+    let (sizes, dirty) = {
+        let mut shard = core.shard.borrow_mut();
+        (shard.snapshot_begin(opts), shard.stats.dirty)
+    };
+    let c = core.clone();
+    reactor::spawn_local(async move {
+        loop {
+            let (bytes, done) = c.shard.borrow_mut().snapshot_step(SLICE_BYTES);
+            let mut msg = Some(SaveMsg::Chunk(bytes));
+            while let Some(m) = msg.take() {
+                match sink.try_send(m) {
+                    Ok(()) => {}
+                    Err(crossbeam_channel::TrySendError::Full(m)) => {
+                        msg = Some(m);
+                        reactor::sleep(Duration::from_micros(200)).await;
+                    }
+                    Err(crossbeam_channel::TrySendError::Disconnected(_)) => {
+                        c.shard.borrow_mut().snapshot_abort();
+                        return;
+                    }
+                }
+            }
+            if done {
+                let _ = sink.send(SaveMsg::Done);
+                return;
+            }
+            reactor::yield_now().await;
+        }
+    })
+    .detach();
+    let mut out: Vec<u64> = vec![dirty];
+    for (k, e) in sizes {
+        out.push(k as u64);
+        out.push(e as u64);
+    }
+    Reply::Versions(out)
+}
+
+/// Runs a whole save and waits for it. Err: the reason it failed (already logged).
+pub async fn save(core: &Rc<Core>) -> Result<(), String> {
+    let state = &core.shared.persist;
+    if state
+        .saving
+        .compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed)
+        .is_err()
+    {
+        return Err("ERR Background save already in progress".into());
+    }
+    let started = engine::shard::unix_ms();
+    state.started_ms.store(started, Ordering::Relaxed);
+    state.last_try_ms.store(started, Ordering::Relaxed);
+    let (tx_sink, rx) = crossbeam_channel::bounded(QUEUE_CHUNKS * core.shards());
+    // The snapshot point: every shard locked whole, in shard order.
+    let tx = core.new_tx();
+    let shards: Vec<usize> = (0..core.shards()).collect();
+    for &s in &shards {
+        if s == core.id {
+            core.lock_local(tx, crate::core::whole_shard()).await;
+        } else {
+            let op = Op::LockRun {
+                tx,
+                keys: crate::core::whole_shard(),
+                batch: Default::default(),
+                release: false,
+            };
+            core.call(s, op).await;
+        }
+    }
+    let replies = core
+        .call_all_tx(
+            |_| Op::SnapshotStart {
+                sink: tx_sink.clone(),
+            },
+            Some(tx),
+        )
+        .await;
+    core.release_all(tx, &shards).await;
+    drop(tx_sink);
+    let mut dirty = 0u64;
+    let mut dbs: Vec<(usize, usize)> = Vec::new();
+    for r in replies {
+        if let Reply::Versions(v) = r {
+            dirty += v.first().copied().unwrap_or(0);
+            for (i, pair) in v[1..].chunks(2).enumerate() {
+                if dbs.len() <= i {
+                    dbs.resize(i + 1, (0, 0));
+                }
+                dbs[i].0 += pair[0] as usize;
+                dbs[i].1 += pair.get(1).copied().unwrap_or(0) as usize;
+            }
+        }
+    }
+    let (path, tmp) = paths(core);
+    let checksum = core
+        .shared
+        .config
+        .read()
+        .map(|c| c.get("rdbchecksum").as_deref() != Some("no"))
+        .unwrap_or(true);
+    let n = core.shards();
+    let head = header(&dbs);
+    let result: Arc<Mutex<Option<std::io::Result<u64>>>> = Arc::default();
+    let slot = result.clone();
+    let spawned = std::thread::Builder::new()
+        .name("rdb-writer".into())
+        .spawn(move || {
+            let r = write_file(&path, &tmp, head, rx, n, checksum);
+            if let Ok(mut s) = slot.lock() {
+                *s = Some(r);
+            }
+        });
+    let outcome = match spawned {
+        Err(e) => Err(e),
+        Ok(_) => loop {
+            if let Some(r) = result.lock().ok().and_then(|mut s| s.take()) {
+                break r;
+            }
+            reactor::sleep(Duration::from_millis(2)).await;
+        },
+    };
+    let now = engine::shard::unix_ms();
+    state
+        .last_secs
+        .store(((now - started) / 1000) as i64, Ordering::Relaxed);
+    let done = match outcome {
+        Ok(bytes) => {
+            state.dirty_at_save.store(dirty, Ordering::Relaxed);
+            state.last_ok.store(true, Ordering::Relaxed);
+            state.saves.fetch_add(1, Ordering::Relaxed);
+            core.shared.lastsave.store(now / 1000, Ordering::Relaxed);
+            tracing::info!(bytes, ms = now - started, "DB saved on disk");
+            Ok(())
+        }
+        Err(e) => {
+            state.last_ok.store(false, Ordering::Relaxed);
+            tracing::warn!("Background saving error: {e}");
+            Err(format!("ERR {e}"))
+        }
+    };
+    state.saving.store(false, Ordering::Release);
+    if state.scheduled.swap(false, Ordering::AcqRel) {
+        bgsave(core);
+    }
+    done
+}
+
+/// Starts a save in the background.
+pub fn bgsave(core: &Rc<Core>) {
+    let c = core.clone();
+    reactor::spawn_local(async move {
+        let _ = save(&c).await;
+    })
+    .detach();
+}
+
+/// The `save` directive's points: (seconds, changes) pairs.
+pub fn save_points(core: &Core) -> Vec<(u64, u64)> {
+    let raw = core
+        .shared
+        .config
+        .read()
+        .ok()
+        .and_then(|c| c.get("save"))
+        .unwrap_or_default();
+    let nums: Vec<u64> = raw
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    nums.chunks_exact(2).map(|p| (p[0], p[1])).collect()
+}
+
+/// Core 0's once-a-second check of the save points (Redis' serverCron): a save point
+/// reached starts a BGSAVE; after a failed one, retries wait 5 seconds.
+pub async fn save_point_loop(core: Rc<Core>) {
+    loop {
+        reactor::sleep(Duration::from_secs(1)).await;
+        let state = &core.shared.persist;
+        if state.saving.load(Ordering::Relaxed) || state.loading.load(Ordering::Relaxed) {
+            continue;
+        }
+        let changes = state.changes_since_save();
+        let now = engine::shard::unix_ms();
+        let since = now / 1000 - core.shared.lastsave.load(Ordering::Relaxed).min(now / 1000);
+        let retry_ok = state.last_ok.load(Ordering::Relaxed)
+            || now.saturating_sub(state.last_try_ms.load(Ordering::Relaxed)) > 5000;
+        let due = save_points(&core)
+            .iter()
+            .any(|&(secs, n)| changes >= n && since >= secs);
+        if due && retry_ok {
+            tracing::info!(changes, since, "save point reached, saving");
+            bgsave(&core);
+        }
+    }
+}
+
+/// Reads the RDB file to load at start, if there is one: the bytes, with the header
+/// checked. A file that exists but cannot be used stops the start.
+pub fn read_at_start(config: &config::Config) -> Result<Option<Vec<u8>>, String> {
+    let path = std::path::Path::new(&config.dir()).join(config.dbfilename());
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("Fatal error loading the DB: {e}. Exiting.")),
+    };
+    let mut d = rdb::Decoder::new(&bytes);
+    let version = d
+        .header()
+        .map_err(|e| format!("Fatal error loading the DB: {e}. Exiting."))?;
+    let check = config.get("rdbchecksum").as_deref() != Some("no");
+    if check && version >= 5 && bytes.len() >= 8 {
+        let n = bytes.len() - 8;
+        let stored = u64::from_le_bytes(bytes[n..].try_into().unwrap_or([0; 8]));
+        if stored != 0 && rdb::crc64(0, &bytes[..n]) != stored {
+            return Err(format!(
+                "Wrong RDB checksum expected: ({stored:x}) got: ({:x}). Aborting now.",
+                rdb::crc64(0, &bytes[..n])
+            ));
+        }
+    }
+    tracing::info!(path = %path.display(), bytes = bytes.len(), "Loading RDB");
+    Ok(Some(bytes))
+}
+
+/// One shard's part of the load: every key whose slot it owns, keys already expired
+/// dropped (as a master does). A malformed file ends the process, as in redis-server.
+pub async fn load_shard(core: Rc<Core>, file: Arc<Vec<u8>>) {
+    let started = std::time::Instant::now();
+    let limits = core.shard.borrow().limits;
+    let mut d = rdb::Decoder::new(&file);
+    let mut db = 0usize;
+    let mut loaded = 0u64;
+    let mut expired = 0u64;
+    let dbs = core.shared.databases();
+    let now = engine::shard::unix_ms();
+    let fail = |e: rdb::LoadError| -> ! {
+        tracing::error!("Short read or OOM loading DB. Unrecoverable error, aborting now. ({e})");
+        std::process::exit(1);
+    };
+    if let Err(e) = d.header() {
+        fail(e);
+    }
+    let mut since_yield = 0usize;
+    loop {
+        let item = match d.item() {
+            Ok(i) => i,
+            Err(e) => fail(e),
+        };
+        match item {
+            rdb::Item::Eof => break,
+            rdb::Item::SelectDb(n) => {
+                if n >= dbs {
+                    fail(rdb::LoadError {
+                        offset: d.pos,
+                        reason: format!("FATAL: Data file was created with a Redis server configured to handle more than {dbs} databases. Exiting"),
+                    });
+                }
+                db = n;
+            }
+            rdb::Item::Function(_) => {
+                if core.id == 0 {
+                    tracing::warn!("the RDB file holds a function library; percore has no functions yet, skipped");
+                }
+            }
+            rdb::Item::ModuleAux(id) => {
+                if core.id == 0 {
+                    tracing::warn!(id, "the RDB file holds module data; skipped");
+                }
+            }
+            rdb::Item::Aux(..) | rdb::Item::ResizeDb(..) => {}
+            rdb::Item::Key(k) => {
+                if core.shared.shard_of(&k.key) != core.id {
+                    continue;
+                }
+                let value = match rdb::Decoder::key_value(&file, &k, &limits) {
+                    Ok(v) => v,
+                    Err(e) => fail(e),
+                };
+                if k.expire_at != 0 && k.expire_at < now {
+                    expired += 1;
+                    continue;
+                }
+                {
+                    let mut shard = core.shard.borrow_mut();
+                    shard.store(db, &k.key, value, k.expire_at);
+                    if let Some(idle) = k.idle {
+                        if let Some(e) = shard.lookup(db, &k.key) {
+                            e.lru = ((now / 1000).saturating_sub(idle)) as u32;
+                        }
+                    }
+                }
+                loaded += 1;
+                since_yield += 1;
+                if since_yield >= 4096 {
+                    since_yield = 0;
+                    reactor::yield_now().await;
+                }
+            }
+        }
+    }
+    {
+        let mut shard = core.shard.borrow_mut();
+        shard.take_events();
+        // Loading is not a change to save again.
+        shard.stats.dirty = 0;
+    }
+    let state = &core.shared.persist;
+    tracing::info!(
+        shard = core.id,
+        keys = loaded,
+        expired,
+        secs = started.elapsed().as_secs_f64(),
+        "DB loaded from disk"
+    );
+    if state.loading_left.fetch_sub(1, Ordering::AcqRel) == 1 {
+        state.loading.store(false, Ordering::Release);
+        if let Ok(mut l) = state.load.lock() {
+            l.take();
+        }
+    }
+}
+
+/// Whether a shutdown saves first (Redis' prepareForShutdown): SAVE forces it, NOSAVE
+/// forbids it, otherwise it saves when save points are configured.
+pub fn shutdown_saves(core: &Core, save: bool, nosave: bool) -> bool {
+    save || (!nosave && !save_points(core).is_empty())
+}
+
+/// Core 0 turns SIGTERM and SIGINT into a shutdown, saving first when save points are set
+/// (as redis-server does); a failed save keeps the server running, with the error logged.
+pub async fn signal_loop(core: Rc<Core>) {
+    loop {
+        reactor::sleep(Duration::from_millis(20)).await;
+        if core.shared.signals.1.try_recv().is_err() {
+            continue;
+        }
+        if shutdown_saves(&core, false, false) {
+            tracing::info!("Saving the final RDB snapshot before exiting.");
+            if let Err(e) = save(&core).await {
+                tracing::warn!("Error trying to save the DB, can't exit. ({e})");
+                continue;
+            }
+        }
+        let _ = core.shared.shutdown.send(crate::ShutdownReason::Signal);
+    }
+}
