@@ -465,3 +465,16 @@ fn corrupt_or_truncated_files_stop_the_start() {
     assert!(!status.success() && log.contains("version"), "{log}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// DEBUG RELOAD: save, empty, load back: the same dataset, and clients kept working.
+#[test]
+fn debug_reload_keeps_the_dataset() {
+    let ours = Server::start_with(2, &["--enable-debug-command", "yes", "--save", ""]);
+    let mut c = load(&[&ours]).pop().expect("one connection");
+    let before = c.cmd(&["DEBUG", "DIGEST"]);
+    assert_eq!(c.cmd(&["DEBUG", "RELOAD"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["DEBUG", "DIGEST"]), before);
+    assert_eq!(info_field(&mut c, "loading"), "0");
+    assert_eq!(c.cmd(&["SET", "after", "1"]), "+OK\r\n");
+    assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "1");
+}

@@ -451,11 +451,20 @@ impl Core {
 
     /// Runs an operation on this core, then serves any clients it unblocked.
     pub fn exec(&self, op: Op) -> Reply {
-        if let Op::SnapshotStart { sink } = op {
-            return match self.rc() {
-                Some(me) => crate::persist::start_shard(&me, sink),
-                None => Reply::Unit,
-            };
+        match op {
+            Op::SnapshotStart { sink } => {
+                return match self.rc() {
+                    Some(me) => crate::persist::start_shard(&me, sink),
+                    None => Reply::Unit,
+                };
+            }
+            Op::Load(file) => {
+                if let Some(me) = self.rc() {
+                    reactor::spawn_local(crate::persist::load_shard(me, file)).detach();
+                }
+                return Reply::Unit;
+            }
+            _ => {}
         }
         let mut reply = self.exec_op(op);
         self.serve_ready();
@@ -723,7 +732,7 @@ impl Core {
             }
             Op::Digest => Reply::Digests(shard.digest()),
             // Started in `exec`, which needs the core itself for the snapshot's task.
-            Op::SnapshotStart { .. } => Reply::Unit,
+            Op::SnapshotStart { .. } | Op::Load(_) => Reply::Unit,
             Op::DigestValue { db, keys } => Reply::Keys(
                 keys.iter()
                     .map(|k| engine::digest::hex(&shard.digest_value(db, k)).into_bytes())

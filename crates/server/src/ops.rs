@@ -299,6 +299,8 @@ pub enum Op {
     SnapshotStart {
         sink: crossbeam_channel::Sender<crate::persist::SaveMsg>,
     },
+    /// Load this shard's keys from an RDB file (DEBUG RELOAD), in the background.
+    Load(std::sync::Arc<Vec<u8>>),
     /// DEBUG DIGEST-VALUE of these keys of `db` (`Reply::Keys`: hex digests in order).
     DigestValue {
         db: usize,

@@ -324,6 +324,36 @@ pub fn bgsave(core: &Rc<Core>) {
     .detach();
 }
 
+/// DEBUG RELOAD: save, empty every shard, load the file just written, and wait for it.
+pub async fn reload(core: &Rc<Core>) -> Result<(), String> {
+    save(core).await?;
+    let (path, _) = paths(core);
+    let bytes =
+        std::fs::read(&path).map_err(|e| format!("ERR Error trying to load the RDB dump: {e}"))?;
+    let file = Arc::new(bytes);
+    let state = &core.shared.persist;
+    state.loading_left.store(core.shards(), Ordering::Release);
+    state.loading.store(true, Ordering::Release);
+    core.call_all(|_| Op::Flush {
+        db: None,
+        lazy: false,
+    })
+    .await;
+    core.call_all(|_| Op::Load(file.clone())).await;
+    while state.loading.load(Ordering::Acquire) {
+        reactor::sleep(Duration::from_millis(1)).await;
+    }
+    // Emptying and loading are no changes to save (as redis-server's emptyData and rdbLoad).
+    let mut dirty = 0;
+    for r in core.call_all(|_| Op::Stats { pubsub: false }).await {
+        if let Reply::Stats(s) = r {
+            dirty += s.dirty;
+        }
+    }
+    state.dirty_at_save.store(dirty, Ordering::Relaxed);
+    Ok(())
+}
+
 /// The `save` directive's points: (seconds, changes) pairs.
 pub fn save_points(core: &Core) -> Vec<(u64, u64)> {
     let raw = core
@@ -396,7 +426,10 @@ pub fn read_at_start(config: &config::Config) -> Result<Option<Vec<u8>>, String>
 /// dropped (as a master does). A malformed file ends the process, as in redis-server.
 pub async fn load_shard(core: Rc<Core>, file: Arc<Vec<u8>>) {
     let started = std::time::Instant::now();
-    let limits = core.shard.borrow().limits;
+    let (limits, dirty_before) = {
+        let shard = core.shard.borrow();
+        (shard.limits, shard.stats.dirty)
+    };
     let mut d = rdb::Decoder::new(&file);
     let mut db = 0usize;
     let mut loaded = 0u64;
@@ -472,7 +505,7 @@ pub async fn load_shard(core: Rc<Core>, file: Arc<Vec<u8>>) {
         let mut shard = core.shard.borrow_mut();
         shard.take_events();
         // Loading is not a change to save again.
-        shard.stats.dirty = 0;
+        shard.stats.dirty = dirty_before;
     }
     let state = &core.shared.persist;
     tracing::info!(

@@ -1126,6 +1126,12 @@ async fn debug(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
             std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
             c.writer().ok();
         }
+        ("reload", 2) => {
+            crate::persist::reload(&c.core.clone())
+                .await
+                .map_err(Error::msg)?;
+            c.writer().ok();
+        }
         ("digest", 2) => {
             let core = c.core.clone();
             let mut per_db: Vec<Option<engine::digest::Digest>> = Vec::new();
@@ -1182,6 +1188,8 @@ async fn debug(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
                 "    Setting it to 0 disables expiring keys in background when they are not accessed.",
                 "DIGEST",
                 "    Output a hex signature representing the current DB content.",
+                "RELOAD",
+                "    Save the RDB on disk and reload it back to memory.",
                 "DIGEST-VALUE <key> [<key> ...]",
                 "    Output a hex signature of the values of all the specified keys.",
                 "HELP",
