@@ -287,6 +287,14 @@ impl<V> Dict<V> {
         None
     }
 
+    /// Sizes an empty table for `n` keys up front (Redis' dictExpand on RESIZEDB), so a
+    /// load does not rehash as it grows. Does nothing to a table that holds keys.
+    pub fn reserve(&mut self, n: usize) {
+        if self.len == 0 && self.rehash_idx.is_none() && n > self.tables[0].len() {
+            self.tables[0] = empty_table(n.next_power_of_two().max(MIN_BUCKETS));
+        }
+    }
+
     /// Inserts a key known to be absent.
     pub fn insert_new(&mut self, key: &[u8], val: V) {
         self.rehash_step(STEP_BUCKETS);

@@ -108,6 +108,25 @@ impl Pairs {
         Some(take(&self.buf, vpos).0)
     }
 
+    /// Pairs in the given order, built in one allocation (loading a listpack); the fields
+    /// must be distinct.
+    pub fn from_distinct<'a>(pairs: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone) -> Pairs {
+        let size: usize = pairs
+            .clone()
+            .map(|(f, v)| header_size(f.len()) + f.len() + header_size(v.len()) + v.len())
+            .sum();
+        let mut p = Pairs {
+            buf: Vec::with_capacity(size),
+            count: 0,
+        };
+        for (f, v) in pairs {
+            put(f, &mut p.buf);
+            put(v, &mut p.buf);
+            p.count += 1;
+        }
+        p
+    }
+
     /// Sets a field; true when it was new.
     pub fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
         match self.find(field) {
@@ -226,6 +245,18 @@ impl Scored {
 
     pub fn at(&self, i: usize) -> Option<(&[u8], f64)> {
         self.iter().nth(i)
+    }
+
+    /// Entries already in order with distinct members, built in one allocation (loading).
+    pub fn from_sorted<'a>(items: impl Iterator<Item = (f64, &'a [u8])>) -> Scored {
+        let mut z = Scored::default();
+        for (score, member) in items {
+            put_score(score, &mut z.buf);
+            put(member, &mut z.buf);
+            z.count += 1;
+        }
+        z.buf.shrink_to_fit();
+        z
     }
 
     /// Inserts a member known to be absent at its place in the order.

@@ -734,6 +734,13 @@ impl Shard {
         self.dbs.iter().map(|d| (d.dict.len(), d.expires)).collect()
     }
 
+    /// Sizes an empty database's table for `keys` keys (loading, from RESIZEDB).
+    pub fn reserve(&mut self, db: usize, keys: usize) {
+        if let Some(d) = self.dbs.get_mut(db) {
+            d.dict.reserve(keys);
+        }
+    }
+
     pub fn snapshot_running(&self) -> bool {
         self.snapshot.is_some()
     }

@@ -136,7 +136,7 @@ impl Str {
 }
 
 /// Formats an i64 without allocating.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct IntBuf([u8; 20]);
 
 impl IntBuf {

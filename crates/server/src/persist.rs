@@ -21,10 +21,13 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering}
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Chunks a shard may have queued for the writer before it waits a turn.
-const QUEUE_CHUNKS: usize = 32;
-/// Bytes a shard writes per slice of its walk.
-const SLICE_BYTES: usize = 256 << 10;
+/// Chunks a shard may have queued for the writer before it waits: what a save holds beyond
+/// the dataset is about this many slices per shard.
+const QUEUE_CHUNKS: usize = 8;
+/// Bytes a shard writes per slice of its walk, between two turns of serving its clients:
+/// about 0.2 ms of work for small strings (measured under memtier: 256 KB slices run back to
+/// back within one turn took p99 from 0.4 ms to 30-95 ms).
+const SLICE_BYTES: usize = 16 << 10;
 
 #[derive(Default)]
 pub struct State {
@@ -195,7 +198,8 @@ pub fn start_shard(core: &Rc<Core>, sink: crossbeam_channel::Sender<SaveMsg>) ->
                 let _ = sink.send(SaveMsg::Done);
                 return;
             }
-            reactor::yield_now().await;
+            // The next slice waits for the next turn: clients' input and replies go first.
+            reactor::yield_turn().await;
         }
     })
     .detach();
@@ -470,7 +474,12 @@ pub async fn load_shard(core: Rc<Core>, file: Arc<Vec<u8>>) {
                     tracing::warn!(id, "the RDB file holds module data; skipped");
                 }
             }
-            rdb::Item::Aux(..) | rdb::Item::ResizeDb(..) => {}
+            rdb::Item::ResizeDb(keys, _) => {
+                // This shard's share of the keys, if they spread evenly over the slots.
+                let share = (keys as usize / core.shards()).min(1 << 30);
+                core.shard.borrow_mut().reserve(db, share);
+            }
+            rdb::Item::Aux(..) => {}
             rdb::Item::Key(k) => {
                 if core.shared.shard_of(&k.key) != core.id {
                     continue;

@@ -19,6 +19,8 @@ const MAX_REF: usize = (1 << 8) + (1 << 3);
 pub struct Compressor {
     table: Vec<u32>,
     base: u32,
+    /// The output of the last call, reused (no allocation per string).
+    out: Vec<u8>,
 }
 
 impl Default for Compressor {
@@ -26,6 +28,7 @@ impl Default for Compressor {
         Compressor {
             table: vec![0; HSIZE],
             base: 0,
+            out: Vec::new(),
         }
     }
 }
@@ -37,8 +40,8 @@ fn idx(h: u32) -> usize {
 
 impl Compressor {
     /// Compresses `input` into at most `out_len` bytes, or None when it does not fit (as
-    /// lzf_compress returning 0).
-    pub fn compress(&mut self, input: &[u8], out_len: usize) -> Option<Vec<u8>> {
+    /// lzf_compress returning 0). The result lives until the next call.
+    pub fn compress(&mut self, input: &[u8], out_len: usize) -> Option<&[u8]> {
         let n = input.len();
         if n == 0 || out_len == 0 {
             return None;
@@ -49,14 +52,22 @@ impl Compressor {
         }
         let base = self.base;
         self.base += n as u32 + 1;
-        compress_with(&mut self.table, base, input, out_len)
+        let n = compress_with(&mut self.table, base, input, out_len, &mut self.out)?;
+        Some(&self.out[..n])
     }
 }
 
-fn compress_with(table: &mut [u32], base: u32, inp: &[u8], out_len: usize) -> Option<Vec<u8>> {
+fn compress_with(
+    table: &mut [u32],
+    base: u32,
+    inp: &[u8],
+    out_len: usize,
+    out: &mut Vec<u8>,
+) -> Option<usize> {
     let n = inp.len();
     // Slack past out_len: the C code may write a few bytes past its last check.
-    let mut out = vec![0u8; out_len + 8];
+    out.clear();
+    out.resize(out_len + 8, 0);
     let mut lit: usize = 0;
     let mut op: usize = 1;
     let mut ip: usize = 0;
@@ -131,7 +142,7 @@ fn compress_with(table: &mut [u32], base: u32, inp: &[u8], out_len: usize) -> Op
             if op >= out_len {
                 return None;
             }
-            literal(&mut out, &mut op, &mut lit, inp[ip]);
+            literal(out, &mut op, &mut lit, inp[ip]);
             ip += 1;
         }
     }
@@ -139,13 +150,12 @@ fn compress_with(table: &mut [u32], base: u32, inp: &[u8], out_len: usize) -> Op
         return None;
     }
     while ip < n {
-        literal(&mut out, &mut op, &mut lit, inp[ip]);
+        literal(out, &mut op, &mut lit, inp[ip]);
         ip += 1;
     }
     out[op - lit - 1] = (lit as u8).wrapping_sub(1);
     op -= usize::from(lit == 0);
-    out.truncate(op);
-    Some(out)
+    Some(op)
 }
 
 /// Copies one literal byte, closing the run (its length byte before it) when it is full.
@@ -162,21 +172,22 @@ fn literal(out: &mut [u8], op: &mut usize, lit: &mut usize, b: u8) {
 
 /// Decompresses `input` into exactly `len` bytes; None when the data is malformed.
 pub fn decompress(input: &[u8], len: usize) -> Option<Vec<u8>> {
-    let mut out: Vec<u8> = Vec::with_capacity(len);
+    let mut out = vec![0u8; len];
+    let mut op = 0;
     let mut ip = 0;
     while ip < input.len() {
         let ctrl = input[ip] as usize;
         ip += 1;
         if ctrl < 32 {
             let run = ctrl + 1;
-            if out.len() + run > len || ip + run > input.len() {
+            if op + run > len || ip + run > input.len() {
                 return None;
             }
-            out.extend_from_slice(&input[ip..ip + run]);
+            out[op..op + run].copy_from_slice(&input[ip..ip + run]);
+            op += run;
             ip += run;
         } else {
             let mut l = ctrl >> 5;
-            let back = (ctrl & 0x1f) << 8;
             if ip >= input.len() {
                 return None;
             }
@@ -187,20 +198,25 @@ pub fn decompress(input: &[u8], len: usize) -> Option<Vec<u8>> {
                     return None;
                 }
             }
-            let back = back + input[ip] as usize + 1;
+            let back = ((ctrl & 0x1f) << 8) + input[ip] as usize + 1;
             ip += 1;
             let l = l + 2;
-            if out.len() + l > len || back > out.len() {
+            if op + l > len || back > op {
                 return None;
             }
-            let from = out.len() - back;
-            for i in 0..l {
-                let b = out[from + i];
-                out.push(b);
+            let from = op - back;
+            if back >= l {
+                out.copy_within(from..from + l, op);
+            } else {
+                // Overlapping: the reference repeats the bytes it is producing.
+                for i in 0..l {
+                    out[op + i] = out[from + i];
+                }
             }
+            op += l;
         }
     }
-    (out.len() == len).then_some(out)
+    (op == len).then_some(out)
 }
 
 #[cfg(test)]
@@ -217,7 +233,7 @@ mod tests {
             (0..300u32).map(|i| (i * 7 % 13) as u8).collect(),
         ];
         for s in cases {
-            let z = c.compress(&s, s.len() - 4).expect("compressible");
+            let z = c.compress(&s, s.len() - 4).expect("compressible").to_vec();
             assert!(z.len() < s.len());
             assert_eq!(decompress(&z, s.len()).as_deref(), Some(s.as_slice()));
         }

@@ -78,6 +78,22 @@ impl Default for SaveOpts {
     }
 }
 
+/// Redis' rdbSaveLen onto `o`.
+fn put_len(o: &mut Vec<u8>, n: u64) {
+    if n < 1 << 6 {
+        o.push(n as u8);
+    } else if n < 1 << 14 {
+        o.push(((n >> 8) as u8) | 0x40);
+        o.push(n as u8);
+    } else if n <= u32::MAX as u64 {
+        o.push(0x80);
+        o.extend_from_slice(&(n as u32).to_be_bytes());
+    } else {
+        o.push(0x81);
+        o.extend_from_slice(&n.to_be_bytes());
+    }
+}
+
 /// Writes RDB items onto a buffer.
 pub struct Encoder {
     pub out: Vec<u8>,
@@ -96,19 +112,7 @@ impl Encoder {
 
     /// Redis' rdbSaveLen.
     pub fn put_len(&mut self, n: u64) {
-        let o = &mut self.out;
-        if n < 1 << 6 {
-            o.push(n as u8);
-        } else if n < 1 << 14 {
-            o.push(((n >> 8) as u8) | 0x40);
-            o.push(n as u8);
-        } else if n <= u32::MAX as u64 {
-            o.push(0x80);
-            o.extend_from_slice(&(n as u32).to_be_bytes());
-        } else {
-            o.push(0x81);
-            o.extend_from_slice(&n.to_be_bytes());
-        }
+        put_len(&mut self.out, n);
     }
 
     /// Redis' rdbEncodeInteger: values that fit 32 bits are written as integers.
@@ -140,10 +144,11 @@ impl Encoder {
         }
         if self.opts.compress && s.len() > 20 {
             if let Some(z) = self.lzf.compress(s, s.len() - 4) {
-                self.out.push(0xC3);
-                self.put_len(z.len() as u64);
-                self.put_len(s.len() as u64);
-                self.out.extend_from_slice(&z);
+                let (out, z) = (&mut self.out, z);
+                out.push(0xC3);
+                put_len(out, z.len() as u64);
+                put_len(out, s.len() as u64);
+                out.extend_from_slice(z);
                 return;
             }
         }
@@ -943,15 +948,17 @@ impl<'a> Decoder<'a> {
                 let blob = self.string()?;
                 let elems = unpack_pairs(&blob, kind == TYPE_HASH_LISTPACK)
                     .ok_or_else(|| bad("Hash listpack integrity check failed"))?;
-                let mut h = Hash::default();
-                for pair in elems.chunks_exact(2) {
-                    let (mut b1, mut b2) = (IntBuf::default(), IntBuf::default());
-                    let (f, v) = (pair[0].bytes(&mut b1), pair[1].bytes(&mut b2));
-                    if !hash_add(&mut h, f, v, limits) {
-                        return Err(bad("Duplicate hash fields detected"));
-                    }
-                }
-                Value::Hash(h)
+                let mut bufs = vec![IntBuf::default(); elems.len()];
+                let texts: Vec<&[u8]> = elems
+                    .iter()
+                    .zip(bufs.iter_mut())
+                    .map(|(e, b)| e.bytes(b))
+                    .collect();
+                let pairs: Vec<(&[u8], &[u8])> =
+                    texts.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+                Value::Hash(
+                    hash_of(&pairs, limits).ok_or_else(|| bad("Duplicate hash fields detected"))?,
+                )
             }
             _ => {
                 Self::unsupported(kind, b"?", at)?;
@@ -1008,16 +1015,55 @@ fn list_of(elems: &[Elem]) -> List {
     l
 }
 
-/// A sorted set of `n` members (the longest `max` bytes); None on a duplicate member.
+/// A sorted set of these members (the longest `max` bytes, as the encoding choice sees it);
+/// None on a duplicate member. A packed one is built in one go from the sorted members.
 fn zset_of(items: &[(Vec<u8>, f64)], max: usize, limits: &Limits) -> Option<ZSet> {
+    let mut names: Vec<&[u8]> = items.iter().map(|(m, _)| m.as_slice()).collect();
+    names.sort_unstable();
+    if names.windows(2).any(|w| w[0] == w[1]) {
+        return None;
+    }
     let mut z = ZSet::for_result(items.len(), max, limits);
-    for (m, score) in items {
-        if z.score(m).is_some() {
-            return None;
+    match &mut z {
+        ZSet::Pack(p) => {
+            let mut sorted: Vec<(f64, &[u8])> =
+                items.iter().map(|(m, s)| (*s, m.as_slice())).collect();
+            sorted.sort_by(|a, b| crate::zset::cmp(a.0, a.1, b.0, b.1));
+            *p = crate::packed::Scored::from_sorted(sorted.into_iter());
         }
-        z.insert_new(*score, m, limits);
+        ZSet::Skip(_) => {
+            for (m, score) in items {
+                z.insert_new(*score, m, limits);
+            }
+        }
     }
     Some(z)
+}
+
+/// A hash of these pairs (None on a duplicate field), packed or a table as HSET would leave
+/// it; a packed one is built in one allocation.
+fn hash_of<'a>(pairs: &[(&'a [u8], &'a [u8])], limits: &Limits) -> Option<Hash> {
+    let packed = pairs.len() <= limits.hash_entries
+        && pairs
+            .iter()
+            .all(|(f, v)| f.len() <= limits.hash_value && v.len() <= limits.hash_value);
+    if packed {
+        let mut names: Vec<&[u8]> = pairs.iter().map(|(f, _)| *f).collect();
+        names.sort_unstable();
+        if names.windows(2).any(|w| w[0] == w[1]) {
+            return None;
+        }
+        return Some(Hash::Pack(crate::packed::Pairs::from_distinct(
+            pairs.iter().copied(),
+        )));
+    }
+    let mut h = Hash::Table(Box::default());
+    for (f, v) in pairs {
+        if !h.set(f, v, limits) {
+            return None;
+        }
+    }
+    Some(h)
 }
 
 /// A listpack's (or, from older files, a ziplist's) elements.

@@ -23,7 +23,8 @@ impl Elem<'_> {
 
 /// Redis' lpStringToInt64: a canonical decimal of at most 20 characters.
 fn as_int(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() >= 21 {
+    // The first byte settles most strings (measured: string2ll was 4% of a SAVE).
+    if s.is_empty() || s.len() >= 21 || !(s[0] == b'-' || s[0].is_ascii_digit()) {
         return None;
     }
     parse_i64(s)
