@@ -192,7 +192,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--out", default=os.path.join(ROOT, "benches", "rdb"))
     ap.add_argument("--servers", default="percore,percore-2,redis")
-    ap.add_argument("--skip-load", action="store_true")
+    ap.add_argument("--no-bgsave", action="store_true", help="only SAVE and load times")
     a = ap.parse_args()
     servers = a.servers.split(",")
     rows = {}
@@ -203,7 +203,7 @@ def main():
                 print(f"round {rnd} {kind} {s}: {r}", flush=True)
                 rows.setdefault((kind, s), []).append(r)
     bg = {}
-    for rnd in range(a.rounds):
+    for rnd in range(0 if a.no_bgsave else a.rounds):
         for s in servers:
             r = bgsave_under_load(s, a.keys, a.seconds)
             print(f"round {rnd} bgsave {s}: {r}", flush=True)
@@ -229,6 +229,8 @@ def main():
               "| server | saves | PSS before MB | peak PSS MB | peak/before | p99 ms without | p99 ms with saves | ops/s without | ops/s with |",
               "|---|---|---|---|---|---|---|---|---|"]
     for s in servers:
+        if s not in bg:
+            continue
         r = bg[s]
         b, pk = med([x["before"] for x in r]), med([x["peak"] for x in r])
         lines.append(f"| {s} | {med([x['saves'] for x in r]):.0f} | {b / 1e6:.0f} | {pk / 1e6:.0f} | {pk / b:.2f} | "

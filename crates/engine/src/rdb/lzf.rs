@@ -74,7 +74,8 @@ fn compress_with(
     let at = |i: usize| inp.get(i).copied().unwrap_or(0) as u32;
     let mut hval: u32 = (at(0) << 8) | at(1);
     while ip + 2 < n {
-        hval = (hval << 8) | at(ip + 2);
+        // In the loop ip + 2 < n: index directly (no bounds fallback on the hot path).
+        hval = (hval << 8) | inp[ip + 2] as u32;
         let slot = idx(hval);
         let stored = table[slot];
         let rf = (stored > base).then(|| (stored - base - 1) as usize);
@@ -131,11 +132,11 @@ fn compress_with(
                 break;
             }
             ip -= 2;
-            hval = (at(ip) << 8) | at(ip + 1);
-            hval = (hval << 8) | at(ip + 2);
+            hval = ((inp[ip] as u32) << 8) | inp[ip + 1] as u32;
+            hval = (hval << 8) | inp[ip + 2] as u32;
             table[idx(hval)] = base + ip as u32 + 1;
             ip += 1;
-            hval = (hval << 8) | at(ip + 2);
+            hval = (hval << 8) | inp[ip + 2] as u32;
             table[idx(hval)] = base + ip as u32 + 1;
             ip += 1;
         } else {

@@ -614,6 +614,20 @@ impl<'a> Decoder<'a> {
         }
     }
 
+    /// A string field holding a packed blob: borrowed from the input unless compressed.
+    fn blob(&mut self) -> LoadResult<std::borrow::Cow<'a, [u8]>> {
+        let at = self.pos;
+        match self.len_or_enc()? {
+            Len::Plain(n) => Ok(std::borrow::Cow::Borrowed(
+                self.take(usize::try_from(n).unwrap_or(usize::MAX))?,
+            )),
+            _ => {
+                self.pos = at;
+                Ok(std::borrow::Cow::Owned(self.string()?))
+            }
+        }
+    }
+
     /// A string field as a value (integers stay integers, as Redis' tryObjectEncoding).
     fn str_value(&mut self) -> LoadResult<Str> {
         let at = self.pos;
@@ -802,7 +816,7 @@ impl<'a> Decoder<'a> {
                 Value::List(Box::new(l))
             }
             TYPE_LIST_ZIPLIST => {
-                let blob = self.string()?;
+                let blob = self.blob()?;
                 let elems =
                     pack::ziplist(&blob).ok_or_else(|| bad("Ziplist integrity check failed"))?;
                 Value::List(Box::new(list_of(&elems)))
@@ -816,7 +830,7 @@ impl<'a> Decoder<'a> {
                     } else {
                         2
                     };
-                    let blob = self.string()?;
+                    let blob = self.blob()?;
                     match container {
                         1 => l.push_back(&blob),
                         2 => {
@@ -851,7 +865,7 @@ impl<'a> Decoder<'a> {
                 Value::Set(s.unwrap_or(Set::Table(Box::default())))
             }
             TYPE_SET_INTSET => {
-                let blob = self.string()?;
+                let blob = self.blob()?;
                 let (w, members) =
                     pack::intset(&blob).ok_or_else(|| bad("Intset integrity check failed"))?;
                 let mut s = Set::Ints(crate::packed::IntSet::from_sorted(w, &members));
@@ -882,31 +896,35 @@ impl<'a> Decoder<'a> {
                     max = max.max(m.len());
                     items.push((m, score));
                 }
+                let items: Vec<(&[u8], f64)> =
+                    items.iter().map(|(m, s)| (m.as_slice(), *s)).collect();
                 Value::ZSet(
                     zset_of(&items, max, limits)
                         .ok_or_else(|| bad("Duplicate zset fields detected"))?,
                 )
             }
             TYPE_ZSET_ZIPLIST | TYPE_ZSET_LISTPACK => {
-                let blob = self.string()?;
+                let blob = self.blob()?;
                 let elems = unpack_pairs(&blob, kind == TYPE_ZSET_LISTPACK)
                     .ok_or_else(|| bad("Zset listpack integrity check failed"))?;
-                let mut items = Vec::with_capacity(elems.len() / 2);
-                for pair in elems.chunks_exact(2) {
-                    let mut b1 = IntBuf::default();
-                    let m = pair[0].bytes(&mut b1).to_vec();
+                let mut bufs = vec![IntBuf::default(); elems.len() / 2];
+                let mut items: Vec<(&[u8], f64)> = Vec::with_capacity(elems.len() / 2);
+                for (pair, b) in elems.chunks_exact(2).zip(bufs.iter_mut()) {
                     let score = match pair[1] {
                         Elem::Int(v) => v as f64,
                         Elem::Str(s) => strtod(s)
                             .filter(|f| !f.is_nan())
                             .ok_or_else(|| bad("Zset listpack integrity check failed"))?,
                     };
+                    let m: &[u8] = match pair[0] {
+                        Elem::Str(s) => s,
+                        Elem::Int(v) => b.format(v),
+                    };
                     items.push((m, score));
                 }
-                let n = items.len();
                 // A packed zset stays packed unless it has too many members (Redis checks
                 // only the count here).
-                let max = if n > limits.zset_entries {
+                let max = if items.len() > limits.zset_entries {
                     usize::MAX
                 } else {
                     0
@@ -933,7 +951,7 @@ impl<'a> Decoder<'a> {
                 Value::Hash(h)
             }
             TYPE_HASH_ZIPMAP => {
-                let blob = self.string()?;
+                let blob = self.blob()?;
                 let pairs =
                     pack::zipmap(&blob).ok_or_else(|| bad("Zipmap integrity check failed"))?;
                 let mut h = Hash::default();
@@ -945,7 +963,7 @@ impl<'a> Decoder<'a> {
                 Value::Hash(h)
             }
             TYPE_HASH_ZIPLIST | TYPE_HASH_LISTPACK => {
-                let blob = self.string()?;
+                let blob = self.blob()?;
                 let elems = unpack_pairs(&blob, kind == TYPE_HASH_LISTPACK)
                     .ok_or_else(|| bad("Hash listpack integrity check failed"))?;
                 let mut bufs = vec![IntBuf::default(); elems.len()];
@@ -1017,8 +1035,8 @@ fn list_of(elems: &[Elem]) -> List {
 
 /// A sorted set of these members (the longest `max` bytes, as the encoding choice sees it);
 /// None on a duplicate member. A packed one is built in one go from the sorted members.
-fn zset_of(items: &[(Vec<u8>, f64)], max: usize, limits: &Limits) -> Option<ZSet> {
-    let mut names: Vec<&[u8]> = items.iter().map(|(m, _)| m.as_slice()).collect();
+fn zset_of(items: &[(&[u8], f64)], max: usize, limits: &Limits) -> Option<ZSet> {
+    let mut names: Vec<&[u8]> = items.iter().map(|(m, _)| *m).collect();
     names.sort_unstable();
     if names.windows(2).any(|w| w[0] == w[1]) {
         return None;
@@ -1026,8 +1044,7 @@ fn zset_of(items: &[(Vec<u8>, f64)], max: usize, limits: &Limits) -> Option<ZSet
     let mut z = ZSet::for_result(items.len(), max, limits);
     match &mut z {
         ZSet::Pack(p) => {
-            let mut sorted: Vec<(f64, &[u8])> =
-                items.iter().map(|(m, s)| (*s, m.as_slice())).collect();
+            let mut sorted: Vec<(f64, &[u8])> = items.iter().map(|(m, s)| (*s, *m)).collect();
             sorted.sort_by(|a, b| crate::zset::cmp(a.0, a.1, b.0, b.1));
             *p = crate::packed::Scored::from_sorted(sorted.into_iter());
         }

@@ -446,6 +446,24 @@ mod tests {
     }
 
     #[test]
+    fn older_forms_are_read() {
+        // A ziplist of "a", 5 (an immediate) and 300 (int16), as Redis before 7.0 wrote it.
+        let mut zl = vec![20, 0, 0, 0, 15, 0, 0, 0, 3, 0];
+        zl.extend_from_slice(&[0, 0x01, b'a', 3, 0xF6, 2, 0xC0, 0x2C, 0x01, 0xFF]);
+        assert_eq!(
+            ziplist(&zl),
+            Some(vec![Elem::Str(b"a"), Elem::Int(5), Elem::Int(300)])
+        );
+        // A zipmap {f: v} with one free byte after the value.
+        let zm = [1, 1, b'f', 1, 1, b'v', 0, 255];
+        assert_eq!(zipmap(&zm), Some(vec![(&b"f"[..], &b"v"[..])]));
+        assert_eq!(
+            intset(&intset_blob(2, &[1, 0, 7, 0])),
+            Some((2, vec![1, 7]))
+        );
+    }
+
+    #[test]
     fn malformed_blobs_are_rejected() {
         assert!(listpack(&[7, 0, 0, 0, 1, 0, 0xFF]).is_none());
         assert!(listpack(&[9, 0, 0, 0, 1, 0, 0x85, 1, 0xFF]).is_none());
