@@ -478,3 +478,34 @@ fn debug_reload_keeps_the_dataset() {
     assert_eq!(c.cmd(&["SET", "after", "1"]), "+OK\r\n");
     assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "1");
 }
+
+/// SIGTERM during a BGSAVE waits for it, then saves the latest data and exits.
+#[test]
+fn sigterm_during_bgsave_still_saves_and_exits() {
+    let dir = crate::harness::scratch_dir("rdb-term-bgsave");
+    let d = dir.display().to_string();
+    let mut ours = Server::start_with(1, &["--dir", &d]);
+    let mut c = ours.raw();
+    for chunk in 0..50 {
+        let mut argv: Vec<String> = vec!["MSET".into()];
+        for i in 0..1000 {
+            argv.push(format!("k:{chunk}:{i}"));
+            argv.push("v".repeat(40));
+        }
+        assert_eq!(cmd(&mut c, &argv), "+OK\r\n");
+    }
+    assert_eq!(c.cmd(&["BGSAVE"]), "+Background saving started\r\n");
+    c.cmd(&["SET", "last", "1"]);
+    ours.terminate();
+    assert!(
+        ours.wait_exit(std::time::Duration::from_secs(20)).is_some(),
+        "SIGTERM during BGSAVE did not stop the server"
+    );
+    drop(c);
+    drop(ours);
+    let again = Server::start_with(1, &["--dir", &d]);
+    let mut c = again.raw();
+    assert_eq!(c.cmd(&["GET", "last"]), "$1\r\n1\r\n");
+    assert_eq!(c.cmd(&["DBSIZE"]), ":50001\r\n");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -532,6 +532,21 @@ pub async fn load_shard(core: Rc<Core>, file: Arc<Vec<u8>>) {
     }
 }
 
+/// A save for a shutdown: a background save in progress is waited for first (its point is
+/// older than the shutdown's), then a fresh one runs.
+pub async fn final_save(core: &Rc<Core>) -> Result<(), String> {
+    loop {
+        while core.shared.persist.saving.load(Ordering::Acquire) {
+            reactor::sleep(Duration::from_millis(5)).await;
+        }
+        match save(core).await {
+            // Another save got in between: wait for that one too.
+            Err(e) if e.contains("already in progress") => continue,
+            r => return r,
+        }
+    }
+}
+
 /// Whether a shutdown saves first (Redis' prepareForShutdown): SAVE forces it, NOSAVE
 /// forbids it, otherwise it saves when save points are configured.
 pub fn shutdown_saves(core: &Core, save: bool, nosave: bool) -> bool {
@@ -548,7 +563,7 @@ pub async fn signal_loop(core: Rc<Core>) {
         }
         if shutdown_saves(&core, false, false) {
             tracing::info!("Saving the final RDB snapshot before exiting.");
-            if let Err(e) = save(&core).await {
+            if let Err(e) = final_save(&core).await {
                 tracing::warn!("Error trying to save the DB, can't exit. ({e})");
                 continue;
             }

@@ -262,7 +262,7 @@ async fn run_inner(
             );
             if crate::persist::shutdown_saves(&core, save, nosave) {
                 tracing::info!("Saving the final RDB snapshot before exiting.");
-                if let Err(e) = crate::persist::save(&core).await {
+                if let Err(e) = crate::persist::final_save(&core).await {
                     tracing::warn!("Error trying to save the DB: {e}");
                     if !force {
                         return Err(Error::msg("ERR Errors trying to SHUTDOWN. Check logs."));
