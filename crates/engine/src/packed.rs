@@ -108,6 +108,11 @@ impl Pairs {
         Some(take(&self.buf, vpos).0)
     }
 
+    /// Bytes held (the listpack of the same pairs is about as long).
+    pub fn bytes(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Pairs in the given order, built in one allocation (loading a listpack); the fields
     /// must be distinct.
     pub fn from_distinct<'a>(pairs: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone) -> Pairs {

@@ -204,7 +204,7 @@ impl Encoder {
                 d.iter().for_each(|(m, _)| self.string(m));
             }
             Value::ZSet(ZSet::Pack(p)) => {
-                let mut w = ListpackWriter::new();
+                let mut w = ListpackWriter::with_capacity(p.bytes() + 16);
                 for (m, score) in p.iter() {
                     w.push(m);
                     push_score(&mut w, score);
@@ -223,7 +223,7 @@ impl Encoder {
                 }
             }
             Value::Hash(Hash::Pack(p)) => {
-                let mut w = ListpackWriter::new();
+                let mut w = ListpackWriter::with_capacity(p.bytes() + 16);
                 for (f, val) in p.iter() {
                     w.push(f);
                     w.push(val);
@@ -265,7 +265,7 @@ impl Encoder {
                 if let Some(w) = cur.take() {
                     nodes.push(Node::Packed(w.finish()));
                 }
-                cur = Some(ListpackWriter::new());
+                cur = Some(ListpackWriter::with_capacity(l.memory().min(8192) + 16));
             }
             if let Some(w) = cur.as_mut() {
                 w.push(e);
@@ -323,8 +323,11 @@ impl Encoder {
         self.put_len(expires as u64);
     }
 
+    /// The bytes written so far; the next ones go into a buffer of the same size (a
+    /// snapshot's slices would otherwise regrow one from nothing each time).
     pub fn take(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.out)
+        let cap = self.out.capacity();
+        std::mem::replace(&mut self.out, Vec::with_capacity(cap))
     }
 }
 

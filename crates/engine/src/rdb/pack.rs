@@ -40,7 +40,12 @@ pub struct ListpackWriter {
 
 impl ListpackWriter {
     pub fn new() -> Self {
-        let mut buf = Vec::with_capacity(64);
+        Self::with_capacity(64)
+    }
+
+    /// A writer whose buffer starts at `bytes` (the caller's estimate of the result).
+    pub fn with_capacity(bytes: usize) -> Self {
+        let mut buf = Vec::with_capacity(bytes.max(7));
         buf.extend_from_slice(&[0; 6]);
         ListpackWriter { buf, count: 0 }
     }
