@@ -839,10 +839,13 @@ impl<'a> Decoder<'a> {
                         2 => {
                             let elems = unpack(&blob, kind == TYPE_LIST_QUICKLIST_2)
                                 .ok_or_else(|| bad("Listpack integrity check failed"))?;
-                            let mut buf = IntBuf::default();
-                            for e in &elems {
-                                l.push_back(e.bytes(&mut buf));
-                            }
+                            let mut bufs = vec![IntBuf::default(); elems.len()];
+                            let texts: Vec<&[u8]> = elems
+                                .iter()
+                                .zip(bufs.iter_mut())
+                                .map(|(e, b)| e.bytes(b))
+                                .collect();
+                            l.append_all(&texts);
                         }
                         _ => return Err(bad("Unknown quicklist container")),
                     }

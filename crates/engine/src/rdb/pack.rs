@@ -164,7 +164,8 @@ pub fn listpack(b: &[u8]) -> Option<Vec<Elem<'_>>> {
     if total != b.len() || b[total - 1] != 0xFF {
         return None;
     }
-    let mut out = Vec::new();
+    let declared = u16::from_le_bytes([b[4], b[5]]) as usize;
+    let mut out = Vec::with_capacity(declared.min(b.len()));
     let mut p = 6;
     let end = total - 1;
     while p < end {
