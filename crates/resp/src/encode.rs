@@ -10,7 +10,7 @@ pub enum Proto {
 }
 
 /// Decimal digits of an integer, kept on the stack so replies never allocate for them.
-struct Itoa {
+pub(crate) struct Itoa {
     // i64::MIN is 20 characters with its sign; u64::MAX is 20 digits.
     buf: [u8; 20],
     start: usize,
@@ -18,7 +18,7 @@ struct Itoa {
 
 impl Itoa {
     #[inline]
-    fn u64(mut v: u64) -> Self {
+    pub(crate) fn u64(mut v: u64) -> Self {
         let mut buf = [0u8; 20];
         let mut i = buf.len();
         loop {
@@ -44,7 +44,7 @@ impl Itoa {
     }
 
     #[inline]
-    fn as_bytes(&self) -> &[u8] {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.buf[self.start..]
     }
 }

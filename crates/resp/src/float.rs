@@ -99,18 +99,7 @@ fn exact_short(v: f64, out: &mut G17) -> bool {
     if v < 0.0 {
         out.push(b'-');
     }
-    let mut ib = [0u8; 20];
-    let mut i = ib.len();
-    let mut x = int;
-    loop {
-        i -= 1;
-        ib[i] = b'0' + (x % 10) as u8;
-        x /= 10;
-        if x == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&ib[i..]);
+    out.extend_from_slice(crate::encode::Itoa::u64(int).as_bytes());
     if k > 0 {
         out.push(b'.');
         let mut fb = [b'0'; 10];
@@ -212,18 +201,7 @@ fn general_path(v: f64, out: &mut G17) {
         if e < 10 {
             out.push(b'0');
         }
-        let mut tmp = [0u8; 10];
-        let mut i = tmp.len();
-        let mut e = e;
-        loop {
-            i -= 1;
-            tmp[i] = b'0' + (e % 10) as u8;
-            e /= 10;
-            if e == 0 {
-                break;
-            }
-        }
-        out.extend_from_slice(&tmp[i..]);
+        out.extend_from_slice(crate::encode::Itoa::u64(e as u64).as_bytes());
     }
 }
 

@@ -555,9 +555,11 @@ pub fn shutdown_saves(core: &Core, save: bool, nosave: bool) -> bool {
 
 /// Core 0 turns SIGTERM and SIGINT into a shutdown, saving first when save points are set
 /// (as redis-server does); a failed save keeps the server running, with the error logged.
+/// Checked every 100 ms, as redis-server's cron checks its shutdown flag at hz 10: an idle
+/// server wakes for it no more often than for active expiry.
 pub async fn signal_loop(core: Rc<Core>) {
     loop {
-        reactor::sleep(Duration::from_millis(20)).await;
+        reactor::sleep(Duration::from_millis(100)).await;
         if core.shared.signals.1.try_recv().is_err() {
             continue;
         }

@@ -840,12 +840,7 @@ impl<'a> Decoder<'a> {
                             let elems = unpack(&blob, kind == TYPE_LIST_QUICKLIST_2)
                                 .ok_or_else(|| bad("Listpack integrity check failed"))?;
                             let mut bufs = vec![IntBuf::default(); elems.len()];
-                            let texts: Vec<&[u8]> = elems
-                                .iter()
-                                .zip(bufs.iter_mut())
-                                .map(|(e, b)| e.bytes(b))
-                                .collect();
-                            l.append_all(&texts);
+                            l.append_all(&texts(&elems, &mut bufs));
                         }
                         _ => return Err(bad("Unknown quicklist container")),
                     }
@@ -973,11 +968,7 @@ impl<'a> Decoder<'a> {
                 let elems = unpack_pairs(&blob, kind == TYPE_HASH_LISTPACK)
                     .ok_or_else(|| bad("Hash listpack integrity check failed"))?;
                 let mut bufs = vec![IntBuf::default(); elems.len()];
-                let texts: Vec<&[u8]> = elems
-                    .iter()
-                    .zip(bufs.iter_mut())
-                    .map(|(e, b)| e.bytes(b))
-                    .collect();
+                let texts = texts(&elems, &mut bufs);
                 let pairs: Vec<(&[u8], &[u8])> =
                     texts.chunks_exact(2).map(|p| (p[0], p[1])).collect();
                 Value::Hash(
@@ -1087,6 +1078,15 @@ fn hash_of<'a>(pairs: &[(&'a [u8], &'a [u8])], limits: &Limits) -> Option<Hash> 
         }
     }
     Some(h)
+}
+
+/// Packed elements as bytes, integers formatted into `bufs` (one per element).
+fn texts<'b>(elems: &'b [Elem<'b>], bufs: &'b mut [IntBuf]) -> Vec<&'b [u8]> {
+    elems
+        .iter()
+        .zip(bufs.iter_mut())
+        .map(|(e, b)| e.bytes(b))
+        .collect()
 }
 
 /// A listpack's (or, from older files, a ziplist's) elements.
