@@ -1,61 +1,17 @@
 //! CRC-64/Jones as Redis computes it (src/crc64.c): polynomial 0xad93d23594c935a9, reflected
-//! in and out, initial value 0, no final xor. Slicing-by-8 tables, so checksumming a snapshot
-//! costs about a byte-per-cycle instead of eight.
+//! in and out, initial value 0, no final xor (the catalogue's CRC-64/REDIS).
+//!
+//! The crc-fast crate folds it with carry-less multiplication (PCLMULQDQ/VPCLMULQDQ on x86,
+//! PMULL on aarch64) and falls back to tables elsewhere: tens of bytes per cycle instead of
+//! the one byte per cycle of slicing-by-8, which was 6-8% of a SAVE.
 
-/// The reflected form of the Jones polynomial.
-const POLY: u64 = 0x95ac_9329_ac4b_c9b5;
-
-const fn tables() -> [[u64; 256]; 8] {
-    let mut t = [[0u64; 256]; 8];
-    let mut i = 0;
-    while i < 256 {
-        let mut crc = i as u64;
-        let mut k = 0;
-        while k < 8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ POLY
-            } else {
-                crc >> 1
-            };
-            k += 1;
-        }
-        t[0][i] = crc;
-        i += 1;
-    }
-    let mut s = 1;
-    while s < 8 {
-        let mut i = 0;
-        while i < 256 {
-            let prev = t[s - 1][i];
-            t[s][i] = (prev >> 8) ^ t[0][(prev & 0xff) as usize];
-            i += 1;
-        }
-        s += 1;
-    }
-    t
-}
-
-static TABLES: [[u64; 256]; 8] = tables();
+use crc_fast::{CrcAlgorithm, Digest};
 
 /// Continues `crc` over `data` (start with 0).
-pub fn crc64(mut crc: u64, data: &[u8]) -> u64 {
-    let t = &TABLES;
-    let mut chunks = data.chunks_exact(8);
-    for c in &mut chunks {
-        let v = crc ^ u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        crc = t[7][(v & 0xff) as usize]
-            ^ t[6][((v >> 8) & 0xff) as usize]
-            ^ t[5][((v >> 16) & 0xff) as usize]
-            ^ t[4][((v >> 24) & 0xff) as usize]
-            ^ t[3][((v >> 32) & 0xff) as usize]
-            ^ t[2][((v >> 40) & 0xff) as usize]
-            ^ t[1][((v >> 48) & 0xff) as usize]
-            ^ t[0][(v >> 56) as usize];
-    }
-    for &b in chunks.remainder() {
-        crc = t[0][((crc ^ b as u64) & 0xff) as usize] ^ (crc >> 8);
-    }
-    crc
+pub fn crc64(crc: u64, data: &[u8]) -> u64 {
+    let mut d = Digest::new_with_init_state(CrcAlgorithm::Crc64Redis, crc);
+    d.update(data);
+    d.finalize()
 }
 
 #[cfg(test)]
@@ -65,6 +21,34 @@ mod tests {
     #[test]
     fn check_value_matches_redis() {
         assert_eq!(crc64(0, b"123456789"), 0xe9c6_d914_c4b8_d9ca);
+    }
+
+    /// Bit by bit, as the polynomial defines it.
+    fn reference(mut crc: u64, data: &[u8]) -> u64 {
+        for &b in data {
+            crc ^= b as u64;
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0x95ac_9329_ac4b_c9b5
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        crc
+    }
+
+    #[test]
+    fn folded_matches_bitwise_at_every_length() {
+        let data: Vec<u8> = (0..70_000u32).map(|i| (i * 31 + i / 7) as u8).collect();
+        for n in (0..300).chain([4095, 4096, 4097, 65_536, 70_000]) {
+            assert_eq!(crc64(0, &data[..n]), reference(0, &data[..n]), "length {n}");
+            assert_eq!(
+                crc64(77, &data[..n]),
+                reference(77, &data[..n]),
+                "length {n}"
+            );
+        }
     }
 
     #[test]
