@@ -137,6 +137,31 @@ fn mask_of(buckets: usize) -> u64 {
     (buckets as u64).wrapping_sub(1)
 }
 
+/// Where a walk of `Dict::scan` calls will be a few calls ahead (`Dict::prefetch`).
+pub struct ScanAhead {
+    value: u64,
+    node: u64,
+    slot: u64,
+}
+
+impl ScanAhead {
+    const VALUE: usize = 4;
+    const NODE: usize = 8;
+    const SLOT: usize = 12;
+}
+
+/// A hint to load the cache line at `p`; never faults, even for a stale address.
+#[inline(always)]
+fn prefetch_read(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetch is only a hint; it reads nothing observable and cannot fault.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// Redis' reverse-binary cursor increment over the bits of `mask`.
 fn next_cursor(cursor: u64, mask: u64) -> u64 {
     (cursor | !mask)
@@ -476,6 +501,59 @@ impl<V> Dict<V> {
             }
         }
         v
+    }
+
+    /// Lookahead for a walk of `scan` calls starting at `cursor` (see `prefetch`).
+    pub fn scan_ahead(&self, cursor: u64) -> ScanAhead {
+        let mut a = ScanAhead {
+            value: cursor,
+            node: cursor,
+            slot: cursor,
+        };
+        if let [t] = self.live_tables() {
+            let mask = mask_of(t.len());
+            for i in 0..ScanAhead::SLOT {
+                if i == ScanAhead::VALUE {
+                    a.value = a.slot;
+                }
+                if i == ScanAhead::NODE {
+                    a.node = a.slot;
+                }
+                a.slot = next_cursor(a.slot, mask);
+            }
+        }
+        a
+    }
+
+    /// Called once per `scan` call of a walk: asks the CPU for the bucket `SLOT` calls
+    /// ahead, for the first node of the bucket `NODE` calls ahead (its slot fetched by then)
+    /// and for what `heap` names in the value of the bucket `VALUE` calls ahead (its node
+    /// fetched by then), so the walk does not wait on three cache misses per key. The cursor
+    /// order jumps across the bucket array, where the hardware prefetcher cannot follow
+    /// (measured: those misses were ~30% of a SAVE). Only hints: a table that resized since
+    /// `scan_ahead` or is resizing costs nothing but the missed prefetch.
+    #[inline]
+    pub fn prefetch(&self, a: &mut ScanAhead, heap: impl Fn(&V) -> *const u8) {
+        let [t] = self.live_tables() else {
+            return;
+        };
+        let mask = mask_of(t.len());
+        if let Some(slot) = t.get(a.slot as usize & mask as usize) {
+            prefetch_read(slot as *const Link<V> as *const u8);
+        }
+        if let Some(Some(node)) = t.get(a.node as usize & mask as usize) {
+            prefetch_read(node.as_ptr() as *const u8);
+        }
+        if let Some(Some(node)) = t.get(a.value as usize & mask as usize) {
+            // SAFETY: nodes live as long as `&self`.
+            let p = heap(unsafe { &(*node.as_ptr()).val });
+            if !p.is_null() {
+                prefetch_read(p);
+            }
+        }
+        a.value = next_cursor(a.value, mask);
+        a.node = next_cursor(a.node, mask);
+        a.slot = next_cursor(a.slot, mask);
     }
 
     /// One SCAN call's worth of `scan`: visits buckets from `cursor` until about `count`

@@ -68,6 +68,11 @@ pub struct Pairs {
 }
 
 impl Pairs {
+    /// Where the packed bytes start, for a prefetch.
+    pub(crate) fn heap_hint(&self) -> *const u8 {
+        self.buf.as_ptr()
+    }
+
     pub fn len(&self) -> usize {
         self.count as usize
     }
@@ -212,6 +217,11 @@ pub struct Scored {
 }
 
 impl Scored {
+    /// Where the packed bytes start, for a prefetch.
+    pub(crate) fn heap_hint(&self) -> *const u8 {
+        self.buf.as_ptr()
+    }
+
     pub fn len(&self) -> usize {
         self.count as usize
     }
@@ -378,6 +388,11 @@ fn width_of(v: i64) -> u8 {
 }
 
 impl IntSet {
+    /// Where the packed bytes start, for a prefetch.
+    pub(crate) fn heap_hint(&self) -> *const u8 {
+        self.buf.as_ptr()
+    }
+
     pub fn len(&self) -> usize {
         if self.width == 0 {
             0

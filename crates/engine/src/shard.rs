@@ -753,7 +753,10 @@ impl Shard {
             return (Vec::new(), true);
         };
         let mut buckets = 0usize;
-        while snap.db < self.dbs.len() && snap.buffered() < max_bytes && buckets < 65_536 {
+        let more = |snap: &crate::snapshot::Snapshot, buckets| {
+            snap.buffered() < max_bytes && buckets < 65_536
+        };
+        while snap.db < self.dbs.len() && more(snap, buckets) {
             let db = snap.db;
             let dict = &self.dbs[db].dict;
             if dict.is_empty() {
@@ -761,13 +764,20 @@ impl Shard {
                 snap.cursor = 0;
                 continue;
             }
-            let next = dict.scan(snap.cursor, |k, e| snap.save(db, k, e));
-            buckets += 1;
-            if next == 0 {
-                snap.db += 1;
-                snap.cursor = 0;
-            } else {
+            let mut ahead = dict.scan_ahead(snap.cursor);
+            loop {
+                dict.prefetch(&mut ahead, |e| e.value.heap_hint());
+                let next = dict.scan(snap.cursor, |k, e| snap.save(db, k, e));
+                buckets += 1;
+                if next == 0 {
+                    snap.db += 1;
+                    snap.cursor = 0;
+                    break;
+                }
                 snap.cursor = next;
+                if !more(snap, buckets) {
+                    break;
+                }
             }
         }
         let done = snap.db >= self.dbs.len();

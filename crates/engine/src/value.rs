@@ -419,6 +419,21 @@ pub enum Value {
 }
 
 impl Value {
+    /// The first of the value's own bytes outside its entry, for a prefetch (null: none).
+    pub(crate) fn heap_hint(&self) -> *const u8 {
+        match self {
+            Value::Str(Str::Emb(b)) => b.as_ptr(),
+            Value::Str(Str::Raw(v)) => v.as_ptr(),
+            Value::Str(_) => std::ptr::null(),
+            Value::List(l) => &**l as *const List as *const u8,
+            Value::Hash(Hash::Pack(p)) => p.heap_hint(),
+            Value::Hash(Hash::Table(d)) => &**d as *const Dict<Box<[u8]>> as *const u8,
+            Value::Set(Set::Ints(i)) => i.heap_hint(),
+            Value::Set(Set::Table(d)) => &**d as *const Dict<()> as *const u8,
+            Value::ZSet(z) => z.heap_hint(),
+        }
+    }
+
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",

@@ -296,6 +296,14 @@ pub enum Added {
 }
 
 impl ZSet {
+    /// The first bytes a walk reads, for a prefetch.
+    pub(crate) fn heap_hint(&self) -> *const u8 {
+        match self {
+            ZSet::Pack(p) => p.heap_hint(),
+            ZSet::Skip(s) => &**s as *const Skip as *const u8,
+        }
+    }
+
     /// Redis' zadd creation rule: a skiplist from the start when listpacks are disabled or
     /// the first member is too long for one.
     pub fn for_first(member_len: usize, limits: &Limits) -> ZSet {
