@@ -1702,6 +1702,22 @@ const REGRESSIONS: &[&[&[&str]]] = &[
         &["EXEC"],
         &["GET", "a"],
     ],
+    // Commands flagged no_multi are refused inside MULTI and doom it (SHUTDOWN used to shut
+    // the server down); a refused EXEC discards its transaction, in MULTI or not.
+    &[
+        &["MULTI"],
+        &["SHUTDOWN"],
+        &["SAVE"],
+        &["SET", "a", "1"],
+        &["EXEC"],
+        &["GET", "a"],
+        &["EXEC", "x"],
+        &["MULTI"],
+        &["SET", "a", "2"],
+        &["EXEC", "x"],
+        &["EXEC"],
+        &["GET", "a"],
+    ],
     // COPY ... DB n does not touch a watched key of the same name in the current db, and
     // SWAPDB of a db with itself touches nothing.
     &[

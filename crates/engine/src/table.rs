@@ -128,12 +128,118 @@ pub enum Rt {
     Unwatch,
 }
 
+/// A command's flags (Redis' `CMD_*`) as bits, read once at dispatch. The table spells them
+/// as Redis' COMMAND names them; `Flags::of` turns the names into bits at compile time and
+/// refuses an unknown name there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Flags(u32);
+
+impl Flags {
+    /// Bit `i` is `NAMES[i]`, in the order Redis 7.0's COMMAND lists them.
+    const NAMES: [&'static str; 19] = [
+        "write",
+        "readonly",
+        "denyoom",
+        "admin",
+        "pubsub",
+        "noscript",
+        "blocking",
+        "loading",
+        "stale",
+        "skip_monitor",
+        "skip_slowlog",
+        "fast",
+        "no_auth",
+        "may_replicate",
+        "no_mandatory_keys",
+        "no_async_loading",
+        "no_multi",
+        "movablekeys",
+        "allow_busy",
+    ];
+    pub const WRITE: Flags = Flags(1 << 0);
+    pub const READONLY: Flags = Flags(1 << 1);
+    pub const DENYOOM: Flags = Flags(1 << 2);
+    pub const ADMIN: Flags = Flags(1 << 3);
+    pub const PUBSUB: Flags = Flags(1 << 4);
+    pub const NOSCRIPT: Flags = Flags(1 << 5);
+    pub const BLOCKING: Flags = Flags(1 << 6);
+    pub const LOADING: Flags = Flags(1 << 7);
+    pub const STALE: Flags = Flags(1 << 8);
+    pub const SKIP_MONITOR: Flags = Flags(1 << 9);
+    pub const SKIP_SLOWLOG: Flags = Flags(1 << 10);
+    pub const FAST: Flags = Flags(1 << 11);
+    pub const NO_AUTH: Flags = Flags(1 << 12);
+    /// Redis hides it from COMMAND.
+    pub const MAY_REPLICATE: Flags = Flags(1 << 13);
+    pub const NO_MANDATORY_KEYS: Flags = Flags(1 << 14);
+    pub const NO_ASYNC_LOADING: Flags = Flags(1 << 15);
+    pub const NO_MULTI: Flags = Flags(1 << 16);
+    /// Not written in the table: COMMAND shows it for commands with `Movable` keys.
+    pub const MOVABLE_KEYS: Flags = Flags(1 << 17);
+    pub const ALLOW_BUSY: Flags = Flags(1 << 18);
+
+    /// The flags named (a compile error in a table constant for a name Redis has not).
+    pub const fn of(names: &[&str]) -> Flags {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < names.len() {
+            let mut b = 0;
+            loop {
+                assert!(b < Self::NAMES.len(), "unknown command flag");
+                if const_eq(names[i], Self::NAMES[b]) {
+                    break;
+                }
+                b += 1;
+            }
+            bits |= 1 << b;
+            i += 1;
+        }
+        Flags(bits)
+    }
+
+    pub const fn has(self, f: Flags) -> bool {
+        self.0 & f.0 == f.0
+    }
+
+    pub const fn union(self, f: Flags) -> Flags {
+        Flags(self.0 | f.0)
+    }
+
+    /// Every flag this one lacks.
+    pub const fn lacking(self) -> Flags {
+        Flags(!self.0)
+    }
+
+    /// The names COMMAND shows, in Redis' order (without the hidden `may_replicate`).
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        (0..Self::NAMES.len())
+            .filter(move |&b| self.0 & (1 << b) != 0 && Flags(1 << b) != Self::MAY_REPLICATE)
+            .map(|b| Self::NAMES[b])
+    }
+}
+
+const fn const_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 pub struct CommandSpec {
     /// Lowercase, as COMMAND reports it.
     pub name: &'static str,
     /// Redis arity: positive = exact argument count (name included), negative = at least.
     pub arity: i32,
-    pub flags: &'static [&'static str],
+    pub flags: Flags,
     pub first_key: i32,
     pub last_key: i32,
     pub step: i32,
@@ -156,11 +262,11 @@ impl CommandSpec {
     }
 
     pub fn is_write(&self) -> bool {
-        self.flags.contains(&"write")
+        self.flags.has(Flags::WRITE)
     }
 
     pub fn is_blocking(&self) -> bool {
-        self.flags.contains(&"blocking")
+        self.flags.has(Flags::BLOCKING)
     }
 
     /// Indexes of the key arguments for this invocation (Redis' first/last/step, then any
@@ -296,7 +402,7 @@ const fn keyed(
     CommandSpec {
         name,
         arity,
-        flags,
+        flags: Flags::of(flags),
         first_key: keys.0,
         last_key: keys.1,
         step: keys.2,
@@ -321,7 +427,7 @@ const fn rt(
     CommandSpec {
         name,
         arity,
-        flags,
+        flags: Flags::of(flags),
         first_key: 0,
         last_key: 0,
         step: 0,

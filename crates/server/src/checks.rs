@@ -1,9 +1,11 @@
 //! The checks a command passes before it runs, as data in and a verdict out (Dragonfly's
 //! `VerifyCommandState`): the few facts of a connection they need, not the connection.
-//! Redis 7.0's order: arity, DEBUG's permission, authentication, the RESP2 subscribed
-//! context, then MULTI (which queues what passed, or dooms the block with the error).
+//! Redis 7.0's order: arity, DEBUG's permission, authentication, commands MULTI refuses,
+//! MISCONF, the RESP2 subscribed context, LOADING, then MULTI (which queues what passed, or
+//! dooms the block with the error). A refused EXEC aborts its transaction
+//! (`exec_abort`).
 
-use engine::table::CommandSpec;
+use engine::table::{CommandSpec, Flags};
 use engine::Args;
 use resp::Limits;
 
@@ -18,6 +20,11 @@ pub struct State {
     /// The last background save failed with stop-writes-on-bgsave-error and save points
     /// set: writes (and PING) are refused with MISCONF.
     pub misconf: bool,
+    /// Inside MULTI: the union of the queued commands' flags, and the flags at least one
+    /// of them lacks (Redis' `mstate.cmd_flags` and `cmd_inv_flags`): EXEC passes the
+    /// checks as its queue would.
+    pub queued: Flags,
+    pub queued_lacking: Flags,
 }
 
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
@@ -50,20 +57,27 @@ pub fn verify(
     if spec.name == "debug" && !debug_allowed() {
         return Verdict::Reject("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.".into());
     }
-    if !st.authed && !spec.flags.contains(&"no_auth") {
+    if !st.authed && !spec.flags.has(Flags::NO_AUTH) {
         return Verdict::Reject("NOAUTH Authentication required.".into());
     }
-    if st.misconf && (spec.is_write() || spec.name == "ping") {
-        return Verdict::Reject(MISCONF.into());
+    if st.in_multi && spec.flags.has(Flags::NO_MULTI) {
+        return Verdict::Reject("ERR Command not allowed inside a transaction".into());
     }
-    if st.loading && !spec.flags.contains(&"loading") {
-        return Verdict::Reject("LOADING Redis is loading the dataset in memory".into());
+    let exec = spec.name == "exec";
+    let write = spec.is_write() || (exec && st.queued.has(Flags::WRITE));
+    if st.misconf && (write || spec.name == "ping") {
+        return Verdict::Reject(MISCONF.into());
     }
     if !st.resp3 && st.subscribed && !allowed_subscribed(spec.name) {
         return Verdict::Reject(format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             spec.name
         ));
+    }
+    let not_loading =
+        !spec.flags.has(Flags::LOADING) || (exec && st.queued_lacking.has(Flags::LOADING));
+    if st.loading && not_loading {
+        return Verdict::Reject("LOADING Redis is loading the dataset in memory".into());
     }
     if st.in_multi && !crate::multi::runs_inside_multi(spec.name) {
         return match engine::table::subcommand_error(spec, args) {
@@ -72,6 +86,13 @@ pub fn verify(
         };
     }
     Verdict::Run
+}
+
+/// EXEC refused by a check discards its transaction and says why (Redis' execCommandAbort:
+/// the reason without its `ERR ` code).
+pub fn exec_abort(reason: &str) -> String {
+    let reason = reason.strip_prefix("ERR ").unwrap_or(reason);
+    format!("EXECABORT Transaction discarded because of: {reason}")
 }
 
 /// What a RESP2 client may send while subscribed.
@@ -190,6 +211,8 @@ mod tests {
             in_multi: false,
             loading: false,
             misconf: false,
+            queued: Flags::default(),
+            queued_lacking: Flags::default(),
         }
     }
 
@@ -265,5 +288,53 @@ mod tests {
         assert_eq!(verdict(&st, &["set", "k", "v"]), Verdict::Queue);
         assert_eq!(verdict(&st, &["exec"]), Verdict::Run);
         assert!(matches!(verdict(&st, &["set", "k"]), Verdict::Reject(_)));
+    }
+
+    #[test]
+    fn multi_refuses_no_multi_commands() {
+        let st = State {
+            in_multi: true,
+            ..state()
+        };
+        for w in [&["shutdown"][..], &["save"]] {
+            assert_eq!(
+                verdict(&st, w),
+                Verdict::Reject("ERR Command not allowed inside a transaction".into())
+            );
+        }
+        assert_eq!(verdict(&st, &["bgsave"]), Verdict::Queue);
+        assert_eq!(verdict(&state(), &["save"]), Verdict::Run);
+    }
+
+    #[test]
+    fn exec_is_checked_as_its_queue() {
+        let writes = State {
+            in_multi: true,
+            misconf: true,
+            queued: Flags::of(&["write", "denyoom"]),
+            queued_lacking: Flags::of(&["readonly"]),
+            ..state()
+        };
+        assert!(
+            matches!(verdict(&writes, &["exec"]), Verdict::Reject(m) if m.starts_with("MISCONF "))
+        );
+        let reads = State {
+            queued: Flags::of(&["readonly", "fast"]),
+            queued_lacking: Flags::of(&["write", "loading"]),
+            ..writes
+        };
+        assert_eq!(verdict(&reads, &["exec"]), Verdict::Run);
+        let loading = State {
+            misconf: false,
+            loading: true,
+            ..reads
+        };
+        assert!(
+            matches!(verdict(&loading, &["exec"]), Verdict::Reject(m) if m.starts_with("LOADING "))
+        );
+        assert_eq!(
+            exec_abort("ERR wrong number of arguments for 'exec' command"),
+            "EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command"
+        );
     }
 }

@@ -12,7 +12,7 @@ use crate::core::Core;
 use crate::core::LockKeys;
 use crate::ops::{Batch, BatchOut, Op, Reply};
 use crate::replies::{Deferred, Part, Src};
-use engine::table::{CommandSpec, Handler, Kind, Split};
+use engine::table::{CommandSpec, Handler, Kind, Rt, Split};
 use engine::Args;
 use futures_lite::AsyncReadExt;
 use reactor::Stream;
@@ -566,12 +566,19 @@ impl Conn {
             loading: self.core.shared.persist.loading.load(Ordering::Relaxed),
             misconf: !self.core.shared.persist.last_ok.load(Ordering::Relaxed)
                 && self.stop_writes_on_save_error(),
+            queued: self.multi.flags,
+            queued_lacking: self.multi.lacking,
         };
         match checks::verify(&state, spec, args, || self.debug_allowed()) {
             Verdict::Run => {}
             Verdict::Queue => {
                 self.flush_if_needed().await;
-                crate::multi::queue(self, args);
+                crate::multi::queue(self, spec, args);
+                return;
+            }
+            Verdict::Reject(msg) if matches!(spec.kind, Kind::Runtime(Rt::Exec)) => {
+                self.flush_if_needed().await;
+                crate::multi::abort(self, &checks::exec_abort(&msg)).await;
                 return;
             }
             Verdict::Reject(msg) => {

@@ -9,6 +9,7 @@
 use crate::conn::Conn;
 use crate::ops::{Batch, Op, Reply};
 use engine::args::OwnedArgs;
+use engine::table::{CommandSpec, Flags};
 use engine::Args;
 
 /// Per-connection transaction state.
@@ -20,6 +21,10 @@ pub struct MultiState {
     pub dirty: bool,
     /// Watched keys: (shard, db, key, version seen by WATCH).
     pub watching: Vec<(usize, usize, Vec<u8>, u64)>,
+    /// The union of the queued commands' flags, and of the flags each lacks: EXEC is
+    /// checked as what it will run (`checks::State::queued`).
+    pub flags: Flags,
+    pub lacking: Flags,
 }
 
 impl MultiState {
@@ -43,10 +48,14 @@ pub fn multi(c: &mut Conn) {
     }
     c.multi.queued = Some(Vec::new());
     c.multi.dirty = false;
+    c.multi.flags = Flags::default();
+    c.multi.lacking = Flags::default();
     c.writer().ok();
 }
 
-pub fn queue(c: &mut Conn, args: Args<'_>) {
+pub fn queue(c: &mut Conn, spec: &CommandSpec, args: Args<'_>) {
+    c.multi.flags = c.multi.flags.union(spec.flags);
+    c.multi.lacking = c.multi.lacking.union(spec.flags.lacking());
     if let Some(q) = c.multi.queued.as_mut() {
         q.push(args.iter().map(<[u8]>::to_vec).collect());
     }
@@ -58,10 +67,21 @@ pub async fn discard(c: &mut Conn) {
         c.error("ERR DISCARD without MULTI");
         return;
     }
+    end(c).await;
+    c.writer().ok();
+}
+
+/// Leaves MULTI (if in it) and drops every watch.
+pub async fn end(c: &mut Conn) {
     c.multi.queued = None;
     c.multi.dirty = false;
     unwatch_all(c).await;
-    c.writer().ok();
+}
+
+/// EXEC refused before it ran: the transaction is discarded with `msg`, in MULTI or not.
+pub async fn abort(c: &mut Conn, msg: &str) {
+    end(c).await;
+    c.error(msg);
 }
 
 pub async fn watch(c: &mut Conn, args: Args<'_>) {

@@ -73,9 +73,7 @@ async fn run_inner(
         Rt::Watch => crate::multi::watch(c, args).await,
         Rt::Unwatch => crate::multi::unwatch(c).await,
         Rt::Reset => {
-            c.multi.queued = None;
-            c.multi.dirty = false;
-            crate::multi::unwatch_all(c).await;
+            crate::multi::end(c).await;
             crate::pubsub::unsubscribe_all(c).await;
             c.db = 0;
             c.info.db.set(0);
@@ -961,13 +959,13 @@ fn command_entry(w: &mut Writer, spec: &CommandSpec) {
     w.array(10);
     w.bulk(spec.name.as_bytes());
     w.integer(spec.arity as i64);
-    let movable = spec.movable != engine::table::Movable::No;
-    w.set(spec.flags.len() + movable as usize);
-    for f in spec.flags {
-        w.simple(f.as_bytes());
+    let mut flags = spec.flags;
+    if spec.movable != engine::table::Movable::No {
+        flags = flags.union(engine::table::Flags::MOVABLE_KEYS);
     }
-    if movable {
-        w.simple(b"movablekeys");
+    w.set(flags.names().count());
+    for f in flags.names() {
+        w.simple(f.as_bytes());
     }
     w.integer(spec.first_key as i64);
     w.integer(spec.last_key as i64);
