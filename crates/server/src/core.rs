@@ -7,6 +7,8 @@
 //! sends another in a turn leaves as one message at the turn's end, with one doorbell.
 
 use crate::client::ClientInfo;
+use crate::locks::LockTable;
+pub use crate::locks::{whole_shard, LockKeys};
 use crate::ops::{Batch, CoreStats, Op, Reply};
 use crate::shared::Shared;
 use engine::Shard;
@@ -77,11 +79,9 @@ type CoreCounts = Vec<(usize, i64)>;
 /// arrival order, local connections await `wait_keys`. Commands on other keys never wait.
 #[derive(Default)]
 struct ShardLock {
-    /// Held keys (db, key) and the operation holding each.
-    held: RefCell<HeldKeys>,
-    /// Lock requests waiting; one is granted once none of its keys is held or wanted by an
-    /// earlier waiting request (first come, first served among those that conflict).
-    queue: RefCell<VecDeque<Waiting>>,
+    /// Held keys and waiting lock requests (first come, first served among those that
+    /// conflict): the decisions, as plain state (`locks::LockTable`).
+    table: RefCell<LockTable<Grant>>,
     /// Requests from other cores that touch held keys, in arrival order.
     deferred: RefCell<VecDeque<Req>>,
     /// Local tasks waiting for held keys.
@@ -92,74 +92,6 @@ struct ShardLock {
     ready: RefCell<Vec<(usize, Vec<u8>)>>,
     /// A grant pass is scheduled (see `release`).
     granting: Cell<bool>,
-}
-
-pub type LockKeys = Vec<(usize, Vec<u8>)>;
-
-/// The database of a lock request that takes every key of the shard (a snapshot's start:
-/// `whole_shard`). It waits for every earlier holder and request, and everything after it
-/// waits for it.
-const WHOLE: usize = usize::MAX;
-
-/// A lock request for every key of a shard.
-pub fn whole_shard() -> LockKeys {
-    vec![(WHOLE, Vec::new())]
-}
-
-fn is_whole(keys: &[(usize, Vec<u8>)]) -> bool {
-    keys.iter().any(|k| k.0 == WHOLE)
-}
-
-/// The held keys of a shard and their holders, per database, so that a lookup by `&[u8]`
-/// (every deferral check while something is held) allocates nothing; `whole` holds them all.
-#[derive(Default)]
-struct HeldKeys {
-    keys: HashMap<usize, HashMap<Vec<u8>, u64>>,
-    whole: Option<u64>,
-}
-
-impl HeldKeys {
-    fn is_empty(&self) -> bool {
-        self.keys.is_empty() && self.whole.is_none()
-    }
-
-    fn holder(&self, db: usize, key: &[u8]) -> Option<u64> {
-        self.whole.or_else(|| self.keys.get(&db)?.get(key).copied())
-    }
-
-    fn insert(&mut self, db: usize, key: Vec<u8>, tx: u64) {
-        if db == WHOLE {
-            self.whole = Some(tx);
-        } else {
-            self.keys.entry(db).or_default().insert(key, tx);
-        }
-    }
-
-    fn release(&mut self, tx: u64) {
-        if self.whole == Some(tx) {
-            self.whole = None;
-        }
-        self.keys.retain(|_, keys| {
-            keys.retain(|_, t| *t != tx);
-            !keys.is_empty()
-        });
-    }
-
-    /// Whether every held key belongs to `tx` (None: whether nothing is held).
-    fn all_held_by(&self, tx: Option<u64>) -> bool {
-        self.whole.is_none_or(|t| Some(t) == tx)
-            && self
-                .keys
-                .values()
-                .flat_map(|m| m.values())
-                .all(|&t| Some(t) == tx)
-    }
-}
-
-struct Waiting {
-    tx: u64,
-    keys: LockKeys,
-    grant: Grant,
 }
 
 enum Grant {
@@ -308,7 +240,12 @@ impl Core {
                 shard.take_ready()
             };
             for (db, key) in ready {
-                if self.lock.held.borrow().holder(db, &key).is_some() {
+                if !self
+                    .lock
+                    .table
+                    .borrow()
+                    .free_for(db, [key.as_slice()], None)
+                {
                     self.lock.ready.borrow_mut().push((db, key));
                     continue;
                 }
@@ -840,7 +777,7 @@ impl Core {
 
     /// No multi-shard operation holds any key here: the common case, one check.
     pub fn lock_idle(&self) -> bool {
-        self.lock.held.borrow().is_empty()
+        self.lock.table.borrow().is_idle()
     }
 
     /// Whether `keys` of `db` are free for code outside any multi-shard operation.
@@ -855,14 +792,12 @@ impl Core {
         keys: impl IntoIterator<Item = &'k [u8]>,
         tx: Option<u64>,
     ) -> bool {
-        let held = self.lock.held.borrow();
-        held.is_empty()
-            || keys
-                .into_iter()
-                .all(|k| held.holder(db, k).is_none_or(|t| Some(t) == tx))
+        self.lock.table.borrow().free_for(db, keys, tx)
     }
 
     /// Whether a request (sent inside `tx`, if any) may run now, or must wait for held keys.
+    /// Every kind of request is named below (no catch-all): a new one has to say which keys
+    /// it touches before it compiles.
     pub fn lock_allows(&self, op: &Op, tx: Option<u64>) -> bool {
         if self.lock_idle() {
             return true;
@@ -891,9 +826,41 @@ impl Core {
                         .iter()
                         .all(|(db, k, _)| self.keys_free_for(*db, [k.as_slice()], tx))
             }
+            Op::DigestValue { db, keys } => {
+                self.keys_free_for(*db, keys.iter().map(|k| k.as_slice()), tx)
+            }
             // Whole-keyspace writes wait for every held key (but their own).
-            Op::Flush { .. } | Op::SwapDb(..) => self.lock.held.borrow().all_held_by(tx),
-            _ => true,
+            Op::Flush { .. } | Op::SwapDb(..) => self.lock.table.borrow().all_held_by(tx),
+            // Lock requests queue in the lock table itself; watches read or drop versions
+            // (a version read mid-operation only makes EXEC fail, never pass wrongly); a
+            // snapshot's start takes the whole shard through the lock table first.
+            Op::LockRun { .. }
+            | Op::Release(_)
+            | Op::Watch { .. }
+            | Op::Unwatch(_)
+            | Op::WatchCheck(_)
+            | Op::SnapshotStart { .. }
+            | Op::Load(_) => true,
+            // Blocking bookkeeping that writes no key.
+            Op::Unblock { .. } | Op::ClientUnblock { .. } => true,
+            // Not about keys: pub/sub, clients, settings, counters.
+            Op::Publish { .. }
+            | Op::ShardChannels { .. }
+            | Op::ShardRoute { .. }
+            | Op::PubsubNames { .. }
+            | Op::PubsubCount { .. }
+            | Op::SetLimits(_)
+            | Op::Stats { .. }
+            | Op::ResetStats
+            | Op::ClientList { .. }
+            | Op::ClientKill(_) => true,
+            // Whole-keyspace reads: not ordered with multi-shard operations yet.
+            Op::Dbsize(_)
+            | Op::Keys(..)
+            | Op::Scan { .. }
+            | Op::RandomKey(_)
+            | Op::DbInfo
+            | Op::Digest => true,
         }
     }
 
@@ -911,36 +878,14 @@ impl Core {
     }
 
     fn lock_or_queue(self: &Rc<Self>, tx: u64, keys: LockKeys, grant: Grant) {
-        let free = {
-            let held = self.lock.held.borrow();
-            let queue = self.lock.queue.borrow();
-            if is_whole(&keys) {
-                held.all_held_by(Some(tx)) && queue.is_empty()
-            } else {
-                keys.iter()
-                    .all(|(db, k)| held.holder(*db, k).is_none_or(|t| t == tx))
-                    && !queue
-                        .iter()
-                        .any(|w| is_whole(&w.keys) || w.keys.iter().any(|k| keys.contains(k)))
-            }
-        };
-        if free {
-            self.grant(tx, keys, grant);
-        } else {
-            self.lock
-                .queue
-                .borrow_mut()
-                .push_back(Waiting { tx, keys, grant });
+        let granted = self.lock.table.borrow_mut().request(tx, keys, grant);
+        if let Some(grant) = granted {
+            self.grant(tx, grant);
         }
     }
 
-    fn grant(self: &Rc<Self>, tx: u64, keys: LockKeys, grant: Grant) {
-        {
-            let mut held = self.lock.held.borrow_mut();
-            for (db, k) in keys {
-                held.insert(db, k, tx);
-            }
-        }
+    /// Does what a granted request asked for (its keys are held now).
+    fn grant(self: &Rc<Self>, tx: u64, grant: Grant) {
         match grant {
             Grant::Remote {
                 from,
@@ -1019,7 +964,7 @@ impl Core {
     /// and local waiters are woken; waiting lock requests are granted after those had their
     /// turn (so nobody starves behind a stream of operations on the same keys).
     pub fn release(self: &Rc<Self>, tx: u64) {
-        self.lock.held.borrow_mut().release(tx);
+        self.lock.table.borrow_mut().release(tx);
         let ready: Vec<(usize, Vec<u8>)> = self.lock.ready.borrow_mut().drain(..).collect();
         if !ready.is_empty() {
             {
@@ -1043,7 +988,7 @@ impl Core {
         for w in self.lock.idle.borrow_mut().drain(..) {
             w.wake();
         }
-        if self.lock.queue.borrow().is_empty() || self.lock.granting.replace(true) {
+        if !self.lock.table.borrow().has_waiting() || self.lock.granting.replace(true) {
             return;
         }
         let core = self.clone();
@@ -1058,34 +1003,10 @@ impl Core {
     /// Grants, in order, every waiting request whose keys are neither held nor wanted by an
     /// earlier waiting one.
     fn grant_waiting(self: &Rc<Self>) {
-        let mut blocked: Vec<(usize, Vec<u8>)> = Vec::new();
-        let mut i = 0;
         loop {
-            let ready = {
-                let queue = self.lock.queue.borrow();
-                let Some(w) = queue.get(i) else { break };
-                let held = self.lock.held.borrow();
-                if blocked.iter().any(|k| k.0 == WHOLE) {
-                    // Nothing passes a waiting whole-shard request.
-                    false
-                } else if is_whole(&w.keys) {
-                    held.all_held_by(Some(w.tx)) && blocked.is_empty()
-                } else {
-                    w.keys.iter().all(|k| {
-                        held.holder(k.0, &k.1).is_none_or(|t| t == w.tx) && !blocked.contains(k)
-                    })
-                }
-            };
-            if ready {
-                let w = self.lock.queue.borrow_mut().remove(i);
-                if let Some(w) = w {
-                    self.grant(w.tx, w.keys, w.grant);
-                }
-            } else {
-                let queue = self.lock.queue.borrow();
-                blocked.extend(queue[i].keys.iter().cloned());
-                i += 1;
-            }
+            let next = self.lock.table.borrow_mut().grant_next();
+            let Some((tx, grant)) = next else { break };
+            self.grant(tx, grant);
         }
     }
 

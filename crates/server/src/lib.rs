@@ -9,6 +9,7 @@ mod client;
 mod conn;
 mod core;
 mod info;
+mod locks;
 mod multi;
 mod ops;
 mod persist;
