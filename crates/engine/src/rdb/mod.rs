@@ -638,11 +638,11 @@ impl<'a> Decoder<'a> {
             Len::Int(v) => Ok(Str::Int(v)),
             _ => {
                 self.pos = at;
-                let s = self.string()?;
+                let s = self.blob()?;
                 Ok(if s.len() <= crate::value::EMBSTR_LIMIT {
                     Str::from_bytes(&s)
                 } else {
-                    Str::Raw(s)
+                    Str::Raw(s.into_owned())
                 })
             }
         }
@@ -850,11 +850,18 @@ impl<'a> Decoder<'a> {
             TYPE_SET => {
                 let n = self.count(1)?;
                 let mut s: Option<Set> = None;
+                // Members are borrowed from the file (unless compressed) and a table is
+                // sized once: each set used to cost a copy per member and 3 regrowths.
+                let table = || {
+                    let mut d: Box<crate::dict::Dict<()>> = Box::default();
+                    d.reserve(n);
+                    Set::Table(d)
+                };
                 for _ in 0..n {
-                    let m = self.string()?;
+                    let m = self.blob()?;
                     let set = s.get_or_insert_with(|| {
-                        if n > limits.set_intset_entries {
-                            Set::Table(Box::default())
+                        if n > limits.set_intset_entries || parse_i64(&m).is_none() {
+                            table()
                         } else {
                             Set::for_member(&m)
                         }
