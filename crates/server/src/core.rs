@@ -7,8 +7,8 @@
 //! sends another in a turn leaves as one message at the turn's end, with one doorbell.
 
 use crate::client::ClientInfo;
+pub use crate::locks::LockKeys;
 use crate::locks::LockTable;
-pub use crate::locks::{whole_shard, LockKeys};
 use crate::ops::{Batch, CoreStats, Op, Reply};
 use crate::shared::Shared;
 use engine::Shard;

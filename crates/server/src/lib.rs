@@ -17,6 +17,7 @@ mod pubsub;
 mod replies;
 mod runtime;
 mod shared;
+mod txn;
 
 pub use shared::{Shared, ShutdownReason};
 

@@ -8,6 +8,7 @@
 
 use crate::conn::Conn;
 use crate::ops::{Batch, Op, Reply};
+use crate::txn::{Scope, Txn};
 use engine::args::OwnedArgs;
 use engine::table::{CommandSpec, Flags};
 use engine::Args;
@@ -177,12 +178,22 @@ pub async fn exec(c: &mut Conn) {
         exec_on(c, shard, &queued).await;
         return;
     }
-    let tx = core.new_tx();
-    let shards = core.lock_keys(tx, &keys).await;
+    // A whole-keyspace command in the queue locks every shard, so that it too is atomic
+    // with the rest of the block.
+    let whole = queued
+        .iter()
+        .any(|w| engine::lookup(&w[0]).is_some_and(|s| crate::txn::whole_keyspace(s.name)));
+    let scope = if whole {
+        Scope::Every
+    } else {
+        Scope::Keys(&keys)
+    };
+    let txn = Txn::begin(&core, None, scope).await;
+    let tx = txn.tx;
     let unchanged = watched_unchanged(c, tx).await;
     unwatch_all(c).await;
     if !unchanged {
-        core.release_all(tx, &shards).await;
+        txn.end(&core).await;
         c.writer().null_array();
         return;
     }
@@ -195,7 +206,7 @@ pub async fn exec(c: &mut Conn) {
     }
     c.flush().await;
     c.tx = None;
-    core.release_all(tx, &shards).await;
+    txn.end(&core).await;
 }
 
 /// The shard that owns every key of a transaction made only of keyed commands (no SELECT,

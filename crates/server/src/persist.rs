@@ -226,30 +226,13 @@ pub async fn save(core: &Rc<Core>) -> Result<(), String> {
     state.last_try_ms.store(started, Ordering::Relaxed);
     let (tx_sink, rx) = crossbeam_channel::bounded(QUEUE_CHUNKS * core.shards());
     // The snapshot point: every shard locked whole, in shard order.
-    let tx = core.new_tx();
-    let shards: Vec<usize> = (0..core.shards()).collect();
-    for &s in &shards {
-        if s == core.id {
-            core.lock_local(tx, crate::core::whole_shard()).await;
-        } else {
-            let op = Op::LockRun {
-                tx,
-                keys: crate::core::whole_shard(),
-                batch: Default::default(),
-                release: false,
-            };
-            core.call(s, op).await;
-        }
-    }
-    let replies = core
-        .call_all_tx(
-            |_| Op::SnapshotStart {
-                sink: tx_sink.clone(),
-            },
-            Some(tx),
-        )
-        .await;
-    core.release_all(tx, &shards).await;
+    let replies = crate::txn::within(core, None, crate::txn::Scope::Every, async |t| {
+        t.call_all(core, |_| Op::SnapshotStart {
+            sink: tx_sink.clone(),
+        })
+        .await
+    })
+    .await;
     drop(tx_sink);
     let mut dirty = 0u64;
     let mut dbs: Vec<(usize, usize)> = Vec::new();

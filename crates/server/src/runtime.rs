@@ -6,12 +6,12 @@
 use crate::conn::{Conn, ReplyMode};
 use crate::ops::{KillFilter, Op, Reply};
 use crate::shared::ShutdownReason;
+use crate::txn::{within, Scope, Txn};
 use engine::notify::{GENERIC, KEY_MISS, NEW, STRING};
 use engine::table::{CommandSpec, Rt, COMMANDS};
 use engine::{Args, Error};
 use resp::{Proto, Writer};
 use std::collections::HashMap;
-use std::rc::Rc;
 use std::sync::atomic::Ordering;
 
 pub const REDIS_VERSION: &str = "7.0.15";
@@ -142,18 +142,20 @@ async fn run_inner(
         }
         Rt::Dbsize => {
             let db = c.db;
-            let total: i64 = core
-                .call_all(|_| Op::Dbsize(db))
-                .await
-                .iter()
-                .map(Reply::int)
-                .sum();
-            c.writer().integer(total);
+            let sizes = within(&core, c.tx, Scope::Every, async |t: &Txn| {
+                t.call_all(&core, |_| Op::Dbsize(db)).await
+            })
+            .await;
+            c.writer().integer(sizes.iter().map(Reply::int).sum());
         }
         Rt::Keys => {
             let (db, pat) = (c.db, args.get(1).to_vec());
             let mut keys = Vec::new();
-            for r in core.call_all(|_| Op::Keys(db, pat.clone())).await {
+            let replies = within(&core, c.tx, Scope::Every, async |t: &Txn| {
+                t.call_all(&core, |_| Op::Keys(db, pat.clone())).await
+            })
+            .await;
+            for r in replies {
                 if let Reply::Keys(k) = r {
                     keys.extend(k);
                 }
@@ -212,7 +214,10 @@ async fn run_inner(
                 _ => return Err(Error::Syntax),
             };
             let db = if rt == Rt::FlushDb { Some(c.db) } else { None };
-            core.call_all_tx(|_| Op::Flush { db, lazy }, c.tx).await;
+            within(&core, c.tx, Scope::Every, async |t: &Txn| {
+                t.call_all(&core, |_| Op::Flush { db, lazy }).await
+            })
+            .await;
             c.writer().ok();
         }
         Rt::SwapDb => {
@@ -226,8 +231,11 @@ async fn run_inner(
             if a < 0 || a >= n || b < 0 || b >= n {
                 return Err(Error::msg("ERR DB index is out of range"));
             }
-            core.call_all_tx(|_| Op::SwapDb(a as usize, b as usize), c.tx)
-                .await;
+            within(&core, c.tx, Scope::Every, async |t: &Txn| {
+                t.call_all(&core, |_| Op::SwapDb(a as usize, b as usize))
+                    .await
+            })
+            .await;
             c.writer().ok();
         }
         Rt::Info => {
@@ -317,35 +325,6 @@ async fn run_inner(
     Ok(())
 }
 
-/// The key locks a runtime operation runs under: its own (taken by `hold`, dropped by
-/// `release`), or, inside EXEC, the transaction's, which holds every key already.
-struct Held {
-    tx: u64,
-    own: Option<Vec<usize>>,
-}
-
-async fn hold(c: &Conn, keys: &[(usize, usize, Vec<u8>)]) -> Held {
-    match c.tx {
-        Some(tx) => Held { tx, own: None },
-        None => {
-            let tx = c.core.new_tx();
-            let shards = c.core.lock_keys(tx, keys).await;
-            Held {
-                tx,
-                own: Some(shards),
-            }
-        }
-    }
-}
-
-impl Held {
-    async fn release(self, core: &Rc<crate::core::Core>) {
-        if let Some(shards) = self.own {
-            core.release_all(self.tx, &shards).await;
-        }
-    }
-}
-
 /// SORT whose keys (the sorted key, STORE's destination, BY/GET patterns) may live on
 /// several shards. The sorted key and the destination are locked for the duration; keys
 /// read through patterns are fetched as they are (Redis Cluster refuses such patterns, so
@@ -364,14 +343,13 @@ async fn sort(c: &mut Conn, spec: &'static CommandSpec, args: Args<'_>) -> engin
     }
     locked.sort();
     locked.dedup();
-    let held = hold(c, &locked).await;
-    let tx = held.tx;
+    let held = Txn::begin(&c.core, c.tx, Scope::Keys(&locked)).await;
     let result = async {
         let get = Op::SortSource {
             db,
             key: key.to_vec(),
         };
-        let entry = match core.call_tx(shared.shard_of(key), get, tx).await {
+        let entry = match held.call(&core, shared.shard_of(key), get).await {
             Reply::Entry(e) => e,
             _ => None,
         };
@@ -394,7 +372,7 @@ async fn sort(c: &mut Conn, spec: &'static CommandSpec, args: Args<'_>) -> engin
                 db,
                 items: items.clone(),
             };
-            if let Reply::Values(vals, exists) = core.call_tx(sh, op, tx).await {
+            if let Reply::Values(vals, exists) = held.call(&core, sh, op).await {
                 found.extend(items.into_iter().zip(vals.into_iter().zip(exists)));
             }
         }
@@ -430,7 +408,7 @@ async fn sort(c: &mut Conn, spec: &'static CommandSpec, args: Args<'_>) -> engin
                     },
                 };
                 let stored = matches!(op, Op::Put { .. });
-                let reply = core.call_tx(shared.shard_of(dst), op, tx).await;
+                let reply = held.call(&core, shared.shard_of(dst), op).await;
                 if stored {
                     if matches!(reply, Reply::Int(1)) {
                         c.notify(NEW, "new", db, dst);
@@ -446,7 +424,7 @@ async fn sort(c: &mut Conn, spec: &'static CommandSpec, args: Args<'_>) -> engin
         Ok::<(), Error>(())
     }
     .await;
-    held.release(&core).await;
+    held.end(&core).await;
     result
 }
 
@@ -1226,8 +1204,7 @@ pub async fn gather(
         .collect();
     keys.sort();
     keys.dedup();
-    let held = hold(c, &keys).await;
-    let tx = held.tx;
+    let held = Txn::begin(&c.core, c.tx, Scope::Keys(&keys)).await;
     let mut scratch = engine::Shard::new(core.id, shared.databases());
     scratch.limits = core.shard.borrow().limits;
     scratch.notify_classes = engine::notify::recorded(core.settings.get().notify);
@@ -1238,7 +1215,7 @@ pub async fn gather(
             db: *db,
             key: key.clone(),
         };
-        if let Reply::Entry(Some(e)) = core.call_tx(*s, op, tx).await {
+        if let Reply::Entry(Some(e)) = held.call(&core, *s, op).await {
             scratch.store(*db, key, e.value, e.expire_at);
         }
         versions.push(scratch.watch(*db, key));
@@ -1265,10 +1242,10 @@ pub async fn gather(
                     key: key.clone(),
                 },
             };
-            core.call_tx(*s, op, tx).await;
+            held.call(&core, *s, op).await;
         }
     }
-    held.release(&core).await;
+    held.end(&core).await;
 }
 
 /// Multi-key commands whose keys are on different shards and that move values between them.
@@ -1316,9 +1293,9 @@ async fn cross(
         }
         _ => return Err(Error::Syntax),
     };
-    let held = hold(c, &keys).await;
+    let held = Txn::begin(&core, c.tx, Scope::Keys(&keys)).await;
     let result = cross_locked(c, rt, args, held.tx).await;
-    held.release(&core).await;
+    held.end(&core).await;
     result
 }
 

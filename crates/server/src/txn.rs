@@ -1,0 +1,137 @@
+//! The one transaction path of multi-shard operations (ARCHITECTURE.md, "Atomicity across
+//! shards"): lock what the operation touches, shard by shard in ascending order, run each
+//! shard's part, release, also when the operation fails. Every multi-shard operation goes
+//! through here: a command split by shard (`run_pieces`), the runtime's cross-shard moves
+//! and gathers, EXEC, whole-keyspace commands and the snapshot point (`Txn`, `within`).
+//! What is decided (who holds which key, who waits) is the lock table's (`locks.rs`).
+
+use crate::core::{Core, LockKeys};
+use crate::ops::{Batch, Op, Reply};
+use std::rc::Rc;
+
+/// What an operation locks.
+pub enum Scope<'a> {
+    /// (shard, db, key) triples.
+    Keys(&'a [(usize, usize, Vec<u8>)]),
+    /// Every key of every shard: whole-keyspace commands (FLUSHALL, SWAPDB, DBSIZE, ...)
+    /// and the snapshot point. Nothing else runs on any shard meanwhile, so the operation
+    /// sees and leaves one state of the whole keyspace.
+    Every,
+}
+
+/// Commands that read or write the whole keyspace: run alone on every shard, and a
+/// transaction that queues one locks every shard.
+pub fn whole_keyspace(name: &str) -> bool {
+    matches!(name, "flushdb" | "flushall" | "swapdb" | "dbsize" | "keys")
+}
+
+/// A multi-shard operation in progress: its id, which its requests carry so that its own
+/// locks let them through, and the shards it locked.
+pub struct Txn {
+    pub tx: u64,
+    /// None when it runs inside an outer operation (EXEC), whose locks cover it.
+    own: Option<Vec<usize>>,
+}
+
+impl Txn {
+    /// Locks `scope` for a new operation, or joins `outer`, which holds it already (EXEC
+    /// locks everything its queue names, and every shard when it queues a whole-keyspace
+    /// command).
+    pub async fn begin(core: &Rc<Core>, outer: Option<u64>, scope: Scope<'_>) -> Txn {
+        if let Some(tx) = outer {
+            return Txn { tx, own: None };
+        }
+        let tx = core.new_tx();
+        let every: Vec<(usize, usize, Vec<u8>)>;
+        let keys = match scope {
+            Scope::Keys(keys) => keys,
+            Scope::Every => {
+                every = (0..core.shards())
+                    .flat_map(|s| {
+                        crate::locks::whole_shard()
+                            .into_iter()
+                            .map(move |(db, k)| (s, db, k))
+                    })
+                    .collect();
+                &every
+            }
+        };
+        let shards = core.lock_keys(tx, keys).await;
+        Txn {
+            tx,
+            own: Some(shards),
+        }
+    }
+
+    /// Runs `op` on `shard` as part of this operation.
+    pub async fn call(&self, core: &Rc<Core>, shard: usize, op: Op) -> Reply {
+        core.call_tx(shard, op, self.tx).await
+    }
+
+    /// Runs `make(shard)` on every shard as part of this operation; replies in shard order.
+    pub async fn call_all(&self, core: &Rc<Core>, make: impl Fn(usize) -> Op) -> Vec<Reply> {
+        core.call_all_tx(make, Some(self.tx)).await
+    }
+
+    /// Releases what `begin` locked (nothing when it joined an outer operation).
+    pub async fn end(self, core: &Rc<Core>) {
+        if let Some(shards) = self.own {
+            core.release_all(self.tx, &shards).await;
+        }
+    }
+}
+
+/// Runs `body` as a multi-shard operation over `scope` and releases its locks whatever
+/// `body` returns.
+pub async fn within<T>(
+    core: &Rc<Core>,
+    outer: Option<u64>,
+    scope: Scope<'_>,
+    body: impl AsyncFnOnce(&Txn) -> T,
+) -> T {
+    let txn = Txn::begin(core, outer, scope).await;
+    let out = body(&txn).await;
+    txn.end(core).await;
+    out
+}
+
+/// A command split by shard (MSET, DEL, MGET, ... whose keys span shards): each shard's
+/// piece locks its keys and runs as soon as that shard grants, in ascending shard order;
+/// the last shard releases as it runs, the others once it has. One hop per shard. Returns
+/// each shard's reply (None for shards without a piece).
+pub async fn run_pieces(core: &Rc<Core>, pieces: Vec<Batch>) -> Vec<Option<Reply>> {
+    let tx = core.new_tx();
+    let shards: Vec<usize> = (0..pieces.len())
+        .filter(|&s| !pieces[s].is_empty())
+        .collect();
+    let mut replies: Vec<Option<Reply>> = (0..pieces.len()).map(|_| None).collect();
+    let mut pieces: Vec<Option<Batch>> = pieces.into_iter().map(Some).collect();
+    for (i, &s) in shards.iter().enumerate() {
+        let Some(batch) = pieces[s].take() else {
+            continue;
+        };
+        let keys: LockKeys = batch.keys().map(|(db, k)| (db, k.to_vec())).collect();
+        let last = i + 1 == shards.len();
+        let reply = if s == core.id {
+            core.lock_local(tx, keys).await;
+            let reply = core.exec(Op::Batch(batch));
+            if last {
+                core.release(tx);
+            }
+            reply
+        } else {
+            let op = Op::LockRun {
+                tx,
+                keys,
+                batch,
+                release: last,
+            };
+            core.call(s, op).await
+        };
+        replies[s] = Some(reply);
+    }
+    // The last shard released as it ran; the others held their keys until now.
+    core.release_all(tx, &shards[..shards.len().saturating_sub(1)])
+        .await;
+    replies
+}
