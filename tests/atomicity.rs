@@ -13,6 +13,24 @@ fn group() -> Vec<String> {
     (0..16).map(|i| format!("acct:{i}")).collect()
 }
 
+/// Lets the client threads run for 2 s, stops and joins them; the readers must have made
+/// progress.
+fn finish(stop: &AtomicBool, handles: Vec<std::thread::JoinHandle<()>>, reads: &AtomicU64) {
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.join().expect("a client thread failed");
+    }
+    assert!(reads.load(Ordering::Relaxed) > 50, "readers made progress");
+}
+
+/// One MGET of `keys`: every value must be the same (or every key missing).
+fn mget_all_same(c: &mut redis::Connection, keys: &[String], what: &str) {
+    let vals: Vec<Option<String>> = redis::cmd("MGET").arg(keys).query(c).unwrap();
+    let first = &vals[0];
+    assert!(vals.iter().all(|v| v == first), "MGET saw {what}: {vals:?}");
+}
+
 fn mset_never_seen_half_done(shards: usize) {
     let srv = Server::start(shards);
     let keys = group();
@@ -48,25 +66,14 @@ fn mset_never_seen_half_done(shards: usize) {
         let (mut c, keys, stop, reads) = (srv.client(), keys.clone(), stop.clone(), reads.clone());
         handles.push(std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                let vals: Vec<Option<String>> =
-                    redis::cmd("MGET").arg(&keys).query(&mut c).unwrap();
-                let first = &vals[0];
-                assert!(
-                    vals.iter().all(|v| v == first),
-                    "MGET saw a mix of writes: {vals:?}"
-                );
+                mget_all_same(&mut c, &keys, "a mix of writes");
                 let n: i64 = redis::cmd("EXISTS").arg(&keys).query(&mut c).unwrap();
                 assert!(n == 0 || n == keys.len() as i64, "EXISTS counted {n}");
                 reads.fetch_add(1, Ordering::Relaxed);
             }
         }));
     }
-    std::thread::sleep(Duration::from_secs(2));
-    stop.store(true, Ordering::Relaxed);
-    for h in handles {
-        h.join().expect("a client thread failed");
-    }
-    assert!(reads.load(Ordering::Relaxed) > 50, "readers made progress");
+    finish(&stop, handles, &reads);
 }
 
 #[test]
@@ -425,13 +432,7 @@ fn swapdb_and_flushall_are_atomic_across_shards() {
         handles.push(std::thread::spawn(move || {
             let () = redis::cmd("SELECT").arg(db).query(&mut c).unwrap();
             while !stop.load(Ordering::Relaxed) {
-                let vals: Vec<Option<String>> =
-                    redis::cmd("MGET").arg(&keys).query(&mut c).unwrap();
-                let first = &vals[0];
-                assert!(
-                    vals.iter().all(|v| v == first),
-                    "db {db}: MGET saw a whole-keyspace command half done: {vals:?}"
-                );
+                mget_all_same(&mut c, &keys, "a whole-keyspace command half done");
                 let n: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
                 assert!(
                     n == 0 || n == keys.len() as i64,
@@ -441,10 +442,5 @@ fn swapdb_and_flushall_are_atomic_across_shards() {
             }
         }));
     }
-    std::thread::sleep(Duration::from_secs(2));
-    stop.store(true, Ordering::Relaxed);
-    for h in handles {
-        h.join().expect("a client thread failed");
-    }
-    assert!(reads.load(Ordering::Relaxed) > 50, "readers made progress");
+    finish(&stop, handles, &reads);
 }
