@@ -16,8 +16,8 @@
 //! put back.
 
 use crate::conn::Conn;
-use crate::core::Waiter;
-use crate::ops::{BlockReg, Op, Reply, Try};
+use crate::core::{calls, Waiter};
+use crate::ops::{BlockReg, Reply, Try};
 use engine::cmd::blocking::{BlockKind, Undo};
 use engine::table::{CommandSpec, Handler, Split};
 use engine::Args;
@@ -109,16 +109,16 @@ pub async fn start(
             db: c.db,
             dst_shard,
         };
-        let op = Op::Block {
+        let call = calls::Block {
             reg,
             key: key.to_vec(),
         };
-        match core.call(shard, op).await {
-            Reply::Block(Try::Registered) => b.registered.push((shard, key.to_vec())),
+        match core.ask(shard, call).await {
+            Try::Registered => b.registered.push((shard, key.to_vec())),
             // Served by another of its keys meanwhile: the reply comes through the token.
-            Reply::Block(Try::Lost) => break,
-            other => {
-                b.early = Some(other);
+            Try::Lost => break,
+            served => {
+                b.early = Some(Reply::Block(served));
                 break;
             }
         }
@@ -237,23 +237,26 @@ async fn finish(c: &mut Conn, b: &mut Blocked, reply: Reply, alive: bool) {
             if !alive {
                 // A move not pushed anywhere yet goes back to its source too.
                 if !matches!(undo, Undo::Nothing) {
-                    core.call(shard, Op::Undo { db: b.db, undo }).await;
+                    core.ask(shard, calls::Undo { db: b.db, undo }).await;
                 }
             } else if let (Some(elem), BlockKind::Move { dst, to_right, .. }) = (moved, &b.kind) {
-                let push = Op::ListPush {
+                let push = calls::ListPush {
                     db: b.db,
                     key: dst.clone(),
                     left: !to_right,
                     elems: vec![elem.clone()],
                 };
-                let (pushed, mut events) = core.call(b.dst_shard, push).await.events();
-                match pushed {
-                    Reply::Text(e) => {
-                        core.call(shard, Op::Undo { db: b.db, undo }).await;
+                let mut events = match core.ask(b.dst_shard, push).await {
+                    Err(e) => {
+                        core.ask(shard, calls::Undo { db: b.db, undo }).await;
                         c.error(&e);
+                        Vec::new()
                     }
-                    _ => c.writer().bulk(&elem),
-                }
+                    Ok((_, events)) => {
+                        c.writer().bulk(&elem);
+                        events
+                    }
+                };
                 if !events.is_empty() {
                     c.events.append(&mut events);
                     crate::pubsub::publish_events(c).await;
@@ -265,7 +268,6 @@ async fn finish(c: &mut Conn, b: &mut Blocked, reply: Reply, alive: bool) {
         Reply::Unblocked { error: true } => {
             c.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
         }
-        Reply::Text(e) => c.error(&e),
         // Timed out, or unblocked as a timeout.
         _ => {
             let proto = c.proto;
@@ -278,12 +280,12 @@ async fn finish(c: &mut Conn, b: &mut Blocked, reply: Reply, alive: bool) {
     }
     for (s, keys) in by_shard.into_iter().enumerate() {
         if !keys.is_empty() {
-            let op = Op::Unblock {
+            let call = calls::Unblock {
                 db: b.db,
                 keys,
                 id: b.id,
             };
-            core.call(s, op).await;
+            core.ask(s, call).await;
         }
     }
     if !alive {

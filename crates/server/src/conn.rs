@@ -122,7 +122,7 @@ impl Conn {
     }
 
     /// Defers an integer reply summed from `here` and the replies of `pending`.
-    pub fn defer_sum(&mut self, here: i64, pending: Vec<crate::core::Pending>) {
+    pub fn defer_sum(&mut self, here: i64, pending: Vec<crate::core::Asked<i64>>) {
         if pending.is_empty() && !self.replies.active {
             self.writer().integer(here);
             return;
@@ -944,10 +944,8 @@ impl Conn {
         }
         for p in std::mem::take(&mut self.replies.waits) {
             let mut b = Vec::new();
-            match p.wait().await {
-                Reply::Int(n) => Writer::new(&mut b, self.proto).integer(n),
-                _ => b.extend_from_slice(b"-ERR shard unavailable\r\n"),
-            }
+            let n = p.wait().await;
+            Writer::new(&mut b, self.proto).integer(n);
             self.replies.waited.push(b);
         }
         let proto = self.proto;

@@ -9,7 +9,9 @@
 use crate::client::ClientInfo;
 pub use crate::locks::LockKeys;
 use crate::locks::LockTable;
-use crate::ops::{Batch, CoreStats, Op, Reply};
+
+pub mod calls;
+use crate::ops::{Batch, Call, Op, Reply, Touches, Try};
 use crate::shared::Shared;
 use engine::Shard;
 use reactor::{MeshRx, MeshTx};
@@ -152,6 +154,30 @@ impl Pending {
             Pending::Ready(r) => r,
             Pending::Remote(w) => Wait(w).await,
         }
+    }
+}
+
+/// A typed call in flight (`Core::send_call`): `wait` gives its `Out`.
+pub struct Asked<T> {
+    pending: Pending,
+    _out: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: 'static> Asked<T> {
+    pub async fn wait(self) -> T {
+        out_of(self.pending.wait().await)
+    }
+}
+
+/// The `Out` inside a typed call's reply. Only the call that made the reply waits for it
+/// (its token is its own), so the type always matches.
+fn out_of<T: 'static>(reply: Reply) -> T {
+    match reply {
+        Reply::Any(b) => match b.downcast::<T>() {
+            Ok(v) => *v,
+            Err(_) => unreachable!("a typed call got another call's reply"),
+        },
+        _ => unreachable!("a typed call got an untyped reply"),
     }
 }
 
@@ -306,16 +332,16 @@ impl Core {
         }
     }
 
-    /// Op::Block: serve the waiter now if its key can, else queue it on the key.
-    fn block(&self, shard: &mut Shard, reg: crate::ops::BlockReg, key: Vec<u8>) -> Reply {
+    /// `calls::Block`: serve the waiter now if its key can, else queue it on the key.
+    fn block(&self, shard: &mut Shard, reg: crate::ops::BlockReg, key: Vec<u8>) -> Try {
         use engine::cmd::blocking::{servable, Fit};
         use std::sync::atomic::Ordering::SeqCst;
         let db = reg.db;
         if reg.claim.load(SeqCst) {
-            return Reply::Block(crate::ops::Try::Lost);
+            return Try::Lost;
         }
         if servable(shard, db, &key, &reg.kind) == Fit::Ready {
-            return Reply::Block(self.claim_and_serve(shard, db, &key, &reg));
+            return self.claim_and_serve(shard, db, &key, &reg);
         }
         shard.block(db, &key, reg.id);
         let id = reg.id;
@@ -323,7 +349,7 @@ impl Core {
             .borrow_mut()
             .entry(id)
             .or_insert_with(|| Rc::new(reg));
-        Reply::Block(crate::ops::Try::Registered)
+        Try::Registered
     }
 
     pub fn shards(&self) -> usize {
@@ -360,24 +386,49 @@ impl Core {
         self.send(shard, op).await.wait().await
     }
 
-    pub async fn call_tx(self: &Rc<Self>, shard: usize, op: Op, tx: u64) -> Reply {
-        self.send_tx(shard, op, Some(tx)).await.wait().await
-    }
-
-    /// Runs `make(shard)` on every shard concurrently; replies in shard order.
-    pub async fn call_all(self: &Rc<Self>, make: impl Fn(usize) -> Op) -> Vec<Reply> {
-        self.call_all_tx(make, None).await
-    }
-
-    /// As `call_all`, from inside multi-shard operation `tx` (EXEC).
-    pub async fn call_all_tx(
+    /// Sends a typed call to `shard` (run at once when it is this core's), inside `tx`.
+    pub async fn send_call<C: Call>(
         self: &Rc<Self>,
-        make: impl Fn(usize) -> Op,
+        shard: usize,
+        call: C,
         tx: Option<u64>,
-    ) -> Vec<Reply> {
+    ) -> Asked<C::Out> {
+        let pending = if shard == self.id {
+            Pending::Ready(Reply::Any(Box::new(self.run_call(call))))
+        } else {
+            self.send_tx(shard, Op::Call(Box::new(call)), tx).await
+        };
+        Asked {
+            pending,
+            _out: std::marker::PhantomData,
+        }
+    }
+
+    /// Runs a typed call on `shard` and returns its reply.
+    pub async fn ask<C: Call>(self: &Rc<Self>, shard: usize, call: C) -> C::Out {
+        self.send_call(shard, call, None).await.wait().await
+    }
+
+    /// As `ask`, from inside multi-shard operation `tx`, which holds what `call` touches.
+    pub async fn ask_tx<C: Call>(
+        self: &Rc<Self>,
+        shard: usize,
+        call: C,
+        tx: Option<u64>,
+    ) -> C::Out {
+        self.send_call(shard, call, tx).await.wait().await
+    }
+
+    /// Runs `make(shard)` on every shard concurrently (inside `tx`, if any); replies in
+    /// shard order.
+    pub async fn ask_all<C: Call>(
+        self: &Rc<Self>,
+        make: impl Fn(usize) -> C,
+        tx: Option<u64>,
+    ) -> Vec<C::Out> {
         let mut pending = Vec::with_capacity(self.shards());
         for s in 0..self.shards() {
-            pending.push(self.send_tx(s, make(s), tx).await);
+            pending.push(self.send_call(s, make(s), tx).await);
         }
         let mut out = Vec::with_capacity(pending.len());
         for p in pending {
@@ -386,22 +437,20 @@ impl Core {
         out
     }
 
+    /// Runs a typed call here, then serves the clients it unblocked and publishes its
+    /// events, as `exec` does for every request.
+    fn run_call<C: Call>(&self, call: C) -> C::Out {
+        self.shard.borrow_mut().set_time(engine::shard::unix_ms());
+        let out = call.run(self);
+        self.serve_ready();
+        self.publish_events();
+        out
+    }
+
     /// Runs an operation on this core, then serves any clients it unblocked.
     pub fn exec(&self, op: Op) -> Reply {
-        match op {
-            Op::SnapshotStart { sink } => {
-                return match self.rc() {
-                    Some(me) => crate::persist::start_shard(&me, sink),
-                    None => Reply::Unit,
-                };
-            }
-            Op::Load(file) => {
-                if let Some(me) = self.rc() {
-                    reactor::spawn_local(crate::persist::load_shard(me, file)).detach();
-                }
-                return Reply::Unit;
-            }
-            _ => {}
+        if let Op::Call(call) = op {
+            return Reply::Any(self.run_call(call));
         }
         let mut reply = self.exec_op(op);
         self.serve_ready();
@@ -439,293 +488,15 @@ impl Core {
         shard.set_time(engine::shard::unix_ms());
         match op {
             Op::Batch(b) => Reply::Batch(b.run(&mut shard)),
-            // Handled by `serve_requests`; on its own core a lock is taken with `lock_local`.
-            Op::LockRun { .. } | Op::Release(_) => Reply::Unit,
-            Op::Watch { db, keys } => Reply::Versions(
-                keys.iter()
-                    .map(|k| shard.watch(db, k) | (shard.is_expired(db, k) as u64) << 63)
-                    .collect(),
-            ),
-            Op::Unwatch(keys) => {
-                for (db, k) in keys {
-                    shard.unwatch(db, &k);
-                }
-                Reply::Unit
-            }
-            Op::WatchCheck(keys) => Reply::Bool(watches_hold(&shard, &keys)),
+            // Handled by `serve_requests` and `exec`; on its own core a lock is taken with
+            // `lock_local`.
+            Op::LockRun { .. } | Op::Release(_) | Op::Call(_) => Reply::Unit,
             Op::Exec { watches, batch } => {
                 if watches_hold(&shard, &watches) {
                     Reply::Batch(batch.run(&mut shard))
                 } else {
-                    Reply::Bool(false)
+                    Reply::Aborted
                 }
-            }
-            Op::CheckList { db, key } => {
-                match engine::cmd::list::check_list(&mut shard, db, &key) {
-                    Ok(b) => Reply::Bool(b),
-                    Err(e) => Reply::Text(e.message().into_owned()),
-                }
-            }
-            Op::ListPop {
-                db,
-                key,
-                left,
-                count,
-            } => match engine::cmd::list::pop_from(&mut shard, db, &key, left, count) {
-                Ok(v) => Reply::Evented(
-                    Box::new(Reply::Keys(v.unwrap_or_default())),
-                    shard.take_events(),
-                ),
-                Err(e) => Reply::Text(e.message().into_owned()),
-            },
-            Op::ListPush {
-                db,
-                key,
-                left,
-                elems,
-            } => {
-                let elems = elems.into_iter().map(Vec::into_boxed_slice);
-                match engine::cmd::list::push_into(&mut shard, db, &key, left, elems) {
-                    Ok(n) => Reply::Evented(Box::new(Reply::Int(n as i64)), shard.take_events()),
-                    Err(e) => Reply::Text(e.message().into_owned()),
-                }
-            }
-            Op::Dbsize(db) => Reply::Int(shard.dbsize(db) as i64),
-            Op::Keys(db, pattern) => Reply::Keys(shard.keys(db, &pattern)),
-            Op::Scan {
-                db,
-                cursor,
-                count,
-                pattern,
-                kind,
-            } => {
-                let (c, keys) = shard.scan(db, cursor, count, pattern.as_deref(), kind.as_deref());
-                Reply::Scan(c, keys)
-            }
-            Op::RandomKey(db) => Reply::Key(shard.random_key(db)),
-            Op::Flush { db, lazy } => {
-                let old = shard.flush(db);
-                if lazy {
-                    // Dropping millions of keys takes a while: do it off the core.
-                    std::thread::spawn(move || drop(old));
-                }
-                Reply::Unit
-            }
-            Op::SwapDb(a, b) => {
-                shard.swapdb(a, b);
-                Reply::Unit
-            }
-            Op::DbInfo => Reply::DbInfo(shard.db_info()),
-            Op::Stats { pubsub } => {
-                let keys = (0..shard.databases()).map(|d| shard.dbsize(d)).sum();
-                let clients = self.clients.borrow();
-                Reply::Stats(CoreStats {
-                    keyspace_hits: shard.stats.keyspace_hits,
-                    keyspace_misses: shard.stats.keyspace_misses,
-                    expired_keys: shard.stats.expired_keys,
-                    dirty: shard.stats.dirty,
-                    commands: self.counters.commands.get(),
-                    keys,
-                    net_input_bytes: self.counters.net_in.get(),
-                    net_output_bytes: self.counters.net_out.get(),
-                    hops_sent: self.counters.hops.get(),
-                    max_input_buffer: clients.values().map(|c| c.qbuf.get()).max().unwrap_or(0),
-                    max_output_buffer: clients.values().map(|c| c.output_len()).max().unwrap_or(0),
-                    pubsub: if pubsub {
-                        use crate::pubsub::Kind;
-                        let reg = self.pubsub.borrow();
-                        [Kind::Channel, Kind::Pattern, Kind::Shard].map(|k| reg.names(k, None))
-                    } else {
-                        Default::default()
-                    },
-                })
-            }
-            Op::ResetStats => {
-                shard.stats.keyspace_hits = 0;
-                shard.stats.keyspace_misses = 0;
-                shard.stats.expired_keys = 0;
-                self.counters.commands.set(0);
-                self.counters.net_in.set(0);
-                self.counters.net_out.set(0);
-                self.counters.hops.set(0);
-                Reply::Unit
-            }
-            Op::Take { db, key } => Reply::Entry(shard.take(db, &key)),
-            Op::Block { reg, key } => self.block(&mut shard, reg, key),
-            Op::Unblock { db, keys, id } => {
-                for k in &keys {
-                    shard.unblock(db, k, id);
-                }
-                self.blocked.borrow_mut().remove(&id);
-                Reply::Unit
-            }
-            Op::Undo { db, undo } => {
-                // Putting back what a vanished client was served is no command: no events.
-                let mark = shard.event_mark();
-                engine::cmd::blocking::undo(&mut shard, db, undo);
-                shard.discard_events_since(mark);
-                Reply::Unit
-            }
-            Op::ClientUnblock { id, error } => {
-                drop(shard);
-                let client = self.clients.borrow().get(&id).cloned();
-                let unblocked = client.is_some_and(|c| {
-                    let b = c.blocked.borrow();
-                    match &*b {
-                        Some((token, claim))
-                            if !claim.swap(true, std::sync::atomic::Ordering::SeqCst) =>
-                        {
-                            self.fill(*token, Reply::Unblocked { error });
-                            true
-                        }
-                        _ => false,
-                    }
-                });
-                Reply::Int(unblocked as i64)
-            }
-            // SORT's reads: the runtime raises their keymiss events itself, in the order
-            // Redis' SORT reads (with repeats), so these are dropped here.
-            Op::SortSource { db, key } => {
-                let mark = shard.event_mark();
-                let entry = shard.lookup_read(db, &key).map(|e| {
-                    engine::cmd::sort::sortable(&mut e.value);
-                    e.clone()
-                });
-                shard.discard_events_since(mark);
-                Reply::Entry(entry)
-            }
-            Op::SortLookup { db, items } => {
-                let mark = shard.event_mark();
-                let mut values = Vec::with_capacity(items.len());
-                let mut exists = Vec::with_capacity(items.len());
-                for (k, f) in &items {
-                    values.push(engine::cmd::sort::fetch(&mut shard, db, k, f.as_deref()));
-                    exists.push(shard.value(db, k).is_some());
-                }
-                shard.discard_events_since(mark);
-                Reply::Values(values, exists)
-            }
-            Op::Publish { msgs, shard } => {
-                let limits = self.settings.get().output;
-                let reg = self.pubsub.borrow();
-                let n: usize = msgs
-                    .iter()
-                    .map(|(channel, message)| reg.publish(channel, message, shard, &limits))
-                    .sum();
-                Reply::Int(n as i64)
-            }
-            Op::ShardChannels {
-                channels,
-                core,
-                add,
-            } => {
-                let mut map = self.shard_channels.borrow_mut();
-                let delta = if add { 1 } else { -1 };
-                for ch in channels {
-                    let cores = map.entry(ch.clone()).or_default();
-                    match cores.iter_mut().find(|(c, _)| *c == core) {
-                        Some((_, n)) => *n += delta,
-                        None => cores.push((core, delta)),
-                    }
-                    cores.retain(|&(_, n)| n != 0);
-                    if cores.is_empty() {
-                        map.remove(&ch);
-                    }
-                }
-                Reply::Unit
-            }
-            Op::ShardRoute { channel } => Reply::Cores(
-                self.shard_channels
-                    .borrow()
-                    .get(&channel)
-                    .map(|cores| {
-                        cores
-                            .iter()
-                            .filter(|&&(_, n)| n > 0)
-                            .map(|&(c, _)| c)
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            ),
-            Op::PubsubNames { kind, pattern } => {
-                Reply::Keys(self.pubsub.borrow().names(kind, pattern.as_deref()))
-            }
-            Op::PubsubCount { kind, names } => {
-                let reg = self.pubsub.borrow();
-                Reply::Versions(
-                    names
-                        .iter()
-                        .map(|n| reg.subscribers(kind, n) as u64)
-                        .collect(),
-                )
-            }
-            Op::SetLimits(settings) => {
-                shard.limits = settings.limits;
-                shard.save_opts = settings.save;
-                shard.lfu_policy = settings.lfu;
-                shard.notify_classes = engine::notify::recorded(settings.notify);
-                self.settings.set(settings);
-                Reply::Unit
-            }
-            Op::Digest => Reply::Digests(shard.digest()),
-            // Started in `exec`, which needs the core itself for the snapshot's task.
-            Op::SnapshotStart { .. } | Op::Load(_) => Reply::Unit,
-            Op::DigestValue { db, keys } => Reply::Keys(
-                keys.iter()
-                    .map(|k| engine::digest::hex(&shard.digest_value(db, k)).into_bytes())
-                    .collect(),
-            ),
-            Op::Get { db, key } => Reply::Entry(shard.peek(db, &key).cloned()),
-            Op::Put {
-                db,
-                key,
-                entry,
-                replace,
-            } => {
-                let mark = shard.event_mark();
-                let existed = shard.exists(db, &key);
-                let done = engine::cmd::keys::put_copy(&mut shard, db, &key, entry, replace);
-                // A write-back or the far half of a cross-shard command: the command that
-                // asked raises the keyspace events, so it hears whether the key is new.
-                shard.discard_events_since(mark);
-                Reply::Int(if !done {
-                    0
-                } else if existed {
-                    2
-                } else {
-                    1
-                })
-            }
-            Op::Exists { db, keys } => {
-                Reply::Int(keys.iter().filter(|k| shard.exists(db, k)).count() as i64)
-            }
-            Op::ClientList { ids, kind } => {
-                drop(shard);
-                let clients = self.clients.borrow();
-                let mut text = String::new();
-                for c in clients.values() {
-                    if ids.as_ref().is_some_and(|ids| !ids.contains(&c.id)) {
-                        continue;
-                    }
-                    if kind.as_ref().is_some_and(|k| k != "normal") {
-                        continue;
-                    }
-                    text.push_str(&c.describe());
-                    text.push('\n');
-                }
-                Reply::Text(text)
-            }
-            Op::ClientKill(filter) => {
-                drop(shard);
-                let clients = self.clients.borrow();
-                let mut killed = 0;
-                for c in clients.values() {
-                    if c.matches(&filter) {
-                        c.kill();
-                        killed += 1;
-                    }
-                }
-                Reply::Int(killed)
             }
         }
     }
@@ -796,71 +567,27 @@ impl Core {
     }
 
     /// Whether a request (sent inside `tx`, if any) may run now, or must wait for held keys.
-    /// Every kind of request is named below (no catch-all): a new one has to say which keys
-    /// it touches before it compiles.
+    /// Every kind of request says what it touches (typed calls through `Call::touches`, a
+    /// required method; no catch-all here): a new one cannot skip the key locks.
     pub fn lock_allows(&self, op: &Op, tx: Option<u64>) -> bool {
         if self.lock_idle() {
             return true;
         }
         match op {
+            Op::Call(call) => match call.touches() {
+                Touches::Nothing => true,
+                Touches::Keys(db, keys) => self.keys_free_for(db, keys, tx),
+                Touches::Everything => self.lock.table.borrow().all_held_by(tx),
+            },
             Op::Batch(b) => b.keys().all(|(db, k)| self.keys_free_for(db, [k], tx)),
-            Op::Take { db, key } | Op::Get { db, key } | Op::Put { db, key, .. } => {
-                self.keys_free_for(*db, [key.as_slice()], tx)
-            }
-            Op::Exists { db, keys } => {
-                self.keys_free_for(*db, keys.iter().map(|k| k.as_slice()), tx)
-            }
-            Op::CheckList { db, key }
-            | Op::ListPop { db, key, .. }
-            | Op::ListPush { db, key, .. } => self.keys_free_for(*db, [key.as_slice()], tx),
-            Op::Block { reg, key } => self.keys_free_for(reg.db, [key.as_slice()], tx),
-            // Putting back what a vanished blocked client was served writes its key.
-            Op::Undo { db, undo } => undo.key().is_none_or(|k| self.keys_free_for(*db, [k], tx)),
-            Op::SortLookup { db, items } => {
-                self.keys_free_for(*db, items.iter().map(|(k, _)| k.as_slice()), tx)
-            }
-            Op::SortSource { db, key } => self.keys_free_for(*db, [key.as_slice()], tx),
             Op::Exec { watches, batch } => {
                 batch.keys().all(|(db, k)| self.keys_free_for(db, [k], tx))
                     && watches
                         .iter()
                         .all(|(db, k, _)| self.keys_free_for(*db, [k.as_slice()], tx))
             }
-            Op::DigestValue { db, keys } => {
-                self.keys_free_for(*db, keys.iter().map(|k| k.as_slice()), tx)
-            }
-            // Whole-keyspace writes wait for every held key (but their own).
-            Op::Flush { .. } | Op::SwapDb(..) => self.lock.table.borrow().all_held_by(tx),
-            // Lock requests queue in the lock table itself; watches read or drop versions
-            // (a version read mid-operation only makes EXEC fail, never pass wrongly); a
-            // snapshot's start takes the whole shard through the lock table first.
-            Op::LockRun { .. }
-            | Op::Release(_)
-            | Op::Watch { .. }
-            | Op::Unwatch(_)
-            | Op::WatchCheck(_)
-            | Op::SnapshotStart { .. }
-            | Op::Load(_) => true,
-            // Blocking bookkeeping that writes no key.
-            Op::Unblock { .. } | Op::ClientUnblock { .. } => true,
-            // Not about keys: pub/sub, clients, settings, counters.
-            Op::Publish { .. }
-            | Op::ShardChannels { .. }
-            | Op::ShardRoute { .. }
-            | Op::PubsubNames { .. }
-            | Op::PubsubCount { .. }
-            | Op::SetLimits(_)
-            | Op::Stats { .. }
-            | Op::ResetStats
-            | Op::ClientList { .. }
-            | Op::ClientKill(_) => true,
-            // Whole-keyspace reads: not ordered with multi-shard operations yet.
-            Op::Dbsize(_)
-            | Op::Keys(..)
-            | Op::Scan { .. }
-            | Op::RandomKey(_)
-            | Op::DbInfo
-            | Op::Digest => true,
+            // Lock requests queue in the lock table itself.
+            Op::LockRun { .. } | Op::Release(_) => true,
         }
     }
 

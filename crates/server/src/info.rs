@@ -2,7 +2,8 @@
 //! libraries parse it. Figures that span cores are gathered from every core.
 
 use crate::conn::Conn;
-use crate::ops::{CoreStats, Op, Reply};
+use crate::core::calls;
+use crate::ops::CoreStats;
 use crate::runtime::REDIS_VERSION;
 use engine::{Args, DbInfo};
 use std::fmt::Write;
@@ -40,8 +41,8 @@ pub async fn render(c: &mut Conn, args: Args<'_>) -> String {
     let shared = core.shared.clone();
     let mut stats = CoreStats::default();
     let pubsub = want("stats");
-    for r in core.call_all(|_| Op::Stats { pubsub }).await {
-        if let Reply::Stats(s) = r {
+    for s in core.ask_all(|_| calls::Stats { pubsub }, None).await {
+        {
             stats.keyspace_hits += s.keyspace_hits;
             stats.keyspace_misses += s.keyspace_misses;
             stats.expired_keys += s.expired_keys;
@@ -60,8 +61,8 @@ pub async fn render(c: &mut Conn, args: Args<'_>) -> String {
     }
     let mut dbs: Vec<DbInfo> = Vec::new();
     if want("keyspace") {
-        for r in core.call_all(|_| Op::DbInfo).await {
-            if let Reply::DbInfo(v) = r {
+        for v in core.ask_all(|_| calls::DbInfo, None).await {
+            {
                 if dbs.is_empty() {
                     dbs = vec![DbInfo::default(); v.len()];
                 }

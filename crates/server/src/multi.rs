@@ -7,6 +7,7 @@
 //! whose keys all live on this core locks nothing remote.
 
 use crate::conn::Conn;
+use crate::core::calls;
 use crate::ops::{Batch, Op, Reply};
 use crate::txn::{Scope, Txn};
 use engine::args::OwnedArgs;
@@ -103,14 +104,13 @@ pub async fn watch(c: &mut Conn, args: Args<'_>) {
         if keys.is_empty() {
             continue;
         }
-        let op = Op::Watch {
+        let call = calls::Watch {
             db,
             keys: keys.clone(),
         };
-        if let Reply::Versions(vs) = core.call(s, op).await {
-            for (k, v) in keys.into_iter().zip(vs) {
-                c.multi.watching.push((s, db, k, v));
-            }
+        let versions = core.ask(s, call).await;
+        for (k, v) in keys.into_iter().zip(versions) {
+            c.multi.watching.push((s, db, k, v));
         }
     }
     c.writer().ok();
@@ -134,7 +134,7 @@ pub async fn unwatch_all(c: &mut Conn) {
     }
     for (s, keys) in by_shard.into_iter().enumerate() {
         if !keys.is_empty() {
-            core.call(s, Op::Unwatch(keys)).await;
+            core.ask(s, calls::Unwatch(keys)).await;
         }
     }
 }
@@ -278,10 +278,7 @@ async fn watched_unchanged(c: &mut Conn, tx: u64) -> bool {
         if keys.is_empty() {
             continue;
         }
-        if !matches!(
-            core.call_tx(s, Op::WatchCheck(keys), tx).await,
-            Reply::Bool(true)
-        ) {
+        if !core.ask_tx(s, calls::WatchCheck(keys), Some(tx)).await {
             return false;
         }
     }

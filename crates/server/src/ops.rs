@@ -3,8 +3,7 @@
 //! threads through the cross-core queues.
 
 use engine::table::{CommandSpec, Handler};
-use engine::value::Entry;
-use engine::{Args, DbInfo, Shard};
+use engine::{Args, Shard};
 use resp::{Arg, Proto};
 use std::ops::Range;
 
@@ -132,8 +131,57 @@ pub struct KillFilter {
     pub skip: Option<u64>,
 }
 
+/// What a cross-core call touches, for the key locks of multi-shard operations
+/// (`Core::lock_allows`).
+pub enum Touches<'a> {
+    /// No key (pub/sub, clients, settings, counters, watch versions, whole-keyspace reads
+    /// that run inside an operation locking every shard).
+    Nothing,
+    /// These keys of a database.
+    Keys(usize, Vec<&'a [u8]>),
+    /// Every key: waits until everything held is the caller's own.
+    Everything,
+}
+
+/// A request one core runs for another, typed with its reply: the caller gets `Out` and
+/// nothing else, and every call says what it touches before it compiles.
+pub trait Call: Send + 'static {
+    type Out: Send + 'static;
+    fn touches(&self) -> Touches<'_>;
+    /// Runs on the core that owns what it touches (the shard's clock already set).
+    fn run(self, core: &crate::core::Core) -> Self::Out;
+}
+
+/// A `Call` with its types erased, as it crosses the queues.
+pub trait AnyCall: Send {
+    fn touches(&self) -> Touches<'_>;
+    fn run_any(self: Box<Self>, core: &crate::core::Core) -> Box<dyn std::any::Any + Send>;
+}
+
+/// A call that came across the queues runs as what it is.
+impl Call for Box<dyn AnyCall> {
+    type Out = Box<dyn std::any::Any + Send>;
+    fn touches(&self) -> Touches<'_> {
+        (**self).touches()
+    }
+    fn run(self, core: &crate::core::Core) -> Self::Out {
+        self.run_any(core)
+    }
+}
+
+impl<C: Call> AnyCall for C {
+    fn touches(&self) -> Touches<'_> {
+        Call::touches(self)
+    }
+    fn run_any(self: Box<Self>, core: &crate::core::Core) -> Box<dyn std::any::Any + Send> {
+        Box::new((*self).run(core))
+    }
+}
+
 pub enum Op {
     Batch(Batch),
+    /// A typed call (`Call`, `core::calls`); answered with `Reply::Any` holding its `Out`.
+    Call(Box<dyn AnyCall>),
     /// A multi-shard operation's piece for this shard: lock `keys` for `tx` (after earlier
     /// operations on them), run `batch`, release at once when it is the last shard, and answer
     /// with the batch's replies.
@@ -145,166 +193,11 @@ pub enum Op {
     },
     /// Release `tx`'s keys on this shard.
     Release(u64),
-    /// WATCH these keys of `db`: answers their versions (`Reply::Versions`), with the top bit
-    /// set for a key that is already logically expired.
-    Watch {
-        db: usize,
-        keys: Vec<Vec<u8>>,
-    },
-    /// Whether `key` holds a list (`Reply::Bool`), is absent, or is another type (error text).
-    CheckList {
-        db: usize,
-        key: Vec<u8>,
-    },
-    /// Pop up to `count` elements from one end of a list (`Reply::Keys`; nothing if absent).
-    ListPop {
-        db: usize,
-        key: Vec<u8>,
-        left: bool,
-        count: usize,
-    },
-    /// Push elements onto one end of a list, creating it (`Reply::Int`: the new length).
-    ListPush {
-        db: usize,
-        key: Vec<u8>,
-        left: bool,
-        elems: Vec<Vec<u8>>,
-    },
-    /// Drop one watch of each (db, key).
-    Unwatch(Vec<(usize, Vec<u8>)>),
-    /// Whether every (db, key) is still at the version WATCH saw (as `Watch` answered it)
-    /// and has not expired since.
-    WatchCheck(Vec<(usize, Vec<u8>, u64)>),
     /// A transaction whose keys all live on this shard: check the watches, then run the
-    /// whole queue in one go (`Reply::Batch`), or answer `Reply::Bool(false)`.
+    /// whole queue in one go (`Reply::Batch`), or answer `Reply::Aborted`.
     Exec {
         watches: Vec<(usize, Vec<u8>, u64)>,
         batch: Batch,
-    },
-    /// A blocking command's waiter on `key` (of `reg.db`): served at once if the key can
-    /// serve it (`Reply::Block(Try::Served)`), else registered until a push serves it, it
-    /// times out or its client goes.
-    Block {
-        reg: BlockReg,
-        key: Vec<u8>,
-    },
-    /// Drops waiter `id` from these keys.
-    Unblock {
-        db: usize,
-        keys: Vec<Vec<u8>>,
-        id: u64,
-    },
-    /// Puts back what serving a waiter took, its client being gone.
-    Undo {
-        db: usize,
-        undo: engine::cmd::blocking::Undo,
-    },
-    /// CLIENT UNBLOCK: unblocks client `id` if it is this core's and blocked
-    /// (`Reply::Int(1)`), with an error or as a timeout.
-    ClientUnblock {
-        id: u64,
-        error: bool,
-    },
-    /// SORT's source: the entry (`Reply::Entry`), a sorted set converted as SORT leaves it.
-    SortSource {
-        db: usize,
-        key: Vec<u8>,
-    },
-    /// SORT's pattern reads: each (key, hash field) as a string or field value
-    /// (`Reply::Values`).
-    SortLookup {
-        db: usize,
-        items: Vec<engine::cmd::sort::PatternKey>,
-    },
-    /// A message for this core's subscribers (`Reply::Int`: how many received it).
-    Publish {
-        /// (channel, message) pairs, delivered in order.
-        msgs: Vec<(Vec<u8>, Vec<u8>)>,
-        shard: bool,
-    },
-    /// At a shard channel's owning shard: `core` has its first subscriber to each of
-    /// `channels` (`add`), or lost its last one.
-    ShardChannels {
-        channels: Vec<Vec<u8>>,
-        core: usize,
-        add: bool,
-    },
-    /// At a shard channel's owning shard: which cores subscribe to it (`Reply::Cores`).
-    ShardRoute {
-        channel: Vec<u8>,
-    },
-    /// Names with subscribers on this core (`Reply::Keys`).
-    PubsubNames {
-        kind: crate::pubsub::Kind,
-        pattern: Option<Vec<u8>>,
-    },
-    /// Subscriber counts on this core (`Reply::Versions`, in order).
-    PubsubCount {
-        kind: crate::pubsub::Kind,
-        names: Vec<Vec<u8>>,
-    },
-    /// New encoding limits after CONFIG SET.
-    SetLimits(crate::shared::Settings),
-    Dbsize(usize),
-    Keys(usize, Vec<u8>),
-    Scan {
-        db: usize,
-        cursor: u64,
-        count: usize,
-        pattern: Option<Vec<u8>>,
-        kind: Option<Vec<u8>>,
-    },
-    RandomKey(usize),
-    Flush {
-        db: Option<usize>,
-        lazy: bool,
-    },
-    SwapDb(usize, usize),
-    DbInfo,
-    /// INFO's counters; the subscription names only when `pubsub` (INFO stats).
-    Stats {
-        pubsub: bool,
-    },
-    ResetStats,
-    Take {
-        db: usize,
-        key: Vec<u8>,
-    },
-    Get {
-        db: usize,
-        key: Vec<u8>,
-    },
-    /// Stores `entry` unless the key exists and `replace` is off (`Reply::Int`: 0 not
-    /// stored, 1 stored under a new key, 2 stored over an existing one).
-    Put {
-        db: usize,
-        key: Vec<u8>,
-        entry: Entry,
-        replace: bool,
-    },
-    /// How many of `keys` exist (MSETNX's check).
-    Exists {
-        db: usize,
-        keys: Vec<Vec<u8>>,
-    },
-    ClientList {
-        ids: Option<Vec<u64>>,
-        kind: Option<String>,
-    },
-    ClientKill(KillFilter),
-    /// Each database's xor of key digests (`Reply::Digests`), for DEBUG DIGEST.
-    Digest,
-    /// The snapshot point (sent under a whole-shard lock): start this shard's snapshot,
-    /// feeding `sink` (`Reply::Versions`: the change counter, then keys and expires per db).
-    SnapshotStart {
-        sink: crossbeam_channel::Sender<crate::persist::SaveMsg>,
-    },
-    /// Load this shard's keys from an RDB file (DEBUG RELOAD), in the background.
-    Load(std::sync::Arc<Vec<u8>>),
-    /// DEBUG DIGEST-VALUE of these keys of `db` (`Reply::Keys`: hex digests in order).
-    DigestValue {
-        db: usize,
-        keys: Vec<Vec<u8>>,
     },
 }
 
@@ -361,45 +254,16 @@ pub enum Try {
 }
 
 pub enum Reply {
-    Cores(Vec<usize>),
-    /// A reply and the keyspace events raised making it, for the asking connection to
-    /// publish in its command's order.
-    Evented(Box<Reply>, Vec<engine::notify::Event>),
+    /// A typed call's `Out`.
+    Any(Box<dyn std::any::Any + Send>),
+    /// What became of a blocked client (delivered to its connection).
     Block(Try),
     /// CLIENT UNBLOCK ended the block.
     Unblocked {
         error: bool,
     },
     Batch(BatchOut),
-    Int(i64),
-    Keys(Vec<Vec<u8>>),
-    Scan(u64, Vec<Vec<u8>>),
-    Key(Option<Vec<u8>>),
-    Entry(Option<Entry>),
-    Bool(bool),
-    DbInfo(Vec<DbInfo>),
-    Stats(CoreStats),
-    Text(String),
-    Versions(Vec<u64>),
-    Digests(Vec<Option<engine::digest::Digest>>),
-    /// Values, and whether each one's key exists.
-    Values(Vec<Option<Vec<u8>>>, Vec<bool>),
+    /// A one-shard EXEC whose watches failed.
+    Aborted,
     Unit,
-}
-
-impl Reply {
-    /// The reply and its keyspace events (none unless `Evented`).
-    pub fn events(self) -> (Reply, Vec<engine::notify::Event>) {
-        match self {
-            Reply::Evented(r, e) => (*r, e),
-            r => (r, Vec::new()),
-        }
-    }
-
-    pub fn int(&self) -> i64 {
-        match self {
-            Reply::Int(n) => *n,
-            _ => 0,
-        }
-    }
 }

@@ -13,8 +13,7 @@
 //! skipping the rest without decoding them, so loading runs on every core at once. Clients
 //! get -LOADING until every shard is done.
 
-use crate::core::Core;
-use crate::ops::{Op, Reply};
+use crate::core::{calls, Core};
 use engine::rdb;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
@@ -170,7 +169,7 @@ fn write_file(
 
 /// On a shard, at the snapshot point: starts its snapshot and the task that feeds the
 /// writer. Answers its databases' sizes and its change counter.
-pub fn start_shard(core: &Rc<Core>, sink: crossbeam_channel::Sender<SaveMsg>) -> Reply {
+pub fn start_shard(core: &Rc<Core>, sink: crossbeam_channel::Sender<SaveMsg>) -> Vec<u64> {
     let opts = core.settings.get().save;
     let (sizes, dirty) = {
         let mut shard = core.shard.borrow_mut();
@@ -208,7 +207,7 @@ pub fn start_shard(core: &Rc<Core>, sink: crossbeam_channel::Sender<SaveMsg>) ->
         out.push(k as u64);
         out.push(e as u64);
     }
-    Reply::Versions(out)
+    out
 }
 
 /// Runs a whole save and waits for it. Err: the reason it failed (already logged).
@@ -227,7 +226,7 @@ pub async fn save(core: &Rc<Core>) -> Result<(), String> {
     let (tx_sink, rx) = crossbeam_channel::bounded(QUEUE_CHUNKS * core.shards());
     // The snapshot point: every shard locked whole, in shard order.
     let replies = crate::txn::within(core, None, crate::txn::Scope::Every, async |t| {
-        t.call_all(core, |_| Op::SnapshotStart {
+        t.ask_all(core, |_| calls::SnapshotStart {
             sink: tx_sink.clone(),
         })
         .await
@@ -236,16 +235,14 @@ pub async fn save(core: &Rc<Core>) -> Result<(), String> {
     drop(tx_sink);
     let mut dirty = 0u64;
     let mut dbs: Vec<(usize, usize)> = Vec::new();
-    for r in replies {
-        if let Reply::Versions(v) = r {
-            dirty += v.first().copied().unwrap_or(0);
-            for (i, pair) in v[1..].chunks(2).enumerate() {
-                if dbs.len() <= i {
-                    dbs.resize(i + 1, (0, 0));
-                }
-                dbs[i].0 += pair[0] as usize;
-                dbs[i].1 += pair.get(1).copied().unwrap_or(0) as usize;
+    for v in replies {
+        dirty += v.first().copied().unwrap_or(0);
+        for (i, pair) in v.get(1..).unwrap_or_default().chunks(2).enumerate() {
+            if dbs.len() <= i {
+                dbs.resize(i + 1, (0, 0));
             }
+            dbs[i].0 += pair[0] as usize;
+            dbs[i].1 += pair.get(1).copied().unwrap_or(0) as usize;
         }
     }
     let (path, tmp) = paths(core);
@@ -321,21 +318,22 @@ pub async fn reload(core: &Rc<Core>) -> Result<(), String> {
     let state = &core.shared.persist;
     state.loading_left.store(core.shards(), Ordering::Release);
     state.loading.store(true, Ordering::Release);
-    core.call_all(|_| Op::Flush {
-        db: None,
-        lazy: false,
+    crate::txn::within(core, None, crate::txn::Scope::Every, async |t| {
+        t.ask_all(core, |_| calls::Flush {
+            db: None,
+            lazy: false,
+        })
+        .await
     })
     .await;
-    core.call_all(|_| Op::Load(file.clone())).await;
+    core.ask_all(|_| calls::Load(file.clone()), None).await;
     while state.loading.load(Ordering::Acquire) {
         reactor::sleep(Duration::from_millis(1)).await;
     }
     // Emptying and loading are no changes to save (as redis-server's emptyData and rdbLoad).
     let mut dirty = 0;
-    for r in core.call_all(|_| Op::Stats { pubsub: false }).await {
-        if let Reply::Stats(s) = r {
-            dirty += s.dirty;
-        }
+    for s in core.ask_all(|_| calls::Stats { pubsub: false }, None).await {
+        dirty += s.dirty;
     }
     state.dirty_at_save.store(dirty, Ordering::Relaxed);
     Ok(())

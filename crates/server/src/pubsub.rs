@@ -2,7 +2,7 @@
 //!
 //! Each core keeps the subscriptions of its own clients (`Registry`). PUBLISH delivers on
 //! its own core, then sends the message once to every other core that has subscribers
-//! (`Op::Publish`), each of which delivers to its clients and answers how many received it;
+//! (`calls::Publish`), each of which delivers to its clients and answers how many received it;
 //! the reply is the sum. A message thus crosses each core once, however many subscribers
 //! that core has. One publisher's messages reach a subscriber in order: the publisher waits
 //! for every core before its next command, and each pair of cores is a FIFO queue.
@@ -14,8 +14,7 @@
 
 use crate::client::ClientInfo;
 use crate::conn::Conn;
-use crate::core::Core;
-use crate::ops::{Op, Reply};
+use crate::core::{calls, Core};
 use engine::notify::Event;
 use engine::table::Rt;
 use engine::{Args, Error};
@@ -429,12 +428,12 @@ async fn route_shard_channels(core: &Rc<Core>, names: Vec<Vec<u8>>, add: bool) {
     let mut pending = Vec::new();
     for (owner, channels) in by_owner.into_iter().enumerate() {
         if !channels.is_empty() {
-            let op = Op::ShardChannels {
+            let call = calls::ShardChannels {
                 channels,
                 core: core.id,
                 add,
             };
-            pending.push(core.send(owner, op).await);
+            pending.push(core.send_call(owner, call, None).await);
         }
     }
     for p in pending {
@@ -527,13 +526,10 @@ async fn spublish(c: &mut Conn, args: Args<'_>) -> i64 {
     {
         return 0;
     }
-    let route = Op::ShardRoute {
+    let route = calls::ShardRoute {
         channel: channel.to_vec(),
     };
-    let cores = match core.call(shared.shard_of(channel), route).await {
-        Reply::Cores(cores) => cores,
-        _ => Vec::new(),
-    };
+    let cores = core.ask(shared.shard_of(channel), route).await;
     let mut total = 0;
     let mut pending = Vec::new();
     for s in cores {
@@ -543,15 +539,15 @@ async fn spublish(c: &mut Conn, args: Args<'_>) -> i64 {
                 mb.drain_into(&mut c.out);
             }
         } else {
-            let op = Op::Publish {
+            let call = calls::Publish {
                 msgs: vec![(channel.to_vec(), message.to_vec())],
                 shard: true,
             };
-            pending.push(core.send(s, op).await);
+            pending.push(core.send_call(s, call, None).await);
         }
     }
     for p in pending {
-        total += p.wait().await.int();
+        total += p.wait().await;
     }
     total
 }
@@ -565,7 +561,7 @@ async fn publish_remote(
 ) -> i64 {
     let mut total = 0;
     for p in send_remote(core, msgs, shard).await {
-        total += p.wait().await.int();
+        total += p.wait().await;
     }
     total
 }
@@ -575,16 +571,16 @@ async fn send_remote(
     core: &Rc<Core>,
     msgs: impl Fn() -> Vec<(Vec<u8>, Vec<u8>)>,
     shard: bool,
-) -> Vec<crate::core::Pending> {
+) -> Vec<crate::core::Asked<i64>> {
     let kind = if shard { Kind::Shard } else { Kind::Channel };
     let mut pending = Vec::new();
     for s in 0..core.shards() {
         if s != core.id && core.shared.counts(kind)[s].load(Ordering::Relaxed) > 0 {
-            let op = Op::Publish {
+            let call = calls::Publish {
                 msgs: msgs(),
                 shard,
             };
-            pending.push(core.send(s, op).await);
+            pending.push(core.send_call(s, call, None).await);
         }
     }
     pending
@@ -689,16 +685,17 @@ async fn pubsub(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
             };
             let pattern = (args.len() == 3).then(|| args.get(2).to_vec());
             let mut all: Vec<Vec<u8>> = Vec::new();
-            for r in core
-                .call_all(|_| Op::PubsubNames {
-                    kind,
-                    pattern: pattern.clone(),
-                })
+            for k in core
+                .ask_all(
+                    |_| calls::PubsubNames {
+                        kind,
+                        pattern: pattern.clone(),
+                    },
+                    None,
+                )
                 .await
             {
-                if let Reply::Keys(k) = r {
-                    all.extend(k);
-                }
+                all.extend(k);
             }
             all.sort();
             all.dedup();
@@ -716,17 +713,18 @@ async fn pubsub(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
             };
             let names: Vec<Vec<u8>> = args.iter().skip(2).map(|a| a.to_vec()).collect();
             let mut counts = vec![0u64; names.len()];
-            for r in core
-                .call_all(|_| Op::PubsubCount {
-                    kind,
-                    names: names.clone(),
-                })
+            for v in core
+                .ask_all(
+                    |_| calls::PubsubCount {
+                        kind,
+                        names: names.clone(),
+                    },
+                    None,
+                )
                 .await
             {
-                if let Reply::Versions(v) = r {
-                    for (t, n) in counts.iter_mut().zip(v) {
-                        *t += n;
-                    }
+                for (t, n) in counts.iter_mut().zip(v) {
+                    *t += n;
                 }
             }
             let mut w = c.writer();
@@ -738,16 +736,17 @@ async fn pubsub(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
         }
         (b"numpat", 2) => {
             let mut all: Vec<Vec<u8>> = Vec::new();
-            for r in core
-                .call_all(|_| Op::PubsubNames {
-                    kind: Kind::Pattern,
-                    pattern: None,
-                })
+            for k in core
+                .ask_all(
+                    |_| calls::PubsubNames {
+                        kind: Kind::Pattern,
+                        pattern: None,
+                    },
+                    None,
+                )
                 .await
             {
-                if let Reply::Keys(k) = r {
-                    all.extend(k);
-                }
+                all.extend(k);
             }
             all.sort();
             all.dedup();

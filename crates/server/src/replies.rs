@@ -2,7 +2,7 @@
 //! written out once the hops return. It sees the replies, the output buffer and the events
 //! list, nothing else of a connection.
 
-use crate::core::Pending;
+use crate::core::Asked;
 use crate::ops::{Batch, BatchOut};
 use engine::notify::Event;
 use resp::{Proto, Writer};
@@ -43,7 +43,7 @@ pub struct Deferred {
     pub active: bool,
     /// Operations sent without waiting (`Src::Wait`), and their replies once `flush` has
     /// awaited them.
-    pub waits: Vec<Pending>,
+    pub waits: Vec<Asked<i64>>,
     pub waited: Vec<Vec<u8>>,
     /// Events of local executions whose replies are deferred, with their part's index
     /// (`assemble` merges them with the remote ones in command order).

@@ -4,6 +4,7 @@
 //! shards (RENAME, COPY, LCS, MSETNX).
 
 use crate::conn::{Conn, ReplyMode};
+use crate::core::calls::{self, Stored};
 use crate::ops::{KillFilter, Op, Reply};
 use crate::shared::ShutdownReason;
 use crate::txn::{within, Scope, Txn};
@@ -143,22 +144,24 @@ async fn run_inner(
         Rt::Dbsize => {
             let db = c.db;
             let sizes = within(&core, c.tx, Scope::Every, async |t: &Txn| {
-                t.call_all(&core, |_| Op::Dbsize(db)).await
+                t.ask_all(&core, |_| calls::Dbsize(db)).await
             })
             .await;
-            c.writer().integer(sizes.iter().map(Reply::int).sum());
+            c.writer().integer(sizes.iter().sum());
         }
         Rt::Keys => {
             let (db, pat) = (c.db, args.get(1).to_vec());
             let mut keys = Vec::new();
             let replies = within(&core, c.tx, Scope::Every, async |t: &Txn| {
-                t.call_all(&core, |_| Op::Keys(db, pat.clone())).await
+                t.ask_all(&core, |_| calls::Keys {
+                    db,
+                    pattern: pat.clone(),
+                })
+                .await
             })
             .await;
-            for r in replies {
-                if let Reply::Keys(k) = r {
-                    keys.extend(k);
-                }
+            for k in replies {
+                keys.extend(k);
             }
             let mut w = c.writer();
             w.array(keys.len());
@@ -169,12 +172,7 @@ async fn run_inner(
         Rt::Scan => scan(c, args).await?,
         Rt::RandomKey => {
             let db = c.db;
-            let sizes: Vec<i64> = core
-                .call_all(|_| Op::Dbsize(db))
-                .await
-                .iter()
-                .map(Reply::int)
-                .collect();
+            let sizes: Vec<i64> = core.ask_all(|_| calls::Dbsize(db), None).await;
             let total: i64 = sizes.iter().sum();
             let mut key = None;
             if total > 0 {
@@ -195,7 +193,7 @@ async fn run_inner(
                     if sizes[s] == 0 {
                         continue;
                     }
-                    if let Reply::Key(Some(k)) = core.call(s, Op::RandomKey(db)).await {
+                    if let Some(k) = core.ask(s, calls::RandomKey(db)).await {
                         key = Some(k);
                         break;
                     }
@@ -215,7 +213,7 @@ async fn run_inner(
             };
             let db = if rt == Rt::FlushDb { Some(c.db) } else { None };
             within(&core, c.tx, Scope::Every, async |t: &Txn| {
-                t.call_all(&core, |_| Op::Flush { db, lazy }).await
+                t.ask_all(&core, |_| calls::Flush { db, lazy }).await
             })
             .await;
             c.writer().ok();
@@ -232,7 +230,7 @@ async fn run_inner(
                 return Err(Error::msg("ERR DB index is out of range"));
             }
             within(&core, c.tx, Scope::Every, async |t: &Txn| {
-                t.call_all(&core, |_| Op::SwapDb(a as usize, b as usize))
+                t.ask_all(&core, |_| calls::SwapDb(a as usize, b as usize))
                     .await
             })
             .await;
@@ -345,14 +343,11 @@ async fn sort(c: &mut Conn, spec: &'static CommandSpec, args: Args<'_>) -> engin
     locked.dedup();
     let held = Txn::begin(&c.core, c.tx, Scope::Keys(&locked)).await;
     let result = async {
-        let get = Op::SortSource {
+        let get = calls::SortSource {
             db,
             key: key.to_vec(),
         };
-        let entry = match held.call(&core, shared.shard_of(key), get).await {
-            Reply::Entry(e) => e,
-            _ => None,
-        };
+        let entry = held.ask(&core, shared.shard_of(key), get).await;
         if entry.is_none() {
             c.notify(KEY_MISS, "keymiss", db, key);
         }
@@ -368,13 +363,12 @@ async fn sort(c: &mut Conn, spec: &'static CommandSpec, args: Args<'_>) -> engin
             if items.is_empty() {
                 continue;
             }
-            let op = Op::SortLookup {
+            let call = calls::SortLookup {
                 db,
                 items: items.clone(),
             };
-            if let Reply::Values(vals, exists) = held.call(&core, sh, op).await {
-                found.extend(items.into_iter().zip(vals.into_iter().zip(exists)));
-            }
+            let (vals, exists) = held.ask(&core, sh, call).await;
+            found.extend(items.into_iter().zip(vals.into_iter().zip(exists)));
         }
         let mut missed: Vec<Vec<u8>> = Vec::new();
         let rows = s::run(prepared, &o, &mut |k, f| {
@@ -395,27 +389,29 @@ async fn sort(c: &mut Conn, spec: &'static CommandSpec, args: Args<'_>) -> engin
         match o.store {
             Some(dst) => {
                 let n = rows.len();
-                let op = match s::stored(rows) {
-                    Some(value) => Op::Put {
-                        db,
-                        key: dst.to_vec(),
-                        entry: engine::value::Entry::new(value, 0),
-                        replace: true,
-                    },
-                    None => Op::Take {
-                        db,
-                        key: dst.to_vec(),
-                    },
-                };
-                let stored = matches!(op, Op::Put { .. });
-                let reply = held.call(&core, shared.shard_of(dst), op).await;
-                if stored {
-                    if matches!(reply, Reply::Int(1)) {
-                        c.notify(NEW, "new", db, dst);
+                let to = shared.shard_of(dst);
+                match s::stored(rows) {
+                    Some(value) => {
+                        let put = calls::Put {
+                            db,
+                            key: dst.to_vec(),
+                            entry: engine::value::Entry::new(value, 0),
+                            replace: true,
+                        };
+                        if held.ask(&core, to, put).await == Stored::New {
+                            c.notify(NEW, "new", db, dst);
+                        }
+                        c.notify(engine::notify::LIST, "sortstore", db, dst);
                     }
-                    c.notify(engine::notify::LIST, "sortstore", db, dst);
-                } else if matches!(reply, Reply::Entry(Some(_))) {
-                    c.notify(GENERIC, "del", db, dst);
+                    None => {
+                        let take = calls::Take {
+                            db,
+                            key: dst.to_vec(),
+                        };
+                        if held.ask(&core, to, take).await.is_some() {
+                            c.notify(GENERIC, "del", db, dst);
+                        }
+                    }
                 }
                 c.writer().integer(n as i64);
             }
@@ -552,16 +548,14 @@ async fn scan(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
     let mut inner = cursor >> SHARD_BITS;
     let mut keys = Vec::new();
     let next = loop {
-        let op = Op::Scan {
+        let call = calls::Scan {
             db: c.db,
             cursor: inner,
             count,
             pattern: pattern.clone(),
             kind: kind.clone(),
         };
-        let Reply::Scan(next, found) = core.call(shard as usize, op).await else {
-            break 0;
-        };
+        let (next, found) = core.ask(shard as usize, call).await;
         keys.extend(found);
         if next != 0 {
             break (next << SHARD_BITS) | shard;
@@ -626,14 +620,17 @@ async fn config(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
             }
             shared.refresh_hot_config();
             let settings = shared.settings();
-            c.core.clone().call_all(|_| Op::SetLimits(settings)).await;
+            c.core
+                .clone()
+                .ask_all(|_| calls::SetLimits(settings), None)
+                .await;
             c.writer().ok();
         }
         "resetstat" if args.len() == 2 => {
             // Wait for every core, as Redis resets synchronously: an INFO right after the
             // +OK must already see zeroed counters.
             let core = c.core.clone();
-            core.call_all(|_| Op::ResetStats).await;
+            core.ask_all(|_| calls::ResetStats, None).await;
             shared.total_connections.store(0, Ordering::Relaxed);
             shared.rejected_connections.store(0, Ordering::Relaxed);
             c.writer().ok();
@@ -698,16 +695,17 @@ async fn client(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
                 false
             };
             let core = c.core.clone();
-            let found: i64 = core
-                .call_all(|_| Op::ClientUnblock {
-                    id: id as u64,
-                    error,
-                })
+            let found = core
+                .ask_all(
+                    |_| calls::ClientUnblock {
+                        id: id as u64,
+                        error,
+                    },
+                    None,
+                )
                 .await
-                .iter()
-                .map(|r| r.int())
-                .sum();
-            c.writer().integer(found.min(1));
+                .contains(&true);
+            c.writer().integer(found as i64);
         }
         ("getname", 2) => {
             let name = c.info.name.borrow().clone();
@@ -759,16 +757,17 @@ async fn client(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
                 }
             }
             let mut text = String::new();
-            for r in core
-                .call_all(|_| Op::ClientList {
-                    ids: ids.clone(),
-                    kind: kind.clone(),
-                })
+            for t in core
+                .ask_all(
+                    |_| calls::ClientList {
+                        ids: ids.clone(),
+                        kind: kind.clone(),
+                    },
+                    None,
+                )
                 .await
             {
-                if let Reply::Text(t) = r {
-                    text.push_str(&t);
-                }
+                text.push_str(&t);
             }
             c.writer().verbatim(text.as_bytes());
         }
@@ -779,10 +778,9 @@ async fn client(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
                 ..Default::default()
             };
             let killed: i64 = core
-                .call_all(|_| Op::ClientKill(f.clone()))
+                .ask_all(|_| calls::ClientKill(f.clone()), None)
                 .await
                 .iter()
-                .map(Reply::int)
                 .sum();
             if killed == 0 {
                 return Err(Error::msg("ERR No such client"));
@@ -830,10 +828,9 @@ async fn client(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
                 }
             }
             let killed: i64 = core
-                .call_all(|_| Op::ClientKill(f.clone()))
+                .ask_all(|_| calls::ClientKill(f.clone()), None)
                 .await
                 .iter()
-                .map(Reply::int)
                 .sum();
             c.writer().integer(killed);
         }
@@ -1111,8 +1108,12 @@ async fn debug(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
         ("digest", 2) => {
             let core = c.core.clone();
             let mut per_db: Vec<Option<engine::digest::Digest>> = Vec::new();
-            for r in core.call_all(|_| Op::Digest).await {
-                let Reply::Digests(dbs) = r else { continue };
+            // One point in time of every shard, as redis-server's digest is.
+            let all = within(&core, c.tx, Scope::Every, async |t: &Txn| {
+                t.ask_all(&core, |_| calls::Digest).await
+            })
+            .await;
+            for dbs in all {
                 per_db.resize(per_db.len().max(dbs.len()), None);
                 for (acc, d) in per_db.iter_mut().zip(dbs) {
                     if let Some(d) = d {
@@ -1130,18 +1131,12 @@ async fn debug(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
             let mut out = Vec::with_capacity(args.len() - 2);
             for k in args.iter().skip(2) {
                 let shard = core.shared.shard_of(k);
-                let op = Op::DigestValue {
+                let call = calls::DigestValue {
                     db,
                     keys: vec![k.to_vec()],
                 };
-                let r = if shard == core.id {
-                    core.exec(op)
-                } else {
-                    core.call(shard, op).await
-                };
-                if let Reply::Keys(mut v) = r {
-                    out.push(v.pop().unwrap_or_default());
-                }
+                let mut v = core.ask_tx(shard, call, c.tx).await;
+                out.push(v.pop().unwrap_or_default());
             }
             let mut w = c.writer();
             w.array(out.len());
@@ -1211,11 +1206,11 @@ pub async fn gather(
     scratch.set_time(engine::shard::unix_ms());
     let mut versions = Vec::with_capacity(keys.len());
     for (s, db, key) in &keys {
-        let op = Op::Get {
+        let get = calls::Get {
             db: *db,
             key: key.clone(),
         };
-        if let Reply::Entry(Some(e)) = held.call(&core, *s, op).await {
+        if let Some(e) = held.ask(&core, *s, get).await {
             scratch.store(*db, key, e.value, e.expire_at);
         }
         versions.push(scratch.watch(*db, key));
@@ -1230,19 +1225,21 @@ pub async fn gather(
             if scratch.watch_version(*db, key) == Some(v) {
                 continue;
             }
-            let op = match scratch.take(*db, key) {
-                Some(entry) => Op::Put {
-                    db: *db,
-                    key: key.clone(),
-                    entry,
-                    replace: true,
-                },
-                None => Op::Take {
-                    db: *db,
-                    key: key.clone(),
-                },
-            };
-            held.call(&core, *s, op).await;
+            let (db, key) = (*db, key.clone());
+            match scratch.take(db, &key) {
+                Some(entry) => {
+                    let put = calls::Put {
+                        db,
+                        key,
+                        entry,
+                        replace: true,
+                    };
+                    held.ask(&core, *s, put).await;
+                }
+                None => {
+                    held.ask(&core, *s, calls::Take { db, key }).await;
+                }
+            }
         }
     }
     held.end(&core).await;
@@ -1304,7 +1301,7 @@ async fn cross_locked(c: &mut Conn, rt: Rt, args: Args<'_>, tx: u64) -> engine::
     let shared = core.shared.clone();
     let db = c.db;
     let shard_of = |k: &[u8]| shared.shard_of(k);
-    let call = |s: usize, op: Op| core.call_tx(s, op, tx);
+    let tx = Some(tx);
     match rt {
         Rt::LMove | Rt::RPopLPush => {
             use engine::cmd::list::parse_side;
@@ -1313,42 +1310,46 @@ async fn cross_locked(c: &mut Conn, rt: Rt, args: Args<'_>, tx: u64) -> engine::
                 Rt::LMove => (parse_side(args.get(3))?, parse_side(args.get(4))?),
                 _ => (false, true),
             };
-            let check = |key: &[u8]| Op::CheckList {
+            let check = |key: &[u8]| calls::CheckList {
                 db,
                 key: key.to_vec(),
             };
-            match call(shard_of(src), check(src)).await {
-                Reply::Bool(false) => {
-                    c.writer().null();
-                    return Ok(());
-                }
-                Reply::Text(e) => return Err(Error::msg(e)),
-                _ => {}
+            if !core
+                .ask_tx(shard_of(src), check(src), tx)
+                .await
+                .map_err(Error::msg)?
+            {
+                c.writer().null();
+                return Ok(());
             }
-            if let Reply::Text(e) = call(shard_of(dst), check(dst)).await {
-                return Err(Error::msg(e));
-            }
-            let pop = Op::ListPop {
+            core.ask_tx(shard_of(dst), check(dst), tx)
+                .await
+                .map_err(Error::msg)?;
+            let pop = calls::ListPop {
                 db,
                 key: src.to_vec(),
                 left: from_left,
                 count: 1,
             };
-            let (reply, pop_events) = call(shard_of(src), pop).await.events();
-            let Reply::Keys(mut popped) = reply else {
-                return Err(Error::msg("ERR internal error in 'lmove'"));
-            };
+            let (mut popped, pop_events) = core
+                .ask_tx(shard_of(src), pop, tx)
+                .await
+                .map_err(Error::msg)?;
             let Some(elem) = popped.pop() else {
                 c.writer().null();
                 return Ok(());
             };
-            let push = Op::ListPush {
+            let push = calls::ListPush {
                 db,
                 key: dst.to_vec(),
                 left: to_left,
                 elems: vec![elem.clone()],
             };
-            let (_, mut push_events) = call(shard_of(dst), push).await.events();
+            // The destination was checked under the same locks: the push cannot fail.
+            let (_, mut push_events) = core
+                .ask_tx(shard_of(dst), push, tx)
+                .await
+                .map_err(Error::msg)?;
             // Redis' order: the push on the destination, then the pop on the source.
             c.events.append(&mut push_events);
             c.events.extend(pop_events);
@@ -1357,53 +1358,38 @@ async fn cross_locked(c: &mut Conn, rt: Rt, args: Args<'_>, tx: u64) -> engine::
         Rt::Rename | Rt::RenameNx => {
             let (src, dst) = (args.get(1), args.get(2));
             let nx = rt == Rt::RenameNx;
-            if let Reply::Entry(None) = call(
-                shard_of(src),
-                Op::Get {
-                    db,
-                    key: src.to_vec(),
-                },
-            )
-            .await
-            {
+            let get = calls::Get {
+                db,
+                key: src.to_vec(),
+            };
+            if core.ask_tx(shard_of(src), get, tx).await.is_none() {
                 return Err(Error::NoSuchKey);
             }
             if nx {
-                let exists = call(
-                    shard_of(dst),
-                    Op::Exists {
-                        db,
-                        keys: vec![dst.to_vec()],
-                    },
-                )
-                .await
-                .int();
+                let check = calls::Exists {
+                    db,
+                    keys: vec![dst.to_vec()],
+                };
+                let exists = core.ask_tx(shard_of(dst), check, tx).await;
                 if exists > 0 {
                     c.writer().integer(0);
                     return Ok(());
                 }
             }
-            let Reply::Entry(Some(entry)) = call(
-                shard_of(src),
-                Op::Take {
-                    db,
-                    key: src.to_vec(),
-                },
-            )
-            .await
-            else {
+            let take = calls::Take {
+                db,
+                key: src.to_vec(),
+            };
+            let Some(entry) = core.ask_tx(shard_of(src), take, tx).await else {
                 return Err(Error::NoSuchKey);
             };
-            call(
-                shard_of(dst),
-                Op::Put {
-                    db,
-                    key: dst.to_vec(),
-                    entry,
-                    replace: true,
-                },
-            )
-            .await;
+            let put = calls::Put {
+                db,
+                key: dst.to_vec(),
+                entry,
+                replace: true,
+            };
+            core.ask_tx(shard_of(dst), put, tx).await;
             c.notify(NEW, "new", db, dst);
             c.notify(GENERIC, "rename_from", db, src);
             c.notify(GENERIC, "rename_to", db, dst);
@@ -1417,30 +1403,22 @@ async fn cross_locked(c: &mut Conn, rt: Rt, args: Args<'_>, tx: u64) -> engine::
             let (src, dst) = (args.get(1), args.get(2));
             let (dst_db, replace) =
                 engine::cmd::keys::parse_copy_opts(args, db, shared.databases())?;
-            let Reply::Entry(Some(entry)) = call(
-                shard_of(src),
-                Op::Get {
-                    db,
-                    key: src.to_vec(),
-                },
-            )
-            .await
-            else {
+            let get = calls::Get {
+                db,
+                key: src.to_vec(),
+            };
+            let Some(entry) = core.ask_tx(shard_of(src), get, tx).await else {
                 c.notify(KEY_MISS, "keymiss", db, src);
                 c.writer().integer(0);
                 return Ok(());
             };
-            let put = call(
-                shard_of(dst),
-                Op::Put {
-                    db: dst_db,
-                    key: dst.to_vec(),
-                    entry,
-                    replace,
-                },
-            )
-            .await;
-            let copied = matches!(put, Reply::Int(1 | 2));
+            let put = calls::Put {
+                db: dst_db,
+                key: dst.to_vec(),
+                entry,
+                replace,
+            };
+            let copied = core.ask_tx(shard_of(dst), put, tx).await != Stored::No;
             if copied {
                 c.notify(NEW, "new", dst_db, dst);
                 c.notify(GENERIC, "copy_to", dst_db, dst);
@@ -1452,16 +1430,16 @@ async fn cross_locked(c: &mut Conn, rt: Rt, args: Args<'_>, tx: u64) -> engine::
             let mut wrong = false;
             for (i, v) in vals.iter_mut().enumerate() {
                 let key = args.get(1 + i);
-                let get = Op::Get {
+                let get = calls::Get {
                     db,
                     key: key.to_vec(),
                 };
-                match call(shard_of(key), get).await {
-                    Reply::Entry(Some(e)) => match e.value {
+                match core.ask_tx(shard_of(key), get, tx).await {
+                    Some(e) => match e.value {
                         engine::value::Value::Str(s) => *v = s.to_vec(),
                         _ => wrong = true,
                     },
-                    _ => c.notify(KEY_MISS, "keymiss", db, key),
+                    None => c.notify(KEY_MISS, "keymiss", db, key),
                 }
             }
             if wrong {
@@ -1494,7 +1472,7 @@ async fn cross_locked(c: &mut Conn, rt: Rt, args: Args<'_>, tx: u64) -> engine::
             let mut exists = 0;
             for (s, keys) in by_shard.into_iter().enumerate() {
                 if !keys.is_empty() {
-                    exists += call(s, Op::Exists { db, keys }).await.int();
+                    exists += core.ask_tx(s, calls::Exists { db, keys }, tx).await;
                 }
             }
             if exists > 0 {
@@ -1511,18 +1489,14 @@ async fn cross_locked(c: &mut Conn, rt: Rt, args: Args<'_>, tx: u64) -> engine::
                     lru: 0,
                     saved: Default::default(),
                 };
-                let put = call(
-                    shard_of(key),
-                    Op::Put {
-                        db,
-                        key: key.to_vec(),
-                        entry,
-                        replace: true,
-                    },
-                )
-                .await;
+                let put = calls::Put {
+                    db,
+                    key: key.to_vec(),
+                    entry,
+                    replace: true,
+                };
                 // A key named twice is new only the first time.
-                if matches!(put, Reply::Int(1)) {
+                if core.ask_tx(shard_of(key), put, tx).await == Stored::New {
                     c.notify(NEW, "new", db, key);
                 }
                 c.notify(STRING, "set", db, key);

@@ -6,7 +6,7 @@
 //! What is decided (who holds which key, who waits) is the lock table's (`locks.rs`).
 
 use crate::core::{Core, LockKeys};
-use crate::ops::{Batch, Op, Reply};
+use crate::ops::{Batch, Call, Op, Reply};
 use std::rc::Rc;
 
 /// What an operation locks.
@@ -63,14 +63,18 @@ impl Txn {
         }
     }
 
-    /// Runs `op` on `shard` as part of this operation.
-    pub async fn call(&self, core: &Rc<Core>, shard: usize, op: Op) -> Reply {
-        core.call_tx(shard, op, self.tx).await
+    /// Runs `call` on `shard` as part of this operation.
+    pub async fn ask<C: Call>(&self, core: &Rc<Core>, shard: usize, call: C) -> C::Out {
+        core.ask_tx(shard, call, Some(self.tx)).await
     }
 
     /// Runs `make(shard)` on every shard as part of this operation; replies in shard order.
-    pub async fn call_all(&self, core: &Rc<Core>, make: impl Fn(usize) -> Op) -> Vec<Reply> {
-        core.call_all_tx(make, Some(self.tx)).await
+    pub async fn ask_all<C: Call>(
+        &self,
+        core: &Rc<Core>,
+        make: impl Fn(usize) -> C,
+    ) -> Vec<C::Out> {
+        core.ask_all(make, Some(self.tx)).await
     }
 
     /// Releases what `begin` locked (nothing when it joined an outer operation).
