@@ -152,8 +152,10 @@ pub async fn wait(
     let reply = match b.early.take() {
         Some(r) => r,
         None => {
-            // Earlier replies of the pipeline go out before the client waits.
+            // Earlier replies of the pipeline go out before the client waits, outside its
+            // read (`barrier`): a blocked client keeps no whole-keyspace operation waiting.
             c.flush().await;
+            c.leave_read();
             if !c.write_out(stream).await {
                 alive = false;
             }
@@ -181,6 +183,7 @@ pub async fn wait(
             }
         }
     };
+    c.enter_read().await;
     finish(c, &mut b, reply, alive).await;
     alive
 }

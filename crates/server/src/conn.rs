@@ -37,6 +37,9 @@ pub struct Conn {
     pub reply_mode: ReplyMode,
     /// Set by QUIT, SHUTDOWN and protocol errors: write what is pending, then close.
     pub close: bool,
+    /// A read is being run (`barrier`): set while its commands run, cleared while it
+    /// waits for long (blocked, paused, a slow reader) and when its replies are done.
+    pub in_read: bool,
     /// The output buffer: one write per read.
     pub out: Vec<u8>,
     /// The time commands run at: read once per read from the socket.
@@ -83,12 +86,20 @@ const OUT_HIGH_WATER: usize = 1 << 20;
 /// buffer per client).
 const REPLY_BUF: usize = 16 * 1024;
 
+/// A connection dropped in the middle of a read (its task cancelled) ends the read.
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.leave_read();
+    }
+}
+
 impl Conn {
     pub fn new(core: Rc<Core>, info: Rc<ClientInfo>) -> Conn {
         let shards = core.shards();
         let authed = core.shared.requirepass().is_none();
         info.authenticated.set(authed);
         Conn {
+            in_read: false,
             core,
             info,
             proto: Proto::Resp2,
@@ -281,6 +292,7 @@ impl Conn {
                 mb.drain_into(&mut self.out);
             }
             end += n;
+            self.enter_read().await;
             let core = &self.core;
             core.counters
                 .net_in
@@ -418,6 +430,7 @@ impl Conn {
                 self.close = true;
             }
             self.flush().await;
+            self.leave_read();
             if let Some(mb) = &self.subs.mailbox {
                 mb.drain_into(&mut self.out);
             }
@@ -437,6 +450,7 @@ impl Conn {
                 break;
             }
         }
+        self.leave_read();
         // A client that goes away stops watching (its shards drop the entries) and
         // listening.
         crate::multi::unwatch_all(self).await;
@@ -451,7 +465,10 @@ impl Conn {
             return true;
         }
         self.flush().await;
+        // Everything sent is done: a slow reader keeps no whole-keyspace operation waiting.
+        self.leave_read();
         let ok = self.write_out(stream).await;
+        self.enter_read().await;
         // The write may have waited on a slow reader: commands after it see the new time.
         self.now_ms = engine::shard::unix_ms();
         if !ok {
@@ -676,21 +693,49 @@ impl Conn {
         }
     }
 
-    async fn wait_if_paused(&self, spec: &CommandSpec) {
+    /// Starts (or resumes) running a read: after any whole-keyspace operation in progress.
+    #[inline]
+    pub async fn enter_read(&mut self) {
+        if self.in_read {
+            return;
+        }
+        let barrier = &self.core.shared.barrier;
+        while !barrier.try_enter(self.core.id) {
+            barrier.wait().await;
+        }
+        self.in_read = true;
+    }
+
+    /// Ends (or suspends) the read: everything it sent is done.
+    #[inline]
+    pub fn leave_read(&mut self) {
+        if std::mem::take(&mut self.in_read) {
+            self.core.shared.barrier.leave(self.core.id);
+        }
+    }
+
+    async fn wait_if_paused(&mut self, spec: &CommandSpec) {
+        let mut stepped_out = false;
         loop {
             let until = self.core.shared.pause_until.load(Ordering::Relaxed);
-            if until == 0 {
-                return;
-            }
             let now = engine::shard::unix_ms();
-            if now >= until {
-                return;
+            if until == 0 || now >= until {
+                break;
             }
             let all = self.core.shared.pause_all.load(Ordering::Relaxed);
             if !all && !spec.is_write() {
-                return;
+                break;
+            }
+            if !stepped_out {
+                // Paused for long: finish what was sent and step out of the read.
+                self.flush().await;
+                self.leave_read();
+                stepped_out = true;
             }
             reactor::sleep(std::time::Duration::from_millis((until - now).min(10))).await;
+        }
+        if stepped_out {
+            self.enter_read().await;
         }
     }
 

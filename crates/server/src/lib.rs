@@ -3,6 +3,7 @@
 //! connections and answering the other cores through the cross-core queues. The engine does the command semantics; this crate moves bytes and
 //! messages.
 
+mod barrier;
 mod blocking;
 mod checks;
 mod client;

@@ -184,7 +184,7 @@ pub async fn exec(c: &mut Conn) {
         .iter()
         .any(|w| engine::lookup(&w[0]).is_some_and(|s| crate::txn::whole_keyspace(s.name)));
     let scope = if whole {
-        Scope::Every
+        Scope::Every { in_read: c.in_read }
     } else {
         Scope::Keys(&keys)
     };

@@ -211,7 +211,8 @@ pub fn start_shard(core: &Rc<Core>, sink: crossbeam_channel::Sender<SaveMsg>) ->
 }
 
 /// Runs a whole save and waits for it. Err: the reason it failed (already logged).
-pub async fn save(core: &Rc<Core>) -> Result<(), String> {
+/// `in_read`: asked from a connection's read (SAVE, SHUTDOWN, DEBUG RELOAD).
+pub async fn save(core: &Rc<Core>, in_read: bool) -> Result<(), String> {
     let state = &core.shared.persist;
     if state
         .saving
@@ -225,7 +226,8 @@ pub async fn save(core: &Rc<Core>) -> Result<(), String> {
     state.last_try_ms.store(started, Ordering::Relaxed);
     let (tx_sink, rx) = crossbeam_channel::bounded(QUEUE_CHUNKS * core.shards());
     // The snapshot point: every shard locked whole, in shard order.
-    let replies = crate::txn::within(core, None, crate::txn::Scope::Every, async |t| {
+    let every = crate::txn::Scope::Every { in_read };
+    let replies = crate::txn::within(core, None, every, async |t| {
         t.ask_all(core, |_| calls::SnapshotStart {
             sink: tx_sink.clone(),
         })
@@ -303,14 +305,14 @@ pub async fn save(core: &Rc<Core>) -> Result<(), String> {
 pub fn bgsave(core: &Rc<Core>) {
     let c = core.clone();
     reactor::spawn_local(async move {
-        let _ = save(&c).await;
+        let _ = save(&c, false).await;
     })
     .detach();
 }
 
 /// DEBUG RELOAD: save, empty every shard, load the file just written, and wait for it.
-pub async fn reload(core: &Rc<Core>) -> Result<(), String> {
-    save(core).await?;
+pub async fn reload(core: &Rc<Core>, in_read: bool) -> Result<(), String> {
+    save(core, in_read).await?;
     let (path, _) = paths(core);
     let bytes =
         std::fs::read(&path).map_err(|e| format!("ERR Error trying to load the RDB dump: {e}"))?;
@@ -318,13 +320,18 @@ pub async fn reload(core: &Rc<Core>) -> Result<(), String> {
     let state = &core.shared.persist;
     state.loading_left.store(core.shards(), Ordering::Release);
     state.loading.store(true, Ordering::Release);
-    crate::txn::within(core, None, crate::txn::Scope::Every, async |t| {
-        t.ask_all(core, |_| calls::Flush {
-            db: None,
-            lazy: false,
-        })
-        .await
-    })
+    crate::txn::within(
+        core,
+        None,
+        crate::txn::Scope::Every { in_read },
+        async |t| {
+            t.ask_all(core, |_| calls::Flush {
+                db: None,
+                lazy: false,
+            })
+            .await
+        },
+    )
     .await;
     core.ask_all(|_| calls::Load(file.clone()), None).await;
     while state.loading.load(Ordering::Acquire) {
@@ -515,12 +522,12 @@ pub async fn load_shard(core: Rc<Core>, file: Arc<Vec<u8>>) {
 
 /// A save for a shutdown: a background save in progress is waited for first (its point is
 /// older than the shutdown's), then a fresh one runs.
-pub async fn final_save(core: &Rc<Core>) -> Result<(), String> {
+pub async fn final_save(core: &Rc<Core>, in_read: bool) -> Result<(), String> {
     loop {
         while core.shared.persist.saving.load(Ordering::Acquire) {
             reactor::sleep(Duration::from_millis(5)).await;
         }
-        match save(core).await {
+        match save(core, in_read).await {
             // Another save got in between: wait for that one too.
             Err(e) if e.contains("already in progress") => continue,
             r => return r,
@@ -546,7 +553,7 @@ pub async fn signal_loop(core: Rc<Core>) {
         }
         if shutdown_saves(&core, false, false) {
             tracing::info!("Saving the final RDB snapshot before exiting.");
-            if let Err(e) = final_save(&core).await {
+            if let Err(e) = final_save(&core, false).await {
                 tracing::warn!("Error trying to save the DB, can't exit. ({e})");
                 continue;
             }

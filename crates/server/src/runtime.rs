@@ -50,6 +50,9 @@ async fn run_inner(
 ) -> engine::Result<()> {
     let core = c.core.clone();
     let shared = core.shared.clone();
+    // Whether this runs inside the connection's read (whole-keyspace operations wait for
+    // every other read: `barrier`).
+    let in_read = c.in_read;
     match rt {
         // A RESP2 client in the subscribed state gets PING answered as a message.
         Rt::Ping if c.proto == Proto::Resp2 && c.subs.active() && args.len() <= 2 => {
@@ -120,7 +123,9 @@ async fn run_inner(
             c.writer().integer(t as i64);
         }
         Rt::Save => {
-            crate::persist::save(&core).await.map_err(Error::msg)?;
+            crate::persist::save(&core, in_read)
+                .await
+                .map_err(Error::msg)?;
             c.writer().ok();
         }
         Rt::BgSave => {
@@ -143,7 +148,7 @@ async fn run_inner(
         }
         Rt::Dbsize => {
             let db = c.db;
-            let sizes = within(&core, c.tx, Scope::Every, async |t: &Txn| {
+            let sizes = within(&core, c.tx, Scope::Every { in_read }, async |t: &Txn| {
                 t.ask_all(&core, |_| calls::Dbsize(db)).await
             })
             .await;
@@ -152,7 +157,7 @@ async fn run_inner(
         Rt::Keys => {
             let (db, pat) = (c.db, args.get(1).to_vec());
             let mut keys = Vec::new();
-            let replies = within(&core, c.tx, Scope::Every, async |t: &Txn| {
+            let replies = within(&core, c.tx, Scope::Every { in_read }, async |t: &Txn| {
                 t.ask_all(&core, |_| calls::Keys {
                     db,
                     pattern: pat.clone(),
@@ -212,7 +217,7 @@ async fn run_inner(
                 _ => return Err(Error::Syntax),
             };
             let db = if rt == Rt::FlushDb { Some(c.db) } else { None };
-            within(&core, c.tx, Scope::Every, async |t: &Txn| {
+            within(&core, c.tx, Scope::Every { in_read }, async |t: &Txn| {
                 t.ask_all(&core, |_| calls::Flush { db, lazy }).await
             })
             .await;
@@ -229,7 +234,7 @@ async fn run_inner(
             if a < 0 || a >= n || b < 0 || b >= n {
                 return Err(Error::msg("ERR DB index is out of range"));
             }
-            within(&core, c.tx, Scope::Every, async |t: &Txn| {
+            within(&core, c.tx, Scope::Every { in_read }, async |t: &Txn| {
                 t.ask_all(&core, |_| calls::SwapDb(a as usize, b as usize))
                     .await
             })
@@ -266,7 +271,7 @@ async fn run_inner(
             );
             if crate::persist::shutdown_saves(&core, save, nosave) {
                 tracing::info!("Saving the final RDB snapshot before exiting.");
-                if let Err(e) = crate::persist::final_save(&core).await {
+                if let Err(e) = crate::persist::final_save(&core, in_read).await {
                     tracing::warn!("Error trying to save the DB: {e}");
                     if !force {
                         return Err(Error::msg("ERR Errors trying to SHUTDOWN. Check logs."));
@@ -1087,6 +1092,7 @@ fn command(c: &mut Conn, args: Args) -> engine::Result<()> {
 
 async fn debug(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
     let sub = lower(args.get(1));
+    let in_read = c.in_read;
     match (sub.as_str(), args.len()) {
         ("sleep", 3) => {
             let secs: f64 = std::str::from_utf8(args.get(2))
@@ -1100,7 +1106,7 @@ async fn debug(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
             c.writer().ok();
         }
         ("reload", 2) => {
-            crate::persist::reload(&c.core.clone())
+            crate::persist::reload(&c.core.clone(), in_read)
                 .await
                 .map_err(Error::msg)?;
             c.writer().ok();
@@ -1109,7 +1115,7 @@ async fn debug(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
             let core = c.core.clone();
             let mut per_db: Vec<Option<engine::digest::Digest>> = Vec::new();
             // One point in time of every shard, as redis-server's digest is.
-            let all = within(&core, c.tx, Scope::Every, async |t: &Txn| {
+            let all = within(&core, c.tx, Scope::Every { in_read }, async |t: &Txn| {
                 t.ask_all(&core, |_| calls::Digest).await
             })
             .await;

@@ -44,6 +44,8 @@ pub struct Shared {
     pub lastsave: AtomicU64,
     /// Snapshot and load state (SAVE, BGSAVE, save points, INFO persistence, LOADING).
     pub persist: crate::persist::State,
+    /// Keeps every read of a connection on one side of a whole-keyspace operation.
+    pub barrier: Arc<crate::barrier::Barrier>,
     /// SIGTERM/SIGINT arrive here from the signal thread; core 0 acts on them.
     pub signals: (
         crossbeam_channel::Sender<()>,
@@ -92,6 +94,7 @@ impl Shared {
         let run_id = run_id();
         let now_unix = engine::shard::unix_ms() / 1000;
         let s = Shared {
+            barrier: Arc::new(crate::barrier::Barrier::new(shards)),
             shards,
             slots: engine::slot::SlotMap::new(shards),
             started: Instant::now(),

@@ -15,8 +15,10 @@ pub enum Scope<'a> {
     Keys(&'a [(usize, usize, Vec<u8>)]),
     /// Every key of every shard: whole-keyspace commands (FLUSHALL, SWAPDB, DBSIZE, ...)
     /// and the snapshot point. Nothing else runs on any shard meanwhile, so the operation
-    /// sees and leaves one state of the whole keyspace.
-    Every,
+    /// sees and leaves one state of the whole keyspace; and no connection's read is in
+    /// progress (`barrier`), so none is half before it and half after. `in_read`: asked from
+    /// a connection's read (which has finished everything it sent before this command).
+    Every { in_read: bool },
 }
 
 /// Commands that read or write the whole keyspace: run alone on every shard, and a
@@ -31,6 +33,8 @@ pub struct Txn {
     pub tx: u64,
     /// None when it runs inside an outer operation (EXEC), whose locks cover it.
     own: Option<Vec<usize>>,
+    /// Held by a whole-keyspace operation: no read starts until it ends.
+    _barrier: Option<crate::barrier::Exclusive>,
 }
 
 impl Txn {
@@ -39,13 +43,18 @@ impl Txn {
     /// command).
     pub async fn begin(core: &Rc<Core>, outer: Option<u64>, scope: Scope<'_>) -> Txn {
         if let Some(tx) = outer {
-            return Txn { tx, own: None };
+            return Txn {
+                tx,
+                own: None,
+                _barrier: None,
+            };
         }
-        let tx = core.new_tx();
+        let mut barrier = None;
         let every: Vec<(usize, usize, Vec<u8>)>;
         let keys = match scope {
             Scope::Keys(keys) => keys,
-            Scope::Every => {
+            Scope::Every { in_read } => {
+                barrier = Some(core.shared.barrier.begin(in_read).await);
                 every = (0..core.shards())
                     .flat_map(|s| {
                         crate::locks::whole_shard()
@@ -56,10 +65,12 @@ impl Txn {
                 &every
             }
         };
+        let tx = core.new_tx();
         let shards = core.lock_keys(tx, keys).await;
         Txn {
             tx,
             own: Some(shards),
+            _barrier: barrier,
         }
     }
 
@@ -77,9 +88,10 @@ impl Txn {
         core.ask_all(make, Some(self.tx)).await
     }
 
-    /// Releases what `begin` locked (nothing when it joined an outer operation).
-    pub async fn end(self, core: &Rc<Core>) {
-        if let Some(shards) = self.own {
+    /// Releases what `begin` locked (nothing when it joined an outer operation), then
+    /// lets reads start again.
+    pub async fn end(mut self, core: &Rc<Core>) {
+        if let Some(shards) = self.own.take() {
             core.release_all(self.tx, &shards).await;
         }
     }
