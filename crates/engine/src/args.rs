@@ -59,7 +59,7 @@ impl<'a> Args<'a> {
         &self.buf[r.start as usize..r.end as usize]
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &'a [u8]> + '_ {
         (0..self.len()).map(move |i| self.get(i))
     }
 

@@ -9,6 +9,7 @@ pub mod dict;
 pub mod digest;
 pub mod error;
 pub mod glob;
+pub mod journal;
 pub mod notify;
 pub mod packed;
 pub mod quicklist;

@@ -63,6 +63,11 @@ pub struct Shard {
     /// progress, if any (see `snapshot`).
     snap_epoch: u32,
     snapshot: Option<Box<crate::snapshot::Snapshot>>,
+    /// The effects of writes, for the AOF and replicas (`journal`); off unless the
+    /// runtime reads it.
+    pub journal: crate::journal::Journal,
+    /// What the running command asked to be recorded instead of itself.
+    propagate: crate::journal::Propagate,
 }
 
 #[derive(Clone, Copy)]
@@ -130,6 +135,8 @@ impl Shard {
             events: Vec::new(),
             snap_epoch: 0,
             snapshot: None,
+            journal: Default::default(),
+            propagate: Default::default(),
         }
     }
 
@@ -229,6 +236,8 @@ impl Shard {
         proto: Proto,
     ) {
         let mark = out.len();
+        let dirty = self.stats.dirty;
+        self.journal.begin_call();
         // A bug in one command must not take the core (and every client on it) down: a
         // panic becomes an error reply. Free when nothing panics.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -248,6 +257,34 @@ impl Shard {
                 Writer::new(out, proto).error(&format!("ERR internal error in '{}'", spec.name));
             }
         }
+        let wrote = self.stats.dirty != dirty;
+        match std::mem::take(&mut self.propagate) {
+            crate::journal::Propagate::Instead(cmds) if wrote => {
+                for c in &cmds {
+                    self.journal.record(db, c.iter().map(Vec::as_slice));
+                }
+            }
+            crate::journal::Propagate::AsSent if wrote && spec.is_write() => {
+                self.journal.record(db, args.iter());
+            }
+            crate::journal::Propagate::Instead(_) | crate::journal::Propagate::AsSent => {}
+        }
+        self.journal.end_call();
+    }
+
+    /// Records `cmds` instead of the running command if it changed the dataset (Redis'
+    /// rewriteClientCommandVector and alsoPropagate; an empty list:
+    /// preventCommandPropagation). `cmds` is only called while recording.
+    pub fn propagate_instead(&mut self, cmds: impl FnOnce() -> Vec<Vec<Vec<u8>>>) {
+        if self.journal.enabled() {
+            self.propagate = crate::journal::Propagate::Instead(cmds());
+        }
+    }
+
+    /// Records that `key` of `db` was deleted because it expired (DEL, as redis-server
+    /// propagates an expired key with lazyfree-lazy-expire no).
+    fn record_expired(&mut self, db: usize, key: &[u8]) {
+        self.journal.record(db, [&b"DEL"[..], key]);
     }
 
     /// A value was changed in place (INCR, APPEND, SETRANGE, ...): counts the write and
@@ -337,8 +374,9 @@ impl Shard {
             let d = &mut self.dbs[db];
             d.dict.remove(key);
             d.expires -= 1;
+            // No change to count for save points: redis-server's expiry leaves dirty alone.
             self.stats.expired_keys += 1;
-            self.stats.dirty += 1;
+            self.record_expired(db, key);
             self.touch(db, key);
             self.notify(notify::EXPIRED, "expired", db, key);
         }
@@ -497,6 +535,7 @@ impl Shard {
         let stale = old.as_ref().is_some_and(|o| expired(o, self.now_ms));
         if stale {
             self.stats.expired_keys += 1;
+            self.journal.record(db, [&b"DEL"[..], key]);
             self.notify(notify::EXPIRED, "expired", db, key);
         }
         if old.is_none() || stale {
@@ -874,11 +913,11 @@ impl Shard {
                     }
                 }
                 for k in &expired_keys {
+                    self.record_expired(db, k);
                     self.touch(db, k);
                     self.notify(notify::EXPIRED, "expired", db, k);
                 }
                 self.stats.expired_keys += expired_keys.len() as u64;
-                self.stats.dirty += expired_keys.len() as u64;
                 iterations += 1;
                 if iterations.is_multiple_of(16) && start.elapsed() >= budget {
                     return true;

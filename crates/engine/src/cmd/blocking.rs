@@ -224,6 +224,10 @@ pub fn serve(
         BlockKind::Pop { right, count } => {
             let n = count.unwrap_or(1);
             let elems = list::pop_from(shard, db, key, !right, n)?.unwrap_or_default();
+            if shard.journal.enabled() {
+                let argv = list::pop_record(key, *right, count.map(|_| elems.len()));
+                shard.journal.record(db, argv.iter().map(Vec::as_slice));
+            }
             w.array(2);
             w.bulk(key);
             if count.is_some() {
@@ -253,11 +257,21 @@ pub fn serve(
             let elem = popped.pop().ok_or(Error::NoSuchKey)?;
             if dst_here {
                 list::push_into(shard, db, dst, !to_right, [elem.clone()])?;
+                if shard.journal.enabled() {
+                    let side = |r: bool| if r { &b"right"[..] } else { b"left" };
+                    let argv = [&b"LMOVE"[..], key, dst, side(*from_right), side(*to_right)];
+                    shard.journal.record(db, argv);
+                }
                 w.bulk(&elem);
                 return Ok(Served {
                     moved: None,
                     undo: Undo::Nothing,
                 });
+            }
+            // The push on the destination's shard is that shard's record.
+            if shard.journal.enabled() {
+                let argv = list::pop_record(key, *from_right, None);
+                shard.journal.record(db, argv.iter().map(Vec::as_slice));
             }
             Ok(Served {
                 moved: Some(elem.to_vec()),
@@ -293,7 +307,12 @@ pub fn serve(
                 out: w,
                 name: "bzpopmin",
             };
-            zset::pop_from(&mut ctx, &[key], *max, count.unwrap_or(1), how)?;
+            if let Some((_, n)) = zset::pop_from(&mut ctx, &[key], *max, count.unwrap_or(1), how)? {
+                if ctx.shard.journal.enabled() && n > 0 {
+                    let argv = zset::zpop_record(key, *max, count.map(|_| n));
+                    ctx.shard.journal.record(db, argv.iter().map(Vec::as_slice));
+                }
+            }
             Ok(Served {
                 moved: None,
                 undo: Undo::ZAdd {
@@ -337,6 +356,16 @@ pub fn nonblocking(ctx: &mut Ctx, args: Args) -> Result<()> {
         to_right,
     } = &b.kind
     {
+        // Recorded as LMOVE (BLMOVE, its arguments as sent) or RPOPLPUSH (BRPOPLPUSH).
+        ctx.shard.propagate_instead(|| {
+            let words = |n: usize| args.iter().take(n).skip(1).map(<[u8]>::to_vec);
+            let (name, n): (&[u8], usize) = if ctx.name == "brpoplpush" {
+                (b"RPOPLPUSH", 3)
+            } else {
+                (b"LMOVE", 5)
+            };
+            vec![std::iter::once(name.to_vec()).chain(words(n)).collect()]
+        });
         return list::move_one(ctx, b.keys[0], dst, !from_right, !to_right);
     }
     for key in &b.keys {
@@ -344,6 +373,8 @@ pub fn nonblocking(ctx: &mut Ctx, args: Args) -> Result<()> {
             Fit::Ready => {
                 let proto = ctx.out.proto;
                 serve(ctx.shard, ctx.db, key, &b.kind, proto, ctx.out.buf, true)?;
+                // `serve` recorded the pop itself.
+                ctx.shard.propagate_instead(Vec::new);
                 return Ok(());
             }
             Fit::Unfit => return Err(Error::WrongType),

@@ -198,6 +198,14 @@ pub fn hincrbyfloat(ctx: &mut Ctx, args: Args) -> Result<()> {
     h.set(field, &text, &limits);
     ctx.shard.modified(ctx.db, key);
     ctx.notify(HASH, "hincrbyfloat", key);
+    ctx.shard.propagate_instead(|| {
+        vec![vec![
+            b"HSET".to_vec(),
+            key.to_vec(),
+            field.to_vec(),
+            text.clone(),
+        ]]
+    });
     ctx.out.bulk(&text);
     Ok(())
 }

@@ -125,9 +125,20 @@ fn expire_generic(ctx: &mut Ctx, args: Args, unit_ms: i64, relative: bool) -> Re
     if at <= ctx.shard.now_ms() as i64 {
         ctx.shard.delete(ctx.db, key);
         ctx.notify(GENERIC, "del", key);
+        ctx.shard
+            .propagate_instead(|| vec![vec![b"DEL".to_vec(), key.to_vec()]]);
     } else {
         ctx.shard.set_expire(ctx.db, key, at as u64);
         ctx.notify(GENERIC, "expire", key);
+        // Recorded as PEXPIREAT with the absolute time, its flags kept (a PEXPIREAT as sent).
+        if unit_ms != 1 || relative {
+            ctx.shard.propagate_instead(|| {
+                let mut argv = vec![b"PEXPIREAT".to_vec(), key.to_vec()];
+                argv.push(crate::value::IntBuf::default().format(at).to_vec());
+                argv.extend(args.iter().skip(3).map(<[u8]>::to_vec));
+                vec![argv]
+            });
+        }
     }
     ctx.out.integer(1);
     Ok(())
@@ -510,9 +521,20 @@ pub fn restore(ctx: &mut Ctx, args: Args) -> Result<()> {
     if when != 0 && when <= now {
         if deleted {
             ctx.notify(GENERIC, "del", key);
+            ctx.shard
+                .propagate_instead(|| vec![vec![b"DEL".to_vec(), key.to_vec()]]);
         }
         ctx.out.ok();
         return Ok(());
+    }
+    if ttl > 0 && !absttl {
+        // Recorded with the absolute time and ABSTTL appended, as Redis 7.0 does.
+        ctx.shard.propagate_instead(|| {
+            let mut argv: Vec<Vec<u8>> = args.iter().map(<[u8]>::to_vec).collect();
+            argv[2] = crate::value::IntBuf::default().format(when as i64).to_vec();
+            argv.push(b"ABSTTL".to_vec());
+            vec![argv]
+        });
     }
     ctx.shard.store(ctx.db, key, value, when);
     if let Some(idle) = idle {

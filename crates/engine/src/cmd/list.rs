@@ -523,11 +523,20 @@ pub fn check_list(shard: &mut Shard, db: usize, key: &[u8]) -> Result<bool> {
 /// LMPOP and BLMPOP's pop: up to `count` elements from the first non-empty list among
 /// `keys`, answered as [key, [elements]]. Returns false when every key was missing (the
 /// caller answers for that).
+/// What a pop of `n` from `key` is recorded as (LMPOP, BLPOP, BLMPOP): `LPOP key [n]`, as
+/// Redis 7.0 propagates it.
+pub fn pop_record(key: &[u8], right: bool, n: Option<usize>) -> Vec<Vec<u8>> {
+    super::pop_argv(if right { b"RPOP" } else { b"LPOP" }, key, n)
+}
+
 pub fn mpop_from(ctx: &mut Ctx, keys: &[&[u8]], right: bool, count: usize) -> Result<bool> {
     for &key in keys {
         let Some(popped) = pop_from(ctx.shard, ctx.db, key, !right, count)? else {
             continue;
         };
+        let n = popped.len();
+        ctx.shard
+            .propagate_instead(|| vec![pop_record(key, right, Some(n))]);
         ctx.out.array(2);
         ctx.out.bulk(key);
         ctx.out.array(popped.len());

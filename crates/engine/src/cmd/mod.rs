@@ -100,3 +100,12 @@ pub(crate) fn settle(ctx: &mut Ctx, key: &[u8], empty: bool) {
         ctx.shard.modified(ctx.db, key);
     }
 }
+
+/// `NAME key [n]`: how the pops of the multi-key and blocking forms are recorded.
+pub(crate) fn pop_argv(name: &[u8], key: &[u8], n: Option<usize>) -> Vec<Vec<u8>> {
+    let mut argv = vec![name.to_vec(), key.to_vec()];
+    if let Some(n) = n {
+        argv.push(crate::value::IntBuf::default().format(n as i64).to_vec());
+    }
+    argv
+}

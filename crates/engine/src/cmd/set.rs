@@ -123,6 +123,8 @@ pub fn spop(ctx: &mut Ctx, args: Args) -> Result<()> {
     let empty = set.is_empty();
     ctx.shard.rng = rng;
     ctx.notify(SET, "spop", key);
+    ctx.shard
+        .propagate_instead(|| vec![vec![b"SREM".to_vec(), key.to_vec(), m.to_vec()]]);
     settle(ctx, key, empty);
     ctx.out.bulk(&m);
     Ok(())
@@ -147,6 +149,8 @@ fn spop_count(ctx: &mut Ctx, args: Args) -> Result<()> {
         reply_members(&mut ctx.out, set);
         ctx.notify(SET, "spop", key);
         settle(ctx, key, true);
+        ctx.shard
+            .propagate_instead(|| vec![vec![b"DEL".to_vec(), key.to_vec()]]);
         return Ok(());
     }
     let mut popped = Vec::with_capacity(count as usize);
@@ -158,6 +162,11 @@ fn spop_count(ctx: &mut Ctx, args: Args) -> Result<()> {
     ctx.shard.rng = rng;
     ctx.shard.modified(ctx.db, key);
     ctx.notify(SET, "spop", key);
+    // One SREM per member, as Redis 7.0 propagates it.
+    ctx.shard.propagate_instead(|| {
+        let srem = |m: &Vec<u8>| vec![b"SREM".to_vec(), key.to_vec(), m.clone()];
+        popped.iter().map(srem).collect()
+    });
     ctx.out.set(popped.len());
     for m in &popped {
         ctx.out.bulk(m);

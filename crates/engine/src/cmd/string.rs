@@ -138,7 +138,33 @@ pub fn set(ctx: &mut Ctx, args: Args) -> Result<()> {
         Some(shared) => Val::Shared(shared),
         None => Val::Bytes(args.get(2)),
     };
-    set_generic(ctx, args.get(1), val, o.nx, o.xx, o.get, ttl)
+    set_generic(ctx, args.get(1), val, o.nx, o.xx, o.get, ttl)?;
+    // Redis 7.0 propagates an expiry as absolute PXAT (dropping NX/XX/GET/KEEPTTL), and
+    // drops GET otherwise.
+    if !matches!(ttl, Ttl::At(_)) && o.get {
+        ctx.shard.propagate_instead(|| {
+            let words = args.iter().enumerate();
+            vec![words
+                .filter(|(i, w)| *i < 3 || !w.eq_ignore_ascii_case(b"get"))
+                .map(|(_, w)| w.to_vec())
+                .collect()]
+        });
+    }
+    Ok(())
+}
+
+/// What SET, SETEX and PSETEX with an expiry are recorded as: `SET key value PXAT ms`.
+fn propagate_set_pxat(ctx: &mut Ctx, key: &[u8], val: &Str, at: u64) {
+    ctx.shard.propagate_instead(|| {
+        let at = crate::value::IntBuf::default().format(at as i64).to_vec();
+        vec![vec![
+            b"SET".to_vec(),
+            key.to_vec(),
+            val.to_vec(),
+            b"PXAT".to_vec(),
+            at,
+        ]]
+    });
 }
 
 /// A value to store: bytes to copy, or a big value kept where it arrived (`Args::shared`).
@@ -191,6 +217,9 @@ fn set_generic<'a>(
         Val::Bytes(b) => Str::from_bytes(b),
         Val::Shared(b) => Str::Shared(b),
     };
+    if let Ttl::At(at) = ttl {
+        propagate_set_pxat(ctx, key, &val, at);
+    }
     ctx.shard.store(db, key, Value::Str(val), expire_at);
     ctx.notify(STRING, "set", key);
     if let Ttl::At(_) = ttl {
@@ -247,6 +276,13 @@ pub fn psetex(ctx: &mut Ctx, args: Args) -> Result<()> {
 }
 
 pub fn getset(ctx: &mut Ctx, args: Args) -> Result<()> {
+    ctx.shard.propagate_instead(|| {
+        vec![vec![
+            b"SET".to_vec(),
+            args.get(1).to_vec(),
+            args.get(2).to_vec(),
+        ]]
+    });
     set_generic(ctx, args.get(1), args.get(2), false, false, true, Ttl::None)
 }
 
@@ -256,6 +292,8 @@ pub fn getdel(ctx: &mut Ctx, args: Args) -> Result<()> {
     if old.is_some() {
         ctx.shard.delete(ctx.db, key);
         ctx.notify(GENERIC, "del", key);
+        ctx.shard
+            .propagate_instead(|| vec![vec![b"DEL".to_vec(), key.to_vec()]]);
     }
     match old {
         Some(v) => ctx.out.bulk(&v),
@@ -274,14 +312,21 @@ pub fn getex(ctx: &mut Ctx, args: Args) -> Result<()> {
         return Ok(());
     };
     let ttl = o.resolve(ctx)?;
+    let k = || key.to_vec();
     match ttl {
         Ttl::At(at) if at <= ctx.shard.now_ms() => {
             ctx.shard.delete(ctx.db, key);
             ctx.notify(GENERIC, "del", key);
+            ctx.shard
+                .propagate_instead(|| vec![vec![b"DEL".to_vec(), k()]]);
         }
         Ttl::At(at) => {
             ctx.shard.set_expire(ctx.db, key, at);
             ctx.notify(GENERIC, "expire", key);
+            ctx.shard.propagate_instead(|| {
+                let at = crate::value::IntBuf::default().format(at as i64).to_vec();
+                vec![vec![b"PEXPIREAT".to_vec(), k(), at]]
+            });
         }
         Ttl::Persist => {
             if ctx
@@ -291,6 +336,8 @@ pub fn getex(ctx: &mut Ctx, args: Args) -> Result<()> {
             {
                 ctx.shard.set_expire(ctx.db, key, 0);
                 ctx.notify(GENERIC, "persist", key);
+                ctx.shard
+                    .propagate_instead(|| vec![vec![b"PERSIST".to_vec(), k()]]);
             }
         }
         Ttl::None | Ttl::Keep => {}
@@ -456,6 +503,14 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: Args) -> Result<()> {
     let expire = ctx.shard.peek(db, key).map_or(0, |e| e.expire_at);
     ctx.shard.store(db, key, Value::Str(value), expire);
     ctx.notify(STRING, "incrbyfloat", key);
+    ctx.shard.propagate_instead(|| {
+        vec![vec![
+            b"SET".to_vec(),
+            key.to_vec(),
+            text.clone(),
+            b"KEEPTTL".to_vec(),
+        ]]
+    });
     ctx.out.bulk(&text);
     Ok(())
 }

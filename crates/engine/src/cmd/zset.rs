@@ -708,15 +708,15 @@ pub fn pop_from(
     max: bool,
     count: usize,
     how: PopReply,
-) -> Result<bool> {
-    for &key in keys {
+) -> Result<Option<(usize, usize)>> {
+    for (i, &key) in keys.iter().enumerate() {
         let Some(z) = write::<ZSet>(ctx.shard, ctx.db, key)? else {
             continue;
         };
         if count == 0 {
             // ZPOPMIN key 0: checked only once a sorted set was found.
             ctx.out.array(0);
-            return Ok(true);
+            return Ok(Some((i, 0)));
         }
         let n = count.min(z.len());
         let mut items = Vec::with_capacity(n);
@@ -754,9 +754,15 @@ pub fn pop_from(
             out.bulk(m);
             out.double(*s);
         }
-        return Ok(true);
+        return Ok(Some((i, n)));
     }
-    Ok(false)
+    Ok(None)
+}
+
+/// What a pop of `n` from `key` is recorded as (ZMPOP, BZPOPMIN, BZMPOP): `ZPOPMIN key
+/// [n]`, as Redis 7.0 propagates it.
+pub fn zpop_record(key: &[u8], max: bool, n: Option<usize>) -> Vec<Vec<u8>> {
+    super::pop_argv(if max { b"ZPOPMAX" } else { b"ZPOPMIN" }, key, n)
 }
 
 fn zpop(ctx: &mut Ctx, args: Args, max: bool) -> Result<()> {
@@ -775,7 +781,7 @@ fn zpop(ctx: &mut Ctx, args: Args, max: bool) -> Result<()> {
     let nested = ctx.out.proto == Proto::Resp3 && count.is_some();
     let how = PopReply::Plain { nested };
     let n = count.unwrap_or(1) as usize;
-    if !pop_from(ctx, &[args.get(1)], max, n, how)? {
+    if pop_from(ctx, &[args.get(1)], max, n, how)?.is_none() {
         ctx.out.array(0);
     }
     Ok(())
@@ -791,8 +797,13 @@ pub fn zpopmax(ctx: &mut Ctx, args: Args) -> Result<()> {
 
 pub fn zmpop(ctx: &mut Ctx, args: Args) -> Result<()> {
     let (keys, max, count) = crate::args::parse_mpop(args, 1, "min", "max")?;
-    if !pop_from(ctx, &keys, max, count, PopReply::Multi)? {
-        ctx.out.null_array();
+    match pop_from(ctx, &keys, max, count, PopReply::Multi)? {
+        Some((i, n)) => {
+            let key = keys[i];
+            ctx.shard
+                .propagate_instead(|| vec![zpop_record(key, max, Some(n))]);
+        }
+        None => ctx.out.null_array(),
     }
     Ok(())
 }

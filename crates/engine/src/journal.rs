@@ -1,0 +1,162 @@
+//! The journal of write effects: each shard records, in execution order, the commands that
+//! reproduce what its writes did, in the form redis-server 7.0 propagates to its AOF and
+//! replicas (relative expiries as absolute times, INCRBYFLOAT as the value it left, SPOP as
+//! SREM, expired keys as DEL, ...), RESP-encoded, with a SELECT before each change of
+//! database. The AOF, replication and slot migration read it; the engine only writes it.
+//!
+//! Recording is off until the runtime turns it on (a shard that nobody reads keeps
+//! nothing).
+
+use crate::value::IntBuf;
+
+#[derive(Default)]
+pub struct Journal {
+    enabled: bool,
+    buf: Vec<u8>,
+    /// The database of the last record: a SELECT precedes a change.
+    db: Option<usize>,
+    /// Commands recorded since the start (SELECTs not counted).
+    pub records: u64,
+    /// Inside one command's execution: where its first record starts (after any SELECT)
+    /// and the count before it, so that a command recording several is wrapped in
+    /// MULTI/EXEC (`end_call`).
+    call: Option<(Option<usize>, u64)>,
+}
+
+impl Journal {
+    #[inline]
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Starts or stops recording; what was recorded stays until taken.
+    pub fn set_enabled(&mut self, on: bool) {
+        self.enabled = on;
+        if !on {
+            self.db = None;
+        }
+    }
+
+    /// Appends one command run against `db` (nothing while recording is off).
+    pub fn record<'a, I>(&mut self, db: usize, argv: I)
+    where
+        I: IntoIterator<Item = &'a [u8]>,
+        I::IntoIter: ExactSizeIterator,
+    {
+        if !self.enabled {
+            return;
+        }
+        if self.db != Some(db) {
+            let mut n = IntBuf::default();
+            let n = n.format(db as i64);
+            self.encode([&b"SELECT"[..], n].into_iter());
+            self.db = Some(db);
+        }
+        if let Some((at @ None, _)) = &mut self.call {
+            *at = Some(self.buf.len());
+        }
+        self.encode(argv.into_iter());
+        self.records += 1;
+    }
+
+    /// A command starts executing: what it records until `end_call` is one unit.
+    #[inline]
+    pub fn begin_call(&mut self) {
+        if self.enabled {
+            self.call = Some((None, self.records));
+        }
+    }
+
+    /// The command is done: two or more records are wrapped in MULTI/EXEC, as Redis 7.0's
+    /// propagatePendingCommands does (SELECT stays before MULTI), so a replay applies them
+    /// together.
+    #[inline]
+    pub fn end_call(&mut self) {
+        let Some((Some(at), before)) = self.call.take() else {
+            return;
+        };
+        if self.records - before >= 2 {
+            const MULTI: &[u8] = b"*1\r\n$5\r\nMULTI\r\n";
+            self.buf.splice(at..at, MULTI.iter().copied());
+            self.buf.extend_from_slice(b"*1\r\n$4\r\nEXEC\r\n");
+        }
+    }
+
+    fn encode<'a>(&mut self, argv: impl ExactSizeIterator<Item = &'a [u8]>) {
+        let b = &mut self.buf;
+        b.push(b'*');
+        b.extend_from_slice(IntBuf::default().format(argv.len() as i64));
+        b.extend_from_slice(b"\r\n");
+        for a in argv {
+            b.push(b'$');
+            b.extend_from_slice(IntBuf::default().format(a.len() as i64));
+            b.extend_from_slice(b"\r\n");
+            b.extend_from_slice(a);
+            b.extend_from_slice(b"\r\n");
+        }
+    }
+
+    /// The bytes recorded since the last call. The database carries over: the next record
+    /// after a take needs no SELECT unless the database changes.
+    pub fn take(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+}
+
+/// What a command asks to be recorded instead of itself (Redis' rewriteClientCommandVector,
+/// alsoPropagate and preventCommandPropagation), set by its handler.
+#[derive(Default)]
+pub enum Propagate {
+    /// The command as it was sent, if it changed the dataset.
+    #[default]
+    AsSent,
+    /// These commands, in order, instead.
+    Instead(Vec<Vec<Vec<u8>>>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_resp_with_select_on_database_changes() {
+        let mut j = Journal::default();
+        j.record(0, [&b"SET"[..], b"k", b"v"]);
+        assert!(j.is_empty(), "nothing while off");
+        j.set_enabled(true);
+        j.record(0, [&b"SET"[..], b"k", b"v"]);
+        j.record(0, [&b"DEL"[..], b"k"]);
+        j.record(3, [&b"INCR"[..], b"n"]);
+        assert_eq!(
+            j.take(),
+            b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n\
+              *2\r\n$3\r\nDEL\r\n$1\r\nk\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n\
+              *2\r\n$4\r\nINCR\r\n$1\r\nn\r\n"
+                .to_vec()
+        );
+        // The database carries over a take.
+        j.record(3, [&b"DEL"[..], b""]);
+        assert_eq!(j.take(), b"*2\r\n$3\r\nDEL\r\n$0\r\n\r\n".to_vec());
+        assert_eq!(j.records, 4);
+        // One command recording two: wrapped, its SELECT first.
+        j.begin_call();
+        j.record(7, [&b"DEL"[..], b"x"]);
+        j.record(7, [&b"SET"[..], b"x", b"1"]);
+        j.end_call();
+        assert_eq!(
+            j.take(),
+            b"*2\r\n$6\r\nSELECT\r\n$1\r\n7\r\n*1\r\n$5\r\nMULTI\r\n\
+              *2\r\n$3\r\nDEL\r\n$1\r\nx\r\n*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$1\r\n1\r\n\
+              *1\r\n$4\r\nEXEC\r\n"
+                .to_vec()
+        );
+        j.begin_call();
+        j.record(7, [&b"DEL"[..], b"y"]);
+        j.end_call();
+        assert_eq!(j.take(), b"*2\r\n$3\r\nDEL\r\n$1\r\ny\r\n".to_vec());
+    }
+}
