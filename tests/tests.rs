@@ -8,6 +8,7 @@ mod basics;
 mod blocking;
 mod differential;
 mod expiry;
+mod journal;
 mod network;
 mod persistence;
 mod protocol;

@@ -3,6 +3,7 @@
 //! and benchmarked on its own and any runtime (glommio today, an epoll fallback later) can
 //! host it.
 
+pub mod aof;
 pub mod args;
 pub mod cmd;
 pub mod dict;

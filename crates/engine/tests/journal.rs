@@ -4,6 +4,7 @@
 //! changes; reads and writes that changed nothing record nothing.
 
 mod common;
+use common::workload::Workload;
 use common::*;
 
 /// Runs `lines` with the journal on and returns what it recorded, one command line per
@@ -251,87 +252,24 @@ fn moves_and_restores_are_recorded_in_their_deterministic_form() {
     );
 }
 
-/// The journal's commands, argument by argument.
-fn parse(mut b: &[u8]) -> Vec<Vec<Vec<u8>>> {
-    let mut out = Vec::new();
-    let num = |b: &mut &[u8]| -> usize {
-        let end = b.windows(2).position(|w| w == b"\r\n").expect("CRLF");
-        let n = std::str::from_utf8(&b[1..end]).unwrap().parse().unwrap();
-        *b = &b[end + 2..];
-        n
-    };
-    while !b.is_empty() {
-        let n = num(&mut b);
-        let mut argv = Vec::new();
-        for _ in 0..n {
-            let len = num(&mut b);
-            argv.push(b[..len].to_vec());
-            b = &b[len + 2..];
-        }
-        out.push(argv);
-    }
-    out
-}
-
 /// Random writes (relative expiries, random pops, floats, blocking forms, expired keys)
 /// on one shard, its journal replayed on another: the two datasets are the same.
 #[test]
 fn replaying_the_journal_rebuilds_the_same_dataset() {
-    let cmds: &[&str] = &[
-        "SET {k} {v}",
-        "SET {k} {v} EX 5",
-        "SET {k} {v} PX 800 GET",
-        "SET {k} {v} NX",
-        "SETEX {k} 3 {v}",
-        "PSETEX {k} 1500 {v}",
-        "GETEX {k} PX 700",
-        "GETEX {k} PERSIST",
-        "GETDEL {k}",
-        "GETSET {k} {v}",
-        "INCRBYFLOAT {k} 1.25",
-        "INCR {k}",
-        "APPEND {k} {v}",
-        "EXPIRE {k} 2",
-        "PEXPIRE {k} 300 GT",
-        "PEXPIRE {k} -5",
-        "PERSIST {k}",
-        "HSET {k} f {v}",
-        "HINCRBYFLOAT {k} f 0.5",
-        "SADD {k} a b c d e",
-        "SPOP {k}",
-        "SPOP {k} 2",
-        "RPUSH {k} a b c",
-        "LMPOP 2 {k} {j} LEFT COUNT 2",
-        "BLPOP {k} {j} 0",
-        "BLMOVE {k} {j} LEFT RIGHT 0",
-        "ZADD {k} 1 a 2 b 3 c",
-        "ZMPOP 1 {k} MAX COUNT 2",
-        "BZPOPMIN {k} 0",
-        "DEL {k} {j}",
-    ];
     for seed in 1..=30u64 {
-        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let mut next = move |n: usize| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % n as u64) as usize
-        };
+        let mut w = Workload::new(seed, 6, "");
         let mut a = T::new();
         a.s.journal.set_enabled(true);
         let mut b = T::new();
         // Another random sequence: a pop recorded as sent would pick other members.
         b.s.rng = engine::dict::Rng::new(seed + 1000);
         for step in 0..300 {
-            let line = cmds[next(cmds.len())]
-                .replace("{k}", &format!("k{}", next(6)))
-                .replace("{j}", &format!("k{}", next(6)))
-                .replace("{v}", &format!("{}", next(50)));
+            let line = w.line();
             a.cmd(&line);
-            if next(10) == 0 {
-                a.advance(next(2000) as u64);
+            if w.below(10) == 0 {
+                a.advance(w.below(2000) as u64);
             }
-            if next(30) == 0 {
+            if w.below(30) == 0 {
                 a.s.active_expire(std::time::Duration::from_millis(5));
             }
             if step % 5 == 4 {
@@ -342,24 +280,17 @@ fn replaying_the_journal_rebuilds_the_same_dataset() {
     }
 }
 
-/// Runs the journal's commands on `b`.
+/// Runs the journal's commands on `b`, as an AOF replay does.
 fn replay(b: &mut T, journal: &[u8], seed: u64) {
-    for argv in parse(journal) {
-        let name = String::from_utf8_lossy(&argv[0]).to_ascii_lowercase();
-        match name.as_str() {
-            "select" => b.db = String::from_utf8_lossy(&argv[1]).parse().unwrap(),
-            "multi" | "exec" => {}
-            _ => {
-                let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
-                let reply = b.argv(&refs);
-                assert!(
-                    reply.first() != Some(&b'-'),
-                    "seed {seed}: {} -> {}",
-                    show(&argv.concat()),
-                    show(&reply)
-                );
-            }
-        }
+    let u = engine::aof::units(journal);
+    assert_eq!(
+        (u.valid, u.stop),
+        (journal.len(), None),
+        "seed {seed}: a whole stream"
+    );
+    for unit in &u.units {
+        engine::aof::apply(&mut b.s, &mut b.db, unit)
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
     }
 }
 

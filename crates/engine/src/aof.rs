@@ -1,0 +1,544 @@
+//! Redis 7.0's append-only files, as data: the manifest of an `appenddirname` directory
+//! (aof.c's format, with percore's `shard` key added, which Redis' parser skips), and the
+//! command streams of increment files (what the journal writes), read back with Redis'
+//! rules for a truncated tail and an unfinished MULTI. Pure: the runtime does the files.
+
+use crate::args::parse_i64;
+
+/// What a manifest line names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileType {
+    /// An RDB (or AOF) snapshot the increments apply to.
+    Base,
+    /// Left from before a rewrite, to be deleted.
+    History,
+    /// Commands appended since the base.
+    Incr,
+}
+
+impl FileType {
+    fn letter(self) -> char {
+        match self {
+            FileType::Base => 'b',
+            FileType::History => 'h',
+            FileType::Incr => 'i',
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManifestFile {
+    pub name: String,
+    pub seq: i64,
+    pub kind: FileType,
+    /// percore: the shard the file belongs to (None: a redis-server manifest, one keyspace).
+    pub shard: Option<usize>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Manifest {
+    pub files: Vec<ManifestFile>,
+}
+
+/// The longest manifest line Redis reads (MANIFEST_MAX_LINE).
+const MAX_LINE: usize = 1024;
+
+impl Manifest {
+    /// Parses a manifest as Redis 7.0's aofLoadManifestFromFile does, with its error texts.
+    /// Base and sequence rules hold per shard.
+    pub fn parse(text: &[u8]) -> Result<Manifest, &'static str> {
+        let mut m = Manifest::default();
+        let mut lines = 0;
+        for raw in text.split_inclusive(|&b| b == b'\n') {
+            lines += 1;
+            if raw.first() == Some(&b'#') {
+                continue;
+            }
+            if raw.len() > MAX_LINE || raw.last() != Some(&b'\n') {
+                return Err("The AOF manifest file contains too long line");
+            }
+            let line = trim(raw);
+            if line.is_empty() {
+                return Err("Invalid AOF manifest file format");
+            }
+            let argv = split_args(line).ok_or("Invalid AOF manifest file format")?;
+            if argv.len() < 6 || argv.len() % 2 != 0 {
+                return Err("Invalid AOF manifest file format");
+            }
+            let (mut name, mut seq, mut kind, mut shard) = (None, 0i64, None, None);
+            for pair in argv.chunks(2) {
+                let (k, v) = (&pair[0], &pair[1]);
+                if k.eq_ignore_ascii_case(b"file") {
+                    if v.contains(&b'/') {
+                        return Err("File can't be a path, just a filename");
+                    }
+                    name = Some(String::from_utf8_lossy(v).into_owned());
+                } else if k.eq_ignore_ascii_case(b"seq") {
+                    seq = atoll(v);
+                } else if k.eq_ignore_ascii_case(b"type") {
+                    kind = v.first().copied();
+                } else if k.eq_ignore_ascii_case(b"shard") {
+                    shard = Some(atoll(v).max(0) as usize);
+                }
+            }
+            let (Some(name), Some(kind)) = (name, kind) else {
+                return Err("Invalid AOF manifest file format");
+            };
+            if seq == 0 {
+                return Err("Invalid AOF manifest file format");
+            }
+            let kind = match kind {
+                b'b' => FileType::Base,
+                b'h' => FileType::History,
+                b'i' => FileType::Incr,
+                _ => return Err("Unknown AOF file type"),
+            };
+            let same_shard = |f: &&ManifestFile| f.shard == shard;
+            match kind {
+                FileType::Base if m.files.iter().filter(same_shard).any(|f| f.kind == kind) => {
+                    return Err("Found duplicate base file information");
+                }
+                FileType::Incr
+                    if m.files
+                        .iter()
+                        .filter(same_shard)
+                        .any(|f| f.kind == kind && f.seq >= seq) =>
+                {
+                    return Err("Found a non-monotonic sequence number");
+                }
+                _ => {}
+            }
+            m.files.push(ManifestFile {
+                name,
+                seq,
+                kind,
+                shard,
+            });
+        }
+        if lines == 0 {
+            return Err("Found an empty AOF manifest");
+        }
+        Ok(m)
+    }
+
+    /// The manifest text: per shard in order, the base first, then history, then
+    /// increments, one `file <name> seq <n> type <t>` line each (names quoted as Redis'
+    /// sdscatrepr when they need it), `shard <n>` appended for percore's files.
+    pub fn format(&self) -> String {
+        let mut files: Vec<&ManifestFile> = self.files.iter().collect();
+        let rank = |k: FileType| match k {
+            FileType::Base => 0,
+            FileType::History => 1,
+            FileType::Incr => 2,
+        };
+        files.sort_by_key(|f| (f.shard, rank(f.kind), f.seq));
+        let mut out = String::new();
+        for f in files {
+            out.push_str(&format!(
+                "file {} seq {} type {}",
+                repr(&f.name),
+                f.seq,
+                f.kind.letter()
+            ));
+            if let Some(s) = f.shard {
+                out.push_str(&format!(" shard {s}"));
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let ws = |c: &u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
+    let start = b.iter().position(|c| !ws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !ws(c)).map_or(start, |e| e + 1);
+    &b[start..end]
+}
+
+/// C's atoll: leading digits with an optional sign, 0 when there are none.
+fn atoll(b: &[u8]) -> i64 {
+    let (neg, digits) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let n = digits.iter().take_while(|c| c.is_ascii_digit()).count();
+    let v = parse_i64(&digits[..n]).unwrap_or(0);
+    if neg {
+        -v
+    } else {
+        v
+    }
+}
+
+/// Redis' sdsneedsrepr + sdscatrepr for a file name.
+fn repr(name: &str) -> String {
+    let needs = name
+        .bytes()
+        .any(|c| c == b'\\' || c == b'"' || c == b' ' || !(0x21..0x7f).contains(&c));
+    if !needs {
+        return name.to_string();
+    }
+    let mut s = String::from("\"");
+    for c in name.bytes() {
+        match c {
+            b'\\' => s.push_str("\\\\"),
+            b'"' => s.push_str("\\\""),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            7 => s.push_str("\\a"),
+            8 => s.push_str("\\b"),
+            c if (0x20..0x7f).contains(&c) => s.push(c as char),
+            c => s.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    s.push('"');
+    s
+}
+
+/// Redis' sdssplitargs: words separated by spaces, double quotes with escapes, single
+/// quotes literal; None for unbalanced quotes or a quote not followed by a space.
+fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    while i < line.len() {
+        while i < line.len() && line[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i == line.len() {
+            break;
+        }
+        let mut cur = Vec::new();
+        match line[i] {
+            b'"' => {
+                i += 1;
+                loop {
+                    let c = *line.get(i)?;
+                    match c {
+                        b'"' => break,
+                        b'\\' if line.get(i + 1) == Some(&b'x') => {
+                            match (
+                                line.get(i + 2).and_then(|&c| hex(c)),
+                                line.get(i + 3).and_then(|&c| hex(c)),
+                            ) {
+                                (Some(a), Some(b)) => {
+                                    cur.push(a * 16 + b);
+                                    i += 3;
+                                }
+                                _ => cur.push(b'\\'),
+                            }
+                        }
+                        b'\\' => {
+                            i += 1;
+                            cur.push(match *line.get(i)? {
+                                b'n' => b'\n',
+                                b'r' => b'\r',
+                                b't' => b'\t',
+                                b'b' => 8,
+                                b'a' => 7,
+                                other => other,
+                            });
+                        }
+                        c => cur.push(c),
+                    }
+                    i += 1;
+                }
+                i += 1;
+                if i < line.len() && !line[i].is_ascii_whitespace() {
+                    return None;
+                }
+            }
+            b'\'' => {
+                i += 1;
+                loop {
+                    let c = *line.get(i)?;
+                    if c == b'\'' {
+                        break;
+                    }
+                    if c == b'\\' && line.get(i + 1) == Some(&b'\'') {
+                        i += 1;
+                    }
+                    cur.push(line[i]);
+                    i += 1;
+                }
+                i += 1;
+                if i < line.len() && !line[i].is_ascii_whitespace() {
+                    return None;
+                }
+            }
+            _ => {
+                while i < line.len() && !line[i].is_ascii_whitespace() {
+                    cur.push(line[i]);
+                    i += 1;
+                }
+            }
+        }
+        out.push(cur);
+    }
+    Some(out)
+}
+
+/// One step of reading a command stream.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Read {
+    /// A command and the offset just past it.
+    Command(Vec<Vec<u8>>, usize),
+    /// The stream ends cleanly here.
+    End,
+    /// The stream stops in the middle of a command at this offset (the start of the
+    /// incomplete command): Redis' "Unexpected end of file".
+    Truncated(usize),
+    /// Not a command stream from here (Redis' "Bad file format").
+    Bad(usize),
+}
+
+/// Reads the command starting at `pos` of an AOF command stream (RESP arrays of bulk
+/// strings; `#` annotation lines, as aof-timestamp-enabled writes, are skipped).
+pub fn read_command(b: &[u8], mut pos: usize) -> Read {
+    loop {
+        if pos == b.len() {
+            return Read::End;
+        }
+        if b[pos] != b'#' {
+            break;
+        }
+        match b[pos..].iter().position(|&c| c == b'\n') {
+            Some(n) => pos += n + 1,
+            None => return Read::Truncated(pos),
+        }
+    }
+    let start = pos;
+    let line = |pos: &mut usize, prefix: u8| -> Result<i64, Read> {
+        let rest = &b[*pos..];
+        let Some(end) = rest.windows(2).position(|w| w == b"\r\n") else {
+            return Err(Read::Truncated(start));
+        };
+        if rest[0] != prefix {
+            return Err(Read::Bad(start));
+        }
+        let n = parse_i64(&rest[1..end]).ok_or(Read::Bad(start))?;
+        *pos += end + 2;
+        Ok(n)
+    };
+    let argc = match line(&mut pos, b'*') {
+        Ok(n) if n >= 1 => n as usize,
+        Ok(_) => return Read::Bad(start),
+        Err(r) => return r,
+    };
+    let mut argv = Vec::with_capacity(argc.min(1024));
+    for _ in 0..argc {
+        let len = match line(&mut pos, b'$') {
+            Ok(n) if n >= 0 => n as usize,
+            Ok(_) => return Read::Bad(start),
+            Err(r) => return r,
+        };
+        if b.len() - pos < len + 2 {
+            return Read::Truncated(start);
+        }
+        if &b[pos + len..pos + len + 2] != b"\r\n" {
+            return Read::Bad(start);
+        }
+        argv.push(b[pos..pos + len].to_vec());
+        pos += len + 2;
+    }
+    Read::Command(argv, pos)
+}
+
+/// The commands of a stream grouped as they apply: each a unit, a MULTI ... EXEC block one
+/// unit (without MULTI and EXEC). A block the stream ends inside is dropped, as Redis
+/// reverts an incomplete MULTI at the end of an AOF; `valid` is where the applied part
+/// ends, for truncating the file.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Units {
+    pub units: Vec<Vec<Vec<Vec<u8>>>>,
+    pub valid: usize,
+    /// Where the stream stopped, when it did not end cleanly.
+    pub stop: Option<Read>,
+}
+
+pub fn units(b: &[u8]) -> Units {
+    let mut u = Units::default();
+    let mut pos = 0;
+    let mut block: Option<Vec<Vec<Vec<u8>>>> = None;
+    loop {
+        match read_command(b, pos) {
+            Read::Command(argv, next) => {
+                pos = next;
+                let is = |name: &[u8]| argv[0].eq_ignore_ascii_case(name);
+                if is(b"multi") {
+                    block = Some(Vec::new());
+                } else if is(b"exec") {
+                    if let Some(cmds) = block.take() {
+                        u.units.push(cmds);
+                        u.valid = pos;
+                    }
+                } else if let Some(cmds) = block.as_mut() {
+                    cmds.push(argv);
+                } else {
+                    u.units.push(vec![argv]);
+                    u.valid = pos;
+                }
+            }
+            Read::End => break,
+            stop => {
+                u.stop = Some(stop);
+                break;
+            }
+        }
+    }
+    u
+}
+
+/// Applies one unit of a command stream to `shard`, as a replay of the journal (SELECT moves
+/// `db`). Replies are dropped, as redis-server drops them while loading an AOF; a command
+/// it does not know stops the replay with Redis' message.
+pub fn apply(
+    shard: &mut crate::Shard,
+    db: &mut usize,
+    unit: &[Vec<Vec<u8>>],
+) -> Result<(), String> {
+    for argv in unit {
+        if argv[0].eq_ignore_ascii_case(b"select") {
+            match argv.get(1).and_then(|n| parse_i64(n)) {
+                Some(n) if n >= 0 && (n as usize) < shard.databases() => *db = n as usize,
+                _ => return Err("Bad SELECT in the append only file".into()),
+            }
+            continue;
+        }
+        if crate::table::lookup(&argv[0])
+            .and_then(|s| s.handler())
+            .is_none()
+        {
+            return Err(format!(
+                "Unknown command '{}' reading the append only file",
+                String::from_utf8_lossy(&argv[0])
+            ));
+        }
+        let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+        shard.run(*db, &refs, resp::Proto::Resp2);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifests_round_trip_in_redis_syntax() {
+        let redis = b"file appendonly.aof.1.base.rdb seq 1 type b\n\
+                      file appendonly.aof.1.incr.aof seq 1 type i\n\
+                      file appendonly.aof.2.incr.aof seq 2 type i\n";
+        let m = Manifest::parse(redis).unwrap();
+        assert_eq!(m.files.len(), 3);
+        assert_eq!(m.format().as_bytes(), &redis[..]);
+        let ours = Manifest {
+            files: vec![
+                ManifestFile {
+                    name: "a b.aof".into(),
+                    seq: 3,
+                    kind: FileType::Incr,
+                    shard: Some(1),
+                },
+                ManifestFile {
+                    name: "x.rdb".into(),
+                    seq: 1,
+                    kind: FileType::Base,
+                    shard: Some(1),
+                },
+                ManifestFile {
+                    name: "y.rdb".into(),
+                    seq: 1,
+                    kind: FileType::Base,
+                    shard: Some(0),
+                },
+            ],
+        };
+        let text = ours.format();
+        assert_eq!(
+            text,
+            "file y.rdb seq 1 type b shard 0\nfile x.rdb seq 1 type b shard 1\n\
+             file \"a b.aof\" seq 3 type i shard 1\n"
+        );
+        let back = Manifest::parse(text.as_bytes()).unwrap();
+        assert_eq!(back.format(), text);
+    }
+
+    #[test]
+    fn manifest_errors_are_redis_texts() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"", "Found an empty AOF manifest"),
+            (
+                b"file a seq 1 type b\n\n",
+                "Invalid AOF manifest file format",
+            ),
+            (b"file a seq 1\n", "Invalid AOF manifest file format"),
+            (
+                b"file a/b seq 1 type i\n",
+                "File can't be a path, just a filename",
+            ),
+            (b"file a seq 1 type x\n", "Unknown AOF file type"),
+            (
+                b"file a seq 1 type b\nfile b seq 2 type b\n",
+                "Found duplicate base file information",
+            ),
+            (
+                b"file a seq 2 type i\nfile b seq 2 type i\n",
+                "Found a non-monotonic sequence number",
+            ),
+            (
+                b"file a seq 1 type i",
+                "The AOF manifest file contains too long line",
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(
+                Manifest::parse(text),
+                Err(*want),
+                "{}",
+                String::from_utf8_lossy(text)
+            );
+        }
+        // Comments are skipped; each shard has its own base and sequence.
+        let ok = b"# percore\nfile a seq 1 type b shard 0\nfile b seq 1 type b shard 1\n\
+                   file c seq 1 type i shard 0\nfile d seq 1 type i shard 1\n";
+        assert_eq!(Manifest::parse(ok).unwrap().files.len(), 4);
+    }
+
+    #[test]
+    fn streams_apply_whole_transactions_and_stop_at_a_cut() {
+        let set = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n";
+        let multi = b"*1\r\n$5\r\nMULTI\r\n";
+        let exec = b"*1\r\n$4\r\nEXEC\r\n";
+        let mut s = Vec::new();
+        s.extend_from_slice(b"#TS:1700000000\r\n");
+        s.extend_from_slice(set);
+        s.extend_from_slice(multi);
+        s.extend_from_slice(set);
+        s.extend_from_slice(set);
+        s.extend_from_slice(exec);
+        let whole = s.len();
+        let u = units(&s);
+        assert_eq!(u.units.len(), 2);
+        assert_eq!(u.units[1].len(), 2);
+        assert_eq!((u.valid, u.stop), (whole, None));
+        // A block without its EXEC is not applied; a cut command stops the stream.
+        s.extend_from_slice(multi);
+        s.extend_from_slice(set);
+        let u = units(&s);
+        assert_eq!((u.units.len(), u.valid, u.stop), (2, whole, None));
+        s.extend_from_slice(&set[..7]);
+        let u = units(&s);
+        assert_eq!(u.valid, whole);
+        assert_eq!(
+            u.stop,
+            Some(Read::Truncated(whole + multi.len() + set.len()))
+        );
+        // Garbage is a bad format, where it starts.
+        let u = units(b"*1\r\n$4\r\nPING\r\nhello\r\n");
+        assert_eq!(u.stop, Some(Read::Bad(14)));
+    }
+}
