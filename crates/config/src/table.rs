@@ -191,7 +191,8 @@ pub(crate) static DEFS: &[Def] = &[
         I,
     ),
     d("save", Kind::Save, "3600 1 300 100 60 10000", I),
-    d("appendonly", Kind::Bool, "no", I),
+    // Not yet: the AOF is issue 14's (the journal it will write exists); warned about.
+    d("appendonly", Kind::Bool, "no", 0),
     d(
         "appendfsync",
         Kind::Enum(&["everysec", "always", "no"]),

@@ -288,6 +288,7 @@ fn unimplemented_directives_warn_and_store() {
     assert_eq!(
         w,
         [
+            "directive 'appendonly' is not implemented by percore yet; ignored",
             "directive 'replica-read-only' is not implemented by percore yet; ignored",
             "directive 'rename-command' is not implemented by percore yet; ignored",
             "directive 'user' is not implemented by percore yet; ignored",
