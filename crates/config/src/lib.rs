@@ -72,6 +72,9 @@ fn location(origin: &Origin, line: usize) -> String {
 }
 
 /// The server configuration: one canonical string per known directive.
+/// CONFIG SET's reason for a setting percore does not implement yet.
+pub const NOT_IMPLEMENTED: &str = "not implemented by percore yet";
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Indexed like `table::DEFS`; each holds exactly what CONFIG GET returns.
@@ -322,8 +325,16 @@ impl Config {
             seen.push(idx);
         }
         let mut staged = self.clone();
-        for (name, value) in pairs {
+        for ((name, value), &idx) in pairs.iter().zip(&seen) {
             staged.set(name, value)?;
+            // A setting percore does not act on yet is refused rather than answered OK
+            // while nothing happens; setting it to what it already is changes nothing.
+            if !DEFS[idx].has(table::IMPL) && staged.values.get(idx) != self.values.get(idx) {
+                return Err(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{name}') - \
+                     {NOT_IMPLEMENTED}"
+                ));
+            }
         }
         *self = staged;
         Ok(())

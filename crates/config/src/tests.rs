@@ -786,3 +786,27 @@ fn rewrite_handles_aliases_unknown_lines_and_special_values() {
     assert_eq!(c2.save_params(), []);
     assert_eq!(c2.get("shutdown-on-sigint").unwrap(), "nosave force");
 }
+
+#[test]
+fn config_set_refuses_what_is_not_implemented() {
+    let mut c = Config::default();
+    let err = c
+        .set_many(&[("replica-read-only".into(), "no".into())])
+        .unwrap_err();
+    assert_eq!(
+        err,
+        "ERR CONFIG SET failed (possibly related to argument 'replica-read-only') - not implemented by percore yet"
+    );
+    assert_eq!(c.get("replica-read-only").as_deref(), Some("yes"));
+    // To the value it has: nothing changes, nothing to refuse.
+    c.set_many(&[("appendonly".into(), "no".into())]).unwrap();
+    // Implemented settings still change, and a refused one in the same call changes none.
+    let both = [
+        ("hz".into(), "20".into()),
+        ("appendonly".into(), "yes".into()),
+    ];
+    assert!(c.set_many(&both).is_err());
+    assert_eq!(c.get("hz").as_deref(), Some("10"));
+    c.set_many(&[("hz".into(), "20".into())]).unwrap();
+    assert_eq!(c.get("hz").as_deref(), Some("20"));
+}

@@ -621,7 +621,12 @@ async fn config(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
                     .config
                     .write()
                     .map_err(|_| Error::msg("ERR config unavailable"))?;
-                cfg.set_many(&pairs).map_err(Error::msg)?;
+                cfg.set_many(&pairs).map_err(|e| {
+                    if e.ends_with(config::NOT_IMPLEMENTED) {
+                        tracing::warn!("CONFIG SET refused: {e}");
+                    }
+                    Error::msg(e)
+                })?;
             }
             shared.refresh_hot_config();
             let settings = shared.settings();
