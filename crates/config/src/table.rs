@@ -197,19 +197,19 @@ pub(crate) static DEFS: &[Def] = &[
         "appendfsync",
         Kind::Enum(&["everysec", "always", "no"]),
         "everysec",
-        I,
+        0,
     ),
     d(
         "appendfilename",
         Kind::BaseName("appendfilename can't be a path, just a filename"),
         "appendonly.aof",
-        I | IM,
+        IM,
     ),
     d(
         "appenddirname",
         Kind::BaseName("appenddirname can't be a path, just a dirname"),
         "appendonlydir",
-        I | IM,
+        IM,
     ),
     d(
         "dbfilename",
