@@ -59,6 +59,16 @@ impl Journal {
         self.records += 1;
     }
 
+    /// Appends a command whose database does not matter (FLUSHALL, SWAPDB): no SELECT.
+    pub fn record_any_db<'a, I>(&mut self, argv: I)
+    where
+        I: IntoIterator<Item = &'a [u8]>,
+        I::IntoIter: ExactSizeIterator,
+    {
+        let db = self.db.unwrap_or(0);
+        self.record(db, argv);
+    }
+
     /// A command starts executing: what it records until `end_call` is one unit.
     #[inline]
     pub fn begin_call(&mut self) {

@@ -281,6 +281,20 @@ impl Shard {
         }
     }
 
+    /// Records a value written by the runtime (a cross-shard move, a gathered command's
+    /// write-back, SORT's store) as the command that recreates it exactly:
+    /// `RESTORE key <expire ms or 0> <payload> REPLACE ABSTTL`.
+    pub fn record_put(&mut self, db: usize, key: &[u8], e: &Entry) {
+        if !self.journal.enabled() {
+            return;
+        }
+        let payload = crate::rdb::dump(&e.value, self.save_opts);
+        let mut at = crate::value::IntBuf::default();
+        let at = at.format(e.expire_at as i64);
+        let argv = [&b"RESTORE"[..], key, at, &payload, b"REPLACE", b"ABSTTL"];
+        self.journal.record(db, argv);
+    }
+
     /// Records that `key` of `db` was deleted because it expired (DEL, as redis-server
     /// propagates an expired key with lazyfree-lazy-expire no).
     fn record_expired(&mut self, db: usize, key: &[u8]) {

@@ -328,6 +328,7 @@ pub async fn reload(core: &Rc<Core>, in_read: bool) -> Result<(), String> {
             t.ask_all(core, |_| calls::Flush {
                 db: None,
                 lazy: false,
+                journal: false,
             })
             .await
         },

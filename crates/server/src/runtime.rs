@@ -218,7 +218,12 @@ async fn run_inner(
             };
             let db = if rt == Rt::FlushDb { Some(c.db) } else { None };
             within(&core, c.tx, Scope::Every { in_read }, async |t: &Txn| {
-                t.ask_all(&core, |_| calls::Flush { db, lazy }).await
+                t.ask_all(&core, |_| calls::Flush {
+                    db,
+                    lazy,
+                    journal: true,
+                })
+                .await
             })
             .await;
             c.writer().ok();

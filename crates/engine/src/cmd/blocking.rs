@@ -329,6 +329,14 @@ pub fn undo(shard: &mut Shard, db: usize, undo: Undo) {
     match undo {
         Undo::List { key, right, elems } => {
             // Popped from the left in order a, b: pushing back left b then a restores it.
+            if shard.journal.enabled() && !elems.is_empty() {
+                let name: &[u8] = if right { b"RPUSH" } else { b"LPUSH" };
+                let argv = [name, &key]
+                    .into_iter()
+                    .chain(elems.iter().rev().map(|e| &e[..]));
+                let argv: Vec<&[u8]> = argv.collect();
+                shard.journal.record(db, argv);
+            }
             let back = elems.into_iter().rev();
             let _ = list::push_into(shard, db, &key, !right, back);
         }
@@ -340,6 +348,16 @@ pub fn undo(shard: &mut Shard, db: usize, undo: Undo) {
                     z.add(*s, m, Default::default(), &limits);
                 }
                 shard.modified(db, &key);
+                if shard.journal.enabled() && !items.is_empty() {
+                    let mut argv = vec![b"ZADD".to_vec(), key.clone()];
+                    for (s, m) in &items {
+                        let mut score = Vec::new();
+                        resp::format_g17(*s, &mut score);
+                        argv.push(score);
+                        argv.push(m.to_vec());
+                    }
+                    shard.journal.record(db, argv.iter().map(Vec::as_slice));
+                }
             }
         }
         Undo::Nothing => {}

@@ -102,7 +102,16 @@ impl Call for ListPop {
     fn run(self, core: &Core) -> Self::Out {
         let mut shard = core.shard.borrow_mut();
         match engine::cmd::list::pop_from(&mut shard, self.db, &self.key, self.left, self.count) {
-            Ok(v) => Ok((v.unwrap_or_default(), shard.take_events())),
+            Ok(v) => {
+                let v = v.unwrap_or_default();
+                if !v.is_empty() {
+                    let argv = engine::cmd::list::pop_record(&self.key, !self.left, Some(v.len()));
+                    shard
+                        .journal
+                        .record(self.db, argv.iter().map(Vec::as_slice));
+                }
+                Ok((v, shard.take_events()))
+            }
             Err(e) => Err(e.message().into_owned()),
         }
     }
@@ -123,9 +132,23 @@ impl Call for ListPush {
     }
     fn run(self, core: &Core) -> Self::Out {
         let mut shard = core.shard.borrow_mut();
+        // Recorded once it succeeded (it fails on a key of another type).
+        let record = shard.journal.enabled().then(|| {
+            let name: &[u8] = if self.left { b"LPUSH" } else { b"RPUSH" };
+            let mut argv = vec![name.to_vec(), self.key.clone()];
+            argv.extend(self.elems.iter().cloned());
+            argv
+        });
         let elems = self.elems.into_iter().map(Vec::into_boxed_slice);
         match engine::cmd::list::push_into(&mut shard, self.db, &self.key, self.left, elems) {
-            Ok(n) => Ok((n as i64, shard.take_events())),
+            Ok(n) => {
+                if let Some(argv) = record {
+                    shard
+                        .journal
+                        .record(self.db, argv.iter().map(Vec::as_slice));
+                }
+                Ok((n as i64, shard.take_events()))
+            }
             Err(e) => Err(e.message().into_owned()),
         }
     }
@@ -200,9 +223,11 @@ impl Call for RandomKey {
 }
 
 /// FLUSHDB (`db`) or FLUSHALL (None); `lazy` frees the old keys on another thread.
+/// `journal`: recorded (not for DEBUG RELOAD, which loads the same data back).
 pub struct Flush {
     pub db: Option<usize>,
     pub lazy: bool,
+    pub journal: bool,
 }
 
 impl Call for Flush {
@@ -211,7 +236,25 @@ impl Call for Flush {
         Touches::Everything
     }
     fn run(self, core: &Core) {
-        let old = core.shard.borrow_mut().flush(self.db);
+        let mut shard = core.shard.borrow_mut();
+        if self.journal {
+            let name: &[u8] = if self.db.is_some() {
+                b"FLUSHDB"
+            } else {
+                b"FLUSHALL"
+            };
+            let argv: &[&[u8]] = if self.lazy {
+                &[name, b"ASYNC"]
+            } else {
+                &[name]
+            };
+            match self.db {
+                Some(db) => shard.journal.record(db, argv.iter().copied()),
+                None => shard.journal.record_any_db(argv.iter().copied()),
+            }
+        }
+        let old = shard.flush(self.db);
+        drop(shard);
         if self.lazy {
             // Dropping millions of keys takes a while: do it off the core.
             std::thread::spawn(move || drop(old));
@@ -227,7 +270,12 @@ impl Call for SwapDb {
         Touches::Everything
     }
     fn run(self, core: &Core) {
-        core.shard.borrow_mut().swapdb(self.0, self.1);
+        let mut shard = core.shard.borrow_mut();
+        let (a, b) = (self.0.to_string(), self.1.to_string());
+        shard
+            .journal
+            .record_any_db([&b"SWAPDB"[..], a.as_bytes(), b.as_bytes()]);
+        shard.swapdb(self.0, self.1);
     }
 }
 
@@ -313,7 +361,12 @@ impl Call for Take {
         Touches::Keys(self.db, one(&self.key))
     }
     fn run(self, core: &Core) -> Option<Entry> {
-        core.shard.borrow_mut().take(self.db, &self.key)
+        let mut shard = core.shard.borrow_mut();
+        let taken = shard.take(self.db, &self.key);
+        if taken.is_some() {
+            shard.journal.record(self.db, [&b"DEL"[..], &self.key]);
+        }
+        taken
     }
 }
 
@@ -360,6 +413,9 @@ impl Call for Put {
         let mut shard = core.shard.borrow_mut();
         let mark = shard.event_mark();
         let existed = shard.exists(self.db, &self.key);
+        if self.replace || !existed {
+            shard.record_put(self.db, &self.key, &self.entry);
+        }
         let done =
             engine::cmd::keys::put_copy(&mut shard, self.db, &self.key, self.entry, self.replace);
         shard.discard_events_since(mark);
