@@ -9,6 +9,9 @@
 
 use crate::value::IntBuf;
 
+const MULTI: &[u8] = b"*1\r\n$5\r\nMULTI\r\n";
+const EXEC: &[u8] = b"*1\r\n$4\r\nEXEC\r\n";
+
 #[derive(Default)]
 pub struct Journal {
     enabled: bool,
@@ -21,6 +24,9 @@ pub struct Journal {
     /// and the count before it, so that a command recording several is wrapped in
     /// MULTI/EXEC (`end_call`).
     call: Option<(Option<usize>, u64)>,
+    /// Inside this shard's part of a multi-shard operation: its id, how many shards take
+    /// part, and whether its block was opened (`begin_tx`).
+    tx: Option<(u64, usize, bool)>,
 }
 
 impl Journal {
@@ -51,6 +57,13 @@ impl Journal {
             let n = n.format(db as i64);
             self.encode([&b"SELECT"[..], n].into_iter());
             self.db = Some(db);
+        }
+        if let Some((id, parts, opened @ false)) = &mut self.tx {
+            // `#` lines are annotations to redis-server and redis-check-aof (as #TS: is).
+            self.buf
+                .extend_from_slice(format!("#TX {id} {parts}\r\n").as_bytes());
+            self.buf.extend_from_slice(MULTI);
+            *opened = true;
         }
         if let Some((at @ None, _)) = &mut self.call {
             *at = Some(self.buf.len());
@@ -85,10 +98,26 @@ impl Journal {
         let Some((Some(at), before)) = self.call.take() else {
             return;
         };
-        if self.records - before >= 2 {
-            const MULTI: &[u8] = b"*1\r\n$5\r\nMULTI\r\n";
+        // Inside a multi-shard operation's block, which wraps everything already.
+        if self.records - before >= 2 && self.tx.is_none() {
             self.buf.splice(at..at, MULTI.iter().copied());
-            self.buf.extend_from_slice(b"*1\r\n$4\r\nEXEC\r\n");
+            self.buf.extend_from_slice(EXEC);
+        }
+    }
+
+    /// This shard's part of multi-shard operation `id` (with `parts` shards taking part)
+    /// starts: what it records until `end_tx` is one block, `#TX <id> <parts>` then
+    /// MULTI ... EXEC, so a replay can apply the operation whole or not at all, and an
+    /// export can join its parts from every shard.
+    pub fn begin_tx(&mut self, id: u64, parts: usize) {
+        if self.enabled {
+            self.tx = Some((id, parts, false));
+        }
+    }
+
+    pub fn end_tx(&mut self) {
+        if let Some((_, _, true)) = self.tx.take() {
+            self.buf.extend_from_slice(EXEC);
         }
     }
 
@@ -168,5 +197,25 @@ mod tests {
         j.record(7, [&b"DEL"[..], b"y"]);
         j.end_call();
         assert_eq!(j.take(), b"*2\r\n$3\r\nDEL\r\n$1\r\ny\r\n".to_vec());
+        // A multi-shard operation's part: one block with its id, whatever its commands
+        // record; nothing at all when they record nothing.
+        j.begin_tx(9, 2);
+        j.end_tx();
+        assert!(j.is_empty());
+        j.begin_tx(9, 2);
+        j.begin_call();
+        j.record(7, [&b"DEL"[..], b"a"]);
+        j.record(7, [&b"SET"[..], b"a", b"1"]);
+        j.end_call();
+        j.begin_call();
+        j.record(7, [&b"DEL"[..], b"b"]);
+        j.end_call();
+        j.end_tx();
+        assert_eq!(
+            String::from_utf8(j.take()).unwrap(),
+            "#TX 9 2\r\n*1\r\n$5\r\nMULTI\r\n*2\r\n$3\r\nDEL\r\n$1\r\na\r\n\
+             *3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$3\r\nDEL\r\n$1\r\nb\r\n\
+             *1\r\n$4\r\nEXEC\r\n"
+        );
     }
 }

@@ -360,5 +360,8 @@ fn runtime_writes_are_recorded_to_recreate_them() {
             assert_eq!(show(&a.cmd(&line)), show(&b.cmd(&line)), "{line}");
         }
     }
-    a.expect("LRANGE l 0 -1", b"*4\r\n$2\r\np1\r\n$2\r\np2\r\n$1\r\nx\r\n$1\r\ny\r\n");
+    a.expect(
+        "LRANGE l 0 -1",
+        b"*4\r\n$2\r\np1\r\n$2\r\np2\r\n$1\r\nx\r\n$1\r\ny\r\n",
+    );
 }

@@ -103,6 +103,7 @@ enum Grant {
         token: u64,
         batch: Batch,
         release: bool,
+        parts: usize,
     },
     Local(Rc<Waiter>),
 }
@@ -447,6 +448,15 @@ impl Core {
         out
     }
 
+    /// Runs this shard's piece of multi-shard operation `tx` (`parts` shards have one): its
+    /// journal records form one block with the operation's id.
+    pub fn exec_part(&self, tx: u64, parts: usize, batch: Batch) -> Reply {
+        self.shard.borrow_mut().journal.begin_tx(tx, parts);
+        let reply = self.exec(Op::Batch(batch));
+        self.shard.borrow_mut().journal.end_tx();
+        reply
+    }
+
     /// Runs an operation on this core, then serves any clients it unblocked.
     pub fn exec(&self, op: Op) -> Reply {
         if let Op::Call(call) = op {
@@ -511,12 +521,14 @@ impl Core {
                     keys,
                     batch,
                     release,
+                    parts,
                 } => {
                     let grant = Grant::Remote {
                         from,
                         token,
                         batch,
                         release,
+                        parts,
                     };
                     self.lock_or_queue(tx, keys, grant);
                     continue;
@@ -619,8 +631,9 @@ impl Core {
                 token,
                 batch,
                 release,
+                parts,
             } => {
-                let reply = self.exec(Op::Batch(batch));
+                let reply = self.exec_part(tx, parts, batch);
                 if release {
                     self.release(tx);
                 }
@@ -669,6 +682,7 @@ impl Core {
                     keys: mine,
                     batch: Batch::default(),
                     release: false,
+                    parts: 0,
                 };
                 self.call(s, op).await;
             }

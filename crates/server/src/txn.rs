@@ -128,9 +128,10 @@ pub async fn run_pieces(core: &Rc<Core>, pieces: Vec<Batch>) -> Vec<Option<Reply
         };
         let keys: LockKeys = batch.keys().map(|(db, k)| (db, k.to_vec())).collect();
         let last = i + 1 == shards.len();
+        let parts = shards.len();
         let reply = if s == core.id {
             core.lock_local(tx, keys).await;
-            let reply = core.exec(Op::Batch(batch));
+            let reply = core.exec_part(tx, parts, batch);
             if last {
                 core.release(tx);
             }
@@ -141,6 +142,7 @@ pub async fn run_pieces(core: &Rc<Core>, pieces: Vec<Batch>) -> Vec<Option<Reply
                 keys,
                 batch,
                 release: last,
+                parts,
             };
             core.call(s, op).await
         };
