@@ -523,12 +523,14 @@ pub async fn load_shard(core: Rc<Core>, file: Arc<Vec<u8>>) {
 
 /// A save for a shutdown: a background save in progress is waited for first (its point is
 /// older than the shutdown's), then a fresh one runs.
-pub async fn final_save(core: &Rc<Core>, in_read: bool) -> Result<(), String> {
+/// Called outside any read (SHUTDOWN steps out of its own): it may wait for a background
+/// save, which waits for the reads in progress.
+pub async fn final_save(core: &Rc<Core>) -> Result<(), String> {
     loop {
         while core.shared.persist.saving.load(Ordering::Acquire) {
             reactor::sleep(Duration::from_millis(5)).await;
         }
-        match save(core, in_read).await {
+        match save(core, false).await {
             // Another save got in between: wait for that one too.
             Err(e) if e.contains("already in progress") => continue,
             r => return r,
@@ -554,7 +556,7 @@ pub async fn signal_loop(core: Rc<Core>) {
         }
         if shutdown_saves(&core, false, false) {
             tracing::info!("Saving the final RDB snapshot before exiting.");
-            if let Err(e) = final_save(&core, false).await {
+            if let Err(e) = final_save(&core).await {
                 tracing::warn!("Error trying to save the DB, can't exit. ({e})");
                 continue;
             }

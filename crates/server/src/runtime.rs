@@ -276,7 +276,13 @@ async fn run_inner(
             );
             if crate::persist::shutdown_saves(&core, save, nosave) {
                 tracing::info!("Saving the final RDB snapshot before exiting.");
-                if let Err(e) = crate::persist::final_save(&core, in_read).await {
+                // The final save may wait for a background save that is about to wait for
+                // the reads in progress (`barrier`): this read steps out meanwhile (it has
+                // finished everything it sent before SHUTDOWN).
+                c.leave_read();
+                let saved = crate::persist::final_save(&core).await;
+                c.enter_read().await;
+                if let Err(e) = saved {
                     tracing::warn!("Error trying to save the DB: {e}");
                     if !force {
                         return Err(Error::msg("ERR Errors trying to SHUTDOWN. Check logs."));
