@@ -288,7 +288,6 @@ fn unimplemented_directives_warn_and_store() {
     assert_eq!(
         w,
         [
-            "directive 'appendonly' is not implemented by percore yet; ignored",
             "directive 'replica-read-only' is not implemented by percore yet; ignored",
             "directive 'rename-command' is not implemented by percore yet; ignored",
             "directive 'user' is not implemented by percore yet; ignored",
@@ -799,11 +798,12 @@ fn config_set_refuses_what_is_not_implemented() {
     );
     assert_eq!(c.get("replica-read-only").as_deref(), Some("yes"));
     // To the value it has: nothing changes, nothing to refuse.
-    c.set_many(&[("appendonly".into(), "no".into())]).unwrap();
+    c.set_many(&[("aof-use-rdb-preamble".into(), "yes".into())])
+        .unwrap();
     // Implemented settings still change, and a refused one in the same call changes none.
     let both = [
         ("hz".into(), "20".into()),
-        ("appendonly".into(), "yes".into()),
+        ("aof-use-rdb-preamble".into(), "no".into()),
     ];
     assert!(c.set_many(&both).is_err());
     assert_eq!(c.get("hz").as_deref(), Some("10"));

@@ -281,13 +281,9 @@ fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
     Some(out)
 }
 
-/// One step of reading a command stream.
-#[derive(Debug, PartialEq, Eq)]
+/// Where reading a command stream stopped early.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
 pub enum Read {
-    /// A command and the offset just past it.
-    Command(Vec<Vec<u8>>, usize),
-    /// The stream ends cleanly here.
-    End,
     /// The stream stops in the middle of a command at this offset (the start of the
     /// incomplete command): Redis' "Unexpected end of file".
     Truncated(usize),
@@ -295,22 +291,34 @@ pub enum Read {
     Bad(usize),
 }
 
-/// Reads the command starting at `pos` of an AOF command stream (RESP arrays of bulk
-/// strings; `#` annotation lines, as aof-timestamp-enabled writes, are skipped).
-pub fn read_command(b: &[u8], mut pos: usize) -> Read {
-    loop {
-        if pos == b.len() {
-            return Read::End;
-        }
-        if b[pos] != b'#' {
-            break;
-        }
-        match b[pos..].iter().position(|&c| c == b'\n') {
-            Some(n) => pos += n + 1,
-            None => return Read::Truncated(pos),
-        }
+/// One step of reading an AOF command stream, borrowing from it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Item<'a> {
+    /// A command (RESP array of bulk strings) and the offset just past it.
+    Command(Vec<&'a [u8]>, usize),
+    /// A `#` annotation line (as `#TS:` or percore's `#TX`), without its line end, and
+    /// the offset past it.
+    Note(&'a [u8], usize),
+    /// The stream ends cleanly here.
+    End,
+    Stop(Read),
+}
+
+/// Reads the item starting at `pos`.
+pub fn next_item(b: &[u8], mut pos: usize) -> Item<'_> {
+    if pos == b.len() {
+        return Item::End;
     }
     let start = pos;
+    if b[pos] == b'#' {
+        return match b[pos..].iter().position(|&c| c == b'\n') {
+            Some(n) => {
+                let line = &b[pos..pos + n];
+                Item::Note(line.strip_suffix(b"\r").unwrap_or(line), pos + n + 1)
+            }
+            None => Item::Stop(Read::Truncated(pos)),
+        };
+    }
     let line = |pos: &mut usize, prefix: u8| -> Result<i64, Read> {
         let rest = &b[*pos..];
         let Some(end) = rest.windows(2).position(|w| w == b"\r\n") else {
@@ -325,100 +333,180 @@ pub fn read_command(b: &[u8], mut pos: usize) -> Read {
     };
     let argc = match line(&mut pos, b'*') {
         Ok(n) if n >= 1 => n as usize,
-        Ok(_) => return Read::Bad(start),
-        Err(r) => return r,
+        Ok(_) => return Item::Stop(Read::Bad(start)),
+        Err(r) => return Item::Stop(r),
     };
     let mut argv = Vec::with_capacity(argc.min(1024));
     for _ in 0..argc {
         let len = match line(&mut pos, b'$') {
             Ok(n) if n >= 0 => n as usize,
-            Ok(_) => return Read::Bad(start),
-            Err(r) => return r,
+            Ok(_) => return Item::Stop(Read::Bad(start)),
+            Err(r) => return Item::Stop(r),
         };
         if b.len() - pos < len + 2 {
-            return Read::Truncated(start);
+            return Item::Stop(Read::Truncated(start));
         }
         if &b[pos + len..pos + len + 2] != b"\r\n" {
-            return Read::Bad(start);
+            return Item::Stop(Read::Bad(start));
         }
-        argv.push(b[pos..pos + len].to_vec());
+        argv.push(&b[pos..pos + len]);
         pos += len + 2;
     }
-    Read::Command(argv, pos)
+    Item::Command(argv, pos)
 }
 
-/// The commands of a stream grouped as they apply: each a unit, a MULTI ... EXEC block one
-/// unit (without MULTI and EXEC). A block the stream ends inside is dropped, as Redis
-/// reverts an incomplete MULTI at the end of an AOF; `valid` is where the applied part
-/// ends, for truncating the file.
+/// How far a stream was read.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Units {
-    pub units: Vec<Vec<Vec<Vec<u8>>>>,
+pub struct Walk {
+    /// Units handed over (a command, or a MULTI ... EXEC block).
+    pub units: u64,
+    /// Where the last whole unit ends: a file is cut here when its tail is dropped.
     pub valid: usize,
-    /// Where the stream stopped, when it did not end cleanly.
+    /// Where reading stopped, when the stream did not end cleanly.
     pub stop: Option<Read>,
+    /// The stream ends inside a MULTI block (no EXEC): Redis reverts it, as a truncation.
+    pub unfinished: bool,
 }
 
-pub fn units(b: &[u8]) -> Units {
-    let mut u = Units::default();
+/// The commands of one unit of a stream, borrowed from it.
+pub type Unit<'a> = Vec<Vec<&'a [u8]>>;
+
+/// A multi-shard operation's id and how many shards have a part of it.
+pub type TxMark = (u64, usize);
+
+/// `#TX <id> <parts>`: percore's mark before a multi-shard operation's block.
+fn tx_mark(note: &[u8]) -> Option<TxMark> {
+    let rest = note.strip_prefix(b"#TX ")?;
+    let mut words = rest.split(|&c| c == b' ');
+    let id = parse_i64(words.next()?)?;
+    let parts = parse_i64(words.next()?)?;
+    (id >= 0 && parts >= 1).then_some((id as u64, parts as usize))
+}
+
+/// Walks a stream unit by unit, as Redis' loader groups it: each command alone, a
+/// MULTI ... EXEC block as one unit (without MULTI and EXEC, with the `#TX` mark that
+/// preceded its MULTI); a block the stream ends inside is not handed over.
+pub fn walk<'a>(
+    b: &'a [u8],
+    mut unit: impl FnMut(Option<TxMark>, &[Vec<&'a [u8]>]) -> Result<(), String>,
+) -> Result<Walk, String> {
+    let mut w = Walk::default();
     let mut pos = 0;
-    let mut block: Option<Vec<Vec<Vec<u8>>>> = None;
+    let mut mark = None;
+    // An open MULTI: its mark and the commands so far.
+    let mut block: Option<(Option<TxMark>, Unit<'a>)> = None;
     loop {
-        match read_command(b, pos) {
-            Read::Command(argv, next) => {
+        match next_item(b, pos) {
+            Item::Note(text, next) => {
+                pos = next;
+                if let Some(m) = tx_mark(text) {
+                    mark = Some(m);
+                }
+            }
+            Item::Command(argv, next) => {
                 pos = next;
                 let is = |name: &[u8]| argv[0].eq_ignore_ascii_case(name);
                 if is(b"multi") {
-                    block = Some(Vec::new());
+                    block = Some((mark.take(), Vec::new()));
                 } else if is(b"exec") {
-                    if let Some(cmds) = block.take() {
-                        u.units.push(cmds);
-                        u.valid = pos;
+                    if let Some((m, cmds)) = block.take() {
+                        unit(m, &cmds)?;
+                        w.units += 1;
+                        w.valid = pos;
                     }
-                } else if let Some(cmds) = block.as_mut() {
+                } else if let Some((_, cmds)) = block.as_mut() {
                     cmds.push(argv);
                 } else {
-                    u.units.push(vec![argv]);
-                    u.valid = pos;
+                    mark = None;
+                    unit(None, std::slice::from_ref(&argv))?;
+                    w.units += 1;
+                    w.valid = pos;
                 }
             }
-            Read::End => break,
-            stop => {
-                u.stop = Some(stop);
+            Item::End => break,
+            Item::Stop(r) => {
+                w.stop = Some(r);
                 break;
             }
         }
     }
-    u
+    w.unfinished = block.is_some();
+    Ok(w)
 }
 
-/// Applies one unit of a command stream to `shard`, as a replay of the journal (SELECT moves
-/// `db`). Replies are dropped, as redis-server drops them while loading an AOF; a command
-/// it does not know stops the replay with Redis' message.
-pub fn apply(
+/// The multi-shard operations a stream holds a whole part of: (id, parts) for each.
+pub fn tx_parts(b: &[u8]) -> Vec<TxMark> {
+    let mut out = Vec::new();
+    if memchr_tx(b) {
+        let _ = walk(b, |m, _| {
+            out.extend(m);
+            Ok(())
+        });
+    }
+    out
+}
+
+/// Whether `#TX ` occurs at all: most streams have no multi-shard operation and need no
+/// walk to find them.
+fn memchr_tx(b: &[u8]) -> bool {
+    b.windows(4).any(|w| w == b"#TX ")
+}
+
+/// Replays a stream into `shard` as redis-server loads an AOF (replies dropped; SELECT
+/// moves `db`); a multi-shard operation's part for which `skip(id)` holds is not applied
+/// (another participant's part is missing). Err: Redis' message for a command it cannot
+/// run.
+pub fn replay(
     shard: &mut crate::Shard,
     db: &mut usize,
-    unit: &[Vec<Vec<u8>>],
-) -> Result<(), String> {
-    for argv in unit {
-        if argv[0].eq_ignore_ascii_case(b"select") {
-            match argv.get(1).and_then(|n| parse_i64(n)) {
-                Some(n) if n >= 0 && (n as usize) < shard.databases() => *db = n as usize,
-                _ => return Err("Bad SELECT in the append only file".into()),
-            }
-            continue;
+    b: &[u8],
+    skip: &dyn Fn(u64) -> bool,
+) -> Result<Walk, String> {
+    walk(b, |mark, cmds| {
+        if mark.is_some_and(|(id, _)| skip(id)) {
+            return Ok(());
         }
-        if crate::table::lookup(&argv[0])
-            .and_then(|s| s.handler())
-            .is_none()
-        {
-            return Err(format!(
-                "Unknown command '{}' reading the append only file",
-                String::from_utf8_lossy(&argv[0])
-            ));
+        for argv in cmds {
+            apply(shard, db, argv)?;
         }
-        let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
-        shard.run(*db, &refs, resp::Proto::Resp2);
+        Ok(())
+    })
+}
+
+/// Applies one command of a stream to `shard`: SELECT moves `db`; the whole-keyspace
+/// commands a journal records (FLUSHALL, FLUSHDB, SWAPDB) act on this shard; a command it
+/// does not know stops the replay with Redis' message.
+pub fn apply(shard: &mut crate::Shard, db: &mut usize, argv: &[&[u8]]) -> Result<(), String> {
+    let name = argv[0];
+    let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
+    let dbs = shard.databases();
+    let num = |i: usize| {
+        argv.get(i)
+            .and_then(|n| parse_i64(n))
+            .filter(|&n| n >= 0 && (n as usize) < dbs)
+            .map(|n| n as usize)
+    };
+    if is(b"select") {
+        *db = num(1).ok_or("Bad SELECT in the append only file")?;
+    } else if is(b"flushall") {
+        shard.flush(None);
+    } else if is(b"flushdb") {
+        shard.flush(Some(*db));
+    } else if is(b"swapdb") {
+        match (num(1), num(2)) {
+            (Some(a), Some(b)) => shard.swapdb(a, b),
+            _ => return Err("Bad SWAPDB in the append only file".into()),
+        }
+    } else if crate::table::lookup(name)
+        .and_then(|s| s.handler())
+        .is_none()
+    {
+        return Err(format!(
+            "Unknown command '{}' reading the append only file",
+            String::from_utf8_lossy(name)
+        ));
+    } else {
+        shard.run(*db, argv, resp::Proto::Resp2);
     }
     Ok(())
 }
@@ -508,37 +596,54 @@ mod tests {
         assert_eq!(Manifest::parse(ok).unwrap().files.len(), 4);
     }
 
+    /// The units a stream is walked in, as owned words.
+    fn units(b: &[u8]) -> (Vec<(Option<TxMark>, usize)>, Walk) {
+        let mut out = Vec::new();
+        let w = walk(b, |m, cmds| {
+            out.push((m, cmds.len()));
+            Ok(())
+        })
+        .unwrap();
+        (out, w)
+    }
+
     #[test]
-    fn streams_apply_whole_transactions_and_stop_at_a_cut() {
+    fn streams_walk_whole_transactions_and_stop_at_a_cut() {
         let set = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n";
         let multi = b"*1\r\n$5\r\nMULTI\r\n";
         let exec = b"*1\r\n$4\r\nEXEC\r\n";
         let mut s = Vec::new();
         s.extend_from_slice(b"#TS:1700000000\r\n");
         s.extend_from_slice(set);
+        s.extend_from_slice(b"#TX 7 2\r\n");
         s.extend_from_slice(multi);
         s.extend_from_slice(set);
         s.extend_from_slice(set);
         s.extend_from_slice(exec);
         let whole = s.len();
-        let u = units(&s);
-        assert_eq!(u.units.len(), 2);
-        assert_eq!(u.units[1].len(), 2);
-        assert_eq!((u.valid, u.stop), (whole, None));
-        // A block without its EXEC is not applied; a cut command stops the stream.
+        let (u, w) = units(&s);
+        assert_eq!(u, vec![(None, 1), (Some((7, 2)), 2)]);
+        assert_eq!((w.valid, w.stop, w.unfinished), (whole, None, false));
+        assert_eq!(tx_parts(&s), vec![(7, 2)]);
+        // A block without its EXEC is not handed over; a cut command stops the stream.
+        s.extend_from_slice(b"#TX 8 2\r\n");
         s.extend_from_slice(multi);
         s.extend_from_slice(set);
-        let u = units(&s);
-        assert_eq!((u.units.len(), u.valid, u.stop), (2, whole, None));
-        s.extend_from_slice(&set[..7]);
-        let u = units(&s);
-        assert_eq!(u.valid, whole);
+        let (u, w) = units(&s);
         assert_eq!(
-            u.stop,
-            Some(Read::Truncated(whole + multi.len() + set.len()))
+            (u.len(), w.valid, w.stop, w.unfinished),
+            (2, whole, None, true)
+        );
+        assert_eq!(tx_parts(&s), vec![(7, 2)]);
+        s.extend_from_slice(&set[..7]);
+        let (_, w) = units(&s);
+        assert_eq!(w.valid, whole);
+        assert_eq!(
+            w.stop,
+            Some(Read::Truncated(whole + 9 + multi.len() + set.len()))
         );
         // Garbage is a bad format, where it starts.
-        let u = units(b"*1\r\n$4\r\nPING\r\nhello\r\n");
-        assert_eq!(u.stop, Some(Read::Bad(14)));
+        let (_, w) = units(b"*1\r\n$4\r\nPING\r\nhello\r\n");
+        assert_eq!(w.stop, Some(Read::Bad(14)));
     }
 }

@@ -141,6 +141,16 @@ impl Journal {
         std::mem::take(&mut self.buf)
     }
 
+    /// The bytes recorded since the last `clear` (or `take`), for a writer that keeps the
+    /// buffer's capacity between turns.
+    pub fn pending(&self) -> &[u8] {
+        &self.buf
+    }
+
+    pub fn clear(&mut self) {
+        self.buf.clear();
+    }
+
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }

@@ -103,6 +103,7 @@ pub enum Rt {
     LastSave,
     Save,
     BgSave,
+    BgRewriteAof,
     Rename,
     RenameNx,
     Copy,
@@ -2337,6 +2338,15 @@ pub static COMMANDS: &[CommandSpec] = &[
         "server",
         "Asynchronously save the dataset to disk",
         Rt::BgSave,
+    ),
+    rt(
+        "bgrewriteaof",
+        1,
+        &["admin", "noscript", "no_async_loading"],
+        A_ADMIN,
+        "server",
+        "Asynchronously rewrite the append-only file",
+        Rt::BgRewriteAof,
     ),
 ];
 

@@ -133,6 +133,9 @@ pub(crate) struct Inner {
     bell_buf: Box<Cell<u64>>,
     /// Run at the end of every turn, before the doorbells (the meshes' outboxes).
     turn_end: RefCell<Vec<Box<dyn Fn()>>>,
+    /// Run once the turn's tasks are done, before any of its output leaves (sends, other
+    /// cores' messages): see `before_output`.
+    before_output: RefCell<Vec<Box<dyn Fn()>>>,
     /// This turn sent messages to other cores.
     sent_messages: Cell<bool>,
 
@@ -226,6 +229,7 @@ where
         bufs: RefCell::new(bufs),
         bell_buf: Box::new(Cell::new(0)),
         turn_end: RefCell::new(Vec::new()),
+        before_output: RefCell::new(Vec::new()),
         sent_messages: Cell::new(false),
 
         chan_waiters: RefCell::new(Vec::new()),
@@ -260,6 +264,13 @@ where
     let (runnable, task) = async_task::spawn_local(future, schedule);
     runnable.schedule();
     task
+}
+
+/// Runs `f` at the end of every turn of this reactor, after the turn's tasks and before
+/// anything they wrote leaves: replies to sockets and messages to other cores. A group
+/// commit lives here: what `f` makes durable covers every reply of the turn.
+pub fn before_output(f: impl Fn() + 'static) {
+    with(|i| i.before_output.borrow_mut().push(Box::new(f)));
 }
 
 /// Yields to the other ready tasks of this turn.
@@ -393,7 +404,11 @@ impl Inner {
             for w in yielded {
                 w.wake();
             }
-            // 4. Sends, cross-core messages, doorbells, then one enter.
+            // 4. What must precede the turn's output (an AOF's group commit), then sends,
+            // cross-core messages, doorbells, and one enter.
+            for f in self.before_output.borrow().iter() {
+                f();
+            }
             net::flush(self);
             for f in self.turn_end.borrow().iter() {
                 f();

@@ -25,7 +25,9 @@ mod mesh;
 mod net;
 mod timer;
 
-pub use exec::{run, spawn_local, yield_if_needed, yield_now, yield_turn, Config, Doorbell, Task};
+pub use exec::{
+    before_output, run, spawn_local, yield_if_needed, yield_now, yield_turn, Config, Doorbell, Task,
+};
 pub use mesh::{Mesh, MeshRx, MeshTx};
 pub use net::{Listener, Stream, StreamRef};
 pub use timer::{sleep, Sleep};

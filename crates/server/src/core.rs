@@ -68,6 +68,8 @@ pub struct Core {
     /// a count per core of the +1/-1 notices received (order-independent: a core's notices
     /// may arrive out of order; a core is routed to while its count is positive).
     shard_channels: RefCell<HashMap<Vec<u8>, CoreCounts>>,
+    /// This shard's open AOF increment file, when the AOF is on.
+    pub aof: RefCell<Option<crate::aof::Writer>>,
 }
 
 /// (core, count) pairs: see `Core::shard_channels`.
@@ -207,6 +209,7 @@ impl Core {
             blocked: RefCell::new(HashMap::new()),
             pubsub: RefCell::new(Default::default()),
             me: RefCell::new(std::rc::Weak::new()),
+            aof: RefCell::new(None),
         }
     }
 
@@ -215,7 +218,7 @@ impl Core {
         *self.me.borrow_mut() = Rc::downgrade(self);
     }
 
-    fn rc(&self) -> Option<Rc<Core>> {
+    pub(crate) fn rc(&self) -> Option<Rc<Core>> {
         self.me.borrow().upgrade()
     }
 

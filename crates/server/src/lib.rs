@@ -3,6 +3,7 @@
 //! connections and answering the other cores through the cross-core queues. The engine does the command semantics; this crate moves bytes and
 //! messages.
 
+mod aof;
 mod barrier;
 mod blocking;
 mod checks;
@@ -139,14 +140,40 @@ pub fn start(config: Config) -> Result<Server, StartError> {
     let cpus = default_shards();
     ensure_ports_free(&config)?;
     let (shutdown_tx, shutdown_rx) = crossbeam_channel::unbounded();
-    let rdb = persist::read_at_start(&config).map_err(StartError::Load)?;
+    // With the AOF on, it is what loads (as in redis-server: the RDB file is not read).
+    let (start, manifest) = aof::prepare(&config, shards).map_err(StartError::Load)?;
+    let rdb = match start {
+        aof::Start::Off => persist::read_at_start(&config).map_err(StartError::Load)?,
+        _ => None,
+    };
     let shared = Shared::new(config, shards, shutdown_tx);
-    if let Some(bytes) = rdb {
+    let mut images: Vec<Vec<u8>> = rdb.into_iter().collect();
+    let aof_on = !matches!(start, aof::Start::Off);
+    match start {
+        aof::Start::Off => {}
+        aof::Start::Own(own) => {
+            if let Ok(mut s) = shared.aof.start.lock() {
+                *s = Some(own);
+            }
+        }
+        aof::Start::Convert(imgs) => {
+            images = imgs;
+            shared.aof.rewrite_at_start.store(true, Ordering::Release);
+        }
+    }
+    if aof_on {
+        shared.aof.enabled.store(true, Ordering::Release);
+        if let Ok(mut m) = shared.aof.manifest.lock() {
+            *m = manifest;
+        }
+    }
+    aof::start_fsync_thread(shared.clone());
+    if aof_on || !images.is_empty() {
         let p = &shared.persist;
         p.loading.store(true, Ordering::Release);
         p.loading_left.store(shards, Ordering::Release);
         if let Ok(mut l) = p.load.lock() {
-            *l = Some(Arc::new(bytes));
+            *l = images.into_iter().map(Arc::new).collect();
         }
     }
     let mut bells = Vec::with_capacity(shards);
@@ -243,9 +270,21 @@ async fn shard_main(
         reactor::spawn_local(persist::save_point_loop(core.clone())).detach();
         reactor::spawn_local(persist::signal_loop(core.clone())).detach();
     }
-    let to_load = shared.persist.load.lock().ok().and_then(|l| l.clone());
-    if let Some(file) = to_load {
-        reactor::spawn_local(persist::load_shard(core.clone(), file)).detach();
+    aof::install(&core);
+    let own = shared.aof.start.lock().ok().and_then(|mut s| {
+        let own = s.as_mut()?;
+        Some((own.shards.get_mut(id)?.take()?, own.skip.clone()))
+    });
+    if let Some((files, skip)) = own {
+        reactor::spawn_local(aof::load_own(core.clone(), files, skip)).detach();
+    } else if shared.persist.loading.load(Ordering::Acquire) {
+        let files = shared
+            .persist
+            .load
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_default();
+        reactor::spawn_local(persist::load_shard(core.clone(), files)).detach();
     }
 
     let (addrs, port, unixsocket, perm, backlog) = {

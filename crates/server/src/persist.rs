@@ -16,7 +16,7 @@
 use crate::core::{calls, Core};
 use engine::rdb;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,8 +28,16 @@ const QUEUE_CHUNKS: usize = 8;
 /// back within one turn took p99 from 0.4 ms to 30-95 ms).
 const SLICE_BYTES: usize = 16 << 10;
 
+/// What holds the one snapshot a shard can write at a time (Redis' child_type).
+pub const CHILD_NONE: u8 = 0;
+pub const CHILD_RDB: u8 = 1;
+pub const CHILD_AOF: u8 = 2;
+
 #[derive(Default)]
 pub struct State {
+    /// CHILD_*: an RDB save or an AOF rewrite runs (they take turns: each shard writes one
+    /// snapshot at a time).
+    pub child: AtomicU8,
     pub saving: AtomicBool,
     /// BGSAVE SCHEDULE asked for one while another ran.
     pub scheduled: AtomicBool,
@@ -44,8 +52,9 @@ pub struct State {
     pub dirty: Vec<AtomicU64>,
     pub loading: AtomicBool,
     pub loading_left: AtomicUsize,
-    /// The file to load, read at start; each shard drops its handle when done.
-    pub load: Mutex<Option<Arc<Vec<u8>>>>,
+    /// The RDB images to load at start (the RDB file, or what an AOF of another layout
+    /// replayed to); each shard drops its handles when done.
+    pub load: Mutex<Vec<Arc<Vec<u8>>>>,
 }
 
 impl State {
@@ -86,7 +95,9 @@ fn paths(core: &Core) -> (std::path::PathBuf, std::path::PathBuf) {
     (dir.join(name), tmp)
 }
 
-fn header(dbs: &[(usize, usize)]) -> Vec<u8> {
+/// An RDB file's header: version, aux fields, and the databases' sizes. `aof_base`: the
+/// file is an AOF's base (Redis' aof-base aux field).
+pub(crate) fn header(dbs: &[(usize, usize)], aof_base: bool) -> Vec<u8> {
     let mut e = rdb::Encoder::new(rdb::SaveOpts::default());
     e.out
         .extend_from_slice(format!("REDIS{:04}", rdb::VERSION).as_bytes());
@@ -96,7 +107,7 @@ fn header(dbs: &[(usize, usize)]) -> Vec<u8> {
     e.aux("redis-bits", "64");
     e.aux("ctime", &now.to_string());
     e.aux("used-mem", &used.to_string());
-    e.aux("aof-base", "0");
+    e.aux("aof-base", if aof_base { "1" } else { "0" });
     e.aux("percore-ver", env!("CARGO_PKG_VERSION"));
     for (db, &(keys, expires)) in dbs.iter().enumerate() {
         if keys > 0 {
@@ -109,7 +120,7 @@ fn header(dbs: &[(usize, usize)]) -> Vec<u8> {
 
 /// The writer thread: header, chunks until every shard is done, EOF and CRC64, fsync,
 /// rename. Returns the bytes written.
-fn write_file(
+pub(crate) fn write_file(
     path: &std::path::Path,
     tmp: &std::path::Path,
     head: Vec<u8>,
@@ -214,13 +225,20 @@ pub fn start_shard(core: &Rc<Core>, sink: crossbeam_channel::Sender<SaveMsg>) ->
 /// `in_read`: asked from a connection's read (SAVE, SHUTDOWN, DEBUG RELOAD).
 pub async fn save(core: &Rc<Core>, in_read: bool) -> Result<(), String> {
     let state = &core.shared.persist;
-    if state
-        .saving
-        .compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed)
-        .is_err()
-    {
-        return Err("ERR Background save already in progress".into());
+    loop {
+        match state.child.compare_exchange(
+            CHILD_NONE,
+            CHILD_RDB,
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => break,
+            Err(CHILD_RDB) => return Err("ERR Background save already in progress".into()),
+            // An AOF rewrite's snapshot is being written: this save follows it.
+            Err(_) => reactor::sleep(Duration::from_millis(5)).await,
+        }
     }
+    state.saving.store(true, Ordering::Release);
     let started = engine::shard::unix_ms();
     state.started_ms.store(started, Ordering::Relaxed);
     state.last_try_ms.store(started, Ordering::Relaxed);
@@ -255,7 +273,7 @@ pub async fn save(core: &Rc<Core>, in_read: bool) -> Result<(), String> {
         .map(|c| c.get("rdbchecksum").as_deref() != Some("no"))
         .unwrap_or(true);
     let n = core.shards();
-    let head = header(&dbs);
+    let head = header(&dbs, false);
     let result: Arc<Mutex<Option<std::io::Result<u64>>>> = Arc::default();
     let slot = result.clone();
     let spawned = std::thread::Builder::new()
@@ -295,8 +313,11 @@ pub async fn save(core: &Rc<Core>, in_read: bool) -> Result<(), String> {
         }
     };
     state.saving.store(false, Ordering::Release);
+    state.child.store(CHILD_NONE, Ordering::Release);
     if state.scheduled.swap(false, Ordering::AcqRel) {
         bgsave(core);
+    } else if core.shared.aof.scheduled.swap(false, Ordering::AcqRel) {
+        crate::aof::bgrewrite(core);
     }
     done
 }
@@ -334,7 +355,8 @@ pub async fn reload(core: &Rc<Core>, in_read: bool) -> Result<(), String> {
         },
     )
     .await;
-    core.ask_all(|_| calls::Load(file.clone()), None).await;
+    core.ask_all(|_| calls::Load(vec![file.clone()]), None)
+        .await;
     while state.loading.load(Ordering::Acquire) {
         reactor::sleep(Duration::from_millis(1)).await;
     }
@@ -383,6 +405,8 @@ pub async fn save_point_loop(core: Rc<Core>) {
         if due && retry_ok {
             tracing::info!(changes, since, "save point reached, saving");
             bgsave(&core);
+        } else if crate::aof::auto_rewrite_due(&core) {
+            crate::aof::bgrewrite(&core);
         }
     }
 }
@@ -415,15 +439,24 @@ pub fn read_at_start(config: &config::Config) -> Result<Option<Vec<u8>>, String>
     Ok(Some(bytes))
 }
 
-/// One shard's part of the load: every key whose slot it owns, keys already expired
-/// dropped (as a master does). A malformed file ends the process, as in redis-server.
-pub async fn load_shard(core: Rc<Core>, file: Arc<Vec<u8>>) {
+/// One shard's part of the load at start (or of DEBUG RELOAD): every key whose slot it
+/// owns in each image, then the end of loading (`loaded`).
+pub async fn load_shard(core: Rc<Core>, files: Vec<Arc<Vec<u8>>>) {
+    let dirty_before = core.shard.borrow().stats.dirty;
+    for file in files {
+        load_rdb(&core, &file).await;
+    }
+    // Loading is not a change to save again.
+    core.shard.borrow_mut().stats.dirty = dirty_before;
+    loaded(&core);
+}
+
+/// Loads the keys of an RDB image whose slot this shard owns, keys already expired dropped
+/// (as a master does). A malformed file ends the process, as in redis-server.
+pub async fn load_rdb(core: &Rc<Core>, file: &[u8]) {
     let started = std::time::Instant::now();
-    let (limits, dirty_before) = {
-        let shard = core.shard.borrow();
-        (shard.limits, shard.stats.dirty)
-    };
-    let mut d = rdb::Decoder::new(&file);
+    let limits = core.shard.borrow().limits;
+    let mut d = rdb::Decoder::new(file);
     let mut db = 0usize;
     let mut loaded = 0u64;
     let mut expired = 0u64;
@@ -473,7 +506,7 @@ pub async fn load_shard(core: Rc<Core>, file: Arc<Vec<u8>>) {
                 if core.shared.shard_of(&k.key) != core.id {
                     continue;
                 }
-                let value = match rdb::Decoder::key_value(&file, &k, &limits) {
+                let value = match rdb::Decoder::key_value(file, &k, &limits) {
                     Ok(v) => v,
                     Err(e) => fail(e),
                 };
@@ -499,13 +532,7 @@ pub async fn load_shard(core: Rc<Core>, file: Arc<Vec<u8>>) {
             }
         }
     }
-    {
-        let mut shard = core.shard.borrow_mut();
-        shard.take_events();
-        // Loading is not a change to save again.
-        shard.stats.dirty = dirty_before;
-    }
-    let state = &core.shared.persist;
+    core.shard.borrow_mut().take_events();
     tracing::info!(
         shard = core.id,
         keys = loaded,
@@ -513,10 +540,25 @@ pub async fn load_shard(core: Rc<Core>, file: Arc<Vec<u8>>) {
         secs = started.elapsed().as_secs_f64(),
         "DB loaded from disk"
     );
+}
+
+/// This shard is done loading: the last one ends LOADING, or first starts the AOF's
+/// rewrite when the AOF was not in this server's layout (`aof::State::rewrite_at_start`).
+pub fn loaded(core: &Rc<Core>) {
+    let state = &core.shared.persist;
     if state.loading_left.fetch_sub(1, Ordering::AcqRel) == 1 {
-        state.loading.store(false, Ordering::Release);
         if let Ok(mut l) = state.load.lock() {
-            l.take();
+            l.clear();
+        }
+        if core
+            .shared
+            .aof
+            .rewrite_at_start
+            .swap(false, Ordering::AcqRel)
+        {
+            crate::aof::rewrite_at_start(core);
+        } else {
+            state.loading.store(false, Ordering::Release);
         }
     }
 }

@@ -135,7 +135,13 @@ async fn run_inner(
                 _ => return Err(Error::Syntax),
             };
             let p = &shared.persist;
-            if p.saving.load(Ordering::Acquire) {
+            if p.child.load(Ordering::Acquire) == crate::persist::CHILD_AOF {
+                if !schedule {
+                    return Err(Error::msg("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."));
+                }
+                p.scheduled.store(true, Ordering::Release);
+                c.writer().simple(b"Background saving scheduled");
+            } else if p.saving.load(Ordering::Acquire) {
                 if !schedule {
                     return Err(Error::msg("ERR Background save already in progress"));
                 }
@@ -144,6 +150,27 @@ async fn run_inner(
             } else {
                 crate::persist::bgsave(&core);
                 c.writer().simple(b"Background saving started");
+            }
+        }
+        Rt::BgRewriteAof => {
+            let p = &shared.persist;
+            let aof = &shared.aof;
+            match p.child.load(Ordering::Acquire) {
+                crate::persist::CHILD_AOF => {
+                    return Err(Error::msg(
+                        "ERR Background append only file rewriting already in progress",
+                    ))
+                }
+                crate::persist::CHILD_RDB => {
+                    aof.scheduled.store(true, Ordering::Release);
+                    c.writer()
+                        .simple(b"Background append only file rewriting scheduled");
+                }
+                _ => {
+                    crate::aof::bgrewrite(&core);
+                    c.writer()
+                        .simple(b"Background append only file rewriting started");
+                }
             }
         }
         Rt::Dbsize => {
@@ -645,6 +672,14 @@ async fn config(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
                 .clone()
                 .ask_all(|_| calls::SetLimits(settings), None)
                 .await;
+            let appendonly = shared
+                .config
+                .read()
+                .map(|c| c.appendonly())
+                .unwrap_or(false);
+            crate::aof::set_enabled(&c.core, appendonly)
+                .await
+                .map_err(Error::msg)?;
             c.writer().ok();
         }
         "resetstat" if args.len() == 2 => {

@@ -44,6 +44,8 @@ pub struct Shared {
     pub lastsave: AtomicU64,
     /// Snapshot and load state (SAVE, BGSAVE, save points, INFO persistence, LOADING).
     pub persist: crate::persist::State,
+    /// The append-only file's state (INFO, the fsync thread, the manifest).
+    pub aof: crate::aof::State,
     /// Keeps every read of a connection on one side of a whole-keyspace operation.
     pub barrier: Arc<crate::barrier::Barrier>,
     /// SIGTERM/SIGINT arrive here from the signal thread; core 0 acts on them.
@@ -122,6 +124,7 @@ impl Shared {
             shutdown,
             lastsave: AtomicU64::new(now_unix),
             persist: crate::persist::State::new(shards),
+            aof: crate::aof::State::new(shards, &config),
             signals: crossbeam_channel::unbounded(),
             listen_fds: std::sync::Mutex::new(Vec::new()),
             config: RwLock::new(config),
@@ -147,6 +150,7 @@ impl Shared {
         if let Ok(mut p) = self.requirepass.write() {
             *p = c.requirepass();
         }
+        self.aof.refresh(&c);
     }
 
     pub fn requirepass(&self) -> Option<String> {

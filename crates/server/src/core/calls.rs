@@ -828,8 +828,8 @@ impl Call for SnapshotStart {
     }
 }
 
-/// Loads this shard's keys from an RDB file (DEBUG RELOAD), in the background.
-pub struct Load(pub Arc<Vec<u8>>);
+/// Loads this shard's keys from RDB images (DEBUG RELOAD), in the background.
+pub struct Load(pub Vec<Arc<Vec<u8>>>);
 
 impl Call for Load {
     type Out = ();
