@@ -1614,22 +1614,7 @@ fn one_seed_with(redis: &Server, ours: &Server, shards: usize, seed: u64, events
 /// stored until something deletes them, on each server's own schedule, so every name the
 /// generator uses is looked up in every database first (lazy expiry deletes them on both).
 fn same_dataset(redis: &Server, ours: &Server, shards: usize, seed: u64) {
-    let mut digests = Vec::new();
-    for server in [redis, ours] {
-        let mut c = server.raw();
-        for db in 0..4 {
-            c.cmd(&["SELECT", &db.to_string()]);
-            for k in KEYS.iter().chain(&["{a}3", "{b}3"]) {
-                c.cmd(&["EXISTS", k]);
-            }
-        }
-        digests.push(c.cmd(&["DEBUG", "DIGEST"]));
-    }
-    assert!(
-        digests[0].starts_with('+'),
-        "DEBUG DIGEST: {:?}",
-        digests[0]
-    );
+    let digests = [settled_digest(redis), settled_digest(ours)];
     assert_eq!(
         digests[0], digests[1],
         "datasets differ after the run (DEBUG DIGEST): shards={shards} seed={seed}\n\
@@ -1642,8 +1627,14 @@ fn differential(shards: usize) {
 }
 
 fn differential_with(shards: usize, events: bool) {
-    let redis = Server::redis();
     let ours = Server::start_with(shards, &["--enable-debug-command", "yes"]);
+    differential_on(&ours, shards, events, TIME_CAP);
+}
+
+/// Runs the random sequences on `ours` and on a fresh redis-server, seed after seed, until
+/// `cap` (unless DIFF_NO_CAP).
+fn differential_on(ours: &Server, shards: usize, events: bool, cap: Duration) {
+    let redis = Server::redis();
     let seeds: Vec<u64> = match std::env::var("DIFF_SEED") {
         Ok(s) => vec![s.parse().expect("DIFF_SEED must be an integer")],
         Err(_) => {
@@ -1663,10 +1654,10 @@ fn differential_with(shards: usize, events: bool) {
     let start = Instant::now();
     let mut ran = 0;
     for seed in seeds {
-        if start.elapsed() > TIME_CAP && std::env::var_os("DIFF_NO_CAP").is_none() {
+        if start.elapsed() > cap && std::env::var_os("DIFF_NO_CAP").is_none() {
             break;
         }
-        one_seed_with(&redis, &ours, shards, seed, events);
+        one_seed_with(&redis, ours, shards, seed, events);
         ran += 1;
     }
     assert!(ran > 0);
@@ -1804,6 +1795,85 @@ fn differential_two_shards() {
 #[test]
 fn differential_four_shards() {
     differential(4);
+}
+
+/// The same random sequences on a percore that journals them to its AOF: besides matching
+/// redis-server reply for reply, the AOF restarts percore with another shard count into
+/// the same dataset, and exported as one file (`--aof-export`) it passes redis-check-aof
+/// and loads in redis-server into the same dataset (DEBUG DIGEST).
+#[test]
+fn differential_journaled_to_the_aof() {
+    let dir = crate::harness::scratch_dir("aof-diff");
+    let d = dir.display().to_string();
+    let args = [
+        "--enable-debug-command",
+        "yes",
+        "--appendonly",
+        "yes",
+        "--dir",
+        &d,
+    ];
+    let ours = Server::start_with(2, &args);
+    differential_on(&ours, 2, false, Duration::from_secs(12));
+    let want = settled_digest(&ours);
+    assert_ne!(
+        want,
+        format!("+{}\r\n", "0".repeat(40)),
+        "the run left data"
+    );
+    let aofdir = dir.join("appendonlydir");
+    let export = dir.join("export.aof");
+    let out = std::process::Command::new(crate::harness::BIN)
+        .arg("--aof-export")
+        .arg(&aofdir)
+        .arg(&export)
+        .output()
+        .expect("run --aof-export");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(ours);
+    let check = crate::harness::which("redis-check-aof").expect("redis-check-aof installed");
+    let out = std::process::Command::new(check)
+        .arg(&export)
+        .output()
+        .expect("redis-check-aof runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("is valid"), "{text}");
+    // redis-server 7.0 takes a single file in `dir` as an AOF of an older version.
+    let rdir = crate::harness::scratch_dir("aof-diff-redis");
+    std::fs::copy(&export, rdir.join("appendonly.aof")).expect("copy export");
+    let r = rdir.display().to_string();
+    let redis = Server::redis_with(&["--appendonly", "yes", "--dir", &r]);
+    assert_eq!(
+        settled_digest(&redis),
+        want,
+        "redis-server loaded the export"
+    );
+    drop(redis);
+    // The same files, three shards.
+    let ours = Server::start_with(3, &args);
+    assert_eq!(settled_digest(&ours), want, "percore restarted on 3 shards");
+    drop(ours);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&rdir);
+}
+
+/// DEBUG DIGEST after every generated name was looked up in every database (lazy expiry
+/// deletes keys stored already expired, on any server's clock).
+fn settled_digest(server: &Server) -> String {
+    let mut c = server.raw();
+    for db in 0..4 {
+        c.cmd(&["SELECT", &db.to_string()]);
+        for k in KEYS.iter().chain(&["{a}3", "{b}3"]) {
+            c.cmd(&["EXISTS", k]);
+        }
+    }
+    let digest = c.cmd(&["DEBUG", "DIGEST"]);
+    assert!(digest.starts_with('+'), "DEBUG DIGEST: {digest:?}");
+    digest
 }
 
 /// The same random sequences with keyspace notifications on: after every command, the

@@ -280,6 +280,16 @@ impl Raw {
     }
 }
 
+/// One field of an INFO section, as text ("" when absent).
+pub fn info_field(c: &mut Raw, section: &str, field: &str) -> String {
+    let info = c.cmd(&["INFO", section]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
 /// INFO stats' total_cross_shard_hops: how many requests this server's cores sent each other.
 pub fn hops(raw: &mut Raw) -> u64 {
     let info = raw.cmd(&["INFO", "stats"]);

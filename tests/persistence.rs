@@ -220,12 +220,7 @@ fn restore_errors_match_redis() {
 }
 
 fn info_field(c: &mut Raw, field: &str) -> String {
-    let info = c.cmd(&["INFO", "persistence"]);
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or_default()
-        .trim()
-        .to_string()
+    crate::harness::info_field(c, "persistence", field)
 }
 
 fn wait_for_save(c: &mut Raw, saves_before: u64) {

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod aof;
 mod atomicity;
 mod basics;
 mod blocking;

@@ -10,6 +10,7 @@ const USAGE: &str = "Usage: ./percore-server [/path/to/redis.conf] [options] [-]
        ./percore-server - (read config from stdin)
        ./percore-server -v or --version
        ./percore-server -h or --help
+       ./percore-server --aof-export <appendonlydir> <file> [--databases N]
 
 Examples:
        ./percore-server (run the server with default config)
@@ -45,6 +46,7 @@ fn run() -> anyhow::Result<()> {
             );
             return Ok(());
         }
+        Some("--aof-export") => return aof_export(&argv[1..]),
         _ => {}
     }
     let (path, overrides) = match argv.first() {
@@ -112,6 +114,27 @@ fn run() -> anyhow::Result<()> {
     // A shutdown that saves has saved before `wait` returned; the executors end with the
     // process.
     std::process::exit(0);
+}
+
+/// `--aof-export DIR FILE [--databases N]`: percore's per-shard AOF as one file for
+/// redis-server (see `server::aof_export`).
+fn aof_export(args: &[String]) -> anyhow::Result<()> {
+    let (dir, file) = match args {
+        [dir, file, ..] => (PathBuf::from(dir), PathBuf::from(file)),
+        _ => anyhow::bail!(
+            "usage: percore-server --aof-export <appendonlydir> <file> [--databases N]"
+        ),
+    };
+    let databases = match &args[2..] {
+        [] => 16,
+        [flag, n] if flag == "--databases" => n.parse().context("--databases takes a number")?,
+        _ => anyhow::bail!(
+            "usage: percore-server --aof-export <appendonlydir> <file> [--databases N]"
+        ),
+    };
+    let summary = server::aof_export(&dir, &file, databases).map_err(|e| anyhow::anyhow!(e))?;
+    let _ = writeln!(std::io::stdout(), "{summary}");
+    Ok(())
 }
 
 fn block_signals() -> libc::sigset_t {

@@ -371,16 +371,15 @@ pub struct Walk {
 /// The commands of one unit of a stream, borrowed from it.
 pub type Unit<'a> = Vec<Vec<&'a [u8]>>;
 
-/// A multi-shard operation's id and how many shards have a part of it.
-pub type TxMark = (u64, usize);
+/// A multi-shard operation's id.
+pub type TxMark = u64;
 
-/// `#TX <id> <parts>`: percore's mark before a multi-shard operation's block.
-fn tx_mark(note: &[u8]) -> Option<TxMark> {
-    let rest = note.strip_prefix(b"#TX ")?;
-    let mut words = rest.split(|&c| c == b' ');
-    let id = parse_i64(words.next()?)?;
-    let parts = parse_i64(words.next()?)?;
-    (id >= 0 && parts >= 1).then_some((id as u64, parts as usize))
+/// `<prefix><id>`: percore's mark before a piece of a multi-shard operation (`#TX `) and
+/// its commit (`#TXC `).
+fn tx_note(note: &[u8], prefix: &[u8]) -> Option<TxMark> {
+    let rest = note.strip_prefix(prefix)?;
+    let id = rest.split(|&c| c == b' ').next()?;
+    parse_i64(id).filter(|&n| n >= 0).map(|n| n as u64)
 }
 
 /// Walks a stream unit by unit, as Redis' loader groups it: each command alone, a
@@ -399,8 +398,11 @@ pub fn walk<'a>(
         match next_item(b, pos) {
             Item::Note(text, next) => {
                 pos = next;
-                if let Some(m) = tx_mark(text) {
+                if let Some(m) = tx_note(text, b"#TX ") {
                     mark = Some(m);
+                } else if block.is_none() {
+                    // A note between units (a commit, a timestamp) is kept by a cut.
+                    w.valid = pos;
                 }
             }
             Item::Command(argv, next) => {
@@ -434,16 +436,35 @@ pub fn walk<'a>(
     Ok(w)
 }
 
-/// The multi-shard operations a stream holds a whole part of: (id, parts) for each.
-pub fn tx_parts(b: &[u8]) -> Vec<TxMark> {
-    let mut out = Vec::new();
-    if memchr_tx(b) {
-        let _ = walk(b, |m, _| {
-            out.extend(m);
-            Ok(())
-        });
+/// The multi-shard operations a stream names: those it holds a whole piece of, and those
+/// committed in it (a piece is applied only if its operation committed, in any stream).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct TxIndex {
+    pub pieces: Vec<TxMark>,
+    pub commits: Vec<TxMark>,
+}
+
+pub fn tx_index(b: &[u8]) -> TxIndex {
+    let mut ix = TxIndex::default();
+    if !memchr_tx(b) {
+        return ix;
     }
-    out
+    let mut pos = 0;
+    loop {
+        match next_item(b, pos) {
+            Item::Note(text, next) => {
+                ix.commits.extend(tx_note(text, b"#TXC "));
+                pos = next;
+            }
+            Item::Command(_, next) => pos = next,
+            Item::End | Item::Stop(_) => break,
+        }
+    }
+    let _ = walk(b, |m, _| {
+        ix.pieces.extend(m);
+        Ok(())
+    });
+    ix
 }
 
 /// Whether `#TX ` occurs at all: most streams have no multi-shard operation and need no
@@ -463,7 +484,7 @@ pub fn replay(
     skip: &dyn Fn(u64) -> bool,
 ) -> Result<Walk, String> {
     walk(b, |mark, cmds| {
-        if mark.is_some_and(|(id, _)| skip(id)) {
+        if mark.is_some_and(skip) {
             return Ok(());
         }
         for argv in cmds {
@@ -615,18 +636,24 @@ mod tests {
         let mut s = Vec::new();
         s.extend_from_slice(b"#TS:1700000000\r\n");
         s.extend_from_slice(set);
-        s.extend_from_slice(b"#TX 7 2\r\n");
+        s.extend_from_slice(b"#TX 7\r\n");
         s.extend_from_slice(multi);
         s.extend_from_slice(set);
         s.extend_from_slice(set);
         s.extend_from_slice(exec);
         let whole = s.len();
         let (u, w) = units(&s);
-        assert_eq!(u, vec![(None, 1), (Some((7, 2)), 2)]);
+        assert_eq!(u, vec![(None, 1), (Some(7), 2)]);
         assert_eq!((w.valid, w.stop, w.unfinished), (whole, None, false));
-        assert_eq!(tx_parts(&s), vec![(7, 2)]);
+        s.extend_from_slice(b"#TXC 7\r\n");
+        let whole = s.len();
+        let ix = TxIndex {
+            pieces: vec![7],
+            commits: vec![7],
+        };
+        assert_eq!(tx_index(&s), ix);
         // A block without its EXEC is not handed over; a cut command stops the stream.
-        s.extend_from_slice(b"#TX 8 2\r\n");
+        s.extend_from_slice(b"#TX 8\r\n");
         s.extend_from_slice(multi);
         s.extend_from_slice(set);
         let (u, w) = units(&s);
@@ -634,13 +661,13 @@ mod tests {
             (u.len(), w.valid, w.stop, w.unfinished),
             (2, whole, None, true)
         );
-        assert_eq!(tx_parts(&s), vec![(7, 2)]);
+        assert_eq!(tx_index(&s), ix);
         s.extend_from_slice(&set[..7]);
         let (_, w) = units(&s);
         assert_eq!(w.valid, whole);
         assert_eq!(
             w.stop,
-            Some(Read::Truncated(whole + 9 + multi.len() + set.len()))
+            Some(Read::Truncated(whole + 7 + multi.len() + set.len()))
         );
         // Garbage is a bad format, where it starts.
         let (_, w) = units(b"*1\r\n$4\r\nPING\r\nhello\r\n");

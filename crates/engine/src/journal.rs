@@ -24,9 +24,9 @@ pub struct Journal {
     /// and the count before it, so that a command recording several is wrapped in
     /// MULTI/EXEC (`end_call`).
     call: Option<(Option<usize>, u64)>,
-    /// Inside this shard's part of a multi-shard operation: its id, how many shards take
-    /// part, and whether its block was opened (`begin_tx`).
-    tx: Option<(u64, usize, bool)>,
+    /// Inside a block (`begin_tx`): the multi-shard operation's id (None: a one-shard
+    /// MULTI/EXEC) and whether the block was opened by a first record.
+    tx: Option<(Option<u64>, bool)>,
 }
 
 impl Journal {
@@ -58,10 +58,12 @@ impl Journal {
             self.encode([&b"SELECT"[..], n].into_iter());
             self.db = Some(db);
         }
-        if let Some((id, parts, opened @ false)) = &mut self.tx {
+        if let Some((id, opened @ false)) = &mut self.tx {
             // `#` lines are annotations to redis-server and redis-check-aof (as #TS: is).
-            self.buf
-                .extend_from_slice(format!("#TX {id} {parts}\r\n").as_bytes());
+            if let Some(id) = id {
+                self.buf
+                    .extend_from_slice(format!("#TX {id}\r\n").as_bytes());
+            }
             self.buf.extend_from_slice(MULTI);
             *opened = true;
         }
@@ -105,19 +107,40 @@ impl Journal {
         }
     }
 
-    /// This shard's part of multi-shard operation `id` (with `parts` shards taking part)
-    /// starts: what it records until `end_tx` is one block, `#TX <id> <parts>` then
-    /// MULTI ... EXEC, so a replay can apply the operation whole or not at all, and an
-    /// export can join its parts from every shard.
-    pub fn begin_tx(&mut self, id: u64, parts: usize) {
+    /// A block starts: what is recorded until `end_tx` is one MULTI ... EXEC, so a replay
+    /// applies it whole. For a piece of multi-shard operation `id`, the block is marked
+    /// `#TX <id>`, so that a replay applies it only if the operation committed (`commit`,
+    /// on the core that ran it) and an export can join its pieces from every shard. None:
+    /// a transaction on this shard alone (EXEC).
+    pub fn begin_tx(&mut self, id: Option<u64>) {
         if self.enabled {
-            self.tx = Some((id, parts, false));
+            self.tx = Some((id, false));
         }
     }
 
-    pub fn end_tx(&mut self) {
-        if let Some((_, _, true)) = self.tx.take() {
-            self.buf.extend_from_slice(EXEC);
+    /// Inside a block already (a piece that runs within another keeps the outer block).
+    pub fn in_tx(&self) -> bool {
+        self.tx.is_some()
+    }
+
+    /// The block ends; true if anything was recorded in it.
+    pub fn end_tx(&mut self) -> bool {
+        match self.tx.take() {
+            Some((_, true)) => {
+                self.buf.extend_from_slice(EXEC);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Multi-shard operation `id` is complete: each of its pieces is recorded (and, by the
+    /// time this is, durable where the AOF syncs every write). Written by the core that ran
+    /// the operation, before its keys are released.
+    pub fn commit(&mut self, id: u64) {
+        if self.enabled {
+            self.buf
+                .extend_from_slice(format!("#TXC {id}\r\n").as_bytes());
         }
     }
 
@@ -209,10 +232,10 @@ mod tests {
         assert_eq!(j.take(), b"*2\r\n$3\r\nDEL\r\n$1\r\ny\r\n".to_vec());
         // A multi-shard operation's part: one block with its id, whatever its commands
         // record; nothing at all when they record nothing.
-        j.begin_tx(9, 2);
-        j.end_tx();
+        j.begin_tx(Some(9));
+        assert!(!j.end_tx());
         assert!(j.is_empty());
-        j.begin_tx(9, 2);
+        j.begin_tx(Some(9));
         j.begin_call();
         j.record(7, [&b"DEL"[..], b"a"]);
         j.record(7, [&b"SET"[..], b"a", b"1"]);
@@ -220,12 +243,13 @@ mod tests {
         j.begin_call();
         j.record(7, [&b"DEL"[..], b"b"]);
         j.end_call();
-        j.end_tx();
+        assert!(j.end_tx());
+        j.commit(9);
         assert_eq!(
             String::from_utf8(j.take()).unwrap(),
-            "#TX 9 2\r\n*1\r\n$5\r\nMULTI\r\n*2\r\n$3\r\nDEL\r\n$1\r\na\r\n\
+            "#TX 9\r\n*1\r\n$5\r\nMULTI\r\n*2\r\n$3\r\nDEL\r\n$1\r\na\r\n\
              *3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$3\r\nDEL\r\n$1\r\nb\r\n\
-             *1\r\n$4\r\nEXEC\r\n"
+             *1\r\n$4\r\nEXEC\r\n#TXC 9\r\n"
         );
     }
 }

@@ -613,7 +613,14 @@ pub fn auto_rewrite_due(core: &Core) -> bool {
 
 /// CONFIG SET appendonly: yes starts the AOF with a rewrite (as redis-server's
 /// startAppendOnly), no stops every shard's.
-pub async fn set_enabled(core: &Rc<Core>, on: bool) -> Result<(), String> {
+/// `outer` and `in_read`: the EXEC it runs in, and whether it was asked from a connection's
+/// read (see `txn::within`).
+pub async fn set_enabled(
+    core: &Rc<Core>,
+    on: bool,
+    outer: Option<u64>,
+    in_read: bool,
+) -> Result<(), String> {
     let state = &core.shared.aof;
     if on == state.enabled.load(Ordering::Acquire) {
         return Ok(());
@@ -638,8 +645,8 @@ pub async fn set_enabled(core: &Rc<Core>, on: bool) -> Result<(), String> {
         state.enabled.store(false, Ordering::Release);
         crate::txn::within(
             core,
-            None,
-            crate::txn::Scope::Every { in_read: false },
+            outer,
+            crate::txn::Scope::Every { in_read },
             async |t| t.ask_all(core, |_| Stop).await,
         )
         .await;
@@ -696,7 +703,7 @@ pub fn prepare(c: &config::Config, shards: usize) -> Result<(Start, Manifest), S
             if old.is_file() {
                 let bytes = std::fs::read(&old).map_err(|e| e.to_string())?;
                 tracing::info!(file = %old.display(), "loading an append only file of redis-server before 7.0");
-                let image = replay_to_image(c, &[bytes], "old AOF", true)?;
+                let image = replay_to_image(c, &[bytes], "old AOF", true, &HashSet::new())?;
                 return Ok((Start::Convert(vec![image]), Manifest::default()));
             }
             tracing::info!("no append only file yet: creating the AOF base files");
@@ -713,22 +720,6 @@ pub fn prepare(c: &config::Config, shards: usize) -> Result<(Start, Manifest), S
     let theirs = by_shard.contains_key(&None);
     let count = by_shard.keys().flatten().map(|k| k + 1).max().unwrap_or(0);
     if theirs || count != shards {
-        // Another layout: each keyspace replayed whole into a scratch shard, in parallel.
-        let mut groups: Vec<(String, Vec<Vec<u8>>)> = Vec::new();
-        let mut keys: Vec<_> = by_shard.keys().copied().collect();
-        keys.sort();
-        for k in keys {
-            let files = &by_shard[&k];
-            let mut bytes = Vec::new();
-            for f in files {
-                bytes.push(read_file(&p.dir, &f.name)?);
-            }
-            let label = match k {
-                Some(s) => format!("shard {s} of {count}"),
-                None => "redis-server's".into(),
-            };
-            groups.push((label, bytes));
-        }
         tracing::info!(
             from = if theirs {
                 "redis-server".to_string()
@@ -738,22 +729,12 @@ pub fn prepare(c: &config::Config, shards: usize) -> Result<(Start, Manifest), S
             to = shards,
             "the append only files are in another layout: replaying them, then rewriting"
         );
-        let images = std::thread::scope(|s| {
-            let hs: Vec<_> = groups
-                .iter()
-                .map(|(label, bytes)| s.spawn(move || replay_to_image(c, bytes, label, false)))
-                .collect();
-            hs.into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err("replay thread failed".into()))
-                })
-                .collect::<Result<Vec<_>, String>>()
-        })?;
+        let images = replay_layout(c, &p.dir, &m)?;
         return Ok((Start::Convert(images), m));
     }
     let mut own: Vec<Option<ShardFiles>> = (0..shards).map(|_| None).collect();
-    let mut marks: HashMap<u64, (usize, usize)> = HashMap::new();
+    let mut commits = HashSet::new();
+    let mut pieces = HashSet::new();
     for (k, slot) in own.iter_mut().enumerate() {
         let mut files = ShardFiles {
             base: None,
@@ -764,24 +745,20 @@ pub fn prepare(c: &config::Config, shards: usize) -> Result<(Start, Manifest), S
             match f.kind {
                 FileType::Base => files.base = Some((f.name.clone(), bytes)),
                 _ => {
-                    for (id, parts) in engine::aof::tx_parts(&bytes) {
-                        marks.entry(id).or_insert((0, parts)).0 += 1;
-                    }
+                    let ix = engine::aof::tx_index(&bytes);
+                    commits.extend(ix.commits);
+                    pieces.extend(ix.pieces);
                     files.incrs.push((f.name.clone(), bytes));
                 }
             }
         }
         *slot = Some(files);
     }
-    let skip: HashSet<u64> = marks
-        .into_iter()
-        .filter(|(_, (seen, parts))| seen < parts)
-        .map(|(id, _)| id)
-        .collect();
+    let skip: HashSet<u64> = pieces.difference(&commits).copied().collect();
     if !skip.is_empty() {
         tracing::warn!(
             operations = skip.len(),
-            "multi-shard operations with a part missing from the AOF (cut short): not applied"
+            "multi-shard operations without their commit in the AOF (cut short): not applied"
         );
     }
     Ok((
@@ -790,6 +767,96 @@ pub fn prepare(c: &config::Config, shards: usize) -> Result<(Start, Manifest), S
             skip: Arc::new(skip),
         }),
         m,
+    ))
+}
+
+/// Replays every keyspace a manifest lists (each shard's files, or redis-server's one
+/// keyspace) into scratch shards, in parallel, and returns them as RDB images. A piece of a
+/// multi-shard operation is applied only if its commit is in one of the files.
+fn replay_layout(c: &config::Config, dir: &Path, m: &Manifest) -> Result<Vec<Vec<u8>>, String> {
+    let mut by_shard: std::collections::BTreeMap<Option<usize>, Vec<&ManifestFile>> =
+        Default::default();
+    for f in m.files.iter().filter(|f| f.kind != FileType::History) {
+        by_shard.entry(f.shard).or_default().push(f);
+    }
+    let mut groups: Vec<(String, Vec<Vec<u8>>)> = Vec::new();
+    for (k, files) in by_shard {
+        // The base first, then the increments in the manifest's order.
+        let mut files = files;
+        files.sort_by_key(|f| f.kind != FileType::Base);
+        let mut bytes = Vec::new();
+        for f in files {
+            bytes.push(read_file(dir, &f.name)?);
+        }
+        let label = match k {
+            Some(s) => format!("shard {s}"),
+            None => "redis-server's".into(),
+        };
+        groups.push((label, bytes));
+    }
+    let mut commits = HashSet::new();
+    for (_, files) in &groups {
+        for f in files.iter().filter(|f| !is_rdb(f)) {
+            commits.extend(engine::aof::tx_index(f).commits);
+        }
+    }
+    let commits = &commits;
+    std::thread::scope(|s| {
+        let hs: Vec<_> = groups
+            .iter()
+            .map(|(label, bytes)| s.spawn(move || replay_to_image(c, bytes, label, false, commits)))
+            .collect();
+        hs.into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("replay thread failed".into()))
+            })
+            .collect()
+    })
+}
+
+/// `percore-server --aof-export DIR FILE`: percore's per-shard AOF in `DIR` (an
+/// appendonlydir) as one file that redis-server 7.0 loads and redis-check-aof accepts: every
+/// shard's files replayed (a multi-shard operation whole or not at all) and written as one
+/// RDB-preamble AOF, the form a rewrite leaves. Returns a summary line.
+pub fn export(dir: &Path, out: &Path, databases: usize) -> Result<String, String> {
+    let manifests: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("can't read {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "manifest")
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("temp-"))
+        })
+        .collect();
+    let [manifest] = &manifests[..] else {
+        return Err(format!(
+            "expected one .manifest file in {}, found {}",
+            dir.display(),
+            manifests.len()
+        ));
+    };
+    let text = std::fs::read(manifest).map_err(|e| e.to_string())?;
+    let m = Manifest::parse(&text).map_err(str::to_string)?;
+    let (c, _) = config::Config::load(None, &["--databases".into(), databases.to_string()])
+        .map_err(|e| e.to_string())?;
+    let images = replay_layout(&c, dir, &m)?;
+    let mut all = engine::Shard::new(0, databases);
+    for img in &images {
+        load_rdb_into(&mut all, img)?;
+    }
+    let keys: usize = all.db_info().iter().map(|d| d.keys).sum();
+    let bytes = image(&mut all);
+    let tmp = out.with_extension("export-tmp");
+    std::fs::write(&tmp, &bytes)
+        .and_then(|_| std::fs::rename(&tmp, out))
+        .map_err(|e| format!("can't write {}: {e}", out.display()))?;
+    Ok(format!(
+        "exported {} keyspaces, {keys} keys, {} bytes to {}",
+        images.len(),
+        bytes.len(),
+        out.display()
     ))
 }
 
@@ -848,6 +915,7 @@ fn replay_to_image(
     files: &[Vec<u8>],
     label: &str,
     single: bool,
+    commits: &HashSet<u64>,
 ) -> Result<Vec<u8>, String> {
     let mut shard = engine::Shard::new(0, c.databases());
     let allow = c.get("aof-load-truncated").as_deref() != Some("no");
@@ -860,7 +928,8 @@ fn replay_to_image(
             let end = load_rdb_into(&mut shard, bytes).map_err(|e| format!("{name}: {e}"))?;
             stream = &bytes[end..];
         }
-        let w = engine::aof::replay(&mut shard, &mut db, stream, &|_| false)?;
+        let skip = |id| !commits.contains(&id);
+        let w = engine::aof::replay(&mut shard, &mut db, stream, &skip)?;
         // redis-server before 7.0: the file itself is cut when its tail is dropped.
         check_walk(&w, &name, last || single, allow, None)?;
     }

@@ -105,7 +105,6 @@ enum Grant {
         token: u64,
         batch: Batch,
         release: bool,
-        parts: usize,
     },
     Local(Rc<Waiter>),
 }
@@ -369,7 +368,7 @@ impl Core {
     /// As `send`, for multi-shard operation `tx`, which holds the keys `op` touches.
     pub async fn send_tx(self: &Rc<Self>, shard: usize, op: Op, tx: Option<u64>) -> Pending {
         if shard == self.id {
-            return Pending::Ready(self.exec(op));
+            return Pending::Ready(self.exec_in(op, tx));
         }
         let token = self.next_token.get();
         self.next_token.set(token + 1);
@@ -398,7 +397,10 @@ impl Core {
         tx: Option<u64>,
     ) -> Asked<C::Out> {
         let pending = if shard == self.id {
-            Pending::Ready(Reply::Any(Box::new(self.run_call(call))))
+            Pending::Ready(Reply::Any(Box::new(match tx {
+                Some(_) => self.in_block(tx, || self.run_call(call)),
+                None => self.run_call(call),
+            })))
         } else {
             self.send_tx(shard, Op::Call(Box::new(call)), tx).await
         };
@@ -451,13 +453,50 @@ impl Core {
         out
     }
 
-    /// Runs this shard's piece of multi-shard operation `tx` (`parts` shards have one): its
-    /// journal records form one block with the operation's id.
-    pub fn exec_part(&self, tx: u64, parts: usize, batch: Batch) -> Reply {
-        self.shard.borrow_mut().journal.begin_tx(tx, parts);
-        let reply = self.exec(Op::Batch(batch));
-        self.shard.borrow_mut().journal.end_tx();
-        reply
+    /// Runs this shard's piece of multi-shard operation `tx`: its journal records form one
+    /// block marked with the operation's id.
+    pub fn exec_part(&self, tx: u64, batch: Batch) -> Reply {
+        self.in_block(Some(tx), || self.exec(Op::Batch(batch)))
+    }
+
+    /// Runs `op`, a request sent inside multi-shard operation `tx` (if any): what it
+    /// records is one journal block marked with `tx`; a one-shard EXEC is one block too.
+    pub fn exec_in(&self, op: Op, tx: Option<u64>) -> Reply {
+        match (&op, tx) {
+            (_, Some(_)) => self.in_block(tx, || self.exec(op)),
+            (Op::Exec { .. }, None) => self.in_block(None, || self.exec(op)),
+            _ => self.exec(op),
+        }
+    }
+
+    /// Runs `f` with what it records in one journal block (see `Journal::begin_tx`); a
+    /// block that recorded something for multi-shard operation `tx` is noted for the core
+    /// that runs it, which commits it (`commit`).
+    fn in_block<R>(&self, tx: Option<u64>, f: impl FnOnce() -> R) -> R {
+        let open = {
+            let mut shard = self.shard.borrow_mut();
+            let open = shard.journal.enabled() && !shard.journal.in_tx();
+            if open {
+                shard.journal.begin_tx(tx);
+            }
+            open
+        };
+        let out = f();
+        if open && self.shard.borrow_mut().journal.end_tx() {
+            if let Some(tx) = tx {
+                self.shared.note_written(tx);
+            }
+        }
+        out
+    }
+
+    /// Multi-shard operation `tx`, run from this core, is complete: if a piece of it was
+    /// journaled anywhere, its commit goes into this shard's journal. Called before its
+    /// keys are released, so nothing that saw its effects is durable before it is.
+    pub fn commit(&self, tx: u64) {
+        if self.shared.take_written(tx) {
+            self.shard.borrow_mut().journal.commit(tx);
+        }
     }
 
     /// Runs an operation on this core, then serves any clients it unblocked.
@@ -524,14 +563,12 @@ impl Core {
                     keys,
                     batch,
                     release,
-                    parts,
                 } => {
                     let grant = Grant::Remote {
                         from,
                         token,
                         batch,
                         release,
-                        parts,
                     };
                     self.lock_or_queue(tx, keys, grant);
                     continue;
@@ -550,7 +587,7 @@ impl Core {
                     self.lock.deferred.borrow_mut().push_back(req);
                     continue;
                 }
-                op => self.exec(op),
+                op => self.exec_in(op, tx_of_req),
             };
             self.resp_tx.send_to(from, Resp { token, reply });
         }
@@ -634,9 +671,8 @@ impl Core {
                 token,
                 batch,
                 release,
-                parts,
             } => {
-                let reply = self.exec_part(tx, parts, batch);
+                let reply = self.exec_part(tx, batch);
                 if release {
                     self.release(tx);
                 }
@@ -685,7 +721,6 @@ impl Core {
                     keys: mine,
                     batch: Batch::default(),
                     release: false,
-                    parts: 0,
                 };
                 self.call(s, op).await;
             }
@@ -723,7 +758,7 @@ impl Core {
         let pending: Vec<Req> = self.lock.deferred.borrow_mut().drain(..).collect();
         for req in pending {
             if self.lock_allows(&req.op, req.tx) {
-                let reply = self.exec(req.op);
+                let reply = self.exec_in(req.op, req.tx);
                 self.respond(req.from, req.token, reply);
             } else {
                 self.lock.deferred.borrow_mut().push_back(req);

@@ -4,6 +4,7 @@
 //! messages.
 
 mod aof;
+pub use aof::export as aof_export;
 mod barrier;
 mod blocking;
 mod checks;

@@ -190,8 +190,6 @@ pub enum Op {
         keys: crate::core::LockKeys,
         batch: Batch,
         release: bool,
-        /// How many shards the operation has pieces on (its journal block says so).
-        parts: usize,
     },
     /// Release `tx`'s keys on this shard.
     Release(u64),

@@ -677,7 +677,7 @@ async fn config(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
                 .read()
                 .map(|c| c.appendonly())
                 .unwrap_or(false);
-            crate::aof::set_enabled(&c.core, appendonly)
+            crate::aof::set_enabled(&c.core, appendonly, c.tx, c.in_read)
                 .await
                 .map_err(Error::msg)?;
             c.writer().ok();

@@ -53,6 +53,9 @@ pub struct Shared {
         crossbeam_channel::Sender<()>,
         crossbeam_channel::Receiver<()>,
     ),
+    /// Multi-shard operations (by the core that runs them: the id's low 16 bits) that had a
+    /// piece journaled somewhere, so that their core records their commit.
+    written: Vec<std::sync::Mutex<std::collections::HashSet<u64>>>,
     /// Every core's listening sockets, closed at shutdown (see `Server::close_listeners`).
     pub listen_fds: std::sync::Mutex<Vec<i32>>,
 }
@@ -127,6 +130,7 @@ impl Shared {
             aof: crate::aof::State::new(shards, &config),
             signals: crossbeam_channel::unbounded(),
             listen_fds: std::sync::Mutex::new(Vec::new()),
+            written: (0..shards).map(|_| Default::default()).collect(),
             config: RwLock::new(config),
         };
         s.refresh_hot_config();
@@ -214,6 +218,21 @@ impl Shared {
             crate::pubsub::Kind::Shard => &self.shard_subscriptions,
             _ => &self.subscriptions,
         }
+    }
+
+    /// A piece of multi-shard operation `tx` was journaled (see `Core::commit`).
+    pub fn note_written(&self, tx: u64) {
+        if let Some(Ok(mut set)) = self.written.get((tx & 0xffff) as usize).map(|m| m.lock()) {
+            set.insert(tx);
+        }
+    }
+
+    /// Whether a piece of `tx` was journaled; forgets it.
+    pub fn take_written(&self, tx: u64) -> bool {
+        self.written
+            .get((tx & 0xffff) as usize)
+            .and_then(|m| m.lock().ok().map(|mut set| set.remove(&tx)))
+            .unwrap_or(false)
     }
 
     pub fn shard_of(&self, key: &[u8]) -> usize {

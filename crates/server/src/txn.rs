@@ -92,6 +92,7 @@ impl Txn {
     /// lets reads start again.
     pub async fn end(mut self, core: &Rc<Core>) {
         if let Some(shards) = self.own.take() {
+            core.commit(self.tx);
             core.release_all(self.tx, &shards).await;
         }
     }
@@ -113,13 +114,16 @@ pub async fn within<T>(
 
 /// A command split by shard (MSET, DEL, MGET, ... whose keys span shards): each shard's
 /// piece locks its keys and runs as soon as that shard grants, in ascending shard order;
-/// the last shard releases as it runs, the others once it has. One hop per shard. Returns
-/// each shard's reply (None for shards without a piece).
+/// the last shard releases as it runs, the others once it has. One hop per shard. With
+/// the journal on, the last shard holds its keys too until the operation's commit is
+/// recorded (nothing that saw its effects may be durable before the commit). Returns each
+/// shard's reply (None for shards without a piece).
 pub async fn run_pieces(core: &Rc<Core>, pieces: Vec<Batch>) -> Vec<Option<Reply>> {
     let tx = core.new_tx();
     let shards: Vec<usize> = (0..pieces.len())
         .filter(|&s| !pieces[s].is_empty())
         .collect();
+    let journaled = core.shard.borrow().journal.enabled();
     let mut replies: Vec<Option<Reply>> = (0..pieces.len()).map(|_| None).collect();
     let mut pieces: Vec<Option<Batch>> = pieces.into_iter().map(Some).collect();
     for (i, &s) in shards.iter().enumerate() {
@@ -127,11 +131,10 @@ pub async fn run_pieces(core: &Rc<Core>, pieces: Vec<Batch>) -> Vec<Option<Reply
             continue;
         };
         let keys: LockKeys = batch.keys().map(|(db, k)| (db, k.to_vec())).collect();
-        let last = i + 1 == shards.len();
-        let parts = shards.len();
+        let last = i + 1 == shards.len() && !journaled;
         let reply = if s == core.id {
             core.lock_local(tx, keys).await;
-            let reply = core.exec_part(tx, parts, batch);
+            let reply = core.exec_part(tx, batch);
             if last {
                 core.release(tx);
             }
@@ -142,14 +145,19 @@ pub async fn run_pieces(core: &Rc<Core>, pieces: Vec<Batch>) -> Vec<Option<Reply
                 keys,
                 batch,
                 release: last,
-                parts,
             };
             core.call(s, op).await
         };
         replies[s] = Some(reply);
     }
-    // The last shard released as it ran; the others held their keys until now.
-    core.release_all(tx, &shards[..shards.len().saturating_sub(1)])
-        .await;
+    core.commit(tx);
+    // The last shard released as it ran (unless journaled); the others held their keys
+    // until now.
+    let held = if journaled {
+        &shards[..]
+    } else {
+        &shards[..shards.len().saturating_sub(1)]
+    };
+    core.release_all(tx, held).await;
     replies
 }
