@@ -104,6 +104,7 @@ fn run() -> anyhow::Result<()> {
 
     let reason = server.wait();
     server.close_listeners();
+    server.sync_aof();
     tracing::info!(?reason, "percore is now ready to exit, bye bye...");
     if !pidfile.is_empty() {
         let _ = std::fs::remove_file(&pidfile);

@@ -42,6 +42,11 @@ pub(crate) const OP_BELL: u64 = 4;
 /// Cancellations: their own completion says nothing we need.
 pub(crate) const OP_IGNORE: u64 = 5;
 
+/// A turn-end hook: `held` says the turn's output is held (see `before_output`).
+pub(crate) type TurnEnd = Box<dyn Fn(bool)>;
+/// A `before_output` hook: true holds the turn's output.
+type BeforeOutput = Box<dyn Fn() -> bool>;
+
 pub(crate) fn user_data(op: u64, slot: u32, gen: u32) -> u64 {
     op | (slot as u64) << 8 | (gen as u64) << 32
 }
@@ -132,10 +137,12 @@ pub(crate) struct Inner {
     pub(crate) bufs: RefCell<BufRing>,
     bell_buf: Box<Cell<u64>>,
     /// Run at the end of every turn, before the doorbells (the meshes' outboxes).
-    turn_end: RefCell<Vec<Box<dyn Fn()>>>,
+    turn_end: RefCell<Vec<TurnEnd>>,
     /// Run once the turn's tasks are done, before any of its output leaves (sends, other
     /// cores' messages): see `before_output`.
-    before_output: RefCell<Vec<Box<dyn Fn()>>>,
+    before_output: RefCell<Vec<BeforeOutput>>,
+    /// A `before_output` hook held the turn's output until this time at the latest.
+    hold_until: Cell<Option<Instant>>,
     /// This turn sent messages to other cores.
     sent_messages: Cell<bool>,
 
@@ -230,6 +237,7 @@ where
         bell_buf: Box::new(Cell::new(0)),
         turn_end: RefCell::new(Vec::new()),
         before_output: RefCell::new(Vec::new()),
+        hold_until: Cell::new(None),
         sent_messages: Cell::new(false),
 
         chan_waiters: RefCell::new(Vec::new()),
@@ -268,9 +276,26 @@ where
 
 /// Runs `f` at the end of every turn of this reactor, after the turn's tasks and before
 /// anything they wrote leaves: replies to sockets and messages to other cores. A group
-/// commit lives here: what `f` makes durable covers every reply of the turn.
-pub fn before_output(f: impl Fn() + 'static) {
+/// commit lives here: what `f` makes durable covers every reply of the turn. `f` returns
+/// true to hold the turn's output (it leaves with a later turn's), after `hold_output_until`
+/// said until when at the latest: the loop does not sleep past that.
+pub fn before_output(f: impl Fn() -> bool + 'static) {
     with(|i| i.before_output.borrow_mut().push(Box::new(f)));
+}
+
+/// Called by a `before_output` hook that holds the output: the loop comes back by `at`.
+pub fn hold_output_until(at: Instant) {
+    with(|i| i.hold_until.set(Some(at)));
+}
+
+/// Sockets whose output is waiting to be sent (held, or written this turn).
+pub fn held_outputs() -> usize {
+    with(|i| net::held(i))
+}
+
+/// Connections active recently (that sent or received in the last activity window).
+pub fn active_conns() -> usize {
+    with(|i| i.net.borrow().active_conns())
 }
 
 /// Yields to the other ready tasks of this turn.
@@ -357,7 +382,8 @@ impl Inner {
         self.sent_messages.set(true);
     }
 
-    pub(crate) fn at_turn_end(&self, f: Box<dyn Fn()>) {
+    /// `f(held)`: run at every turn's end; `held` says the turn's output is held.
+    pub(crate) fn at_turn_end(&self, f: TurnEnd) {
         self.turn_end.borrow_mut().push(f);
     }
 
@@ -405,13 +431,16 @@ impl Inner {
                 w.wake();
             }
             // 4. What must precede the turn's output (an AOF's group commit), then sends,
-            // cross-core messages, doorbells, and one enter.
+            // cross-core messages, doorbells, and one enter. A hook may hold the output
+            // (sends and messages) for a later turn.
+            self.hold_until.set(None);
+            let mut hold = false;
             for f in self.before_output.borrow().iter() {
-                f();
+                hold |= f();
             }
-            net::flush(self);
+            net::flush(self, !hold);
             for f in self.turn_end.borrow().iter() {
-                f();
+                f(hold);
             }
             self.enter(bell, !cqes.is_empty());
         }
@@ -507,6 +536,10 @@ impl Inner {
             return;
         }
         let next_timer = self.timers.borrow().first_key_value().map(|(k, _)| k.0);
+        let next_timer = match (next_timer, self.hold_until.get()) {
+            (Some(t), Some(h)) => Some(t.min(h)),
+            (t, h) => t.or(h),
+        };
         let ring = self.ring.borrow();
         let submitter = ring.submitter();
         // Many connections busy: sleep until several requests are in (conns/4), or

@@ -26,7 +26,8 @@ mod net;
 mod timer;
 
 pub use exec::{
-    before_output, run, spawn_local, yield_if_needed, yield_now, yield_turn, Config, Doorbell, Task,
+    active_conns, before_output, held_outputs, hold_output_until, run, spawn_local,
+    yield_if_needed, yield_now, yield_turn, Config, Doorbell, Task,
 };
 pub use mesh::{Mesh, MeshRx, MeshTx};
 pub use net::{Listener, Stream, StreamRef};

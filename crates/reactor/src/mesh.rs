@@ -39,10 +39,11 @@ impl<T: Send + 'static> Mesh<T> {
         let outbox = Rc::new(Outbox {
             txs: (0..n).map(|to| self.chans[me][to].0.clone()).collect(),
             pending: RefCell::new((0..n).map(|_| Vec::new()).collect()),
+            early: RefCell::new((0..n).map(|_| Vec::new()).collect()),
             bells: self.bells.clone(),
         });
         let hook = outbox.clone();
-        with(|i| i.at_turn_end(Box::new(move || hook.send_all())));
+        with(|i| i.at_turn_end(Box::new(move |held| hook.send_all(held))));
         let rxs = (0..n).map(|from| self.chans[from][me].1.clone()).collect();
         (
             MeshTx { outbox },
@@ -56,22 +57,30 @@ impl<T: Send + 'static> Mesh<T> {
 
 struct Outbox<T> {
     txs: Vec<Sender<Vec<T>>>,
-    /// This turn's messages, per receiving core.
+    /// This turn's messages, per receiving core: they leave with the turn's output (held
+    /// with it, see `exec::before_output`).
     pending: RefCell<Vec<Vec<T>>>,
+    /// Messages that leave at the turn's end even when its output is held (`send_early`).
+    early: RefCell<Vec<Vec<T>>>,
     bells: Vec<Arc<Doorbell>>,
 }
 
 impl<T: Send + 'static> Outbox<T> {
-    fn send_all(&self) {
-        let mut pending = self.pending.borrow_mut();
-        for (to, msgs) in pending.iter_mut().enumerate() {
-            if msgs.is_empty() {
+    fn send_all(&self, held: bool) {
+        for (queue, go) in [(&self.early, true), (&self.pending, !held)] {
+            if !go {
                 continue;
             }
-            // A receiver that is gone (shutting down) drops the messages.
-            let _ = self.txs[to].send(std::mem::take(msgs));
-            self.bells[to].ring();
-            with(|i| i.note_sent_messages());
+            let mut pending = queue.borrow_mut();
+            for (to, msgs) in pending.iter_mut().enumerate() {
+                if msgs.is_empty() {
+                    continue;
+                }
+                // A receiver that is gone (shutting down) drops the messages.
+                let _ = self.txs[to].send(std::mem::take(msgs));
+                self.bells[to].ring();
+                with(|i| i.note_sent_messages());
+            }
         }
     }
 }
@@ -81,9 +90,17 @@ pub struct MeshTx<T> {
 }
 
 impl<T: Send + 'static> MeshTx<T> {
-    /// Queues `msg` for core `to`: it leaves at the end of this turn.
+    /// Queues `msg` for core `to`: it leaves at the end of this turn, with the turn's
+    /// output (later if that is held).
     pub fn send_to(&self, to: usize, msg: T) {
         self.outbox.pending.borrow_mut()[to].push(msg);
+    }
+
+    /// Queues `msg` for core `to` to leave at the end of this turn even if the turn's output
+    /// is held: for messages that show nothing of what this core has not made durable yet
+    /// (a request forwarded for another core to run). It may overtake `send_to` messages.
+    pub fn send_early(&self, to: usize, msg: T) {
+        self.outbox.early.borrow_mut()[to].push(msg);
     }
 }
 

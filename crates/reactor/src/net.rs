@@ -325,12 +325,21 @@ fn try_close(table: &mut Table, slot: u32) {
     table.free.push(slot);
 }
 
-/// End of a turn: one send per socket with output, re-armed receives and accepts, and the
-/// sockets waiting to close.
-pub(crate) fn flush(inner: &Inner) {
+/// Sockets whose output waits for the next flush.
+pub(crate) fn held(inner: &Inner) -> usize {
+    inner.net.borrow().dirty.len()
+}
+
+/// End of a turn: one send per socket with output (unless the turn's output is held, see
+/// `exec::before_output`), re-armed receives and accepts, and the sockets waiting to close.
+pub(crate) fn flush(inner: &Inner, send: bool) {
     let mut table = inner.net.borrow_mut();
     let table = &mut *table;
-    let dirty = std::mem::take(&mut table.dirty);
+    let dirty = if send {
+        std::mem::take(&mut table.dirty)
+    } else {
+        Vec::new()
+    };
     for &slot in &dirty {
         let s = &mut table.socks[slot as usize];
         s.dirty = false;
@@ -345,8 +354,10 @@ pub(crate) fn flush(inner: &Inner) {
         s.sent = 0;
         submit_send(inner, s, slot);
     }
-    table.dirty = dirty;
-    table.dirty.clear();
+    if send {
+        table.dirty = dirty;
+        table.dirty.clear();
+    }
     for slot in std::mem::take(&mut table.rearm) {
         let s = &mut table.socks[slot as usize];
         if !s.live || s.dropped.is_some() {

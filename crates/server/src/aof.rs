@@ -99,6 +99,15 @@ impl State {
             .store(flag("aof-timestamp-enabled"), Ordering::Relaxed);
     }
 
+    /// Fsyncs every shard's open increment file (at exit).
+    pub fn sync_all(&self) {
+        for f in &self.files {
+            if let Some(f) = f.lock().ok().and_then(|f| f.clone()) {
+                let _ = f.sync_data();
+            }
+        }
+    }
+
     pub fn current_size(&self) -> u64 {
         self.sizes.iter().map(|s| s.load(Ordering::Relaxed)).sum()
     }
@@ -111,6 +120,9 @@ pub struct Writer {
     retry: Vec<u8>,
     /// The second of the last `#TS:` annotation (aof-timestamp-enabled).
     last_ts: u64,
+    /// Under `appendfsync always`: when the oldest write not yet fsynced was written (the
+    /// turn's output is held until it is).
+    unsynced_since: Option<std::time::Instant>,
 }
 
 /// Where the files are: `dir/appenddirname`, and `appendfilename` (the manifest is
@@ -182,23 +194,61 @@ fn next_seq(m: &Manifest) -> i64 {
 /// Registers this core's end-of-turn write (the group commit).
 pub fn install(core: &Rc<Core>) {
     let weak = Rc::downgrade(core);
-    reactor::before_output(move || {
-        if let Some(core) = weak.upgrade() {
-            flush_turn(&core);
-        }
+    reactor::before_output(move || match weak.upgrade() {
+        Some(core) => flush_turn(&core, false),
+        None => false,
     });
 }
 
-/// Writes what the journal recorded this turn to the shard's increment file, and fsyncs it
-/// under `appendfsync always`.
-pub fn flush_turn(core: &Core) {
+/// How long `appendfsync always` may hold a turn's output to gather more clients' writes
+/// into one fsync (a group commit): about one fsync's time on a virtual disk.
+const GATHER: Duration = Duration::from_micros(150);
+
+/// Writes what the journal recorded this turn to the shard's increment file. Under
+/// `appendfsync always` it fsyncs before the turn's output leaves; returns true to hold the
+/// output instead, while clients that were served recently have not all sent their next
+/// write yet (for at most `GATHER` after the oldest unsynced write), so that one fsync
+/// covers more of them. `force`: write and sync now (a rewrite's switch, a stop).
+pub fn flush_turn(core: &Core, force: bool) -> bool {
     let mut w = core.aof.borrow_mut();
-    let Some(w) = w.as_mut() else { return };
+    let Some(w) = w.as_mut() else { return false };
+    let state = &core.shared.aof;
+    let policy = state.fsync.load(Ordering::Relaxed);
+    if !write_journal(core, w, policy) {
+        return false;
+    }
+    let skip = state.rewriting.load(Ordering::Relaxed)
+        && state.no_fsync_on_rewrite.load(Ordering::Relaxed);
+    if policy != FSYNC_ALWAYS || skip {
+        return false;
+    }
+    let Some(since) = w.unsynced_since else {
+        return false;
+    };
+    let deadline = since + GATHER;
+    if !force
+        && std::time::Instant::now() < deadline
+        && reactor::held_outputs() * 4 < reactor::active_conns() * 3
+    {
+        reactor::hold_output_until(deadline);
+        return true;
+    }
+    if let Err(e) = w.file.sync_data() {
+        tracing::error!("Can't persist AOF for fsync error when the AOF fsync policy is 'always': {e}. Exiting...");
+        std::process::exit(1);
+    }
+    w.unsynced_since = None;
+    false
+}
+
+/// Writes the journal's new bytes (and any a failed write left); false if nothing was
+/// written and nothing waits for an fsync.
+fn write_journal(core: &Core, w: &mut Writer, policy: u8) -> bool {
+    let state = &core.shared.aof;
     let mut shard = core.shard.borrow_mut();
     if shard.journal.is_empty() && w.retry.is_empty() {
-        return;
+        return w.unsynced_since.is_some();
     }
-    let state = &core.shared.aof;
     let ts = state.timestamps.load(Ordering::Relaxed);
     let mut bytes = std::mem::take(&mut w.retry);
     if ts && !shard.journal.is_empty() {
@@ -221,7 +271,6 @@ pub fn flush_turn(core: &Core) {
     };
     shard.journal.clear();
     drop(shard);
-    let policy = state.fsync.load(Ordering::Relaxed);
     if let Err(e) = written {
         // write_all may have written part: a replay stops at the cut (aof-load-truncated);
         // what follows is kept and written again.
@@ -236,24 +285,20 @@ pub fn flush_turn(core: &Core) {
             *s = e.to_string();
         }
         w.retry = if bytes.is_empty() { Vec::new() } else { bytes };
-        return;
+        return false;
     }
     if !state.last_write_ok.swap(true, Ordering::AcqRel) {
         tracing::info!("AOF write error looks solved, Redis can write again.");
     }
     state.sizes[core.id].fetch_add(n as u64, Ordering::Relaxed);
-    let skip = state.rewriting.load(Ordering::Relaxed)
-        && state.no_fsync_on_rewrite.load(Ordering::Relaxed);
     match policy {
-        FSYNC_ALWAYS if !skip => {
-            if let Err(e) = w.file.sync_data() {
-                tracing::error!("Can't persist AOF for fsync error when the AOF fsync policy is 'always': {e}. Exiting...");
-                std::process::exit(1);
-            }
+        FSYNC_ALWAYS => {
+            w.unsynced_since.get_or_insert_with(std::time::Instant::now);
         }
         FSYNC_NO => {}
         _ => state.unsynced[core.id].store(true, Ordering::Release),
     }
+    true
 }
 
 /// The everysec fsyncs, for every shard, off the shards' loops (Redis' bio thread).
@@ -297,6 +342,7 @@ fn open_writer(core: &Core, file: File) {
         file,
         retry: Vec::new(),
         last_ts: 0,
+        unsynced_since: None,
     });
     core.shard.borrow_mut().journal.set_enabled(true);
 }
@@ -311,7 +357,7 @@ impl crate::ops::Call for Stop {
         crate::ops::Touches::Everything
     }
     fn run(self, core: &Core) {
-        flush_turn(core);
+        flush_turn(core, true);
         if let Some(w) = core.aof.borrow_mut().take() {
             let _ = w.file.sync_data();
         }
@@ -341,7 +387,7 @@ impl crate::ops::Call for RewriteStart {
     fn run(self, core: &Core) -> Result<Vec<u64>, String> {
         let me = core.rc().ok_or("core gone")?;
         if let Some(incr) = self.incr {
-            flush_turn(core);
+            flush_turn(core, true);
             if let Some(w) = core.aof.borrow().as_ref() {
                 let _ = w.file.sync_data();
             }

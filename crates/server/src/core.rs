@@ -381,7 +381,14 @@ impl Core {
             op,
             tx,
         };
-        self.req_tx.send_to(shard, req);
+        // A release shows other clients the operation's effects here and its commit: it
+        // leaves with this turn's output, once that is durable (a held AOF group commit).
+        // Other requests show nothing of this core's writes and leave at once.
+        if matches!(req.op, Op::Release(_)) {
+            self.req_tx.send_to(shard, req);
+        } else {
+            self.req_tx.send_early(shard, req);
+        }
         Pending::Remote(waiter)
     }
 
@@ -494,7 +501,7 @@ impl Core {
     /// journaled anywhere, its commit goes into this shard's journal. Called before its
     /// keys are released, so nothing that saw its effects is durable before it is.
     pub fn commit(&self, tx: u64) {
-        if self.shared.take_written(tx) {
+        if self.shard.borrow().journal.enabled() && self.shared.take_written(tx) {
             self.shard.borrow_mut().journal.commit(tx);
         }
     }

@@ -78,6 +78,12 @@ impl Server {
         }
     }
 
+    /// At exit: every shard's AOF file fsynced, as redis-server does before it exits (what
+    /// the shards wrote is in the page cache; this makes it survive a power loss too).
+    pub fn sync_aof(&self) {
+        self.shared.aof.sync_all();
+    }
+
     /// A sender the binary's signal thread uses to request shutdown.
     pub fn shutdown_handle(&self) -> crossbeam_channel::Sender<ShutdownReason> {
         self.shared.shutdown.clone()
