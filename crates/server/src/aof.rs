@@ -99,6 +99,15 @@ impl State {
             .store(flag("aof-timestamp-enabled"), Ordering::Relaxed);
     }
 
+    /// The error of the last write to the AOF, while it failed (writes are refused).
+    #[inline]
+    pub fn write_error(&self) -> Option<String> {
+        if self.last_write_ok.load(Ordering::Relaxed) || !self.enabled.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.last_write_err.lock().ok().map(|e| e.clone())
+    }
+
     /// Fsyncs every shard's open increment file (at exit).
     pub fn sync_all(&self) {
         for f in &self.files {
@@ -123,6 +132,8 @@ pub struct Writer {
     /// Under `appendfsync always`: when the oldest write not yet fsynced was written (the
     /// turn's output is held until it is).
     unsynced_since: Option<std::time::Instant>,
+    /// How long this file's fsyncs take lately (bounds the gathering window).
+    fsync_time: Duration,
 }
 
 /// Where the files are: `dir/appenddirname`, and `appendfilename` (the manifest is
@@ -200,8 +211,9 @@ pub fn install(core: &Rc<Core>) {
     });
 }
 
-/// How long `appendfsync always` may hold a turn's output to gather more clients' writes
-/// into one fsync (a group commit): about one fsync's time on a virtual disk.
+/// How long `appendfsync always` may hold a turn's output at most to gather more clients'
+/// writes into one fsync (a group commit); the window is also no longer than the shard's
+/// recent fsyncs take (on a disk that syncs in microseconds, waiting gains nothing).
 const GATHER: Duration = Duration::from_micros(150);
 
 /// Writes what the journal recorded this turn to the shard's increment file. Under
@@ -225,7 +237,7 @@ pub fn flush_turn(core: &Core, force: bool) -> bool {
     let Some(since) = w.unsynced_since else {
         return false;
     };
-    let deadline = since + GATHER;
+    let deadline = since + GATHER.min(w.fsync_time);
     if !force
         && std::time::Instant::now() < deadline
         && reactor::held_outputs() * 4 < reactor::active_conns() * 3
@@ -233,12 +245,24 @@ pub fn flush_turn(core: &Core, force: bool) -> bool {
         reactor::hold_output_until(deadline);
         return true;
     }
+    let started = std::time::Instant::now();
     if let Err(e) = w.file.sync_data() {
         tracing::error!("Can't persist AOF for fsync error when the AOF fsync policy is 'always': {e}. Exiting...");
         std::process::exit(1);
     }
+    // A moving average over about 8 fsyncs.
+    w.fsync_time = (w.fsync_time * 7 + started.elapsed()) / 8;
     w.unsynced_since = None;
     false
+}
+
+/// C's strerror text of an I/O error, as Redis writes it (without Rust's "(os error N)").
+fn strerror(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
 }
 
 /// Writes the journal's new bytes (and any a failed write left); false if nothing was
@@ -282,7 +306,7 @@ fn write_journal(core: &Core, w: &mut Writer, policy: u8) -> bool {
             tracing::warn!("Error writing to the AOF file: {e}");
         }
         if let Ok(mut s) = state.last_write_err.lock() {
-            *s = e.to_string();
+            *s = strerror(&e);
         }
         w.retry = if bytes.is_empty() { Vec::new() } else { bytes };
         return false;
@@ -343,6 +367,7 @@ fn open_writer(core: &Core, file: File) {
         retry: Vec::new(),
         last_ts: 0,
         unsynced_since: None,
+        fsync_time: GATHER,
     });
     core.shard.borrow_mut().journal.set_enabled(true);
 }

@@ -20,6 +20,9 @@ pub struct State {
     /// The last background save failed with stop-writes-on-bgsave-error and save points
     /// set: writes (and PING) are refused with MISCONF.
     pub misconf: bool,
+    /// The last write to the AOF failed, with this error: writes (and PING) are refused
+    /// with MISCONF until a write succeeds.
+    pub aof_error: Option<String>,
     /// Inside MULTI: the union of the queued commands' flags, and the flags at least one
     /// of them lacks (Redis' `mstate.cmd_flags` and `cmd_inv_flags`): EXEC passes the
     /// checks as its queue would.
@@ -67,6 +70,13 @@ pub fn verify(
     let write = spec.is_write() || (exec && st.queued.has(Flags::WRITE));
     if st.misconf && (write || spec.name == "ping") {
         return Verdict::Reject(MISCONF.into());
+    }
+    if let Some(e) = st
+        .aof_error
+        .as_ref()
+        .filter(|_| write || spec.name == "ping")
+    {
+        return Verdict::Reject(format!("MISCONF Errors writing to the AOF file: {e}"));
     }
     if !st.resp3 && st.subscribed && !allowed_subscribed(spec.name) {
         return Verdict::Reject(format!(
@@ -211,6 +221,7 @@ mod tests {
             in_multi: false,
             loading: false,
             misconf: false,
+            aof_error: None,
             queued: Flags::default(),
             queued_lacking: Flags::default(),
         }
@@ -237,6 +248,18 @@ mod tests {
                 matches!(verdict(&misconf, w), Verdict::Reject(m) if m.starts_with("MISCONF "))
             );
         }
+        // A failed AOF write: Redis' own text, with the error.
+        let aof = State {
+            aof_error: Some("No space left on device".into()),
+            ..state()
+        };
+        assert_eq!(verdict(&aof, &["get", "k"]), Verdict::Run);
+        assert_eq!(
+            verdict(&aof, &["set", "k", "v"]),
+            Verdict::Reject(
+                "MISCONF Errors writing to the AOF file: No space left on device".into()
+            )
+        );
     }
 
     #[test]
@@ -326,6 +349,7 @@ mod tests {
         assert_eq!(verdict(&reads, &["exec"]), Verdict::Run);
         let loading = State {
             misconf: false,
+            aof_error: None,
             loading: true,
             ..reads
         };

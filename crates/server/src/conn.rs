@@ -582,6 +582,7 @@ impl Conn {
             loading: self.core.shared.persist.loading.load(Ordering::Relaxed),
             misconf: !self.core.shared.persist.last_ok.load(Ordering::Relaxed)
                 && self.stop_writes_on_save_error(),
+            aof_error: self.core.shared.aof.write_error(),
             queued: self.multi.flags,
             queued_lacking: self.multi.lacking,
         };
