@@ -54,6 +54,10 @@ struct Sock {
     sent: usize,
     sending: bool,
     dirty: bool,
+    /// Its queued output may show writes this core has not made durable: a held turn
+    /// (`exec::before_output`) keeps it. Output written with `write_from_durable` alone
+    /// leaves even from a held turn.
+    needs_sync: bool,
     // Accepting.
     accepted: VecDeque<RawFd>,
     acceptor: Option<Waker>,
@@ -330,19 +334,27 @@ pub(crate) fn held(inner: &Inner) -> usize {
     inner.net.borrow().dirty.len()
 }
 
-/// End of a turn: one send per socket with output (unless the turn's output is held, see
-/// `exec::before_output`), re-armed receives and accepts, and the sockets waiting to close.
+/// End of a turn: one send per socket with output, re-armed receives and accepts, and the
+/// sockets waiting to close. When the turn's output is held (`send` false, see
+/// `exec::before_output`), only sockets whose output needs no sync are sent.
 pub(crate) fn flush(inner: &Inner, send: bool) {
     let mut table = inner.net.borrow_mut();
     let table = &mut *table;
-    let dirty = if send {
-        std::mem::take(&mut table.dirty)
-    } else {
-        Vec::new()
-    };
+    let mut dirty = std::mem::take(&mut table.dirty);
+    let mut held = Vec::new();
+    if !send {
+        dirty.retain(|&slot| {
+            let keep = !table.socks[slot as usize].needs_sync;
+            if !keep {
+                held.push(slot);
+            }
+            keep
+        });
+    }
     for &slot in &dirty {
         let s = &mut table.socks[slot as usize];
         s.dirty = false;
+        s.needs_sync = false;
         if !s.live || s.sending || s.out.is_empty() {
             continue;
         }
@@ -354,10 +366,9 @@ pub(crate) fn flush(inner: &Inner, send: bool) {
         s.sent = 0;
         submit_send(inner, s, slot);
     }
-    if send {
-        table.dirty = dirty;
-        table.dirty.clear();
-    }
+    table.dirty = dirty;
+    table.dirty.clear();
+    table.dirty.extend(held);
     for slot in std::mem::take(&mut table.rearm) {
         let s = &mut table.socks[slot as usize];
         if !s.live || s.dropped.is_some() {
@@ -475,6 +486,17 @@ impl Stream {
     /// As `write`, taking `buf`'s bytes and leaving it empty: when nothing else is queued the
     /// buffers trade places instead of copying (a big reply moves for free).
     pub fn write_from(&self, buf: &mut Vec<u8>) -> io::Result<()> {
+        self.queue(buf, true)
+    }
+
+    /// As `write_from`, for bytes that show nothing of what this core has not made durable
+    /// (replies another core made and answered after its own group commit): when nothing
+    /// else queued needs it, they leave even from a turn whose output is held.
+    pub fn write_from_durable(&self, buf: &mut Vec<u8>) -> io::Result<()> {
+        self.queue(buf, false)
+    }
+
+    fn queue(&self, buf: &mut Vec<u8>, needs_sync: bool) -> io::Result<()> {
         with(|inner| {
             let mut t = inner.net.borrow_mut();
             let t = &mut *t;
@@ -490,6 +512,7 @@ impl Stream {
                 s.out.extend_from_slice(buf);
             }
             buf.clear();
+            s.needs_sync |= needs_sync;
             if !s.dirty {
                 s.dirty = true;
                 t.dirty.push(self.slot);

@@ -29,6 +29,10 @@ pub enum ReplyMode {
 }
 
 pub struct Conn {
+    /// Output since the last `write_out` came from this core (its shard, its runtime, its
+    /// errors): it waits for this core's AOF group commit. Replies other cores made alone
+    /// (they answered after their own commit) may leave a held turn.
+    local_output: bool,
     pub core: Rc<Core>,
     pub info: Rc<ClientInfo>,
     pub proto: Proto,
@@ -109,6 +113,7 @@ impl Conn {
             close: false,
             out: Vec::with_capacity(READ_CHUNK),
             now_ms: engine::shard::unix_ms(),
+            local_output: false,
             last_spec: None,
             multi: Default::default(),
             tx: None,
@@ -216,6 +221,7 @@ impl Conn {
     /// A command refused before running: inside MULTI it also dooms the transaction
     /// (EXECABORT), as Redis' flagTransaction does.
     fn reject(&mut self, msg: &str) {
+        self.local_output = true;
         if self.multi.active() {
             self.multi.dirty = true;
         }
@@ -508,7 +514,15 @@ impl Conn {
         core.counters
             .net_out
             .set(core.counters.net_out.get() + self.out.len() as u64);
-        if stream.write_from(&mut self.out).is_err() {
+        // A subscriber's messages (keyspace events of this core's writes among them) count
+        // as this core's.
+        let local = std::mem::take(&mut self.local_output) || self.subs.mailbox.is_some();
+        let queued = if local {
+            stream.write_from(&mut self.out)
+        } else {
+            stream.write_from_durable(&mut self.out)
+        };
+        if queued.is_err() {
             return false;
         }
         if self.out.capacity() > OUT_HIGH_WATER * 2 {
@@ -620,6 +634,11 @@ impl Conn {
         if split_across {
             // Its events get reordered on their own (`order_split_events`).
             self.flush().await;
+        }
+        // Every command's reply is this core's but that of a keyed command run on another
+        // shard alone (`keyed` says).
+        if !matches!(spec.kind, Kind::Keyed { .. }) || spec.is_blocking() {
+            self.local_output = true;
         }
         match spec.kind {
             // Inside EXEC blocking commands run as their non-blocking form (Redis'
@@ -767,6 +786,7 @@ impl Conn {
         let mut positions = spec.key_positions(&args);
         let Some(first) = positions.next() else {
             // A keyed command given no key (OBJECT HELP): any shard answers.
+            self.local_output = true;
             let id = self.core.id;
             self.single(id, spec, handler, args);
             return;
@@ -776,14 +796,17 @@ impl Conn {
             && shared.shards > 1
             && engine::cmd::sort::uses_patterns(args)
         {
+            self.local_output = true;
             // BY/GET patterns may read keys anywhere.
             self.flush().await;
             return crate::runtime::run(self, engine::Rt::Sort, spec, args).await;
         }
         if shared.shards == 1 || positions.all(|p| shared.shard_of(args.get(p)) == shard) {
+            self.local_output |= shard == self.core.id;
             self.single(shard, spec, handler, args);
             return;
         }
+        self.local_output = true;
         let positions: Vec<usize> = spec.key_positions(&args).collect();
         match split {
             Split::Never => return self.single(shard, spec, handler, args),
