@@ -408,3 +408,70 @@ fn config_set_appendonly_at_runtime() {
     drop(ours);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// aof-use-rdb-preamble no: bases are commands (what redis-server writes then), which
+/// redis-check-aof accepts and redis-server loads into the same dataset; percore restarts
+/// from them too.
+#[test]
+fn command_form_bases() {
+    let dir = scratch_dir("aof-commands");
+    let extra = [
+        "--aof-use-rdb-preamble",
+        "no",
+        "--enable-debug-command",
+        "yes",
+    ];
+    let ours = start(&dir, 2, &extra);
+    let mut c = ours.raw();
+    for i in 0..150 {
+        c.cmd(&["RPUSH", "list", &format!("e{i}")]);
+        c.cmd(&["SADD", "ints", &i.to_string()]);
+        c.cmd(&["SADD", "words", &format!("w{i}")]);
+        c.cmd(&["ZADD", "z", &format!("{}.25", i), &format!("m{i}")]);
+        c.cmd(&["HSET", "h", &format!("f{i}"), &format!("v{i}")]);
+        c.cmd(&["SET", &format!("s{i}"), &i.to_string()]);
+    }
+    c.cmd(&["ZADD", "z", "inf", "top", "-0.1", "low"]);
+    c.cmd(&["SELECT", "2"]);
+    c.cmd(&["SET", "later", "x", "PX", "100000000"]);
+    c.cmd(&["SELECT", "0"]);
+    assert!(c.cmd(&["BGREWRITEAOF"]).starts_with("+Background"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while info_field(&mut c, "aof_rewrites") != "1" && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let want = c.cmd(&["DEBUG", "DIGEST"]);
+    drop(c);
+    drop(ours);
+    let bases: Vec<std::path::PathBuf> = std::fs::read_dir(dir.join("appendonlydir"))
+        .expect("dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with(".base.aof"))
+        .collect();
+    assert_eq!(bases.len(), 2, "{bases:?}");
+    let check = crate::harness::which("redis-check-aof").expect("redis-check-aof installed");
+    let rdir = scratch_dir("aof-commands-redis");
+    let mut all = Vec::new();
+    for b in &bases {
+        let bytes = std::fs::read(b).expect("read base");
+        assert!(bytes.starts_with(b"*"), "a command file");
+        let out = std::process::Command::new(&check)
+            .arg(b)
+            .output()
+            .expect("redis-check-aof runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && text.contains("is valid"), "{text}");
+        all.extend_from_slice(&bytes);
+    }
+    // Both shards' bases back to back are one keyspace's commands.
+    std::fs::write(rdir.join("appendonly.aof"), &all).expect("write");
+    let r = rdir.display().to_string();
+    let redis = Server::redis_with(&["--appendonly", "yes", "--dir", &r]);
+    assert_eq!(redis.raw().cmd(&["DEBUG", "DIGEST"]), want);
+    drop(redis);
+    let ours = start(&dir, 2, &extra);
+    assert_eq!(ours.raw().cmd(&["DEBUG", "DIGEST"]), want);
+    drop(ours);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&rdir);
+}

@@ -395,8 +395,7 @@ pub(crate) static DEFS: &[Def] = &[
     d("auto-aof-rewrite-percentage", int(0, INT_MAX), "100", I),
     d("auto-aof-rewrite-min-size", mem(0, LONG_MAX), "67108864", I),
     d("aof-load-truncated", Kind::Bool, "yes", I),
-    // Bases are always RDB (the preamble form); `no` is not implemented yet.
-    d("aof-use-rdb-preamble", Kind::Bool, "yes", 0),
+    d("aof-use-rdb-preamble", Kind::Bool, "yes", I),
     d("aof-timestamp-enabled", Kind::Bool, "no", I),
     d("aof-rewrite-incremental-fsync", Kind::Bool, "yes", 0),
     d("lazyfree-lazy-eviction", Kind::Bool, "no", 0),

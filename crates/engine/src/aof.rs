@@ -366,6 +366,8 @@ pub struct Walk {
     pub stop: Option<Read>,
     /// The stream ends inside a MULTI block (no EXEC): Redis reverts it, as a truncation.
     pub unfinished: bool,
+    /// `walk_from` stopped after its count of units; the stream goes on at `valid`.
+    pub more: bool,
 }
 
 /// The commands of one unit of a stream, borrowed from it.
@@ -387,10 +389,24 @@ fn tx_note(note: &[u8], prefix: &[u8]) -> Option<TxMark> {
 /// preceded its MULTI); a block the stream ends inside is not handed over.
 pub fn walk<'a>(
     b: &'a [u8],
+    unit: impl FnMut(Option<TxMark>, &[Vec<&'a [u8]>]) -> Result<(), String>,
+) -> Result<Walk, String> {
+    walk_from(b, 0, u64::MAX, unit)
+}
+
+/// As `walk`, from offset `from` (a unit boundary) for at most `max_units` units: `more`
+/// says it stopped early, and `valid` is where to go on.
+pub fn walk_from<'a>(
+    b: &'a [u8],
+    from: usize,
+    max_units: u64,
     mut unit: impl FnMut(Option<TxMark>, &[Vec<&'a [u8]>]) -> Result<(), String>,
 ) -> Result<Walk, String> {
-    let mut w = Walk::default();
-    let mut pos = 0;
+    let mut w = Walk {
+        valid: from,
+        ..Walk::default()
+    };
+    let mut pos = from;
     let mut mark = None;
     // An open MULTI: its mark and the commands so far.
     let mut block: Option<(Option<TxMark>, Unit<'a>)> = None;
@@ -423,6 +439,10 @@ pub fn walk<'a>(
                     unit(None, std::slice::from_ref(&argv))?;
                     w.units += 1;
                     w.valid = pos;
+                }
+                if block.is_none() && w.units >= max_units {
+                    w.more = b.len() > pos;
+                    break;
                 }
             }
             Item::End => break,
@@ -483,7 +503,20 @@ pub fn replay(
     b: &[u8],
     skip: &dyn Fn(u64) -> bool,
 ) -> Result<Walk, String> {
-    walk(b, |mark, cmds| {
+    replay_from(shard, db, b, 0, u64::MAX, skip)
+}
+
+/// As `replay`, from offset `from` for at most `max_units` units (see `walk_from`), so a
+/// loader can serve between slices.
+pub fn replay_from(
+    shard: &mut crate::Shard,
+    db: &mut usize,
+    b: &[u8],
+    from: usize,
+    max_units: u64,
+    skip: &dyn Fn(u64) -> bool,
+) -> Result<Walk, String> {
+    walk_from(b, from, max_units, |mark, cmds| {
         if mark.is_some_and(skip) {
             return Ok(());
         }
@@ -530,6 +563,132 @@ pub fn apply(shard: &mut crate::Shard, db: &mut usize, argv: &[&[u8]]) -> Result
         shard.run(*db, argv, resp::Proto::Resp2);
     }
     Ok(())
+}
+
+/// Items per command in a command-form rewrite (Redis' AOF_REWRITE_ITEMS_PER_CMD).
+const ITEMS_PER_CMD: usize = 64;
+
+/// A RESP array header and bulk strings, as the AOF writes commands.
+struct Cmds<'a>(&'a mut Vec<u8>);
+
+impl Cmds<'_> {
+    fn header(&mut self, n: usize) {
+        self.0.push(b'*');
+        self.0
+            .extend_from_slice(crate::value::IntBuf::default().format(n as i64));
+        self.0.extend_from_slice(b"\r\n");
+    }
+    fn bulk(&mut self, b: &[u8]) {
+        self.0.push(b'$');
+        self.0
+            .extend_from_slice(crate::value::IntBuf::default().format(b.len() as i64));
+        self.0.extend_from_slice(b"\r\n");
+        self.0.extend_from_slice(b);
+        self.0.extend_from_slice(b"\r\n");
+    }
+    /// Items in commands of at most ITEMS_PER_CMD items (`width` words each), as Redis'
+    /// rewriteListObject and friends: `name key item...`.
+    fn batched<'i>(
+        &mut self,
+        name: &[u8],
+        key: &[u8],
+        total: usize,
+        width: usize,
+        items: impl Iterator<Item = Vec<&'i [u8]>>,
+    ) {
+        let mut left = total;
+        let mut count = 0;
+        for words in items {
+            if count == 0 {
+                let n = left.min(ITEMS_PER_CMD);
+                self.header(2 + n * width);
+                self.bulk(name);
+                self.bulk(key);
+            }
+            for w in words {
+                self.bulk(w);
+            }
+            count += 1;
+            if count == ITEMS_PER_CMD {
+                count = 0;
+            }
+            left -= 1;
+        }
+    }
+}
+
+/// SELECT `db`, as a command-form base writes it before a database's keys.
+pub fn select_command(out: &mut Vec<u8>, db: usize) {
+    let mut c = Cmds(out);
+    c.header(2);
+    c.bulk(b"SELECT");
+    c.bulk(crate::value::IntBuf::default().format(db as i64));
+}
+
+/// The commands that rebuild `key` in a command-form AOF base (`aof-use-rdb-preamble no`),
+/// as redis-server 7.0's rewriteAppendOnlyFileRio writes them: SET, RPUSH, SADD, ZADD
+/// (scores as %.17g) and HMSET in commands of at most 64 items, then PEXPIREAT.
+pub fn value_commands(out: &mut Vec<u8>, key: &[u8], value: &crate::value::Value, expire_at: u64) {
+    use crate::value::{Hash, Set, Value};
+    let mut c = Cmds(out);
+    match value {
+        Value::Str(s) => {
+            let mut scratch = crate::value::IntBuf::default();
+            c.header(3);
+            c.bulk(b"SET");
+            c.bulk(key);
+            c.bulk(s.bytes(&mut scratch));
+        }
+        Value::List(l) => c.batched(b"RPUSH", key, l.len(), 1, l.iter().map(|x| vec![x])),
+        Value::Set(s) => {
+            let mut members: Vec<Vec<u8>> = Vec::with_capacity(s.len());
+            match s {
+                Set::Ints(i) => members.extend(i.iter().map(|n| n.to_string().into_bytes())),
+                Set::Table(_) => s.for_each(|m| members.push(m.to_vec())),
+            }
+            c.batched(
+                b"SADD",
+                key,
+                members.len(),
+                1,
+                members.iter().map(|m| vec![m.as_slice()]),
+            );
+        }
+        Value::ZSet(z) => {
+            let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(z.len());
+            z.for_each(|m, score| {
+                let mut text = Vec::with_capacity(24);
+                resp::format_g17(score, &mut text);
+                pairs.push((text, m.to_vec()));
+            });
+            c.batched(
+                b"ZADD",
+                key,
+                pairs.len(),
+                2,
+                pairs.iter().map(|(s, m)| vec![s.as_slice(), m.as_slice()]),
+            );
+        }
+        Value::Hash(h) => {
+            let pairs: Vec<(&[u8], &[u8])> = match h {
+                Hash::Pack(p) => p.iter().collect(),
+                Hash::Table(t) => t.iter().map(|(f, v)| (f, &v[..])).collect(),
+            };
+            c.batched(
+                b"HMSET",
+                key,
+                pairs.len(),
+                2,
+                pairs.iter().map(|(f, v)| vec![*f, *v]),
+            );
+        }
+    }
+    if expire_at != 0 {
+        c.header(3);
+        c.bulk(b"PEXPIREAT");
+        c.bulk(key);
+        c.bulk(crate::value::IntBuf::default().format(expire_at as i64));
+    }
 }
 
 #[cfg(test)]

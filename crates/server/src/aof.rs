@@ -153,8 +153,10 @@ impl Paths {
     fn manifest(&self) -> PathBuf {
         self.dir.join(format!("{}.manifest", self.name))
     }
-    fn base(&self, shard: usize, seq: i64) -> String {
-        format!("{}.shard{shard}.{seq}.base.rdb", self.name)
+    /// A base: an RDB (`aof-use-rdb-preamble yes`) or commands.
+    fn base(&self, shard: usize, seq: i64, rdb: bool) -> String {
+        let ext = if rdb { "rdb" } else { "aof" };
+        format!("{}.shard{shard}.{seq}.base.{ext}", self.name)
     }
     fn incr(&self, shard: usize, seq: i64) -> String {
         format!("{}.shard{shard}.{seq}.incr.aof", self.name)
@@ -572,15 +574,20 @@ async fn rewrite_files(core: &Rc<Core>, at_start: bool) -> Result<u64, String> {
         heads.push(crate::persist::header(&dbs, true));
     }
     // 3. The bases, one writer thread per shard.
-    let checksum = shared
+    let (checksum, preamble) = shared
         .config
         .read()
-        .map(|c| c.get("rdbchecksum").as_deref() != Some("no"))
-        .unwrap_or(true);
+        .map(|c| {
+            (
+                c.get("rdbchecksum").as_deref() != Some("no"),
+                c.get("aof-use-rdb-preamble").as_deref() != Some("no"),
+            )
+        })
+        .unwrap_or((true, true));
     let results: Arc<Mutex<Vec<Option<std::io::Result<u64>>>>> =
         Arc::new(Mutex::new((0..n).map(|_| None).collect()));
     for (k, (head, rx)) in heads.into_iter().zip(rxs).enumerate() {
-        let base = p.dir.join(p.base(k, seq));
+        let base = p.dir.join(p.base(k, seq, preamble));
         let tmp = p
             .dir
             .join(format!("temp-rewriteaof-{}-{k}.aof", std::process::id()));
@@ -588,7 +595,11 @@ async fn rewrite_files(core: &Rc<Core>, at_start: bool) -> Result<u64, String> {
         let spawned = std::thread::Builder::new()
             .name(format!("aof-rewrite-{k}"))
             .spawn(move || {
-                let r = crate::persist::write_file(&base, &tmp, head, rx, 1, checksum);
+                let r = if preamble {
+                    crate::persist::write_file(&base, &tmp, head, rx, 1, checksum)
+                } else {
+                    write_commands_file(&base, &tmp, head, rx)
+                };
                 if let Ok(mut s) = slot.lock() {
                     s[k] = Some(r);
                 }
@@ -624,7 +635,7 @@ async fn rewrite_files(core: &Rc<Core>, at_start: bool) -> Result<u64, String> {
     });
     for k in 0..n {
         m.files.push(ManifestFile {
-            name: p.base(k, seq),
+            name: p.base(k, seq, preamble),
             seq,
             kind: FileType::Base,
             shard: Some(k),
@@ -640,6 +651,72 @@ async fn rewrite_files(core: &Rc<Core>, at_start: bool) -> Result<u64, String> {
     state.base_size.store(total, Ordering::Relaxed);
     for (k, b) in base_sizes.into_iter().enumerate() {
         state.sizes[k].fetch_add(b, Ordering::Relaxed);
+    }
+    Ok(total)
+}
+
+/// A command-form base (`aof-use-rdb-preamble no`): the shard's snapshot, taken as an RDB
+/// stream, written as the commands that rebuild each key (`engine::aof::value_commands`),
+/// through `tmp`, fsynced and renamed. Returns the bytes written.
+fn write_commands_file(
+    path: &Path,
+    tmp: &Path,
+    head: Vec<u8>,
+    rx: crossbeam_channel::Receiver<crate::persist::SaveMsg>,
+) -> std::io::Result<u64> {
+    use engine::rdb;
+    let mut image = head;
+    loop {
+        match rx.recv() {
+            Ok(crate::persist::SaveMsg::Chunk(b)) => image.extend_from_slice(&b),
+            Ok(crate::persist::SaveMsg::Done) => break,
+            Err(_) => {
+                return Err(std::io::Error::other(
+                    "a shard stopped before its snapshot ended",
+                ))
+            }
+        }
+    }
+    image.push(rdb::OP_EOF);
+    image.extend_from_slice(&[0; 8]);
+    let bad = |e: rdb::LoadError| std::io::Error::other(e.to_string());
+    let limits = engine::value::Limits::default();
+    let mut file = std::io::BufWriter::with_capacity(1 << 20, File::create(tmp)?);
+    let mut out = Vec::with_capacity(1 << 16);
+    let mut total = 0u64;
+    let mut d = rdb::Decoder::new(&image);
+    let written = (|| -> std::io::Result<()> {
+        d.header().map_err(bad)?;
+        loop {
+            match d.item().map_err(bad)? {
+                rdb::Item::Eof => break,
+                rdb::Item::SelectDb(n) => engine::aof::select_command(&mut out, n),
+                rdb::Item::Key(k) => {
+                    let v = rdb::Decoder::key_value(&image, &k, &limits).map_err(bad)?;
+                    engine::aof::value_commands(&mut out, &k.key, &v, k.expire_at);
+                }
+                _ => {}
+            }
+            if out.len() >= 1 << 16 {
+                file.write_all(&out)?;
+                total += out.len() as u64;
+                out.clear();
+            }
+        }
+        file.write_all(&out)?;
+        total += out.len() as u64;
+        Ok(())
+    })();
+    if let Err(e) = written {
+        drop(file);
+        let _ = std::fs::remove_file(tmp);
+        return Err(e);
+    }
+    let file = file.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    std::fs::rename(tmp, path)?;
+    if let Some(dir) = path.parent() {
+        sync_dir(dir);
     }
     Ok(total)
 }
@@ -1085,12 +1162,23 @@ pub async fn load_own(core: Rc<Core>, files: ShardFiles, skip: Arc<HashSet<u64>>
     let mut commands = 0;
     let n = files.incrs.len();
     for (i, (name, bytes)) in files.incrs.iter().enumerate() {
-        let w = {
-            let mut shard = core.shard.borrow_mut();
-            engine::aof::replay(&mut shard, &mut db, bytes, &|id| skip.contains(&id))
+        // In slices between which the core serves (-LOADING to clients), as redis-server
+        // processes events every 1024 commands while it loads.
+        let mut w = engine::aof::Walk::default();
+        loop {
+            let part = {
+                let mut shard = core.shard.borrow_mut();
+                let skip = |id| skip.contains(&id);
+                engine::aof::replay_from(&mut shard, &mut db, bytes, w.valid, 4096, &skip)
+            }
+            .unwrap_or_else(|e| fail(e));
+            commands += part.units;
+            w = part;
+            if !w.more {
+                break;
+            }
+            reactor::yield_now().await;
         }
-        .unwrap_or_else(|e| fail(e));
-        commands += w.units;
         let path = p.dir.join(name);
         check_walk(&w, name, i + 1 == n, allow, Some(&path)).unwrap_or_else(|e| fail(e));
         size += if w.stop.is_some() || w.unfinished {
