@@ -272,7 +272,12 @@ fn an_uncommitted_multi_shard_piece_is_not_applied() {
         let ours = start(&dir, 2, &[]);
         let mut c = ours.raw();
         assert_eq!(c.cmd(&["MSET", &a, "1", &b, "1"]), "+OK\r\n");
-        assert_eq!(c.cmd(&["MSET", &a, "2", &b, "2"]), "+OK\r\n");
+        // The second operation: a transaction over both shards (the connection's own shard
+        // runs its piece inline).
+        c.cmd(&["MULTI"]);
+        c.cmd(&["SET", &a, "2"]);
+        c.cmd(&["SET", &b, "2"]);
+        assert_eq!(c.cmd(&["EXEC"]), "*2\r\n+OK\r\n+OK\r\n");
     }
     // Remove the second operation's commit, as if the coordinator died before writing it.
     let mut commits = 0;
@@ -288,7 +293,7 @@ fn an_uncommitted_multi_shard_piece_is_not_applied() {
             }
         }
     }
-    assert_eq!(commits, 2, "each cross-shard MSET committed once");
+    assert_eq!(commits, 2, "each cross-shard operation committed once");
     let ours = start(&dir, 2, &[]);
     let mut c = ours.raw();
     assert_eq!(c.cmd(&["MGET", &a, &b]), "*2\r\n$1\r\n1\r\n$1\r\n1\r\n");
@@ -474,4 +479,60 @@ fn command_form_bases() {
     drop(ours);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&rdir);
+}
+
+/// What the files replay is what was written: nothing expires during the replay (a key
+/// written with a TTL then appended to stays one key that has expired, not a new key
+/// without one), and after a rewrite the new increment starts with its own SELECT.
+#[test]
+fn replay_keeps_expiry_and_databases() {
+    let dir = scratch_dir("aof-expiry");
+    {
+        let ours = start(&dir, 1, &[]);
+        let mut c = ours.raw();
+        c.cmd(&["SET", "k", "v", "PX", "1200"]);
+        c.cmd(&["APPEND", "k", "x"]);
+        c.cmd(&["SELECT", "1"]);
+        c.cmd(&["SET", "in1", "a"]);
+        assert!(c.cmd(&["BGREWRITEAOF"]).starts_with("+Background"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while info_field(&mut c, "aof_rewrites") != "1" && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        c.cmd(&["SET", "in1-after", "b"]);
+    }
+    std::thread::sleep(Duration::from_millis(1300));
+    let ours = start(&dir, 1, &[]);
+    let mut c = ours.raw();
+    assert_eq!(c.cmd(&["GET", "k"]), "$-1\r\n", "k expired, and stays gone");
+    assert_eq!(c.cmd(&["EXISTS", "in1-after"]), ":0\r\n", "not in db 0");
+    c.cmd(&["SELECT", "1"]);
+    assert_eq!(c.cmd(&["GET", "in1-after"]), "$1\r\nb\r\n");
+    drop(ours);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// SAVE and DEBUG RELOAD while a rewrite runs wait for it instead of deadlocking with it
+/// (the rewrite waits for the reads in progress at its point).
+#[test]
+fn save_during_a_rewrite_completes() {
+    let dir = scratch_dir("aof-save-rewrite");
+    let ours = start(&dir, 2, &["--enable-debug-command", "yes"]);
+    let mut c = ours.raw();
+    let mut pipe = Vec::new();
+    for i in 0..100_000 {
+        let (k, v) = (format!("key:{i}"), format!("value-{i}"));
+        resp::write_command(&mut pipe, &[b"SET", k.as_bytes(), v.as_bytes()]);
+    }
+    c.send(&pipe);
+    for _ in 0..100_000 {
+        c.read_reply();
+    }
+    for cmd in [&["SAVE"][..], &["DEBUG", "RELOAD"]] {
+        assert!(c.cmd(&["BGREWRITEAOF"]).starts_with("+Background"));
+        assert_eq!(c.cmd(cmd), "+OK\r\n", "{cmd:?}");
+    }
+    assert_eq!(c.cmd(&["DBSIZE"]), ":100000\r\n");
+    drop(ours);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -457,11 +457,29 @@ pub fn walk_from<'a>(
 }
 
 /// The multi-shard operations a stream names: those it holds a whole piece of, and those
-/// committed in it (a piece is applied only if its operation committed, in any stream).
+/// committed in it with their count of pieces (a piece is applied only if its operation
+/// committed, in any stream, and every piece of it is whole somewhere).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct TxIndex {
     pub pieces: Vec<TxMark>,
-    pub commits: Vec<TxMark>,
+    pub commits: Vec<(TxMark, usize)>,
+}
+
+/// The operations whose pieces may be applied, from every stream's index: committed, with
+/// as many whole pieces as the commit counts.
+pub fn applicable(indexes: &[TxIndex]) -> std::collections::HashSet<TxMark> {
+    let mut seen: std::collections::HashMap<TxMark, usize> = Default::default();
+    for ix in indexes {
+        for &id in &ix.pieces {
+            *seen.entry(id).or_default() += 1;
+        }
+    }
+    indexes
+        .iter()
+        .flat_map(|ix| ix.commits.iter())
+        .filter(|(id, n)| seen.get(id) == Some(n))
+        .map(|&(id, _)| id)
+        .collect()
 }
 
 pub fn tx_index(b: &[u8]) -> TxIndex {
@@ -473,7 +491,16 @@ pub fn tx_index(b: &[u8]) -> TxIndex {
     loop {
         match next_item(b, pos) {
             Item::Note(text, next) => {
-                ix.commits.extend(tx_note(text, b"#TXC "));
+                if let Some(rest) = text.strip_prefix(b"#TXC ") {
+                    let mut words = rest.split(|&c| c == b' ');
+                    let id = words.next().and_then(parse_i64);
+                    let n = words.next().and_then(parse_i64);
+                    if let (Some(id), Some(n)) = (id, n) {
+                        if id >= 0 && n >= 0 {
+                            ix.commits.push((id as u64, n as usize));
+                        }
+                    }
+                }
                 pos = next;
             }
             Item::Command(_, next) => pos = next,
@@ -518,6 +545,10 @@ pub fn replay_from(
 ) -> Result<Walk, String> {
     walk_from(b, from, max_units, |mark, cmds| {
         if mark.is_some_and(skip) {
+            // Not applied; its SELECTs still move the stream's database.
+            for argv in cmds.iter().filter(|a| a[0].eq_ignore_ascii_case(b"select")) {
+                apply(shard, db, argv)?;
+            }
             return Ok(());
         }
         for argv in cmds {
@@ -804,12 +835,19 @@ mod tests {
         let (u, w) = units(&s);
         assert_eq!(u, vec![(None, 1), (Some(7), 2)]);
         assert_eq!((w.valid, w.stop, w.unfinished), (whole, None, false));
-        s.extend_from_slice(b"#TXC 7\r\n");
+        s.extend_from_slice(b"#TXC 7 1\r\n");
         let whole = s.len();
         let ix = TxIndex {
             pieces: vec![7],
-            commits: vec![7],
+            commits: vec![(7, 1)],
         };
+        assert!(applicable(std::slice::from_ref(&ix)).contains(&7));
+        // Committed with two pieces, one found: not applicable.
+        let half = TxIndex {
+            pieces: vec![7],
+            commits: vec![(7, 2)],
+        };
+        assert!(applicable(&[half]).is_empty());
         assert_eq!(tx_index(&s), ix);
         // A block without its EXEC is not handed over; a cut command stops the stream.
         s.extend_from_slice(b"#TX 8\r\n");

@@ -35,12 +35,11 @@ impl Journal {
         self.enabled
     }
 
-    /// Starts or stops recording; what was recorded stays until taken.
+    /// Starts or stops recording; what was recorded stays until taken. The next record
+    /// starts with a SELECT (recording may go to a new file from here).
     pub fn set_enabled(&mut self, on: bool) {
         self.enabled = on;
-        if !on {
-            self.db = None;
-        }
+        self.db = None;
     }
 
     /// Appends one command run against `db` (nothing while recording is off).
@@ -134,13 +133,14 @@ impl Journal {
         }
     }
 
-    /// Multi-shard operation `id` is complete: each of its pieces is recorded (and, by the
-    /// time this is, durable where the AOF syncs every write). Written by the core that ran
-    /// the operation, before its keys are released.
-    pub fn commit(&mut self, id: u64) {
+    /// Multi-shard operation `id` is complete: its `pieces` blocks are recorded on their
+    /// shards (and, by the time this is, durable where the AOF syncs every write). Written
+    /// by the core that ran the operation, before its keys are released; a replay applies
+    /// the pieces only if it finds all of them.
+    pub fn commit(&mut self, id: u64, pieces: usize) {
         if self.enabled {
             self.buf
-                .extend_from_slice(format!("#TXC {id}\r\n").as_bytes());
+                .extend_from_slice(format!("#TXC {id} {pieces}\r\n").as_bytes());
         }
     }
 
@@ -244,12 +244,12 @@ mod tests {
         j.record(7, [&b"DEL"[..], b"b"]);
         j.end_call();
         assert!(j.end_tx());
-        j.commit(9);
+        j.commit(9, 1);
         assert_eq!(
             String::from_utf8(j.take()).unwrap(),
             "#TX 9\r\n*1\r\n$5\r\nMULTI\r\n*2\r\n$3\r\nDEL\r\n$1\r\na\r\n\
              *3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$3\r\nDEL\r\n$1\r\nb\r\n\
-             *1\r\n$4\r\nEXEC\r\n#TXC 9\r\n"
+             *1\r\n$4\r\nEXEC\r\n#TXC 9 1\r\n"
         );
     }
 }

@@ -34,6 +34,10 @@ pub struct Shard {
     pub id: usize,
     dbs: Vec<Db>,
     now_ms: u64,
+    /// Replaying an AOF or a replication stream: nothing expires (lazily, actively, or as
+    /// an expire time already past), as redis-server's checkAlreadyExpired and
+    /// expireIfNeeded behave while loading; the stream's own DELs do the expiring.
+    pub loading: bool,
     pub rng: Rng,
     pub stats: Stats,
     /// Set by the runtime when maxmemory-policy is an LFU one (OBJECT FREQ needs it).
@@ -120,6 +124,7 @@ impl Shard {
             id,
             dbs: (0..databases.max(1)).map(|_| Db::default()).collect(),
             now_ms: unix_ms(),
+            loading: false,
             rng: Rng::new(0x9E37_79B9_7F4A_7C15 ^ ((id as u64 + 1) << 17) ^ unix_ms()),
             stats: Stats::default(),
             lfu_policy: false,
@@ -172,7 +177,7 @@ impl Shard {
         self.dbs[db]
             .dict
             .get(key)
-            .is_some_and(|e| expired(e, self.now_ms))
+            .is_some_and(|e| expired(e, self.expiry_now()))
     }
 
     /// The version of a watched key (None if nobody watches it).
@@ -218,6 +223,22 @@ impl Shard {
 
     pub fn now_ms(&self) -> u64 {
         self.now_ms
+    }
+
+    /// The clock expiry is checked against: none while loading (see `loading`).
+    #[inline]
+    fn expiry_now(&self) -> u64 {
+        if self.loading {
+            0
+        } else {
+            self.now_ms
+        }
+    }
+
+    /// Whether an absolute expire time set now has passed already (the key is deleted
+    /// instead): never while loading.
+    pub fn already_expired(&self, at_ms: i64) -> bool {
+        !self.loading && at_ms <= self.now_ms as i64
     }
 
     fn lru_clock(&self) -> u32 {
@@ -381,7 +402,7 @@ impl Shard {
     /// Deletes `key` if it has expired. Only checks when the db has volatile keys, so the
     /// common path costs no extra lookup.
     fn expire_if_needed(&mut self, db: usize, key: &[u8]) {
-        let now = self.now_ms;
+        let now = self.expiry_now();
         let d = &mut self.dbs[db];
         if d.expires > 0 && d.dict.get(key).is_some_and(|e| expired(e, now)) {
             self.save_before_write(db, key);
@@ -546,7 +567,7 @@ impl Shard {
         self.touch(db, key);
         // A key that had expired but was still stored is replaced as Redis' setKey does it:
         // expired first (lookupKeyWrite), then added anew.
-        let stale = old.as_ref().is_some_and(|o| expired(o, self.now_ms));
+        let stale = old.as_ref().is_some_and(|o| expired(o, self.expiry_now()));
         if stale {
             self.stats.expired_keys += 1;
             self.journal.record(db, [&b"DEL"[..], key]);
@@ -885,6 +906,9 @@ impl Shard {
     /// Returns true when it stopped for time with work probably left (call again soon).
     pub fn active_expire(&mut self, budget: Duration) -> bool {
         const SAMPLE: usize = 20;
+        if self.loading {
+            return false;
+        }
         let start = Instant::now();
         let now = self.now_ms;
         let mut expired_keys: Vec<Box<[u8]>> = Vec::new();

@@ -53,12 +53,19 @@ pub struct State {
     pub scheduled: AtomicBool,
     /// The layout on disk was not this server's: the last shard to load starts a rewrite.
     pub rewrite_at_start: AtomicBool,
+    /// The manifest on disk describes this server's data (its files were loaded, or a
+    /// rewrite wrote them since the AOF was turned on): a rewrite may list its new
+    /// increments there before its bases exist. Otherwise (the AOF being turned on, or
+    /// converted from another layout) nothing is listed until the new bases are written.
+    pub current: AtomicBool,
     pub last_rewrite_ok: AtomicBool,
     pub last_rewrite_secs: AtomicI64,
     pub rewrite_started_ms: AtomicU64,
     pub rewrites: AtomicU64,
     pub failures: AtomicU64,
     pub last_write_ok: AtomicBool,
+    /// The last everysec fsync succeeded.
+    pub fsync_ok: AtomicBool,
     pub last_write_err: Mutex<String>,
     /// The bases' size after the last rewrite, and each shard's base + increment bytes.
     pub base_size: AtomicU64,
@@ -78,6 +85,7 @@ impl State {
         let s = State {
             last_rewrite_ok: AtomicBool::new(true),
             last_write_ok: AtomicBool::new(true),
+            fsync_ok: AtomicBool::new(true),
             last_rewrite_secs: AtomicI64::new(-1),
             sizes: (0..shards).map(|_| AtomicU64::new(0)).collect(),
             files: (0..shards).map(|_| Mutex::new(None)).collect(),
@@ -102,7 +110,9 @@ impl State {
     /// The error of the last write to the AOF, while it failed (writes are refused).
     #[inline]
     pub fn write_error(&self) -> Option<String> {
-        if self.last_write_ok.load(Ordering::Relaxed) || !self.enabled.load(Ordering::Relaxed) {
+        if (self.last_write_ok.load(Ordering::Relaxed) && self.fsync_ok.load(Ordering::Relaxed))
+            || !self.enabled.load(Ordering::Relaxed)
+        {
             return None;
         }
         self.last_write_err.lock().ok().map(|e| e.clone())
@@ -134,6 +144,8 @@ pub struct Writer {
     unsynced_since: Option<std::time::Instant>,
     /// How long this file's fsyncs take lately (bounds the gathering window).
     fsync_time: Duration,
+    /// The file's length after the last whole write (a failed write is cut back to it).
+    len: u64,
 }
 
 /// Where the files are: `dir/appenddirname`, and `appendfilename` (the manifest is
@@ -234,6 +246,11 @@ pub fn flush_turn(core: &Core, force: bool) -> bool {
     let skip = state.rewriting.load(Ordering::Relaxed)
         && state.no_fsync_on_rewrite.load(Ordering::Relaxed);
     if policy != FSYNC_ALWAYS || skip {
+        // Written under `always` and not synced (the policy changed, or a rewrite runs
+        // with no-appendfsync-on-rewrite): the everysec thread takes them.
+        if w.unsynced_since.take().is_some() && policy == FSYNC_EVERYSEC {
+            state.unsynced[core.id].store(true, Ordering::Release);
+        }
         return false;
     }
     let Some(since) = w.unsynced_since else {
@@ -284,22 +301,27 @@ fn write_journal(core: &Core, w: &mut Writer, policy: u8) -> bool {
             bytes.extend_from_slice(format!("#TS:{now}\r\n").as_bytes());
         }
     }
-    let written = if bytes.is_empty() {
-        (&*w.file).write_all(shard.journal.pending())
+    // The common case writes straight from the journal's buffer; bytes are copied only
+    // to be kept after a failed write.
+    let (n, written) = if bytes.is_empty() {
+        let pending = shard.journal.pending();
+        let written = (&*w.file).write_all(pending);
+        if written.is_err() {
+            bytes = pending.to_vec();
+        }
+        (pending.len(), written)
     } else {
         bytes.extend_from_slice(shard.journal.pending());
-        (&*w.file).write_all(&bytes)
-    };
-    let n = if bytes.is_empty() {
-        shard.journal.pending().len()
-    } else {
-        bytes.len()
+        (bytes.len(), (&*w.file).write_all(&bytes))
     };
     shard.journal.clear();
     drop(shard);
     if let Err(e) = written {
-        // write_all may have written part: a replay stops at the cut (aof-load-truncated);
-        // what follows is kept and written again.
+        // Cut what part of it was written, as Redis does, so the file ends with a whole
+        // record; everything is written again next turn.
+        if let Err(t) = w.file.set_len(w.len) {
+            tracing::warn!("Could not remove short write from the append-only file: {t}");
+        }
         if policy == FSYNC_ALWAYS {
             tracing::error!("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting... ({e})");
             std::process::exit(1);
@@ -310,9 +332,10 @@ fn write_journal(core: &Core, w: &mut Writer, policy: u8) -> bool {
         if let Ok(mut s) = state.last_write_err.lock() {
             *s = strerror(&e);
         }
-        w.retry = if bytes.is_empty() { Vec::new() } else { bytes };
+        w.retry = bytes;
         return false;
     }
+    w.len += n as u64;
     if !state.last_write_ok.swap(true, Ordering::AcqRel) {
         tracing::info!("AOF write error looks solved, Redis can write again.");
     }
@@ -346,9 +369,23 @@ pub fn start_fsync_thread(shared: Arc<crate::shared::Shared>) {
                 }
                 let file = state.files[i].lock().ok().and_then(|f| f.clone());
                 if let Some(f) = file {
-                    if let Err(e) = f.sync_data() {
-                        tracing::warn!(shard = i, "AOF fsync failed: {e}");
-                        state.last_write_ok.store(false, Ordering::Release);
+                    match f.sync_data() {
+                        Ok(()) => {
+                            if !state.fsync_ok.swap(true, Ordering::AcqRel) {
+                                tracing::info!("AOF fsync error looks solved.");
+                            }
+                        }
+                        Err(e) => {
+                            // Tried again next second; writes are refused meanwhile, as
+                            // redis-server does after a failed background fsync.
+                            if state.fsync_ok.swap(false, Ordering::AcqRel) {
+                                tracing::warn!(shard = i, "AOF fsync failed: {e}");
+                            }
+                            if let Ok(mut s) = state.last_write_err.lock() {
+                                *s = strerror(&e);
+                            }
+                            flag.store(true, Ordering::Release);
+                        }
                     }
                 }
             }
@@ -360,6 +397,7 @@ pub fn start_fsync_thread(shared: Arc<crate::shared::Shared>) {
 
 /// Makes `file` this shard's increment file and turns its journal on.
 fn open_writer(core: &Core, file: File) {
+    let len = file.metadata().map_or(0, |m| m.len());
     let file = Arc::new(file);
     if let Ok(mut slot) = core.shared.aof.files[core.id].lock() {
         *slot = Some(file.clone());
@@ -370,6 +408,7 @@ fn open_writer(core: &Core, file: File) {
         last_ts: 0,
         unsynced_since: None,
         fsync_time: GATHER,
+        len,
     });
     core.shard.borrow_mut().journal.set_enabled(true);
 }
@@ -413,7 +452,9 @@ impl crate::ops::Call for RewriteStart {
     }
     fn run(self, core: &Core) -> Result<Vec<u64>, String> {
         let me = core.rc().ok_or("core gone")?;
-        if let Some(incr) = self.incr {
+        // Turned off since the rewrite began (CONFIG SET appendonly no): no new writer.
+        let on = core.shared.aof.enabled.load(Ordering::Acquire);
+        if let Some(incr) = self.incr.filter(|_| on) {
             flush_turn(core, true);
             if let Some(w) = core.aof.borrow().as_ref() {
                 let _ = w.file.sync_data();
@@ -447,14 +488,17 @@ pub fn rewrite_at_start(core: &Rc<Core>) {
             tracing::error!("Can't create the AOF base files on server start: {e}");
             std::process::exit(1);
         }
+        // Clients are served once the files describe the data: a write acknowledged now
+        // survives a crash.
+        c.shared.persist.loading.store(false, Ordering::Release);
     })
     .detach();
 }
 
 /// Rewrites the AOF: a new base per shard from a snapshot at one point on every shard, new
 /// increments from that point. Waits for a save in progress (each shard writes one
-/// snapshot at a time).
-pub async fn rewrite(core: &Rc<Core>, at_start: bool) -> Result<(), String> {
+/// snapshot at a time), and with `wait` for a rewrite in progress too.
+pub async fn rewrite(core: &Rc<Core>, wait: bool) -> Result<(), String> {
     let shared = &core.shared;
     let state = &shared.aof;
     let p = &shared.persist;
@@ -466,7 +510,7 @@ pub async fn rewrite(core: &Rc<Core>, at_start: bool) -> Result<(), String> {
             Ordering::Relaxed,
         ) {
             Ok(_) => break,
-            Err(crate::persist::CHILD_AOF) => {
+            Err(crate::persist::CHILD_AOF) if !wait => {
                 return Err("ERR Background append only file rewriting already in progress".into())
             }
             Err(_) => reactor::sleep(Duration::from_millis(5)).await,
@@ -475,7 +519,7 @@ pub async fn rewrite(core: &Rc<Core>, at_start: bool) -> Result<(), String> {
     state.rewriting.store(true, Ordering::Release);
     let started = engine::shard::unix_ms();
     state.rewrite_started_ms.store(started, Ordering::Relaxed);
-    let result = rewrite_files(core, at_start).await;
+    let result = rewrite_files(core).await;
     let now = engine::shard::unix_ms();
     state
         .last_rewrite_secs
@@ -507,7 +551,7 @@ pub async fn rewrite(core: &Rc<Core>, at_start: bool) -> Result<(), String> {
     result.map(|_| ())
 }
 
-async fn rewrite_files(core: &Rc<Core>, at_start: bool) -> Result<u64, String> {
+async fn rewrite_files(core: &Rc<Core>) -> Result<u64, String> {
     let shared = &core.shared;
     let state = &shared.aof;
     let p = paths(core);
@@ -519,8 +563,11 @@ async fn rewrite_files(core: &Rc<Core>, at_start: bool) -> Result<u64, String> {
         )
     })?;
     // 1. New empty increments, listed after the current files: the manifest on disk
-    // replays correctly at every moment of the rewrite.
+    // replays correctly at every moment of the rewrite. When the manifest does not
+    // describe this server's data yet, they are listed only with the new bases (step 4),
+    // as redis-server's AOF_WAIT_REWRITE.
     let on = state.enabled.load(Ordering::Acquire);
+    let current = on && state.current.load(Ordering::Acquire);
     let mut m = state.manifest.lock().map(|m| m.clone()).unwrap_or_default();
     let seq = next_seq(&m);
     for k in (0..n).filter(|_| on) {
@@ -533,7 +580,7 @@ async fn rewrite_files(core: &Rc<Core>, at_start: bool) -> Result<u64, String> {
             shard: Some(k),
         });
     }
-    if on {
+    if current {
         persist_manifest(&p, &m).map_err(|e| format!("can't persist the AOF manifest: {e}"))?;
         if let Ok(mut cur) = state.manifest.lock() {
             *cur = m.clone();
@@ -559,9 +606,6 @@ async fn rewrite_files(core: &Rc<Core>, at_start: bool) -> Result<u64, String> {
     })
     .await;
     drop(sinks);
-    if at_start {
-        shared.persist.loading.store(false, Ordering::Release);
-    }
     let mut heads = Vec::with_capacity(n);
     for r in replies {
         let v = r?;
@@ -624,7 +668,6 @@ async fn rewrite_files(core: &Rc<Core>, at_start: bool) -> Result<u64, String> {
         base_sizes.push(b);
     }
     // 4. The new manifest: the new bases and increments; the rest is history, deleted.
-    let mut m = state.manifest.lock().map(|m| m.clone()).unwrap_or_default();
     let mut history = Vec::new();
     m.files.retain(|f| {
         let keep = on && f.seq == seq && f.kind == FileType::Incr && f.shard.is_some();
@@ -651,6 +694,9 @@ async fn rewrite_files(core: &Rc<Core>, at_start: bool) -> Result<u64, String> {
     state.base_size.store(total, Ordering::Relaxed);
     for (k, b) in base_sizes.into_iter().enumerate() {
         state.sizes[k].fetch_add(b, Ordering::Relaxed);
+    }
+    if on {
+        state.current.store(true, Ordering::Release);
     }
     Ok(total)
 }
@@ -783,14 +829,17 @@ pub async fn set_enabled(
         if let Ok(mut cur) = state.manifest.lock() {
             *cur = m;
         }
-        if core.shared.persist.child.load(Ordering::Acquire) == crate::persist::CHILD_RDB {
-            // Redis schedules it after the save; `rewrite` waits for the save the same way.
-            state.scheduled.store(false, Ordering::Relaxed);
-        }
-        bgrewrite(core);
+        state.current.store(false, Ordering::Release);
+        // After a save or a rewrite in progress (Redis schedules it the same way).
+        let c = core.clone();
+        reactor::spawn_local(async move {
+            let _ = rewrite(&c, true).await;
+        })
+        .detach();
         Ok(())
     } else {
         state.enabled.store(false, Ordering::Release);
+        state.current.store(false, Ordering::Release);
         crate::txn::within(
             core,
             outer,
@@ -813,11 +862,11 @@ pub struct ShardFiles {
     pub incrs: Vec<(String, Arc<Vec<u8>>)>,
 }
 
-/// Files in this server's layout, one set per shard, and the multi-shard operations that
-/// are not applied (a participant's part is missing).
+/// Files in this server's layout, one set per shard, and the multi-shard operations whose
+/// pieces are applied (committed, every piece whole).
 pub struct Own {
     pub shards: Vec<Option<ShardFiles>>,
-    pub skip: Arc<HashSet<u64>>,
+    pub apply: Arc<HashSet<u64>>,
 }
 
 /// What the AOF gives the shards to load at start.
@@ -881,8 +930,7 @@ pub fn prepare(c: &config::Config, shards: usize) -> Result<(Start, Manifest), S
         return Ok((Start::Convert(images), m));
     }
     let mut own: Vec<Option<ShardFiles>> = (0..shards).map(|_| None).collect();
-    let mut commits = HashSet::new();
-    let mut pieces = HashSet::new();
+    let mut indexes = Vec::new();
     for (k, slot) in own.iter_mut().enumerate() {
         let mut files = ShardFiles {
             base: None,
@@ -893,26 +941,29 @@ pub fn prepare(c: &config::Config, shards: usize) -> Result<(Start, Manifest), S
             match f.kind {
                 FileType::Base => files.base = Some((f.name.clone(), bytes)),
                 _ => {
-                    let ix = engine::aof::tx_index(&bytes);
-                    commits.extend(ix.commits);
-                    pieces.extend(ix.pieces);
+                    indexes.push(engine::aof::tx_index(&bytes));
                     files.incrs.push((f.name.clone(), bytes));
                 }
             }
         }
         *slot = Some(files);
     }
-    let skip: HashSet<u64> = pieces.difference(&commits).copied().collect();
-    if !skip.is_empty() {
+    let apply = engine::aof::applicable(&indexes);
+    let cut: HashSet<u64> = indexes
+        .iter()
+        .flat_map(|ix| ix.pieces.iter().copied())
+        .filter(|id| !apply.contains(id))
+        .collect();
+    if !cut.is_empty() {
         tracing::warn!(
-            operations = skip.len(),
-            "multi-shard operations without their commit in the AOF (cut short): not applied"
+            operations = cut.len(),
+            "multi-shard operations cut short in the AOF (a commit or a piece missing): not applied"
         );
     }
     Ok((
         Start::Own(Own {
             shards: own,
-            skip: Arc::new(skip),
+            apply: Arc::new(apply),
         }),
         m,
     ))
@@ -942,17 +993,17 @@ fn replay_layout(c: &config::Config, dir: &Path, m: &Manifest) -> Result<Vec<Vec
         };
         groups.push((label, bytes));
     }
-    let mut commits = HashSet::new();
-    for (_, files) in &groups {
-        for f in files.iter().filter(|f| !is_rdb(f)) {
-            commits.extend(engine::aof::tx_index(f).commits);
-        }
-    }
-    let commits = &commits;
+    let indexes: Vec<_> = groups
+        .iter()
+        .flat_map(|(_, files)| files.iter().filter(|f| !is_rdb(f)))
+        .map(|f| engine::aof::tx_index(f))
+        .collect();
+    let apply = engine::aof::applicable(&indexes);
+    let apply = &apply;
     std::thread::scope(|s| {
         let hs: Vec<_> = groups
             .iter()
-            .map(|(label, bytes)| s.spawn(move || replay_to_image(c, bytes, label, false, commits)))
+            .map(|(label, bytes)| s.spawn(move || replay_to_image(c, bytes, label, false, apply)))
             .collect();
         hs.into_iter()
             .map(|h| {
@@ -1063,9 +1114,10 @@ fn replay_to_image(
     files: &[Vec<u8>],
     label: &str,
     single: bool,
-    commits: &HashSet<u64>,
+    apply: &HashSet<u64>,
 ) -> Result<Vec<u8>, String> {
     let mut shard = engine::Shard::new(0, c.databases());
+    shard.loading = true;
     let allow = c.get("aof-load-truncated").as_deref() != Some("no");
     let mut db = 0usize;
     for (i, bytes) in files.iter().enumerate() {
@@ -1076,7 +1128,7 @@ fn replay_to_image(
             let end = load_rdb_into(&mut shard, bytes).map_err(|e| format!("{name}: {e}"))?;
             stream = &bytes[end..];
         }
-        let skip = |id| !commits.contains(&id);
+        let skip = |id| !apply.contains(&id);
         let w = engine::aof::replay(&mut shard, &mut db, stream, &skip)?;
         // redis-server before 7.0: the file itself is cut when its tail is dropped.
         check_walk(&w, &name, last || single, allow, None)?;
@@ -1126,7 +1178,7 @@ fn image(shard: &mut engine::Shard) -> Vec<u8> {
 
 /// One shard's load at start from its own files: the base, then the increments; then its
 /// last increment is opened for appending and its journal turned on.
-pub async fn load_own(core: Rc<Core>, files: ShardFiles, skip: Arc<HashSet<u64>>) {
+pub async fn load_own(core: Rc<Core>, files: ShardFiles, apply: Arc<HashSet<u64>>) {
     let started = std::time::Instant::now();
     let dirty_before = core.shard.borrow().stats.dirty;
     let p = paths(&core);
@@ -1142,10 +1194,12 @@ pub async fn load_own(core: Rc<Core>, files: ShardFiles, skip: Arc<HashSet<u64>>
     };
     let mut db = 0usize;
     let mut size = 0u64;
+    // Nothing expires while the files replay (the files' own DELs do it), as in Redis.
+    core.shard.borrow_mut().loading = true;
     if let Some((name, bytes)) = &files.base {
         size += bytes.len() as u64;
         if is_rdb(bytes) {
-            crate::persist::load_rdb(&core, bytes).await;
+            crate::persist::load_rdb(&core, bytes, true).await;
         } else {
             let w = {
                 let mut shard = core.shard.borrow_mut();
@@ -1168,7 +1222,7 @@ pub async fn load_own(core: Rc<Core>, files: ShardFiles, skip: Arc<HashSet<u64>>
         loop {
             let part = {
                 let mut shard = core.shard.borrow_mut();
-                let skip = |id| skip.contains(&id);
+                let skip = |id| !apply.contains(&id);
                 engine::aof::replay_from(&mut shard, &mut db, bytes, w.valid, 4096, &skip)
             }
             .unwrap_or_else(|e| fail(e));
@@ -1190,6 +1244,7 @@ pub async fn load_own(core: Rc<Core>, files: ShardFiles, skip: Arc<HashSet<u64>>
     }
     {
         let mut shard = core.shard.borrow_mut();
+        shard.loading = false;
         shard.take_events();
         shard.stats.dirty = dirty_before;
     }
@@ -1200,7 +1255,10 @@ pub async fn load_own(core: Rc<Core>, files: ShardFiles, skip: Arc<HashSet<u64>>
         secs = started.elapsed().as_secs_f64(),
         "DB loaded from append only file"
     );
+    // (Turned off meanwhile with CONFIG SET appendonly no: the files stay as they are.)
+    let on = core.shared.aof.enabled.load(Ordering::Acquire);
     match files.incrs.last() {
+        Some(_) if !on => {}
         Some((name, _)) => match open_append(&p.dir.join(name)) {
             Ok(f) => open_writer(&core, f),
             Err(e) => fail(format!("Can't open the append-only file {name}: {e}")),
@@ -1232,7 +1290,11 @@ pub fn info(shared: &crate::shared::Shared, s: &mut String) {
         if st.last_rewrite_ok.load(Ordering::Relaxed) { "ok" } else { "err" },
         st.rewrites.load(Ordering::Relaxed),
         st.failures.load(Ordering::Relaxed),
-        if st.last_write_ok.load(Ordering::Relaxed) { "ok" } else { "err" },
+        if st.last_write_ok.load(Ordering::Relaxed) && st.fsync_ok.load(Ordering::Relaxed) {
+            "ok"
+        } else {
+            "err"
+        },
     );
     if enabled {
         let pending = st

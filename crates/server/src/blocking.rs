@@ -230,6 +230,9 @@ async fn finish(c: &mut Conn, b: &mut Blocked, reply: Reply, alive: bool) {
     // frees it on the read that saw the end (a nil first would mislead a client that resends
     // unfinished commands after reconnecting).
     let mark = c.out.len();
+    // The reply shows what the shards did while the client waited: it waits for this
+    // core's group commit like any reply made here.
+    c.mark_local_output();
     match reply {
         Reply::Block(Try::Served {
             reply,

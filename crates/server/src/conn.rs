@@ -220,6 +220,11 @@ impl Conn {
 
     /// A command refused before running: inside MULTI it also dooms the transaction
     /// (EXECABORT), as Redis' flagTransaction does.
+    /// The output written next waits for this core's AOF group commit (see `local_output`).
+    pub(crate) fn mark_local_output(&mut self) {
+        self.local_output = true;
+    }
+
     fn reject(&mut self, msg: &str) {
         self.local_output = true;
         if self.multi.active() {
@@ -914,6 +919,21 @@ impl Conn {
 
     /// Runs a command whose keys are all on `shard`.
     fn single(&mut self, shard: usize, spec: &'static CommandSpec, handler: Handler, args: Args) {
+        if let Some(tx) = self.tx.filter(|_| shard == self.core.id) {
+            // Inside a multi-shard EXEC: this core's piece is one journal block.
+            let core = self.core.clone();
+            return core.in_block(Some(tx), || self.single_now(shard, spec, handler, args));
+        }
+        self.single_now(shard, spec, handler, args)
+    }
+
+    fn single_now(
+        &mut self,
+        shard: usize,
+        spec: &'static CommandSpec,
+        handler: Handler,
+        args: Args,
+    ) {
         if shard == self.core.id && !self.replies.active {
             let mut sh = self.core.shard.borrow_mut();
             sh.set_time(self.now_ms);
@@ -942,6 +962,22 @@ impl Conn {
     /// Runs a command on this core while earlier replies wait on other cores: its reply is
     /// kept in its place among them, its events with its part.
     fn run_deferred(&mut self, spec: &'static CommandSpec, handler: Handler, args: Args) -> Src {
+        match self.tx {
+            // Inside a multi-shard EXEC: this core's piece is one journal block.
+            Some(tx) => {
+                let core = self.core.clone();
+                core.in_block(Some(tx), || self.run_deferred_now(spec, handler, args))
+            }
+            None => self.run_deferred_now(spec, handler, args),
+        }
+    }
+
+    fn run_deferred_now(
+        &mut self,
+        spec: &'static CommandSpec,
+        handler: Handler,
+        args: Args,
+    ) -> Src {
         let mut sh = self.core.shard.borrow_mut();
         sh.set_time(self.now_ms);
         let start = self.replies.local.len();

@@ -54,6 +54,8 @@ pub struct Core {
     resp_tx: MeshTx<Resp>,
     waiters: RefCell<HashMap<u64, Rc<Waiter>>>,
     next_token: Cell<u64>,
+    /// The count in the next multi-shard operation's id (`new_tx`).
+    next_tx: Cell<u64>,
     lock: ShardLock,
     /// Clients blocked on this shard's keys, by waiter id (the queues per key are in the
     /// shard: `Shard::block`).
@@ -70,6 +72,14 @@ pub struct Core {
     shard_channels: RefCell<HashMap<Vec<u8>, CoreCounts>>,
     /// This shard's open AOF increment file, when the AOF is on.
     pub aof: RefCell<Option<crate::aof::Writer>>,
+}
+
+/// Bits of a multi-shard operation's id that name the core running it.
+const TX_CORE_BITS: u32 = 12;
+
+/// The core that runs multi-shard operation `tx`.
+pub fn tx_core(tx: u64) -> usize {
+    (tx & ((1 << TX_CORE_BITS) - 1)) as usize
 }
 
 /// (core, count) pairs: see `Core::shard_channels`.
@@ -204,6 +214,11 @@ impl Core {
             resp_tx,
             waiters: RefCell::new(HashMap::new()),
             next_token: Cell::new(1),
+            next_tx: Cell::new(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(1, |d| d.as_micros() as u64),
+            ),
             lock: ShardLock::default(),
             blocked: RefCell::new(HashMap::new()),
             pubsub: RefCell::new(Default::default()),
@@ -381,13 +396,15 @@ impl Core {
             op,
             tx,
         };
-        // A release shows other clients the operation's effects here and its commit: it
-        // leaves with this turn's output, once that is durable (a held AOF group commit).
-        // Other requests show nothing of this core's writes and leave at once.
-        if matches!(req.op, Op::Release(_)) {
-            self.req_tx.send_to(shard, req);
-        } else {
+        // Clients' commands forwarded for another core to run, and the pieces of multi-shard
+        // operations (invisible until released), show nothing of this core's writes: they
+        // leave at once. Everything else (a release, after which others see the operation
+        // and its commit; a publish of this core's events; a call carrying values) leaves
+        // with this turn's output, once that is durable (a held AOF group commit).
+        if matches!(req.op, Op::Batch(_) | Op::LockRun { .. }) {
             self.req_tx.send_early(shard, req);
+        } else {
+            self.req_tx.send_to(shard, req);
         }
         Pending::Remote(waiter)
     }
@@ -479,7 +496,7 @@ impl Core {
     /// Runs `f` with what it records in one journal block (see `Journal::begin_tx`); a
     /// block that recorded something for multi-shard operation `tx` is noted for the core
     /// that runs it, which commits it (`commit`).
-    fn in_block<R>(&self, tx: Option<u64>, f: impl FnOnce() -> R) -> R {
+    pub(crate) fn in_block<R>(&self, tx: Option<u64>, f: impl FnOnce() -> R) -> R {
         let open = {
             let mut shard = self.shard.borrow_mut();
             let open = shard.journal.enabled() && !shard.journal.in_tx();
@@ -501,8 +518,9 @@ impl Core {
     /// journaled anywhere, its commit goes into this shard's journal. Called before its
     /// keys are released, so nothing that saw its effects is durable before it is.
     pub fn commit(&self, tx: u64) {
-        if self.shard.borrow().journal.enabled() && self.shared.take_written(tx) {
-            self.shard.borrow_mut().journal.commit(tx);
+        let pieces = self.shared.take_written(tx);
+        if pieces > 0 {
+            self.shard.borrow_mut().journal.commit(tx, pieces);
         }
     }
 
@@ -689,12 +707,14 @@ impl Core {
         }
     }
 
-    /// A new id for a multi-shard operation started here (unique across cores: the core id
-    /// is in the low bits).
+    /// A new id for a multi-shard operation started here: unique across cores (the core
+    /// id is in the low `TX_CORE_BITS` bits) and across restarts (the count starts at the
+    /// start's time in microseconds, and no core starts a million operations a second), so
+    /// a journal's ids from an earlier run never meet a later run's.
     pub fn new_tx(&self) -> u64 {
-        let n = self.next_token.get();
-        self.next_token.set(n + 1);
-        (n << 16) | self.id as u64
+        let n = self.next_tx.get();
+        self.next_tx.set(n + 1);
+        (n << TX_CORE_BITS) | self.id as u64
     }
 
     /// Locks `keys` of this shard for `tx`, after the operations that asked for them first.

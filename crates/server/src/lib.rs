@@ -162,6 +162,7 @@ pub fn start(config: Config) -> Result<Server, StartError> {
             if let Ok(mut s) = shared.aof.start.lock() {
                 *s = Some(own);
             }
+            shared.aof.current.store(true, Ordering::Release);
         }
         aof::Start::Convert(imgs) => {
             images = imgs;
@@ -280,10 +281,10 @@ async fn shard_main(
     aof::install(&core);
     let own = shared.aof.start.lock().ok().and_then(|mut s| {
         let own = s.as_mut()?;
-        Some((own.shards.get_mut(id)?.take()?, own.skip.clone()))
+        Some((own.shards.get_mut(id)?.take()?, own.apply.clone()))
     });
-    if let Some((files, skip)) = own {
-        reactor::spawn_local(aof::load_own(core.clone(), files, skip)).detach();
+    if let Some((files, apply)) = own {
+        reactor::spawn_local(aof::load_own(core.clone(), files, apply)).detach();
     } else if shared.persist.loading.load(Ordering::Acquire) {
         let files = shared
             .persist

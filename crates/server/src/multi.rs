@@ -250,7 +250,8 @@ async fn exec_on(c: &mut Conn, shard: usize, queued: &[Vec<Vec<u8>>]) {
     let reply = if shard == core.id {
         // The same rule that defers it on a remote shard: wait while its keys are held.
         core.wait_keys(|cr| cr.lock_allows(&op, None)).await;
-        core.exec(op)
+        // One MULTI ... EXEC block in the journal, as on a remote shard.
+        core.exec_in(op, None)
     } else {
         core.call(shard, op).await
     };

@@ -77,6 +77,9 @@ impl State {
     }
 }
 
+/// `save` asked from a connection's read while an AOF rewrite runs.
+pub const AOF_BUSY: &str = "ERR Background append only file rewriting in progress";
+
 pub enum SaveMsg {
     Chunk(Vec<u8>),
     Done,
@@ -234,6 +237,9 @@ pub async fn save(core: &Rc<Core>, in_read: bool) -> Result<(), String> {
         ) {
             Ok(_) => break,
             Err(CHILD_RDB) => return Err("ERR Background save already in progress".into()),
+            // A rewrite waits for the reads in progress at its point: a save asked from one
+            // must not wait here (the caller steps out of its read and asks again).
+            Err(_) if in_read => return Err(AOF_BUSY.into()),
             // An AOF rewrite's snapshot is being written: this save follows it.
             Err(_) => reactor::sleep(Duration::from_millis(5)).await,
         }
@@ -444,7 +450,7 @@ pub fn read_at_start(config: &config::Config) -> Result<Option<Vec<u8>>, String>
 pub async fn load_shard(core: Rc<Core>, files: Vec<Arc<Vec<u8>>>) {
     let dirty_before = core.shard.borrow().stats.dirty;
     for file in files {
-        load_rdb(&core, &file).await;
+        load_rdb(&core, &file, false).await;
     }
     // Loading is not a change to save again.
     core.shard.borrow_mut().stats.dirty = dirty_before;
@@ -452,8 +458,10 @@ pub async fn load_shard(core: Rc<Core>, files: Vec<Arc<Vec<u8>>>) {
 }
 
 /// Loads the keys of an RDB image whose slot this shard owns, keys already expired dropped
-/// (as a master does). A malformed file ends the process, as in redis-server.
-pub async fn load_rdb(core: &Rc<Core>, file: &[u8]) {
+/// (as a master does) unless `aof_base` (an AOF's base keeps them, as Redis' AOF preamble
+/// load does: the increments after it may name them). A malformed file ends the process,
+/// as in redis-server.
+pub async fn load_rdb(core: &Rc<Core>, file: &[u8], aof_base: bool) {
     let started = std::time::Instant::now();
     let limits = core.shard.borrow().limits;
     let mut d = rdb::Decoder::new(file);
@@ -510,7 +518,7 @@ pub async fn load_rdb(core: &Rc<Core>, file: &[u8]) {
                     Ok(v) => v,
                     Err(e) => fail(e),
                 };
-                if k.expire_at != 0 && k.expire_at < now {
+                if k.expire_at != 0 && k.expire_at < now && !aof_base {
                     expired += 1;
                     continue;
                 }

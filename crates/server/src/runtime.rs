@@ -123,9 +123,12 @@ async fn run_inner(
             c.writer().integer(t as i64);
         }
         Rt::Save => {
-            crate::persist::save(&core, in_read)
-                .await
-                .map_err(Error::msg)?;
+            loop {
+                match crate::persist::save(&core, in_read).await {
+                    Err(e) if e == crate::persist::AOF_BUSY => wait_out_rewrite(c).await,
+                    r => break r.map_err(Error::msg)?,
+                }
+            }
             c.writer().ok();
         }
         Rt::BgSave => {
@@ -620,6 +623,21 @@ async fn scan(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
         w.bulk(k);
     }
     Ok(())
+}
+
+/// Waits, outside the connection's read, for an AOF rewrite in progress to end (the
+/// rewrite waits for the reads in progress at its point; SAVE and DEBUG RELOAD follow it).
+async fn wait_out_rewrite(c: &mut Conn) {
+    let busy =
+        |c: &Conn| c.core.shared.persist.child.load(Ordering::Acquire) == crate::persist::CHILD_AOF;
+    if !busy(c) {
+        return;
+    }
+    c.leave_read();
+    while busy(c) {
+        reactor::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    c.enter_read().await;
 }
 
 async fn config(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
@@ -1157,6 +1175,7 @@ async fn debug(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
             c.writer().ok();
         }
         ("reload", 2) => {
+            wait_out_rewrite(c).await;
             crate::persist::reload(&c.core.clone(), in_read)
                 .await
                 .map_err(Error::msg)?;

@@ -53,9 +53,9 @@ pub struct Shared {
         crossbeam_channel::Sender<()>,
         crossbeam_channel::Receiver<()>,
     ),
-    /// Multi-shard operations (by the core that runs them: the id's low 16 bits) that had a
-    /// piece journaled somewhere, so that their core records their commit.
-    written: Vec<std::sync::Mutex<std::collections::HashSet<u64>>>,
+    /// Multi-shard operations (by the core that runs them: `core::tx_core`) with how many
+    /// of their pieces were journaled, so that their core records their commit.
+    written: Vec<std::sync::Mutex<std::collections::HashMap<u64, usize>>>,
     /// Every core's listening sockets, closed at shutdown (see `Server::close_listeners`).
     pub listen_fds: std::sync::Mutex<Vec<i32>>,
 }
@@ -222,17 +222,18 @@ impl Shared {
 
     /// A piece of multi-shard operation `tx` was journaled (see `Core::commit`).
     pub fn note_written(&self, tx: u64) {
-        if let Some(Ok(mut set)) = self.written.get((tx & 0xffff) as usize).map(|m| m.lock()) {
-            set.insert(tx);
+        let slot = self.written.get(crate::core::tx_core(tx));
+        if let Some(Ok(mut m)) = slot.map(|m| m.lock()) {
+            *m.entry(tx).or_default() += 1;
         }
     }
 
-    /// Whether a piece of `tx` was journaled; forgets it.
-    pub fn take_written(&self, tx: u64) -> bool {
+    /// How many pieces of `tx` were journaled; forgets it.
+    pub fn take_written(&self, tx: u64) -> usize {
         self.written
-            .get((tx & 0xffff) as usize)
-            .and_then(|m| m.lock().ok().map(|mut set| set.remove(&tx)))
-            .unwrap_or(false)
+            .get(crate::core::tx_core(tx))
+            .and_then(|m| m.lock().ok().and_then(|mut m| m.remove(&tx)))
+            .unwrap_or(0)
     }
 
     pub fn shard_of(&self, key: &[u8]) -> usize {

@@ -123,7 +123,12 @@ pub async fn run_pieces(core: &Rc<Core>, pieces: Vec<Batch>) -> Vec<Option<Reply
     let shards: Vec<usize> = (0..pieces.len())
         .filter(|&s| !pieces[s].is_empty())
         .collect();
-    let journaled = core.shard.borrow().journal.enabled();
+    // Decided before any lock: the AOF's flag is set before any shard's journal turns on.
+    let journaled = core
+        .shared
+        .aof
+        .enabled
+        .load(std::sync::atomic::Ordering::Acquire);
     let mut replies: Vec<Option<Reply>> = (0..pieces.len()).map(|_| None).collect();
     let mut pieces: Vec<Option<Batch>> = pieces.into_iter().map(Some).collect();
     for (i, &s) in shards.iter().enumerate() {

@@ -122,7 +122,7 @@ fn expire_generic(ctx: &mut Ctx, args: Args, unit_ms: i64, relative: bool) -> Re
         ctx.out.integer(0);
         return Ok(());
     }
-    if at <= ctx.shard.now_ms() as i64 {
+    if ctx.shard.already_expired(at) {
         ctx.shard.delete(ctx.db, key);
         ctx.notify(GENERIC, "del", key);
         ctx.shard
@@ -518,7 +518,7 @@ pub fn restore(ctx: &mut Ctx, args: Args) -> Result<()> {
         (t, true) => t as u64,
         (t, false) => now.saturating_add(t as u64),
     };
-    if when != 0 && when <= now {
+    if when != 0 && ctx.shard.already_expired(when as i64) {
         if deleted {
             ctx.notify(GENERIC, "del", key);
             ctx.shard

@@ -314,7 +314,7 @@ pub fn getex(ctx: &mut Ctx, args: Args) -> Result<()> {
     let ttl = o.resolve(ctx)?;
     let k = || key.to_vec();
     match ttl {
-        Ttl::At(at) if at <= ctx.shard.now_ms() => {
+        Ttl::At(at) if ctx.shard.already_expired(at as i64) => {
             ctx.shard.delete(ctx.db, key);
             ctx.notify(GENERIC, "del", key);
             ctx.shard
