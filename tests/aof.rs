@@ -346,7 +346,17 @@ fn redis_servers_appendonlydir_loads() {
     let dir = scratch_dir("aof-from-redis");
     let d = dir.display().to_string();
     let want = {
-        let redis = Server::redis_with(&["--appendonly", "yes", "--dir", &d]);
+        // always: under everysec redis-server may postpone its writes (up to 2 s) while a
+        // background fsync runs, as one does right after the rewrite; the kill would lose
+        // them.
+        let redis = Server::redis_with(&[
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--dir",
+            &d,
+        ]);
         let mut c = redis.raw();
         for i in 0..200 {
             c.cmd(&["SET", &format!("k{i}"), &i.to_string()]);

@@ -596,6 +596,219 @@ pub fn apply(shard: &mut crate::Shard, db: &mut usize, argv: &[&[u8]]) -> Result
     Ok(())
 }
 
+/// One unit of a shard's stream, for `merge`: its commands with the database each runs in
+/// (SELECTs resolved), the operation it is a piece of, and the keys it touches (None: the
+/// whole keyspace, or unknown).
+struct MergeUnit<'a> {
+    tx: Option<TxMark>,
+    cmds: Vec<(usize, Vec<&'a [u8]>)>,
+    keys: Option<Vec<(usize, &'a [u8])>>,
+}
+
+impl MergeUnit<'_> {
+    fn conflicts(&self, other: &MergeUnit) -> bool {
+        match (&self.keys, &other.keys) {
+            (Some(a), Some(b)) => a.iter().any(|k| b.contains(k)),
+            _ => true,
+        }
+    }
+}
+
+/// A command and the database it runs in.
+type DbCommand<'a, 'b> = (usize, &'b [&'a [u8]]);
+
+fn whole_keyspace(name: &[u8]) -> bool {
+    [&b"flushall"[..], b"flushdb", b"swapdb"]
+        .iter()
+        .any(|n| name.eq_ignore_ascii_case(n))
+}
+
+/// Splits a shard's stream into units with their databases and keys.
+fn merge_units(b: &[u8]) -> Result<Vec<MergeUnit<'_>>, String> {
+    let mut units = Vec::new();
+    let mut db = 0usize;
+    let w = walk(b, |tx, cmds| {
+        let mut u = MergeUnit {
+            tx,
+            cmds: Vec::new(),
+            keys: Some(Vec::new()),
+        };
+        for argv in cmds {
+            if argv[0].eq_ignore_ascii_case(b"select") {
+                db = argv
+                    .get(1)
+                    .and_then(|n| parse_i64(n))
+                    .filter(|&n| n >= 0)
+                    .ok_or("Bad SELECT in the append only file")? as usize;
+                continue;
+            }
+            let spec = crate::table::lookup(argv[0]).filter(|s| s.handler().is_some());
+            match (spec, u.keys.as_mut()) {
+                (Some(spec), Some(keys)) if !whole_keyspace(argv[0]) => {
+                    keys.extend(spec.key_positions(&argv[..]).map(|p| (db, argv[p])));
+                }
+                _ => u.keys = None,
+            }
+            u.cmds.push((db, argv.clone()));
+        }
+        units.push(u);
+        Ok(())
+    })?;
+    // A cut tail is dropped (as the loader does with aof-load-truncated); garbage is not.
+    if let Some(Read::Bad(at)) = w.stop {
+        return Err(format!("Bad file format at offset {at}"));
+    }
+    Ok(units)
+}
+
+/// Merges shards' command streams (each after its shard's base, all bases from one point)
+/// into one stream that redis-server replays to the same dataset: each shard's order is
+/// kept, and a multi-shard operation's pieces are joined into one MULTI ... EXEC where the
+/// operation is applicable (`applicable`; others are left out). Pieces of different
+/// operations may come in different orders on different shards only where they touch
+/// different keys (the key locks order every conflict the same way everywhere); a piece is
+/// moved ahead of what precedes it on its shard only past units that touch none of its keys.
+pub fn merge(
+    streams: &[&[u8]],
+    apply: &std::collections::HashSet<TxMark>,
+) -> Result<Vec<u8>, String> {
+    let mut units: Vec<Vec<MergeUnit>> = Vec::with_capacity(streams.len());
+    for s in streams {
+        units.push(merge_units(s)?);
+    }
+    // Where each operation's pieces are.
+    let mut pieces: std::collections::HashMap<TxMark, Vec<(usize, usize)>> = Default::default();
+    for (s, us) in units.iter().enumerate() {
+        for (i, u) in us.iter().enumerate() {
+            if let Some(id) = u.tx {
+                pieces.entry(id).or_default().push((s, i));
+            }
+        }
+    }
+    let mut done: Vec<Vec<bool>> = units.iter().map(|us| vec![false; us.len()]).collect();
+    let mut head = vec![0usize; units.len()];
+    let mut out = Vec::new();
+    let mut cur_db: Option<usize> = None;
+    let emit = |out: &mut Vec<u8>, cur_db: &mut Option<usize>, db: usize, argv: &[&[u8]]| {
+        if *cur_db != Some(db) {
+            select_command(out, db);
+            *cur_db = Some(db);
+        }
+        let mut c = Cmds(out);
+        c.header(argv.len());
+        for a in argv {
+            c.bulk(a);
+        }
+    };
+    loop {
+        // Everything at the heads that is no piece of an applicable operation goes now.
+        for s in 0..units.len() {
+            while head[s] < units[s].len() {
+                let i = head[s];
+                if done[s][i] {
+                    head[s] += 1;
+                    continue;
+                }
+                let u = &units[s][i];
+                match u.tx {
+                    Some(id) if apply.contains(&id) => break,
+                    // A piece of an operation that is not applied: left out.
+                    Some(_) => {}
+                    None => {
+                        let wrap = u.cmds.len() > 1;
+                        if wrap {
+                            Cmds(&mut out).header(1);
+                            Cmds(&mut out).bulk(b"MULTI");
+                        }
+                        for (db, argv) in &u.cmds {
+                            emit(&mut out, &mut cur_db, *db, argv);
+                        }
+                        if wrap {
+                            Cmds(&mut out).header(1);
+                            Cmds(&mut out).bulk(b"EXEC");
+                        }
+                    }
+                }
+                done[s][i] = true;
+                head[s] += 1;
+            }
+        }
+        // Every head is a piece (or the stream is done): join an operation whose other
+        // pieces are at their heads, or can move there past units that touch none of
+        // their keys.
+        let mut chosen = None;
+        for s in 0..units.len() {
+            let Some(u) = units[s].get(head[s]) else {
+                continue;
+            };
+            let Some(id) = u.tx else { continue };
+            let movable = pieces[&id].iter().all(|&(t, j)| {
+                (head[t]..j).all(|k| {
+                    let v = &units[t][k];
+                    done[t][k] || v.tx == Some(id) || !v.conflicts(&units[t][j])
+                })
+            });
+            if movable {
+                chosen = Some(id);
+                break;
+            }
+        }
+        let Some(id) = chosen else {
+            if (0..units.len()).all(|s| head[s] >= units[s].len()) {
+                break;
+            }
+            return Err(
+                "the shards' streams cannot be merged (operations in conflicting orders)".into(),
+            );
+        };
+        // The pieces' commands per shard, cut at the whole-keyspace commands (FLUSHALL,
+        // FLUSHDB, SWAPDB), which every shard records, in the same order: the k-th such
+        // command on each shard is the same one, run once, after every shard's commands
+        // before it (commands of different shards between two of them touch different keys).
+        let mut per_shard: Vec<Vec<DbCommand>> = Vec::new();
+        let mut last_shard = None;
+        for &(t, j) in &pieces[&id] {
+            if last_shard != Some(t) {
+                per_shard.push(Vec::new());
+                last_shard = Some(t);
+            }
+            if let Some(list) = per_shard.last_mut() {
+                list.extend(units[t][j].cmds.iter().map(|(db, a)| (*db, &a[..])));
+            }
+            done[t][j] = true;
+        }
+        let mut cursors = vec![0usize; per_shard.len()];
+        Cmds(&mut out).header(1);
+        Cmds(&mut out).bulk(b"MULTI");
+        loop {
+            let mut whole: Option<(usize, &[&[u8]])> = None;
+            for (s, cmds) in per_shard.iter().enumerate() {
+                while let Some(&(db, argv)) = cmds.get(cursors[s]) {
+                    if whole_keyspace(argv[0]) {
+                        whole.get_or_insert((db, argv));
+                        break;
+                    }
+                    emit(&mut out, &mut cur_db, db, argv);
+                    cursors[s] += 1;
+                }
+            }
+            let Some((db, argv)) = whole else { break };
+            emit(&mut out, &mut cur_db, db, argv);
+            for (s, cmds) in per_shard.iter().enumerate() {
+                if cmds
+                    .get(cursors[s])
+                    .is_some_and(|(_, a)| whole_keyspace(a[0]))
+                {
+                    cursors[s] += 1;
+                }
+            }
+        }
+        Cmds(&mut out).header(1);
+        Cmds(&mut out).bulk(b"EXEC");
+    }
+    Ok(out)
+}
+
 /// Items per command in a command-form rewrite (Redis' AOF_REWRITE_ITEMS_PER_CMD).
 const ITEMS_PER_CMD: usize = 64;
 
@@ -816,6 +1029,84 @@ mod tests {
         })
         .unwrap();
         (out, w)
+    }
+
+    fn cmd(words: &[&str]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut c = Cmds(&mut out);
+        c.header(words.len());
+        for w in words {
+            c.bulk(w.as_bytes());
+        }
+        out
+    }
+
+    /// A stream of units: plain commands, and `(id, commands)` pieces.
+    fn stream(units: &[(Option<u64>, &[&[&str]])]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (tx, cmds) in units {
+            match tx {
+                Some(id) => {
+                    out.extend_from_slice(format!("#TX {id}\r\n").as_bytes());
+                    out.extend(cmd(&["MULTI"]));
+                    cmds.iter().for_each(|c| out.extend(cmd(c)));
+                    out.extend(cmd(&["EXEC"]));
+                }
+                None => cmds.iter().for_each(|c| out.extend(cmd(c))),
+            }
+        }
+        out
+    }
+
+    fn replayed(b: &[u8]) -> Vec<String> {
+        let mut shard = crate::Shard::new(0, 16);
+        let mut db = 0;
+        replay(&mut shard, &mut db, b, &|_| false).unwrap();
+        let mut keys: Vec<String> = (0..4)
+            .flat_map(|d| {
+                shard
+                    .keys(d, b"*")
+                    .into_iter()
+                    .map(move |k| format!("{d}:{}", String::from_utf8_lossy(&k)))
+            })
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    #[test]
+    fn merged_streams_join_operations_in_any_order_of_disjoint_pieces() {
+        // Operations 5 and 6 ran in different orders on the two shards (disjoint keys);
+        // 7 is a transaction with FLUSHALL, SET and FLUSHALL again; 8 has no commit.
+        let a = stream(&[
+            (None, &[&["SELECT", "0"], &["SET", "a0", "1"]]),
+            (Some(5), &[&["SET", "a", "1"]]),
+            (Some(6), &[&["SET", "c", "1"]]),
+            (Some(7), &[&["FLUSHALL"]]),
+            (Some(7), &[&["FLUSHALL"]]),
+            (Some(9), &[&["SET", "kept", "1"]]),
+            (Some(8), &[&["SET", "lost", "1"]]),
+        ]);
+        let mut b = stream(&[
+            (None, &[&["SELECT", "2"]]),
+            (Some(6), &[&["SET", "d", "1"]]),
+            (Some(5), &[&["SET", "b", "1"]]),
+            (Some(7), &[&["FLUSHALL"]]),
+            (Some(7), &[&["SET", "x", "1"]]),
+            (Some(7), &[&["FLUSHALL"]]),
+            (Some(9), &[&["SET", "kept2", "1"]]),
+        ]);
+        b.extend_from_slice(b"#TXC 5 2\r\n#TXC 6 2\r\n#TXC 7 5\r\n#TXC 9 2\r\n");
+        let ix = [tx_index(&a), tx_index(&b)];
+        let apply = applicable(&ix);
+        assert_eq!(apply.len(), 4);
+        let merged = merge(&[&a, &b], &apply).unwrap();
+        // Everything before the second FLUSHALL is gone; 9 applies after it, 8 never.
+        assert_eq!(replayed(&merged), vec!["0:kept", "2:kept2"]);
+        // Without 7, the rest stays: 5 and 6 joined whole although their orders differ.
+        let apply: std::collections::HashSet<u64> = [5, 6].into_iter().collect();
+        let merged = merge(&[&a, &b], &apply).unwrap();
+        assert_eq!(replayed(&merged), vec!["0:a", "0:a0", "0:c", "2:b", "2:d"]);
     }
 
     #[test]

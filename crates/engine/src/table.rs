@@ -76,6 +76,15 @@ impl Words for [Vec<u8>] {
     }
 }
 
+impl Words for [&[u8]] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn word(&self, i: usize) -> &[u8] {
+        self[i]
+    }
+}
+
 /// Commands the runtime implements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rt {

@@ -1015,9 +1015,11 @@ fn replay_layout(c: &config::Config, dir: &Path, m: &Manifest) -> Result<Vec<Vec
 }
 
 /// `percore-server --aof-export DIR FILE`: percore's per-shard AOF in `DIR` (an
-/// appendonlydir) as one file that redis-server 7.0 loads and redis-check-aof accepts: every
-/// shard's files replayed (a multi-shard operation whole or not at all) and written as one
-/// RDB-preamble AOF, the form a rewrite leaves. Returns a summary line.
+/// appendonlydir) as one file that redis-server 7.0 loads and redis-check-aof accepts: the
+/// shards' bases (one point in time) as one RDB preamble, then their increments merged into
+/// one command stream (`engine::aof::merge`: each shard's order kept, each multi-shard
+/// operation one MULTI ... EXEC, or left out when a piece or its commit is missing).
+/// Returns a summary line.
 pub fn export(dir: &Path, out: &Path, databases: usize) -> Result<String, String> {
     let manifests: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| format!("can't read {}: {e}", dir.display()))?
@@ -1038,24 +1040,46 @@ pub fn export(dir: &Path, out: &Path, databases: usize) -> Result<String, String
     };
     let text = std::fs::read(manifest).map_err(|e| e.to_string())?;
     let m = Manifest::parse(&text).map_err(str::to_string)?;
-    let (c, _) = config::Config::load(None, &["--databases".into(), databases.to_string()])
-        .map_err(|e| e.to_string())?;
-    let images = replay_layout(&c, dir, &m)?;
-    let mut all = engine::Shard::new(0, databases);
-    for img in &images {
-        load_rdb_into(&mut all, img)?;
+    // Per keyspace (a shard, or redis-server's one): its base, then its increments.
+    let mut by_shard: std::collections::BTreeMap<Option<usize>, Vec<&ManifestFile>> =
+        Default::default();
+    for f in m.files.iter().filter(|f| f.kind != FileType::History) {
+        by_shard.entry(f.shard).or_default().push(f);
     }
+    let mut all = engine::Shard::new(0, databases);
+    all.loading = true;
+    let mut streams: Vec<Vec<u8>> = Vec::new();
+    for files in by_shard.values_mut() {
+        files.sort_by_key(|f| f.kind != FileType::Base);
+        let mut stream = Vec::new();
+        for f in files.iter() {
+            let bytes = read_file(dir, &f.name)?;
+            if f.kind == FileType::Base && is_rdb(&bytes) {
+                let end = load_rdb_into(&mut all, &bytes)?;
+                stream.extend_from_slice(&bytes[end..]);
+            } else {
+                stream.extend_from_slice(&bytes);
+            }
+        }
+        streams.push(stream);
+    }
+    let indexes: Vec<_> = streams.iter().map(|s| engine::aof::tx_index(s)).collect();
+    let apply = engine::aof::applicable(&indexes);
+    let refs: Vec<&[u8]> = streams.iter().map(Vec::as_slice).collect();
+    let commands = engine::aof::merge(&refs, &apply)?;
     let keys: usize = all.db_info().iter().map(|d| d.keys).sum();
-    let bytes = image(&mut all);
+    let mut bytes = image(&mut all);
+    let base = bytes.len();
+    bytes.extend_from_slice(&commands);
     let tmp = out.with_extension("export-tmp");
     std::fs::write(&tmp, &bytes)
         .and_then(|_| std::fs::rename(&tmp, out))
         .map_err(|e| format!("can't write {}: {e}", out.display()))?;
     Ok(format!(
-        "exported {} keyspaces, {keys} keys, {} bytes to {}",
-        images.len(),
-        bytes.len(),
-        out.display()
+        "exported {} keyspaces to {}: an RDB preamble of {keys} keys ({base} bytes), then {} bytes of commands",
+        streams.len(),
+        out.display(),
+        commands.len()
     ))
 }
 
