@@ -380,8 +380,12 @@ pub type TxMark = u64;
 /// its commit (`#TXC `).
 fn tx_note(note: &[u8], prefix: &[u8]) -> Option<TxMark> {
     let rest = note.strip_prefix(prefix)?;
-    let id = rest.split(|&c| c == b' ').next()?;
-    parse_i64(id).filter(|&n| n >= 0).map(|n| n as u64)
+    parse_u64(rest.split(|&c| c == b' ').next()?)
+}
+
+/// A decimal u64 (ids use all 64 bits).
+fn parse_u64(b: &[u8]) -> Option<u64> {
+    std::str::from_utf8(b).ok()?.parse().ok()
 }
 
 /// Walks a stream unit by unit, as Redis' loader groups it: each command alone, a
@@ -493,12 +497,10 @@ pub fn tx_index(b: &[u8]) -> TxIndex {
             Item::Note(text, next) => {
                 if let Some(rest) = text.strip_prefix(b"#TXC ") {
                     let mut words = rest.split(|&c| c == b' ');
-                    let id = words.next().and_then(parse_i64);
-                    let n = words.next().and_then(parse_i64);
+                    let id = words.next().and_then(parse_u64);
+                    let n = words.next().and_then(parse_u64);
                     if let (Some(id), Some(n)) = (id, n) {
-                        if id >= 0 && n >= 0 {
-                            ix.commits.push((id as u64, n as usize));
-                        }
+                        ix.commits.push((id, n as usize));
                     }
                 }
                 pos = next;
@@ -517,7 +519,9 @@ pub fn tx_index(b: &[u8]) -> TxIndex {
 /// Whether `#TX ` occurs at all: most streams have no multi-shard operation and need no
 /// walk to find them.
 fn memchr_tx(b: &[u8]) -> bool {
-    b.windows(4).any(|w| w == b"#TX ")
+    // "#TX" covers both marks: a file may hold only commits (its core ran operations
+    // whose pieces were all elsewhere).
+    b.windows(3).any(|w| w == b"#TX")
 }
 
 /// Replays a stream into `shard` as redis-server loads an AOF (replies dropped; SELECT
@@ -1133,6 +1137,9 @@ mod tests {
             commits: vec![(7, 1)],
         };
         assert!(applicable(std::slice::from_ref(&ix)).contains(&7));
+        // A stream holding only a commit still counts it.
+        let only = tx_index(b"#TXC 7 1\r\n");
+        assert_eq!(only.commits, vec![(7, 1)]);
         // Committed with two pieces, one found: not applicable.
         let half = TxIndex {
             pieces: vec![7],

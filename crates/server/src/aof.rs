@@ -66,6 +66,10 @@ pub struct State {
     pub last_write_ok: AtomicBool,
     /// The last everysec fsync succeeded.
     pub fsync_ok: AtomicBool,
+    /// Each shard's last everysec fsync failed (`fsync_ok` is false while any did).
+    fsync_failed: Vec<AtomicBool>,
+    /// The highest file sequence a rewrite used.
+    last_seq: AtomicI64,
     pub last_write_err: Mutex<String>,
     /// The bases' size after the last rewrite, and each shard's base + increment bytes.
     pub base_size: AtomicU64,
@@ -90,6 +94,7 @@ impl State {
             sizes: (0..shards).map(|_| AtomicU64::new(0)).collect(),
             files: (0..shards).map(|_| Mutex::new(None)).collect(),
             unsynced: (0..shards).map(|_| AtomicBool::new(false)).collect(),
+            fsync_failed: (0..shards).map(|_| AtomicBool::new(false)).collect(),
             ..Default::default()
         };
         s.refresh(config);
@@ -357,37 +362,50 @@ pub fn start_fsync_thread(shared: Arc<crate::shared::Shared>) {
         .spawn(move || loop {
             std::thread::sleep(Duration::from_secs(1));
             let state = &shared.aof;
-            if state.fsync.load(Ordering::Relaxed) != FSYNC_EVERYSEC
-                || (state.rewriting.load(Ordering::Relaxed)
-                    && state.no_fsync_on_rewrite.load(Ordering::Relaxed))
+            if state.fsync.load(Ordering::Relaxed) != FSYNC_EVERYSEC {
+                // No background fsync under always or no: nothing of it can be failing.
+                state
+                    .fsync_failed
+                    .iter()
+                    .for_each(|f| f.store(false, Ordering::Release));
+                state.fsync_ok.store(true, Ordering::Release);
+                continue;
+            }
+            if state.rewriting.load(Ordering::Relaxed)
+                && state.no_fsync_on_rewrite.load(Ordering::Relaxed)
             {
                 continue;
             }
             for (i, flag) in state.unsynced.iter().enumerate() {
-                if !flag.swap(false, Ordering::AcqRel) {
+                let failed = &state.fsync_failed[i];
+                if !flag.swap(false, Ordering::AcqRel) && !failed.load(Ordering::Acquire) {
                     continue;
                 }
                 let file = state.files[i].lock().ok().and_then(|f| f.clone());
-                if let Some(f) = file {
-                    match f.sync_data() {
-                        Ok(()) => {
-                            if !state.fsync_ok.swap(true, Ordering::AcqRel) {
-                                tracing::info!("AOF fsync error looks solved.");
-                            }
+                let Some(f) = file else {
+                    // The AOF was stopped (its last fsync done by the stop).
+                    failed.store(false, Ordering::Release);
+                    continue;
+                };
+                match f.sync_data() {
+                    Ok(()) => failed.store(false, Ordering::Release),
+                    Err(e) => {
+                        // Tried again next second; writes are refused meanwhile, as
+                        // redis-server does after a failed background fsync.
+                        if !failed.swap(true, Ordering::AcqRel) {
+                            tracing::warn!(shard = i, "AOF fsync failed: {e}");
                         }
-                        Err(e) => {
-                            // Tried again next second; writes are refused meanwhile, as
-                            // redis-server does after a failed background fsync.
-                            if state.fsync_ok.swap(false, Ordering::AcqRel) {
-                                tracing::warn!(shard = i, "AOF fsync failed: {e}");
-                            }
-                            if let Ok(mut s) = state.last_write_err.lock() {
-                                *s = strerror(&e);
-                            }
-                            flag.store(true, Ordering::Release);
+                        if let Ok(mut s) = state.last_write_err.lock() {
+                            *s = strerror(&e);
                         }
                     }
                 }
+            }
+            let ok = !state.fsync_failed.iter().any(|f| f.load(Ordering::Acquire));
+            if ok && !state.fsync_ok.swap(true, Ordering::AcqRel) {
+                tracing::info!("AOF fsync error looks solved.");
+            } else if !ok {
+                state.fsync_ok.store(false, Ordering::Release);
             }
         });
     if let Err(e) = spawned {
@@ -456,8 +474,13 @@ impl crate::ops::Call for RewriteStart {
         let on = core.shared.aof.enabled.load(Ordering::Acquire);
         if let Some(incr) = self.incr.filter(|_| on) {
             flush_turn(core, true);
+            // The old file must hold everything before the point: a write or fsync that
+            // fails here fails the rewrite, and the old writer keeps its bytes.
             if let Some(w) = core.aof.borrow().as_ref() {
-                let _ = w.file.sync_data();
+                if !w.retry.is_empty() {
+                    return Err("can't write the AOF before the rewrite's point".into());
+                }
+                w.file.sync_data().map_err(|e| strerror(&e))?;
             }
             let file = open_append(&incr).map_err(|e| e.to_string())?;
             core.shared.aof.sizes[core.id].store(0, Ordering::Relaxed);
@@ -569,7 +592,10 @@ async fn rewrite_files(core: &Rc<Core>) -> Result<u64, String> {
     let on = state.enabled.load(Ordering::Acquire);
     let current = on && state.current.load(Ordering::Acquire);
     let mut m = state.manifest.lock().map(|m| m.clone()).unwrap_or_default();
-    let seq = next_seq(&m);
+    // Never reused, even after a rewrite whose files were not listed (a failed enabling
+    // rewrite's increments may still be open for writing).
+    let seq = next_seq(&m).max(state.last_seq.load(Ordering::Acquire) + 1);
+    state.last_seq.store(seq, Ordering::Release);
     for k in (0..n).filter(|_| on) {
         let name = p.incr(k, seq);
         File::create(p.dir.join(&name)).map_err(|e| e.to_string())?;

@@ -396,12 +396,18 @@ impl Core {
             op,
             tx,
         };
-        // Clients' commands forwarded for another core to run, and the pieces of multi-shard
-        // operations (invisible until released), show nothing of this core's writes: they
-        // leave at once. Everything else (a release, after which others see the operation
-        // and its commit; a publish of this core's events; a call carrying values) leaves
-        // with this turn's output, once that is durable (a held AOF group commit).
-        if matches!(req.op, Op::Batch(_) | Op::LockRun { .. }) {
+        // Clients' commands forwarded for another core to run, and the pieces and calls of
+        // multi-shard operations (invisible until released), show nothing of this core's
+        // writes: they leave at once. Everything else (a release, after which others see the
+        // operation and its commit; a publish of this core's events; a call outside any
+        // operation) leaves with this turn's output, once that is durable.
+        let early = match &req.op {
+            Op::Batch(_) | Op::LockRun { .. } | Op::Exec { .. } => true,
+            Op::Release(_) => false,
+            // A call inside a multi-shard operation is invisible until the release.
+            Op::Call(_) => req.tx.is_some(),
+        };
+        if early {
             self.req_tx.send_early(shard, req);
         } else {
             self.req_tx.send_to(shard, req);

@@ -112,9 +112,11 @@ fn probe_io_uring() -> Result<(), String> {
 }
 
 fn default_shards() -> usize {
+    // At most the `shards` directive's maximum (operation ids keep the core in 12 bits).
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
+        .min(1024)
 }
 
 /// Parses a redis.conf bind address: `*` is every IPv4 address, `::*` every IPv6 one.

@@ -672,6 +672,15 @@ async fn config(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
                 .step_by(2)
                 .map(|i| (text(args.get(i)), text(args.get(i + 1))))
                 .collect();
+            if shared.persist.loading.load(Ordering::Acquire)
+                && pairs
+                    .iter()
+                    .any(|(k, _)| k.eq_ignore_ascii_case("appendonly"))
+            {
+                // The AOF turns on or off once the dataset is whole (its files are being
+                // loaded, or the start's rewrite runs).
+                return Err(Error::msg("ERR CONFIG SET failed (possibly related to argument 'appendonly') - the dataset is still loading"));
+            }
             {
                 let mut cfg = shared
                     .config
@@ -1175,10 +1184,14 @@ async fn debug(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
             c.writer().ok();
         }
         ("reload", 2) => {
-            wait_out_rewrite(c).await;
-            crate::persist::reload(&c.core.clone(), in_read)
-                .await
-                .map_err(Error::msg)?;
+            loop {
+                wait_out_rewrite(c).await;
+                match crate::persist::reload(&c.core.clone(), in_read).await {
+                    // A rewrite started in between: wait for it too.
+                    Err(e) if e == crate::persist::AOF_BUSY => {}
+                    r => break r.map_err(Error::msg)?,
+                }
+            }
             c.writer().ok();
         }
         ("digest", 2) => {
