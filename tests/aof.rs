@@ -546,3 +546,39 @@ fn save_during_a_rewrite_completes() {
     drop(ours);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A multi-shard operation run by a core with no piece of it: that core's file holds only
+/// the commit, which counts all the same. Every connection writes to shards 1 and 2 only;
+/// of 16 connections, some land on core 0 (all miss it with probability (2/3)^16, 0.15%).
+#[test]
+fn a_commit_alone_in_a_file_counts() {
+    let dir = scratch_dir("aof-commit-alone");
+    let map = engine::slot::SlotMap::new(3);
+    let key_on = |shard: usize, tag: &str| {
+        (0..)
+            .map(|i| format!("{tag}{i}"))
+            .find(|k| map.shard_of(k.as_bytes()) == shard)
+            .expect("a key")
+    };
+    let mut want = Vec::new();
+    {
+        let ours = start(&dir, 3, &[]);
+        for conn in 0..16 {
+            let mut c = ours.raw();
+            let (ka, kb) = (
+                key_on(1, &format!("c{conn}a")),
+                key_on(2, &format!("c{conn}b")),
+            );
+            assert_eq!(c.cmd(&["MSET", &ka, "v", &kb, "v"]), "+OK\r\n");
+            want.push(ka);
+            want.push(kb);
+        }
+    }
+    let ours = start(&dir, 3, &[]);
+    let mut c = ours.raw();
+    for k in &want {
+        assert_eq!(c.cmd(&["GET", k]), "$1\r\nv\r\n", "{k}");
+    }
+    drop(ours);
+    let _ = std::fs::remove_dir_all(&dir);
+}
