@@ -20,7 +20,7 @@
 
 use crate::core::Core;
 use engine::aof::{FileType, Manifest, ManifestFile};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -195,16 +195,7 @@ fn persist_manifest(p: &Paths, m: &Manifest) -> std::io::Result<()> {
     let tmp = p.dir.join(format!("temp-{}.manifest", p.name));
     let mut f = File::create(&tmp)?;
     f.write_all(m.format().as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, p.manifest())?;
-    sync_dir(&p.dir);
-    Ok(())
-}
-
-fn sync_dir(dir: &Path) {
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
+    crate::persist::install(&f, &tmp, &p.manifest())
 }
 
 fn open_append(path: &Path) -> std::io::Result<File> {
@@ -785,11 +776,7 @@ fn write_commands_file(
         return Err(e);
     }
     let file = file.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
-    std::fs::rename(tmp, path)?;
-    if let Some(dir) = path.parent() {
-        sync_dir(dir);
-    }
+    crate::persist::install(&file, tmp, path)?;
     Ok(total)
 }
 
@@ -934,12 +921,7 @@ pub fn prepare(c: &config::Config, shards: usize) -> Result<(Start, Manifest), S
         }
         Err(e) => return Err(format!("Can't open the AOF manifest: {e}")),
     };
-    let mut by_shard: HashMap<Option<usize>, Vec<&ManifestFile>> = HashMap::new();
-    for f in &m.files {
-        if f.kind != FileType::History {
-            by_shard.entry(f.shard).or_default().push(f);
-        }
-    }
+    let by_shard = by_keyspace(&m);
     let theirs = by_shard.contains_key(&None);
     let count = by_shard.keys().flatten().map(|k| k + 1).max().unwrap_or(0);
     if theirs || count != shards {
@@ -995,20 +977,25 @@ pub fn prepare(c: &config::Config, shards: usize) -> Result<(Start, Manifest), S
     ))
 }
 
+/// A manifest's live files per keyspace (a shard, or None: redis-server's one keyspace),
+/// each keyspace's base first, then its increments in the manifest's order.
+fn by_keyspace(m: &Manifest) -> std::collections::BTreeMap<Option<usize>, Vec<&ManifestFile>> {
+    let mut out: std::collections::BTreeMap<Option<usize>, Vec<&ManifestFile>> = Default::default();
+    for f in m.files.iter().filter(|f| f.kind != FileType::History) {
+        out.entry(f.shard).or_default().push(f);
+    }
+    for files in out.values_mut() {
+        files.sort_by_key(|f| f.kind != FileType::Base);
+    }
+    out
+}
+
 /// Replays every keyspace a manifest lists (each shard's files, or redis-server's one
 /// keyspace) into scratch shards, in parallel, and returns them as RDB images. A piece of a
 /// multi-shard operation is applied only if its commit is in one of the files.
 fn replay_layout(c: &config::Config, dir: &Path, m: &Manifest) -> Result<Vec<Vec<u8>>, String> {
-    let mut by_shard: std::collections::BTreeMap<Option<usize>, Vec<&ManifestFile>> =
-        Default::default();
-    for f in m.files.iter().filter(|f| f.kind != FileType::History) {
-        by_shard.entry(f.shard).or_default().push(f);
-    }
     let mut groups: Vec<(String, Vec<Vec<u8>>)> = Vec::new();
-    for (k, files) in by_shard {
-        // The base first, then the increments in the manifest's order.
-        let mut files = files;
-        files.sort_by_key(|f| f.kind != FileType::Base);
+    for (k, files) in by_keyspace(m) {
         let mut bytes = Vec::new();
         for f in files {
             bytes.push(read_file(dir, &f.name)?);
@@ -1066,17 +1053,10 @@ pub fn export(dir: &Path, out: &Path, databases: usize) -> Result<String, String
     };
     let text = std::fs::read(manifest).map_err(|e| e.to_string())?;
     let m = Manifest::parse(&text).map_err(str::to_string)?;
-    // Per keyspace (a shard, or redis-server's one): its base, then its increments.
-    let mut by_shard: std::collections::BTreeMap<Option<usize>, Vec<&ManifestFile>> =
-        Default::default();
-    for f in m.files.iter().filter(|f| f.kind != FileType::History) {
-        by_shard.entry(f.shard).or_default().push(f);
-    }
     let mut all = engine::Shard::new(0, databases);
     all.loading = true;
     let mut streams: Vec<Vec<u8>> = Vec::new();
-    for files in by_shard.values_mut() {
-        files.sort_by_key(|f| f.kind != FileType::Base);
+    for files in by_keyspace(&m).values() {
         let mut stream = Vec::new();
         for f in files.iter() {
             let bytes = read_file(dir, &f.name)?;

@@ -167,18 +167,27 @@ pub(crate) fn write_file(
     }
     w.write_all(&crc.to_le_bytes())?;
     let file = w.into_inner().map_err(|e| e.into_error())?;
+    install(&file, tmp, path)?;
+    Ok(total + 8)
+}
+
+/// Puts a file written at `tmp` in place at `path` durably: fsync, rename, fsync of the
+/// directory (so the rename survives a crash too).
+pub(crate) fn install(
+    file: &std::fs::File,
+    tmp: &std::path::Path,
+    path: &std::path::Path,
+) -> std::io::Result<()> {
     file.sync_all()?;
     std::fs::rename(tmp, path)?;
-    if let Some(dir) = path.parent() {
-        if let Ok(d) = std::fs::File::open(if dir.as_os_str().is_empty() {
-            std::path::Path::new(".")
-        } else {
-            dir
-        }) {
-            let _ = d.sync_all();
-        }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
     }
-    Ok(total + 8)
+    Ok(())
 }
 
 /// On a shard, at the snapshot point: starts its snapshot and the task that feeds the
