@@ -15,5 +15,6 @@ mod persistence;
 mod protocol;
 mod pubsub;
 mod routing;
+mod scripting;
 mod server;
 mod transactions;

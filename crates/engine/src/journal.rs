@@ -27,6 +27,11 @@ pub struct Journal {
     /// Inside a block (`begin_tx`): the multi-shard operation's id (None: a one-shard
     /// MULTI/EXEC) and whether the block was opened by a first record.
     tx: Option<(Option<u64>, bool)>,
+    /// Calls nested inside the one in progress (a script's commands): they record into
+    /// the outer call's unit.
+    depth: u32,
+    /// Recording suspended (a script's `redis.set_repl(redis.REPL_NONE)`).
+    pub muted: bool,
 }
 
 impl Journal {
@@ -48,7 +53,7 @@ impl Journal {
         I: IntoIterator<Item = &'a [u8]>,
         I::IntoIter: ExactSizeIterator,
     {
-        if !self.enabled {
+        if !self.enabled || self.muted {
             return;
         }
         if self.db != Some(db) {
@@ -87,7 +92,10 @@ impl Journal {
     #[inline]
     pub fn begin_call(&mut self) {
         if self.enabled {
-            self.call = Some((None, self.records));
+            self.depth += 1;
+            if self.depth == 1 {
+                self.call = Some((None, self.records));
+            }
         }
     }
 
@@ -96,6 +104,13 @@ impl Journal {
     /// together.
     #[inline]
     pub fn end_call(&mut self) {
+        if self.depth == 0 {
+            return;
+        }
+        self.depth -= 1;
+        if self.depth > 0 {
+            return;
+        }
         let Some((Some(at), before)) = self.call.take() else {
             return;
         };

@@ -136,6 +136,8 @@ pub enum Rt {
     Discard,
     Watch,
     Unwatch,
+    Eval,
+    Script,
 }
 
 /// A command's flags (Redis' `CMD_*`) as bits, read once at dispatch. The table spells them
@@ -2086,6 +2088,55 @@ pub static COMMANDS: &[CommandSpec] = &[
             Rt::Watch,
         )
     },
+    rt(
+        "eval",
+        -3,
+        &["noscript", "skip_monitor", "may_replicate", "no_mandatory_keys", "stale", "movablekeys"],
+        &["@slow", "@scripting"],
+        "scripting",
+        "Execute a Lua script server side",
+        Rt::Eval,
+    )
+    .movable(Movable::NumKeys(2)),
+    rt(
+        "evalsha",
+        -3,
+        &["noscript", "skip_monitor", "may_replicate", "no_mandatory_keys", "stale", "movablekeys"],
+        &["@slow", "@scripting"],
+        "scripting",
+        "Execute a Lua script server side",
+        Rt::Eval,
+    )
+    .movable(Movable::NumKeys(2)),
+    rt(
+        "eval_ro",
+        -3,
+        &["readonly", "noscript", "skip_monitor", "no_mandatory_keys", "stale", "movablekeys"],
+        &["@slow", "@scripting"],
+        "scripting",
+        "Execute a read-only Lua script server side",
+        Rt::Eval,
+    )
+    .movable(Movable::NumKeys(2)),
+    rt(
+        "evalsha_ro",
+        -3,
+        &["readonly", "noscript", "skip_monitor", "no_mandatory_keys", "stale", "movablekeys"],
+        &["@slow", "@scripting"],
+        "scripting",
+        "Execute a read-only Lua script server side",
+        Rt::Eval,
+    )
+    .movable(Movable::NumKeys(2)),
+    rt(
+        "script",
+        -2,
+        &["noscript"],
+        &["@slow", "@scripting"],
+        "scripting",
+        "A container for Lua scripts management commands",
+        Rt::Script,
+    ),
     rt(
         "unwatch",
         1,

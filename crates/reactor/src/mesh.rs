@@ -96,6 +96,13 @@ impl<T: Send + 'static> MeshTx<T> {
         self.outbox.pending.borrow_mut()[to].push(msg);
     }
 
+    /// Sends `msg` to core `to` now, not at the turn's end (a thread that will wait for the
+    /// answer before its turn ends: a script's call to another core).
+    pub fn send_now(&self, to: usize, msg: T) {
+        let _ = self.outbox.txs[to].send(vec![msg]);
+        self.outbox.bells[to].ring();
+    }
+
     /// Queues `msg` for core `to` to leave at the end of this turn even if the turn's output
     /// is held: for messages that show nothing of what this core has not made durable yet
     /// (a request forwarded for another core to run). It may overtake `send_to` messages.
@@ -111,6 +118,35 @@ pub struct MeshRx<T> {
 }
 
 impl<T: Send + 'static> MeshRx<T> {
+    /// The next message from core `from` if one is there, without waiting.
+    pub fn try_recv_from(&self, from: usize) -> Option<T> {
+        let mut taken = self.taken.borrow_mut();
+        let queue = &mut taken[from];
+        if let Some(m) = queue.pop_front() {
+            return Some(m);
+        }
+        let batch = self.rxs[from].try_recv().ok()?;
+        queue.extend(batch);
+        queue.pop_front()
+    }
+
+    /// Blocks this thread until core `from` has sent something or `timeout` passed: Some(true)
+    /// if something is there (taken by the next `try_recv_from`), Some(false) on timeout,
+    /// None once the sender is gone.
+    pub fn wait_from(&self, from: usize, timeout: std::time::Duration) -> Option<bool> {
+        if !self.taken.borrow()[from].is_empty() {
+            return Some(true);
+        }
+        match self.rxs[from].recv_timeout(timeout) {
+            Ok(batch) => {
+                self.taken.borrow_mut()[from].extend(batch);
+                Some(true)
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Some(false),
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => None,
+        }
+    }
+
     /// The next message from core `from`, or None once its sender is gone.
     pub fn recv_from(&self, from: usize) -> RecvFrom<'_, T> {
         RecvFrom { rx: self, from }

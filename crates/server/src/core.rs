@@ -72,6 +72,14 @@ pub struct Core {
     shard_channels: RefCell<HashMap<Vec<u8>, CoreCounts>>,
     /// This shard's open AOF increment file, when the AOF is on.
     pub aof: RefCell<Option<crate::aof::Writer>>,
+    /// This shard's Lua state, made by the first script that runs here.
+    pub lua: RefCell<Option<script::Engine>>,
+    /// Scripts seen reaching keys of other shards that they did not declare: this core runs
+    /// them with every shard locked at once (`scripting`).
+    pub broad_scripts: RefCell<std::collections::HashSet<[u8; 40]>>,
+    /// This core's end of the response mesh, for a script's synchronous calls
+    /// (`call_blocking`).
+    resp_rx: RefCell<Option<Rc<MeshRx<Resp>>>>,
 }
 
 /// Bits of a multi-shard operation's id that name the core running it.
@@ -224,6 +232,9 @@ impl Core {
             pubsub: RefCell::new(Default::default()),
             me: RefCell::new(std::rc::Weak::new()),
             aof: RefCell::new(None),
+            lua: RefCell::new(None),
+            broad_scripts: RefCell::new(Default::default()),
+            resp_rx: RefCell::new(None),
         }
     }
 
@@ -639,6 +650,11 @@ impl Core {
         self.keys_free_for(db, keys, None)
     }
 
+    /// Whether `key` of `db` is free for code running inside `tx` (None: outside any).
+    pub fn keys_free_in(&self, db: usize, key: &[u8], tx: Option<u64>) -> bool {
+        self.lock_idle() || self.keys_free_for(db, [key], tx)
+    }
+
     /// Whether `keys` of `db` are free for code running inside `tx` (None: outside any).
     fn keys_free_for<'k>(
         &self,
@@ -820,6 +836,52 @@ impl Core {
             let Some((tx, grant)) = next else { break };
             self.grant(tx, grant);
         }
+    }
+
+    /// Runs `op` on `shard` inside multi-shard operation `tx` and waits for its reply with
+    /// this core's thread, as a script's `redis.call` must (Lua cannot wait for a future).
+    /// The request leaves at once; responses for others that arrive meanwhile are handed
+    /// to their waiters. Safe from deadlock only because `tx` holds what `op` touches and no
+    /// other core ever waits like this at the same time (only a script holding every shard
+    /// does: `scripting`), so the other core answers from its own loop.
+    pub fn call_blocking(&self, shard: usize, op: Op, tx: u64) -> Option<Reply> {
+        let rx = self.resp_rx.borrow().clone()?;
+        let token = self.new_token();
+        let waiter = self.expect(token);
+        self.counters.hops.set(self.counters.hops.get() + 1);
+        let req = Req {
+            from: self.id,
+            token,
+            op,
+            tx: Some(tx),
+        };
+        self.req_tx.send_now(shard, req);
+        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if let Some(v) = waiter.value.borrow_mut().take() {
+                return Some(v);
+            }
+            for peer in 0..self.shards() {
+                while let Some(resp) = rx.try_recv_from(peer) {
+                    self.fill(resp.token, resp.reply);
+                }
+            }
+            if waiter.value.borrow().is_some() {
+                continue;
+            }
+            let gone = rx
+                .wait_from(shard, std::time::Duration::from_millis(100))
+                .is_none();
+            if gone || std::time::Instant::now() > give_up {
+                self.forget(token);
+                return None;
+            }
+        }
+    }
+
+    /// Records this core's end of the response mesh (once, at start).
+    pub fn set_resp_rx(&self, rx: Rc<MeshRx<Resp>>) {
+        *self.resp_rx.borrow_mut() = Some(rx);
     }
 
     /// Hands responses from `peer` to the connections waiting for them.

@@ -19,6 +19,7 @@ mod persist;
 mod pubsub;
 mod replies;
 mod runtime;
+mod scripting;
 mod shared;
 mod txn;
 
@@ -269,6 +270,7 @@ async fn shard_main(
     let core = Rc::new(Core::new(id, shared.clone(), req_tx, resp_tx));
     core.set_me();
     let (req_rx, resp_rx) = (Rc::new(req_rx), Rc::new(resp_rx));
+    core.set_resp_rx(resp_rx.clone());
     for peer in 0..shards {
         if peer != id {
             reactor::spawn_local(core.clone().serve_requests(req_rx.clone(), peer)).detach();

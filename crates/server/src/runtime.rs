@@ -76,6 +76,8 @@ async fn run_inner(
         Rt::Discard => crate::multi::discard(c).await,
         Rt::Watch => crate::multi::watch(c, args).await,
         Rt::Unwatch => crate::multi::unwatch(c).await,
+        Rt::Eval => crate::scripting::eval(c, spec, args).await,
+        Rt::Script => crate::scripting::script_cmd(c, args).await,
         Rt::Reset => {
             crate::multi::end(c).await;
             crate::pubsub::unsubscribe_all(c).await;

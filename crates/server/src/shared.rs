@@ -46,6 +46,9 @@ pub struct Shared {
     pub persist: crate::persist::State,
     /// The append-only file's state (INFO, the fsync thread, the manifest).
     pub aof: crate::aof::State,
+    /// Every script body EVAL or SCRIPT LOAD has seen, by SHA1 (each core compiles its own
+    /// copy from here the first time it runs one).
+    pub scripts: script::Registry,
     /// Keeps every read of a connection on one side of a whole-keyspace operation.
     pub barrier: Arc<crate::barrier::Barrier>,
     /// SIGTERM/SIGINT arrive here from the signal thread; core 0 acts on them.
@@ -128,6 +131,7 @@ impl Shared {
             lastsave: AtomicU64::new(now_unix),
             persist: crate::persist::State::new(shards),
             aof: crate::aof::State::new(shards, &config),
+            scripts: script::Registry::default(),
             signals: crossbeam_channel::unbounded(),
             listen_fds: std::sync::Mutex::new(Vec::new()),
             written: (0..shards).map(|_| Default::default()).collect(),

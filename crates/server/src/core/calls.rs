@@ -842,3 +842,17 @@ impl Call for Load {
         }
     }
 }
+
+/// SCRIPT FLUSH: this core forgets its scripts (a fresh Lua state when one is next needed).
+pub struct FlushScripts;
+
+impl Call for FlushScripts {
+    type Out = ();
+    fn touches(&self) -> Touches<'_> {
+        Touches::Nothing
+    }
+    fn run(self, core: &Core) {
+        *core.lua.borrow_mut() = None;
+        core.broad_scripts.borrow_mut().clear();
+    }
+}

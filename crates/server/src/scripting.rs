@@ -1,0 +1,660 @@
+//! EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT (ARCHITECTURE.md, "Scripts"). Each core
+//! has its own Lua state (`Core::lua`); bodies are shared through `Shared::scripts`, which
+//! a core reads only the first time it meets a script.
+//!
+//! Where a script runs:
+//! - its declared keys (KEYS) all live on one shard, or it declares none: it runs on that
+//!   shard (the caller's own when none), in one synchronous step, like any command there:
+//!   nothing else runs on the shard meanwhile, so it is atomic without a lock. Keys it did
+//!   not declare are fine if they are on that shard and no multi-shard operation holds them.
+//! - otherwise (declared keys on several shards, or a key it did not declare elsewhere, met
+//!   before it wrote anything: the run stops and starts again): it locks every shard, as
+//!   FLUSHALL does, and runs on the caller's core, calling other shards synchronously.
+
+use crate::conn::Conn;
+use crate::core::Core;
+use crate::ops::{Batch, Call, Op, Reply, Touches};
+use crate::txn::{Scope, Txn};
+use engine::table::Flags;
+use engine::{Args, CommandSpec, Kind, Split};
+use resp::{Proto, Writer};
+use std::rc::Rc;
+use std::sync::Arc;
+
+const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
+
+/// One EVAL as it travels to the shard that runs it.
+struct EvalCall {
+    sha: [u8; 40],
+    /// The body, for EVAL (EVALSHA finds it in the registry).
+    body: Option<Arc<[u8]>>,
+    keys: Vec<Vec<u8>>,
+    args: Vec<Vec<u8>>,
+    db: usize,
+    read_only: bool,
+    proto: Proto,
+    /// Inside an EXEC or a broad run: the operation whose locks cover the keys.
+    tx: Option<u64>,
+}
+
+/// What a run answered: the reply, or the call back when it must run again with every
+/// shard locked.
+struct EvalOut {
+    reply: Vec<u8>,
+    again: Option<Box<EvalCall>>,
+    /// The script reached a key this shard could not give it: run it broadly from now on.
+    learn: bool,
+}
+
+impl Call for EvalCall {
+    type Out = EvalOut;
+    fn touches(&self) -> Touches<'_> {
+        Touches::Keys(self.db, self.keys.iter().map(Vec::as_slice).collect())
+    }
+    fn run(self, core: &Core) -> EvalOut {
+        let mut host = Local {
+            core,
+            declared: &self.keys,
+            tx: self.tx,
+        };
+        let (reply, outcome) = run_script(core, &self, &mut host);
+        let retry = outcome == script::Outcome::Retry;
+        EvalOut {
+            reply,
+            learn: retry || matches!(outcome, script::Outcome::Done { missed: true, .. }),
+            again: retry.then(|| Box::new(self)),
+        }
+    }
+}
+
+/// Compiles the script on this core if it is new here, then runs it with `host`, its
+/// journal records one unit (MULTI/EXEC when there are several). Returns the reply and
+/// how the run ended.
+fn run_script(
+    core: &Core,
+    call: &EvalCall,
+    host: &mut dyn script::Host,
+) -> (Vec<u8>, script::Outcome) {
+    let mut reply = Vec::new();
+    let mut lua = core.lua.borrow_mut();
+    let engine = match lua.as_mut() {
+        Some(e) => e,
+        None => match script::Engine::new() {
+            Ok(e) => lua.insert(e),
+            Err(e) => {
+                Writer::new(&mut reply, call.proto).error(&format!("ERR could not start Lua: {e}"));
+                return (
+                    reply,
+                    script::Outcome::Done {
+                        wrote: false,
+                        missed: false,
+                    },
+                );
+            }
+        },
+    };
+    if !engine.has(&call.sha) {
+        let body = call
+            .body
+            .clone()
+            .or_else(|| core.shared.scripts.get(&call.sha));
+        let Some(body) = body else {
+            Writer::new(&mut reply, call.proto).error(NOSCRIPT);
+            return (
+                reply,
+                script::Outcome::Done {
+                    wrote: false,
+                    missed: false,
+                },
+            );
+        };
+        if let Err(msg) = engine.load(&body) {
+            Writer::new(&mut reply, call.proto).error(&msg);
+            return (
+                reply,
+                script::Outcome::Done {
+                    wrote: false,
+                    missed: false,
+                },
+            );
+        }
+        if call.body.is_some() {
+            core.shared.scripts.insert(call.sha, body);
+        }
+    }
+    let keys: Vec<&[u8]> = call.keys.iter().map(Vec::as_slice).collect();
+    let args: Vec<&[u8]> = call.args.iter().map(Vec::as_slice).collect();
+    let eval = script::Eval {
+        keys: &keys,
+        args: &args,
+        db: call.db,
+        databases: core.shared.databases(),
+        read_only: call.read_only,
+        proto: call.proto,
+    };
+    core.shard.borrow_mut().journal.begin_call();
+    let outcome = engine.eval(&call.sha, &eval, host, &mut reply);
+    {
+        let mut shard = core.shard.borrow_mut();
+        shard.journal.muted = false;
+        shard.journal.end_call();
+    }
+    (reply, outcome)
+}
+
+/// The words of a command as `Args`.
+fn owned(argv: &[&[u8]]) -> engine::args::OwnedArgs {
+    engine::args::OwnedArgs::from_words(argv)
+}
+
+/// Runs a keyed command on this core's shard (inside `tx`'s journal block when given).
+#[allow(clippy::too_many_arguments)] // a command's words and context, as Host::call takes them
+fn exec_here(
+    core: &Core,
+    spec: &'static CommandSpec,
+    argv: &[&[u8]],
+    db: usize,
+    proto: Proto,
+    propagate: bool,
+    tx: Option<u64>,
+    out: &mut Vec<u8>,
+) {
+    let Kind::Keyed { handler, .. } = spec.kind else {
+        return;
+    };
+    let words = owned(argv);
+    let mut run = || {
+        let mut shard = core.shard.borrow_mut();
+        shard.journal.muted = !propagate;
+        shard.execute(spec, handler, db, words.args(), out, proto);
+    };
+    match tx {
+        Some(_) => core.in_block(tx, run),
+        None => run(),
+    }
+}
+
+/// The shard a key lives on.
+fn shard_of(core: &Core, key: &[u8]) -> usize {
+    core.shared.shard_of(key)
+}
+
+/// The host of a run on one shard: keys of this shard only, and none that a multi-shard
+/// operation (other than `tx`, the caller's) holds unless the script declared it.
+struct Local<'a> {
+    core: &'a Core,
+    declared: &'a [Vec<u8>],
+    tx: Option<u64>,
+}
+
+impl script::Host for Local<'_> {
+    fn call(
+        &mut self,
+        spec: &'static CommandSpec,
+        argv: &[&[u8]],
+        db: usize,
+        proto: Proto,
+        propagate: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), script::Refusal> {
+        let core = self.core;
+        match spec.kind {
+            Kind::Keyed { split, .. } => {
+                if split == Split::Runtime(engine::Rt::Sort)
+                    && core.shards() > 1
+                    && engine::cmd::sort::uses_patterns(owned(argv).args())
+                {
+                    return Err(script::Refusal::Retry);
+                }
+                for p in spec.key_positions(argv) {
+                    let key = argv[p];
+                    if shard_of(core, key) != core.id {
+                        return Err(script::Refusal::Retry);
+                    }
+                    let declared = self.declared.iter().any(|d| d == key);
+                    if !declared && !core.keys_free_in(db, key, self.tx) {
+                        return Err(script::Refusal::Retry);
+                    }
+                }
+                exec_here(core, spec, argv, db, proto, propagate, None, out);
+                Ok(())
+            }
+            Kind::Runtime(rt) => runtime_call(core, rt, spec, argv, db, proto, out, None),
+        }
+    }
+}
+
+/// The host of a run that holds every shard (`tx`): keys anywhere, other shards called
+/// synchronously.
+struct Broad<'a> {
+    core: &'a Core,
+    tx: u64,
+}
+
+impl Broad<'_> {
+    /// Runs `argv` on `shard` (this one or another) and appends its reply.
+    #[allow(clippy::too_many_arguments)] // Host::call's words and context, and the shard
+    fn on_shard(
+        &self,
+        shard: usize,
+        spec: &'static CommandSpec,
+        argv: &[&[u8]],
+        db: usize,
+        proto: Proto,
+        propagate: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), script::Refusal> {
+        let core = self.core;
+        if shard == core.id {
+            exec_here(core, spec, argv, db, proto, propagate, Some(self.tx), out);
+            return Ok(());
+        }
+        let Kind::Keyed { handler, .. } = spec.kind else {
+            return Err(script::Refusal::Error("ERR internal error".into()));
+        };
+        let mut batch = Batch::default();
+        batch.push(spec, handler, db, proto, argv.iter().copied());
+        // set_repl(REPL_NONE) reaches only this shard's journal: other shards record.
+        match core.call_blocking(shard, Op::Batch(batch), self.tx) {
+            Some(Reply::Batch(b)) => {
+                out.extend_from_slice(b.reply(0));
+                if !b.events.is_empty() {
+                    if let Some(me) = core.rc() {
+                        crate::pubsub::publish_detached(
+                            &me,
+                            b.events.into_iter().map(|(_, e)| e).collect(),
+                        );
+                    }
+                }
+                Ok(())
+            }
+            _ => Err(script::Refusal::Error(
+                "ERR shard did not answer (shutting down)".into(),
+            )),
+        }
+    }
+}
+
+impl script::Host for Broad<'_> {
+    fn call(
+        &mut self,
+        spec: &'static CommandSpec,
+        argv: &[&[u8]],
+        db: usize,
+        proto: Proto,
+        propagate: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), script::Refusal> {
+        let core = self.core;
+        let Kind::Keyed { split, .. } = spec.kind else {
+            let Kind::Runtime(rt) = spec.kind else {
+                unreachable!()
+            };
+            return runtime_call(core, rt, spec, argv, db, proto, out, Some(self.tx));
+        };
+        if split == Split::Runtime(engine::Rt::Sort)
+            && core.shards() > 1
+            && engine::cmd::sort::uses_patterns(owned(argv).args())
+        {
+            return Err(script::Refusal::Error(
+                "ERR SORT with BY or GET patterns inside a script on several shards is not supported by percore yet".into(),
+            ));
+        }
+        let positions: Vec<usize> = spec.key_positions(argv).collect();
+        let mut shards: Vec<usize> = positions.iter().map(|&p| shard_of(core, argv[p])).collect();
+        shards.sort_unstable();
+        shards.dedup();
+        if shards.len() <= 1 {
+            let shard = shards.first().copied().unwrap_or(core.id);
+            return self.on_shard(shard, spec, argv, db, proto, propagate, out);
+        }
+        // Keys on several shards: the split rules of the command path, run shard by shard.
+        let step = spec.step.max(1) as usize;
+        match split {
+            Split::SumInt | Split::AllOk => {
+                if matches!(split, Split::AllOk) && !(argv.len() - 1).is_multiple_of(step) {
+                    Writer::new(out, proto).error(&format!(
+                        "ERR wrong number of arguments for '{}' command",
+                        spec.name
+                    ));
+                    return Ok(());
+                }
+                let mut sum = 0i64;
+                for &s in &shards {
+                    let mut words: Vec<&[u8]> = vec![argv[0]];
+                    for &p in &positions {
+                        if shard_of(core, argv[p]) == s {
+                            words.extend_from_slice(&argv[p..(p + step).min(argv.len())]);
+                        }
+                    }
+                    let mut part = Vec::new();
+                    self.on_shard(s, spec, &words, db, proto, propagate, &mut part)?;
+                    if part.first() == Some(&b'-') {
+                        out.extend_from_slice(&part);
+                        return Ok(());
+                    }
+                    if let Some(n) = part
+                        .strip_prefix(b":")
+                        .and_then(|r| std::str::from_utf8(r).ok())
+                        .and_then(|r| r.trim_end().parse::<i64>().ok())
+                    {
+                        sum += n;
+                    }
+                }
+                let mut w = Writer::new(out, proto);
+                if matches!(split, Split::AllOk) {
+                    w.ok();
+                } else {
+                    w.integer(sum);
+                }
+                Ok(())
+            }
+            Split::PerKeyArray => {
+                Writer::new(out, proto).array(positions.len());
+                for &p in &positions {
+                    let words = [argv[0], argv[p]];
+                    let mut part = Vec::new();
+                    let s = shard_of(core, argv[p]);
+                    self.on_shard(s, spec, &words, db, proto, propagate, &mut part)?;
+                    // "*1\r\n" then the element.
+                    let at = part.windows(2).position(|w| w == b"\r\n").map_or(0, |i| i + 2);
+                    out.extend_from_slice(&part[at..]);
+                }
+                Ok(())
+            }
+            _ => Err(script::Refusal::Error(format!(
+                "ERR '{}' with keys on several shards inside a script is not supported by percore yet: give its keys one hash tag",
+                spec.name
+            ))),
+        }
+    }
+}
+
+/// The commands of the runtime that scripts may call, run here. Whole-keyspace ones need
+/// every shard: on several shards only a broad run (`tx`) may call them.
+#[allow(clippy::too_many_arguments)]
+fn runtime_call(
+    core: &Core,
+    rt: engine::Rt,
+    spec: &'static CommandSpec,
+    argv: &[&[u8]],
+    db: usize,
+    proto: Proto,
+    out: &mut Vec<u8>,
+    tx: Option<u64>,
+) -> Result<(), script::Refusal> {
+    use engine::Rt;
+    let mut w = Writer::new(out, proto);
+    let single = core.shards() == 1;
+    match rt {
+        Rt::Ping => match argv.len() {
+            1 => w.simple(b"PONG"),
+            _ => w.bulk(argv[1]),
+        },
+        Rt::Echo => w.bulk(argv[1]),
+        Rt::Time => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            w.array(2);
+            w.bulk(now.as_secs().to_string().as_bytes());
+            w.bulk(now.subsec_micros().to_string().as_bytes());
+        }
+        Rt::Dbsize | Rt::Keys | Rt::FlushDb | Rt::FlushAll if !single && tx.is_none() => {
+            return Err(script::Refusal::Retry)
+        }
+        Rt::FlushDb | Rt::FlushAll => {
+            let lazy = match argv.get(1).map(|a| a.to_ascii_lowercase()) {
+                None => false,
+                Some(a) if argv.len() == 2 && a == b"async" => true,
+                Some(a) if argv.len() == 2 && a == b"sync" => false,
+                _ => {
+                    w.error("ERR syntax error");
+                    return Ok(());
+                }
+            };
+            let db = (rt == Rt::FlushDb).then_some(db);
+            let flush = || crate::core::calls::Flush {
+                db,
+                lazy,
+                journal: true,
+            };
+            core.in_block(tx, || flush().run(core));
+            if let Some(tx) = tx {
+                for s in (0..core.shards()).filter(|&s| s != core.id) {
+                    core.call_blocking(s, Op::Call(Box::new(flush())), tx);
+                }
+            }
+            w.ok();
+        }
+        Rt::Dbsize => {
+            let mut n = core.shard.borrow().dbsize(db);
+            if let Some(tx) = tx {
+                for s in (0..core.shards()).filter(|&s| s != core.id) {
+                    n += remote_count(core, s, db, tx);
+                }
+            }
+            w.integer(n as i64);
+        }
+        Rt::Keys => {
+            let pattern = argv[1];
+            let mut keys = core.shard.borrow().keys(db, pattern);
+            if let Some(tx) = tx {
+                for s in (0..core.shards()).filter(|&s| s != core.id) {
+                    keys.extend(remote_keys(core, s, db, pattern, tx));
+                }
+            }
+            w.array(keys.len());
+            for k in &keys {
+                w.bulk(k);
+            }
+        }
+        _ => {
+            let _ = spec;
+            w.error(&format!(
+                "ERR '{}' inside a script is not supported by percore yet",
+                spec.name
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// DBSIZE of `db` on another shard, from a broad run.
+fn remote_count(core: &Core, shard: usize, db: usize, tx: u64) -> usize {
+    match core.call_blocking(
+        shard,
+        Op::Call(Box::new(crate::core::calls::Dbsize(db))),
+        tx,
+    ) {
+        Some(Reply::Any(b)) => b.downcast::<i64>().map_or(0, |n| *n as usize),
+        _ => 0,
+    }
+}
+
+/// KEYS `pattern` of `db` on another shard, from a broad run.
+fn remote_keys(core: &Core, shard: usize, db: usize, pattern: &[u8], tx: u64) -> Vec<Vec<u8>> {
+    let call = crate::core::calls::Keys {
+        db,
+        pattern: pattern.to_vec(),
+    };
+    match core.call_blocking(shard, Op::Call(Box::new(call)), tx) {
+        Some(Reply::Any(b)) => b.downcast::<Vec<Vec<u8>>>().map(|k| *k).unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+/// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO.
+pub async fn eval(c: &mut Conn, spec: &'static CommandSpec, args: Args<'_>) {
+    let by_sha = spec.name.starts_with("evalsha");
+    let read_only = spec.flags.has(Flags::READONLY);
+    let Some(numkeys) = engine::args::parse_i64(args.get(2)) else {
+        return c.error("ERR value is not an integer or out of range");
+    };
+    if numkeys > args.len() as i64 - 3 {
+        return c.error("ERR Number of keys can't be greater than number of args");
+    }
+    if numkeys < 0 {
+        return c.error("ERR Number of keys can't be negative");
+    }
+    let (sha, body) = if by_sha {
+        let given = args.get(1);
+        if given.len() != 40 {
+            return c.error(NOSCRIPT);
+        }
+        let mut sha = [0u8; 40];
+        for (d, s) in sha.iter_mut().zip(given) {
+            *d = s.to_ascii_lowercase();
+        }
+        (sha, None)
+    } else {
+        let body: Arc<[u8]> = Arc::from(args.get(1));
+        (script::sha1hex(&body), Some(body))
+    };
+    let n = numkeys as usize;
+    let keys: Vec<Vec<u8>> = (3..3 + n).map(|i| args.get(i).to_vec()).collect();
+    let argv: Vec<Vec<u8>> = (3 + n..args.len()).map(|i| args.get(i).to_vec()).collect();
+    let core = c.core.clone();
+    let mut shards: Vec<usize> = keys.iter().map(|k| core.shared.shard_of(k)).collect();
+    shards.sort_unstable();
+    shards.dedup();
+    let call = EvalCall {
+        sha,
+        body,
+        keys,
+        args: argv,
+        db: c.db,
+        read_only,
+        proto: c.proto,
+        tx: c.tx,
+    };
+    let learned = core.shards() > 1 && core.broad_scripts.borrow().contains(&sha);
+    let out = match shards.len() {
+        _ if learned && c.tx.is_none() => EvalOut {
+            reply: Vec::new(),
+            again: Some(Box::new(call)),
+            learn: false,
+        },
+        0 => core.ask_tx(core.id, call, c.tx).await,
+        1 => core.ask_tx(shards[0], call, c.tx).await,
+        _ => EvalOut {
+            reply: Vec::new(),
+            again: Some(Box::new(call)),
+            learn: false,
+        },
+    };
+    if out.learn {
+        core.broad_scripts.borrow_mut().insert(sha);
+    }
+    let reply = match out.again {
+        None => out.reply,
+        Some(_) if c.tx.is_some() => {
+            return c.error(
+                "ERR a script inside MULTI must declare in KEYS every key it uses, and they must share one shard in percore",
+            )
+        }
+        Some(call) => broad(&core, c.in_read, *call).await,
+    };
+    c.out.extend_from_slice(&reply);
+}
+
+/// Runs the script on this core with every shard locked.
+async fn broad(core: &Rc<Core>, in_read: bool, call: EvalCall) -> Vec<u8> {
+    let txn = Txn::begin(core, None, Scope::Every { in_read }).await;
+    core.shard.borrow_mut().set_time(engine::shard::unix_ms());
+    let mut host = Broad { core, tx: txn.tx };
+    let (reply, _) = run_script(core, &call, &mut host);
+    core.serve_ready();
+    core.publish_events();
+    txn.end(core).await;
+    reply
+}
+
+/// SCRIPT LOAD | EXISTS | FLUSH | KILL | HELP.
+pub async fn script_cmd(c: &mut Conn, args: Args<'_>) {
+    let sub = args.get(1).to_ascii_lowercase();
+    let core = c.core.clone();
+    match (sub.as_slice(), args.len()) {
+        (b"help", 2) => {
+            let lines = [
+                "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "DEBUG (YES|SYNC|NO)",
+                "    Set the debug mode for subsequent scripts executed.",
+                "EXISTS <sha1> [<sha1> ...]",
+                "    Return information about the existence of the scripts in the script cache.",
+                "FLUSH [ASYNC|SYNC]",
+                "    Flush the Lua scripts cache. Very dangerous on replicas.",
+                "    When called without the optional mode argument, the behavior is determined by the",
+                "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+                "    * ASYNC: Asynchronously flush the scripts cache.",
+                "    * SYNC: Synchronously flush the scripts cache.",
+                "KILL",
+                "    Kill the currently executing Lua script.",
+                "LOAD <script>",
+                "    Load a script into the scripts cache without executing it.",
+                "HELP",
+                "    Prints this help.",
+            ];
+            let mut w = c.writer();
+            w.array(lines.len());
+            for l in lines {
+                w.simple(l.as_bytes());
+            }
+        }
+        (b"load", 3) => {
+            let body: Arc<[u8]> = Arc::from(args.get(2));
+            let loaded = {
+                let mut lua = core.lua.borrow_mut();
+                match lua.as_mut() {
+                    Some(e) => e.load(&body),
+                    None => match script::Engine::new() {
+                        Ok(e) => lua.insert(e).load(&body),
+                        Err(e) => Err(format!("ERR could not start Lua: {e}")),
+                    },
+                }
+            };
+            match loaded {
+                Ok(sha) => {
+                    core.shared.scripts.insert(sha, body);
+                    c.writer().bulk(&sha);
+                }
+                Err(msg) => c.error(&msg),
+            }
+        }
+        (b"exists", n) if n >= 3 => {
+            let mut w = c.writer();
+            w.array(n - 2);
+            for i in 2..n {
+                let given = args.get(i);
+                let mut sha = [0u8; 40];
+                let found = given.len() == 40 && {
+                    for (d, s) in sha.iter_mut().zip(given) {
+                        *d = s.to_ascii_lowercase();
+                    }
+                    core.shared.scripts.contains(&sha)
+                };
+                w.integer(found as i64);
+            }
+        }
+        (b"flush", 2 | 3) => {
+            if args.len() == 3 {
+                let mode = args.get(2).to_ascii_lowercase();
+                if mode != b"sync" && mode != b"async" {
+                    return c.error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+                }
+            }
+            core.shared.scripts.clear();
+            core.ask_all(|_| crate::core::calls::FlushScripts, None)
+                .await;
+            c.writer().ok();
+        }
+        (b"kill", 2) => c.error("NOTBUSY No scripts in execution right now."),
+        (b"debug", 3) => c.error("ERR SCRIPT DEBUG is not supported by percore"),
+        _ => {
+            let name = String::from_utf8_lossy(args.get(1)).into_owned();
+            c.error(&format!(
+                "ERR unknown subcommand or wrong number of arguments for '{name}'. Try SCRIPT HELP."
+            ));
+        }
+    }
+}
