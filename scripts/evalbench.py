@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""EVALSHA as users run it (issue 15): memtier_benchmark sending EVALSHA of two small scripts
+to percore (one shard) and redis-server in the same run, server pinned to CPU 0 and memtier
+to CPU 1, 50 connections, pipeline 1 and 16. Scripts: INCR + EXPIRE of one key, and a
+two-key script whose keys share a hash tag (INCR one, SET the other to its value). Reports
+ops/s and server CPU per call (utime+stime from /proc), the median of the rounds, and the
+ratios percore / redis-server.
+
+Usage: scripts/evalbench.py [--rounds 3] [--duration 5] [--out benches/scripting]
+"""
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402  (the servers and their CPU accounting)
+
+SCRIPTS = {
+    "incr-expire": ("redis.call('incr', KEYS[1]); return redis.call('expire', KEYS[1], 100)", 1),
+    "two-keys-tag": (
+        "local n = redis.call('incr', KEYS[1]); redis.call('set', KEYS[2], n); return n",
+        2,
+    ),
+}
+
+
+def memtier(sha, nkeys, pipeline, duration):
+    keys = ["{__key__}a", "{__key__}b"][:nkeys] if nkeys == 2 else ["__key__"]
+    command = " ".join(["evalsha", sha, str(nkeys)] + keys)
+    argv = ["taskset", "-c", bench.LOAD_CPUS, "memtier_benchmark", "-s", "127.0.0.1",
+            "-p", str(bench.PORT), "--hide-histogram", "-t", "1", "-c", "50",
+            "--pipeline", str(pipeline), f"--test-time={duration}",
+            f"--command={command}", "--command-key-pattern=R", "--key-maximum=100000"]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    total = [line for line in out.splitlines() if line.startswith("Totals")]
+    ops = float(total[-1].split()[1])
+    m = re.search(r"(\d+) total ops", out)
+    return ops, (int(m.group(1)) if m else None)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--duration", type=int, default=5)
+    ap.add_argument("--out", default=os.path.join(bench.ROOT, "benches", "scripting"))
+    a = ap.parse_args()
+    bench.OUT = a.out
+    cmds = bench.server_cmds()
+    servers = ["percore", "redis"]
+    rows = {}
+    for rnd in range(a.rounds):
+        for name in servers:
+            for script, (body, nkeys) in SCRIPTS.items():
+                for pipeline in (1, 16):
+                    srv = bench.Server(name, cmds[name])
+                    try:
+                        sha = bench.command(srv.sock, "SCRIPT", "LOAD", body).split(b"\r\n")[1].decode()
+                        cpu0 = srv.cpu_seconds()
+                        ops, total = memtier(sha, nkeys, pipeline, a.duration)
+                        cpu = srv.cpu_seconds() - cpu0
+                    finally:
+                        srv.stop()
+                    calls = total or ops * a.duration
+                    rows.setdefault((script, pipeline, name), []).append((ops, cpu / calls * 1e6))
+                    print(f"round {rnd} {name} {script} P{pipeline}: {ops:.0f} ops/s, "
+                          f"{cpu / calls * 1e6:.2f} us CPU/call", flush=True)
+    os.makedirs(a.out, exist_ok=True)
+    lines = ["# EVALSHA, percore (1 shard) vs redis-server, same run", "",
+             f"memtier_benchmark, 50 connections, {a.rounds} rounds of {a.duration} s, server on CPU 0, "
+             "memtier on CPU 1; medians.", "",
+             "| script | pipeline | percore ops/s | redis ops/s | ops ratio | percore CPU/call (µs) | redis CPU/call (µs) | CPU ratio |",
+             "|---|---|---|---|---|---|---|---|"]
+    for script in SCRIPTS:
+        for pipeline in (1, 16):
+            p = rows[(script, pipeline, "percore")]
+            r = rows[(script, pipeline, "redis")]
+            po, pc = statistics.median(x[0] for x in p), statistics.median(x[1] for x in p)
+            ro, rc = statistics.median(x[0] for x in r), statistics.median(x[1] for x in r)
+            lines.append(f"| {script} | {pipeline} | {po:.0f} | {ro:.0f} | {po / ro:.2f} | "
+                         f"{pc:.2f} | {rc:.2f} | {pc / rc:.2f} |")
+    text = "\n".join(lines) + "\n"
+    with open(os.path.join(a.out, "RESULTS.md"), "w") as f:
+        f.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
