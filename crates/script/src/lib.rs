@@ -30,13 +30,13 @@ const REDIS_VERSION_NUM: u32 = 0x0007_000f;
 
 /// Runs the commands a script calls.
 pub trait Host {
-    /// Runs `argv` (already checked: a known command, its arity, allowed in scripts) against
+    /// Runs `args` (already checked: a known command, its arity, allowed in scripts) against
     /// database `db` and appends its reply, in `proto`, to `out`. `propagate`: whether its
     /// effects go to the journal (`redis.set_repl`).
     fn call(
         &mut self,
         spec: &'static CommandSpec,
-        argv: &[&[u8]],
+        args: engine::Args,
         db: usize,
         proto: Proto,
         propagate: bool,
@@ -109,6 +109,8 @@ struct Run {
     wrote: bool,
     retry: bool,
     missed: bool,
+    /// The words of the call in progress, reused by every call.
+    words: engine::args::OwnedArgs,
     /// A reply buffer reused by every call.
     scratch: Vec<u8>,
 }
@@ -582,6 +584,7 @@ impl Engine {
             wrote: false,
             retry: false,
             missed: false,
+            words: Default::default(),
             scratch: Vec::new(),
         });
         let set = |name: &str, items: &[&[u8]]| -> mlua::Result<()> {
@@ -758,18 +761,27 @@ fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Value> {
     Ok(Value::Table(t))
 }
 
-/// Converts `redis.call`'s arguments as Redis does: numbers as `%.17g`, strings as they are.
-fn call_args(args: &MultiValue) -> Option<Vec<Vec<u8>>> {
-    let mut out = Vec::with_capacity(args.len());
+/// Converts `redis.call`'s arguments as Redis does (numbers as `%.17g`, strings as they
+/// are) into `into`, reused from call to call; false if one is neither.
+fn call_args(args: &MultiValue, into: &mut engine::args::OwnedArgs) -> bool {
+    into.buf.clear();
+    into.ranges.clear();
     for v in args.iter() {
-        out.push(match v {
-            Value::String(s) => s.as_bytes().to_vec(),
-            Value::Number(n) => format_c(*n, b"%.17g\0").into_bytes(),
-            Value::Integer(n) => n.to_string().into_bytes(),
-            _ => return None,
+        let start = into.buf.len() as u32;
+        match v {
+            Value::String(s) => into.buf.extend_from_slice(&s.as_bytes()),
+            Value::Number(n) => into
+                .buf
+                .extend_from_slice(format_c(*n, b"%.17g\0").as_bytes()),
+            Value::Integer(n) => into.buf.extend_from_slice(n.to_string().as_bytes()),
+            _ => return false,
+        }
+        into.ranges.push(resp::Arg {
+            start,
+            end: into.buf.len() as u32,
         });
     }
-    Some(out)
+    true
 }
 
 /// `redis.call` (`raise`) and `redis.pcall`: (the reply as Lua sees it, whether to raise it).
@@ -793,10 +805,32 @@ fn call(lua: &Lua, run: &RunCell, raise: bool, args: MultiValue) -> mlua::Result
     if args.is_empty() {
         return fail("Please specify at least one argument for this redis lib call");
     }
-    let Some(argv) = call_args(&args) else {
-        return fail("Lua redis lib command arguments must be strings or integers");
+    let mut words = std::mem::take(&mut run.words);
+    let ok = call_args(&args, &mut words);
+    drop(args);
+    let out = if ok {
+        call_words(lua, run, raise, &words)
+    } else {
+        fail("Lua redis lib command arguments must be strings or integers")
     };
-    let Some(spec) = engine::lookup(&argv[0]) else {
+    run.words = words;
+    out
+}
+
+/// `call` once the arguments are words.
+fn call_words(
+    lua: &Lua,
+    run: &mut Run,
+    raise: bool,
+    words: &engine::args::OwnedArgs,
+) -> mlua::Result<(Value, bool)> {
+    let fail = |msg: &str| -> mlua::Result<(Value, bool)> {
+        let t = convert::error_table(lua, msg.as_bytes())?;
+        t.raw_set("ignore_error_stats_update", true)?;
+        Ok((Value::Table(t), raise))
+    };
+    let argv = words.args();
+    let Some(spec) = engine::lookup(argv.get(0)) else {
         return fail("Unknown Redis command called from script");
     };
     if !spec.arity_ok(argv.len()) {
@@ -818,7 +852,7 @@ fn call(lua: &Lua, run: &RunCell, raise: bool, args: MultiValue) -> mlua::Result
     scratch.clear();
     if matches!(spec.kind, engine::Kind::Runtime(engine::Rt::Select)) {
         // The script's own database: it does not change the caller's.
-        let db = std::str::from_utf8(&argv[1])
+        let db = std::str::from_utf8(argv.get(1))
             .ok()
             .and_then(|s| s.parse::<i64>().ok());
         let mut w = Writer::new(&mut scratch, proto);
@@ -833,15 +867,13 @@ fn call(lua: &Lua, run: &RunCell, raise: bool, args: MultiValue) -> mlua::Result
             }
         }
     } else {
-        let words: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
         // SAFETY: `eval` set the pointer from a live `&mut dyn Host` for this run, and
         // nothing else uses the host while the script runs.
         let host = unsafe { &mut *run.host };
-        match host.call(spec, &words, run.db, proto, run.propagate, &mut scratch) {
+        match host.call(spec, argv, run.db, proto, run.propagate, &mut scratch) {
             Ok(()) => {}
             Err(Refusal::Retry) if !run.wrote => {
                 run.retry = true;
-                drop(guard);
                 // Every line from here raises again, so no pcall can go on past it.
                 lua.set_hook(mlua::HookTriggers::EVERY_LINE, |_, _| {
                     Err(mlua::Error::runtime("Script stopped to run again"))
@@ -924,7 +956,7 @@ mod tests {
         fn call(
             &mut self,
             spec: &'static CommandSpec,
-            argv: &[&[u8]],
+            argv: engine::Args,
             _db: usize,
             proto: Proto,
             _propagate: bool,
@@ -932,14 +964,14 @@ mod tests {
         ) -> Result<(), Refusal> {
             let mut w = Writer::new(out, proto);
             match spec.name {
-                "get" => match self.0.borrow().get(argv[1]) {
+                "get" => match self.0.borrow().get(argv.get(1)) {
                     Some(v) => w.bulk(v),
                     None => w.null(),
                 },
                 "set" => {
                     self.0
                         .borrow_mut()
-                        .insert(argv[1].to_vec(), argv[2].to_vec());
+                        .insert(argv.get(1).to_vec(), argv.get(2).to_vec());
                     w.ok();
                 }
                 "incr" => {

@@ -655,6 +655,12 @@ impl Conn {
             Kind::Runtime(engine::Rt::Publish) if self.publish_can_pipeline() => {
                 crate::pubsub::publish_pipelined(self, args).await;
             }
+            // Straight to the scripts: not through `runtime::run`, whose future (every
+            // runtime command's state) costs a large copy per call.
+            Kind::Runtime(engine::Rt::Eval) => {
+                self.flush().await;
+                crate::scripting::eval(self, spec, args).await;
+            }
             Kind::Runtime(rt) => {
                 self.flush().await;
                 crate::runtime::run(self, rt, spec, args).await;

@@ -451,6 +451,15 @@ impl Core {
         }
     }
 
+    /// Runs a typed call on this core's shard now (inside `tx`, if any): `send_call` to
+    /// itself without boxing the reply.
+    pub fn run_here<C: Call>(&self, call: C, tx: Option<u64>) -> C::Out {
+        match tx {
+            Some(_) => self.in_block(tx, || self.run_call(call)),
+            None => self.run_call(call),
+        }
+    }
+
     /// Runs a typed call on `shard` and returns its reply.
     pub async fn ask<C: Call>(self: &Rc<Self>, shard: usize, call: C) -> C::Out {
         self.send_call(shard, call, None).await.wait().await

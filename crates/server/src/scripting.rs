@@ -28,8 +28,9 @@ struct EvalCall {
     sha: [u8; 40],
     /// The body, for EVAL (EVALSHA finds it in the registry).
     body: Option<Arc<[u8]>>,
-    keys: Vec<Vec<u8>>,
-    args: Vec<Vec<u8>>,
+    /// KEYS then ARGV, in one buffer.
+    words: engine::args::OwnedArgs,
+    numkeys: usize,
     db: usize,
     read_only: bool,
     proto: Proto,
@@ -49,12 +50,14 @@ struct EvalOut {
 impl Call for EvalCall {
     type Out = EvalOut;
     fn touches(&self) -> Touches<'_> {
-        Touches::Keys(self.db, self.keys.iter().map(Vec::as_slice).collect())
+        let words = self.words.args();
+        Touches::Keys(self.db, (0..self.numkeys).map(|i| words.get(i)).collect())
     }
     fn run(self, core: &Core) -> EvalOut {
         let mut host = Local {
             core,
-            declared: &self.keys,
+            declared: self.words.args(),
+            numkeys: self.numkeys,
             tx: self.tx,
         };
         let (reply, outcome) = run_script(core, &self, &mut host);
@@ -122,8 +125,9 @@ fn run_script(
             core.shared.scripts.insert(call.sha, body);
         }
     }
-    let keys: Vec<&[u8]> = call.keys.iter().map(Vec::as_slice).collect();
-    let args: Vec<&[u8]> = call.args.iter().map(Vec::as_slice).collect();
+    let words = call.words.args();
+    let keys: Vec<&[u8]> = (0..call.numkeys).map(|i| words.get(i)).collect();
+    let args: Vec<&[u8]> = (call.numkeys..words.len()).map(|i| words.get(i)).collect();
     let eval = script::Eval {
         keys: &keys,
         args: &args,
@@ -152,7 +156,7 @@ fn owned(argv: &[&[u8]]) -> engine::args::OwnedArgs {
 fn exec_here(
     core: &Core,
     spec: &'static CommandSpec,
-    argv: &[&[u8]],
+    args: Args,
     db: usize,
     proto: Proto,
     propagate: bool,
@@ -162,11 +166,10 @@ fn exec_here(
     let Kind::Keyed { handler, .. } = spec.kind else {
         return;
     };
-    let words = owned(argv);
     let mut run = || {
         let mut shard = core.shard.borrow_mut();
         shard.journal.muted = !propagate;
-        shard.execute(spec, handler, db, words.args(), out, proto);
+        shard.execute(spec, handler, db, args, out, proto);
     };
     match tx {
         Some(_) => core.in_block(tx, run),
@@ -183,7 +186,9 @@ fn shard_of(core: &Core, key: &[u8]) -> usize {
 /// operation (other than `tx`, the caller's) holds unless the script declared it.
 struct Local<'a> {
     core: &'a Core,
-    declared: &'a [Vec<u8>],
+    /// The script's KEYS (the first `numkeys` words).
+    declared: Args<'a>,
+    numkeys: usize,
     tx: Option<u64>,
 }
 
@@ -191,7 +196,7 @@ impl script::Host for Local<'_> {
     fn call(
         &mut self,
         spec: &'static CommandSpec,
-        argv: &[&[u8]],
+        args: Args,
         db: usize,
         proto: Proto,
         propagate: bool,
@@ -202,24 +207,27 @@ impl script::Host for Local<'_> {
             Kind::Keyed { split, .. } => {
                 if split == Split::Runtime(engine::Rt::Sort)
                     && core.shards() > 1
-                    && engine::cmd::sort::uses_patterns(owned(argv).args())
+                    && engine::cmd::sort::uses_patterns(args)
                 {
                     return Err(script::Refusal::Retry);
                 }
-                for p in spec.key_positions(argv) {
-                    let key = argv[p];
+                for p in spec.key_positions(&args) {
+                    let key = args.get(p);
                     if shard_of(core, key) != core.id {
                         return Err(script::Refusal::Retry);
                     }
-                    let declared = self.declared.iter().any(|d| d == key);
+                    let declared = (0..self.numkeys).any(|i| self.declared.get(i) == key);
                     if !declared && !core.keys_free_in(db, key, self.tx) {
                         return Err(script::Refusal::Retry);
                     }
                 }
-                exec_here(core, spec, argv, db, proto, propagate, None, out);
+                exec_here(core, spec, args, db, proto, propagate, None, out);
                 Ok(())
             }
-            Kind::Runtime(rt) => runtime_call(core, rt, spec, argv, db, proto, out, None),
+            Kind::Runtime(rt) => {
+                let argv: Vec<&[u8]> = args.iter().collect();
+                runtime_call(core, rt, spec, &argv, db, proto, out, None)
+            }
         }
     }
 }
@@ -246,7 +254,17 @@ impl Broad<'_> {
     ) -> Result<(), script::Refusal> {
         let core = self.core;
         if shard == core.id {
-            exec_here(core, spec, argv, db, proto, propagate, Some(self.tx), out);
+            let words = owned(argv);
+            exec_here(
+                core,
+                spec,
+                words.args(),
+                db,
+                proto,
+                propagate,
+                Some(self.tx),
+                out,
+            );
             return Ok(());
         }
         let Kind::Keyed { handler, .. } = spec.kind else {
@@ -279,13 +297,15 @@ impl script::Host for Broad<'_> {
     fn call(
         &mut self,
         spec: &'static CommandSpec,
-        argv: &[&[u8]],
+        args: Args,
         db: usize,
         proto: Proto,
         propagate: bool,
         out: &mut Vec<u8>,
     ) -> Result<(), script::Refusal> {
         let core = self.core;
+        let argv: Vec<&[u8]> = args.iter().collect();
+        let argv = &argv[..];
         let Kind::Keyed { split, .. } = spec.kind else {
             let Kind::Runtime(rt) = spec.kind else {
                 unreachable!()
@@ -294,7 +314,7 @@ impl script::Host for Broad<'_> {
         };
         if split == Split::Runtime(engine::Rt::Sort)
             && core.shards() > 1
-            && engine::cmd::sort::uses_patterns(owned(argv).args())
+            && engine::cmd::sort::uses_patterns(args)
         {
             return Err(script::Refusal::Error(
                 "ERR SORT with BY or GET patterns inside a script on several shards is not supported by percore yet".into(),
@@ -512,17 +532,26 @@ pub async fn eval(c: &mut Conn, spec: &'static CommandSpec, args: Args<'_>) {
         (script::sha1hex(&body), Some(body))
     };
     let n = numkeys as usize;
-    let keys: Vec<Vec<u8>> = (3..3 + n).map(|i| args.get(i).to_vec()).collect();
-    let argv: Vec<Vec<u8>> = (3 + n..args.len()).map(|i| args.get(i).to_vec()).collect();
+    let mut words = engine::args::OwnedArgs::default();
+    for i in 3..args.len() {
+        let start = words.buf.len() as u32;
+        words.buf.extend_from_slice(args.get(i));
+        words.ranges.push(resp::Arg {
+            start,
+            end: words.buf.len() as u32,
+        });
+    }
     let core = c.core.clone();
-    let mut shards: Vec<usize> = keys.iter().map(|k| core.shared.shard_of(k)).collect();
+    let mut shards: Vec<usize> = (3..3 + n)
+        .map(|i| core.shared.shard_of(args.get(i)))
+        .collect();
     shards.sort_unstable();
     shards.dedup();
     let call = EvalCall {
         sha,
         body,
-        keys,
-        args: argv,
+        words,
+        numkeys: n,
         db: c.db,
         read_only,
         proto: c.proto,
@@ -535,7 +564,8 @@ pub async fn eval(c: &mut Conn, spec: &'static CommandSpec, args: Args<'_>) {
             again: Some(Box::new(call)),
             learn: false,
         },
-        0 => core.ask_tx(core.id, call, c.tx).await,
+        0 => core.run_here(call, c.tx),
+        1 if shards[0] == core.id => core.run_here(call, c.tx),
         1 => core.ask_tx(shards[0], call, c.tx).await,
         _ => EvalOut {
             reply: Vec::new(),
