@@ -475,6 +475,11 @@ impl Engine {
             let f: Function = prim.raw_get(name)?;
             prim.raw_set(name, raising(&lua, f)?)?;
         }
+        // SAFETY: pushes one C function.
+        let pcall = unsafe {
+            lua.exec_raw::<Function>((), |l| mlua::ffi::lua_pushcfunction(l, redis_pcall))?
+        };
+        prim.raw_set("pcall_c", pcall)?;
         let env: Table = lua
             .load(include_str!("sandbox.lua"))
             .set_name("=sandbox")
@@ -674,6 +679,32 @@ unsafe extern "C-unwind" fn trampoline(l: *mut mlua::ffi::lua_State) -> libc::c_
     }
     ffi::lua_settop(l, -2);
     1
+}
+
+/// Redis' `pcall` (luaRedisPcall): Lua's, except that an error table's `err` string is what
+/// the caller gets. A C function of its own rather than mlua's `pcall`, which pushes its
+/// status after the results without room for it (an API check fails with many results).
+unsafe extern "C-unwind" fn redis_pcall(l: *mut mlua::ffi::lua_State) -> libc::c_int {
+    use mlua::ffi;
+    let argc = ffi::lua_gettop(l);
+    ffi::luaL_checkstack(l, 2, std::ptr::null());
+    // The status goes below the function first, so nothing is pushed above the results.
+    ffi::lua_pushboolean(l, 1);
+    ffi::lua_insert(l, 1);
+    if ffi::lua_pcall(l, argc - 1, ffi::LUA_MULTRET, 0) != 0 {
+        ffi::lua_remove(l, 1);
+        if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
+            ffi::lua_getfield(l, -1, c"err".as_ptr());
+            if ffi::lua_isstring(l, -1) != 0 {
+                ffi::lua_replace(l, -2);
+            } else {
+                ffi::lua_settop(l, -2);
+            }
+        }
+        ffi::lua_pushboolean(l, 0);
+        ffi::lua_insert(l, 1);
+    }
+    ffi::lua_gettop(l)
 }
 
 /// `f` (answering (value, raise)) as a C function that raises when told (`trampoline`).

@@ -6,8 +6,8 @@ local G, prim = ...
 
 local error, type, select, tostring, rawget, rawset, rawequal =
     error, type, select, tostring, rawget, rawset, rawequal
-local setmetatable, getmetatable, raw_next, raw_pcall, unpack =
-    setmetatable, getmetatable, next, pcall, unpack
+local setmetatable, getmetatable, raw_next, unpack =
+    setmetatable, getmetatable, next, unpack
 local floor = math.floor
 
 -- proxy -> real table, for the iteration and raw access functions below.
@@ -39,19 +39,9 @@ redis.replicate_commands = function() return true end
 redis.breakpoint = function() return false end
 redis.debug = function() end
 
--- Redis' pcall: an error table raised by redis.call is caught as its message.
-local function pcall_result(ok, ...)
-  if ok then return true, ... end
-  local e = ...
-  if type(e) == 'table' then
-    local m = e.err
-    if type(m) == 'string' or type(m) == 'number' then return false, m end
-  end
-  return false, e
-end
-G.pcall = function(...)
-  return pcall_result(raw_pcall(...))
-end
+-- Redis' pcall: an error table raised by redis.call is caught as its message (a C
+-- function made in lib.rs, `redis_pcall`).
+G.pcall = prim.pcall_c
 
 -- math.random and math.randomseed on Redis' rand48 (C functions made in lib.rs).
 math.random, math.randomseed = prim.random, prim.randomseed
