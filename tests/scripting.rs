@@ -442,3 +442,195 @@ print('ok')
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A script that spins until `ms` milliseconds have passed (by the server's clock), then
+/// returns `done`: long enough to be busy, bounded.
+const SPIN: &str =
+    "local function now() local t = redis.call('time') return t[1] * 1000000 + t[2] end \
+    local start = now() repeat until now() - start > tonumber(ARGV[1]) * 1000 return 'done'";
+
+/// Waits until `c` gets -BUSY for PING (the script has passed busy-reply-threshold).
+fn wait_busy(c: &mut Raw) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = c.cmd(&["PING"]);
+        if r.starts_with("-BUSY") {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never busy: {r}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// What a client sees of a busy script, on redis-server and percore alike: -BUSY, SCRIPT
+/// KILL of a script that has not written (its caller gets Redis' error), UNKILLABLE once it
+/// wrote, the commands allowed meanwhile, and SHUTDOWN NOSAVE ending the server.
+fn busy_session(port: u16) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut runner = Raw::connect(port);
+    let mut other = Raw::connect(port);
+    let mut buf = Vec::new();
+    let spin = "local i = 0 while true do i = i + 1 end";
+    resp::write_command(&mut buf, &[b"EVAL", spin.as_bytes(), b"1", b"busykey"]);
+    runner.send(&buf);
+    wait_busy(&mut other);
+    for cmd in [
+        &["GET", "busykey"][..],
+        &["SET", "busykey", "x"],
+        &["SCRIPT", "LOAD", "return 1"],
+        &["SHUTDOWN"],
+        &["MULTI"],
+        &["DISCARD"],
+        &["SCRIPT", "KILL"],
+    ] {
+        seen.push(format!("{cmd:?} -> {}", other.cmd(cmd)));
+    }
+    seen.push(format!("runner -> {}", runner.read_reply()));
+    seen.push(format!("after -> {}", other.cmd(&["SCRIPT", "KILL"])));
+    seen.push(format!("after -> {}", other.cmd(&["GET", "busykey"])));
+    // Written first: it cannot be killed; SHUTDOWN NOSAVE ends the server.
+    let body = "redis.call('set', KEYS[1], 'w') while true do end";
+    buf.clear();
+    resp::write_command(&mut buf, &[b"EVAL", body.as_bytes(), b"1", b"busykey"]);
+    runner.send(&buf);
+    wait_busy(&mut other);
+    seen.push(format!("kill -> {}", other.cmd(&["SCRIPT", "KILL"])));
+    seen.push(format!("get -> {}", other.cmd(&["GET", "busykey"])));
+    buf.clear();
+    resp::write_command(&mut buf, &[b"SHUTDOWN", b"NOSAVE"]);
+    other.send(&buf);
+    seen.push(format!("nosave -> {:?}", other.try_read_reply()));
+    seen.push(format!("runner -> {:?}", runner.try_read_reply()));
+    seen
+}
+
+#[test]
+fn busy_scripts_answer_as_redis_does() {
+    let mut redis = Server::redis_with(&["--busy-reply-threshold", "50"]);
+    let want = busy_session(redis.port);
+    assert!(redis.wait_exit(Duration::from_secs(10)).is_some());
+    for shards in [1, 2] {
+        let mut percore = Server::start_with(shards, &["--busy-reply-threshold", "50"]);
+        let got = busy_session(percore.port);
+        assert_eq!(got, want, "{shards} shard(s)");
+        assert!(
+            percore.wait_exit(Duration::from_secs(10)).is_some(),
+            "SHUTDOWN NOSAVE under a busy script"
+        );
+    }
+}
+
+/// A busy script holds only its shards: keys of other shards are served meanwhile, what
+/// would touch its shard waits or gets -BUSY, and once it ends everything goes on. Its
+/// writes reach the AOF whole.
+#[test]
+fn busy_scripts_hold_only_their_shards() {
+    let mut s = Server::start_with(
+        2,
+        &[
+            "--busy-reply-threshold",
+            "50",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+        ],
+    );
+    let mut c = Raw::connect(s.port);
+    // A key on each shard.
+    let map = engine::slot::SlotMap::new(2);
+    let key_on = |shard: usize| {
+        (0..)
+            .map(|i| format!("busy{i}"))
+            .find(|k| map.shard_of(k.as_bytes()) == shard)
+            .expect("a key on every shard")
+    };
+    let (a, b) = (key_on(0), key_on(1));
+    let (a, b) = (a.as_str(), b.as_str());
+    let script = format!(
+        "redis.call('set', KEYS[1], 'partial') {} redis.call('set', KEYS[1], 'whole') return 'done'",
+        SPIN.replace("return 'done'", "")
+    );
+    let mut runners: Vec<Raw> = (0..2).map(|_| Raw::connect(s.port)).collect();
+    // Two connections (one per core): each runs a busy script in turn, on the shard of `a`.
+    for r in runners.iter_mut() {
+        let mut buf = Vec::new();
+        resp::write_command(
+            &mut buf,
+            &[b"EVAL", script.as_bytes(), b"1", a.as_bytes(), b"1500"],
+        );
+        r.send(&buf);
+        wait_busy(&mut c);
+        let mut served_elsewhere = 0;
+        let mut busy_here = 0;
+        let mut probes: Vec<Raw> = (0..3).map(|_| Raw::connect(s.port)).collect();
+        for p in probes.iter_mut() {
+            match p.cmd(&["GET", a]).as_str() {
+                r if r.starts_with("-BUSY") => busy_here += 1,
+                other => panic!("the script's key was readable while it ran: {other}"),
+            }
+            if p.cmd(&["SET", b, "x"]) == "+OK\r\n" {
+                served_elsewhere += 1;
+            }
+        }
+        assert_eq!(busy_here, 3);
+        assert!(
+            served_elsewhere >= 1,
+            "keys of the other shard were not served"
+        );
+        assert_eq!(r.read_reply(), "$4\r\ndone\r\n");
+        assert_eq!(c.cmd(&["GET", a]), "$5\r\nwhole\r\n");
+    }
+    // After a restart (from the AOF) the script's effects are there whole (its records
+    // were held back while it was stopped, then written as one MULTI/EXEC).
+    drop(c);
+    drop(runners);
+    s.terminate();
+    assert!(s.wait_exit(Duration::from_secs(10)).is_some());
+    let s2 = Server::start_raw(
+        &[
+            "--port".into(),
+            s.port.to_string(),
+            "--dir".into(),
+            s.dir.display().to_string(),
+            "--shards".into(),
+            "2".into(),
+            "--appendonly".into(),
+            "yes".into(),
+        ],
+        s.port,
+    );
+    let mut c = Raw::connect(s2.port);
+    assert_eq!(c.cmd(&["GET", a]), "$5\r\nwhole\r\n");
+    assert_eq!(c.cmd(&["GET", b]), "$1\r\nx\r\n");
+}
+
+/// A script on several shards (keys it did not declare) holds them all while busy; SCRIPT
+/// KILL stops it if it has not written; commands on every shard go on afterwards.
+#[test]
+fn busy_scripts_on_every_shard_are_killed() {
+    let s = Server::start_with(2, &["--busy-reply-threshold", "50"]);
+    let mut c = Raw::connect(s.port);
+    let mut runner = Raw::connect(s.port);
+    let body = "redis.call('get', 'x1') redis.call('get', 'x2') redis.call('get', 'x3') \
+                while true do end";
+    let mut buf = Vec::new();
+    resp::write_command(&mut buf, &[b"EVAL", body.as_bytes(), b"0"]);
+    runner.send(&buf);
+    wait_busy(&mut c);
+    for k in ["x1", "x2", "x3", "x4"] {
+        assert!(c.cmd(&["GET", k]).starts_with("-BUSY"), "{k}");
+    }
+    assert_eq!(c.cmd(&["SCRIPT", "KILL"]), "+OK\r\n");
+    assert_eq!(
+        runner.read_reply(),
+        format!(
+            "-ERR Script killed by user with SCRIPT KILL... script: {}, on @user_script:1.\r\n",
+            sha(body)
+        )
+    );
+    for k in ["x1", "x2", "x3", "x4"] {
+        assert_eq!(c.cmd(&["SET", k, "v"]), "+OK\r\n");
+    }
+    assert_eq!(c.cmd(&["DBSIZE"]), ":4\r\n");
+}

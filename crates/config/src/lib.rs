@@ -198,6 +198,10 @@ impl Config {
     pub fn protected_mode(&self) -> bool {
         self.flag("protected-mode")
     }
+    /// `busy-reply-threshold` (`lua-time-limit`), in milliseconds; 0: scripts are never busy.
+    pub fn busy_reply_threshold(&self) -> u64 {
+        self.num("busy-reply-threshold", 5000)
+    }
     /// Already clamped to 1..=500 as Redis does.
     pub fn hz(&self) -> u32 {
         self.num("hz", 10)

@@ -428,7 +428,7 @@ pub(crate) static DEFS: &[Def] = &[
         "lua-time-limit",
         int(0, LONG_MAX),
         "5000",
-        0,
+        I,
     ),
     d("slowlog-log-slower-than", int(-1, LONG_MAX), "10000", 0),
     d("slowlog-max-len", int(0, LONG_MAX), "128", 0),

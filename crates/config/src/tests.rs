@@ -291,7 +291,6 @@ fn unimplemented_directives_warn_and_store() {
             "directive 'replica-read-only' is not implemented by percore yet; ignored",
             "directive 'rename-command' is not implemented by percore yet; ignored",
             "directive 'user' is not implemented by percore yet; ignored",
-            "directive 'busy-reply-threshold' is not implemented by percore yet; ignored",
             "directive 'maxmemory-clients' is not implemented by percore yet; ignored",
             "directive 'shutdown-on-sigterm' is not implemented by percore yet; ignored",
         ]

@@ -132,6 +132,12 @@ impl Journal {
         }
     }
 
+    /// A command's records are being gathered (`begin_call`): a busy script stopped in
+    /// the middle. Its records are written out only once it ends (`end_call`).
+    pub fn call_open(&self) -> bool {
+        self.call.is_some()
+    }
+
     /// Inside a block already (a piece that runs within another keeps the outer block).
     pub fn in_tx(&self) -> bool {
         self.tx.is_some()

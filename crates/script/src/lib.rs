@@ -83,6 +83,7 @@ pub struct Eval<'a> {
     pub read_only: bool,
     /// The caller's protocol: the reply's.
     pub proto: Proto,
+    pub watch: Watch,
 }
 
 /// How a run ended.
@@ -94,6 +95,10 @@ pub enum Outcome {
     /// The host asked for a broader run before anything was written; nothing is written to
     /// the output.
     Retry,
+    /// The run is busy (past `Watch::threshold`) and stopped between two instructions;
+    /// nothing is written yet. `resume` goes on with it; nothing else may run on this engine
+    /// meanwhile.
+    Yielded,
 }
 
 /// The state of the run in progress, shared with the `redis.*` callbacks.
@@ -122,12 +127,44 @@ pub struct Engine {
     lua: Lua,
     /// The real globals (scripts see a read-only proxy).
     globals: Table,
-    handler: Function,
-    runner: Function,
     scripts: HashMap<[u8; 40], Script>,
     run: RunCell,
     calls: u32,
+    /// The coroutine scripts run in, reused while runs end cleanly (a run that raised
+    /// leaves it dead), with its state.
+    co: Option<(mlua::Thread, *mut mlua::ffi::lua_State)>,
+    /// The run stopped past the busy threshold (`Outcome::Yielded`), to go on with `resume`.
+    paused: Option<Paused>,
 }
+
+/// What a stopped run needs to finish.
+struct Paused {
+    sha: [u8; 40],
+    proto: Proto,
+    watch: Watch,
+}
+
+/// How a run may be interrupted (Redis' busy script handling).
+#[derive(Clone, Copy, Default)]
+pub struct Watch {
+    /// When the run started, in Unix milliseconds (the shard's clock for the call).
+    pub started_ms: u64,
+    /// `busy-reply-threshold` in milliseconds: once a run has taken this long it is busy;
+    /// zero: never.
+    pub threshold_ms: u64,
+    /// Whether a busy run may stop (`Outcome::Yielded`) so that the runtime can answer
+    /// others (-BUSY, SCRIPT KILL) before it goes on.
+    pub may_yield: bool,
+    /// The run's state as other cores see it (`RUNNING`, `WROTE`, `KILLED`): SCRIPT KILL
+    /// turns `RUNNING` into `KILLED`, the run's first write `RUNNING` into `WROTE`, so a
+    /// script is killed only if it has not written, and once it is killed it never writes.
+    pub state: Option<&'static std::sync::atomic::AtomicU8>,
+}
+
+/// `Watch::state` values.
+pub const RUNNING: u8 = 0;
+pub const WROTE: u8 = 1;
+pub const KILLED: u8 = 2;
 
 /// The SHA1 of `body` in lowercase hex, as EVALSHA names scripts.
 pub fn sha1hex(body: &[u8]) -> [u8; 40] {
@@ -486,19 +523,14 @@ impl Engine {
             .call((globals.clone(), prim))?;
         lua.set_globals(env)?;
 
-        let handler = lua.create_function(error_handler)?;
-        let runner: Function = lua
-            .load("local xpcall = xpcall\nreturn function(f, h) return xpcall(f, h) end")
-            .set_name("=runner")
-            .call(())?;
         Ok(Engine {
             lua,
             globals,
-            handler,
-            runner,
             scripts: HashMap::new(),
             run,
             calls: 0,
+            co: None,
+            paused: None,
         })
     }
 
@@ -558,29 +590,27 @@ impl Engine {
         host: &mut dyn Host,
         out: &mut Vec<u8>,
     ) -> Outcome {
+        let done = Outcome::Done {
+            wrote: false,
+            missed: false,
+        };
+        if self.paused.is_some() {
+            Writer::new(out, eval.proto).error(BUSY_EVAL);
+            return done;
+        }
         let Some(script) = self.scripts.get(sha) else {
             Writer::new(out, eval.proto).error("NOSCRIPT No matching script. Please use EVAL.");
-            return Outcome::Done {
-                wrote: false,
-                missed: false,
-            };
+            return done;
         };
         let flags = script.flags;
         let func = script.func.clone();
         if !flags.compat && !flags.no_writes && eval.read_only {
             Writer::new(out, eval.proto)
                 .error("ERR Can not execute a script with write flag using *_ro command.");
-            return Outcome::Done {
-                wrote: false,
-                missed: false,
-            };
+            return done;
         }
-        let host: *mut (dyn Host + '_) = host;
-        // SAFETY: only the lifetime is erased; the pointer is dropped from `self.run` before
-        // this function returns, and nothing else keeps it.
-        let host: *mut (dyn Host + 'static) = unsafe { std::mem::transmute(host) };
         *self.run.borrow_mut() = Some(Run {
-            host,
+            host: erase(host),
             db: eval.db,
             databases: eval.databases,
             resp3: false,
@@ -599,13 +629,14 @@ impl Engine {
             }
             self.globals.raw_set(name, t)
         };
-        let result = set("KEYS", eval.keys)
+        let paused = Paused {
+            sha: *sha,
+            proto: eval.proto,
+            watch: eval.watch,
+        };
+        let step = set("KEYS", eval.keys)
             .and_then(|()| set("ARGV", eval.args))
-            .and_then(|()| {
-                self.runner
-                    .call::<(bool, Value)>((func, self.handler.clone()))
-            });
-        let run = self.run.borrow_mut().take().expect("run state");
+            .and_then(|()| self.step(Some(func), &paused));
         self.calls += 1;
         if self.calls >= 50 {
             self.calls = 0;
@@ -613,15 +644,131 @@ impl Engine {
             // full cycle never lands on one call; Lua's own pacing does the rest.
             let _ = self.lua.gc_step();
         }
+        self.finish(step, paused, out)
+    }
+
+    /// Goes on with the run that stopped with `Outcome::Yielded`, with `host` (the same
+    /// kind of host as it started with).
+    pub fn resume(&mut self, host: &mut dyn Host, out: &mut Vec<u8>) -> Outcome {
+        let Some(paused) = self.paused.take() else {
+            return Outcome::Done {
+                wrote: false,
+                missed: false,
+            };
+        };
+        if let Some(run) = self.run.borrow_mut().as_mut() {
+            run.host = erase(host);
+        }
+        let step = self.step(None, &paused);
+        self.finish(step, paused, out)
+    }
+
+    /// Whether a run is stopped (`Outcome::Yielded`) and waits for `resume`.
+    pub fn is_paused(&self) -> bool {
+        self.paused.is_some()
+    }
+
+    /// Starts `func` in the coroutine (or goes on with the stopped one) until it returns,
+    /// raises or stops.
+    fn step(&mut self, func: Option<Function>, paused: &Paused) -> mlua::Result<Step> {
+        use mlua::ffi;
+        let (thread, co) = match self.co.take() {
+            Some(c) => c,
+            None => {
+                // SAFETY: pushes one new thread, returned (and so kept referenced).
+                let thread: mlua::Thread = unsafe {
+                    self.lua.exec_raw((), |l| {
+                        ffi::lua_newthread(l);
+                    })?
+                };
+                let mut co = std::ptr::null_mut();
+                // SAFETY: reads the thread pushed as the argument.
+                unsafe {
+                    self.lua
+                        .exec_raw::<()>(thread.clone(), |l| co = ffi::lua_tothread(l, -1))?;
+                }
+                (thread, co)
+            }
+        };
+        let w = paused.watch;
+        let deadline = (w.threshold_ms != 0).then(|| w.started_ms.saturating_add(w.threshold_ms));
+        HOOK.with(|h| {
+            let mut h = h.borrow_mut();
+            let busy = h.as_ref().is_some_and(|h| h.co == co && h.busy);
+            *h = Some(HookState {
+                co,
+                deadline,
+                may_yield: paused.watch.may_yield,
+                state: paused.watch.state,
+                stop: None,
+                busy,
+            });
+        });
+        let mut status = 0;
+        let mut location: Option<(String, i64)> = None;
+        // SAFETY: the coroutine is this engine's and not running; what is pushed on it is
+        // moved back to the calling state before the closure ends.
+        let value: Value = unsafe {
+            self.lua.exec_raw(func, |l| {
+                if ffi::lua_type(l, -1) == ffi::LUA_TFUNCTION {
+                    // A new run: the coroutine is empty (it ended cleanly or is new).
+                    ffi::lua_settop(co, 0);
+                    ffi::lua_sethook(co, Some(count_hook), ffi::LUA_MASKCOUNT, HOOK_EVERY);
+                    ffi::lua_xmove(l, co, 1);
+                }
+                ffi::lua_settop(l, 0);
+                status = ffi::lua_resume_(co, 0);
+                match status {
+                    0 => {
+                        // Returned: its first value is the reply.
+                        if ffi::lua_gettop(co) == 0 {
+                            ffi::lua_pushnil(l);
+                        } else {
+                            ffi::lua_settop(co, 1);
+                            ffi::lua_xmove(co, l, 1);
+                        }
+                        ffi::lua_settop(co, 0);
+                    }
+                    ffi::LUA_YIELD => ffi::lua_pushnil(l),
+                    _ => {
+                        location = user_frame(co);
+                        ffi::lua_xmove(co, l, 1);
+                    }
+                }
+            })?
+        };
+        if status != mlua::ffi::LUA_YIELD {
+            HOOK.with(|h| *h.borrow_mut() = None);
+        }
+        match status {
+            0 => {
+                self.co = Some((thread, co));
+                Ok(Step::Returned(value))
+            }
+            mlua::ffi::LUA_YIELD => {
+                self.co = Some((thread, co));
+                Ok(Step::Yielded)
+            }
+            // The coroutine is dead: the next run gets a new one.
+            _ => Ok(Step::Raised(error_table(&self.lua, value, location)?)),
+        }
+    }
+
+    /// Writes the reply of a run that ended, or keeps it for `resume` when it stopped.
+    fn finish(&mut self, step: mlua::Result<Step>, paused: Paused, out: &mut Vec<u8>) -> Outcome {
+        if let Ok(Step::Yielded) = step {
+            self.paused = Some(paused);
+            return Outcome::Yielded;
+        }
+        let run = self.run.borrow_mut().take().expect("run state");
         if run.retry {
-            self.lua.remove_hook();
             return Outcome::Retry;
         }
-        let sha_str = std::str::from_utf8(sha).unwrap_or("");
-        let mut w = Writer::new(out, eval.proto);
-        match result {
-            Ok((true, v)) => convert::write_lua(&mut w, &v, run.resp3, 0),
-            Ok((false, Value::Table(t))) => {
+        let sha_str = std::str::from_utf8(&paused.sha).unwrap_or("");
+        let mut w = Writer::new(out, paused.proto);
+        match step {
+            Ok(Step::Returned(v)) => convert::write_lua(&mut w, &v, run.resp3, 0),
+            Ok(Step::Raised(t)) => {
                 let msg = t
                     .raw_get::<Option<mlua::LuaString>>("err")
                     .ok()
@@ -645,14 +792,7 @@ impl Engine {
                 }
                 convert::write_error(&mut w, &text);
             }
-            Ok((false, other)) => {
-                let msg = match other {
-                    Value::String(s) => s.to_string_lossy(),
-                    _ => "execution failure".into(),
-                };
-                let msg: String = msg.chars().take(100).collect();
-                w.error(&format!("ERR Error running script f_{sha_str}, {msg}"));
-            }
+            Ok(Step::Yielded) => unreachable!("handled above"),
             Err(e) => w.error(&format!("ERR Error running script f_{sha_str}, {e}")),
         }
         Outcome::Done {
@@ -660,6 +800,196 @@ impl Engine {
             missed: run.missed,
         }
     }
+}
+
+/// Redis' reply to commands while a script is busy.
+pub const BUSY_EVAL: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+
+/// How far a step of a run went.
+enum Step {
+    Returned(Value),
+    /// The error as Redis' handler makes it: an `{err = ...}` table with the script's
+    /// source and line.
+    Raised(Table),
+    Yielded,
+}
+
+/// The host's lifetime erased, to keep in `Run` (see `Run::host`).
+fn erase(host: &mut dyn Host) -> *mut (dyn Host + 'static) {
+    let host: *mut (dyn Host + '_) = host;
+    // SAFETY: only the lifetime is erased; `eval` and `resume` replace the pointer before
+    // every step and the run state is dropped when the run ends, so no callback can reach
+    // the host after the call that lent it returned.
+    unsafe { std::mem::transmute(host) }
+}
+
+/// Instructions between two calls of the hook (Redis' `luaMaskCountHook` interval).
+const HOOK_EVERY: libc::c_int = 100_000;
+/// Instructions between two stops of a busy run: a tenth of Redis' interval, so that a
+/// script whose instructions call commands (each costing far more than an instruction)
+/// still lets others in every few milliseconds.
+const HOOK_BUSY_EVERY: libc::c_int = 10_000;
+
+/// The interruption state of the run in progress on this thread, read by `count_hook`.
+struct HookState {
+    co: *mut mlua::ffi::lua_State,
+    /// Unix milliseconds from which the run is busy.
+    deadline: Option<u64>,
+    may_yield: bool,
+    state: Option<&'static std::sync::atomic::AtomicU8>,
+    /// Raise this at every line from now on (killed, or stopped to run again), so that no
+    /// pcall can go on past it.
+    stop: Option<&'static str>,
+    /// The run passed its busy threshold.
+    busy: bool,
+}
+
+thread_local! {
+    static HOOK: RefCell<Option<HookState>> = const { RefCell::new(None) };
+}
+
+/// Makes every line of the run in progress on this thread raise `msg` (a refused call that
+/// needs a broader run).
+fn stop_run(msg: &'static str) {
+    HOOK.with(|h| {
+        if let Some(h) = h.borrow_mut().as_mut() {
+            h.stop = Some(msg);
+            // SAFETY: the coroutine is the one running on this thread.
+            unsafe { mlua::ffi::lua_sethook(h.co, Some(count_hook), mlua::ffi::LUA_MASKLINE, 0) };
+        }
+    });
+}
+
+/// The fields of Lua 5.1.5's `lua_State` up to its C call counters (lstate.h), to tell
+/// whether a coroutine may yield here: not from inside a C call (pcall, a metamethod, an
+/// iterator), where Lua 5.1 forbids it.
+#[repr(C)]
+struct StateHead {
+    next: *mut libc::c_void,
+    tt: u8,
+    marked: u8,
+    status: u8,
+    top: *mut libc::c_void,
+    base: *mut libc::c_void,
+    l_g: *mut libc::c_void,
+    ci: *mut libc::c_void,
+    savedpc: *const libc::c_void,
+    stack_last: *mut libc::c_void,
+    stack: *mut libc::c_void,
+    end_ci: *mut libc::c_void,
+    base_ci: *mut libc::c_void,
+    stacksize: libc::c_int,
+    size_ci: libc::c_int,
+    n_ccalls: u16,
+    base_ccalls: u16,
+}
+
+/// Whether coroutine `l`, running, may yield now.
+unsafe fn may_yield_now(l: *mut mlua::ffi::lua_State) -> bool {
+    let head = &*(l as *const StateHead);
+    head.base_ccalls >= 1 && head.n_ccalls == head.base_ccalls
+}
+
+/// Redis' `luaMaskCountHook`: every `HOOK_EVERY` instructions (every line once stopped),
+/// raises when the run was killed or stopped, and past the busy threshold stops the run
+/// (a yield) when the runtime allows it and Lua can.
+unsafe extern "C-unwind" fn count_hook(
+    l: *mut mlua::ffi::lua_State,
+    _ar: *mut mlua::ffi::lua_Debug,
+) {
+    use mlua::ffi;
+    use std::sync::atomic::Ordering;
+    enum Act {
+        Go,
+        Raise(&'static str),
+        Yield,
+    }
+    let act = HOOK.with(|h| {
+        let mut h = h.borrow_mut();
+        let Some(h) = h.as_mut() else { return Act::Go };
+        if let Some(msg) = h.stop {
+            return Act::Raise(msg);
+        }
+        if h.state
+            .as_ref()
+            .is_some_and(|k| k.load(Ordering::SeqCst) == KILLED)
+        {
+            tracing::warn!("Lua script killed by user with SCRIPT KILL.");
+            h.stop = Some(KILLED_ERR);
+            ffi::lua_sethook(l, Some(count_hook), ffi::LUA_MASKLINE, 0);
+            return Act::Raise(KILLED_ERR);
+        }
+        if h.deadline.is_none_or(|d| unix_ms() < d) {
+            return Act::Go;
+        }
+        h.busy = true;
+        if h.may_yield && may_yield_now(l) {
+            Act::Yield
+        } else {
+            Act::Go
+        }
+    });
+    // No Rust value with a destructor lives from here: lua_error jumps over this frame.
+    match act {
+        Act::Go => {}
+        Act::Yield => {
+            ffi::lua_sethook(l, Some(count_hook), ffi::LUA_MASKCOUNT, HOOK_BUSY_EVERY);
+            ffi::lua_yield(l, 0);
+        }
+        Act::Raise(msg) => {
+            ffi::lua_createtable(l, 0, 1);
+            ffi::lua_pushlstring(l, msg.as_ptr().cast(), msg.len());
+            ffi::lua_setfield(l, -2, c"err".as_ptr());
+            ffi::lua_error(l);
+        }
+    }
+}
+
+/// The time in Unix milliseconds.
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The error of a killed run.
+const KILLED_ERR: &str = "ERR Script killed by user with SCRIPT KILL...";
+
+/// The run in progress on this thread is about to write for the first time: false if it
+/// was killed (it must stop without writing; every line raises from now on).
+fn first_write() -> bool {
+    use std::sync::atomic::Ordering::SeqCst;
+    HOOK.with(|h| {
+        let Some(h) = h.borrow().as_ref().and_then(|h| h.state) else {
+            return true;
+        };
+        match h.compare_exchange(RUNNING, WROTE, SeqCst, SeqCst) {
+            Ok(_) => true,
+            Err(now) => now != KILLED,
+        }
+    }) || {
+        stop_run(KILLED_ERR);
+        false
+    }
+}
+
+/// The source and line of the innermost script frame of coroutine `co`, dead of an error
+/// (Lua 5.1 keeps its frames for inspection).
+unsafe fn user_frame(co: *mut mlua::ffi::lua_State) -> Option<(String, i64)> {
+    use mlua::ffi;
+    let mut ar: ffi::lua_Debug = std::mem::zeroed();
+    let mut level = 0;
+    while ffi::lua_getstack(co, level, &mut ar) != 0 && level < 200 {
+        if ffi::lua_getinfo(co, c"Sl".as_ptr(), &mut ar) != 0 && !ar.source.is_null() {
+            let source = std::ffi::CStr::from_ptr(ar.source).to_string_lossy();
+            if source.starts_with("@user_") {
+                return Some((source.into_owned(), ar.currentline as i64));
+            }
+        }
+        level += 1;
+    }
+    None
 }
 
 /// Calls its upvalue, a Rust function answering (value, raise), and raises the value as
@@ -753,9 +1083,9 @@ fn format_c(n: f64, fmt: &[u8]) -> String {
     String::from_utf8_lossy(&buf[..len]).into_owned()
 }
 
-/// The message handler of every run (Redis' `__redis__err__handler`): the error as an
+/// What Redis' message handler (`__redis__err__handler`) makes of an error: an
 /// `{err = ...}` table, with the source and line of the script code that raised it.
-fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Value> {
+fn error_table(lua: &Lua, err: Value, at: Option<(String, i64)>) -> mlua::Result<Table> {
     let t = match err {
         Value::Table(t) => t,
         other => {
@@ -773,23 +1103,11 @@ fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Value> {
             t
         }
     };
-    for level in 1..64 {
-        let Some(found) = lua.inspect_stack(level, |d| {
-            let src = d.source();
-            let source = src.source.as_deref().unwrap_or("").to_string();
-            (source, d.current_line())
-        }) else {
-            break;
-        };
-        if found.0.starts_with("@user_") {
-            t.raw_set("source", found.0)?;
-            if let Some(line) = found.1 {
-                t.raw_set("line", line as i64)?;
-            }
-            break;
-        }
+    if let Some((source, line)) = at {
+        t.raw_set("source", source)?;
+        t.raw_set("line", line)?;
     }
-    Ok(Value::Table(t))
+    Ok(t)
 }
 
 /// Converts `redis.call`'s arguments as Redis does (numbers as `%.17g`, strings as they
@@ -874,6 +1192,9 @@ fn call_words(
     if run.read_only && (write || spec.flags.has(engine::table::Flags::MAY_REPLICATE)) {
         return fail("Write commands are not allowed from read-only scripts.");
     }
+    if write && !run.wrote && !first_write() {
+        return fail("Script killed by user with SCRIPT KILL...");
+    }
     let proto = if run.resp3 {
         Proto::Resp3
     } else {
@@ -906,9 +1227,7 @@ fn call_words(
             Err(Refusal::Retry) if !run.wrote => {
                 run.retry = true;
                 // Every line from here raises again, so no pcall can go on past it.
-                lua.set_hook(mlua::HookTriggers::EVERY_LINE, |_, _| {
-                    Err(mlua::Error::runtime("Script stopped to run again"))
-                })?;
+                stop_run("ERR Script stopped to run again");
                 return fail("Script stopped to run again with a broader lock");
             }
             Err(Refusal::Retry) => {
@@ -1036,6 +1355,7 @@ mod tests {
             databases: 16,
             read_only: false,
             proto: Proto::Resp2,
+            watch: Watch::default(),
         };
         let mut host = Fake(Rc::new(RefCell::new(HashMap::new())));
         let outcome = e.eval(&sha, &ev, &mut host, &mut out);
@@ -1150,5 +1470,117 @@ mod tests {
         );
         // And the state is fine afterwards.
         assert_eq!(reply(&mut e, "return 1"), ":1\r\n");
+    }
+
+    /// Runs `body` with `watch`, resuming whenever it stops; returns the reply and how
+    /// many times it stopped.
+    fn run_watched(
+        e: &mut Engine,
+        body: &str,
+        watch: Watch,
+        kill_after: Option<usize>,
+    ) -> (String, usize) {
+        let sha = e.load(body.as_bytes()).unwrap();
+        let ev = Eval {
+            keys: &[],
+            args: &[],
+            db: 0,
+            databases: 16,
+            read_only: false,
+            proto: Proto::Resp2,
+            watch,
+        };
+        let mut host = Fake(Rc::new(RefCell::new(HashMap::new())));
+        let mut out = Vec::new();
+        let mut outcome = e.eval(&sha, &ev, &mut host, &mut out);
+        let mut stops = 0;
+        while outcome == Outcome::Yielded {
+            stops += 1;
+            assert!(stops < 100_000, "never ends");
+            if Some(stops) == kill_after {
+                let state = watch.state.as_ref().unwrap();
+                state.store(KILLED, std::sync::atomic::Ordering::Relaxed);
+            }
+            outcome = e.resume(&mut host, &mut out);
+        }
+        assert!(!e.is_paused());
+        (String::from_utf8_lossy(&out).into_owned(), stops)
+    }
+
+    fn busy_at_once() -> Watch {
+        Watch {
+            started_ms: 0,
+            threshold_ms: 1,
+            may_yield: true,
+            state: Some(Box::leak(Box::new(std::sync::atomic::AtomicU8::new(
+                RUNNING,
+            )))),
+        }
+    }
+
+    #[test]
+    fn busy_runs_stop_and_go_on() {
+        let mut e = Engine::new().unwrap();
+        let body = "local n = 0 for i = 1, 1000000 do n = n + i end return n";
+        let (reply, stops) = run_watched(&mut e, body, busy_at_once(), None);
+        assert_eq!(reply, ":500000500000\r\n");
+        assert!(stops >= 5, "stopped {stops} times");
+        // Not busy: no stop.
+        let (reply, stops) = run_watched(&mut e, body, Watch::default(), None);
+        assert_eq!((reply.as_str(), stops), (":500000500000\r\n", 0));
+        // Inside pcall (a C call) a run cannot stop; it stops again once out of it.
+        let body =
+            "local n = 0 local ok = pcall(function() for i = 1, 1000000 do n = n + 1 end end) \
+                    for i = 1, 1000000 do n = n + 1 end return {tostring(ok), n}";
+        let (reply, stops) = run_watched(&mut e, body, busy_at_once(), None);
+        assert_eq!(reply, "*2\r\n$4\r\ntrue\r\n:2000000\r\n");
+        assert!(stops >= 5, "stopped {stops} times");
+        // The engine still runs scripts normally after all that.
+        assert_eq!(reply_of(&mut e, "return 1"), ":1\r\n");
+    }
+
+    fn reply_of(e: &mut Engine, body: &str) -> String {
+        eval(e, body, &[]).0
+    }
+
+    #[test]
+    fn killed_runs_end_with_redis_error_even_under_pcall() {
+        let mut e = Engine::new().unwrap();
+        let body = "while true do end";
+        let (reply, _) = run_watched(&mut e, body, busy_at_once(), Some(3));
+        assert_eq!(
+            reply,
+            with_sha("ERR Script killed by user with SCRIPT KILL...", body)
+        );
+        // Killed inside a pcall, which catches the first error: every line raises again.
+        let body = "while true do pcall(function() while true do end end) end";
+        let watch = busy_at_once();
+        let state = watch.state.as_ref().unwrap();
+        state.store(KILLED, std::sync::atomic::Ordering::Relaxed);
+        let (reply, _) = run_watched(&mut e, body, watch, None);
+        assert_eq!(
+            reply,
+            with_sha("ERR Script killed by user with SCRIPT KILL...", body)
+        );
+        // Killed before its first write: the write does not happen.
+        let body = "redis.call('set', 'k', 'v') return 1";
+        let watch = busy_at_once();
+        watch
+            .state
+            .as_ref()
+            .unwrap()
+            .store(KILLED, std::sync::atomic::Ordering::Relaxed);
+        let (reply, _) = run_watched(&mut e, body, watch, None);
+        assert_eq!(
+            reply,
+            with_sha("ERR Script killed by user with SCRIPT KILL...", body)
+        );
+        // Written first: the state says so, and SCRIPT KILL cannot take it.
+        let watch = busy_at_once();
+        let (reply, _) = run_watched(&mut e, body, watch, None);
+        assert_eq!(reply, ":1\r\n");
+        let state = watch.state.as_ref().unwrap();
+        assert_eq!(state.load(std::sync::atomic::Ordering::Relaxed), WROTE);
+        assert_eq!(reply_of(&mut e, "return 'after'"), "$5\r\nafter\r\n");
     }
 }

@@ -285,7 +285,8 @@ fn strerror(e: &std::io::Error) -> String {
 fn write_journal(core: &Core, w: &mut Writer, policy: u8) -> bool {
     let state = &core.shared.aof;
     let mut shard = core.shard.borrow_mut();
-    if shard.journal.is_empty() && w.retry.is_empty() {
+    if (shard.journal.is_empty() && w.retry.is_empty()) || shard.journal.call_open() {
+        // A busy script stopped in the middle: its effects go out whole, once it ends.
         return w.unsynced_since.is_some();
     }
     let ts = state.timestamps.load(Ordering::Relaxed);

@@ -1,7 +1,7 @@
 //! The checks a command passes before it runs, as data in and a verdict out (Dragonfly's
 //! `VerifyCommandState`): the few facts of a connection they need, not the connection.
 //! Redis 7.0's order: arity, DEBUG's permission, authentication, commands MULTI refuses,
-//! MISCONF, the RESP2 subscribed context, LOADING, then MULTI (which queues what passed, or
+//! MISCONF, the RESP2 subscribed context, LOADING, BUSY, then MULTI (which queues what passed, or
 //! dooms the block with the error). A refused EXEC aborts its transaction
 //! (`exec_abort`).
 
@@ -28,6 +28,8 @@ pub struct State {
     /// checks as its queue would.
     pub queued: Flags,
     pub queued_lacking: Flags,
+    /// A busy script holds a shard this command needs (`scripting::blocked_by_busy`).
+    pub busy: bool,
 }
 
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
@@ -88,6 +90,9 @@ pub fn verify(
         !spec.flags.has(Flags::LOADING) || (exec && st.queued_lacking.has(Flags::LOADING));
     if st.loading && not_loading {
         return Verdict::Reject("LOADING Redis is loading the dataset in memory".into());
+    }
+    if st.busy && !crate::scripting::allowed_while_busy(spec, args) {
+        return Verdict::Reject(script::BUSY_EVAL.into());
     }
     if st.in_multi && !crate::multi::runs_inside_multi(spec.name) {
         return match engine::table::subcommand_error(spec, args) {
@@ -224,7 +229,40 @@ mod tests {
             aof_error: None,
             queued: Flags::default(),
             queued_lacking: Flags::default(),
+            busy: false,
         }
+    }
+
+    #[test]
+    fn busy_scripts_leave_only_what_redis_allows() {
+        let busy = State {
+            busy: true,
+            ..state()
+        };
+        let refused = Verdict::Reject(script::BUSY_EVAL.into());
+        for cmd in [
+            &["get", "k"][..],
+            &["ping"],
+            &["script", "load", "x"],
+            &["exec"],
+        ] {
+            assert_eq!(verdict(&busy, cmd), refused, "{cmd:?}");
+        }
+        for cmd in [
+            &["script", "kill"][..],
+            &["multi"],
+            &["discard"],
+            &["shutdown", "nosave"],
+            &["watch", "k"],
+        ] {
+            assert_eq!(verdict(&busy, cmd), Verdict::Run, "{cmd:?}");
+        }
+        // Inside MULTI, refused (dooming the transaction) rather than queued.
+        let in_multi = State {
+            in_multi: true,
+            ..busy
+        };
+        assert_eq!(verdict(&in_multi, &["set", "k", "v"]), refused);
     }
 
     #[test]

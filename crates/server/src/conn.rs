@@ -604,6 +604,8 @@ impl Conn {
             aof_error: self.core.shared.aof.write_error(),
             queued: self.multi.flags,
             queued_lacking: self.multi.lacking,
+            busy: self.core.shared.busy.any()
+                && crate::scripting::blocked_by_busy(&self.core, spec, args),
         };
         match checks::verify(&state, spec, args, || self.debug_allowed()) {
             Verdict::Run => {}
@@ -770,11 +772,17 @@ impl Conn {
         }
     }
 
-    /// Waits while a multi-shard operation holds a key of this command on this core
-    /// (whole-keyspace commands lock every shard themselves: `txn::Scope::Every`).
+    /// Waits while a multi-shard operation (or a busy script) holds a key of this command
+    /// on this core; keys of other shards wait there, if they must (whole-keyspace commands
+    /// lock every shard themselves: `txn::Scope::Every`).
     async fn wait_for_keys(&self, spec: &CommandSpec, args: Args<'_>) {
         let db = self.db;
-        let keys: Vec<&[u8]> = spec.key_positions(&args).map(|p| args.get(p)).collect();
+        let core = &self.core;
+        let keys: Vec<&[u8]> = spec
+            .key_positions(&args)
+            .map(|p| args.get(p))
+            .filter(|k| core.shared.shard_of(k) == core.id)
+            .collect();
         self.core
             .wait_keys(|c| c.keys_free(db, keys.iter().copied()))
             .await;

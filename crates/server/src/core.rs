@@ -77,6 +77,9 @@ pub struct Core {
     /// Scripts seen reaching keys of other shards that they did not declare: this core runs
     /// them with every shard locked at once (`scripting`).
     pub broad_scripts: RefCell<std::collections::HashSet<[u8; 40]>>,
+    /// A busy script of this shard, stopped until its next slice (`scripting`): the whole
+    /// shard is held for it meanwhile.
+    pub script_pause: RefCell<Option<crate::scripting::Paused>>,
     /// This core's end of the response mesh, for a script's synchronous calls
     /// (`call_blocking`).
     resp_rx: RefCell<Option<Rc<MeshRx<Resp>>>>,
@@ -234,6 +237,7 @@ impl Core {
             aof: RefCell::new(None),
             lua: RefCell::new(None),
             broad_scripts: RefCell::new(Default::default()),
+            script_pause: RefCell::new(None),
             resp_rx: RefCell::new(None),
         }
     }
@@ -654,6 +658,18 @@ impl Core {
         self.lock.table.borrow().is_idle()
     }
 
+    /// Whether a script starting now may stop in the middle when it is busy: nothing holds
+    /// the whole shard, so it can (`pause_shard`).
+    pub fn whole_free(&self) -> bool {
+        self.lock.table.borrow().whole_free()
+    }
+
+    /// A busy script stopped in the middle: the whole shard is held for `tx` until
+    /// `release(tx)`, so that everything else waits (see `LockTable::seize_whole`).
+    pub fn pause_shard(&self, tx: u64) {
+        self.lock.table.borrow_mut().seize_whole(tx);
+    }
+
     /// Whether `keys` of `db` are free for code outside any multi-shard operation.
     pub fn keys_free<'k>(&self, db: usize, keys: impl IntoIterator<Item = &'k [u8]>) -> bool {
         self.keys_free_for(db, keys, None)
@@ -929,6 +945,11 @@ impl Core {
             }
             let deadline = std::time::Instant::now() + period / 4;
             loop {
+                if !self.lock.table.borrow().whole_free() {
+                    // A busy script (or a whole-keyspace operation) holds the shard: keys
+                    // do not expire under it.
+                    break;
+                }
                 let more = {
                     let mut shard = self.shard.borrow_mut();
                     shard.set_time(engine::shard::unix_ms());

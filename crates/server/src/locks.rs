@@ -158,6 +158,20 @@ impl<G> LockTable<G> {
         self.held.release(tx);
     }
 
+    /// No operation holds the whole shard.
+    pub fn whole_free(&self) -> bool {
+        self.held.whole.is_none()
+    }
+
+    /// A busy script (ARCHITECTURE.md, "Scripts") takes the whole shard for `tx` at once,
+    /// over the keys held (the whole shard must be free: `whole_free`). Their holders keep
+    /// them, but what they send here waits like everything else until `release(tx)`: the
+    /// script touches none of their keys, and it waits for nobody, so nothing deadlocks.
+    pub fn seize_whole(&mut self, tx: u64) {
+        debug_assert!(self.held.whole.is_none());
+        self.held.whole = Some(tx);
+    }
+
     pub fn has_waiting(&self) -> bool {
         !self.queue.is_empty()
     }

@@ -300,6 +300,11 @@ async fn run_inner(
                 }
                 i += 1;
             }
+            let nosave = (1..args.len()).any(|i| args.is(i, "nosave"));
+            if !nosave && shared.busy.any() {
+                // Redis: only SHUTDOWN NOSAVE ends the server under a busy script.
+                return Err(Error::msg(script::BUSY_EVAL));
+            }
             tracing::warn!("User requested shutdown...");
             let (save, nosave, force) = (
                 (1..args.len()).any(|i| args.is(i, "save")),

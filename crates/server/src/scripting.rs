@@ -19,6 +19,7 @@ use engine::table::Flags;
 use engine::{Args, CommandSpec, Kind, Split};
 use resp::{Proto, Writer};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
@@ -45,6 +46,19 @@ struct EvalOut {
     again: Option<Box<EvalCall>>,
     /// The script reached a key this shard could not give it: run it broadly from now on.
     learn: bool,
+    /// The script is busy and stopped: the caller sends `Resume` for its next slice.
+    paused: bool,
+}
+
+impl EvalOut {
+    fn reply(reply: Vec<u8>) -> EvalOut {
+        EvalOut {
+            reply,
+            again: None,
+            learn: false,
+            paused: false,
+        }
+    }
 }
 
 impl Call for EvalCall {
@@ -54,19 +68,226 @@ impl Call for EvalCall {
         Touches::Keys(self.db, (0..self.numkeys).map(|i| words.get(i)).collect())
     }
     fn run(self, core: &Core) -> EvalOut {
+        // Inside EXEC, or with the whole shard held by someone else, a busy script cannot
+        // stop in the middle: it runs to its end (SCRIPT KILL still reaches it).
+        let may_yield = self.tx.is_none() && core.whole_free();
         let mut host = Local {
             core,
             declared: self.words.args(),
             numkeys: self.numkeys,
             tx: self.tx,
         };
-        let (reply, outcome) = run_script(core, &self, &mut host);
-        let retry = outcome == script::Outcome::Retry;
-        EvalOut {
+        let (reply, outcome) = run_script(core, &self, &mut host, may_yield);
+        local_outcome(core, self, reply, outcome, None)
+    }
+}
+
+/// A busy script of this shard, stopped between two slices.
+pub struct Paused {
+    call: EvalCall,
+    /// The whole shard is held for this id until the script ends.
+    lock: u64,
+    /// The shard's clock when the script started: keys do not expire under a script.
+    time: u64,
+}
+
+/// The next slice of this shard's busy script (`Paused`).
+struct Resume;
+
+impl Call for Resume {
+    type Out = EvalOut;
+    // The script holds the whole shard; its own slices go through.
+    fn touches(&self) -> Touches<'_> {
+        Touches::Nothing
+    }
+    fn run(self, core: &Core) -> EvalOut {
+        let Some(p) = core.script_pause.borrow_mut().take() else {
+            let mut reply = Vec::new();
+            Writer::new(&mut reply, Proto::Resp2).error("ERR no script to resume");
+            return EvalOut::reply(reply);
+        };
+        core.shard.borrow_mut().set_time(p.time);
+        let mut host = Local {
+            core,
+            declared: p.call.words.args(),
+            numkeys: p.call.numkeys,
+            tx: p.call.tx,
+        };
+        let (reply, outcome) = resume_script(core, &mut host);
+        local_outcome(core, p.call, reply, outcome, Some((p.lock, p.time)))
+    }
+}
+
+/// What a slice of a script on one shard comes to: stopped (the whole shard is taken for
+/// it on its first stop, `lock`), or ended (the shard is let go).
+fn local_outcome(
+    core: &Core,
+    call: EvalCall,
+    reply: Vec<u8>,
+    outcome: script::Outcome,
+    lock: Option<(u64, u64)>,
+) -> EvalOut {
+    if outcome == script::Outcome::Yielded {
+        let (lock, time) = lock.unwrap_or_else(|| {
+            let tx = core.new_tx();
+            core.pause_shard(tx);
+            core.shared.busy.hold(core, [core.id]);
+            (tx, core.shard.borrow().now_ms())
+        });
+        *core.script_pause.borrow_mut() = Some(Paused { call, lock, time });
+        return EvalOut {
             reply,
-            learn: retry || matches!(outcome, script::Outcome::Done { missed: true, .. }),
-            again: retry.then(|| Box::new(self)),
+            again: None,
+            learn: false,
+            paused: true,
+        };
+    }
+    if let Some((lock, _)) = lock {
+        core.shared.busy.free(core);
+        if let Some(me) = core.rc() {
+            me.release(lock);
         }
+    }
+    let retry = outcome == script::Outcome::Retry;
+    EvalOut {
+        reply,
+        learn: retry || matches!(outcome, script::Outcome::Done { missed: true, .. }),
+        again: retry.then(|| Box::new(call)),
+        paused: false,
+    }
+}
+
+/// Scripts past `busy-reply-threshold` (Redis' busy scripts), as every core sees them: the
+/// shards they hold (whose commands get -BUSY) and, per core, the state of its run
+/// (`script::Watch::state`: what SCRIPT KILL changes).
+pub struct Busy {
+    /// Per shard: 1 + the core whose busy script holds it; 0: none.
+    held: Vec<AtomicUsize>,
+    /// Shards held: the command path reads only this while none is.
+    count: AtomicUsize,
+    /// Per core: its run's state (for the process's life: scripts keep a reference).
+    state: &'static [AtomicU8],
+    /// `busy-reply-threshold`, in milliseconds.
+    pub threshold_ms: AtomicU64,
+}
+
+impl Busy {
+    pub fn new(shards: usize) -> Busy {
+        Busy {
+            held: (0..shards).map(|_| AtomicUsize::new(0)).collect(),
+            count: AtomicUsize::new(0),
+            state: Vec::leak((0..shards).map(|_| AtomicU8::new(0)).collect()),
+            threshold_ms: AtomicU64::new(5000),
+        }
+    }
+
+    /// Whether any busy script holds a shard (one load: the command path's check).
+    #[inline]
+    pub fn any(&self) -> bool {
+        self.count.load(Ordering::Relaxed) != 0
+    }
+
+    /// Whether a busy script holds `shard`.
+    pub fn holds(&self, shard: usize) -> bool {
+        self.held[shard].load(Ordering::Relaxed) != 0
+    }
+
+    /// `core`'s busy script holds `shards`.
+    fn hold(&self, core: &Core, shards: impl IntoIterator<Item = usize>) {
+        tracing::warn!(
+            "Slow script detected: still in execution after {} milliseconds. You can try killing the script using the SCRIPT KILL command.",
+            self.threshold_ms.load(Ordering::Relaxed)
+        );
+        for s in shards {
+            if self.held[s].swap(core.id + 1, Ordering::SeqCst) == 0 {
+                self.count.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// `core`'s busy script ended: its shards are free.
+    fn free(&self, core: &Core) {
+        for h in &self.held {
+            if h.compare_exchange(core.id + 1, 0, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+            {
+                self.count.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// What a run starting on `core` watches: the threshold, and its state reset.
+    fn watch(&self, core: &Core, may_yield: bool) -> script::Watch {
+        let state = &self.state[core.id];
+        if state.load(Ordering::Relaxed) != script::RUNNING {
+            state.store(script::RUNNING, Ordering::SeqCst);
+        }
+        script::Watch {
+            started_ms: core.shard.borrow().now_ms(),
+            threshold_ms: self.threshold_ms.load(Ordering::Relaxed),
+            may_yield,
+            state: Some(state),
+        }
+    }
+
+    /// SCRIPT KILL: the busy scripts that have not written are killed. Redis' reply.
+    fn kill(&self) -> Result<(), &'static str> {
+        let mut cores: Vec<usize> = self
+            .held
+            .iter()
+            .map(|h| h.load(Ordering::SeqCst))
+            .filter(|&c| c != 0)
+            .map(|c| c - 1)
+            .collect();
+        cores.sort_unstable();
+        cores.dedup();
+        if cores.is_empty() {
+            return Err("NOTBUSY No scripts in execution right now.");
+        }
+        let mut killed = false;
+        for c in cores {
+            killed |= self.state[c]
+                .compare_exchange(
+                    script::RUNNING,
+                    script::KILLED,
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                )
+                .is_ok()
+                || self.state[c].load(Ordering::SeqCst) == script::KILLED;
+        }
+        if killed {
+            Ok(())
+        } else {
+            Err("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.")
+        }
+    }
+}
+
+/// Whether `spec` (called with `args`) needs a shard that a busy script holds, so that it
+/// gets -BUSY: a keyed command if one of its keys is on such a shard, anything else (it may
+/// reach every shard) whenever any is held.
+pub fn blocked_by_busy(core: &Core, spec: &CommandSpec, args: Args) -> bool {
+    let busy = &core.shared.busy;
+    match spec.kind {
+        Kind::Keyed { .. } => spec
+            .key_positions(&args)
+            .any(|p| busy.holds(shard_of(core, args.get(p)))),
+        Kind::Runtime(_) => true,
+    }
+}
+
+/// Whether `spec` runs while a script is busy (Redis' allow-busy commands; SHUTDOWN checks
+/// for NOSAVE itself).
+pub fn allowed_while_busy(spec: &CommandSpec, args: Args) -> bool {
+    match spec.name {
+        "script" => args.len() == 2 && args.get(1).eq_ignore_ascii_case(b"kill"),
+        "function" => {
+            args.len() == 2
+                && (args.get(1).eq_ignore_ascii_case(b"kill")
+                    || args.get(1).eq_ignore_ascii_case(b"stats"))
+        }
+        _ => spec.flags.has(Flags::ALLOW_BUSY),
     }
 }
 
@@ -77,6 +298,7 @@ fn run_script(
     core: &Core,
     call: &EvalCall,
     host: &mut dyn script::Host,
+    may_yield: bool,
 ) -> (Vec<u8>, script::Outcome) {
     let mut reply = Vec::new();
     let mut lua = core.lua.borrow_mut();
@@ -135,15 +357,36 @@ fn run_script(
         databases: core.shared.databases(),
         read_only: call.read_only,
         proto: call.proto,
+        watch: core.shared.busy.watch(core, may_yield),
     };
     core.shard.borrow_mut().journal.begin_call();
     let outcome = engine.eval(&call.sha, &eval, host, &mut reply);
-    {
+    drop(lua);
+    end_slice(core, &outcome);
+    (reply, outcome)
+}
+
+/// The next slice of the busy script stopped on this core (`script::Engine::resume`).
+fn resume_script(core: &Core, host: &mut dyn script::Host) -> (Vec<u8>, script::Outcome) {
+    let mut reply = Vec::new();
+    let outcome = match core.lua.borrow_mut().as_mut() {
+        Some(engine) => engine.resume(host, &mut reply),
+        None => script::Outcome::Done {
+            wrote: false,
+            missed: false,
+        },
+    };
+    end_slice(core, &outcome);
+    (reply, outcome)
+}
+
+/// A script's records form one unit in the journal, closed when the script ends.
+fn end_slice(core: &Core, outcome: &script::Outcome) {
+    if *outcome != script::Outcome::Yielded {
         let mut shard = core.shard.borrow_mut();
         shard.journal.muted = false;
         shard.journal.end_call();
     }
-    (reply, outcome)
 }
 
 /// The words of a command as `Args`.
@@ -558,21 +801,32 @@ pub async fn eval(c: &mut Conn, spec: &'static CommandSpec, args: Args<'_>) {
         tx: c.tx,
     };
     let learned = core.shards() > 1 && core.broad_scripts.borrow().contains(&sha);
-    let out = match shards.len() {
-        _ if learned && c.tx.is_none() => EvalOut {
-            reply: Vec::new(),
-            again: Some(Box::new(call)),
-            learn: false,
-        },
-        0 => core.run_here(call, c.tx),
-        1 if shards[0] == core.id => core.run_here(call, c.tx),
-        1 => core.ask_tx(shards[0], call, c.tx).await,
-        _ => EvalOut {
-            reply: Vec::new(),
-            again: Some(Box::new(call)),
-            learn: false,
-        },
+    let broadly = |call| EvalOut {
+        reply: Vec::new(),
+        again: Some(Box::new(call)),
+        learn: false,
+        paused: false,
     };
+    let target = match shards.len() {
+        0 => core.id,
+        _ => shards[0],
+    };
+    let mut out = match shards.len() {
+        _ if learned && c.tx.is_none() => broadly(call),
+        0 | 1 if target == core.id => core.run_here(call, c.tx),
+        1 => core.ask_tx(target, call, c.tx).await,
+        _ => broadly(call),
+    };
+    // A busy script runs in slices; between two, its shard answers others (-BUSY, SCRIPT
+    // KILL) and everything that would touch it waits.
+    while out.paused {
+        out = if target == core.id {
+            reactor::yield_turn().await;
+            core.run_here(Resume, None)
+        } else {
+            core.ask(target, Resume).await
+        };
+    }
     if out.learn {
         core.broad_scripts.borrow_mut().insert(sha);
     }
@@ -590,10 +844,21 @@ pub async fn eval(c: &mut Conn, spec: &'static CommandSpec, args: Args<'_>) {
 
 /// Runs the script on this core with every shard locked.
 async fn broad(core: &Rc<Core>, in_read: bool, call: EvalCall) -> Vec<u8> {
-    let txn = Txn::begin(core, None, Scope::Every { in_read }).await;
+    let mut txn = Txn::begin(core, None, Scope::Every { in_read }).await;
     core.shard.borrow_mut().set_time(engine::shard::unix_ms());
     let mut host = Broad { core, tx: txn.tx };
-    let (reply, _) = run_script(core, &call, &mut host);
+    let (mut reply, mut outcome) = run_script(core, &call, &mut host, true);
+    if outcome == script::Outcome::Yielded {
+        // Busy: every shard is the script's (the operation holds them all); between
+        // slices, commands for any shard get -BUSY.
+        core.shared.busy.hold(core, 0..core.shards());
+        txn.open_reads();
+        while outcome == script::Outcome::Yielded {
+            reactor::yield_turn().await;
+            (reply, outcome) = resume_script(core, &mut host);
+        }
+        core.shared.busy.free(core);
+    }
     core.serve_ready();
     core.publish_events();
     txn.end(core).await;
@@ -678,7 +943,10 @@ pub async fn script_cmd(c: &mut Conn, args: Args<'_>) {
                 .await;
             c.writer().ok();
         }
-        (b"kill", 2) => c.error("NOTBUSY No scripts in execution right now."),
+        (b"kill", 2) => match core.shared.busy.kill() {
+            Ok(()) => c.writer().ok(),
+            Err(e) => c.error(e),
+        },
         (b"debug", 3) => c.error("ERR SCRIPT DEBUG is not supported by percore"),
         _ => {
             let name = String::from_utf8_lossy(args.get(1)).into_owned();

@@ -49,6 +49,8 @@ pub struct Shared {
     /// Every script body EVAL or SCRIPT LOAD has seen, by SHA1 (each core compiles its own
     /// copy from here the first time it runs one).
     pub scripts: script::Registry,
+    /// Scripts past busy-reply-threshold: what -BUSY, SCRIPT KILL and SHUTDOWN read.
+    pub busy: crate::scripting::Busy,
     /// Keeps every read of a connection on one side of a whole-keyspace operation.
     pub barrier: Arc<crate::barrier::Barrier>,
     /// SIGTERM/SIGINT arrive here from the signal thread; core 0 acts on them.
@@ -132,6 +134,7 @@ impl Shared {
             persist: crate::persist::State::new(shards),
             aof: crate::aof::State::new(shards, &config),
             scripts: script::Registry::default(),
+            busy: crate::scripting::Busy::new(shards),
             signals: crossbeam_channel::unbounded(),
             listen_fds: std::sync::Mutex::new(Vec::new()),
             written: (0..shards).map(|_| Default::default()).collect(),
@@ -155,6 +158,9 @@ impl Shared {
             .store(c.protected_mode(), Ordering::Relaxed);
         self.hz
             .store(c.hz().clamp(1, 500) as u64, Ordering::Relaxed);
+        self.busy
+            .threshold_ms
+            .store(c.busy_reply_threshold(), Ordering::Relaxed);
         if let Ok(mut p) = self.requirepass.write() {
             *p = c.requirepass();
         }

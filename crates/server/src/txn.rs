@@ -88,6 +88,14 @@ impl Txn {
         core.ask_all(make, Some(self.tx)).await
     }
 
+    /// Lets reads start again before the operation ends (a busy script, which answers
+    /// -BUSY meanwhile). Safe once every shard is locked: the barrier keeps out reads that
+    /// were in progress when the locking began; what a read starts now waits behind the
+    /// locks on every shard, so all of it comes after the operation.
+    pub fn open_reads(&mut self) {
+        self._barrier = None;
+    }
+
     /// Releases what `begin` locked (nothing when it joined an outer operation), then
     /// lets reads start again.
     pub async fn end(mut self, core: &Rc<Core>) {

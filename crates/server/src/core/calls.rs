@@ -848,11 +848,18 @@ pub struct FlushScripts;
 
 impl Call for FlushScripts {
     type Out = ();
+    // Not under a busy script: it waits for the script to end.
     fn touches(&self) -> Touches<'_> {
-        Touches::Nothing
+        Touches::Everything
     }
     fn run(self, core: &Core) {
-        *core.lua.borrow_mut() = None;
+        let mut lua = core.lua.borrow_mut();
+        if lua.as_ref().is_some_and(|e| e.is_paused()) {
+            // A busy script stopped in the middle (it came in before the script was busy):
+            // its state stays until it ends; SCRIPT FLUSH answers BUSY from then on.
+            return;
+        }
+        *lua = None;
         core.broad_scripts.borrow_mut().clear();
     }
 }
