@@ -95,7 +95,7 @@ pub enum Outcome {
     /// The host asked for a broader run before anything was written; nothing is written to
     /// the output.
     Retry,
-    /// The run is busy (past `Watch::threshold`) and stopped between two instructions;
+    /// The run is busy (past `Watch::threshold_ms`) and stopped between two instructions;
     /// nothing is written yet. `resume` goes on with it; nothing else may run on this engine
     /// meanwhile.
     Yielded,
@@ -693,15 +693,12 @@ impl Engine {
         let w = paused.watch;
         let deadline = (w.threshold_ms != 0).then(|| w.started_ms.saturating_add(w.threshold_ms));
         HOOK.with(|h| {
-            let mut h = h.borrow_mut();
-            let busy = h.as_ref().is_some_and(|h| h.co == co && h.busy);
-            *h = Some(HookState {
+            *h.borrow_mut() = Some(HookState {
                 co,
                 deadline,
-                may_yield: paused.watch.may_yield,
-                state: paused.watch.state,
+                may_yield: w.may_yield,
+                state: w.state,
                 stop: None,
-                busy,
             });
         });
         let mut status = 0;
@@ -841,8 +838,6 @@ struct HookState {
     /// Raise this at every line from now on (killed, or stopped to run again), so that no
     /// pcall can go on past it.
     stop: Option<&'static str>,
-    /// The run passed its busy threshold.
-    busy: bool,
 }
 
 thread_local! {
@@ -923,7 +918,6 @@ unsafe extern "C-unwind" fn count_hook(
         if h.deadline.is_none_or(|d| unix_ms() < d) {
             return Act::Go;
         }
-        h.busy = true;
         if h.may_yield && may_yield_now(l) {
             Act::Yield
         } else {

@@ -300,17 +300,16 @@ async fn run_inner(
                 }
                 i += 1;
             }
-            let nosave = (1..args.len()).any(|i| args.is(i, "nosave"));
-            if !nosave && shared.busy.any() {
-                // Redis: only SHUTDOWN NOSAVE ends the server under a busy script.
-                return Err(Error::msg(script::BUSY_EVAL));
-            }
-            tracing::warn!("User requested shutdown...");
             let (save, nosave, force) = (
                 (1..args.len()).any(|i| args.is(i, "save")),
                 (1..args.len()).any(|i| args.is(i, "nosave")),
                 (1..args.len()).any(|i| args.is(i, "force")),
             );
+            if !nosave && shared.busy.any() {
+                // Redis: only SHUTDOWN NOSAVE ends the server under a busy script.
+                return Err(Error::msg(script::BUSY_EVAL));
+            }
+            tracing::warn!("User requested shutdown...");
             if crate::persist::shutdown_saves(&core, save, nosave) {
                 tracing::info!("Saving the final RDB snapshot before exiting.");
                 // The final save may wait for a background save that is about to wait for

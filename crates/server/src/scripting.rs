@@ -802,10 +802,8 @@ pub async fn eval(c: &mut Conn, spec: &'static CommandSpec, args: Args<'_>) {
     };
     let learned = core.shards() > 1 && core.broad_scripts.borrow().contains(&sha);
     let broadly = |call| EvalOut {
-        reply: Vec::new(),
         again: Some(Box::new(call)),
-        learn: false,
-        paused: false,
+        ..EvalOut::reply(Vec::new())
     };
     let target = match shards.len() {
         0 => core.id,
