@@ -450,7 +450,7 @@ const SPIN: &str =
     local start = now() repeat until now() - start > tonumber(ARGV[1]) * 1000 return 'done'";
 
 /// Waits until `c` gets -BUSY for PING (the script has passed busy-reply-threshold).
-fn wait_busy(c: &mut Raw) {
+pub fn wait_busy(c: &mut Raw) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let r = c.cmd(&["PING"]);

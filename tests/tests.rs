@@ -9,6 +9,7 @@ mod basics;
 mod blocking;
 mod differential;
 mod expiry;
+mod functions;
 mod journal;
 mod network;
 mod persistence;

@@ -13,6 +13,8 @@ mod value;
 use std::path::{Path, PathBuf};
 
 pub use parse::parse_memory;
+/// Redis' sdssplitargs (config lines, AOF manifests, library metadata).
+pub use parse::split_args;
 
 use table::{lookup, DEFS, IMMUTABLE, PROTECTED};
 use value::Mode;

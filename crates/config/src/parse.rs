@@ -11,7 +11,7 @@ fn hex_val(b: u8) -> Option<u8> {
 
 /// Port of `sdssplitargs`: returns `None` on unbalanced quotes or a closing quote that is not
 /// followed by a blank, which is when Redis reports "Unbalanced quotes in configuration line".
-pub(crate) fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
     let at = |i: usize| line.get(i).copied().unwrap_or(0);
     let mut args = Vec::new();
     let mut p = 0;

@@ -138,6 +138,7 @@ pub enum Rt {
     Unwatch,
     Eval,
     Script,
+    Function,
 }
 
 /// A command's flags (Redis' `CMD_*`) as bits, read once at dispatch. The table spells them
@@ -2129,6 +2130,35 @@ pub static COMMANDS: &[CommandSpec] = &[
     )
     .movable(Movable::NumKeys(2)),
     rt(
+        "fcall",
+        -3,
+        &["noscript", "skip_monitor", "may_replicate", "no_mandatory_keys", "stale", "movablekeys"],
+        &["@slow", "@scripting"],
+        "scripting",
+        "Invoke a function",
+        Rt::Eval,
+    )
+    .movable(Movable::NumKeys(2)),
+    rt(
+        "fcall_ro",
+        -3,
+        &["readonly", "noscript", "skip_monitor", "no_mandatory_keys", "stale", "movablekeys"],
+        &["@slow", "@scripting"],
+        "scripting",
+        "Invoke a read-only function",
+        Rt::Eval,
+    )
+    .movable(Movable::NumKeys(2)),
+    rt(
+        "function",
+        -2,
+        &[],
+        &["@slow"],
+        "scripting",
+        "A container for function commands",
+        Rt::Function,
+    ),
+    rt(
         "script",
         -2,
         &["noscript"],
@@ -2427,6 +2457,31 @@ pub static MEMORY_USAGE: CommandSpec = keyed(
 /// down to its subcommand before running or queueing it; the handlers check when they run,
 /// and MULTI checks with this before queueing.
 const SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
+    (
+        "function",
+        &[
+            ("delete", 3),
+            ("dump", 2),
+            ("flush", -2),
+            ("help", 2),
+            ("kill", 2),
+            ("list", -2),
+            ("load", -3),
+            ("restore", -3),
+            ("stats", 2),
+        ],
+    ),
+    (
+        "script",
+        &[
+            ("debug", 3),
+            ("exists", -3),
+            ("flush", -2),
+            ("help", 2),
+            ("kill", 2),
+            ("load", 3),
+        ],
+    ),
     (
         "pubsub",
         &[

@@ -5,6 +5,7 @@
 //! does no I/O and knows no core.
 
 pub mod convert;
+pub mod functions;
 pub mod libs;
 
 use engine::CommandSpec;
@@ -72,6 +73,30 @@ struct Script {
     flags: ScriptFlags,
 }
 
+/// A function a library registered (functions mode).
+struct Func {
+    name: Rc<str>,
+    flags: ScriptFlags,
+    callback: Function,
+}
+
+/// What a run is, as its errors name it: `script: <sha>` for EVAL, `script: <name>` for
+/// FCALL.
+#[derive(Clone)]
+enum Label {
+    Sha([u8; 40]),
+    Function(Rc<str>),
+}
+
+impl std::fmt::Display for Label {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Label::Sha(sha) => f.write_str(std::str::from_utf8(sha).unwrap_or("")),
+            Label::Function(name) => f.write_str(name),
+        }
+    }
+}
+
 /// One EVAL's inputs.
 pub struct Eval<'a> {
     pub keys: &'a [&'a [u8]],
@@ -122,12 +147,22 @@ struct Run {
 
 type RunCell = Rc<RefCell<Option<Run>>>;
 
-/// One shard's Lua state and script cache.
+/// One shard's Lua state: for EVAL, with its script cache; or for functions (as Redis,
+/// a Lua state of their own), with the libraries' functions.
 pub struct Engine {
     lua: Lua,
     /// The real globals (scripts see a read-only proxy).
     globals: Table,
     scripts: HashMap<[u8; 40], Script>,
+    /// Functions mode: the functions by lowercase name (FCALL's names are
+    /// case-insensitive), the registrations of a FUNCTION LOAD in progress, and what
+    /// switches the globals between the library API (while a library loads) and the full
+    /// one.
+    funcs: HashMap<String, Func>,
+    loading: functions::LoadCell,
+    set_loading: Option<Function>,
+    /// The `functions::Libraries` generation this state's functions are of.
+    pub generation: u64,
     run: RunCell,
     calls: u32,
     /// The coroutine scripts run in, reused while runs end cleanly (a run that raised
@@ -139,7 +174,7 @@ pub struct Engine {
 
 /// What a stopped run needs to finish.
 struct Paused {
-    sha: [u8; 40],
+    label: Label,
     proto: Proto,
     watch: Watch,
 }
@@ -244,7 +279,17 @@ fn err_value(lua: &Lua, msg: &str) -> mlua::Result<(Value, bool)> {
 }
 
 impl Engine {
+    /// A Lua state for EVAL.
     pub fn new() -> mlua::Result<Engine> {
+        Engine::build(false)
+    }
+
+    /// A Lua state for functions (FUNCTION LOAD's libraries, FCALL).
+    pub fn functions() -> mlua::Result<Engine> {
+        Engine::build(true)
+    }
+
+    fn build(functions_mode: bool) -> mlua::Result<Engine> {
         let lua = Lua::new_with(
             StdLib::TABLE | StdLib::STRING | StdLib::MATH,
             LuaOptions::new(),
@@ -512,21 +557,30 @@ impl Engine {
             let f: Function = prim.raw_get(name)?;
             prim.raw_set(name, raising(&lua, f)?)?;
         }
+        let loading: functions::LoadCell = Default::default();
+        let l = loading.clone();
+        let register =
+            lua.create_function(move |lua, args: MultiValue| functions::register(lua, &l, args))?;
+        prim.raw_set("register_function", raising(&lua, register)?)?;
         // SAFETY: pushes one C function.
         let pcall = unsafe {
             lua.exec_raw::<Function>((), |l| mlua::ffi::lua_pushcfunction(l, redis_pcall))?
         };
         prim.raw_set("pcall_c", pcall)?;
-        let env: Table = lua
+        let (env, set_loading): (Table, Option<Function>) = lua
             .load(include_str!("sandbox.lua"))
             .set_name("=sandbox")
-            .call((globals.clone(), prim))?;
+            .call((globals.clone(), prim, functions_mode))?;
         lua.set_globals(env)?;
 
         Ok(Engine {
             lua,
             globals,
             scripts: HashMap::new(),
+            funcs: HashMap::new(),
+            loading,
+            set_loading,
+            generation: 0,
             run,
             calls: 0,
             co: None,
@@ -609,19 +663,7 @@ impl Engine {
                 .error("ERR Can not execute a script with write flag using *_ro command.");
             return done;
         }
-        *self.run.borrow_mut() = Some(Run {
-            host: erase(host),
-            db: eval.db,
-            databases: eval.databases,
-            resp3: false,
-            read_only: eval.read_only || (!flags.compat && flags.no_writes),
-            propagate: true,
-            wrote: false,
-            retry: false,
-            missed: false,
-            words: Default::default(),
-            scratch: Vec::new(),
-        });
+        self.begin_run(host, eval, !flags.compat && flags.no_writes);
         let set = |name: &str, items: &[&[u8]]| -> mlua::Result<()> {
             let t = self.lua.create_table_with_capacity(items.len(), 0)?;
             for (i, a) in items.iter().enumerate() {
@@ -630,13 +672,36 @@ impl Engine {
             self.globals.raw_set(name, t)
         };
         let paused = Paused {
-            sha: *sha,
+            label: Label::Sha(*sha),
             proto: eval.proto,
             watch: eval.watch,
         };
         let step = set("KEYS", eval.keys)
             .and_then(|()| set("ARGV", eval.args))
-            .and_then(|()| self.step(Some(func), &paused));
+            .and_then(|()| self.step(Some((func, None)), &paused));
+        self.end_call(step, paused, out)
+    }
+
+    /// The run state a new run starts with (`no_writes`: its flags allow no writes).
+    fn begin_run(&self, host: &mut dyn Host, eval: &Eval, no_writes: bool) {
+        *self.run.borrow_mut() = Some(Run {
+            host: erase(host),
+            db: eval.db,
+            databases: eval.databases,
+            resp3: false,
+            read_only: eval.read_only || no_writes,
+            propagate: true,
+            wrote: false,
+            retry: false,
+            missed: false,
+            words: Default::default(),
+            scratch: Vec::new(),
+        });
+    }
+
+    /// Steps the collector now and then, then writes the reply of a run or keeps it for
+    /// `resume`.
+    fn end_call(&mut self, step: mlua::Result<Step>, paused: Paused, out: &mut Vec<u8>) -> Outcome {
         self.calls += 1;
         if self.calls >= 50 {
             self.calls = 0;
@@ -645,6 +710,116 @@ impl Engine {
             let _ = self.lua.gc_step();
         }
         self.finish(step, paused, out)
+    }
+
+    /// Runs function `name` (FCALL, FCALL_RO: `eval.read_only`) with its keys and
+    /// arguments, as `eval` runs a script.
+    pub fn fcall(
+        &mut self,
+        name: &[u8],
+        eval: &Eval,
+        host: &mut dyn Host,
+        out: &mut Vec<u8>,
+    ) -> Outcome {
+        let done = Outcome::Done {
+            wrote: false,
+            missed: false,
+        };
+        if self.paused.is_some() {
+            Writer::new(out, eval.proto).error(BUSY_FUNCTION);
+            return done;
+        }
+        let key = String::from_utf8_lossy(name).to_ascii_lowercase();
+        let Some(f) = self.funcs.get(&key) else {
+            Writer::new(out, eval.proto).error("ERR Function not found");
+            return done;
+        };
+        if !f.flags.no_writes && eval.read_only {
+            Writer::new(out, eval.proto)
+                .error("ERR Can not execute a script with write flag using *_ro command.");
+            return done;
+        }
+        let (callback, label, no_writes) = (f.callback.clone(), f.name.clone(), f.flags.no_writes);
+        self.begin_run(host, eval, no_writes);
+        let array = |items: &[&[u8]]| -> mlua::Result<Table> {
+            let t = self.lua.create_table_with_capacity(items.len(), 0)?;
+            for (i, a) in items.iter().enumerate() {
+                t.raw_set(i + 1, self.lua.create_string(a)?)?;
+            }
+            Ok(t)
+        };
+        let paused = Paused {
+            label: Label::Function(label),
+            proto: eval.proto,
+            watch: eval.watch,
+        };
+        let tables = array(eval.keys).and_then(|keys| Ok((keys, array(eval.args)?)));
+        let step = tables.and_then(|t| self.step(Some((callback, Some(t))), &paused));
+        self.end_call(step, paused, out)
+    }
+
+    /// Loads a library (FUNCTION LOAD's code, metadata line included) into this functions
+    /// state: runs its code with the library API so that it registers its functions,
+    /// stopped after `timeout_ms` (0: never). Returns the library as registered; its
+    /// functions are callable here from now on. The error is the reply's text.
+    pub fn load_library(
+        &mut self,
+        code: &[u8],
+        timeout_ms: u64,
+    ) -> Result<functions::Library, String> {
+        let meta = functions::parse_meta(code)?;
+        let chunk = self
+            .lua
+            .load(&code[meta.body..])
+            .set_name("@user_function")
+            .set_mode(mlua::chunk::ChunkMode::Text)
+            .into_function()
+            .map_err(|e| {
+                let msg = match e {
+                    mlua::Error::SyntaxError { message, .. } => message,
+                    other => other.to_string(),
+                };
+                format!("ERR Error compiling function: {msg}")
+            })?;
+        let Some(set_loading) = self.set_loading.clone() else {
+            return Err("ERR this Lua state does not run functions".into());
+        };
+        *self.loading.borrow_mut() = Some(Vec::new());
+        let ran = set_loading
+            .call::<()>(true)
+            .map_err(|e| e.to_string())
+            .and_then(|()| run_library(&self.lua, chunk, timeout_ms));
+        let _ = set_loading.call::<()>(false);
+        let registered = self.loading.borrow_mut().take().unwrap_or_default();
+        if let Err(msg) = ran {
+            return Err(format!("ERR Error registering functions: {msg}"));
+        }
+        if registered.is_empty() {
+            return Err("ERR No functions registered".into());
+        }
+        if let Some(r) = registered
+            .iter()
+            .find(|r| self.funcs.contains_key(&r.info.name.to_ascii_lowercase()))
+        {
+            return Err(format!("ERR Function {} already exists", r.info.name));
+        }
+        let mut infos = Vec::with_capacity(registered.len());
+        for r in registered {
+            self.funcs.insert(
+                r.info.name.to_ascii_lowercase(),
+                Func {
+                    name: Rc::from(r.info.name.as_str()),
+                    flags: r.info.flags,
+                    callback: r.callback,
+                },
+            );
+            infos.push(r.info);
+        }
+        Ok(functions::Library {
+            name: meta.name,
+            code: Arc::from(code),
+            functions: infos,
+        })
     }
 
     /// Goes on with the run that stopped with `Outcome::Yielded`, with `host` (the same
@@ -670,7 +845,11 @@ impl Engine {
 
     /// Starts `func` in the coroutine (or goes on with the stopped one) until it returns,
     /// raises or stops.
-    fn step(&mut self, func: Option<Function>, paused: &Paused) -> mlua::Result<Step> {
+    fn step(
+        &mut self,
+        start: Option<(Function, Option<(Table, Table)>)>,
+        paused: &Paused,
+    ) -> mlua::Result<Step> {
         use mlua::ffi;
         let (thread, co) = match self.co.take() {
             Some(c) => c,
@@ -705,16 +884,36 @@ impl Engine {
         let mut location: Option<(String, i64)> = None;
         // SAFETY: the coroutine is this engine's and not running; what is pushed on it is
         // moved back to the calling state before the closure ends.
+        let mut pushed = MultiValue::new();
+        match start {
+            Some((f, args)) => {
+                pushed.push_back(Value::Function(f));
+                if let Some((keys, argv)) = args {
+                    pushed.push_back(Value::Table(keys));
+                    pushed.push_back(Value::Table(argv));
+                }
+            }
+            None => pushed.push_back(Value::Nil),
+        }
         let value: Value = unsafe {
-            self.lua.exec_raw(func, |l| {
-                if ffi::lua_type(l, -1) == ffi::LUA_TFUNCTION {
-                    // A new run: the coroutine is empty (it ended cleanly or is new).
+            self.lua.exec_raw(pushed, |l| {
+                let mut nargs = 0;
+                if ffi::lua_type(l, 1) == ffi::LUA_TFUNCTION {
+                    // A new run: the coroutine is empty (it ended cleanly or is new). A
+                    // function gets its keys and arguments as two tables.
                     ffi::lua_settop(co, 0);
                     ffi::lua_sethook(co, Some(count_hook), ffi::LUA_MASKCOUNT, HOOK_EVERY);
-                    ffi::lua_xmove(l, co, 1);
+                    let n = if ffi::lua_type(l, 2) == ffi::LUA_TTABLE {
+                        3
+                    } else {
+                        1
+                    };
+                    ffi::lua_settop(l, n);
+                    nargs = n - 1;
+                    ffi::lua_xmove(l, co, n);
                 }
                 ffi::lua_settop(l, 0);
-                status = ffi::lua_resume_(co, 0);
+                status = ffi::lua_resume_(co, nargs);
                 match status {
                     0 => {
                         // Returned: its first value is the reply.
@@ -761,7 +960,7 @@ impl Engine {
         if run.retry {
             return Outcome::Retry;
         }
-        let sha_str = std::str::from_utf8(&paused.sha).unwrap_or("");
+        let label = &paused.label;
         let mut w = Writer::new(out, paused.proto);
         match step {
             Ok(Step::Returned(v)) => convert::write_lua(&mut w, &v, run.resp3, 0),
@@ -780,17 +979,20 @@ impl Engine {
                 let mut text = msg;
                 if let (Some(source), Some(line)) = (source, line) {
                     text.extend_from_slice(
-                        format!(
-                            " script: {sha_str}, on {}:{line}.",
-                            source.to_string_lossy()
-                        )
-                        .as_bytes(),
+                        format!(" script: {label}, on {}:{line}.", source.to_string_lossy())
+                            .as_bytes(),
                     );
                 }
                 convert::write_error(&mut w, &text);
             }
             Ok(Step::Yielded) => unreachable!("handled above"),
-            Err(e) => w.error(&format!("ERR Error running script f_{sha_str}, {e}")),
+            Err(e) => {
+                let name = match label {
+                    Label::Sha(_) => format!("f_{label}"),
+                    Label::Function(_) => label.to_string(),
+                };
+                w.error(&format!("ERR Error running script {name}, {e}"))
+            }
         }
         Outcome::Done {
             wrote: run.wrote,
@@ -802,6 +1004,74 @@ impl Engine {
 /// Redis' reply to commands while a script is busy.
 pub const BUSY_EVAL: &str =
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+/// Redis' reply to commands while a function is busy.
+pub const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+
+/// Runs a library's chunk (FUNCTION LOAD), stopped with Redis' error after `timeout_ms`
+/// (0: never). The error is the text after "Error registering functions: ".
+fn run_library(lua: &Lua, chunk: Function, timeout_ms: u64) -> Result<(), String> {
+    use mlua::ffi;
+    let deadline = (timeout_ms != 0).then(|| unix_ms().saturating_add(timeout_ms));
+    LOAD_DEADLINE.with(|d| d.set(deadline));
+    let mut msg: Option<String> = None;
+    // SAFETY: calls the function pushed as the argument under lua_pcall; the error value is
+    // read and popped before the closure ends.
+    let ran = unsafe {
+        lua.exec_raw::<()>(chunk, |l| {
+            ffi::lua_sethook(l, Some(load_hook), ffi::LUA_MASKCOUNT, HOOK_EVERY);
+            if ffi::lua_pcall(l, 0, 0, 0) != 0 {
+                // Redis' luaExtractErrorInformation: a string is the message; a table's
+                // `err` field replaces it.
+                let mut text = None;
+                if ffi::lua_isstring(l, -1) != 0 {
+                    let mut len = 0;
+                    let p = ffi::lua_tolstring(l, -1, &mut len);
+                    let s = std::slice::from_raw_parts(p as *const u8, len);
+                    text = Some(format!("ERR {}", String::from_utf8_lossy(s)));
+                } else if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
+                    ffi::lua_getfield(l, -1, c"err".as_ptr());
+                    if ffi::lua_isstring(l, -1) != 0 {
+                        let mut len = 0;
+                        let p = ffi::lua_tolstring(l, -1, &mut len);
+                        let s = std::slice::from_raw_parts(p as *const u8, len);
+                        text = Some(String::from_utf8_lossy(s).into_owned());
+                    }
+                    ffi::lua_settop(l, -2);
+                }
+                msg = Some(text.unwrap_or_else(|| "ERR unknown error".into()));
+                ffi::lua_settop(l, -2);
+            }
+            ffi::lua_sethook(l, None, 0, 0);
+        })
+    };
+    LOAD_DEADLINE.with(|d| d.set(None));
+    ran.map_err(|e| e.to_string())?;
+    msg.map_or(Ok(()), Err)
+}
+
+thread_local! {
+    /// When the library loading on this thread must stop (Unix ms).
+    static LOAD_DEADLINE: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Redis' luaEngineLoadHook: a library's code that runs past its time is stopped, and
+/// every line after raises again.
+unsafe extern "C-unwind" fn load_hook(
+    l: *mut mlua::ffi::lua_State,
+    _ar: *mut mlua::ffi::lua_Debug,
+) {
+    use mlua::ffi;
+    let late = LOAD_DEADLINE.with(|d| d.get().is_some_and(|d| unix_ms() > d));
+    if late {
+        ffi::lua_sethook(l, Some(load_hook), ffi::LUA_MASKLINE, 0);
+        let msg = "ERR FUNCTION LOAD timeout";
+        ffi::lua_createtable(l, 0, 1);
+        ffi::lua_pushlstring(l, msg.as_ptr().cast(), msg.len());
+        ffi::lua_setfield(l, -2, c"err".as_ptr());
+        ffi::lua_error(l);
+    }
+}
 
 /// How far a step of a run went.
 enum Step {
@@ -1531,6 +1801,89 @@ mod tests {
         assert!(stops >= 5, "stopped {stops} times");
         // The engine still runs scripts normally after all that.
         assert_eq!(reply_of(&mut e, "return 1"), ":1\r\n");
+    }
+
+    fn fcall(e: &mut Engine, name: &str, read_only: bool) -> String {
+        let mut out = Vec::new();
+        let ev = Eval {
+            keys: &[b"k1"],
+            args: &[b"a1", b"a2"],
+            db: 0,
+            databases: 16,
+            read_only,
+            proto: Proto::Resp2,
+            watch: Watch::default(),
+        };
+        let mut host = Fake(Rc::new(RefCell::new(HashMap::new())));
+        e.fcall(name.as_bytes(), &ev, &mut host, &mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[test]
+    fn libraries_load_with_the_library_api_and_run_with_the_full_one() {
+        let mut e = Engine::functions().unwrap();
+        let lib = e
+            .load_library(
+                b"#!lua name=mylib\n\
+                  local function join(t) return table.concat(t, ',') end\n\
+                  redis.register_function('f', function(keys, args) return join(keys) .. '|' .. join(args) end)\n\
+                  redis.register_function{function_name='RO', callback=function() return redis.call('set', 'x', 1) end, flags={'no-writes'}, description='d'}\n\
+                  redis.register_function('err', function() error('bad') end)",
+                500,
+            )
+            .unwrap();
+        assert_eq!(lib.name, "mylib");
+        let names: Vec<&str> = lib.functions.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["f", "RO", "err"]);
+        assert!(lib.functions[1].flags.no_writes);
+        assert_eq!(lib.functions[1].description.as_deref(), Some(&b"d"[..]));
+        assert_eq!(fcall(&mut e, "F", false), "$8\r\nk1|a1,a2\r\n");
+        assert_eq!(
+            fcall(&mut e, "ro", false),
+            "-ERR Write commands are not allowed from read-only scripts. script: RO, on @user_function:4.\r\n"
+        );
+        assert_eq!(
+            fcall(&mut e, "f", true),
+            "-ERR Can not execute a script with write flag using *_ro command.\r\n"
+        );
+        assert_eq!(
+            fcall(&mut e, "err", false),
+            "-ERR user_function:5: bad script: err, on @user_function:5.\r\n"
+        );
+        assert_eq!(
+            fcall(&mut e, "nosuch", false),
+            "-ERR Function not found\r\n"
+        );
+        let err = |e: &mut Engine, code: &str| e.load_library(code.as_bytes(), 500).unwrap_err();
+        for (code, want) in [
+            ("#!lua name=a\nreturn math.random()", "ERR Error registering functions: ERR user_function:2: Script attempted to access nonexistent global variable 'math'"),
+            ("#!lua name=a\nreturn redis.call('ping')", "ERR Error registering functions: ERR user_function:2: Script attempted to access nonexistent global variable 'call'"),
+            ("#!lua name=a\nredis.register_function()", "ERR Error registering functions: ERR wrong number of arguments to redis.register_function"),
+            ("#!lua name=a\nredis.register_function('f1')", "ERR Error registering functions: ERR calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments)."),
+            ("#!lua name=a\nredis.register_function('a-b', function() end)", "ERR Error registering functions: ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long"),
+            ("#!lua name=a\nredis.register_function('g', function() end) redis.register_function('g', function() end)", "ERR Error registering functions: ERR Function already exists in the library"),
+            ("#!lua name=a\nredis.register_function{function_name='g', callback=function() end, flags={'bogus'}}", "ERR Error registering functions: ERR unknown flag given"),
+            ("#!lua name=a\nreturn 1", "ERR No functions registered"),
+            ("#!lua name=a\nfoo(", "ERR Error compiling function: user_function:2: unexpected symbol near '<eof>'"),
+            ("#!lua name=a\nx = 1", "ERR Error registering functions: ERR user_function:2: Attempt to modify a readonly table"),
+            ("#!lua name=a\nredis.register_function('F', function() end)", "ERR Function F already exists"),
+            ("#!lua name=a\nwhile true do end", "ERR Error registering functions: ERR FUNCTION LOAD timeout"),
+        ] {
+            assert_eq!(err(&mut e, code), want, "{code}");
+        }
+        // A function cannot register another when it runs; the runtime API has no
+        // register_function.
+        e.load_library(
+            b"#!lua name=b\nlocal lib = redis\nredis.register_function('g', function() lib.register_function('h', function() end) end)\nredis.register_function('h2', function() return redis.register_function end)",
+            0,
+        )
+        .unwrap();
+        assert_eq!(
+            fcall(&mut e, "g", false),
+            "-ERR redis.register_function can only be called on FUNCTION LOAD command script: g, on @user_function:3.\r\n"
+        );
+        assert_eq!(fcall(&mut e, "h2", false), "$-1\r\n");
+        assert_eq!(fcall(&mut e, "f", false), "$8\r\nk1|a1,a2\r\n");
     }
 
     fn reply_of(e: &mut Engine, body: &str) -> String {

@@ -2,7 +2,7 @@
 -- real globals table, and the Rust primitives the wrappers below expose to scripts.
 -- Everything a script can reach is read-only afterwards, as in Redis 7.0 (which patches
 -- Lua for read-only tables; here each protected table is an empty proxy over the real one).
-local G, prim = ...
+local G, prim, functions = ...
 
 local error, type, select, tostring, rawget, rawset, rawequal =
     error, type, select, tostring, rawget, rawset, rawequal
@@ -89,6 +89,41 @@ setmetatable(G, {
   end,
   __metatable = false,
 })
-local env = protect(G)
+if not functions then
+  local env = protect(G)
+  rawset(G, '_G', env)
+  return env
+end
+
+-- A functions state (Redis' function engine): while FUNCTION LOAD runs a library's code,
+-- the globals are only the library API (`redis` with register_function, log, the log
+-- levels and the version); anything else, there or in `redis`, is a missing global. When
+-- a function runs, they are the full ones again.
+local function strict(t)
+  local p = {}
+  real[p] = t
+  setmetatable(p, {
+    __index = function(_, k)
+      local v = rawget(t, k)
+      if v == nil then
+        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+      end
+      return v
+    end,
+    __newindex = readonly,
+    __metatable = false,
+  })
+  return p
+end
+local lib_redis = { register_function = prim.register_function, log = redis.log }
+for _, k in ipairs({ 'LOG_DEBUG', 'LOG_VERBOSE', 'LOG_NOTICE', 'LOG_WARNING', 'REDIS_VERSION', 'REDIS_VERSION_NUM' }) do
+  lib_redis[k] = redis[k]
+end
+local library_api = strict({ redis = strict(lib_redis) })
+local env_mt = { __index = G, __newindex = readonly, __metatable = false }
+local env = setmetatable({}, env_mt)
+real[env] = G
 rawset(G, '_G', env)
-return env
+return env, function(loading)
+  env_mt.__index = loading and library_api or G
+end

@@ -28,8 +28,9 @@ pub struct State {
     /// checks as its queue would.
     pub queued: Flags,
     pub queued_lacking: Flags,
-    /// A busy script holds a shard this command needs (`scripting::blocked_by_busy`).
-    pub busy: bool,
+    /// A busy script holds a shard this command needs (`scripting::blocked_by_busy`): the
+    /// -BUSY text for its kind (script or function).
+    pub busy: Option<&'static str>,
 }
 
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
@@ -91,8 +92,10 @@ pub fn verify(
     if st.loading && not_loading {
         return Verdict::Reject("LOADING Redis is loading the dataset in memory".into());
     }
-    if st.busy && !crate::scripting::allowed_while_busy(spec, args) {
-        return Verdict::Reject(script::BUSY_EVAL.into());
+    if let Some(text) = st.busy {
+        if !crate::scripting::allowed_while_busy(spec, args) {
+            return Verdict::Reject(text.into());
+        }
     }
     if st.in_multi && !crate::multi::runs_inside_multi(spec.name) {
         return match engine::table::subcommand_error(spec, args) {
@@ -229,14 +232,14 @@ mod tests {
             aof_error: None,
             queued: Flags::default(),
             queued_lacking: Flags::default(),
-            busy: false,
+            busy: None,
         }
     }
 
     #[test]
     fn busy_scripts_leave_only_what_redis_allows() {
         let busy = State {
-            busy: true,
+            busy: Some(script::BUSY_EVAL),
             ..state()
         };
         let refused = Verdict::Reject(script::BUSY_EVAL.into());

@@ -218,6 +218,15 @@ impl Conn {
         self.writer().error(msg);
     }
 
+    /// A HELP subcommand's reply: its lines as status replies (Redis' addReplyHelp).
+    pub fn help(&mut self, lines: &[&str]) {
+        let mut w = self.writer();
+        w.array(lines.len());
+        for l in lines {
+            w.simple(l.as_bytes());
+        }
+    }
+
     /// A command refused before running: inside MULTI it also dooms the transaction
     /// (EXECABORT), as Redis' flagTransaction does.
     /// The output written next waits for this core's AOF group commit (see `local_output`).
@@ -604,8 +613,12 @@ impl Conn {
             aof_error: self.core.shared.aof.write_error(),
             queued: self.multi.flags,
             queued_lacking: self.multi.lacking,
-            busy: self.core.shared.busy.any()
-                && crate::scripting::blocked_by_busy(&self.core, spec, args),
+            busy: match self.core.shared.busy.any()
+                && crate::scripting::blocked_by_busy(&self.core, spec, args)
+            {
+                true => Some(self.core.shared.busy.text()),
+                false => None,
+            },
         };
         match checks::verify(&state, spec, args, || self.debug_allowed()) {
             Verdict::Run => {}

@@ -74,6 +74,12 @@ pub struct Core {
     pub aof: RefCell<Option<crate::aof::Writer>>,
     /// This shard's Lua state, made by the first script that runs here.
     pub lua: RefCell<Option<script::Engine>>,
+    /// This core's Lua state for functions (FCALL), loaded from `Shared::functions`.
+    pub functions_lua: RefCell<Option<script::Engine>>,
+    /// Functions learned to need a broad run (as `broad_scripts`).
+    pub broad_functions: RefCell<std::collections::HashSet<Vec<u8>>>,
+    /// When this core's script run started (Unix ms): FUNCTION STATS' duration.
+    pub script_started: std::cell::Cell<u64>,
     /// Scripts seen reaching keys of other shards that they did not declare: this core runs
     /// them with every shard locked at once (`scripting`).
     pub broad_scripts: RefCell<std::collections::HashSet<[u8; 40]>>,
@@ -236,6 +242,9 @@ impl Core {
             me: RefCell::new(std::rc::Weak::new()),
             aof: RefCell::new(None),
             lua: RefCell::new(None),
+            functions_lua: RefCell::new(None),
+            broad_functions: RefCell::new(Default::default()),
+            script_started: std::cell::Cell::new(0),
             broad_scripts: RefCell::new(Default::default()),
             script_pause: RefCell::new(None),
             resp_rx: RefCell::new(None),

@@ -11,6 +11,7 @@ mod checks;
 mod client;
 mod conn;
 mod core;
+mod functions;
 mod info;
 mod locks;
 mod multi;

@@ -769,11 +769,7 @@ async fn pubsub(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
                 "HELP",
                 "    Prints this help.",
             ];
-            let mut w = c.writer();
-            w.array(lines.len());
-            for l in lines {
-                w.simple(l.as_bytes());
-            }
+            c.help(&lines);
         }
         _ => {
             return Err(Error::msg(format!(

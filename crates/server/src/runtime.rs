@@ -78,6 +78,7 @@ async fn run_inner(
         Rt::Unwatch => crate::multi::unwatch(c).await,
         Rt::Eval => crate::scripting::eval(c, spec, args).await,
         Rt::Script => crate::scripting::script_cmd(c, args).await,
+        Rt::Function => crate::functions::function_cmd(c, args).await,
         Rt::Reset => {
             crate::multi::end(c).await;
             crate::pubsub::unsubscribe_all(c).await;
@@ -307,7 +308,7 @@ async fn run_inner(
             );
             if !nosave && shared.busy.any() {
                 // Redis: only SHUTDOWN NOSAVE ends the server under a busy script.
-                return Err(Error::msg(script::BUSY_EVAL));
+                return Err(Error::msg(shared.busy.text()));
             }
             tracing::warn!("User requested shutdown...");
             if crate::persist::shutdown_saves(&core, save, nosave) {

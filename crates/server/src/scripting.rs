@@ -19,16 +19,26 @@ use engine::table::Flags;
 use engine::{Args, CommandSpec, Kind, Split};
 use resp::{Proto, Writer};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
 
-/// One EVAL as it travels to the shard that runs it.
+/// What a call runs.
+enum What {
+    /// A script; its body for EVAL (EVALSHA finds it in the registry).
+    Eval {
+        sha: [u8; 40],
+        body: Option<Arc<[u8]>>,
+    },
+    /// A function (FCALL, FCALL_RO), and the command's name as the client sent it (FUNCTION
+    /// STATS shows the command).
+    Function { name: Vec<u8>, command: Vec<u8> },
+}
+
+/// One EVAL or FCALL as it travels to the shard that runs it.
 struct EvalCall {
-    sha: [u8; 40],
-    /// The body, for EVAL (EVALSHA finds it in the registry).
-    body: Option<Arc<[u8]>>,
+    what: What,
     /// KEYS then ARGV, in one buffer.
     words: engine::args::OwnedArgs,
     numkeys: usize,
@@ -59,6 +69,62 @@ impl EvalOut {
             paused: false,
         }
     }
+}
+
+impl EvalCall {
+    fn is_function(&self) -> bool {
+        matches!(self.what, What::Function { .. })
+    }
+
+    /// Starts the run's journal unit and calls `run` with the run's inputs.
+    fn with_eval<T>(
+        &self,
+        core: &Core,
+        may_yield: bool,
+        run: impl FnOnce(&script::Eval) -> T,
+    ) -> T {
+        let words = self.words.args();
+        let keys: Vec<&[u8]> = (0..self.numkeys).map(|i| words.get(i)).collect();
+        let args: Vec<&[u8]> = (self.numkeys..words.len()).map(|i| words.get(i)).collect();
+        let eval = script::Eval {
+            keys: &keys,
+            args: &args,
+            db: self.db,
+            databases: core.shared.databases(),
+            read_only: self.read_only,
+            proto: self.proto,
+            watch: core.shared.busy.watch(core, may_yield, self.is_function()),
+        };
+        core.shard.borrow_mut().journal.begin_call();
+        run(&eval)
+    }
+
+    /// What FUNCTION STATS shows of a busy run: a function's name and command.
+    fn running(&self) -> Running {
+        let function = match &self.what {
+            What::Eval { .. } => None,
+            What::Function { name, command } => {
+                let words = self.words.args();
+                let mut argv = vec![command.clone(), name.clone()];
+                argv.push(self.numkeys.to_string().into_bytes());
+                argv.extend(words.iter().map(|w| w.to_vec()));
+                Some((String::from_utf8_lossy(name).into_owned(), argv))
+            }
+        };
+        Running { function }
+    }
+}
+
+/// FUNCTION STATS' running_script.
+pub struct FunctionRun {
+    pub name: String,
+    pub command: Vec<Vec<u8>>,
+    pub duration_ms: u64,
+}
+
+/// A busy run, as FUNCTION STATS shows it: for a function, its name and command.
+pub struct Running {
+    pub function: Option<(String, Vec<Vec<u8>>)>,
 }
 
 impl Call for EvalCall {
@@ -113,7 +179,7 @@ impl Call for Resume {
             numkeys: p.call.numkeys,
             tx: p.call.tx,
         };
-        let (reply, outcome) = resume_script(core, &mut host);
+        let (reply, outcome) = resume_script(core, &mut host, p.call.is_function());
         local_outcome(core, p.call, reply, outcome, Some((p.lock, p.time)))
     }
 }
@@ -131,7 +197,7 @@ fn local_outcome(
         let (lock, time) = lock.unwrap_or_else(|| {
             let tx = core.new_tx();
             core.pause_shard(tx);
-            core.shared.busy.hold(core, [core.id]);
+            core.shared.busy.hold(core, [core.id], call.running());
             (tx, core.shard.borrow().now_ms())
         });
         *core.script_pause.borrow_mut() = Some(Paused { call, lock, time });
@@ -167,6 +233,10 @@ pub struct Busy {
     count: AtomicUsize,
     /// Per core: its run's state (for the process's life: scripts keep a reference).
     state: &'static [AtomicU8],
+    /// Per core: whether its run is a function (FCALL) rather than a script.
+    function: Vec<AtomicBool>,
+    /// Per core: its busy run, for FUNCTION STATS.
+    running: Vec<Mutex<Option<(Running, u64)>>>,
     /// `busy-reply-threshold`, in milliseconds.
     pub threshold_ms: AtomicU64,
 }
@@ -177,6 +247,8 @@ impl Busy {
             held: (0..shards).map(|_| AtomicUsize::new(0)).collect(),
             count: AtomicUsize::new(0),
             state: Vec::leak((0..shards).map(|_| AtomicU8::new(0)).collect()),
+            function: (0..shards).map(|_| AtomicBool::new(false)).collect(),
+            running: (0..shards).map(|_| Mutex::new(None)).collect(),
             threshold_ms: AtomicU64::new(5000),
         }
     }
@@ -193,7 +265,11 @@ impl Busy {
     }
 
     /// `core`'s busy script holds `shards`.
-    fn hold(&self, core: &Core, shards: impl IntoIterator<Item = usize>) {
+    fn hold(&self, core: &Core, shards: impl IntoIterator<Item = usize>, running: Running) {
+        let started = self.state_started(core);
+        *self.running[core.id]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some((running, started));
         tracing::warn!(
             "Slow script detected: still in execution after {} milliseconds. You can try killing the script using the SCRIPT KILL command.",
             self.threshold_ms.load(Ordering::Relaxed)
@@ -207,6 +283,9 @@ impl Busy {
 
     /// `core`'s busy script ended: its shards are free.
     fn free(&self, core: &Core) {
+        *self.running[core.id]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
         for h in &self.held {
             if h.compare_exchange(core.id + 1, 0, Ordering::SeqCst, Ordering::SeqCst)
                 .is_ok()
@@ -216,22 +295,13 @@ impl Busy {
         }
     }
 
-    /// What a run starting on `core` watches: the threshold, and its state reset.
-    fn watch(&self, core: &Core, may_yield: bool) -> script::Watch {
-        let state = &self.state[core.id];
-        if state.load(Ordering::Relaxed) != script::RUNNING {
-            state.store(script::RUNNING, Ordering::SeqCst);
-        }
-        script::Watch {
-            started_ms: core.shard.borrow().now_ms(),
-            threshold_ms: self.threshold_ms.load(Ordering::Relaxed),
-            may_yield,
-            state: Some(state),
-        }
+    /// When `core`'s run started (Unix ms), as its watch says.
+    fn state_started(&self, core: &Core) -> u64 {
+        core.script_started.get()
     }
 
-    /// SCRIPT KILL: the busy scripts that have not written are killed. Redis' reply.
-    fn kill(&self) -> Result<(), &'static str> {
+    /// The cores whose busy scripts hold shards.
+    fn holders(&self) -> Vec<usize> {
         let mut cores: Vec<usize> = self
             .held
             .iter()
@@ -241,11 +311,84 @@ impl Busy {
             .collect();
         cores.sort_unstable();
         cores.dedup();
+        cores
+    }
+
+    /// The -BUSY text for what is busy: a function's, or a script's.
+    pub fn text(&self) -> &'static str {
+        match self
+            .holders()
+            .iter()
+            .any(|&c| self.function[c].load(Ordering::SeqCst))
+        {
+            true => script::BUSY_FUNCTION,
+            false => script::BUSY_EVAL,
+        }
+    }
+
+    /// FUNCTION STATS' running_script: the busy function (name, command, milliseconds so
+    /// far), or none; a busy script is Redis' -BUSY.
+    pub fn running_function(&self) -> Result<Option<FunctionRun>, &'static str> {
+        let mut found = None;
+        for c in self.holders() {
+            if !self.function[c].load(Ordering::SeqCst) {
+                return Err(script::BUSY_EVAL);
+            }
+            if let Some((
+                Running {
+                    function: Some((name, argv)),
+                },
+                started,
+            )) = &*self.running[c].lock().unwrap_or_else(|e| e.into_inner())
+            {
+                found.get_or_insert(FunctionRun {
+                    name: name.clone(),
+                    command: argv.clone(),
+                    duration_ms: engine::shard::unix_ms().saturating_sub(*started),
+                });
+            }
+        }
+        Ok(found)
+    }
+
+    /// What a run starting on `core` watches: the threshold, and its state reset.
+    fn watch(&self, core: &Core, may_yield: bool, function: bool) -> script::Watch {
+        let state = &self.state[core.id];
+        if state.load(Ordering::Relaxed) != script::RUNNING {
+            state.store(script::RUNNING, Ordering::SeqCst);
+        }
+        if self.function[core.id].load(Ordering::Relaxed) != function {
+            self.function[core.id].store(function, Ordering::SeqCst);
+        }
+        let started_ms = core.shard.borrow().now_ms();
+        core.script_started.set(started_ms);
+        script::Watch {
+            started_ms,
+            threshold_ms: self.threshold_ms.load(Ordering::Relaxed),
+            may_yield,
+            state: Some(state),
+        }
+    }
+
+    /// SCRIPT KILL (`eval`) or FUNCTION KILL: the busy runs of that kind that have not
+    /// written are killed. Redis' reply.
+    pub fn kill(&self, eval: bool) -> Result<(), &'static str> {
+        let cores = self.holders();
         if cores.is_empty() {
             return Err("NOTBUSY No scripts in execution right now.");
         }
         let mut killed = false;
+        let mut other_kind = None;
         for c in cores {
+            let function = self.function[c].load(Ordering::SeqCst);
+            if function == eval && self.state[c].load(Ordering::SeqCst) != script::WROTE {
+                // SCRIPT KILL does not stop a function, nor FUNCTION KILL a script.
+                other_kind = Some(match function {
+                    true => script::BUSY_FUNCTION,
+                    false => script::BUSY_EVAL,
+                });
+                continue;
+            }
             killed |= self.state[c]
                 .compare_exchange(
                     script::RUNNING,
@@ -258,6 +401,8 @@ impl Busy {
         }
         if killed {
             Ok(())
+        } else if let Some(text) = other_kind {
+            Err(text)
         } else {
             Err("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.")
         }
@@ -301,6 +446,10 @@ fn run_script(
     may_yield: bool,
 ) -> (Vec<u8>, script::Outcome) {
     let mut reply = Vec::new();
+    let (sha, body) = match &call.what {
+        What::Eval { sha, body } => (sha, body),
+        What::Function { name, .. } => return run_function(core, call, name, host, may_yield),
+    };
     let mut lua = core.lua.borrow_mut();
     let engine = match lua.as_mut() {
         Some(e) => e,
@@ -318,11 +467,9 @@ fn run_script(
             }
         },
     };
-    if !engine.has(&call.sha) {
-        let body = call
-            .body
-            .clone()
-            .or_else(|| core.shared.scripts.get(&call.sha));
+    if !engine.has(sha) {
+        let given = body.is_some();
+        let body = body.clone().or_else(|| core.shared.scripts.get(sha));
         let Some(body) = body else {
             Writer::new(&mut reply, call.proto).error(NOSCRIPT);
             return (
@@ -343,33 +490,88 @@ fn run_script(
                 },
             );
         }
-        if call.body.is_some() {
-            core.shared.scripts.insert(call.sha, body);
+        if given {
+            core.shared.scripts.insert(*sha, body);
         }
     }
-    let words = call.words.args();
-    let keys: Vec<&[u8]> = (0..call.numkeys).map(|i| words.get(i)).collect();
-    let args: Vec<&[u8]> = (call.numkeys..words.len()).map(|i| words.get(i)).collect();
-    let eval = script::Eval {
-        keys: &keys,
-        args: &args,
-        db: call.db,
-        databases: core.shared.databases(),
-        read_only: call.read_only,
-        proto: call.proto,
-        watch: core.shared.busy.watch(core, may_yield),
-    };
-    core.shard.borrow_mut().journal.begin_call();
-    let outcome = engine.eval(&call.sha, &eval, host, &mut reply);
+    let outcome = call.with_eval(core, may_yield, |eval| {
+        engine.eval(sha, eval, host, &mut reply)
+    });
     drop(lua);
     end_slice(core, &outcome);
     (reply, outcome)
 }
 
-/// The next slice of the busy script stopped on this core (`script::Engine::resume`).
-fn resume_script(core: &Core, host: &mut dyn script::Host) -> (Vec<u8>, script::Outcome) {
+/// `run_script` for a function: this core's functions state, loaded again first when the
+/// libraries changed since it was.
+fn run_function(
+    core: &Core,
+    call: &EvalCall,
+    name: &[u8],
+    host: &mut dyn script::Host,
+    may_yield: bool,
+) -> (Vec<u8>, script::Outcome) {
     let mut reply = Vec::new();
-    let outcome = match core.lua.borrow_mut().as_mut() {
+    let mut lua = core.functions_lua.borrow_mut();
+    let engine = match functions_engine(core, &mut lua) {
+        Ok(e) => e,
+        Err(msg) => {
+            Writer::new(&mut reply, call.proto).error(&msg);
+            let done = script::Outcome::Done {
+                wrote: false,
+                missed: false,
+            };
+            return (reply, done);
+        }
+    };
+    let outcome = call.with_eval(core, may_yield, |eval| {
+        engine.fcall(name, eval, host, &mut reply)
+    });
+    drop(lua);
+    end_slice(core, &outcome);
+    (reply, outcome)
+}
+
+/// This core's functions Lua state, made again from `Shared::functions` when the libraries
+/// changed since it was made (not while a busy function is stopped in it: nothing that
+/// changes them runs then).
+pub fn functions_engine<'a>(
+    core: &Core,
+    slot: &'a mut Option<script::Engine>,
+) -> Result<&'a mut script::Engine, String> {
+    let libs = &core.shared.functions;
+    let stale = slot
+        .as_ref()
+        .is_none_or(|e| e.generation != libs.generation() && !e.is_paused());
+    if stale {
+        let (generation, all) = libs.snapshot();
+        let mut engine =
+            script::Engine::functions().map_err(|e| format!("ERR could not start Lua: {e}"))?;
+        for lib in &all {
+            if let Err(e) = engine.load_library(&lib.code, 0) {
+                tracing::warn!("function library '{}' did not load: {e}", lib.name);
+            }
+        }
+        engine.generation = generation;
+        *slot = Some(engine);
+        core.broad_functions.borrow_mut().clear();
+    }
+    Ok(slot.as_mut().expect("made above"))
+}
+
+/// The next slice of the busy script stopped on this core (`script::Engine::resume`), in
+/// the functions state when it is a function.
+fn resume_script(
+    core: &Core,
+    host: &mut dyn script::Host,
+    function: bool,
+) -> (Vec<u8>, script::Outcome) {
+    let mut reply = Vec::new();
+    let slot = match function {
+        true => &core.functions_lua,
+        false => &core.lua,
+    };
+    let outcome = match slot.borrow_mut().as_mut() {
         Some(engine) => engine.resume(host, &mut reply),
         None => script::Outcome::Done {
             wrote: false,
@@ -747,20 +949,35 @@ fn remote_keys(core: &Core, shard: usize, db: usize, pattern: &[u8], tx: u64) ->
     }
 }
 
-/// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO.
+/// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, FCALL, FCALL_RO.
 pub async fn eval(c: &mut Conn, spec: &'static CommandSpec, args: Args<'_>) {
     let by_sha = spec.name.starts_with("evalsha");
+    let function = spec.name.starts_with("fcall");
     let read_only = spec.flags.has(Flags::READONLY);
-    let Some(numkeys) = engine::args::parse_i64(args.get(2)) else {
-        return c.error("ERR value is not an integer or out of range");
+    let numkeys = engine::args::parse_i64(args.get(2));
+    let bad_keys = match numkeys {
+        None if function => Some("ERR Bad number of keys provided"),
+        None => Some("ERR value is not an integer or out of range"),
+        Some(n) if n > args.len() as i64 - 3 => {
+            Some("ERR Number of keys can't be greater than number of args")
+        }
+        Some(n) if n < 0 => Some("ERR Number of keys can't be negative"),
+        Some(_) => None,
     };
-    if numkeys > args.len() as i64 - 3 {
-        return c.error("ERR Number of keys can't be greater than number of args");
+    if let Some(err) = bad_keys {
+        // FCALL looks its function up first.
+        if function && c.core.shared.functions.function(args.get(1)).is_none() {
+            return c.error("ERR Function not found");
+        }
+        return c.error(err);
     }
-    if numkeys < 0 {
-        return c.error("ERR Number of keys can't be negative");
-    }
-    let (sha, body) = if by_sha {
+    let numkeys = numkeys.unwrap_or(0);
+    let what = if function {
+        What::Function {
+            name: args.get(1).to_vec(),
+            command: args.get(0).to_vec(),
+        }
+    } else if by_sha {
         let given = args.get(1);
         if given.len() != 40 {
             return c.error(NOSCRIPT);
@@ -769,10 +986,13 @@ pub async fn eval(c: &mut Conn, spec: &'static CommandSpec, args: Args<'_>) {
         for (d, s) in sha.iter_mut().zip(given) {
             *d = s.to_ascii_lowercase();
         }
-        (sha, None)
+        What::Eval { sha, body: None }
     } else {
         let body: Arc<[u8]> = Arc::from(args.get(1));
-        (script::sha1hex(&body), Some(body))
+        What::Eval {
+            sha: script::sha1hex(&body),
+            body: Some(body),
+        }
     };
     let n = numkeys as usize;
     let mut words = engine::args::OwnedArgs::default();
@@ -790,9 +1010,13 @@ pub async fn eval(c: &mut Conn, spec: &'static CommandSpec, args: Args<'_>) {
         .collect();
     shards.sort_unstable();
     shards.dedup();
+    let learned = core.shards() > 1
+        && match &what {
+            What::Eval { sha, .. } => core.broad_scripts.borrow().contains(sha),
+            What::Function { name, .. } => core.broad_functions.borrow().contains(name),
+        };
     let call = EvalCall {
-        sha,
-        body,
+        what,
         words,
         numkeys: n,
         db: c.db,
@@ -800,7 +1024,6 @@ pub async fn eval(c: &mut Conn, spec: &'static CommandSpec, args: Args<'_>) {
         proto: c.proto,
         tx: c.tx,
     };
-    let learned = core.shards() > 1 && core.broad_scripts.borrow().contains(&sha);
     let broadly = |call| EvalOut {
         again: Some(Box::new(call)),
         ..EvalOut::reply(Vec::new())
@@ -826,7 +1049,23 @@ pub async fn eval(c: &mut Conn, spec: &'static CommandSpec, args: Args<'_>) {
         };
     }
     if out.learn {
-        core.broad_scripts.borrow_mut().insert(sha);
+        // Run it broadly from now on (args 1: the function's name, the sha, or the body).
+        let named = args.get(1);
+        if function {
+            core.broad_functions.borrow_mut().insert(named.to_vec());
+        } else {
+            let sha = match by_sha {
+                true => {
+                    let mut sha = [0u8; 40];
+                    for (d, s) in sha.iter_mut().zip(named) {
+                        *d = s.to_ascii_lowercase();
+                    }
+                    sha
+                }
+                false => script::sha1hex(named),
+            };
+            core.broad_scripts.borrow_mut().insert(sha);
+        }
     }
     let reply = match out.again {
         None => out.reply,
@@ -849,11 +1088,13 @@ async fn broad(core: &Rc<Core>, in_read: bool, call: EvalCall) -> Vec<u8> {
     if outcome == script::Outcome::Yielded {
         // Busy: every shard is the script's (the operation holds them all); between
         // slices, commands for any shard get -BUSY.
-        core.shared.busy.hold(core, 0..core.shards());
+        core.shared
+            .busy
+            .hold(core, 0..core.shards(), call.running());
         txn.open_reads();
         while outcome == script::Outcome::Yielded {
             reactor::yield_turn().await;
-            (reply, outcome) = resume_script(core, &mut host);
+            (reply, outcome) = resume_script(core, &mut host, call.is_function());
         }
         core.shared.busy.free(core);
     }
@@ -866,6 +1107,11 @@ async fn broad(core: &Rc<Core>, in_read: bool, call: EvalCall) -> Vec<u8> {
 /// SCRIPT LOAD | EXISTS | FLUSH | KILL | HELP.
 pub async fn script_cmd(c: &mut Conn, args: Args<'_>) {
     let sub = args.get(1).to_ascii_lowercase();
+    if let Some(e) =
+        engine::lookup(b"script").and_then(|s| engine::table::subcommand_error(s, args))
+    {
+        return c.error(&e);
+    }
     let core = c.core.clone();
     match (sub.as_slice(), args.len()) {
         (b"help", 2) => {
@@ -888,11 +1134,7 @@ pub async fn script_cmd(c: &mut Conn, args: Args<'_>) {
                 "HELP",
                 "    Prints this help.",
             ];
-            let mut w = c.writer();
-            w.array(lines.len());
-            for l in lines {
-                w.simple(l.as_bytes());
-            }
+            c.help(&lines);
         }
         (b"load", 3) => {
             let body: Arc<[u8]> = Arc::from(args.get(2));
@@ -941,7 +1183,7 @@ pub async fn script_cmd(c: &mut Conn, args: Args<'_>) {
                 .await;
             c.writer().ok();
         }
-        (b"kill", 2) => match core.shared.busy.kill() {
+        (b"kill", 2) => match core.shared.busy.kill(true) {
             Ok(()) => c.writer().ok(),
             Err(e) => c.error(e),
         },

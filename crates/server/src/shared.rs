@@ -49,6 +49,8 @@ pub struct Shared {
     /// Every script body EVAL or SCRIPT LOAD has seen, by SHA1 (each core compiles its own
     /// copy from here the first time it runs one).
     pub scripts: script::Registry,
+    /// Function libraries (FUNCTION LOAD), which every core's functions Lua state loads.
+    pub functions: script::functions::Libraries,
     /// Scripts past busy-reply-threshold: what -BUSY, SCRIPT KILL and SHUTDOWN read.
     pub busy: crate::scripting::Busy,
     /// Keeps every read of a connection on one side of a whole-keyspace operation.
@@ -134,6 +136,7 @@ impl Shared {
             persist: crate::persist::State::new(shards),
             aof: crate::aof::State::new(shards, &config),
             scripts: script::Registry::default(),
+            functions: Default::default(),
             busy: crate::scripting::Busy::new(shards),
             signals: crossbeam_channel::unbounded(),
             listen_fds: std::sync::Mutex::new(Vec::new()),

@@ -396,6 +396,47 @@ pub fn dump(v: &Value, opts: SaveOpts) -> Vec<u8> {
     e.out
 }
 
+/// FUNCTION DUMP's payload: each library's code as a FUNCTION2 record, then the RDB
+/// version and CRC64, as a DUMP payload ends.
+pub fn dump_functions(codes: &[&[u8]]) -> Vec<u8> {
+    let mut e = Encoder::new(SaveOpts::default());
+    for code in codes {
+        e.out.push(OP_FUNCTION2);
+        e.string(code);
+    }
+    e.out.extend_from_slice(&VERSION.to_le_bytes());
+    let crc = crc64(0, &e.out);
+    e.out.extend_from_slice(&crc.to_le_bytes());
+    e.out
+}
+
+/// FUNCTION RESTORE's reading of a payload: the libraries' code. The error is Redis' text
+/// (after "ERR ").
+pub fn restore_functions(payload: &[u8]) -> Result<Vec<Vec<u8>>, &'static str> {
+    let n = payload.len();
+    let footer_ok = n >= 10 && {
+        let ver = u16::from_le_bytes([payload[n - 10], payload[n - 9]]);
+        let crc = u64::from_le_bytes(payload[n - 8..].try_into().unwrap_or_default());
+        ver <= VERSION && crc64(0, &payload[..n - 8]) == crc
+    };
+    if !footer_ok {
+        return Err("DUMP payload version or checksum are wrong");
+    }
+    let mut d = Decoder::new(&payload[..n - 10]);
+    let mut codes = Vec::new();
+    while !d.at_end() {
+        let op = d.byte().map_err(|_| "can not read data type")?;
+        if op != OP_FUNCTION2 && op != OP_FUNCTION {
+            return Err("given type is not a function");
+        }
+        codes.push(
+            d.function(op)
+                .map_err(|_| "failed loading the given functions payload")?,
+        );
+    }
+    Ok(codes)
+}
+
 /// Checks a DUMP payload's version and checksum (Redis' verifyDumpPayload) and loads its
 /// value. `Err(true)`: the footer is wrong; `Err(false)`: the value is malformed.
 pub fn restore(payload: &[u8], limits: &Limits) -> Result<Value, bool> {
@@ -660,6 +701,27 @@ impl<'a> Decoder<'a> {
     }
 
     /// Reads the next item of a file (after the header).
+    /// A function library after its opcode: FUNCTION2's code, or the code Redis makes of
+    /// 7.0-rc's FUNCTION record (name, engine, description, body).
+    fn function(&mut self, op: u8) -> LoadResult<Vec<u8>> {
+        if op == OP_FUNCTION2 {
+            return self.string();
+        }
+        let name = self.string()?;
+        let engine = self.string()?;
+        if self.read_len()? != 0 {
+            self.string()?;
+        }
+        let body = self.string()?;
+        let mut code = b"#!".to_vec();
+        code.extend_from_slice(&engine);
+        code.extend_from_slice(b" name=");
+        code.extend_from_slice(&name);
+        code.push(b'\n');
+        code.extend_from_slice(&body);
+        Ok(code)
+    }
+
     pub fn item(&mut self) -> LoadResult<Item> {
         let mut expire_at = 0u64;
         let mut idle = None;
@@ -686,10 +748,7 @@ impl<'a> Decoder<'a> {
                     let b = self.read_len()?;
                     return Ok(Item::ResizeDb(a, b));
                 }
-                OP_FUNCTION2 => return Ok(Item::Function(self.string()?)),
-                OP_FUNCTION => {
-                    return err(at, "Pre-release function format not supported");
-                }
+                OP_FUNCTION2 | OP_FUNCTION => return Ok(Item::Function(self.function(op)?)),
                 OP_MODULE_AUX => {
                     let id = self.read_len()?;
                     let _when_opcode = self.read_len()?;
