@@ -412,3 +412,151 @@ fn busy_functions_answer_as_redis_does() {
         assert!(percore.wait_exit(Duration::from_secs(10)).is_some());
     }
 }
+
+fn load_lib(c: &mut redis::Connection, code: &str, replace: bool) {
+    let mut cmd = redis::cmd("FUNCTION");
+    cmd.arg("LOAD");
+    if replace {
+        cmd.arg("REPLACE");
+    }
+    let _: String = cmd.arg(code).query(c).unwrap();
+}
+
+fn wait_rewrite(c: &mut Raw) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while crate::harness::info_field(c, "persistence", "aof_rewrite_in_progress") == "1" {
+        assert!(Instant::now() < deadline, "rewrite never ended");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        crate::harness::info_field(c, "persistence", "aof_last_bgrewrite_status"),
+        "ok"
+    );
+}
+
+/// Libraries persist as redis-server persists them: in RDB files (which either server
+/// loads, and redis-check-rdb accepts), and in the AOF as the FUNCTION commands that changed
+/// them, through restarts, rewrites (both base forms) and the export to redis-server.
+#[test]
+fn libraries_survive_restarts_in_the_rdb_and_the_aof() {
+    let two = "#!lua name=two\nredis.register_function('t1', function() return 1 end)\n\
+               redis.register_function{function_name='t2', callback=function() return 2 end, flags={'no-writes'}}";
+    // RDB: percore -> percore (other shard count) -> redis-server -> percore.
+    let dir = crate::harness::scratch_dir("functions-rdb");
+    let d = dir.display().to_string();
+    let want = {
+        let s = Server::start_with(2, &["--dir", &d]);
+        let mut c = s.client();
+        load_lib(&mut c, LIB_A, false);
+        load_lib(&mut c, two, false);
+        let _: () = redis::cmd("SAVE").query(&mut c).unwrap();
+        listing(&mut c)
+    };
+    let s = Server::start_with(3, &["--dir", &d]);
+    assert_eq!(
+        listing(&mut s.client()),
+        want,
+        "percore loaded its own file"
+    );
+    drop(s);
+    let redis = Server::redis_with(&["--dir", &d, "--dbfilename", "dump.rdb"]);
+    let mut rc = redis.client();
+    assert_eq!(listing(&mut rc), want, "redis-server loaded percore's file");
+    load_lib(&mut rc, LIB_B, false);
+    let want = listing(&mut rc);
+    let _: () = redis::cmd("SAVE").query(&mut rc).unwrap();
+    drop(rc);
+    drop(redis);
+    let s = Server::start_with(2, &["--dir", &d]);
+    let mut c = s.client();
+    assert_eq!(listing(&mut c), want, "percore loaded redis-server's file");
+    let n: i64 = redis::cmd("FCALL")
+        .arg("incr_by")
+        .arg(1)
+        .arg("k")
+        .arg(3)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(n, 3);
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // AOF: every change replays in order, on another shard count too.
+    let dir = crate::harness::scratch_dir("functions-aof");
+    let d = dir.display().to_string();
+    let aof = |shards: usize, extra: &[&str]| {
+        let mut args = vec!["--dir", &d, "--appendonly", "yes"];
+        args.extend_from_slice(extra);
+        Server::start_with(shards, &args)
+    };
+    let s = aof(2, &[]);
+    let mut c = s.client();
+    load_lib(&mut c, LIB_A, false);
+    load_lib(&mut c, two, false);
+    load_lib(&mut c, LIB_B, false);
+    let _: i64 = redis::cmd("FCALL")
+        .arg("incr_by")
+        .arg(1)
+        .arg("k")
+        .arg(5)
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("FUNCTION")
+        .arg("DELETE")
+        .arg("liba")
+        .query(&mut c)
+        .unwrap();
+    load_lib(&mut c, &two.replace("return 1", "return 11"), true);
+    let want = listing(&mut c);
+    drop(c);
+    drop(s);
+    let s = aof(2, &[]);
+    let mut c = s.client();
+    assert_eq!(listing(&mut c), want, "replayed from the increments");
+    let eleven: i64 = redis::cmd("FCALL").arg("t1").arg(0).query(&mut c).unwrap();
+    assert_eq!(eleven, 11);
+    // A rewrite puts the libraries in shard 0's base (RDB form, then command form).
+    let mut raw = s.raw();
+    for preamble in ["yes", "no"] {
+        raw.cmd(&["CONFIG", "SET", "aof-use-rdb-preamble", preamble]);
+        assert!(raw.cmd(&["BGREWRITEAOF"]).starts_with("+Background"));
+        wait_rewrite(&mut raw);
+        load_lib(&mut c, LIB_RO, preamble == "no");
+    }
+    let want = listing(&mut c);
+    drop((c, raw));
+    drop(s);
+    for shards in [2, 3] {
+        let s = aof(shards, &["--aof-use-rdb-preamble", "no"]);
+        assert_eq!(
+            listing(&mut s.client()),
+            want,
+            "{shards} shards after rewrites"
+        );
+    }
+    // The export holds them for redis-server.
+    let export = dir.join("export.aof");
+    let out = std::process::Command::new(crate::harness::BIN)
+        .arg("--aof-export")
+        .arg(dir.join("appendonlydir"))
+        .arg(&export)
+        .output()
+        .expect("run --aof-export");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rdir = crate::harness::scratch_dir("functions-export-redis");
+    std::fs::copy(&export, rdir.join("appendonly.aof")).expect("copy export");
+    let r = rdir.display().to_string();
+    let redis = Server::redis_with(&["--appendonly", "yes", "--dir", &r]);
+    assert_eq!(
+        listing(&mut redis.client()),
+        want,
+        "redis-server loaded the export"
+    );
+    drop(redis);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&rdir);
+}

@@ -287,6 +287,9 @@ pub struct Walk {
     pub unfinished: bool,
     /// `walk_from` stopped after its count of units; the stream goes on at `valid`.
     pub more: bool,
+    /// The commands a replay met that act outside the keyspace (FUNCTION LOAD, DELETE,
+    /// FLUSH, RESTORE), in stream order, for the runtime to apply.
+    pub side: Vec<Vec<Vec<u8>>>,
 }
 
 /// The commands of one unit of a stream, borrowed from it.
@@ -466,25 +469,34 @@ pub fn replay_from(
     max_units: u64,
     skip: &dyn Fn(u64) -> bool,
 ) -> Result<Walk, String> {
-    walk_from(b, from, max_units, |mark, cmds| {
+    let mut side = Vec::new();
+    let mut w = walk_from(b, from, max_units, |mark, cmds| {
         if mark.is_some_and(skip) {
             // Not applied; its SELECTs still move the stream's database.
             for argv in cmds.iter().filter(|a| a[0].eq_ignore_ascii_case(b"select")) {
-                apply(shard, db, argv)?;
+                apply(shard, db, argv, &mut side)?;
             }
             return Ok(());
         }
         for argv in cmds {
-            apply(shard, db, argv)?;
+            apply(shard, db, argv, &mut side)?;
         }
         Ok(())
-    })
+    })?;
+    w.side = side;
+    Ok(w)
 }
 
 /// Applies one command of a stream to `shard`: SELECT moves `db`; the whole-keyspace
-/// commands a journal records (FLUSHALL, FLUSHDB, SWAPDB) act on this shard; a command it
-/// does not know stops the replay with Redis' message.
-pub fn apply(shard: &mut crate::Shard, db: &mut usize, argv: &[&[u8]]) -> Result<(), String> {
+/// commands a journal records (FLUSHALL, FLUSHDB, SWAPDB) act on this shard; FUNCTION goes
+/// to `side` for the runtime; a command it does not know stops the replay with Redis'
+/// message.
+fn apply(
+    shard: &mut crate::Shard,
+    db: &mut usize,
+    argv: &[&[u8]],
+    side: &mut Vec<Vec<Vec<u8>>>,
+) -> Result<(), String> {
     let name = argv[0];
     let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
     let dbs = shard.databases();
@@ -496,6 +508,8 @@ pub fn apply(shard: &mut crate::Shard, db: &mut usize, argv: &[&[u8]]) -> Result
     };
     if is(b"select") {
         *db = num(1).ok_or("Bad SELECT in the append only file")?;
+    } else if is(b"function") {
+        side.push(argv.iter().map(|a| a.to_vec()).collect());
     } else if is(b"flushall") {
         shard.flush(None);
     } else if is(b"flushdb") {

@@ -759,6 +759,10 @@ fn write_commands_file(
                     let v = rdb::Decoder::key_value(&image, &k, &limits).map_err(bad)?;
                     engine::aof::value_commands(&mut out, &k.key, &v, k.expire_at);
                 }
+                // Redis' rewriteFunctions: a library as the command that loads it.
+                rdb::Item::Function(code) => {
+                    resp::write_command(&mut out, &[b"FUNCTION", b"LOAD", &code]);
+                }
                 _ => {}
             }
             if out.len() >= 1 << 16 {
@@ -1056,13 +1060,14 @@ pub fn export(dir: &Path, out: &Path, databases: usize) -> Result<String, String
     let m = Manifest::parse(&text).map_err(str::to_string)?;
     let mut all = engine::Shard::new(0, databases);
     all.loading = true;
+    let mut functions = Vec::new();
     let mut streams: Vec<Vec<u8>> = Vec::new();
     for files in by_keyspace(&m).values() {
         let mut stream = Vec::new();
         for f in files.iter() {
             let bytes = read_file(dir, &f.name)?;
             if f.kind == FileType::Base && is_rdb(&bytes) {
-                let end = load_rdb_into(&mut all, &bytes)?;
+                let end = load_rdb_into(&mut all, &bytes, &mut functions)?;
                 stream.extend_from_slice(&bytes[end..]);
             } else {
                 stream.extend_from_slice(&bytes);
@@ -1075,7 +1080,8 @@ pub fn export(dir: &Path, out: &Path, databases: usize) -> Result<String, String
     let refs: Vec<&[u8]> = streams.iter().map(Vec::as_slice).collect();
     let commands = engine::aof::merge(&refs, &apply)?;
     let keys: usize = all.db_info().iter().map(|d| d.keys).sum();
-    let mut bytes = image(&mut all);
+    let codes: Vec<&[u8]> = functions.iter().map(Vec::as_slice).collect();
+    let mut bytes = image(&mut all, &codes);
     let base = bytes.len();
     bytes.extend_from_slice(&commands);
     let tmp = out.with_extension("export-tmp");
@@ -1151,25 +1157,47 @@ fn replay_to_image(
     shard.loading = true;
     let allow = c.get("aof-load-truncated").as_deref() != Some("no");
     let mut db = 0usize;
+    // The keyspace's function libraries, as its files leave them.
+    let libs = script::functions::Libraries::default();
     for (i, bytes) in files.iter().enumerate() {
         let last = i + 1 == files.len();
         let name = format!("{label} file {}", i + 1);
         let mut stream = &bytes[..];
         if is_rdb(bytes) {
-            let end = load_rdb_into(&mut shard, bytes).map_err(|e| format!("{name}: {e}"))?;
+            let mut codes = Vec::new();
+            let end =
+                load_rdb_into(&mut shard, bytes, &mut codes).map_err(|e| format!("{name}: {e}"))?;
+            crate::functions::load_from_file(&libs, &codes).map_err(|e| format!("{name}: {e}"))?;
             stream = &bytes[end..];
         }
         let skip = |id| !apply.contains(&id);
         let w = engine::aof::replay(&mut shard, &mut db, stream, &skip)?;
+        replay_functions(&libs, &w.side);
         // redis-server before 7.0: the file itself is cut when its tail is dropped.
         check_walk(&w, &name, last || single, allow, None)?;
     }
-    Ok(image(&mut shard))
+    let (_, libs) = libs.snapshot();
+    let codes: Vec<&[u8]> = libs.iter().map(|l| &l.code[..]).collect();
+    Ok(image(&mut shard, &codes))
 }
 
-/// Loads an RDB (an AOF base) into a scratch shard; returns where it ended (commands may
-/// follow an RDB preamble).
-fn load_rdb_into(shard: &mut engine::Shard, bytes: &[u8]) -> Result<usize, String> {
+/// The FUNCTION commands a replay met, applied to `libs` in order; one that fails is
+/// skipped with a warning (as redis-server goes on past a command's error reply).
+fn replay_functions(libs: &script::functions::Libraries, side: &[Vec<Vec<u8>>]) {
+    for argv in side {
+        if let Err(e) = crate::functions::replay(libs, argv) {
+            tracing::warn!("a FUNCTION command of the append only file failed: {e}");
+        }
+    }
+}
+
+/// Loads an RDB (an AOF base) into a scratch shard, its function libraries' code into
+/// `functions`; returns where it ended (commands may follow an RDB preamble).
+fn load_rdb_into(
+    shard: &mut engine::Shard,
+    bytes: &[u8],
+    functions: &mut Vec<Vec<u8>>,
+) -> Result<usize, String> {
     use engine::rdb;
     let limits = shard.limits;
     let mut d = rdb::Decoder::new(bytes);
@@ -1183,6 +1211,7 @@ fn load_rdb_into(shard: &mut engine::Shard, bytes: &[u8]) -> Result<usize, Strin
                 let v = rdb::Decoder::key_value(bytes, &k, &limits).map_err(|e| e.to_string())?;
                 shard.store(db, &k.key, v, k.expire_at);
             }
+            rdb::Item::Function(code) => functions.push(code),
             _ => {}
         }
     }
@@ -1190,10 +1219,11 @@ fn load_rdb_into(shard: &mut engine::Shard, bytes: &[u8]) -> Result<usize, Strin
     Ok((d.pos + 8).min(bytes.len()))
 }
 
-/// A scratch shard as an RDB image.
-fn image(shard: &mut engine::Shard) -> Vec<u8> {
+/// A scratch shard and function libraries as an RDB image.
+fn image(shard: &mut engine::Shard, functions: &[&[u8]]) -> Vec<u8> {
     let sizes = shard.snapshot_begin(engine::rdb::SaveOpts::default());
     let mut out = crate::persist::header(&sizes, false);
+    out.extend_from_slice(&engine::rdb::function_records(functions));
     loop {
         let (bytes, done) = shard.snapshot_step(1 << 20);
         out.extend_from_slice(&bytes);
@@ -1237,6 +1267,7 @@ pub async fn load_own(core: Rc<Core>, files: ShardFiles, apply: Arc<HashSet<u64>
                 engine::aof::replay(&mut shard, &mut db, bytes, &|_| false)
             }
             .unwrap_or_else(|e| fail(e));
+            replay_functions(&core.shared.functions, &w.side);
             check_walk(&w, name, false, allow, None).unwrap_or_else(|e| fail(e));
         }
         core.shared
@@ -1257,6 +1288,7 @@ pub async fn load_own(core: Rc<Core>, files: ShardFiles, apply: Arc<HashSet<u64>
                 engine::aof::replay_from(&mut shard, &mut db, bytes, w.valid, 4096, &skip)
             }
             .unwrap_or_else(|e| fail(e));
+            replay_functions(&core.shared.functions, &part.side);
             commands += part.units;
             w = part;
             if !w.more {

@@ -2,11 +2,16 @@
 //! functions; FCALL runs through `scripting::eval`). The libraries live in
 //! `Shared::functions`; a library is checked by loading it into a Lua state of its own
 //! before it joins them, and each core's functions state loads them again when they change
-//! (`scripting::functions_engine`).
+//! (`scripting::functions_engine`). Every change is made on core 0 and journaled there, as
+//! the command (Redis propagates FUNCTION commands as they are), so shard 0's AOF holds
+//! them in the order they took effect; snapshots write the libraries from core 0 at their
+//! point (`persist::start_shard`).
 
 use crate::conn::Conn;
+use crate::core::Core;
+use crate::ops::{Call, Touches};
 use engine::Args;
-use script::functions::{self, Library, Policy};
+use script::functions::{self, Libraries, Library, Policy};
 
 /// Redis' time limit for a library's code under FUNCTION LOAD.
 const LOAD_TIMEOUT_MS: u64 = 500;
@@ -27,13 +32,10 @@ pub async fn function_cmd(c: &mut Conn, args: Args<'_>) {
         return c.error(&e);
     }
     match sub.as_slice() {
-        b"load" => load(c, args),
+        b"load" => load(c, args).await,
         b"delete" => {
-            if c.core.shared.functions.delete(args.get(2)) {
-                c.writer().ok();
-            } else {
-                c.error("ERR Library not found");
-            }
+            let name = args.get(2).to_vec();
+            change(c, args, Op::Delete(name)).await;
         }
         b"flush" => {
             if args.len() > 3 {
@@ -45,8 +47,7 @@ pub async fn function_cmd(c: &mut Conn, args: Args<'_>) {
                     return c.error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
                 }
             }
-            c.core.shared.functions.flush();
-            c.writer().ok();
+            change(c, args, Op::Flush).await;
         }
         b"dump" => {
             let (_, libs) = c.core.shared.functions.snapshot();
@@ -54,7 +55,7 @@ pub async fn function_cmd(c: &mut Conn, args: Args<'_>) {
             let payload = engine::rdb::dump_functions(&codes);
             c.writer().bulk(&payload);
         }
-        b"restore" => restore(c, args),
+        b"restore" => restore(c, args).await,
         b"list" => list(c, args),
         b"stats" => stats(c),
         b"kill" => match c.core.shared.busy.kill(false) {
@@ -70,8 +71,107 @@ fn scratch() -> Result<script::Engine, String> {
     script::Engine::functions().map_err(|e| format!("ERR could not start Lua: {e}"))
 }
 
+/// A change to the libraries, made on core 0 (see the module's comment).
+enum Op {
+    Add(Library, bool),
+    Delete(Vec<u8>),
+    Flush,
+    Restore(Vec<Library>, Policy),
+}
+
+/// Makes `op` to `libs`: Ok(the library's name, for LOAD) or the reply's error.
+fn apply(libs: &Libraries, op: Op) -> Result<Option<String>, String> {
+    match op {
+        Op::Add(lib, replace) => {
+            let name = lib.name.clone();
+            libs.add(lib, replace).map(|()| Some(name))
+        }
+        Op::Delete(name) => match libs.delete(&name) {
+            true => Ok(None),
+            false => Err("ERR Library not found".into()),
+        },
+        Op::Flush => {
+            libs.flush();
+            Ok(None)
+        }
+        Op::Restore(new, policy) => libs.restore(new, policy).map(|()| None),
+    }
+}
+
+/// A change on core 0, journaled there as `argv` once made.
+struct Change {
+    op: Op,
+    argv: Vec<Vec<u8>>,
+}
+
+impl Call for Change {
+    type Out = Result<Option<String>, String>;
+    fn touches(&self) -> Touches<'_> {
+        Touches::Nothing
+    }
+    fn run(self, core: &Core) -> Self::Out {
+        let out = apply(&core.shared.functions, self.op)?;
+        let mut shard = core.shard.borrow_mut();
+        shard
+            .journal
+            .record_any_db(self.argv.iter().map(|a| &a[..]));
+        shard.stats.dirty += 1;
+        Ok(out)
+    }
+}
+
+/// Sends `op` to core 0 and answers: the library's name for LOAD, else OK.
+async fn change(c: &mut Conn, args: Args<'_>, op: Op) {
+    let argv = args.iter().map(|a| a.to_vec()).collect();
+    let core = c.core.clone();
+    match core.ask_tx(0, Change { op, argv }, c.tx).await {
+        Ok(Some(name)) => c.writer().bulk(name.as_bytes()),
+        Ok(None) => c.writer().ok(),
+        Err(e) => c.error(&e),
+    }
+}
+
+/// A FUNCTION command met replaying an AOF (`engine::aof::Walk::side`), applied to `libs`
+/// as the command would be (no time limit on library code).
+pub fn replay(libs: &Libraries, argv: &[Vec<u8>]) -> Result<(), String> {
+    let sub = argv
+        .get(1)
+        .map(|s| s.to_ascii_lowercase())
+        .unwrap_or_default();
+    let op = match (sub.as_slice(), argv.len()) {
+        (b"load", n @ (3 | 4)) => {
+            let replace = n == 4;
+            let lib = scratch()?.load_library(&argv[n - 1], 0)?;
+            Op::Add(lib, replace)
+        }
+        (b"delete", 3) => Op::Delete(argv[2].clone()),
+        (b"flush", 2 | 3) => Op::Flush,
+        (b"restore", n @ (3 | 4)) => {
+            let policy = match argv.get(3).map(|p| p.to_ascii_lowercase()) {
+                Some(p) if p == b"flush" => Policy::Flush,
+                Some(p) if p == b"replace" => Policy::Replace,
+                _ => Policy::Append,
+            };
+            let _ = n;
+            let codes = engine::rdb::restore_functions(&argv[2]).map_err(|e| format!("ERR {e}"))?;
+            Op::Restore(libraries_of(&codes)?, policy)
+        }
+        _ => return Err("ERR unknown FUNCTION command in the append only file".into()),
+    };
+    apply(libs, op).map(|_| ())
+}
+
+/// Libraries read from a file (an RDB image's FUNCTION2 records) join `libs`, replacing
+/// those of the same name.
+pub fn load_from_file(libs: &Libraries, codes: &[Vec<u8>]) -> Result<(), String> {
+    if codes.is_empty() {
+        return Ok(());
+    }
+    libs.restore(libraries_of(codes)?, Policy::Replace)
+}
+
 /// FUNCTION LOAD [REPLACE] code.
-fn load(c: &mut Conn, args: Args<'_>) {
+async fn load(c: &mut Conn, args: Args<'_>) {
     let mut replace = false;
     let mut at = 2;
     while at < args.len() - 1 {
@@ -95,15 +195,11 @@ fn load(c: &mut Conn, args: Args<'_>) {
         Ok(lib) => lib,
         Err(e) => return c.error(&e),
     };
-    let name = lib.name.clone();
-    match libs.add(lib, replace) {
-        Ok(()) => c.writer().bulk(name.as_bytes()),
-        Err(e) => c.error(&e),
-    }
+    change(c, args, Op::Add(lib, replace)).await;
 }
 
 /// FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE].
-fn restore(c: &mut Conn, args: Args<'_>) {
+async fn restore(c: &mut Conn, args: Args<'_>) {
     if args.len() > 4 {
         return syntax_error(c, args);
     }
@@ -123,10 +219,7 @@ fn restore(c: &mut Conn, args: Args<'_>) {
         Err(e) => return c.error(&format!("ERR {e}")),
     };
     match libraries_of(&codes) {
-        Ok(libs) => match c.core.shared.functions.restore(libs, policy) {
-            Ok(()) => c.writer().ok(),
-            Err(e) => c.error(&e),
-        },
+        Ok(libs) => change(c, args, Op::Restore(libs, policy)).await,
         Err(e) => c.error(&e),
     }
 }

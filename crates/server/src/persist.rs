@@ -198,10 +198,24 @@ pub fn start_shard(core: &Rc<Core>, sink: crossbeam_channel::Sender<SaveMsg>) ->
         let mut shard = core.shard.borrow_mut();
         (shard.snapshot_begin(opts), shard.stats.dirty)
     };
+    // Core 0 makes every change to the function libraries (`functions`): its snapshot
+    // holds them as they are at the point.
+    let mut first = match core.id {
+        0 => {
+            let (_, libs) = core.shared.functions.snapshot();
+            let codes: Vec<&[u8]> = libs.iter().map(|l| &l.code[..]).collect();
+            rdb::function_records(&codes)
+        }
+        _ => Vec::new(),
+    };
     let c = core.clone();
     reactor::spawn_local(async move {
         loop {
-            let (bytes, done) = c.shard.borrow_mut().snapshot_step(SLICE_BYTES);
+            let (mut bytes, done) = c.shard.borrow_mut().snapshot_step(SLICE_BYTES);
+            if !first.is_empty() {
+                first.append(&mut bytes);
+                bytes = std::mem::take(&mut first);
+            }
             let mut msg = Some(SaveMsg::Chunk(bytes));
             while let Some(m) = msg.take() {
                 match sink.try_send(m) {
@@ -486,6 +500,7 @@ pub async fn load_rdb(core: &Rc<Core>, file: &[u8], aof_base: bool) {
     if let Err(e) = d.header() {
         fail(e);
     }
+    let mut functions: Vec<Vec<u8>> = Vec::new();
     let mut since_yield = 0usize;
     loop {
         let item = match d.item() {
@@ -503,9 +518,10 @@ pub async fn load_rdb(core: &Rc<Core>, file: &[u8], aof_base: bool) {
                 }
                 db = n;
             }
-            rdb::Item::Function(_) => {
+            rdb::Item::Function(code) => {
+                // Core 0 loads the file's libraries (once, after its keys).
                 if core.id == 0 {
-                    tracing::warn!("the RDB file holds a function library; percore has no functions yet, skipped");
+                    functions.push(code);
                 }
             }
             rdb::Item::ModuleAux(id) => {
@@ -548,6 +564,10 @@ pub async fn load_rdb(core: &Rc<Core>, file: &[u8], aof_base: bool) {
                 }
             }
         }
+    }
+    if let Err(e) = crate::functions::load_from_file(&core.shared.functions, &functions) {
+        tracing::error!("Failed loading the function libraries of the RDB file: {e}");
+        std::process::exit(1);
     }
     core.shard.borrow_mut().take_events();
     tracing::info!(

@@ -396,14 +396,22 @@ pub fn dump(v: &Value, opts: SaveOpts) -> Vec<u8> {
     e.out
 }
 
-/// FUNCTION DUMP's payload: each library's code as a FUNCTION2 record, then the RDB
-/// version and CRC64, as a DUMP payload ends.
-pub fn dump_functions(codes: &[&[u8]]) -> Vec<u8> {
+/// Function libraries as an RDB file holds them: one FUNCTION2 record (the opcode, then the
+/// library's code as a string) each.
+pub fn function_records(codes: &[&[u8]]) -> Vec<u8> {
     let mut e = Encoder::new(SaveOpts::default());
     for code in codes {
         e.out.push(OP_FUNCTION2);
         e.string(code);
     }
+    e.out
+}
+
+/// FUNCTION DUMP's payload: each library's code as a FUNCTION2 record, then the RDB
+/// version and CRC64, as a DUMP payload ends.
+pub fn dump_functions(codes: &[&[u8]]) -> Vec<u8> {
+    let mut e = Encoder::new(SaveOpts::default());
+    e.out = function_records(codes);
     e.out.extend_from_slice(&VERSION.to_le_bytes());
     let crc = crc64(0, &e.out);
     e.out.extend_from_slice(&crc.to_le_bytes());
