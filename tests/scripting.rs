@@ -139,6 +139,18 @@ const CASES: &[(&str, &[&str])] = &[
     ("#!lua xyz\nreturn 1", &[]),
     ("#!python\nreturn 1", &[]),
     ("#!lua", &[]),
+    // Commands of the whole keyspace and of pub/sub.
+    ("return redis.call('publish', 'ch', 'm')", &[]),
+    ("local c = '0' local n = 0 repeat local r = redis.call('scan', c, 'count', 3) c = r[1] n = n + #r[2] until c == '0' return n", &[]),
+    ("local c = '0' local n = 0 repeat local r = redis.call('scan', c, 'match', '*a*', 'type', 'string') c = r[1] n = n + #r[2] until c == '0' return n", &[]),
+    ("return redis.pcall('scan', 'x')", &[]),
+    ("return redis.pcall('scan', 0, 'count', 0)", &[]),
+    ("return type(redis.call('randomkey'))", &[]),
+    ("redis.call('select', 9) return redis.call('randomkey')", &[]),
+    ("return redis.call('info', 'keyspace')", &[]),
+    ("return redis.call('swapdb', 0, 'x')", &[]),
+    ("return redis.call('swapdb', 0, 99)", &[]),
+    ("redis.call('swapdb', 0, 1) local n = redis.call('dbsize') redis.call('swapdb', 0, 1) return n", &[]),
 ];
 
 /// The SHA1 of a script in lowercase hex (as both servers print it).
@@ -281,6 +293,61 @@ fn scripts_load_once_and_run_on_every_core() {
     );
 }
 
+/// PUBLISH from scripts reaches subscribers on every core, and counts them exactly
+/// (SPUBLISH too); read-only scripts may not publish.
+#[test]
+fn scripts_publish_to_subscribers_on_every_core() {
+    let s = Server::start(2);
+    // Connections spread over the cores: several subscribe, to a channel and a pattern.
+    let mut subs: Vec<Raw> = (0..4).map(|_| s.raw()).collect();
+    for (i, sub) in subs.iter_mut().enumerate() {
+        let (cmd, name) = if i % 2 == 0 {
+            ("SUBSCRIBE", "news")
+        } else {
+            ("PSUBSCRIBE", "n*")
+        };
+        sub.cmd(&[cmd, name]);
+        sub.cmd(&["SSUBSCRIBE", "snews"]);
+    }
+    let mut c = s.raw();
+    let n = subs.len();
+    for body in [
+        "return redis.call('publish', 'news', ARGV[1])",
+        "redis.call('incr', KEYS[1]) return redis.call('publish', 'news', ARGV[1])",
+    ] {
+        for round in 0..4 {
+            let msg = format!("m{round}");
+            let numkeys = if body.contains("KEYS") { "1" } else { "0" };
+            let mut argv = vec!["EVAL", body, numkeys];
+            if numkeys == "1" {
+                argv.push("counter");
+            }
+            argv.push(&msg);
+            let got = c.cmd(&argv);
+            // A script that wrote before publishing on one shard counts only its core's
+            // subscribers the first time (it cannot wait for the others); from then on it
+            // runs broadly and counts them all.
+            if numkeys == "0" || round > 0 {
+                assert_eq!(got, format!(":{n}\r\n"), "{body} round {round}");
+            }
+            for sub in subs.iter_mut() {
+                let m = sub.read_reply();
+                assert!(m.contains(&msg), "{m}");
+            }
+        }
+    }
+    assert_eq!(
+        c.cmd(&["EVAL", "return redis.call('spublish', 'snews', 'x')", "0"]),
+        format!(":{n}\r\n")
+    );
+    for sub in subs.iter_mut() {
+        assert!(sub.read_reply().contains("smessage"));
+    }
+    assert!(c
+        .cmd(&["EVAL_RO", "return redis.call('publish', 'news', 'x')", "0"])
+        .starts_with("-ERR Write commands are not allowed from read-only scripts."));
+}
+
 /// Keys on both shards, declared or not, in scripts, MULTI and pipelines: the results are
 /// the ones redis-server gives.
 #[test]
@@ -298,6 +365,15 @@ fn scripts_reach_keys_on_every_shard() {
         &["EVAL", "local n = 0; for _, k in ipairs(redis.call('keys', '*')) do n = n + redis.call('del', k) end; return n", "0"],
         &["EVAL", "return redis.call('dbsize')", "0"],
         &["EVAL", "redis.call('flushall'); redis.call('set', 'x', 1); return redis.call('dbsize')", "0"],
+        // Moves and combinations of keys on both shards (gathered in a broad run).
+        &["EVAL", "redis.call('rpush', KEYS[1], 'a', 'b', 'c') redis.call('sadd', KEYS[3], 'a', 'z') return redis.call('lmove', KEYS[1], KEYS[2], 'left', 'right')", "4", "l1", "l2", "s1", "s2"],
+        &["EVAL", "return {redis.call('rename', KEYS[1], KEYS[2]), redis.call('lrange', KEYS[2], 0, -1), redis.call('exists', KEYS[1])}", "2", "l2", "l3"],
+        &["EVAL", "redis.call('sadd', KEYS[2], 'a', 'b') return {redis.call('sinterstore', KEYS[3], KEYS[1], KEYS[2]), redis.call('smove', KEYS[2], KEYS[1], 'b'), redis.call('smembers', KEYS[3])}", "3", "s1", "s2", "s3"],
+        &["EVAL", "redis.call('zadd', KEYS[1], 1, 'a') redis.call('zadd', KEYS[2], 2, 'a', 3, 'b') return redis.call('zunionstore', KEYS[3], 2, KEYS[1], KEYS[2])", "3", "z1", "z2", "z3"],
+        &["EVAL", "return {redis.call('msetnx', 'm1', 1, 'm2', 2, 'm3', 3), redis.call('msetnx', 'm3', 1, 'm4', 4), redis.call('copy', 'm1', 'm5'), redis.call('renamenx', 'm2', 'm3')}", "0"],
+        &["EVAL", "redis.call('set', 'x', 1) return redis.call('rpoplpush', 'l1', 'l9')", "0"],
+        &["EVAL", "return redis.pcall('rename', 'nosuch', 'l9')", "0"],
+        &["EVAL", "return redis.call('lmpop', 2, 'l1', 'l9', 'left', 'count', 5)", "0"],
         &["MULTI"],
         &["EVAL", "return redis.call('incr', KEYS[1])", "1", "k1"],
         &["EVAL", "return redis.call('incr', KEYS[1])", "1", "k2"],

@@ -349,7 +349,9 @@ const RF: &[&str] = &["readonly", "fast"];
 const CONN: &[&str] = &["noscript", "loading", "stale", "fast"];
 const CONN_NOAUTH: &[&str] = &["noscript", "loading", "stale", "fast", "no_auth"];
 const PUBSUB: &[&str] = &["pubsub", "noscript", "loading", "stale"];
-const PUBSUB_F: &[&str] = &["pubsub", "loading", "stale", "fast"];
+/// PUBLISH and SPUBLISH: may_replicate (hidden from COMMAND, as in Redis) makes read-only
+/// scripts refuse them.
+const PUBSUB_F: &[&str] = &["pubsub", "loading", "stale", "fast", "may_replicate"];
 const ADMIN: &[&str] = &["admin", "noscript", "loading", "stale"];
 
 const A_HASH_WF: &[&str] = &["@write", "@hash", "@fast"];

@@ -24,54 +24,77 @@ const DEFAULT: &[&str] = &[
 ];
 
 pub async fn render(c: &mut Conn, args: Args<'_>) -> String {
-    let mut wanted: Vec<String> = args
-        .iter()
-        .skip(1)
-        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
-        .collect();
-    if wanted.is_empty() || wanted.iter().any(|w| w == "default") {
-        wanted.extend(DEFAULT.iter().map(|s| s.to_string()));
-    }
-    if wanted.iter().any(|w| w == "all" || w == "everything") {
-        wanted.extend(DEFAULT.iter().map(|s| s.to_string()));
-        wanted.push("commandstats".into());
-    }
-    let want = |s: &str| wanted.iter().any(|w| w == s);
+    let wanted = Wanted::of(args);
     let core = c.core.clone();
-    let shared = core.shared.clone();
+    let pubsub = wanted.has("stats");
+    let stats = core.ask_all(|_| calls::Stats { pubsub }, None).await;
+    let dbs = match wanted.has("keyspace") {
+        true => core.ask_all(|_| calls::DbInfo, None).await,
+        false => Vec::new(),
+    };
+    text(&core.shared, &wanted, stats, dbs)
+}
+
+/// The sections INFO's arguments ask for.
+pub struct Wanted(Vec<String>);
+
+impl Wanted {
+    pub fn of(args: Args<'_>) -> Wanted {
+        let mut wanted: Vec<String> = args
+            .iter()
+            .skip(1)
+            .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+            .collect();
+        if wanted.is_empty() || wanted.iter().any(|w| w == "default") {
+            wanted.extend(DEFAULT.iter().map(|s| s.to_string()));
+        }
+        if wanted.iter().any(|w| w == "all" || w == "everything") {
+            wanted.extend(DEFAULT.iter().map(|s| s.to_string()));
+            wanted.push("commandstats".into());
+        }
+        Wanted(wanted)
+    }
+
+    pub fn has(&self, section: &str) -> bool {
+        self.0.iter().any(|w| w == section)
+    }
+}
+
+/// INFO's text from every core's statistics (`calls::Stats`) and, when the keyspace
+/// section is wanted, databases (`calls::DbInfo`).
+pub fn text(
+    shared: &crate::shared::Shared,
+    wanted: &Wanted,
+    per_core: Vec<CoreStats>,
+    per_core_dbs: Vec<Vec<engine::DbInfo>>,
+) -> String {
+    let want = |s: &str| wanted.has(s);
     let mut stats = CoreStats::default();
-    let pubsub = want("stats");
-    for s in core.ask_all(|_| calls::Stats { pubsub }, None).await {
-        {
-            stats.keyspace_hits += s.keyspace_hits;
-            stats.keyspace_misses += s.keyspace_misses;
-            stats.expired_keys += s.expired_keys;
-            stats.dirty += s.dirty;
-            stats.commands += s.commands;
-            stats.keys += s.keys;
-            stats.net_input_bytes += s.net_input_bytes;
-            stats.net_output_bytes += s.net_output_bytes;
-            stats.hops_sent += s.hops_sent;
-            stats.max_input_buffer = stats.max_input_buffer.max(s.max_input_buffer);
-            stats.max_output_buffer = stats.max_output_buffer.max(s.max_output_buffer);
-            for (all, names) in stats.pubsub.iter_mut().zip(s.pubsub) {
-                all.extend(names);
-            }
+    for s in per_core {
+        stats.keyspace_hits += s.keyspace_hits;
+        stats.keyspace_misses += s.keyspace_misses;
+        stats.expired_keys += s.expired_keys;
+        stats.dirty += s.dirty;
+        stats.commands += s.commands;
+        stats.keys += s.keys;
+        stats.net_input_bytes += s.net_input_bytes;
+        stats.net_output_bytes += s.net_output_bytes;
+        stats.hops_sent += s.hops_sent;
+        stats.max_input_buffer = stats.max_input_buffer.max(s.max_input_buffer);
+        stats.max_output_buffer = stats.max_output_buffer.max(s.max_output_buffer);
+        for (all, names) in stats.pubsub.iter_mut().zip(s.pubsub) {
+            all.extend(names);
         }
     }
     let mut dbs: Vec<DbInfo> = Vec::new();
-    if want("keyspace") {
-        for v in core.ask_all(|_| calls::DbInfo, None).await {
-            {
-                if dbs.is_empty() {
-                    dbs = vec![DbInfo::default(); v.len()];
-                }
-                for (acc, d) in dbs.iter_mut().zip(v) {
-                    acc.keys += d.keys;
-                    acc.expires += d.expires;
-                    acc.ttl_sum_ms += d.ttl_sum_ms;
-                }
-            }
+    for v in per_core_dbs {
+        if dbs.is_empty() {
+            dbs = vec![DbInfo::default(); v.len()];
+        }
+        for (acc, d) in dbs.iter_mut().zip(v) {
+            acc.keys += d.keys;
+            acc.expires += d.expires;
+            acc.ttl_sum_ms += d.ttl_sum_ms;
         }
     }
     let cfg = shared.config.read().map(|c| {
@@ -164,7 +187,7 @@ pub async fn render(c: &mut Conn, args: Args<'_>) -> String {
             current,
             p.saves.load(Ordering::Relaxed),
         );
-        crate::aof::info(&shared, &mut s);
+        crate::aof::info(shared, &mut s);
     }
     if want("stats") {
         section("Stats", &mut s);

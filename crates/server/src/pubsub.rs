@@ -481,7 +481,7 @@ pub async fn unsubscribe_all(c: &mut Conn) {
 }
 
 /// Delivers a message to this core's receivers; returns how many there were.
-fn publish_here(core: &Core, channel: &[u8], message: &[u8], shard: bool) -> i64 {
+pub fn publish_here(core: &Core, channel: &[u8], message: &[u8], shard: bool) -> i64 {
     let limits = core.settings.get().output;
     core.pubsub
         .borrow()
@@ -636,6 +636,16 @@ pub fn publish_detached(core: &Rc<Core>, events: Vec<Event>) {
     let core = core.clone();
     reactor::spawn_local(async move {
         publish_remote(&core, || msgs.clone(), false).await;
+    })
+    .detach();
+}
+
+/// Sends messages to the other cores with subscribers in the background (a script that
+/// publishes after writing, on one shard: it cannot wait).
+pub fn publish_detached_messages(core: &Rc<Core>, msgs: Vec<(Vec<u8>, Vec<u8>)>, shard: bool) {
+    let core = core.clone();
+    reactor::spawn_local(async move {
+        publish_remote(&core, || msgs.clone(), shard).await;
     })
     .detach();
 }

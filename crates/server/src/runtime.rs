@@ -214,23 +214,8 @@ async fn run_inner(
             let total: i64 = sizes.iter().sum();
             let mut key = None;
             if total > 0 {
-                // Pick the shard in proportion to its size so every key is equally likely.
-                // Sizes count expired keys not yet reclaimed, so a shard may turn out to hold
-                // no live key: then try the others, as Redis keeps drawing until it finds one.
-                let mut pick = (core.shard.borrow_mut().rng.next_u64() % total as u64) as i64;
-                let first = sizes
-                    .iter()
-                    .position(|n| {
-                        let hit = pick < *n;
-                        pick -= n;
-                        hit
-                    })
-                    .unwrap_or(0);
-                for i in 0..sizes.len() {
-                    let s = (first + i) % sizes.len();
-                    if sizes[s] == 0 {
-                        continue;
-                    }
+                let draw = core.shard.borrow_mut().rng.next_u64();
+                for s in random_key_order(&sizes, draw) {
                     if let Some(k) = core.ask(s, calls::RandomKey(db)).await {
                         key = Some(k);
                         break;
@@ -572,64 +557,131 @@ fn set_name(c: &mut Conn, name: &[u8]) -> engine::Result<()> {
 }
 
 async fn scan(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
-    const SHARD_BITS: u32 = 10;
     let core = c.core.clone();
-    let cursor = engine::args::parse_cursor(args.get(1))?;
-    let (mut count, mut pattern, mut kind) = (10usize, None, None);
-    let mut i = 2;
-    while i < args.len() {
-        if args.is(i, "count") && i + 1 < args.len() {
-            let n = args.int(i + 1)?;
-            if n < 1 {
-                return Err(Error::Syntax);
-            }
-            count = n as usize;
-        } else if args.is(i, "match") && i + 1 < args.len() {
-            let p = args.get(i + 1);
-            pattern = (p != b"*").then(|| p.to_vec());
-        } else if args.is(i, "type") && i + 1 < args.len() {
-            kind = Some(args.get(i + 1).to_vec());
-        } else {
-            return Err(Error::Syntax);
-        }
-        i += 2;
-    }
-    // The cursor carries the shard in its low bits and that shard's table cursor above them,
-    // so shards are walked one after another and each with Redis' resize-safe cursor.
-    let shards = core.shards() as u64;
-    let mut shard = (cursor & ((1 << SHARD_BITS) - 1)) % shards;
-    let mut inner = cursor >> SHARD_BITS;
-    let mut keys = Vec::new();
+    let mut walk = ScanWalk::new(args, c.db, core.shards())?;
     let next = loop {
-        let call = calls::Scan {
-            db: c.db,
-            cursor: inner,
-            count,
-            pattern: pattern.clone(),
-            kind: kind.clone(),
-        };
-        let (next, found) = core.ask(shard as usize, call).await;
-        keys.extend(found);
-        if next != 0 {
-            break (next << SHARD_BITS) | shard;
-        }
-        shard += 1;
-        inner = 0;
-        if shard == shards {
-            break 0;
-        }
-        if keys.len() >= count {
-            break shard;
+        let (shard, call) = walk.request();
+        let (next, found) = core.ask(shard, call).await;
+        if let Some(cursor) = walk.feed(next, found) {
+            break cursor;
         }
     };
-    let mut w = c.writer();
-    w.array(2);
-    w.bulk(next.to_string().as_bytes());
-    w.array(keys.len());
-    for k in &keys {
-        w.bulk(k);
-    }
+    walk.reply(&mut c.writer(), next);
     Ok(())
+}
+
+/// RANDOMKEY's shards to try, in order: the first drawn in proportion to its size (so every
+/// key is equally likely), then the others that hold keys. Sizes count expired keys not yet
+/// reclaimed, so a shard may turn out to hold no live key: then the next is tried, as
+/// Redis keeps drawing until it finds one.
+pub(crate) fn random_key_order(sizes: &[i64], draw: u64) -> Vec<usize> {
+    let total: i64 = sizes.iter().sum();
+    if total <= 0 {
+        return Vec::new();
+    }
+    let mut pick = (draw % total as u64) as i64;
+    let first = sizes
+        .iter()
+        .position(|n| {
+            let hit = pick < *n;
+            pick -= n;
+            hit
+        })
+        .unwrap_or(0);
+    (0..sizes.len())
+        .map(|i| (first + i) % sizes.len())
+        .filter(|&s| sizes[s] != 0)
+        .collect()
+}
+
+/// One SCAN over the shards: the cursor carries the shard in its low bits and that
+/// shard's table cursor above them, so shards are walked one after another, each with
+/// Redis' resize-safe cursor. The caller asks each shard the walk names (`request`) and
+/// feeds its answer back until the walk has its next cursor.
+pub(crate) struct ScanWalk {
+    db: usize,
+    shard: u64,
+    inner: u64,
+    shards: u64,
+    count: usize,
+    pattern: Option<Vec<u8>>,
+    kind: Option<Vec<u8>>,
+    keys: Vec<Vec<u8>>,
+}
+
+impl ScanWalk {
+    const SHARD_BITS: u32 = 10;
+
+    /// SCAN's arguments (cursor [MATCH pattern] [COUNT n] [TYPE t]).
+    pub(crate) fn new(args: Args<'_>, db: usize, shards: usize) -> engine::Result<ScanWalk> {
+        let cursor = engine::args::parse_cursor(args.get(1))?;
+        let (mut count, mut pattern, mut kind) = (10usize, None, None);
+        let mut i = 2;
+        while i < args.len() {
+            if args.is(i, "count") && i + 1 < args.len() {
+                let n = args.int(i + 1)?;
+                if n < 1 {
+                    return Err(Error::Syntax);
+                }
+                count = n as usize;
+            } else if args.is(i, "match") && i + 1 < args.len() {
+                let p = args.get(i + 1);
+                pattern = (p != b"*").then(|| p.to_vec());
+            } else if args.is(i, "type") && i + 1 < args.len() {
+                kind = Some(args.get(i + 1).to_vec());
+            } else {
+                return Err(Error::Syntax);
+            }
+            i += 2;
+        }
+        let shards = shards as u64;
+        Ok(ScanWalk {
+            db,
+            shard: (cursor & ((1 << Self::SHARD_BITS) - 1)) % shards,
+            inner: cursor >> Self::SHARD_BITS,
+            shards,
+            count,
+            pattern,
+            kind,
+            keys: Vec::new(),
+        })
+    }
+
+    /// The shard to ask next, and what.
+    pub(crate) fn request(&self) -> (usize, calls::Scan) {
+        let call = calls::Scan {
+            db: self.db,
+            cursor: self.inner,
+            count: self.count,
+            pattern: self.pattern.clone(),
+            kind: self.kind.clone(),
+        };
+        (self.shard as usize, call)
+    }
+
+    /// A shard's answer; the next cursor once the walk has enough.
+    pub(crate) fn feed(&mut self, next: u64, found: Vec<Vec<u8>>) -> Option<u64> {
+        self.keys.extend(found);
+        if next != 0 {
+            return Some((next << Self::SHARD_BITS) | self.shard);
+        }
+        self.shard += 1;
+        self.inner = 0;
+        if self.shard == self.shards {
+            return Some(0);
+        }
+        (self.keys.len() >= self.count).then_some(self.shard)
+    }
+
+    /// SCAN's reply: the next cursor and the keys.
+    pub(crate) fn reply(&self, w: &mut Writer<'_>, next: u64) {
+        w.array(2);
+        w.bulk(next.to_string().as_bytes());
+        w.array(self.keys.len());
+        for k in &self.keys {
+            w.bulk(k);
+        }
+    }
 }
 
 /// Waits, outside the connection's read, for an AOF rewrite in progress to end (the

@@ -139,12 +139,15 @@ impl Call for EvalCall {
         let may_yield = self.tx.is_none() && core.whole_free();
         let mut host = Local {
             core,
+            wrote: false,
+            learn: false,
             declared: self.words.args(),
             numkeys: self.numkeys,
             tx: self.tx,
         };
         let (reply, outcome) = run_script(core, &self, &mut host, may_yield);
-        local_outcome(core, self, reply, outcome, None)
+        let seen = (host.wrote, host.learn);
+        local_outcome(core, self, reply, outcome, None, seen)
     }
 }
 
@@ -155,6 +158,9 @@ pub struct Paused {
     lock: u64,
     /// The shard's clock when the script started: keys do not expire under a script.
     time: u64,
+    /// What the run's host saw so far (`Local::wrote`, `Local::learn`).
+    wrote: bool,
+    learn: bool,
 }
 
 /// The next slice of this shard's busy script (`Paused`).
@@ -175,24 +181,30 @@ impl Call for Resume {
         core.shard.borrow_mut().set_time(p.time);
         let mut host = Local {
             core,
+            wrote: p.wrote,
+            learn: p.learn,
             declared: p.call.words.args(),
             numkeys: p.call.numkeys,
             tx: p.call.tx,
         };
         let (reply, outcome) = resume_script(core, &mut host, p.call.is_function());
-        local_outcome(core, p.call, reply, outcome, Some((p.lock, p.time)))
+        let seen = (host.wrote, host.learn);
+        local_outcome(core, p.call, reply, outcome, Some((p.lock, p.time)), seen)
     }
 }
 
 /// What a slice of a script on one shard comes to: stopped (the whole shard is taken for
-/// it on its first stop, `lock`), or ended (the shard is let go).
+/// it on its first stop, `lock`), or ended (the shard is let go). `seen`: the host's
+/// (wrote, learn).
 fn local_outcome(
     core: &Core,
     call: EvalCall,
     reply: Vec<u8>,
     outcome: script::Outcome,
     lock: Option<(u64, u64)>,
+    seen: (bool, bool),
 ) -> EvalOut {
+    let (wrote, learn) = seen;
     if outcome == script::Outcome::Yielded {
         let (lock, time) = lock.unwrap_or_else(|| {
             let tx = core.new_tx();
@@ -200,7 +212,13 @@ fn local_outcome(
             core.shared.busy.hold(core, [core.id], call.running());
             (tx, core.shard.borrow().now_ms())
         });
-        *core.script_pause.borrow_mut() = Some(Paused { call, lock, time });
+        *core.script_pause.borrow_mut() = Some(Paused {
+            call,
+            lock,
+            time,
+            wrote,
+            learn,
+        });
         return EvalOut {
             reply,
             again: None,
@@ -217,7 +235,7 @@ fn local_outcome(
     let retry = outcome == script::Outcome::Retry;
     EvalOut {
         reply,
-        learn: retry || matches!(outcome, script::Outcome::Done { missed: true, .. }),
+        learn: learn || retry || matches!(outcome, script::Outcome::Done { missed: true, .. }),
         again: retry.then(|| Box::new(call)),
         paused: false,
     }
@@ -631,6 +649,10 @@ fn shard_of(core: &Core, key: &[u8]) -> usize {
 /// operation (other than `tx`, the caller's) holds unless the script declared it.
 struct Local<'a> {
     core: &'a Core,
+    /// The script has written through this host; a command that needs other cores after
+    /// that sets `learn`.
+    wrote: bool,
+    learn: bool,
     /// The script's KEYS (the first `numkeys` words).
     declared: Args<'a>,
     numkeys: usize,
@@ -667,11 +689,20 @@ impl script::Host for Local<'_> {
                     }
                 }
                 exec_here(core, spec, args, db, proto, propagate, None, out);
+                self.wrote |= spec.is_write();
                 Ok(())
             }
             Kind::Runtime(rt) => {
                 let argv: Vec<&[u8]> = args.iter().collect();
-                runtime_call(core, rt, spec, &argv, db, proto, out, None)
+                let mut ctx = RuntimeCtx {
+                    tx: None,
+                    wrote: self.wrote,
+                    learn: false,
+                };
+                let r = runtime_call(core, rt, spec, &argv, db, proto, out, &mut ctx);
+                self.learn |= ctx.learn;
+                self.wrote |= spec.is_write() && r.is_ok();
+                r
             }
         }
     }
@@ -738,6 +769,87 @@ impl Broad<'_> {
     }
 }
 
+impl Broad<'_> {
+    /// A command whose keys live on several shards and that moves or combines whole values,
+    /// as `runtime::gather` runs one: copies of its keys' values on a scratch shard, the
+    /// command's own handler there, and the keys it changed written back to their shards
+    /// (journaled there as RESTORE or DEL, inside the run's operation). The broad run holds
+    /// every shard, so the copies cannot change meanwhile.
+    fn gather(
+        &self,
+        spec: &'static CommandSpec,
+        argv: &[&[u8]],
+        positions: &[usize],
+        db: usize,
+        proto: Proto,
+        out: &mut Vec<u8>,
+    ) -> Result<(), script::Refusal> {
+        use crate::core::calls;
+        let Kind::Keyed { handler, .. } = spec.kind else {
+            return Err(script::Refusal::Error("ERR internal error".into()));
+        };
+        let core = self.core;
+        let tx = Some(self.tx);
+        let gone = || script::Refusal::Error("ERR shard did not answer (shutting down)".into());
+        let mut keys: Vec<(usize, Vec<u8>)> = positions
+            .iter()
+            .map(|&p| (shard_of(core, argv[p]), argv[p].to_vec()))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        let mut scratch = engine::Shard::new(core.id, core.shared.databases());
+        scratch.limits = core.shard.borrow().limits;
+        scratch.notify_classes = engine::notify::recorded(core.settings.get().notify);
+        scratch.set_time(core.shard.borrow().now_ms());
+        let mut versions = Vec::with_capacity(keys.len());
+        for (s, key) in &keys {
+            let get = calls::Get {
+                db,
+                key: key.clone(),
+            };
+            if let Some(e) = call_on(core, *s, get, tx).ok_or_else(gone)? {
+                scratch.store(db, key, e.value, e.expire_at);
+            }
+            versions.push(scratch.watch(db, key));
+        }
+        drop(scratch.take_events());
+        let words = owned(argv);
+        scratch.execute(spec, handler, db, words.args(), out, proto);
+        let events = scratch.take_events();
+        if spec.is_write() {
+            for ((s, key), v) in keys.iter().zip(versions) {
+                if scratch.watch_version(db, key) == Some(v) {
+                    continue;
+                }
+                match scratch.take(db, key) {
+                    Some(entry) => {
+                        let put = calls::Put {
+                            db,
+                            key: key.clone(),
+                            entry,
+                            replace: true,
+                        };
+                        call_on(core, *s, put, tx).ok_or_else(gone)?;
+                    }
+                    None => {
+                        let take = calls::Take {
+                            db,
+                            key: key.clone(),
+                        };
+                        call_on(core, *s, take, tx).ok_or_else(gone)?;
+                    }
+                }
+            }
+        }
+        if !events.is_empty() {
+            if let Some(me) = core.rc() {
+                crate::pubsub::publish_detached(&me, events);
+            }
+        }
+        Ok(())
+    }
+}
+
 impl script::Host for Broad<'_> {
     fn call(
         &mut self,
@@ -755,7 +867,12 @@ impl script::Host for Broad<'_> {
             let Kind::Runtime(rt) = spec.kind else {
                 unreachable!()
             };
-            return runtime_call(core, rt, spec, argv, db, proto, out, Some(self.tx));
+            let mut ctx = RuntimeCtx {
+                tx: Some(self.tx),
+                wrote: true,
+                learn: false,
+            };
+            return runtime_call(core, rt, spec, argv, db, proto, out, &mut ctx);
         };
         if split == Split::Runtime(engine::Rt::Sort)
             && core.shards() > 1
@@ -822,21 +939,45 @@ impl script::Host for Broad<'_> {
                     let s = shard_of(core, argv[p]);
                     self.on_shard(s, spec, &words, db, proto, propagate, &mut part)?;
                     // "*1\r\n" then the element.
-                    let at = part.windows(2).position(|w| w == b"\r\n").map_or(0, |i| i + 2);
+                    let at = part
+                        .windows(2)
+                        .position(|w| w == b"\r\n")
+                        .map_or(0, |i| i + 2);
                     out.extend_from_slice(&part[at..]);
                 }
                 Ok(())
             }
-            _ => Err(script::Refusal::Error(format!(
-                "ERR '{}' with keys on several shards inside a script is not supported by percore yet: give its keys one hash tag",
-                spec.name
-            ))),
+            // Moves and combinations (RENAME, LMOVE, SINTERSTORE, SMOVE, ...): gathered.
+            _ => self.gather(spec, argv, &positions, db, proto, out),
         }
     }
 }
 
+/// Where a runtime command of a script runs.
+struct RuntimeCtx {
+    /// The broad run's operation (it holds every shard), or None on one shard.
+    tx: Option<u64>,
+    /// The script has written: it can no longer run again broadly.
+    wrote: bool,
+    /// Set when the command could not be whole here: the script runs broadly from the next
+    /// call on.
+    learn: bool,
+}
+
+/// Runs `call` on `shard` from inside a script: this core's directly; another's only from
+/// a broad run (`tx`), synchronously (`Core::call_blocking`).
+fn call_on<C: Call>(core: &Core, shard: usize, call: C, tx: Option<u64>) -> Option<C::Out> {
+    if shard == core.id {
+        return Some(core.run_here(call, tx));
+    }
+    match core.call_blocking(shard, Op::Call(Box::new(call)), tx?) {
+        Some(Reply::Any(b)) => b.downcast::<C::Out>().ok().map(|b| *b),
+        _ => None,
+    }
+}
+
 /// The commands of the runtime that scripts may call, run here. Whole-keyspace ones need
-/// every shard: on several shards only a broad run (`tx`) may call them.
+/// every shard: on several shards only a broad run (`ctx.tx`) may call them.
 #[allow(clippy::too_many_arguments)]
 fn runtime_call(
     core: &Core,
@@ -846,11 +987,13 @@ fn runtime_call(
     db: usize,
     proto: Proto,
     out: &mut Vec<u8>,
-    tx: Option<u64>,
+    ctx: &mut RuntimeCtx,
 ) -> Result<(), script::Refusal> {
     use engine::Rt;
+    let tx = ctx.tx;
     let mut w = Writer::new(out, proto);
     let single = core.shards() == 1;
+    let gone = || script::Refusal::Error("ERR shard did not answer (shutting down)".into());
     match rt {
         Rt::Ping => match argv.len() {
             1 => w.simple(b"PONG"),
@@ -865,8 +1008,125 @@ fn runtime_call(
             w.bulk(now.as_secs().to_string().as_bytes());
             w.bulk(now.subsec_micros().to_string().as_bytes());
         }
-        Rt::Dbsize | Rt::Keys | Rt::FlushDb | Rt::FlushAll if !single && tx.is_none() => {
+        Rt::Dbsize
+        | Rt::Keys
+        | Rt::FlushDb
+        | Rt::FlushAll
+        | Rt::Scan
+        | Rt::RandomKey
+        | Rt::SwapDb
+        | Rt::Info
+            if !single && tx.is_none() =>
+        {
             return Err(script::Refusal::Retry)
+        }
+        Rt::Scan => {
+            let words = owned(argv);
+            let mut walk = match crate::runtime::ScanWalk::new(words.args(), db, core.shards()) {
+                Ok(walk) => walk,
+                Err(e) => {
+                    w.error(&e.to_string());
+                    return Ok(());
+                }
+            };
+            let next = loop {
+                let (shard, call) = walk.request();
+                let (next, found) = call_on(core, shard, call, tx).ok_or_else(gone)?;
+                if let Some(cursor) = walk.feed(next, found) {
+                    break cursor;
+                }
+            };
+            walk.reply(&mut w, next);
+        }
+        Rt::RandomKey => {
+            let sizes: Vec<i64> = (0..core.shards())
+                .map(|s| call_on(core, s, crate::core::calls::Dbsize(db), tx).unwrap_or(0))
+                .collect();
+            let draw = core.shard.borrow_mut().rng.next_u64();
+            let key = crate::runtime::random_key_order(&sizes, draw)
+                .into_iter()
+                .find_map(|s| call_on(core, s, crate::core::calls::RandomKey(db), tx).flatten());
+            match key {
+                Some(k) => w.bulk(&k),
+                None => w.null(),
+            }
+        }
+        Rt::SwapDb => {
+            let index = |a: &[u8]| engine::args::parse_i64(a).filter(|n| i32::try_from(*n).is_ok());
+            let (Some(a), Some(b)) = (index(argv[1]), index(argv[2])) else {
+                let which = if index(argv[1]).is_none() {
+                    "first"
+                } else {
+                    "second"
+                };
+                w.error(&format!("ERR invalid {which} DB index"));
+                return Ok(());
+            };
+            let n = core.shared.databases() as i64;
+            if a < 0 || a >= n || b < 0 || b >= n {
+                w.error("ERR DB index is out of range");
+                return Ok(());
+            }
+            for s in 0..core.shards() {
+                call_on(
+                    core,
+                    s,
+                    crate::core::calls::SwapDb(a as usize, b as usize),
+                    tx,
+                )
+                .ok_or_else(gone)?;
+            }
+            w.ok();
+        }
+        Rt::Info => {
+            let words = owned(argv);
+            let wanted = crate::info::Wanted::of(words.args());
+            let pubsub = wanted.has("stats");
+            let mut stats = Vec::new();
+            let mut dbs = Vec::new();
+            for s in 0..core.shards() {
+                let call = crate::core::calls::Stats { pubsub };
+                stats.push(call_on(core, s, call, tx).ok_or_else(gone)?);
+                if wanted.has("keyspace") {
+                    dbs.push(call_on(core, s, crate::core::calls::DbInfo, tx).ok_or_else(gone)?);
+                }
+            }
+            w.verbatim(crate::info::text(&core.shared, &wanted, stats, dbs).as_bytes());
+        }
+        Rt::Publish | Rt::SPublish => {
+            let shard = rt == Rt::SPublish;
+            let kind = match shard {
+                true => crate::pubsub::Kind::Shard,
+                false => crate::pubsub::Kind::Channel,
+            };
+            let counts = core.shared.counts(kind);
+            let others: Vec<usize> = (0..core.shards())
+                .filter(|&s| s != core.id && counts[s].load(Ordering::Relaxed) > 0)
+                .collect();
+            // Subscribers on other cores: a broad run counts them exactly; before it wrote,
+            // a run on one shard becomes one.
+            if !others.is_empty() && tx.is_none() && !ctx.wrote {
+                return Err(script::Refusal::Retry);
+            }
+            let msgs = || vec![(argv[1].to_vec(), argv[2].to_vec())];
+            let mut total = crate::pubsub::publish_here(core, argv[1], argv[2], shard);
+            if tx.is_some() {
+                for s in others {
+                    let call = crate::core::calls::Publish {
+                        msgs: msgs(),
+                        shard,
+                    };
+                    total += call_on(core, s, call, tx).unwrap_or(0);
+                }
+            } else if !others.is_empty() {
+                // Written already: the other cores get it in the background, the count is
+                // this core's, and the script runs broadly from its next call.
+                if let Some(me) = core.rc() {
+                    crate::pubsub::publish_detached_messages(&me, msgs(), shard);
+                }
+                ctx.learn = true;
+            }
+            w.integer(total);
         }
         Rt::FlushDb | Rt::FlushAll => {
             let lazy = match argv.get(1).map(|a| a.to_ascii_lowercase()) {
@@ -896,7 +1156,8 @@ fn runtime_call(
             let mut n = core.shard.borrow().dbsize(db);
             if let Some(tx) = tx {
                 for s in (0..core.shards()).filter(|&s| s != core.id) {
-                    n += remote_count(core, s, db, tx);
+                    let count = call_on(core, s, crate::core::calls::Dbsize(db), Some(tx));
+                    n += count.unwrap_or(0) as usize;
                 }
             }
             w.integer(n as i64);
@@ -906,7 +1167,11 @@ fn runtime_call(
             let mut keys = core.shard.borrow().keys(db, pattern);
             if let Some(tx) = tx {
                 for s in (0..core.shards()).filter(|&s| s != core.id) {
-                    keys.extend(remote_keys(core, s, db, pattern, tx));
+                    let call = crate::core::calls::Keys {
+                        db,
+                        pattern: pattern.to_vec(),
+                    };
+                    keys.extend(call_on(core, s, call, Some(tx)).unwrap_or_default());
                 }
             }
             w.array(keys.len());
@@ -923,30 +1188,6 @@ fn runtime_call(
         }
     }
     Ok(())
-}
-
-/// DBSIZE of `db` on another shard, from a broad run.
-fn remote_count(core: &Core, shard: usize, db: usize, tx: u64) -> usize {
-    match core.call_blocking(
-        shard,
-        Op::Call(Box::new(crate::core::calls::Dbsize(db))),
-        tx,
-    ) {
-        Some(Reply::Any(b)) => b.downcast::<i64>().map_or(0, |n| *n as usize),
-        _ => 0,
-    }
-}
-
-/// KEYS `pattern` of `db` on another shard, from a broad run.
-fn remote_keys(core: &Core, shard: usize, db: usize, pattern: &[u8], tx: u64) -> Vec<Vec<u8>> {
-    let call = crate::core::calls::Keys {
-        db,
-        pattern: pattern.to_vec(),
-    };
-    match core.call_blocking(shard, Op::Call(Box::new(call)), tx) {
-        Some(Reply::Any(b)) => b.downcast::<Vec<Vec<u8>>>().map(|k| *k).unwrap_or_default(),
-        _ => Vec::new(),
-    }
 }
 
 /// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, FCALL, FCALL_RO.
