@@ -30,6 +30,10 @@ pub struct Journal {
     /// Calls nested inside the one in progress (a script's commands): they record into
     /// the outer call's unit.
     depth: u32,
+    /// The call in progress opened blocks of its own (a script holding every shard records
+    /// each of its commands on this shard as a piece of its operation): those are its
+    /// units, and it is not wrapped again (MULTI cannot nest).
+    call_blocks: bool,
     /// Recording suspended (a script's `redis.set_repl(redis.REPL_NONE)`).
     pub muted: bool,
 }
@@ -95,6 +99,7 @@ impl Journal {
             self.depth += 1;
             if self.depth == 1 {
                 self.call = Some((None, self.records));
+                self.call_blocks = false;
             }
         }
     }
@@ -115,7 +120,7 @@ impl Journal {
             return;
         };
         // Inside a multi-shard operation's block, which wraps everything already.
-        if self.records - before >= 2 && self.tx.is_none() {
+        if self.records - before >= 2 && self.tx.is_none() && !self.call_blocks {
             self.buf.splice(at..at, MULTI.iter().copied());
             self.buf.extend_from_slice(EXEC);
         }
@@ -129,6 +134,7 @@ impl Journal {
     pub fn begin_tx(&mut self, id: Option<u64>) {
         if self.enabled {
             self.tx = Some((id, false));
+            self.call_blocks |= self.depth > 0;
         }
     }
 
@@ -271,6 +277,20 @@ mod tests {
             "#TX 9\r\n*1\r\n$5\r\nMULTI\r\n*2\r\n$3\r\nDEL\r\n$1\r\na\r\n\
              *3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$3\r\nDEL\r\n$1\r\nb\r\n\
              *1\r\n$4\r\nEXEC\r\n#TXC 9 1\r\n"
+        );
+        // A call whose commands record as pieces of its own operation (a script holding
+        // every shard): the pieces are the units; the call does not wrap them again.
+        j.begin_call();
+        for key in [&b"c"[..], b"d"] {
+            j.begin_tx(Some(10));
+            j.record(7, [&b"DEL"[..], key]);
+            assert!(j.end_tx());
+        }
+        j.end_call();
+        assert_eq!(
+            String::from_utf8(j.take()).unwrap(),
+            "#TX 10\r\n*1\r\n$5\r\nMULTI\r\n*2\r\n$3\r\nDEL\r\n$1\r\nc\r\n*1\r\n$4\r\nEXEC\r\n\
+             #TX 10\r\n*1\r\n$5\r\nMULTI\r\n*2\r\n$3\r\nDEL\r\n$1\r\nd\r\n*1\r\n$4\r\nEXEC\r\n"
         );
     }
 }

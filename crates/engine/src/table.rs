@@ -2586,6 +2586,18 @@ fn sort_store<W: Words + ?Sized>(args: &W) -> Option<usize> {
 }
 
 /// Redis' error for an unknown subcommand or a subcommand's wrong arity, if any.
+/// How a container command's subcommand resolves, as Redis' lookupCommand does: None for a
+/// command without a subcommand table; Some(None) for an unknown subcommand; Some(Some(arity))
+/// for a known one.
+pub fn subcommand_arity(spec: &CommandSpec, sub: &[u8]) -> Option<Option<i32>> {
+    let (_, subs) = SUBCOMMANDS.iter().find(|(n, _)| *n == spec.name)?;
+    Some(
+        subs.iter()
+            .find(|(s, _)| s.as_bytes().eq_ignore_ascii_case(sub))
+            .map(|&(_, arity)| arity),
+    )
+}
+
 pub fn subcommand_error(spec: &CommandSpec, args: Args) -> Option<String> {
     let (_, subs) = SUBCOMMANDS.iter().find(|(n, _)| *n == spec.name)?;
     if args.len() < 2 {

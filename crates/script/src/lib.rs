@@ -33,7 +33,8 @@ const REDIS_VERSION_NUM: u32 = 0x0007_000f;
 pub trait Host {
     /// Runs `args` (already checked: a known command, its arity, allowed in scripts) against
     /// database `db` and appends its reply, in `proto`, to `out`. `propagate`: whether its
-    /// effects go to the journal (`redis.set_repl`).
+    /// effects go to the journal (`redis.set_repl`). Ok(whether it changed the dataset):
+    /// until something has, a refused call may still start the run again.
     fn call(
         &mut self,
         spec: &'static CommandSpec,
@@ -42,7 +43,7 @@ pub trait Host {
         proto: Proto,
         propagate: bool,
         out: &mut Vec<u8>,
-    ) -> Result<(), Refusal>;
+    ) -> Result<bool, Refusal>;
 }
 
 /// Why a host did not run a command.
@@ -114,7 +115,7 @@ pub struct Eval<'a> {
 /// How a run ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// The reply is written; `wrote`: a write command ran; `missed`: the host refused a
+    /// The reply is written; `wrote`: the run changed the dataset; `missed`: the host refused a
     /// key after the script wrote (the reply is an error; later runs should be broader).
     Done { wrote: bool, missed: bool },
     /// The host asked for a broader run before anything was written; nothing is written to
@@ -1446,7 +1447,17 @@ fn call_words(
     let Some(spec) = engine::lookup(argv.get(0)) else {
         return fail("Unknown Redis command called from script");
     };
-    if !spec.arity_ok(argv.len()) {
+    // A container's subcommand is the command (Redis' lookupCommand): an unknown one is an
+    // unknown command, and its own arity counts.
+    let n = argv.len();
+    let sub = (n >= 2).then(|| engine::table::subcommand_arity(spec, argv.get(1)));
+    let arity_ok = match sub.flatten() {
+        Some(None) => return fail("Unknown Redis command called from script"),
+        Some(Some(arity)) if arity >= 0 => n == arity as usize,
+        Some(Some(arity)) => n >= (-arity) as usize,
+        None => spec.arity_ok(n),
+    };
+    if !arity_ok {
         return fail("Wrong number of args calling Redis command from script");
     }
     if spec.flags.has(engine::table::Flags::NOSCRIPT) {
@@ -1487,7 +1498,7 @@ fn call_words(
         // nothing else uses the host while the script runs.
         let host = unsafe { &mut *run.host };
         match host.call(spec, argv, run.db, proto, run.propagate, &mut scratch) {
-            Ok(()) => {}
+            Ok(changed) => run.wrote |= changed,
             Err(Refusal::Retry) if !run.wrote => {
                 run.retry = true;
                 // Every line from here raises again, so no pcall can go on past it.
@@ -1501,9 +1512,6 @@ fn call_words(
                 );
             }
             Err(Refusal::Error(msg)) => return fail(&msg),
-        }
-        if write {
-            run.wrote = true;
         }
     }
     let v = convert::reply_to_lua(lua, &scratch);
@@ -1575,7 +1583,7 @@ mod tests {
             proto: Proto,
             _propagate: bool,
             out: &mut Vec<u8>,
-        ) -> Result<(), Refusal> {
+        ) -> Result<bool, Refusal> {
             let mut w = Writer::new(out, proto);
             match spec.name {
                 "get" => match self.0.borrow().get(argv.get(1)) {
@@ -1594,7 +1602,7 @@ mod tests {
                 "lpush" => return Err(Refusal::Retry),
                 _ => w.error("ERR unsupported in the fake"),
             }
-            Ok(())
+            Ok(spec.name == "set")
         }
     }
 

@@ -668,6 +668,27 @@ impl script::Host for Local<'_> {
         proto: Proto,
         propagate: bool,
         out: &mut Vec<u8>,
+    ) -> Result<bool, script::Refusal> {
+        // What changed the dataset moved the shard's change counter (a write that changed
+        // nothing did not: the run may still start again broadly after it).
+        let dirty = self.core.shard.borrow().stats.dirty;
+        let done = self.run(spec, args, db, proto, propagate, out);
+        let changed = self.core.shard.borrow().stats.dirty != dirty;
+        self.wrote |= changed;
+        done.map(|()| changed)
+    }
+}
+
+impl Local<'_> {
+    #[allow(clippy::too_many_arguments)] // Host::call's
+    fn run(
+        &mut self,
+        spec: &'static CommandSpec,
+        args: Args,
+        db: usize,
+        proto: Proto,
+        propagate: bool,
+        out: &mut Vec<u8>,
     ) -> Result<(), script::Refusal> {
         let core = self.core;
         match spec.kind {
@@ -689,7 +710,6 @@ impl script::Host for Local<'_> {
                     }
                 }
                 exec_here(core, spec, args, db, proto, propagate, None, out);
-                self.wrote |= spec.is_write();
                 Ok(())
             }
             Kind::Runtime(rt) => {
@@ -701,7 +721,6 @@ impl script::Host for Local<'_> {
                 };
                 let r = runtime_call(core, rt, spec, &argv, db, proto, out, &mut ctx);
                 self.learn |= ctx.learn;
-                self.wrote |= spec.is_write() && r.is_ok();
                 r
             }
         }
@@ -791,9 +810,26 @@ impl Broad<'_> {
         let core = self.core;
         let tx = Some(self.tx);
         let gone = || script::Refusal::Error("ERR shard did not answer (shutting down)".into());
-        let mut keys: Vec<(usize, Vec<u8>)> = positions
+        // COPY ... DB n writes its destination in another database.
+        let dest_db = (spec.name == "copy")
+            .then(|| {
+                let at = argv.iter().position(|a| a.eq_ignore_ascii_case(b"db"))?;
+                let n = engine::args::parse_i64(argv.get(at + 1)?)?;
+                usize::try_from(n)
+                    .ok()
+                    .filter(|&n| n < core.shared.databases())
+            })
+            .flatten();
+        let mut keys: Vec<(usize, usize, Vec<u8>)> = positions
             .iter()
-            .map(|&p| (shard_of(core, argv[p]), argv[p].to_vec()))
+            .enumerate()
+            .map(|(i, &p)| {
+                let in_db = match (i, dest_db) {
+                    (1, Some(d)) => d,
+                    _ => db,
+                };
+                (shard_of(core, argv[p]), in_db, argv[p].to_vec())
+            })
             .collect();
         keys.sort();
         keys.dedup();
@@ -802,22 +838,23 @@ impl Broad<'_> {
         scratch.notify_classes = engine::notify::recorded(core.settings.get().notify);
         scratch.set_time(core.shard.borrow().now_ms());
         let mut versions = Vec::with_capacity(keys.len());
-        for (s, key) in &keys {
+        for (s, db, key) in &keys {
             let get = calls::Get {
-                db,
+                db: *db,
                 key: key.clone(),
             };
             if let Some(e) = call_on(core, *s, get, tx).ok_or_else(gone)? {
-                scratch.store(db, key, e.value, e.expire_at);
+                scratch.store(*db, key, e.value, e.expire_at);
             }
-            versions.push(scratch.watch(db, key));
+            versions.push(scratch.watch(*db, key));
         }
         drop(scratch.take_events());
         let words = owned(argv);
         scratch.execute(spec, handler, db, words.args(), out, proto);
         let events = scratch.take_events();
         if spec.is_write() {
-            for ((s, key), v) in keys.iter().zip(versions) {
+            for ((s, db, key), v) in keys.iter().zip(versions) {
+                let db = *db;
                 if scratch.watch_version(db, key) == Some(v) {
                     continue;
                 }
@@ -852,6 +889,23 @@ impl Broad<'_> {
 
 impl script::Host for Broad<'_> {
     fn call(
+        &mut self,
+        spec: &'static CommandSpec,
+        args: Args,
+        db: usize,
+        proto: Proto,
+        propagate: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, script::Refusal> {
+        // A broad run never starts again: any write counts.
+        self.run(spec, args, db, proto, propagate, out)
+            .map(|()| spec.is_write())
+    }
+}
+
+impl Broad<'_> {
+    #[allow(clippy::too_many_arguments)] // Host::call's
+    fn run(
         &mut self,
         spec: &'static CommandSpec,
         args: Args,
