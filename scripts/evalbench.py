@@ -47,10 +47,15 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--out", default=os.path.join(bench.ROOT, "benches", "scripting"))
+    ap.add_argument("--baseline", help="another percore-server binary, measured in the same "
+                    "run as percore-base (before/after a change)")
     a = ap.parse_args()
     bench.OUT = a.out
     cmds = bench.server_cmds()
     servers = ["percore", "redis"]
+    if a.baseline:
+        cmds["percore-base"] = [a.baseline if w == bench.PERCORE else w for w in cmds["percore"]]
+        servers.insert(1, "percore-base")
     rows = {}
     for rnd in range(a.rounds):
         for name in servers:
@@ -76,12 +81,14 @@ def main():
              "|---|---|---|---|---|---|---|---|"]
     for script in SCRIPTS:
         for pipeline in (1, 16):
-            p = rows[(script, pipeline, "percore")]
             r = rows[(script, pipeline, "redis")]
-            po, pc = statistics.median(x[0] for x in p), statistics.median(x[1] for x in p)
             ro, rc = statistics.median(x[0] for x in r), statistics.median(x[1] for x in r)
-            lines.append(f"| {script} | {pipeline} | {po:.0f} | {ro:.0f} | {po / ro:.2f} | "
-                         f"{pc:.2f} | {rc:.2f} | {pc / rc:.2f} |")
+            for name in [s for s in servers if s != "redis"]:
+                p = rows[(script, pipeline, name)]
+                po, pc = statistics.median(x[0] for x in p), statistics.median(x[1] for x in p)
+                label = script if name == "percore" else f"{script} ({name})"
+                lines.append(f"| {label} | {pipeline} | {po:.0f} | {ro:.0f} | {po / ro:.2f} | "
+                             f"{pc:.2f} | {rc:.2f} | {pc / rc:.2f} |")
     text = "\n".join(lines) + "\n"
     with open(os.path.join(a.out, "RESULTS.md"), "w") as f:
         f.write(text)

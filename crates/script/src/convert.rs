@@ -2,7 +2,7 @@
 //! reply (RESP2 or RESP3, whichever the script asked for with `redis.setresp`) becomes what
 //! `redis.call` returns, and what the script returns becomes the caller's reply.
 
-use mlua::{Lua, Table, Value};
+use mlua::{ffi, Lua, Table, Value};
 use resp::{Proto, Writer};
 
 /// Deepest nesting converted either way; deeper levels are Redis' "reached lua stack limit".
@@ -49,11 +49,22 @@ pub fn error_text(msg: &[u8]) -> Vec<u8> {
     full
 }
 
-/// Parses one RESP reply from `buf` into the Lua value Redis gives scripts for it. Error
-/// replies become `{err = ...}` tables (the caller decides whether to raise them).
-pub fn reply_to_lua(lua: &Lua, buf: &[u8]) -> mlua::Result<Value> {
+/// Pushes one RESP reply from `buf` onto `l`'s stack as the Lua value Redis gives scripts
+/// for it (script_lua.c's redisProtocolToLuaType): error replies become `{err = ...}`
+/// tables (the caller decides whether to raise them). Err: a malformed reply (nothing is
+/// left pushed).
+///
+/// # Safety
+/// `l` is a Lua state running a C function; the pushes may raise a Lua memory error, so the
+/// caller holds nothing that must be dropped.
+pub unsafe fn push_reply(l: *mut ffi::lua_State, buf: &[u8]) -> Result<(), &'static str> {
+    let top = ffi::lua_gettop(l);
     let mut p = Parser { buf, at: 0 };
-    p.value(lua, 0)
+    let pushed = p.push(l, 0);
+    if pushed.is_err() {
+        ffi::lua_settop(l, top);
+    }
+    pushed
 }
 
 struct Parser<'a> {
@@ -61,118 +72,119 @@ struct Parser<'a> {
     at: usize,
 }
 
+/// Sets field `name` of the table below the top to the value on top (popped).
+unsafe fn set_field(l: *mut ffi::lua_State, name: &std::ffi::CStr) {
+    ffi::lua_setfield(l, -2, name.as_ptr());
+}
+
+unsafe fn push_bytes(l: *mut ffi::lua_State, b: &[u8]) {
+    ffi::lua_pushlstring(l, b.as_ptr().cast(), b.len());
+}
+
 impl Parser<'_> {
-    fn line(&mut self) -> mlua::Result<&[u8]> {
+    fn line(&mut self) -> Result<&[u8], &'static str> {
         let rest = &self.buf[self.at..];
         let end = rest
             .windows(2)
             .position(|w| w == b"\r\n")
-            .ok_or_else(|| mlua::Error::runtime("truncated reply"))?;
+            .ok_or("truncated reply")?;
         self.at += end + 2;
         Ok(&rest[..end])
     }
 
-    fn int(line: &[u8]) -> mlua::Result<i64> {
+    fn int(line: &[u8]) -> Result<i64, &'static str> {
         std::str::from_utf8(line)
             .ok()
             .and_then(|s| s.parse().ok())
-            .ok_or_else(|| mlua::Error::runtime("bad integer in reply"))
+            .ok_or("bad integer in reply")
     }
 
-    fn bulk(&mut self, len: i64) -> mlua::Result<&[u8]> {
-        let len = len as usize;
+    fn bulk(&mut self, len: i64) -> Result<&[u8], &'static str> {
         let start = self.at;
-        let end = start + len;
+        let end = start + len as usize;
         if end + 2 > self.buf.len() {
-            return Err(mlua::Error::runtime("truncated reply"));
+            return Err("truncated reply");
         }
         self.at = end + 2;
         Ok(&self.buf[start..end])
     }
 
-    fn value(&mut self, lua: &Lua, depth: usize) -> mlua::Result<Value> {
+    /// Pushes the next value (one more on the stack).
+    unsafe fn push(&mut self, l: *mut ffi::lua_State, depth: usize) -> Result<(), &'static str> {
         if depth > MAX_DEPTH {
-            return Err(mlua::Error::runtime("reply nested too deep"));
+            return Err("reply nested too deep");
         }
         let Some(&kind) = self.buf.get(self.at) else {
-            return Err(mlua::Error::runtime("empty reply"));
+            return Err("empty reply");
         };
         self.at += 1;
         let line = self.line()?;
-        Ok(match kind {
+        ffi::luaL_checkstack(l, 4, std::ptr::null());
+        match kind {
             b'+' => {
-                let t = lua.create_table()?;
-                t.raw_set("ok", lua.create_string(line)?)?;
-                Value::Table(t)
+                ffi::lua_createtable(l, 0, 1);
+                push_bytes(l, line);
+                set_field(l, c"ok");
             }
             b'-' => {
                 let mut msg = Vec::with_capacity(line.len() + 1);
                 msg.push(b'-');
                 msg.extend_from_slice(line);
-                let t = error_table(lua, &msg)?;
-                t.raw_set("ignore_error_stats_update", true)?;
-                Value::Table(t)
+                let full = error_text(&msg);
+                ffi::lua_createtable(l, 0, 2);
+                push_bytes(l, &full);
+                set_field(l, c"err");
+                ffi::lua_pushboolean(l, 1);
+                set_field(l, c"ignore_error_stats_update");
             }
-            b':' => Value::Number(Self::int(line)? as f64),
-            b'$' => {
-                let n = Self::int(line)?;
-                if n < 0 {
-                    Value::Boolean(false)
-                } else {
-                    Value::String(lua.create_string(self.bulk(n)?)?)
-                }
-            }
+            b':' => ffi::lua_pushnumber(l, Self::int(line)? as f64),
+            b'$' => match Self::int(line)? {
+                n if n < 0 => ffi::lua_pushboolean(l, 0),
+                n => push_bytes(l, self.bulk(n)?),
+            },
             b'*' => {
                 let n = Self::int(line)?;
                 if n < 0 {
-                    return Ok(Value::Boolean(false));
+                    ffi::lua_pushboolean(l, 0);
+                    return Ok(());
                 }
-                let t = lua.create_table_with_capacity(n as usize, 0)?;
+                ffi::lua_createtable(l, n.min(1 << 20) as i32, 0);
                 for i in 1..=n {
-                    let v = self.value(lua, depth + 1)?;
-                    t.raw_set(i, v)?;
+                    self.push(l, depth + 1)?;
+                    ffi::lua_rawseti(l, -2, i as _);
                 }
-                Value::Table(t)
             }
-            b'%' => {
+            b'%' | b'~' => {
                 let n = Self::int(line)?;
-                let inner = lua.create_table()?;
+                ffi::lua_createtable(l, 0, 1);
+                ffi::lua_createtable(l, 0, 0);
                 for _ in 0..n {
-                    let k = self.value(lua, depth + 1)?;
-                    let v = self.value(lua, depth + 1)?;
-                    if !k.is_nil() {
-                        inner.raw_set(k, v)?;
+                    self.push(l, depth + 1)?;
+                    if kind == b'%' {
+                        self.push(l, depth + 1)?;
+                    } else {
+                        ffi::lua_pushboolean(l, 1);
+                    }
+                    // A nil key (a RESP3 null) is not stored.
+                    if ffi::lua_type(l, -2) == ffi::LUA_TNIL {
+                        ffi::lua_settop(l, -3);
+                    } else {
+                        ffi::lua_rawset(l, -3);
                     }
                 }
-                let t = lua.create_table()?;
-                t.raw_set("map", inner)?;
-                Value::Table(t)
+                set_field(l, if kind == b'%' { c"map" } else { c"set" });
             }
-            b'~' => {
-                let n = Self::int(line)?;
-                let inner = lua.create_table()?;
-                for _ in 0..n {
-                    let k = self.value(lua, depth + 1)?;
-                    if !k.is_nil() {
-                        inner.raw_set(k, true)?;
-                    }
-                }
-                let t = lua.create_table()?;
-                t.raw_set("set", inner)?;
-                Value::Table(t)
-            }
-            b'_' => Value::Nil,
-            b'#' => Value::Boolean(line == b"t"),
+            b'_' => ffi::lua_pushnil(l),
+            b'#' => ffi::lua_pushboolean(l, (line == b"t") as i32),
             b',' => {
-                let d = parse_double(line);
-                let t = lua.create_table()?;
-                t.raw_set("double", d)?;
-                Value::Table(t)
+                ffi::lua_createtable(l, 0, 1);
+                ffi::lua_pushnumber(l, parse_double(line));
+                set_field(l, c"double");
             }
             b'(' => {
-                let t = lua.create_table()?;
-                t.raw_set("big_number", lua.create_string(line)?)?;
-                Value::Table(t)
+                ffi::lua_createtable(l, 0, 1);
+                push_bytes(l, line);
+                set_field(l, c"big_number");
             }
             b'=' => {
                 let n = Self::int(line)?;
@@ -182,23 +194,26 @@ impl Parser<'_> {
                 } else {
                     (&b"txt"[..], body)
                 };
-                let inner = lua.create_table()?;
-                inner.raw_set("string", lua.create_string(text)?)?;
-                inner.raw_set("format", lua.create_string(format)?)?;
-                let t = lua.create_table()?;
-                t.raw_set("verbatim_string", inner)?;
-                Value::Table(t)
+                ffi::lua_createtable(l, 0, 1);
+                ffi::lua_createtable(l, 0, 2);
+                push_bytes(l, text);
+                set_field(l, c"string");
+                push_bytes(l, format);
+                set_field(l, c"format");
+                set_field(l, c"verbatim_string");
             }
             b'|' => {
                 // Attributes are not shown to scripts: skip them, then the reply itself.
                 let n = Self::int(line)?;
                 for _ in 0..n * 2 {
-                    self.value(lua, depth + 1)?;
+                    self.push(l, depth + 1)?;
+                    ffi::lua_settop(l, -2);
                 }
-                return self.value(lua, depth);
+                return self.push(l, depth);
             }
-            _ => return Err(mlua::Error::runtime("unknown reply type")),
-        })
+            _ => return Err("unknown reply type"),
+        }
+        Ok(())
     }
 }
 
@@ -369,14 +384,47 @@ mod tests {
         assert_eq!(lua_number_to_i64(1e300), i64::MIN);
     }
 
+    fn pushed(lua: &Lua, reply: &[u8]) -> Value {
+        // SAFETY: pushes one value (the test's replies are well-formed).
+        unsafe {
+            lua.exec_raw((), |l| {
+                push_reply(l, reply).unwrap();
+            })
+        }
+        .unwrap()
+    }
+
+    fn answered(v: &Value, proto: Proto) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_lua(
+            &mut Writer::new(&mut out, proto),
+            v,
+            proto == Proto::Resp3,
+            0,
+        );
+        out
+    }
+
     #[test]
     fn replies_round_trip() {
         let lua = Lua::new();
-        let v = reply_to_lua(&lua, b"*3\r\n:1\r\n$-1\r\n*1\r\n$1\r\na\r\n").unwrap();
-        let mut out = Vec::new();
-        write_lua(&mut Writer::new(&mut out, Proto::Resp2), &v, false, 0);
-        // The nil bulk became false, which ends the array answer as a nil... no: false is
-        // kept in the table and answered as a nil bulk.
-        assert_eq!(out, b"*3\r\n:1\r\n$-1\r\n*1\r\n$1\r\na\r\n");
+        // The nil bulk became false, kept in the table and answered as a nil bulk.
+        let resp2 = b"*3\r\n:1\r\n$-1\r\n*1\r\n$1\r\na\r\n";
+        assert_eq!(answered(&pushed(&lua, resp2), Proto::Resp2), resp2);
+        let v = pushed(&lua, b"-WRONGTYPE bad\r\n");
+        assert_eq!(answered(&v, Proto::Resp2), b"-WRONGTYPE bad\r\n");
+        let Value::Table(t) = &v else { panic!("{v:?}") };
+        assert!(t.raw_get::<bool>("ignore_error_stats_update").unwrap());
+        // RESP3: a map (its null key dropped), a set, a double, a verbatim string, an
+        // attribute skipped.
+        let v = pushed(&lua, b"%2\r\n+k\r\n,1.5\r\n_\r\n:1\r\n");
+        assert_eq!(answered(&v, Proto::Resp3), b"%1\r\n+k\r\n,1.5\r\n");
+        let v = pushed(&lua, b"~2\r\n$1\r\na\r\n$1\r\na\r\n");
+        assert_eq!(answered(&v, Proto::Resp3), b"~1\r\n$1\r\na\r\n");
+        let v = pushed(&lua, b"|1\r\n+a\r\n+b\r\n=7\r\ntxt:abc\r\n");
+        let Value::Table(t) = &v else { panic!("{v:?}") };
+        let inner: mlua::Table = t.raw_get("verbatim_string").unwrap();
+        assert_eq!(inner.raw_get::<String>("string").unwrap(), "abc");
+        assert_eq!(inner.raw_get::<String>("format").unwrap(), "txt");
     }
 }

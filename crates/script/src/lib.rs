@@ -319,16 +319,22 @@ impl Engine {
         redis.raw_set("REDIS_VERSION_NUM", REDIS_VERSION_NUM)?;
         prim.raw_set("redis", redis)?;
 
-        let r = run.clone();
-        prim.raw_set(
-            "call",
-            lua.create_function(move |lua, args: MultiValue| call(lua, &r, true, args))?,
-        )?;
-        let r = run.clone();
-        prim.raw_set(
-            "pcall",
-            lua.create_function(move |lua, args: MultiValue| call(lua, &r, false, args))?,
-        )?;
+        // redis.call and redis.pcall: C closures over the run state.
+        let cell = Rc::as_ptr(&run) as *mut libc::c_void;
+        for (name, f) in [
+            ("call", redis_call as mlua::ffi::lua_CFunction),
+            ("pcall", redis_pcall_cmd),
+        ] {
+            // SAFETY: pushes one C closure over a light userdata: the run state, which the
+            // engine keeps for as long as its Lua state lives.
+            let closure = unsafe {
+                lua.exec_raw::<Function>((), |l| {
+                    mlua::ffi::lua_pushlightuserdata(l, cell);
+                    mlua::ffi::lua_pushcclosure(l, f, 1);
+                })?
+            };
+            prim.raw_set(name, closure)?;
+        }
         prim.raw_set(
             "sha1hex",
             lua.create_function(|lua, args: MultiValue| {
@@ -546,15 +552,7 @@ impl Engine {
             })?,
         )?;
 
-        for name in [
-            "call",
-            "pcall",
-            "sha1hex",
-            "log",
-            "setresp",
-            "set_repl",
-            "acl_check_cmd",
-        ] {
+        for name in ["sha1hex", "log", "setresp", "set_repl", "acl_check_cmd"] {
             let f: Function = prim.raw_get(name)?;
             prim.raw_set(name, raising(&lua, f)?)?;
         }
@@ -1375,19 +1373,37 @@ fn error_table(lua: &Lua, err: Value, at: Option<(String, i64)>) -> mlua::Result
     Ok(t)
 }
 
-/// Converts `redis.call`'s arguments as Redis does (numbers as `%.17g`, strings as they
-/// are) into `into`, reused from call to call; false if one is neither.
-fn call_args(args: &MultiValue, into: &mut engine::args::OwnedArgs) -> bool {
+/// Reads `redis.call`'s arguments (stack slots 1..=n) as Redis does (integral numbers as
+/// integers, other numbers as `%.17g`, strings as they are) into `into`, reused from call to
+/// call; false if one is neither.
+unsafe fn stack_words(
+    l: *mut mlua::ffi::lua_State,
+    n: libc::c_int,
+    into: &mut engine::args::OwnedArgs,
+) -> bool {
+    use mlua::ffi;
     into.buf.clear();
     into.ranges.clear();
-    for v in args.iter() {
+    for i in 1..=n {
         let start = into.buf.len() as u32;
-        match v {
-            Value::String(s) => into.buf.extend_from_slice(&s.as_bytes()),
-            Value::Number(n) => into
-                .buf
-                .extend_from_slice(format_c(*n, b"%.17g\0").as_bytes()),
-            Value::Integer(n) => into.buf.extend_from_slice(n.to_string().as_bytes()),
+        match ffi::lua_type(l, i) {
+            ffi::LUA_TSTRING => {
+                let mut len = 0;
+                let p = ffi::lua_tolstring(l, i, &mut len);
+                into.buf
+                    .extend_from_slice(std::slice::from_raw_parts(p as *const u8, len));
+            }
+            ffi::LUA_TNUMBER => {
+                let num = ffi::lua_tonumber(l, i);
+                let int = num as i64;
+                if int as f64 == num {
+                    into.buf
+                        .extend_from_slice(engine::value::IntBuf::default().format(int));
+                } else {
+                    into.buf
+                        .extend_from_slice(format_c(num, b"%.17g\0").as_bytes());
+                }
+            }
             _ => return false,
         }
         into.ranges.push(resp::Arg {
@@ -1398,91 +1414,133 @@ fn call_args(args: &MultiValue, into: &mut engine::args::OwnedArgs) -> bool {
     true
 }
 
-/// `redis.call` (`raise`) and `redis.pcall`: (the reply as Lua sees it, whether to raise it).
-fn call(lua: &Lua, run: &RunCell, raise: bool, args: MultiValue) -> mlua::Result<(Value, bool)> {
-    let mut guard = run.borrow_mut();
-    let Some(run) = guard.as_mut() else {
-        return err_value(
-            lua,
-            "redis.call/pcall can only be called inside a script invocation",
-        );
-    };
-    let fail = |msg: &str| -> mlua::Result<(Value, bool)> {
-        let t = convert::error_table(lua, msg.as_bytes())?;
-        t.raw_set("ignore_error_stats_update", true)?;
-        Ok((Value::Table(t), raise))
-    };
-    if run.retry {
-        // Stopped for a broader run: nothing else may run (a pcall may have caught it).
-        return fail("Script stopped to run again with a broader lock");
+/// `redis.call`: a C function over the Lua stack (its words read where they are, its reply
+/// pushed from the RESP bytes, no Lua values made on the Rust side), raising an error reply
+/// as Redis' luaRedisGenericCommand does.
+unsafe extern "C-unwind" fn redis_call(l: *mut mlua::ffi::lua_State) -> libc::c_int {
+    // Only plain values live in this frame: lua_error may jump over it.
+    if call_on_stack(l, true) {
+        mlua::ffi::lua_error(l);
     }
-    if args.is_empty() {
-        return fail("Please specify at least one argument for this redis lib call");
-    }
-    let mut words = std::mem::take(&mut run.words);
-    let ok = call_args(&args, &mut words);
-    drop(args);
-    let out = if ok {
-        call_words(lua, run, raise, &words)
-    } else {
-        fail("Lua redis lib command arguments must be strings or integers")
-    };
-    run.words = words;
-    out
+    1
 }
 
-/// `call` once the arguments are words.
-fn call_words(
-    lua: &Lua,
-    run: &mut Run,
-    raise: bool,
-    words: &engine::args::OwnedArgs,
-) -> mlua::Result<(Value, bool)> {
-    let fail = |msg: &str| -> mlua::Result<(Value, bool)> {
-        let t = convert::error_table(lua, msg.as_bytes())?;
-        t.raw_set("ignore_error_stats_update", true)?;
-        Ok((Value::Table(t), raise))
+/// `redis.pcall`: as `redis_call`, an error reply returned as its table.
+unsafe extern "C-unwind" fn redis_pcall_cmd(l: *mut mlua::ffi::lua_State) -> libc::c_int {
+    if call_on_stack(l, false) {
+        mlua::ffi::lua_error(l);
+    }
+    1
+}
+
+/// Pushes `{err = <msg as Redis words it>, ignore_error_stats_update = true}`.
+unsafe fn push_call_error(l: *mut mlua::ffi::lua_State, msg: &str) {
+    use mlua::ffi;
+    let text = convert::error_text(msg.as_bytes());
+    ffi::luaL_checkstack(l, 3, std::ptr::null());
+    ffi::lua_createtable(l, 0, 2);
+    ffi::lua_pushlstring(l, text.as_ptr().cast(), text.len());
+    ffi::lua_setfield(l, -2, c"err".as_ptr());
+    ffi::lua_pushboolean(l, 1);
+    ffi::lua_setfield(l, -2, c"ignore_error_stats_update".as_ptr());
+}
+
+/// Runs the call whose words are on `l`'s stack and pushes its value; true when that value
+/// is to be raised. Everything that must be dropped is dropped before it returns, so the
+/// caller may raise.
+unsafe fn call_on_stack(l: *mut mlua::ffi::lua_State, raise: bool) -> bool {
+    use mlua::ffi;
+    let cell = &*(ffi::lua_touserdata(l, ffi::lua_upvalueindex(1)) as *const RefCell<Option<Run>>);
+    let ran: Result<(), std::borrow::Cow<'static, str>> = {
+        let mut guard = cell.borrow_mut();
+        let Some(run) = guard.as_mut() else {
+            drop(guard);
+            push_call_error(
+                l,
+                "redis.call/pcall can only be called inside a script invocation",
+            );
+            return true;
+        };
+        let n = ffi::lua_gettop(l);
+        if run.retry {
+            // Stopped for a broader run: nothing else may run (a pcall may have caught it).
+            Err("Script stopped to run again with a broader lock".into())
+        } else if n == 0 {
+            Err("Please specify at least one argument for this redis lib call".into())
+        } else {
+            let mut words = std::mem::take(&mut run.words);
+            let r = match stack_words(l, n, &mut words) {
+                true => execute(run, &words),
+                false => Err("Lua redis lib command arguments must be strings or integers".into()),
+            };
+            run.words = words;
+            r
+        }
     };
+    if let Err(msg) = ran {
+        push_call_error(l, &msg);
+        return raise;
+    }
+    let reply = cell
+        .borrow_mut()
+        .as_mut()
+        .map(|run| std::mem::take(&mut run.scratch))
+        .unwrap_or_default();
+    let is_err = reply.first() == Some(&b'-');
+    if let Err(e) = convert::push_reply(l, &reply) {
+        push_call_error(l, e);
+    }
+    if let Some(run) = cell.borrow_mut().as_mut() {
+        run.scratch = reply;
+    }
+    raise && is_err
+}
+
+/// `redis.call`'s checks and the command itself, Redis' scriptCall: Ok with the reply in
+/// `run.scratch`, or the error the script gets (as an error table).
+fn execute(
+    run: &mut Run,
+    words: &engine::args::OwnedArgs,
+) -> Result<(), std::borrow::Cow<'static, str>> {
     let argv = words.args();
     let Some(spec) = engine::lookup(argv.get(0)) else {
-        return fail("Unknown Redis command called from script");
+        return Err("Unknown Redis command called from script".into());
     };
     // A container's subcommand is the command (Redis' lookupCommand): an unknown one is an
     // unknown command, and its own arity counts.
     let n = argv.len();
     let sub = (n >= 2).then(|| engine::table::subcommand_arity(spec, argv.get(1)));
     let arity_ok = match sub.flatten() {
-        Some(None) => return fail("Unknown Redis command called from script"),
+        Some(None) => return Err("Unknown Redis command called from script".into()),
         Some(Some(arity)) if arity >= 0 => n == arity as usize,
         Some(Some(arity)) => n >= (-arity) as usize,
         None => spec.arity_ok(n),
     };
     if !arity_ok {
-        return fail("Wrong number of args calling Redis command from script");
+        return Err("Wrong number of args calling Redis command from script".into());
     }
     if spec.flags.has(engine::table::Flags::NOSCRIPT) {
-        return fail("This Redis command is not allowed from script");
+        return Err("This Redis command is not allowed from script".into());
     }
     let write = spec.is_write();
     if run.read_only && (write || spec.flags.has(engine::table::Flags::MAY_REPLICATE)) {
-        return fail("Write commands are not allowed from read-only scripts.");
+        return Err("Write commands are not allowed from read-only scripts.".into());
     }
     if write && !run.wrote && !first_write() {
-        return fail("Script killed by user with SCRIPT KILL...");
+        return Err("Script killed by user with SCRIPT KILL...".into());
     }
     let proto = if run.resp3 {
         Proto::Resp3
     } else {
         Proto::Resp2
     };
-    let mut scratch = std::mem::take(&mut run.scratch);
-    scratch.clear();
+    run.scratch.clear();
     if matches!(spec.kind, engine::Kind::Runtime(engine::Rt::Select)) {
         // The script's own database: it does not change the caller's.
         let db = std::str::from_utf8(argv.get(1))
             .ok()
             .and_then(|s| s.parse::<i64>().ok());
-        let mut w = Writer::new(&mut scratch, proto);
+        let mut w = Writer::new(&mut run.scratch, proto);
         match db {
             None => w.error("ERR value is not an integer or out of range"),
             Some(d) if d < 0 || d as usize >= run.databases => {
@@ -1493,31 +1551,26 @@ fn call_words(
                 w.ok();
             }
         }
-    } else {
-        // SAFETY: `eval` set the pointer from a live `&mut dyn Host` for this run, and
-        // nothing else uses the host while the script runs.
-        let host = unsafe { &mut *run.host };
-        match host.call(spec, argv, run.db, proto, run.propagate, &mut scratch) {
-            Ok(changed) => run.wrote |= changed,
-            Err(Refusal::Retry) if !run.wrote => {
-                run.retry = true;
-                // Every line from here raises again, so no pcall can go on past it.
-                stop_run("ERR Script stopped to run again");
-                return fail("Script stopped to run again with a broader lock");
-            }
-            Err(Refusal::Retry) => {
-                run.missed = true;
-                return fail(
-                    "Script attempted to access a key it did not declare, on another shard, after writing: declare every key in KEYS",
-                );
-            }
-            Err(Refusal::Error(msg)) => return fail(&msg),
-        }
+        return Ok(());
     }
-    let v = convert::reply_to_lua(lua, &scratch);
-    let is_err = scratch.first() == Some(&b'-');
-    run.scratch = scratch;
-    Ok((v?, raise && is_err))
+    // SAFETY: `eval` set the pointer from a live `&mut dyn Host` for this run, and nothing
+    // else uses the host while the script runs.
+    let host = unsafe { &mut *run.host };
+    match host.call(spec, argv, run.db, proto, run.propagate, &mut run.scratch) {
+        Ok(changed) => run.wrote |= changed,
+        Err(Refusal::Retry) if !run.wrote => {
+            run.retry = true;
+            // Every line from here raises again, so no pcall can go on past it.
+            stop_run("ERR Script stopped to run again");
+            return Err("Script stopped to run again with a broader lock".into());
+        }
+        Err(Refusal::Retry) => {
+            run.missed = true;
+            return Err("Script attempted to access a key it did not declare, on another shard, after writing: declare every key in KEYS".into());
+        }
+        Err(Refusal::Error(msg)) => return Err(msg.into()),
+    }
+    Ok(())
 }
 
 /// Script bodies by SHA1, shared by every shard: the source every shard compiles from when
