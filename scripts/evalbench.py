@@ -53,6 +53,8 @@ def main():
     bench.OUT = a.out
     cmds = bench.server_cmds()
     servers = ["percore", "redis"]
+    if "valkey" in cmds:
+        servers.append("valkey")
     if a.baseline:
         cmds["percore-base"] = [a.baseline if w == bench.PERCORE else w for w in cmds["percore"]]
         servers.insert(1, "percore-base")

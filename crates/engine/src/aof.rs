@@ -544,6 +544,10 @@ struct MergeUnit<'a> {
 
 impl MergeUnit<'_> {
     fn conflicts(&self, other: &MergeUnit) -> bool {
+        // A unit of no command (a SELECT alone between two blocks) conflicts with nothing.
+        if self.cmds.is_empty() || other.cmds.is_empty() {
+            return false;
+        }
         match (&self.keys, &other.keys) {
             (Some(a), Some(b)) => a.iter().any(|k| b.contains(k)),
             _ => true,
@@ -1044,6 +1048,26 @@ mod tests {
         let apply: std::collections::HashSet<u64> = [5, 6].into_iter().collect();
         let merged = merge(&[&a, &b], &apply).unwrap();
         assert_eq!(replayed(&merged), vec!["0:a", "0:a0", "0:c", "2:b", "2:d"]);
+    }
+
+    #[test]
+    fn a_select_between_pieces_does_not_stop_the_merge() {
+        // One operation's pieces around a SELECT alone (an empty unit), with a
+        // whole-keyspace command among them.
+        let a = stream(&[
+            (Some(3), &[&["SELECT", "0"], &["FLUSHDB"]]),
+            (None, &[&["SELECT", "2"]]),
+            (Some(3), &[&["SET", "a", "1"]]),
+            (Some(3), &[&["SWAPDB", "0", "2"]]),
+        ]);
+        let mut b = stream(&[
+            (Some(3), &[&["SELECT", "0"], &["FLUSHDB"]]),
+            (Some(3), &[&["SWAPDB", "0", "2"]]),
+        ]);
+        b.extend_from_slice(b"#TXC 3 5\r\n");
+        let apply = applicable(&[tx_index(&a), tx_index(&b)]);
+        let merged = merge(&[&a, &b], &apply).unwrap();
+        assert_eq!(replayed(&merged), vec!["0:a"]);
     }
 
     #[test]

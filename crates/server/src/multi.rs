@@ -179,10 +179,15 @@ pub async fn exec(c: &mut Conn) {
         return;
     }
     // A whole-keyspace command in the queue locks every shard, so that it too is atomic
-    // with the rest of the block.
-    let whole = queued
-        .iter()
-        .any(|w| engine::lookup(&w[0]).is_some_and(|s| crate::txn::whole_keyspace(s.name)));
+    // with the rest of the block; so does a script on several shards (one whose keys turn
+    // out to span shards then runs broadly inside the block: `scripting::eval`).
+    let several = core.shards() > 1;
+    let whole = queued.iter().any(|w| {
+        engine::lookup(&w[0]).is_some_and(|s| {
+            crate::txn::whole_keyspace(s.name)
+                || (several && matches!(s.kind, engine::Kind::Runtime(engine::Rt::Eval)))
+        })
+    });
     let scope = if whole {
         Scope::Every { in_read: c.in_read }
     } else {

@@ -732,13 +732,16 @@ impl Local<'_> {
 struct Broad<'a> {
     core: &'a Core,
     tx: u64,
+    /// Keyspace events of its commands on other shards (and of gathered commands), for the
+    /// caller to publish before the reply, as a command's own.
+    events: Vec<engine::notify::Event>,
 }
 
 impl Broad<'_> {
     /// Runs `argv` on `shard` (this one or another) and appends its reply.
     #[allow(clippy::too_many_arguments)] // Host::call's words and context, and the shard
     fn on_shard(
-        &self,
+        &mut self,
         shard: usize,
         spec: &'static CommandSpec,
         argv: &[&[u8]],
@@ -771,14 +774,7 @@ impl Broad<'_> {
         match core.call_blocking(shard, Op::Batch(batch), self.tx) {
             Some(Reply::Batch(b)) => {
                 out.extend_from_slice(b.reply(0));
-                if !b.events.is_empty() {
-                    if let Some(me) = core.rc() {
-                        crate::pubsub::publish_detached(
-                            &me,
-                            b.events.into_iter().map(|(_, e)| e).collect(),
-                        );
-                    }
-                }
+                self.events.extend(b.events.into_iter().map(|(_, e)| e));
                 Ok(())
             }
             _ => Err(script::Refusal::Error(
@@ -795,7 +791,7 @@ impl Broad<'_> {
     /// (journaled there as RESTORE or DEL, inside the run's operation). The broad run holds
     /// every shard, so the copies cannot change meanwhile.
     fn gather(
-        &self,
+        &mut self,
         spec: &'static CommandSpec,
         argv: &[&[u8]],
         positions: &[usize],
@@ -878,11 +874,7 @@ impl Broad<'_> {
                 }
             }
         }
-        if !events.is_empty() {
-            if let Some(me) = core.rc() {
-                crate::pubsub::publish_detached(&me, events);
-            }
-        }
+        self.events.extend(events);
         Ok(())
     }
 }
@@ -1328,7 +1320,10 @@ pub async fn eval(c: &mut Conn, spec: &'static CommandSpec, args: Args<'_>) {
         _ => shards[0],
     };
     let mut out = match shards.len() {
-        _ if learned && c.tx.is_none() => broadly(call),
+        // Inside EXEC on several shards the block holds every shard (`multi::exec`): the
+        // script runs broadly in it at once, since a run stopped after a write could not
+        // start again.
+        _ if learned || (c.tx.is_some() && core.shards() > 1) => broadly(call),
         0 | 1 if target == core.id => core.run_here(call, c.tx),
         1 => core.ask_tx(target, call, c.tx).await,
         _ => broadly(call),
@@ -1362,23 +1357,58 @@ pub async fn eval(c: &mut Conn, spec: &'static CommandSpec, args: Args<'_>) {
             core.broad_scripts.borrow_mut().insert(sha);
         }
     }
-    let reply = match out.again {
-        None => out.reply,
-        Some(_) if c.tx.is_some() => {
-            return c.error(
-                "ERR a script inside MULTI must declare in KEYS every key it uses, and they must share one shard in percore",
-            )
+    let reply = match (out.again, c.tx) {
+        (None, _) => out.reply,
+        // Inside EXEC, which holds every shard when it queues a script (`multi::exec`).
+        (Some(call), tx) => {
+            let (reply, events) = match tx {
+                Some(tx) => broad_in(&core, tx, *call),
+                None => broad(&core, c.in_read, *call).await,
+            };
+            // Published before the reply, as a command's own events are.
+            c.events.extend(events);
+            reply
         }
-        Some(call) => broad(&core, c.in_read, *call).await,
     };
     c.out.extend_from_slice(&reply);
 }
 
+/// Runs the script on this core inside an EXEC that holds every shard (`tx`): as `broad`,
+/// without locking again and without stopping when busy (nothing may come between the
+/// block's commands). Returns the reply and the script's keyspace events.
+fn broad_in(core: &Rc<Core>, tx: u64, call: EvalCall) -> (Vec<u8>, Vec<engine::notify::Event>) {
+    let mut host = Broad {
+        core,
+        tx,
+        events: Vec::new(),
+    };
+    let (reply, outcome) = run_script(core, &call, &mut host, false);
+    debug_assert!(outcome != script::Outcome::Yielded);
+    (reply, host.take_events())
+}
+
+impl Broad<'_> {
+    /// The run's keyspace events: this shard's, then the other shards'.
+    fn take_events(&mut self) -> Vec<engine::notify::Event> {
+        let mut events = self.core.shard.borrow_mut().take_events();
+        events.append(&mut self.events);
+        events
+    }
+}
+
 /// Runs the script on this core with every shard locked.
-async fn broad(core: &Rc<Core>, in_read: bool, call: EvalCall) -> Vec<u8> {
+async fn broad(
+    core: &Rc<Core>,
+    in_read: bool,
+    call: EvalCall,
+) -> (Vec<u8>, Vec<engine::notify::Event>) {
     let mut txn = Txn::begin(core, None, Scope::Every { in_read }).await;
     core.shard.borrow_mut().set_time(engine::shard::unix_ms());
-    let mut host = Broad { core, tx: txn.tx };
+    let mut host = Broad {
+        core,
+        tx: txn.tx,
+        events: Vec::new(),
+    };
     let (mut reply, mut outcome) = run_script(core, &call, &mut host, true);
     if outcome == script::Outcome::Yielded {
         // Busy: every shard is the script's (the operation holds them all); between
@@ -1393,10 +1423,11 @@ async fn broad(core: &Rc<Core>, in_read: bool, call: EvalCall) -> Vec<u8> {
         }
         core.shared.busy.free(core);
     }
+    let events = host.take_events();
     core.serve_ready();
     core.publish_events();
     txn.end(core).await;
-    reply
+    (reply, events)
 }
 
 /// SCRIPT LOAD | EXISTS | FLUSH | KILL | HELP.
