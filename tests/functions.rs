@@ -560,3 +560,68 @@ fn libraries_survive_restarts_in_the_rdb_and_the_aof() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&rdir);
 }
+
+/// While the server cannot persist (MISCONF), scripts and functions that may write are
+/// refused as redis-server refuses them: by their flags before they run, and at their
+/// first write inside (for scripts without a shebang); read-only ones run.
+#[test]
+fn writes_from_scripts_are_refused_under_misconf() {
+    let session = |server: &Server, dir: &std::path::Path| -> Vec<String> {
+        let mut c = server.raw();
+        let lib = "#!lua name=m\nredis.register_function('w', function(k) return redis.call('get', k[1]) end)\n\
+                   redis.register_function{function_name='r', callback=function(k) return redis.call('get', k[1]) end, flags={'no-writes'}}";
+        assert_eq!(c.cmd(&["FUNCTION", "LOAD", lib]), "$1\r\nm\r\n");
+        c.cmd(&["SET", "k", "v"]);
+        std::fs::remove_dir_all(dir).expect("remove dir");
+        c.cmd(&["BGSAVE"]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while crate::harness::info_field(&mut c, "persistence", "rdb_last_bgsave_status") != "err" {
+            assert!(Instant::now() < deadline, "BGSAVE never failed");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut seen = Vec::new();
+        for cmd in [
+            &["EVAL", "return redis.call('set', KEYS[1], 'x')", "1", "k"][..],
+            &["EVAL", "return redis.pcall('set', KEYS[1], 'x')", "1", "k"],
+            &["EVAL", "return redis.call('get', KEYS[1])", "1", "k"],
+            &["EVAL", "#!lua\nreturn redis.call('get', KEYS[1])", "1", "k"],
+            &[
+                "EVAL",
+                "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])",
+                "1",
+                "k",
+            ],
+            &["EVAL_RO", "#!lua\nreturn 1", "0"],
+            &["FCALL", "w", "1", "k"],
+            &["FCALL", "r", "1", "k"],
+            &["FCALL_RO", "r", "1", "k"],
+            &[
+                "FUNCTION",
+                "LOAD",
+                "#!lua name=x\nredis.register_function('x', function() end)",
+            ],
+            &["FUNCTION", "DELETE", "m"],
+            &["FUNCTION", "FLUSH"],
+            &["FUNCTION", "LIST", "LIBRARYNAME", "x"],
+        ] {
+            seen.push(format!("{cmd:?} -> {}", c.cmd(cmd)));
+        }
+        seen
+    };
+    let run = |redis: bool| {
+        let dir = crate::harness::scratch_dir(if redis {
+            "misconf-redis"
+        } else {
+            "misconf-percore"
+        });
+        let d = dir.display().to_string();
+        let args = ["--dir", &d, "--save", "3600 1"];
+        let server = if redis {
+            Server::redis_with(&args)
+        } else {
+            Server::start_with(2, &args)
+        };
+        session(&server, &dir)
+    };
+    assert_eq!(run(false), run(true));
+}

@@ -44,6 +44,11 @@ pub trait Host {
         propagate: bool,
         out: &mut Vec<u8>,
     ) -> Result<bool, Refusal>;
+
+    /// Why writes are refused now (MISCONF: the server cannot persist), if they are.
+    fn deny_writes(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Why a host did not run a command.
@@ -138,6 +143,8 @@ struct Run {
     read_only: bool,
     propagate: bool,
     wrote: bool,
+    /// A write command was called (Redis' SCRIPT_WRITE_DIRTY), whatever it changed.
+    writes_called: bool,
     retry: bool,
     missed: bool,
     /// The words of the call in progress, reused by every call.
@@ -691,6 +698,7 @@ impl Engine {
             read_only: eval.read_only || no_writes,
             propagate: true,
             wrote: false,
+            writes_called: false,
             retry: false,
             missed: false,
             words: Default::default(),
@@ -1526,6 +1534,16 @@ fn execute(
     if run.read_only && (write || spec.flags.has(engine::table::Flags::MAY_REPLICATE)) {
         return Err("Write commands are not allowed from read-only scripts.".into());
     }
+    // SAFETY: `eval` set the pointer from a live `&mut dyn Host` for this run, and nothing
+    // else uses the host while the script runs.
+    let host = unsafe { &mut *run.host };
+    // Writes are refused while the server cannot persist, until the script has written
+    // (Redis' scriptVerifyWriteCommandAllow: then it must be let finish).
+    if write && !run.writes_called {
+        if let Some(e) = host.deny_writes() {
+            return Err(format!("-{e}").into());
+        }
+    }
     if write && !run.wrote && !first_write() {
         return Err("Script killed by user with SCRIPT KILL...".into());
     }
@@ -1553,9 +1571,7 @@ fn execute(
         }
         return Ok(());
     }
-    // SAFETY: `eval` set the pointer from a live `&mut dyn Host` for this run, and nothing
-    // else uses the host while the script runs.
-    let host = unsafe { &mut *run.host };
+    run.writes_called |= write;
     match host.call(spec, argv, run.db, proto, run.propagate, &mut run.scratch) {
         Ok(changed) => run.wrote |= changed,
         Err(Refusal::Retry) if !run.wrote => {

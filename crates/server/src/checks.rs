@@ -31,6 +31,40 @@ pub struct State {
     /// A busy script holds a shard this command needs (`scripting::blocked_by_busy`): the
     /// -BUSY text for its kind (script or function).
     pub busy: Option<&'static str>,
+    /// The command writes by what it runs rather than by its own flags (a script with a
+    /// shebang and no `no-writes`, a function without it, FUNCTION LOAD ...: Redis'
+    /// getCommandFlags); worked out only when a MISCONF state makes it matter.
+    pub writes_by_flags: bool,
+}
+
+/// Whether a failed background save stops writes: stop-writes-on-bgsave-error with save
+/// points set.
+pub fn stop_writes_on_save_error(core: &crate::core::Core) -> bool {
+    let on = core
+        .shared
+        .config
+        .read()
+        .map(|c| c.get("stop-writes-on-bgsave-error").as_deref() == Some("yes"))
+        .unwrap_or(false);
+    on && !crate::persist::save_points(core).is_empty()
+}
+
+/// The error writes get while the server cannot persist (Redis' writeCommandsDeniedByDiskError):
+/// a failed background save that stops writes, or a failed AOF write.
+pub fn disk_error(core: &crate::core::Core) -> Option<String> {
+    let shared = &core.shared;
+    if !shared
+        .persist
+        .last_ok
+        .load(std::sync::atomic::Ordering::Relaxed)
+        && stop_writes_on_save_error(core)
+    {
+        return Some(MISCONF.into());
+    }
+    shared
+        .aof
+        .write_error()
+        .map(|e| format!("MISCONF Errors writing to the AOF file: {e}"))
 }
 
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
@@ -70,7 +104,7 @@ pub fn verify(
         return Verdict::Reject("ERR Command not allowed inside a transaction".into());
     }
     let exec = spec.name == "exec";
-    let write = spec.is_write() || (exec && st.queued.has(Flags::WRITE));
+    let write = spec.is_write() || st.writes_by_flags || (exec && st.queued.has(Flags::WRITE));
     if st.misconf && (write || spec.name == "ping") {
         return Verdict::Reject(MISCONF.into());
     }
@@ -233,6 +267,7 @@ mod tests {
             queued: Flags::default(),
             queued_lacking: Flags::default(),
             busy: None,
+            writes_by_flags: false,
         }
     }
 

@@ -602,15 +602,19 @@ impl Conn {
         self.last_spec = Some(spec);
         let sub = if args.len() > 1 { args.get(1) } else { &[] };
         self.info.set_last_cmd(spec.name, sub, args.len());
+        let misconf = !self.core.shared.persist.last_ok.load(Ordering::Relaxed)
+            && self.stop_writes_on_save_error();
+        let aof_error = self.core.shared.aof.write_error();
         let state = checks::State {
             authed: self.authed,
             resp3: self.proto == Proto::Resp3,
             subscribed: self.subs.active(),
             in_multi: self.multi.active(),
             loading: self.core.shared.persist.loading.load(Ordering::Relaxed),
-            misconf: !self.core.shared.persist.last_ok.load(Ordering::Relaxed)
-                && self.stop_writes_on_save_error(),
-            aof_error: self.core.shared.aof.write_error(),
+            writes_by_flags: (misconf || aof_error.is_some())
+                && crate::scripting::writes_by_flags(&self.core, spec, args),
+            misconf,
+            aof_error,
             queued: self.multi.flags,
             queued_lacking: self.multi.lacking,
             busy: match self.core.shared.busy.any()
@@ -713,14 +717,7 @@ impl Conn {
     /// stop-writes-on-bgsave-error applies: it is on and save points are set. Read only
     /// after a failed save.
     fn stop_writes_on_save_error(&self) -> bool {
-        let on = self
-            .core
-            .shared
-            .config
-            .read()
-            .map(|c| c.get("stop-writes-on-bgsave-error").as_deref() == Some("yes"))
-            .unwrap_or(false);
-        on && !crate::persist::save_points(&self.core).is_empty()
+        crate::checks::stop_writes_on_save_error(&self.core)
     }
 
     fn debug_allowed(&self) -> bool {

@@ -440,6 +440,41 @@ pub fn blocked_by_busy(core: &Core, spec: &CommandSpec, args: Args) -> bool {
     }
 }
 
+/// Whether a command writes by what it runs (Redis' getCommandFlags): EVAL and EVALSHA (and
+/// their _RO forms) of a script with a shebang and no `no-writes`, FCALL of a function
+/// without `no-writes`, FUNCTION LOAD, DELETE, FLUSH and RESTORE.
+pub fn writes_by_flags(core: &Core, spec: &CommandSpec, args: Args) -> bool {
+    if args.len() < 2 {
+        return false;
+    }
+    let flags_write = |f: script::ScriptFlags| !f.compat && !f.no_writes;
+    match spec.name {
+        "eval" | "eval_ro" => script::shebang(args.get(1)).is_ok_and(|(f, _)| flags_write(f)),
+        "evalsha" | "evalsha_ro" => {
+            let given = args.get(1);
+            let mut sha = [0u8; 40];
+            given.len() == 40 && {
+                for (d, s) in sha.iter_mut().zip(given) {
+                    *d = s.to_ascii_lowercase();
+                }
+                core.shared
+                    .scripts
+                    .get(&sha)
+                    .is_some_and(|body| script::shebang(&body).is_ok_and(|(f, _)| flags_write(f)))
+            }
+        }
+        "fcall" | "fcall_ro" => core
+            .shared
+            .functions
+            .function(args.get(1))
+            .is_some_and(|f| !f.flags.no_writes),
+        "function" => ["load", "delete", "flush", "restore"]
+            .iter()
+            .any(|s| args.get(1).eq_ignore_ascii_case(s.as_bytes())),
+        _ => false,
+    }
+}
+
 /// Whether `spec` runs while a script is busy (Redis' allow-busy commands; SHUTDOWN checks
 /// for NOSAVE itself).
 pub fn allowed_while_busy(spec: &CommandSpec, args: Args) -> bool {
@@ -660,6 +695,10 @@ struct Local<'a> {
 }
 
 impl script::Host for Local<'_> {
+    fn deny_writes(&self) -> Option<String> {
+        crate::checks::disk_error(self.core)
+    }
+
     fn call(
         &mut self,
         spec: &'static CommandSpec,
@@ -880,6 +919,10 @@ impl Broad<'_> {
 }
 
 impl script::Host for Broad<'_> {
+    fn deny_writes(&self) -> Option<String> {
+        crate::checks::disk_error(self.core)
+    }
+
     fn call(
         &mut self,
         spec: &'static CommandSpec,
