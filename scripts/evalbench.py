@@ -47,13 +47,16 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--out", default=os.path.join(bench.ROOT, "benches", "scripting"))
+    ap.add_argument("--pipelines", default="1,16", help="comma-separated pipeline depths")
+    ap.add_argument("--no-valkey", action="store_true", help="leave valkey-server out")
     ap.add_argument("--baseline", help="another percore-server binary, measured in the same "
                     "run as percore-base (before/after a change)")
     a = ap.parse_args()
     bench.OUT = a.out
+    pipelines = [int(p) for p in a.pipelines.split(",")]
     cmds = bench.server_cmds()
     servers = ["percore", "redis"]
-    if "valkey" in cmds:
+    if "valkey" in cmds and not a.no_valkey:
         servers.append("valkey")
     if a.baseline:
         cmds["percore-base"] = [a.baseline if w == bench.PERCORE else w for w in cmds["percore"]]
@@ -62,7 +65,7 @@ def main():
     for rnd in range(a.rounds):
         for name in servers:
             for script, (body, nkeys) in SCRIPTS.items():
-                for pipeline in (1, 16):
+                for pipeline in pipelines:
                     srv = bench.Server(name, cmds[name])
                     try:
                         sha = bench.command(srv.sock, "SCRIPT", "LOAD", body).split(b"\r\n")[1].decode()
@@ -82,7 +85,7 @@ def main():
              "| script | pipeline | percore ops/s | redis ops/s | ops ratio | percore CPU/call (µs) | redis CPU/call (µs) | CPU ratio |",
              "|---|---|---|---|---|---|---|---|"]
     for script in SCRIPTS:
-        for pipeline in (1, 16):
+        for pipeline in pipelines:
             r = rows[(script, pipeline, "redis")]
             ro, rc = statistics.median(x[0] for x in r), statistics.median(x[1] for x in r)
             for name in [s for s in servers if s != "redis"]:
