@@ -970,7 +970,79 @@ fn gen(r: &mut Rng) -> Cmd {
     gen_plain(r)
 }
 
+/// Bitmap commands on the shared keys (strings, and WRONGTYPE both ways).
+fn bitmap_cmd(r: &mut Rng) -> Cmd {
+    let k = key(r);
+    let range = |r: &mut Rng| vec![b(&int_arg(r, -40, 40)), b(&int_arg(r, -40, 40))];
+    let unit = |r: &mut Rng| b(r.pick(&["BIT", "BYTE", "bit", "nope"]));
+    match r.below(8) {
+        0 => c(vec![
+            b("SETBIT"),
+            k,
+            b(&int_arg(r, 0, 300)),
+            b(r.pick(&["0", "1", "2"])),
+        ]),
+        1 => c(vec![b("GETBIT"), k, b(&int_arg(r, 0, 300))]),
+        2 => {
+            let mut argv = vec![b("BITCOUNT"), k];
+            if r.chance(70) {
+                argv.extend(range(r));
+                if r.chance(50) {
+                    argv.push(unit(r));
+                }
+            }
+            c(argv)
+        }
+        3 => {
+            let mut argv = vec![b("BITPOS"), k, b(r.pick(&["0", "1", "2"]))];
+            for _ in 0..r.below(3) {
+                argv.push(b(&int_arg(r, -40, 40)));
+            }
+            if argv.len() == 5 && r.chance(50) {
+                argv.push(unit(r));
+            }
+            c(argv)
+        }
+        4 => {
+            let op = r.pick(&["AND", "OR", "XOR", "NOT", "nand"]);
+            let mut argv = vec![b("BITOP"), b(op)];
+            argv.extend(keys(r, 2, 4));
+            c(argv)
+        }
+        _ => {
+            let name = if r.chance(20) {
+                "BITFIELD_RO"
+            } else {
+                "BITFIELD"
+            };
+            let mut argv = vec![b(name), k];
+            for _ in 0..r.range(1, 4) {
+                let t = format!("{}{}", r.pick(&["i", "u"]), r.range(1, 65));
+                let off = if r.chance(30) {
+                    format!("#{}", r.range(0, 8))
+                } else {
+                    int_arg(r, 0, 200)
+                };
+                match r.below(4) {
+                    0 => argv.extend([b("GET"), b(&t), b(&off)]),
+                    1 => argv.extend([b("OVERFLOW"), b(r.pick(&["WRAP", "SAT", "FAIL", "no"]))]),
+                    n => argv.extend([
+                        b(if n == 2 { "SET" } else { "INCRBY" }),
+                        b(&t),
+                        b(&off),
+                        b(&int_arg(r, -300, 300)),
+                    ]),
+                }
+            }
+            c(argv)
+        }
+    }
+}
+
 fn gen_plain(r: &mut Rng) -> Cmd {
+    if r.chance(6) {
+        return bitmap_cmd(r);
+    }
     if r.chance(5) {
         return tx_cmd(r);
     }

@@ -4,7 +4,7 @@
 //! file.
 
 use crate::args::Args;
-use crate::cmd::{blocking, hash, keys, list, set, sort, string, zset};
+use crate::cmd::{bitmap, blocking, hash, keys, list, set, sort, string, zset};
 use crate::error::Result;
 use crate::shard::Ctx;
 use std::collections::HashMap;
@@ -392,6 +392,9 @@ const A_STR_R: &[&str] = &["@read", "@string", "@fast"];
 const A_STR_W: &[&str] = &["@write", "@string", "@fast"];
 const A_STR_WS: &[&str] = &["@write", "@string", "@slow"];
 const A_STR_RS: &[&str] = &["@read", "@string", "@slow"];
+const A_BIT_WS: &[&str] = &["@write", "@bitmap", "@slow"];
+const A_BIT_RF: &[&str] = &["@read", "@bitmap", "@fast"];
+const A_BIT_RS: &[&str] = &["@read", "@bitmap", "@slow"];
 const A_KEY_W: &[&str] = &["@keyspace", "@write", "@fast"];
 const A_KEY_WS: &[&str] = &["@keyspace", "@write", "@slow"];
 const A_KEY_R: &[&str] = &["@keyspace", "@read", "@fast"];
@@ -1721,6 +1724,83 @@ pub static COMMANDS: &[CommandSpec] = &[
         "string",
         "Get a substring of the string stored at a key",
         string::getrange,
+        Never,
+    ),
+    keyed(
+        "setbit",
+        4,
+        WD,
+        ONE,
+        A_BIT_WS,
+        "bitmap",
+        "Sets or clears the bit at offset in the string value stored at key",
+        bitmap::setbit,
+        Never,
+    ),
+    keyed(
+        "getbit",
+        3,
+        RF,
+        ONE,
+        A_BIT_RF,
+        "bitmap",
+        "Returns the bit value at offset in the string value stored at key",
+        bitmap::getbit,
+        Never,
+    ),
+    keyed(
+        "bitcount",
+        -2,
+        R,
+        ONE,
+        A_BIT_RS,
+        "bitmap",
+        "Count set bits in a string",
+        bitmap::bitcount,
+        Never,
+    ),
+    keyed(
+        "bitpos",
+        -3,
+        R,
+        ONE,
+        A_BIT_RS,
+        "bitmap",
+        "Find first bit set or clear in a string",
+        bitmap::bitpos,
+        Never,
+    ),
+    keyed(
+        "bitop",
+        -4,
+        WD,
+        (2, -1, 1),
+        A_BIT_WS,
+        "bitmap",
+        "Perform bitwise operations between strings",
+        bitmap::bitop,
+        Split::Gather,
+    ),
+    keyed(
+        "bitfield",
+        -2,
+        WD,
+        ONE,
+        A_BIT_WS,
+        "bitmap",
+        "Perform arbitrary bitfield integer operations on strings",
+        bitmap::bitfield,
+        Never,
+    ),
+    keyed(
+        "bitfield_ro",
+        -2,
+        RF,
+        ONE,
+        A_BIT_RF,
+        "bitmap",
+        "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD",
+        bitmap::bitfield_ro,
         Never,
     ),
     keyed(

@@ -848,7 +848,11 @@ impl Broad<'_> {
         // COPY ... DB n writes its destination in another database.
         let dest_db = (spec.name == "copy")
             .then(|| {
-                let at = argv.iter().position(|a| a.eq_ignore_ascii_case(b"db"))?;
+                // Options follow the two keys; the last DB given counts.
+                let at = 3 + argv
+                    .get(3..)?
+                    .iter()
+                    .rposition(|a| a.eq_ignore_ascii_case(b"db"))?;
                 let n = engine::args::parse_i64(argv.get(at + 1)?)?;
                 usize::try_from(n)
                     .ok()

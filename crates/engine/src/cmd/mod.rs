@@ -1,4 +1,5 @@
 //! Command implementations, one file per family.
+pub mod bitmap;
 pub mod blocking;
 pub mod hash;
 pub mod keys;
