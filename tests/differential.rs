@@ -2089,3 +2089,25 @@ fn keyspace_events_one_shard() {
 fn keyspace_events_four_shards() {
     differential_with(4, true);
 }
+
+/// proto-max-bulk-len bounds the strings APPEND, SETRANGE, SETBIT and BITFIELD make, as in
+/// redis-server (CONFIG SET reaches every shard).
+#[test]
+fn proto_max_bulk_len_bounds_string_growth() {
+    let redis = Server::redis();
+    let ours = Server::start(2);
+    let (mut a, mut b) = (redis.raw(), ours.raw());
+    for cmd in [
+        &["CONFIG", "SET", "proto-max-bulk-len", "1mb"][..],
+        &["SETBIT", "k", "8388608", "1"],
+        &["SETBIT", "k", "8388607", "1"],
+        &["STRLEN", "k"],
+        &["APPEND", "k", "x"],
+        &["SETRANGE", "k", "1048575", "y"],
+        &["BITFIELD", "k", "SET", "u8", "8388600", "1"],
+        &["BITFIELD", "k", "SET", "u8", "8388608", "1"],
+        &["BITFIELD", "k2", "SET", "u8", "#1048575", "1"],
+    ] {
+        assert_eq!(b.cmd(cmd), a.cmd(cmd), "{cmd:?}");
+    }
+}

@@ -172,6 +172,9 @@ pub struct Limits {
     pub set_intset_entries: usize,
     pub zset_entries: usize,
     pub zset_value: usize,
+    /// The longest string APPEND, SETRANGE, SETBIT and BITFIELD may make
+    /// (`proto-max-bulk-len`).
+    pub max_string: usize,
 }
 
 impl Default for Limits {
@@ -183,6 +186,7 @@ impl Default for Limits {
             set_intset_entries: 512,
             zset_entries: 128,
             zset_value: 64,
+            max_string: crate::cmd::string::MAX_STRING,
         }
     }
 }

@@ -218,6 +218,7 @@ impl Shared {
         l.set_intset_entries = num("set-max-intset-entries", l.set_intset_entries);
         l.zset_entries = num("zset-max-listpack-entries", l.zset_entries);
         l.zset_value = num("zset-max-listpack-value", l.zset_value);
+        l.max_string = c.proto_max_bulk_len() as usize;
         l
     }
 

@@ -2,7 +2,6 @@
 //! BITPOS, BITOP, BITFIELD and BITFIELD_RO. Bit 0 is the most significant bit of byte 0.
 
 use crate::args::{parse_i64, Args};
-use crate::cmd::string::MAX_STRING;
 use crate::cmd::{read, write, write_or_create};
 use crate::error::{Error, Result};
 use crate::notify::STRING;
@@ -16,7 +15,7 @@ const TYPE_ERR: &str =
 
 /// A bit offset argument (Redis' getBitOffsetFromArgument): non-negative, inside the largest
 /// string; with `hash_bits`, `#n` means n times that many bits (BITFIELD).
-fn bit_offset(arg: &[u8], hash_bits: Option<u32>) -> Result<u64> {
+fn bit_offset(arg: &[u8], hash_bits: Option<u32>, max_string: usize) -> Result<u64> {
     let (digits, times) = match (arg.first(), hash_bits) {
         (Some(b'#'), Some(bits)) => (&arg[1..], bits as i64),
         _ => (arg, 1),
@@ -24,7 +23,7 @@ fn bit_offset(arg: &[u8], hash_bits: Option<u32>) -> Result<u64> {
     let n = parse_i64(digits)
         .ok_or(Error::msg(OFFSET_ERR))?
         .wrapping_mul(times);
-    if n < 0 || (n >> 3) as u64 >= MAX_STRING as u64 {
+    if n < 0 || (n >> 3) as u64 >= max_string as u64 {
         return Err(Error::msg(OFFSET_ERR));
     }
     Ok(n as u64)
@@ -54,7 +53,7 @@ fn bits_for_write<'a>(
 /// SETBIT key offset value
 pub fn setbit(ctx: &mut Ctx, args: Args) -> Result<()> {
     let key = args.get(1);
-    let offset = bit_offset(args.get(2), None)?;
+    let offset = bit_offset(args.get(2), None, ctx.shard.limits.max_string)?;
     let on = parse_i64(args.get(3)).ok_or(Error::msg(BIT_ERR))?;
     if on & !1 != 0 {
         return Err(Error::msg(BIT_ERR));
@@ -74,7 +73,7 @@ pub fn setbit(ctx: &mut Ctx, args: Args) -> Result<()> {
 
 /// GETBIT key offset
 pub fn getbit(ctx: &mut Ctx, args: Args) -> Result<()> {
-    let offset = bit_offset(args.get(2), None)?;
+    let offset = bit_offset(args.get(2), None, ctx.shard.limits.max_string)?;
     let Some(s) = read::<Str>(ctx.shard, ctx.db, args.get(1))? else {
         ctx.out.integer(0);
         return Ok(());
@@ -531,7 +530,7 @@ fn bitfield_generic(ctx: &mut Ctx, args: Args, read_only: bool) -> Result<()> {
             return Err(Error::Syntax);
         };
         let (signed, bits) = field_type(args.get(j + 1))?;
-        let offset = bit_offset(args.get(j + 2), Some(bits))?;
+        let offset = bit_offset(args.get(j + 2), Some(bits), ctx.shard.limits.max_string)?;
         let mut value = 0;
         if op != FieldOp::Get {
             writes = true;

@@ -407,10 +407,11 @@ pub fn msetnx(ctx: &mut Ctx, args: Args) -> Result<()> {
 
 pub fn append(ctx: &mut Ctx, args: Args) -> Result<()> {
     let (key, val) = (args.get(1), args.get(2));
+    let max = ctx.shard.limits.max_string;
     let len = match write::<Str>(ctx.shard, ctx.db, key)? {
         None => None,
         Some(s) => {
-            if s.len() + val.len() > MAX_STRING {
+            if s.len() + val.len() > max {
                 return Err(Error::msg(TOO_BIG));
             }
             let raw = s.make_raw();
@@ -1068,13 +1069,14 @@ pub fn setrange(ctx: &mut Ctx, args: Args) -> Result<()> {
         return Err(Error::msg("ERR offset is out of range"));
     }
     let offset = offset as usize;
+    let max = ctx.shard.limits.max_string;
     let exists = write::<Str>(ctx.shard, ctx.db, key)?.is_some();
     if !exists {
         if val.is_empty() {
             ctx.out.integer(0);
             return Ok(());
         }
-        if offset.saturating_add(val.len()) > MAX_STRING {
+        if offset.saturating_add(val.len()) > max {
             return Err(Error::msg(TOO_BIG));
         }
         ctx.shard
@@ -1088,7 +1090,7 @@ pub fn setrange(ctx: &mut Ctx, args: Args) -> Result<()> {
         ctx.out.integer(n as i64);
         return Ok(());
     }
-    if offset.saturating_add(val.len()) > MAX_STRING {
+    if offset.saturating_add(val.len()) > max {
         return Err(Error::msg(TOO_BIG));
     }
     let raw = s.make_raw();
