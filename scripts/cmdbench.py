@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Single commands as users run them (issue 16's families): memtier_benchmark sending one
+command template to percore (one shard) and redis-server (and valkey-server when installed)
+in the same run, server pinned to CPU 0 and memtier to CPU 1, 50 connections, pipeline 1 and
+16. Workloads run in order on one server process, so a later one reads what an earlier one
+wrote (BITCOUNT counts the bits SETBIT set). Reports ops/s and server CPU per op
+(utime+stime from /proc), the median of the rounds, and the ratios to redis-server.
+
+Usage: scripts/cmdbench.py [--rounds 3] [--duration 4] [--family bitmap] [--out DIR]
+"""
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402  (the servers and their CPU accounting)
+
+# Family -> [(workload, memtier command template)], run in this order.
+FAMILIES = {
+    "bitmap": [
+        ("setbit", "setbit __key__ 1023 1"),
+        ("bitcount", "bitcount __key__"),
+        ("bitpos", "bitpos __key__ 1"),
+    ],
+}
+
+
+def memtier(command, pipeline, duration):
+    argv = ["taskset", "-c", bench.LOAD_CPUS, "memtier_benchmark", "-s", "127.0.0.1",
+            "-p", str(bench.PORT), "--hide-histogram", "-t", "1", "-c", "50",
+            "--pipeline", str(pipeline), f"--test-time={duration}",
+            f"--command={command}", "--command-key-pattern=R", "--key-maximum=100000"]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    total = [line for line in out.splitlines() if line.startswith("Totals")]
+    ops = float(total[-1].split()[1])
+    m = re.search(r"(\d+) total ops", out)
+    return ops, (int(m.group(1)) if m else None)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--duration", type=int, default=4)
+    ap.add_argument("--family", default="bitmap", choices=sorted(FAMILIES))
+    ap.add_argument("--pipelines", default="1,16")
+    ap.add_argument("--out", default=None, help="default: benches/<family>")
+    a = ap.parse_args()
+    out_dir = a.out or os.path.join(bench.ROOT, "benches", a.family)
+    bench.OUT = out_dir
+    pipelines = [int(p) for p in a.pipelines.split(",")]
+    cmds = bench.server_cmds()
+    servers = [s for s in ("percore", "redis", "valkey") if s in cmds]
+    workloads = FAMILIES[a.family]
+    rows = {}
+    for rnd in range(a.rounds):
+        for name in servers:
+            for pipeline in pipelines:
+                srv = bench.Server(name, cmds[name])
+                try:
+                    for work, command in workloads:
+                        cpu0 = srv.cpu_seconds()
+                        ops, total = memtier(command, pipeline, a.duration)
+                        cpu = srv.cpu_seconds() - cpu0
+                        calls = total or ops * a.duration
+                        rows.setdefault((work, pipeline, name), []).append((ops, cpu / calls * 1e6))
+                        print(f"round {rnd} {name} {work} P{pipeline}: {ops:.0f} ops/s, "
+                              f"{cpu / calls * 1e6:.2f} us CPU/op", flush=True)
+                finally:
+                    srv.stop()
+    os.makedirs(out_dir, exist_ok=True)
+    lines = [f"# {a.family}: percore (1 shard) vs redis-server, same run", "",
+             f"`scripts/cmdbench.py --family {a.family}`: memtier_benchmark, 50 connections, "
+             f"{a.rounds} rounds of {a.duration} s, 100,000 keys, server on CPU 0, memtier on "
+             "CPU 1; medians. Ratios are to redis-server.", "",
+             "| workload | pipeline | server | ops/s | ops ratio | CPU/op (µs) | CPU ratio |",
+             "|---|---|---|---|---|---|---|"]
+    for work, command in workloads:
+        for pipeline in pipelines:
+            r = rows[(work, pipeline, "redis")]
+            ro, rc = statistics.median(x[0] for x in r), statistics.median(x[1] for x in r)
+            for name in servers:
+                p = rows[(work, pipeline, name)]
+                po, pc = statistics.median(x[0] for x in p), statistics.median(x[1] for x in p)
+                lines.append(f"| `{command}` | {pipeline} | {name} | {po:.0f} | {po / ro:.2f} | "
+                             f"{pc:.2f} | {pc / rc:.2f} |")
+    text = "\n".join(lines) + "\n"
+    with open(os.path.join(out_dir, "RESULTS.md"), "w") as f:
+        f.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
