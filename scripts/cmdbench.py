@@ -26,6 +26,10 @@ FAMILIES = {
         ("bitcount", "bitcount __key__"),
         ("bitpos", "bitpos __key__ 1"),
     ],
+    "hyperloglog": [
+        ("pfadd", "pfadd __key__ __data__"),
+        ("pfcount", "pfcount __key__"),
+    ],
 }
 
 
@@ -33,7 +37,8 @@ def memtier(command, pipeline, duration):
     argv = ["taskset", "-c", bench.LOAD_CPUS, "memtier_benchmark", "-s", "127.0.0.1",
             "-p", str(bench.PORT), "--hide-histogram", "-t", "1", "-c", "50",
             "--pipeline", str(pipeline), f"--test-time={duration}",
-            f"--command={command}", "--command-key-pattern=R", "--key-maximum=100000"]
+            f"--command={command}", "--command-key-pattern=R", "--key-maximum=100000",
+            "--random-data"]
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     total = [line for line in out.splitlines() if line.startswith("Totals")]
     ops = float(total[-1].split()[1])

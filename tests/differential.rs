@@ -1039,9 +1039,44 @@ fn bitmap_cmd(r: &mut Rng) -> Cmd {
     }
 }
 
+/// HyperLogLog commands on the shared keys (an HLL is a string: GET compares its bytes).
+fn hll_cmd(r: &mut Rng) -> Cmd {
+    let k = key(r);
+    match r.below(6) {
+        0 | 1 => {
+            let mut argv = vec![b("PFADD"), k];
+            let n = *r.pick(&[0, 1, 3, 20, 300]);
+            let spread = *r.pick(&[10, 1000, 1_000_000]);
+            for _ in 0..n {
+                argv.push(b(&r.range(0, spread).to_string()));
+            }
+            c(argv)
+        }
+        2 => {
+            let mut argv = vec![b("PFCOUNT")];
+            argv.extend(keys(r, 1, 3));
+            c(argv)
+        }
+        3 => {
+            let mut argv = vec![b("PFMERGE")];
+            argv.extend(keys(r, 1, 3));
+            c(argv)
+        }
+        4 => c(vec![b("GET"), k]),
+        _ => c(vec![
+            b("PFDEBUG"),
+            b(r.pick(&["ENCODING", "DECODE", "TODENSE"])),
+            k,
+        ]),
+    }
+}
+
 fn gen_plain(r: &mut Rng) -> Cmd {
     if r.chance(6) {
         return bitmap_cmd(r);
+    }
+    if r.chance(5) {
+        return hll_cmd(r);
     }
     if r.chance(5) {
         return tx_cmd(r);

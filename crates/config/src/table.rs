@@ -488,7 +488,7 @@ pub(crate) static DEFS: &[Def] = &[
         "64",
         I,
     ),
-    d("hll-sparse-max-bytes", mem(0, LONG_MAX), "3000", 0),
+    d("hll-sparse-max-bytes", mem(0, LONG_MAX), "3000", I),
     d("stream-node-max-bytes", mem(0, LONG_MAX), "4096", 0),
     d("stream-node-max-entries", int(0, LONG_MAX), "100", 0),
     d("cluster-enabled", Kind::Bool, "no", IM),

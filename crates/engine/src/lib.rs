@@ -10,6 +10,7 @@ pub mod dict;
 pub mod digest;
 pub mod error;
 pub mod glob;
+pub mod hll;
 pub mod journal;
 pub mod notify;
 pub mod packed;

@@ -285,7 +285,12 @@ impl Shard {
                     self.journal.record(db, c.iter().map(Vec::as_slice));
                 }
             }
-            crate::journal::Propagate::AsSent if wrote && spec.is_write() => {
+            // A read that changed its key (PFCOUNT's cache) is propagated too, as Redis'
+            // may_replicate commands are.
+            crate::journal::Propagate::AsSent
+                if wrote
+                    && (spec.is_write() || spec.flags.has(crate::table::Flags::MAY_REPLICATE)) =>
+            {
                 self.journal.record(db, args.iter());
             }
             crate::journal::Propagate::Instead(_) | crate::journal::Propagate::AsSent => {}

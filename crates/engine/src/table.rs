@@ -4,7 +4,7 @@
 //! file.
 
 use crate::args::Args;
-use crate::cmd::{bitmap, blocking, hash, keys, list, set, sort, string, zset};
+use crate::cmd::{bitmap, blocking, hash, hyperloglog, keys, list, set, sort, string, zset};
 use crate::error::Result;
 use crate::shard::Ctx;
 use std::collections::HashMap;
@@ -393,6 +393,11 @@ const A_STR_W: &[&str] = &["@write", "@string", "@fast"];
 const A_STR_WS: &[&str] = &["@write", "@string", "@slow"];
 const A_STR_RS: &[&str] = &["@read", "@string", "@slow"];
 const A_BIT_WS: &[&str] = &["@write", "@bitmap", "@slow"];
+const A_HLL_WF: &[&str] = &["@write", "@hyperloglog", "@fast"];
+const A_HLL_WS: &[&str] = &["@write", "@hyperloglog", "@slow"];
+const A_HLL_RS: &[&str] = &["@read", "@hyperloglog", "@slow"];
+const A_HLL_ADMIN_W: &[&str] = &["@write", "@hyperloglog", "@admin", "@slow", "@dangerous"];
+const A_HLL_ADMIN: &[&str] = &["@hyperloglog", "@admin", "@slow", "@dangerous"];
 const A_BIT_RF: &[&str] = &["@read", "@bitmap", "@fast"];
 const A_BIT_RS: &[&str] = &["@read", "@bitmap", "@slow"];
 const A_KEY_W: &[&str] = &["@keyspace", "@write", "@fast"];
@@ -1801,6 +1806,61 @@ pub static COMMANDS: &[CommandSpec] = &[
         "bitmap",
         "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD",
         bitmap::bitfield_ro,
+        Never,
+    ),
+    keyed(
+        "pfadd",
+        -2,
+        WDF,
+        ONE,
+        A_HLL_WF,
+        "hyperloglog",
+        "Adds the specified elements to the specified HyperLogLog.",
+        hyperloglog::pfadd,
+        Never,
+    ),
+    keyed(
+        "pfcount",
+        -2,
+        &["readonly", "may_replicate"],
+        ALL,
+        A_HLL_RS,
+        "hyperloglog",
+        "Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s).",
+        hyperloglog::pfcount,
+        Split::Gather,
+    ),
+    keyed(
+        "pfmerge",
+        -2,
+        WD,
+        ALL,
+        A_HLL_WS,
+        "hyperloglog",
+        "Merge N different HyperLogLogs into a single one.",
+        hyperloglog::pfmerge,
+        Split::Gather,
+    ),
+    keyed(
+        "pfdebug",
+        3,
+        &["write", "denyoom", "admin"],
+        (2, 2, 1),
+        A_HLL_ADMIN_W,
+        "hyperloglog",
+        "Internal commands for debugging HyperLogLog values",
+        hyperloglog::pfdebug,
+        Never,
+    ),
+    keyed(
+        "pfselftest",
+        1,
+        &["admin"],
+        (0, 0, 0),
+        A_HLL_ADMIN,
+        "hyperloglog",
+        "An internal command for testing HyperLogLog values",
+        hyperloglog::pfselftest,
         Never,
     ),
     keyed(

@@ -175,6 +175,8 @@ pub struct Limits {
     /// The longest string APPEND, SETRANGE, SETBIT and BITFIELD may make
     /// (`proto-max-bulk-len`).
     pub max_string: usize,
+    /// `hll-sparse-max-bytes`: past it a HyperLogLog turns dense.
+    pub hll_sparse_max_bytes: usize,
 }
 
 impl Default for Limits {
@@ -187,6 +189,7 @@ impl Default for Limits {
             zset_entries: 128,
             zset_value: 64,
             max_string: crate::cmd::string::MAX_STRING,
+            hll_sparse_max_bytes: 3000,
         }
     }
 }

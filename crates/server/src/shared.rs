@@ -219,6 +219,7 @@ impl Shared {
         l.zset_entries = num("zset-max-listpack-entries", l.zset_entries);
         l.zset_value = num("zset-max-listpack-value", l.zset_value);
         l.max_string = c.proto_max_bulk_len() as usize;
+        l.hll_sparse_max_bytes = num("hll-sparse-max-bytes", l.hll_sparse_max_bytes);
         l
     }
 

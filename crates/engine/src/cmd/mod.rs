@@ -2,6 +2,7 @@
 pub mod bitmap;
 pub mod blocking;
 pub mod hash;
+pub mod hyperloglog;
 pub mod keys;
 pub mod list;
 pub mod set;
