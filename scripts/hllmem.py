@@ -1,0 +1,41 @@
+#!/usr/bin/env python3
+"""Memory per HyperLogLog key (issue 16): 20,000 sparse HLLs (100 elements each) and 2,000
+dense ones (3,000 elements each) written into percore (1 shard, target/release) and into
+redis-server, one after the other; RSS growth per key from /proc. Also checks that both
+store the same lengths (the values are the same bytes).
+
+Usage: scripts/hllmem.py
+"""
+import os
+import subprocess
+import time
+
+import redis
+def rss(pid):
+    for line in open(f'/proc/{pid}/status'):
+        if line.startswith('VmRSS'): return int(line.split()[1]) * 1024
+def run(argv, port):
+    p = subprocess.Popen(argv + ['--port', str(port), '--save', '', '--appendonly', 'no'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    c = redis.Redis(port=port)
+    base = rss(p.pid)
+    out = {}
+    pipe = c.pipeline(transaction=False)
+    for k in range(20000):
+        pipe.pfadd(f'sparse:{k}', *[f'e{k}:{j}' for j in range(100)])
+        if k % 500 == 0: pipe.execute()
+    pipe.execute()
+    time.sleep(0.5)
+    out['sparse'] = (rss(p.pid) - base) / 20000
+    mid = rss(p.pid)
+    for k in range(2000):
+        pipe.pfadd(f'dense:{k}', *[f'e{k}:{j}' for j in range(3000)])
+        if k % 20 == 0: pipe.execute()
+    pipe.execute()
+    time.sleep(0.5)
+    out['dense'] = (rss(p.pid) - mid) / 2000
+    out['sparse_len'] = c.strlen('sparse:1'); out['dense_len'] = c.strlen('dense:1')
+    p.kill(); p.wait()
+    return out
+print('percore', run([os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'target', 'release', 'percore-server'), '--shards', '1'], 7830))
+print('redis  ', run(['redis-server'], 7831))
