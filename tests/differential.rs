@@ -1071,9 +1071,43 @@ fn hll_cmd(r: &mut Rng) -> Cmd {
     }
 }
 
+/// Geo commands on the shared keys (sorted sets with geohash scores).
+fn geo_cmd(r: &mut Rng) -> Cmd {
+    let k = key(r);
+    let member = |r: &mut Rng| b(&format!("p{}", r.range(0, 8)));
+    match r.below(5) {
+        0 | 1 => {
+            let mut argv = vec![b("GEOADD"), k];
+            for opt in ["NX", "XX", "CH"] {
+                if r.chance(15) {
+                    argv.push(b(opt));
+                }
+            }
+            for _ in 0..r.range(1, 3) {
+                let lon = r.range(-1900, 1900) as f64 / 10.0;
+                let lat = r.range(-900, 900) as f64 / 10.0;
+                argv.extend([b(&lon.to_string()), b(&lat.to_string()), member(r)]);
+            }
+            c(argv)
+        }
+        2 => c(vec![b("GEOPOS"), k, member(r), member(r)]),
+        3 => {
+            let mut argv = vec![b("GEODIST"), k, member(r), member(r)];
+            if r.chance(60) {
+                argv.push(b(r.pick(&["m", "KM", "mi", "ft", "yd"])));
+            }
+            c(argv)
+        }
+        _ => c(vec![b("GEOHASH"), k, member(r), member(r)]),
+    }
+}
+
 fn gen_plain(r: &mut Rng) -> Cmd {
     if r.chance(6) {
         return bitmap_cmd(r);
+    }
+    if r.chance(4) {
+        return geo_cmd(r);
     }
     if r.chance(5) {
         return hll_cmd(r);

@@ -4,7 +4,7 @@
 //! file.
 
 use crate::args::Args;
-use crate::cmd::{bitmap, blocking, hash, hyperloglog, keys, list, set, sort, string, zset};
+use crate::cmd::{bitmap, blocking, geo, hash, hyperloglog, keys, list, set, sort, string, zset};
 use crate::error::Result;
 use crate::shard::Ctx;
 use std::collections::HashMap;
@@ -393,6 +393,8 @@ const A_STR_W: &[&str] = &["@write", "@string", "@fast"];
 const A_STR_WS: &[&str] = &["@write", "@string", "@slow"];
 const A_STR_RS: &[&str] = &["@read", "@string", "@slow"];
 const A_BIT_WS: &[&str] = &["@write", "@bitmap", "@slow"];
+const A_GEO_WS: &[&str] = &["@write", "@geo", "@slow"];
+const A_GEO_RS: &[&str] = &["@read", "@geo", "@slow"];
 const A_HLL_WF: &[&str] = &["@write", "@hyperloglog", "@fast"];
 const A_HLL_WS: &[&str] = &["@write", "@hyperloglog", "@slow"];
 const A_HLL_RS: &[&str] = &["@read", "@hyperloglog", "@slow"];
@@ -1806,6 +1808,50 @@ pub static COMMANDS: &[CommandSpec] = &[
         "bitmap",
         "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD",
         bitmap::bitfield_ro,
+        Never,
+    ),
+    keyed(
+        "geoadd",
+        -5,
+        WD,
+        ONE,
+        A_GEO_WS,
+        "geo",
+        "Add one or more geospatial items in the geospatial index represented using a sorted set",
+        geo::geoadd,
+        Never,
+    ),
+    keyed(
+        "geopos",
+        -2,
+        R,
+        ONE,
+        A_GEO_RS,
+        "geo",
+        "Returns longitude and latitude of members of a geospatial index",
+        geo::geopos,
+        Never,
+    ),
+    keyed(
+        "geodist",
+        -4,
+        R,
+        ONE,
+        A_GEO_RS,
+        "geo",
+        "Returns the distance between two members of a geospatial index",
+        geo::geodist,
+        Never,
+    ),
+    keyed(
+        "geohash",
+        -2,
+        R,
+        ONE,
+        A_GEO_RS,
+        "geo",
+        "Returns members of a geospatial index as standard geohash strings",
+        geo::geohash,
         Never,
     ),
     keyed(

@@ -181,6 +181,19 @@ impl<'a> Writer<'a> {
         }
     }
 
+    /// A double already formatted (Redis' addReplyHumanLongDouble): a RESP3 double, or a
+    /// bulk string in RESP2.
+    pub fn double_text(&mut self, text: &[u8]) {
+        match self.proto {
+            Proto::Resp3 => {
+                self.buf.push(b',');
+                self.buf.extend_from_slice(text);
+                self.buf.extend_from_slice(b"\r\n");
+            }
+            Proto::Resp2 => self.bulk(text),
+        }
+    }
+
     pub fn verbatim(&mut self, text: &[u8]) {
         match self.proto {
             Proto::Resp3 => {

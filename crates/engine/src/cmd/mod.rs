@@ -1,6 +1,7 @@
 //! Command implementations, one file per family.
 pub mod bitmap;
 pub mod blocking;
+pub mod geo;
 pub mod hash;
 pub mod hyperloglog;
 pub mod keys;
