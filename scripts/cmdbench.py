@@ -26,6 +26,11 @@ FAMILIES = {
         ("bitcount", "bitcount __key__"),
         ("bitpos", "bitpos __key__ 1"),
     ],
+    "geo": [
+        ("geoadd", "geoadd __key__ 13.361389 38.115556 m"),
+        ("geopos", "geopos __key__ m"),
+        ("geodist", "geodist __key__ m m km"),
+    ],
     "hyperloglog": [
         ("pfadd", "pfadd __key__ __data__"),
         ("pfcount", "pfcount __key__"),
