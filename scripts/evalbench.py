@@ -11,13 +11,12 @@ Usage: scripts/evalbench.py [--rounds 3] [--duration 5] [--out benches/scripting
 
 import argparse
 import os
-import re
 import statistics
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402  (the servers and their CPU accounting)
+import cmdbench  # noqa: E402  (memtier with one command template)
 
 SCRIPTS = {
     "incr-expire": ("redis.call('incr', KEYS[1]); return redis.call('expire', KEYS[1], 100)", 1),
@@ -30,16 +29,7 @@ SCRIPTS = {
 
 def memtier(sha, nkeys, pipeline, duration):
     keys = ["{__key__}a", "{__key__}b"][:nkeys] if nkeys == 2 else ["__key__"]
-    command = " ".join(["evalsha", sha, str(nkeys)] + keys)
-    argv = ["taskset", "-c", bench.LOAD_CPUS, "memtier_benchmark", "-s", "127.0.0.1",
-            "-p", str(bench.PORT), "--hide-histogram", "-t", "1", "-c", "50",
-            "--pipeline", str(pipeline), f"--test-time={duration}",
-            f"--command={command}", "--command-key-pattern=R", "--key-maximum=100000"]
-    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-    total = [line for line in out.splitlines() if line.startswith("Totals")]
-    ops = float(total[-1].split()[1])
-    m = re.search(r"(\d+) total ops", out)
-    return ops, (int(m.group(1)) if m else None)
+    return cmdbench.memtier(" ".join(["evalsha", sha, str(nkeys)] + keys), pipeline, duration)
 
 
 def main():

@@ -2094,17 +2094,7 @@ fn differential_journaled_to_the_aof() {
     );
     let aofdir = dir.join("appendonlydir");
     let export = dir.join("export.aof");
-    let out = std::process::Command::new(crate::harness::BIN)
-        .arg("--aof-export")
-        .arg(&aofdir)
-        .arg(&export)
-        .output()
-        .expect("run --aof-export");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::harness::aof_export(&aofdir, &export);
     drop(ours);
     let check = crate::harness::which("redis-check-aof").expect("redis-check-aof installed");
     let out = std::process::Command::new(check)

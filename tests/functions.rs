@@ -536,17 +536,7 @@ fn libraries_survive_restarts_in_the_rdb_and_the_aof() {
     }
     // The export holds them for redis-server.
     let export = dir.join("export.aof");
-    let out = std::process::Command::new(crate::harness::BIN)
-        .arg("--aof-export")
-        .arg(dir.join("appendonlydir"))
-        .arg(&export)
-        .output()
-        .expect("run --aof-export");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::harness::aof_export(&dir.join("appendonlydir"), &export);
     let rdir = crate::harness::scratch_dir("functions-export-redis");
     std::fs::copy(&export, rdir.join("appendonly.aof")).expect("copy export");
     let r = rdir.display().to_string();

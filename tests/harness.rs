@@ -298,3 +298,18 @@ pub fn hops(raw: &mut Raw) -> u64 {
         .and_then(|v| v.trim().parse().ok())
         .expect("INFO stats has total_cross_shard_hops")
 }
+
+/// Runs `percore-server --aof-export AOFDIR OUT` and asserts it succeeded.
+pub fn aof_export(aofdir: &std::path::Path, out: &std::path::Path) {
+    let run = std::process::Command::new(BIN)
+        .arg("--aof-export")
+        .arg(aofdir)
+        .arg(out)
+        .output()
+        .expect("run --aof-export");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
