@@ -31,11 +31,35 @@ FAMILIES = {
         ("geopos", "geopos __key__ m"),
         ("geodist", "geodist __key__ m m km"),
     ],
+    # One sorted set of 100,000 points (geo_points), searched around its members.
+    "geosearch": [
+        ("geosearch radius", "geosearch city frommember __key__ byradius 10 km count 10 asc"),
+        ("geosearch box", "geosearch city frommember __key__ bybox 20 20 km asc"),
+        ("georadius_ro", "georadius_ro city 5 45 10 km withdist"),
+    ],
     "hyperloglog": [
         ("pfadd", "pfadd __key__ __data__"),
         ("pfcount", "pfcount __key__"),
     ],
 }
+
+
+def geo_points(srv):
+    """GEOADD city: memtier-0 .. memtier-100000 spread over 10 x 10 degrees (about 40 points
+    within 10 km of each), 1000 per command; written before the rounds, so not charged."""
+    import random
+    rnd = random.Random(16)
+    for start in range(0, 100001, 1000):
+        words = [b"GEOADD", b"city"]
+        for i in range(start, min(start + 1000, 100001)):
+            words += [b"%.6f" % rnd.uniform(0, 10), b"%.6f" % rnd.uniform(40, 50), b"memtier-%d" % i]
+        reply = bench.command(srv.sock, *words)
+        if not reply.startswith(b":"):
+            raise RuntimeError(f"{srv.name}: GEOADD failed: {reply[:200]!r}")
+
+
+# Family -> what the workloads expect to find loaded.
+SETUP = {"geosearch": geo_points}
 
 
 def memtier(command, pipeline, duration):
@@ -71,6 +95,8 @@ def main():
             for pipeline in pipelines:
                 srv = bench.Server(name, cmds[name])
                 try:
+                    if a.family in SETUP:
+                        SETUP[a.family](srv)
                     for work, command in workloads:
                         cpu0 = srv.cpu_seconds()
                         ops, total = memtier(command, pipeline, a.duration)

@@ -1075,7 +1075,45 @@ fn hll_cmd(r: &mut Rng) -> Cmd {
 fn geo_cmd(r: &mut Rng) -> Cmd {
     let k = key(r);
     let member = |r: &mut Rng| b(&format!("p{}", r.range(0, 8)));
-    match r.below(5) {
+    // Coarse coordinates put members on the same spot: ties in distance order.
+    let lonlat = |r: &mut Rng| -> [Vec<u8>; 2] {
+        let (lon, lat) = if r.chance(30) {
+            (r.range(-2, 2) as f64 * 10.0, r.range(-2, 2) as f64 * 10.0)
+        } else {
+            (
+                r.range(-1900, 1900) as f64 / 10.0,
+                r.range(-900, 900) as f64 / 10.0,
+            )
+        };
+        [b(&lon.to_string()), b(&lat.to_string())]
+    };
+    let radius = |r: &mut Rng| -> [Vec<u8>; 2] {
+        let unit = *r.pick(&["m", "KM", "mi", "ft", "km", "km", "yd"]);
+        let n = match unit {
+            "m" | "ft" => r.range(-1, 5_000_000),
+            _ => r.range(-1, 12_000),
+        };
+        [b(&n.to_string()), b(unit)]
+    };
+    let options = |r: &mut Rng, argv: &mut Vec<Vec<u8>>, with: bool| {
+        for opt in ["WITHDIST", "WITHHASH", "WITHCOORD"] {
+            if with && r.chance(30) {
+                argv.push(b(opt));
+            }
+        }
+        if r.chance(40) {
+            argv.push(b(r.pick(&["ASC", "DESC"])));
+        }
+        if r.chance(40) {
+            argv.extend([b("COUNT"), b(&r.range(-1, 6).to_string())]);
+            if r.chance(30) {
+                argv.push(b("ANY"));
+            }
+        } else if r.chance(3) {
+            argv.push(b("ANY"));
+        }
+    };
+    match r.below(9) {
         0 | 1 => {
             let mut argv = vec![b("GEOADD"), k];
             for opt in ["NX", "XX", "CH"] {
@@ -1084,9 +1122,8 @@ fn geo_cmd(r: &mut Rng) -> Cmd {
                 }
             }
             for _ in 0..r.range(1, 3) {
-                let lon = r.range(-1900, 1900) as f64 / 10.0;
-                let lat = r.range(-900, 900) as f64 / 10.0;
-                argv.extend([b(&lon.to_string()), b(&lat.to_string()), member(r)]);
+                argv.extend(lonlat(r));
+                argv.push(member(r));
             }
             c(argv)
         }
@@ -1098,7 +1135,64 @@ fn geo_cmd(r: &mut Rng) -> Cmd {
             }
             c(argv)
         }
-        _ => c(vec![b("GEOHASH"), k, member(r), member(r)]),
+        4 => c(vec![b("GEOHASH"), k, member(r), member(r)]),
+        5 | 6 => {
+            // GEORADIUS[BYMEMBER][_RO]
+            let by_member = r.chance(50);
+            let ro = r.chance(30);
+            let name = match (by_member, ro) {
+                (false, false) => "GEORADIUS",
+                (false, true) => "GEORADIUS_RO",
+                (true, false) => "GEORADIUSBYMEMBER",
+                (true, true) => "GEORADIUSBYMEMBER_RO",
+            };
+            let mut argv = vec![b(name), k];
+            if by_member {
+                argv.push(member(r));
+            } else {
+                argv.extend(lonlat(r));
+            }
+            argv.extend(radius(r));
+            let store = r.chance(30);
+            let with = !store || r.chance(10);
+            options(r, &mut argv, with);
+            if store {
+                argv.extend([b(r.pick(&["STORE", "STOREDIST"])), key(r)]);
+            }
+            c(argv)
+        }
+        _ => {
+            let store = r.chance(35);
+            let mut argv = if store {
+                vec![b("GEOSEARCHSTORE"), key(r), k]
+            } else {
+                vec![b("GEOSEARCH"), k]
+            };
+            if r.chance(95) {
+                if r.chance(50) {
+                    argv.extend([b("FROMMEMBER"), member(r)]);
+                } else {
+                    argv.push(b("FROMLONLAT"));
+                    argv.extend(lonlat(r));
+                }
+            }
+            if r.chance(95) {
+                if r.chance(50) {
+                    argv.push(b("BYRADIUS"));
+                    argv.extend(radius(r));
+                } else {
+                    let [w, unit] = radius(r);
+                    let [h, _] = radius(r);
+                    argv.extend([b("BYBOX"), w, h, unit]);
+                }
+            }
+            let with = !store || r.chance(10);
+            options(r, &mut argv, with);
+            if store && r.chance(40) {
+                argv.push(b("STOREDIST"));
+            }
+            c(argv)
+        }
     }
 }
 

@@ -50,6 +50,8 @@ pub enum Movable {
     NumKeys(usize),
     /// SORT's `STORE dst`.
     SortStore,
+    /// GEORADIUS' and GEORADIUSBYMEMBER's `STORE dst` / `STOREDIST dst` (the last one).
+    GeoStore,
 }
 
 /// What key positions are read from: a parsed command or a queued one.
@@ -310,6 +312,7 @@ impl CommandSpec {
                 _ => 0..0,
             },
             Movable::SortStore => sort_store(args).map_or(0..0, |p| p..p + 1),
+            Movable::GeoStore => geo_store(args).map_or(0..0, |p| p..p + 1),
         };
         fixed.step_by(step).chain(movable)
     }
@@ -1855,6 +1858,74 @@ pub static COMMANDS: &[CommandSpec] = &[
         Never,
     ),
     keyed(
+        "georadius",
+        -6,
+        WD,
+        ONE,
+        A_GEO_WS,
+        "geo",
+        "Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a point",
+        geo::georadius,
+        Split::Gather,
+    )
+    .movable(Movable::GeoStore),
+    keyed(
+        "georadius_ro",
+        -6,
+        R,
+        ONE,
+        A_GEO_RS,
+        "geo",
+        "A read-only variant for GEORADIUS",
+        geo::georadius_ro,
+        Never,
+    ),
+    keyed(
+        "georadiusbymember",
+        -5,
+        WD,
+        ONE,
+        A_GEO_WS,
+        "geo",
+        "Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a member",
+        geo::georadiusbymember,
+        Split::Gather,
+    )
+    .movable(Movable::GeoStore),
+    keyed(
+        "georadiusbymember_ro",
+        -5,
+        R,
+        ONE,
+        A_GEO_RS,
+        "geo",
+        "A read-only variant for GEORADIUSBYMEMBER",
+        geo::georadiusbymember_ro,
+        Never,
+    ),
+    keyed(
+        "geosearch",
+        -7,
+        R,
+        ONE,
+        A_GEO_RS,
+        "geo",
+        "Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle.",
+        geo::geosearch,
+        Never,
+    ),
+    keyed(
+        "geosearchstore",
+        -8,
+        WD,
+        TWO,
+        A_GEO_WS,
+        "geo",
+        "Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle, and store the result in another key.",
+        geo::geosearchstore,
+        Split::Gather,
+    ),
+    keyed(
         "pfadd",
         -2,
         WDF,
@@ -2771,6 +2842,23 @@ fn sort_store<W: Words + ?Sized>(args: &W) -> Option<usize> {
     found
 }
 
+/// georadiusGetKeys: the key after the last STORE or STOREDIST from argument 5 on.
+fn geo_store<W: Words + ?Sized>(args: &W) -> Option<usize> {
+    let mut found = None;
+    let mut i = 5;
+    while i < args.count() {
+        let w = args.word(i);
+        if (w.eq_ignore_ascii_case(b"store") || w.eq_ignore_ascii_case(b"storedist"))
+            && i + 1 < args.count()
+        {
+            found = Some(i + 1);
+            i += 1;
+        }
+        i += 1;
+    }
+    found
+}
+
 /// Redis' error for an unknown subcommand or a subcommand's wrong arity, if any.
 /// How a container command's subcommand resolves, as Redis' lookupCommand does: None for a
 /// command without a subcommand table; Some(None) for an unknown subcommand; Some(Some(arity))
@@ -2918,5 +3006,13 @@ mod tests {
         assert_eq!(pos("sintercard 2 a b limit 1"), vec![2, 3]);
         assert_eq!(pos("sintercard 3 a b"), Vec::<usize>::new());
         assert_eq!(pos("sintercard x a b"), Vec::<usize>::new());
+        assert_eq!(pos("georadius k 1 2 3 km"), vec![1]);
+        assert_eq!(pos("georadius k 1 2 3 km store d storedist e"), vec![1, 9]);
+        assert_eq!(pos("georadiusbymember k m 3 km storedist d"), vec![1, 6]);
+        assert_eq!(pos("georadius k 1 2 3 km store"), vec![1]);
+        assert_eq!(
+            pos("geosearchstore d k frommember m byradius 1 m"),
+            vec![1, 2]
+        );
     }
 }

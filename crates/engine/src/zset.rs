@@ -257,6 +257,21 @@ impl Ranked {
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Item> {
         self.chunks.iter().flatten()
     }
+
+    /// Visits ranks from `start` upward while `f` answers true.
+    pub fn walk(&self, start: usize, mut f: impl FnMut(&Item) -> bool) {
+        if start >= self.len {
+            return;
+        }
+        let (ci, off) = self.locate(start);
+        let mut chunks = self.chunks[ci..].iter();
+        let first = chunks.next().map(|c| &c[off..]).unwrap_or(&[]);
+        for item in first.iter().chain(chunks.flatten()) {
+            if !f(item) {
+                return;
+            }
+        }
+    }
 }
 
 /// The large encoding: the member -> score map and the order.
@@ -479,6 +494,20 @@ impl ZSet {
                 }
             }
             ZSet::Skip(s) => s.ranked.visit(start, end, rev, |x| f(&x.1, x.0)),
+        }
+    }
+
+    /// Visits ranks from `start` upward while `f` answers true.
+    pub fn walk(&self, start: usize, mut f: impl FnMut(&[u8], f64) -> bool) {
+        match self {
+            ZSet::Pack(p) => {
+                for (m, s) in p.iter().skip(start) {
+                    if !f(m, s) {
+                        return;
+                    }
+                }
+            }
+            ZSet::Skip(s) => s.ranked.walk(start, |x| f(&x.1, x.0)),
         }
     }
 
