@@ -810,6 +810,88 @@ pub fn select_command(out: &mut Vec<u8>, db: usize) {
     c.bulk(crate::value::IntBuf::default().format(db as i64));
 }
 
+/// A stream as rewriteStreamObject writes it: one XADD per entry (or the `MAXLEN 0` trick
+/// for an empty stream), XSETID with the counters, then each group: XGROUP CREATE with
+/// ENTRIESREAD, XCLAIM ... JUSTID FORCE per pending entry, XGROUP CREATECONSUMER for
+/// consumers with none.
+fn stream_commands(c: &mut Cmds, key: &[u8], s: &crate::stream::Stream) {
+    use crate::stream::StreamId;
+    let mut n = crate::value::IntBuf::default();
+    if s.length > 0 {
+        s.visit(StreamId::MIN, StreamId::MAX, false, false, |e| {
+            c.header(3 + 2 * e.num_fields);
+            c.bulk(b"XADD");
+            c.bulk(key);
+            c.bulk(&e.id.to_bytes());
+            let (mut a, mut b) = (
+                crate::value::IntBuf::default(),
+                crate::value::IntBuf::default(),
+            );
+            e.for_each(|f, v| {
+                c.bulk(f.bytes(&mut a));
+                c.bulk(v.bytes(&mut b));
+            });
+            true
+        });
+    } else {
+        c.header(7);
+        for w in [&b"XADD"[..], key, b"MAXLEN", b"0", b"0-1", b"x", b"y"] {
+            c.bulk(w);
+        }
+    }
+    c.header(7);
+    c.bulk(b"XSETID");
+    c.bulk(key);
+    c.bulk(&s.last_id.to_bytes());
+    c.bulk(b"ENTRIESADDED");
+    c.bulk(n.format(s.entries_added as i64));
+    c.bulk(b"MAXDELETEDID");
+    c.bulk(&s.max_deleted.to_bytes());
+    for (name, g) in &s.groups {
+        c.header(7);
+        for w in [
+            &b"XGROUP"[..],
+            b"CREATE",
+            key,
+            name,
+            &g.last_id.to_bytes(),
+            b"ENTRIESREAD",
+        ] {
+            c.bulk(w);
+        }
+        c.bulk(n.format(g.entries_read));
+        for (cname, consumer) in &g.consumers {
+            if consumer.pel.is_empty() {
+                c.header(5);
+                for w in [&b"XGROUP"[..], b"CREATECONSUMER", key, name, cname] {
+                    c.bulk(w);
+                }
+                continue;
+            }
+            for id in &consumer.pel {
+                let Some(nack) = g.pel.get(id) else { continue };
+                c.header(12);
+                for w in [
+                    &b"XCLAIM"[..],
+                    key,
+                    name,
+                    cname,
+                    b"0",
+                    &id.to_bytes(),
+                    b"TIME",
+                ] {
+                    c.bulk(w);
+                }
+                c.bulk(n.format(nack.delivery_time));
+                c.bulk(b"RETRYCOUNT");
+                c.bulk(n.format(nack.delivery_count as i64));
+                c.bulk(b"JUSTID");
+                c.bulk(b"FORCE");
+            }
+        }
+    }
+}
+
 /// The commands that rebuild `key` in a command-form AOF base (`aof-use-rdb-preamble no`),
 /// as redis-server 7.0's rewriteAppendOnlyFileRio writes them: SET, RPUSH, SADD, ZADD
 /// (scores as %.17g) and HMSET in commands of at most 64 items, then PEXPIREAT.
@@ -867,6 +949,7 @@ pub fn value_commands(out: &mut Vec<u8>, key: &[u8], value: &crate::value::Value
                 pairs.iter().map(|(f, v)| vec![*f, *v]),
             );
         }
+        Value::Stream(st) => stream_commands(&mut c, key, st),
     }
     if expire_at != 0 {
         c.header(3);

@@ -34,6 +34,7 @@ fn type_code(v: &Value) -> u32 {
         Value::Set(_) => 2,
         Value::ZSet(_) => 3,
         Value::Hash(_) => 4,
+        Value::Stream(_) => 6,
     }
 }
 
@@ -67,6 +68,18 @@ pub fn value_into(d: &mut Digest, e: &Entry) {
                 Hash::Pack(p) => p.iter().for_each(|(f, v)| each(f, v)),
                 Hash::Table(t) => t.iter().for_each(|(f, v)| each(f, v)),
             }
+        }
+        Value::Stream(s) => {
+            use crate::stream::StreamId;
+            let mut fb = IntBuf::default();
+            s.visit(StreamId::MIN, StreamId::MAX, false, false, |e| {
+                mix(d, format!("{}.{}", e.id.ms, e.id.seq).as_bytes());
+                e.for_each(|f, v| {
+                    mix(d, f.bytes(&mut fb));
+                    mix(d, v.bytes(&mut buf));
+                });
+                true
+            });
         }
     }
     if e.expire_at != 0 {

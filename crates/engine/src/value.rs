@@ -177,6 +177,8 @@ pub struct Limits {
     pub max_string: usize,
     /// `hll-sparse-max-bytes`: past it a HyperLogLog turns dense.
     pub hll_sparse_max_bytes: usize,
+    /// `stream-node-max-bytes` and `stream-node-max-entries`: when a stream starts a node.
+    pub stream_node: crate::stream::NodeLimits,
 }
 
 impl Default for Limits {
@@ -190,6 +192,10 @@ impl Default for Limits {
             zset_value: 64,
             max_string: crate::cmd::string::MAX_STRING,
             hll_sparse_max_bytes: 3000,
+            stream_node: crate::stream::NodeLimits {
+                max_bytes: 4096,
+                max_entries: 100,
+            },
         }
     }
 }
@@ -423,6 +429,7 @@ pub enum Value {
     Hash(Hash),
     Set(Set),
     ZSet(crate::zset::ZSet),
+    Stream(Box<crate::stream::Stream>),
 }
 
 impl Value {
@@ -438,6 +445,7 @@ impl Value {
             Value::Set(Set::Ints(i)) => i.heap_hint(),
             Value::Set(Set::Table(d)) => &**d as *const Dict<()> as *const u8,
             Value::ZSet(z) => z.heap_hint(),
+            Value::Stream(s) => &**s as *const crate::stream::Stream as *const u8,
         }
     }
 
@@ -448,6 +456,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -458,6 +467,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -485,6 +495,7 @@ impl Value {
                 }
             },
             Value::ZSet(z) => z.memory() + 64,
+            Value::Stream(s) => s.memory(),
         }
     }
 }

@@ -220,6 +220,8 @@ impl Shared {
         l.zset_value = num("zset-max-listpack-value", l.zset_value);
         l.max_string = c.proto_max_bulk_len() as usize;
         l.hll_sparse_max_bytes = num("hll-sparse-max-bytes", l.hll_sparse_max_bytes);
+        l.stream_node.max_bytes = num("stream-node-max-bytes", l.stream_node.max_bytes);
+        l.stream_node.max_entries = num("stream-node-max-entries", l.stream_node.max_entries);
         l
     }
 

@@ -2,8 +2,6 @@
 //! out: listpacks (written and read), intsets (written and read), and the ziplists and
 //! zipmaps of older files (read only).
 
-use crate::args::parse_i64;
-
 /// One element of a packed blob: Redis keeps strings that are canonical integers as integers.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Elem<'a> {
@@ -19,15 +17,6 @@ impl Elem<'_> {
             Elem::Int(v) => buf.format(*v),
         }
     }
-}
-
-/// Redis' lpStringToInt64: a canonical decimal of at most 20 characters.
-fn as_int(s: &[u8]) -> Option<i64> {
-    // The first byte settles most strings (measured: string2ll was 4% of a SAVE).
-    if s.is_empty() || s.len() >= 21 || !(s[0] == b'-' || s[0].is_ascii_digit()) {
-        return None;
-    }
-    parse_i64(s)
 }
 
 /// Builds a listpack (Redis 7.0 listpack.c): a 6-byte header (total bytes, element count),
@@ -65,7 +54,7 @@ impl ListpackWriter {
 
     /// Appends a string element, stored as an integer when it is a canonical one (lpAppend).
     pub fn push(&mut self, s: &[u8]) {
-        match as_int(s) {
+        match crate::listpack::as_int(s) {
             Some(v) => self.push_int(v),
             None => self.push_str(s),
         }
@@ -73,75 +62,19 @@ impl ListpackWriter {
 
     pub fn push_int(&mut self, v: i64) {
         let start = self.buf.len();
-        let b = &mut self.buf;
-        if (0..=127).contains(&v) {
-            b.push(v as u8);
-        } else if (-4096..=4095).contains(&v) {
-            let u = if v < 0 { (1i64 << 13) + v } else { v } as u64;
-            b.push(((u >> 8) as u8) | 0xC0);
-            b.push(u as u8);
-        } else if (-32768..=32767).contains(&v) {
-            b.push(0xF1);
-            b.extend_from_slice(&(v as i16).to_le_bytes());
-        } else if (-8_388_608..=8_388_607).contains(&v) {
-            b.push(0xF2);
-            b.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
-        } else if i32::try_from(v).is_ok() {
-            b.push(0xF3);
-            b.extend_from_slice(&(v as i32).to_le_bytes());
-        } else {
-            b.push(0xF4);
-            b.extend_from_slice(&v.to_le_bytes());
-        }
+        crate::listpack::encode_int(v, &mut self.buf);
         self.finish_entry(start);
     }
 
     fn push_str(&mut self, s: &[u8]) {
         let start = self.buf.len();
-        let b = &mut self.buf;
-        let n = s.len();
-        if n < 64 {
-            b.push(0x80 | n as u8);
-        } else if n < 4096 {
-            b.push(0xE0 | (n >> 8) as u8);
-            b.push(n as u8);
-        } else {
-            b.push(0xF0);
-            b.extend_from_slice(&(n as u32).to_le_bytes());
-        }
-        b.extend_from_slice(s);
+        crate::listpack::encode_str(s, &mut self.buf);
         self.finish_entry(start);
     }
 
     fn finish_entry(&mut self, start: usize) {
-        let l = (self.buf.len() - start) as u64;
-        let b = &mut self.buf;
-        if l <= 127 {
-            b.push(l as u8);
-        } else if l < 16383 {
-            b.extend_from_slice(&[(l >> 7) as u8, (l & 127) as u8 | 128]);
-        } else if l < 2_097_151 {
-            b.extend_from_slice(&[
-                (l >> 14) as u8,
-                ((l >> 7) & 127) as u8 | 128,
-                (l & 127) as u8 | 128,
-            ]);
-        } else if l < 268_435_455 {
-            b.extend_from_slice(&[
-                (l >> 21) as u8,
-                ((l >> 14) & 127) as u8 | 128,
-                ((l >> 7) & 127) as u8 | 128,
-                (l & 127) as u8 | 128,
-            ]);
-        } else {
-            b.extend_from_slice(&[
-                (l >> 28) as u8,
-                ((l >> 21) & 127) as u8 | 128,
-                ((l >> 14) & 127) as u8 | 128,
-                ((l >> 7) & 127) as u8 | 128,
-                (l & 127) as u8 | 128,
-            ]);
-        }
+        let l = self.buf.len() - start;
+        crate::listpack::encode_backlen(l, &mut self.buf);
         self.count += 1;
     }
 
@@ -227,15 +160,7 @@ pub fn listpack(b: &[u8]) -> Option<Vec<Elem<'_>>> {
             }
         };
         // Skip the back length, checking it names the entry just read.
-        let l = (p - start) as u64;
-        let bl = match l {
-            0..=127 => 1,
-            128..=16382 => 2,
-            16383..=2_097_150 => 3,
-            2_097_151..=268_435_454 => 4,
-            _ => 5,
-        };
-        p += bl;
+        p += crate::listpack::backlen_size(p - start);
         if p > end {
             return None;
         }
