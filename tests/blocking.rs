@@ -5,7 +5,7 @@
 use crate::harness::{Raw, Server};
 use std::time::{Duration, Instant};
 
-fn blocked_clients(r: &mut Raw) -> usize {
+pub fn blocked_clients(r: &mut Raw) -> usize {
     let info = r.cmd(&["INFO", "clients"]);
     info.lines()
         .find_map(|l| l.strip_prefix("blocked_clients:"))
@@ -14,7 +14,7 @@ fn blocked_clients(r: &mut Raw) -> usize {
 }
 
 /// Waits until `n` clients are blocked (bounded: 5 s).
-fn wait_blocked(r: &mut Raw, n: usize) {
+pub fn wait_blocked(r: &mut Raw, n: usize) {
     let start = Instant::now();
     while blocked_clients(r) != n {
         assert!(
@@ -27,7 +27,7 @@ fn wait_blocked(r: &mut Raw, n: usize) {
 }
 
 /// One key per shard, in shard order (the server maps slots to shards as SlotMap does).
-fn keys_on_every_shard(shards: usize) -> Vec<String> {
+pub fn keys_on_every_shard(shards: usize) -> Vec<String> {
     let map = engine::slot::SlotMap::new(shards);
     (0..shards)
         .map(|s| {

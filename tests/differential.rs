@@ -1196,7 +1196,288 @@ fn geo_cmd(r: &mut Rng) -> Cmd {
     }
 }
 
+thread_local! {
+    /// XADD's next milliseconds: IDs mostly grow, so streams grow (sent alike to both).
+    static STREAM_MS: std::cell::Cell<i64> = const { std::cell::Cell::new(1) };
+}
+
+/// Stream IDs in every form the commands take, valid and not.
+fn stream_id(r: &mut Rng) -> Vec<u8> {
+    let ms = STREAM_MS.with(|c| c.get());
+    match r.below(14) {
+        0..=5 => b(&format!("{}-{}", r.range(0, ms + 1), r.range(0, 3))),
+        6 | 7 => b(&r.range(0, ms + 1).to_string()),
+        8 => b(r.pick(&["-", "+"])),
+        9 => b(&format!("({}-{}", r.range(0, ms + 1), r.range(0, 3))),
+        10 => b(r.pick(&["$", ">"])),
+        11 => b(r.pick(&[
+            "abc",
+            "1-2-3",
+            "-1",
+            "18446744073709551615-18446744073709551615",
+            "(18446744073709551615-18446744073709551615",
+            "(0-0",
+            "18446744073709551616",
+            " 5",
+            "05-1",
+        ])),
+        _ => b(&format!("{}-*", r.range(0, ms + 1))),
+    }
+}
+
+fn stream_trim(r: &mut Rng, argv: &mut Vec<Vec<u8>>) {
+    if r.chance(50) {
+        argv.push(b("MAXLEN"));
+        if r.chance(60) {
+            argv.push(b(r.pick(&["~", "="])));
+        }
+        argv.push(b(&r.range(-1, 12).to_string()));
+    } else {
+        argv.push(b(r.pick(&["MINID", "minid"])));
+        if r.chance(60) {
+            argv.push(b(r.pick(&["~", "="])));
+        }
+        argv.push(stream_id(r));
+    }
+    if r.chance(25) {
+        argv.extend([b("LIMIT"), b(&r.range(-1, 200).to_string())]);
+    }
+}
+
+fn stream_cmd(r: &mut Rng) -> Cmd {
+    let k = key(r);
+    let group = |r: &mut Rng| b(r.pick(&["g1", "g2", "g3"]));
+    let consumer = |r: &mut Rng| b(r.pick(&["alice", "bob", "carol"]));
+    match r.below(22) {
+        0..=4 => {
+            let mut argv = vec![b("XADD"), k];
+            if r.chance(10) {
+                argv.push(b("NOMKSTREAM"));
+            }
+            if r.chance(25) {
+                stream_trim(r, &mut argv);
+            }
+            let id = if r.chance(80) {
+                let ms = STREAM_MS.with(|c| {
+                    let v = c.get() + r.range(0, 2);
+                    c.set(v);
+                    v
+                });
+                if r.chance(50) {
+                    b(&format!("{ms}-*"))
+                } else {
+                    b(&format!("{ms}-{}", r.range(0, 3)))
+                }
+            } else {
+                stream_id(r)
+            };
+            argv.push(id);
+            // Mostly the same fields (entries stored against the node's master fields).
+            let n = *r.pick(&[1, 2, 2, 2, 3]);
+            for i in 0..n {
+                let f = if r.chance(80) {
+                    format!("f{i}")
+                } else {
+                    format!("x{}", r.range(0, 3))
+                };
+                argv.push(b(&f));
+                argv.push(value(r));
+            }
+            if r.chance(3) {
+                argv.pop();
+            }
+            c(argv)
+        }
+        5 => c(vec![b("XLEN"), k]),
+        6 | 7 => {
+            let rev = r.chance(40);
+            let mut argv = vec![
+                b(if rev { "XREVRANGE" } else { "XRANGE" }),
+                k,
+                stream_id(r),
+                stream_id(r),
+            ];
+            if r.chance(40) {
+                argv.extend([b("COUNT"), b(&r.range(-1, 5).to_string())]);
+            }
+            c(argv)
+        }
+        8 => {
+            let mut argv = vec![b("XDEL"), k];
+            for _ in 0..r.range(1, 3) {
+                argv.push(stream_id(r));
+            }
+            c(argv)
+        }
+        9 => {
+            let mut argv = vec![b("XTRIM"), k];
+            if r.chance(95) {
+                stream_trim(r, &mut argv);
+            }
+            c(argv)
+        }
+        10 => {
+            let mut argv = vec![b("XSETID"), k, stream_id(r)];
+            if r.chance(40) {
+                argv.extend([b("ENTRIESADDED"), b(&r.range(-1, 40).to_string())]);
+            }
+            if r.chance(30) {
+                argv.extend([b("MAXDELETEDID"), stream_id(r)]);
+            }
+            c(argv)
+        }
+        11 | 12 => {
+            let sub = *r.pick(&[
+                "CREATE",
+                "CREATE",
+                "SETID",
+                "DESTROY",
+                "CREATECONSUMER",
+                "DELCONSUMER",
+                "HELP",
+                "NOPE",
+            ]);
+            let mut argv = vec![b("XGROUP"), b(sub)];
+            if sub == "HELP" {
+                return c(argv);
+            }
+            argv.extend([k, group(r)]);
+            match sub {
+                "CREATE" | "SETID" => {
+                    argv.push(if r.chance(30) { b("$") } else { stream_id(r) });
+                    if sub == "CREATE" && r.chance(40) {
+                        argv.push(b("MKSTREAM"));
+                    }
+                    if r.chance(20) {
+                        argv.extend([b("ENTRIESREAD"), b(&r.range(-2, 10).to_string())]);
+                    }
+                }
+                "CREATECONSUMER" | "DELCONSUMER" => argv.push(consumer(r)),
+                _ => {}
+            }
+            c(argv)
+        }
+        13 | 14 => {
+            let mut argv = vec![b("XREADGROUP"), b("GROUP"), group(r), consumer(r)];
+            if r.chance(40) {
+                argv.extend([b("COUNT"), b(&r.range(0, 4).to_string())]);
+            }
+            if r.chance(20) {
+                argv.push(b("NOACK"));
+            }
+            if r.chance(5) {
+                argv.extend([b("BLOCK"), b("1")]);
+            }
+            argv.push(b("STREAMS"));
+            let ks = keys(r, 1, 2);
+            let ids: Vec<Vec<u8>> = ks
+                .iter()
+                .map(|_| if r.chance(70) { b(">") } else { stream_id(r) })
+                .collect();
+            argv.extend(ks);
+            argv.extend(ids);
+            c(argv)
+        }
+        15 => {
+            let mut argv = vec![b("XREAD")];
+            if r.chance(40) {
+                argv.extend([b("COUNT"), b(&r.range(0, 4).to_string())]);
+            }
+            if r.chance(5) {
+                argv.extend([b("BLOCK"), b("1")]);
+            }
+            argv.push(b("STREAMS"));
+            let ks = keys(r, 1, 3);
+            let ids: Vec<Vec<u8>> = ks.iter().map(|_| stream_id(r)).collect();
+            argv.extend(ks);
+            argv.extend(ids);
+            c(argv)
+        }
+        16 => {
+            let mut argv = vec![b("XACK"), k, group(r)];
+            for _ in 0..r.range(1, 3) {
+                argv.push(stream_id(r));
+            }
+            c(argv)
+        }
+        17 => {
+            if r.chance(60) {
+                c(vec![b("XPENDING"), k, group(r)])
+            } else {
+                let mut argv = vec![b("XPENDING"), k, group(r)];
+                if r.chance(20) {
+                    argv.extend([b("IDLE"), b("0")]);
+                }
+                argv.extend([stream_id(r), stream_id(r), b(&r.range(-1, 5).to_string())]);
+                if r.chance(40) {
+                    argv.push(consumer(r));
+                }
+                Cmd {
+                    argv,
+                    check: Check::Len,
+                }
+            }
+        }
+        18 => {
+            let mut argv = vec![b("XCLAIM"), k, group(r), consumer(r), b("0")];
+            for _ in 0..r.range(1, 3) {
+                argv.push(stream_id(r));
+            }
+            for opt in ["JUSTID", "FORCE"] {
+                if r.chance(30) {
+                    argv.push(b(opt));
+                }
+            }
+            if r.chance(20) {
+                argv.extend([b("RETRYCOUNT"), b(&r.range(0, 5).to_string())]);
+            }
+            if r.chance(15) {
+                argv.extend([b("LASTID"), stream_id(r)]);
+            }
+            c(argv)
+        }
+        19 => {
+            let mut argv = vec![
+                b("XAUTOCLAIM"),
+                k,
+                group(r),
+                consumer(r),
+                b("0"),
+                stream_id(r),
+            ];
+            if r.chance(40) {
+                argv.extend([b("COUNT"), b(&r.range(0, 4).to_string())]);
+            }
+            if r.chance(30) {
+                argv.push(b("JUSTID"));
+            }
+            c(argv)
+        }
+        20 => c(vec![b("XINFO"), b("GROUPS"), k]),
+        _ => match r.below(4) {
+            0 => Cmd {
+                argv: vec![b("XINFO"), b("CONSUMERS"), k, group(r)],
+                check: Check::Len,
+            },
+            1 => Cmd {
+                argv: vec![b("XINFO"), b("STREAM"), k, b("FULL")],
+                check: Check::Len,
+            },
+            _ => c(vec![b("XINFO"), b("STREAM"), k]),
+        },
+    }
+}
+
+/// DIFF_ONLY=stream runs the stream generator alone (to explore one family).
+fn only_streams() -> bool {
+    static ONLY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ONLY.get_or_init(|| std::env::var("DIFF_ONLY").is_ok_and(|v| v == "stream"))
+}
+
 fn gen_plain(r: &mut Rng) -> Cmd {
+    if only_streams() || r.chance(6) {
+        return stream_cmd(r);
+    }
     if r.chance(6) {
         return bitmap_cmd(r);
     }

@@ -63,7 +63,62 @@ fn dataset() -> Vec<Vec<String>> {
     let mut st = s(&["SADD", "set:bigints"]);
     st.extend((0..600).map(|i| (i * 3).to_string()));
     cmds.push(st);
+    // Streams: nodes as listpacks (several, with master fields and entries that differ from
+    // them), tombstones, counters, groups without consumers (their seen-times are clocks).
+    for i in 1..=300 {
+        let id = format!("{i}-{}", i % 3);
+        let f = if i % 5 == 0 { "other" } else { "field" };
+        cmds.push(s(&[
+            "XADD",
+            "stream:big",
+            &id,
+            f,
+            &format!("v{i}"),
+            "n",
+            &(i * 1000).to_string(),
+        ]));
+    }
+    cmds.push(s(&["XTRIM", "stream:big", "MAXLEN", "250"]));
+    cmds.push(s(&["XDEL", "stream:big", "100-1", "200-2"]));
+    cmds.push(s(&["XADD", "stream:small", "1-1", "a", "1", "b", "2"]));
+    cmds.push(s(&["XADD", "stream:small", "2-1", "c", &"z".repeat(100)]));
+    cmds.push(s(&["XGROUP", "CREATE", "stream:small", "g1", "0"]));
+    cmds.push(s(&[
+        "XGROUP",
+        "CREATE",
+        "stream:small",
+        "g2",
+        "$",
+        "ENTRIESREAD",
+        "2",
+    ]));
+    cmds.push(s(&[
+        "XSETID",
+        "stream:small",
+        "9-9",
+        "ENTRIESADDED",
+        "5",
+        "MAXDELETEDID",
+        "3-0",
+    ]));
+    cmds.push(s(&["XADD", "stream:empty", "MAXLEN", "0", "5-1", "x", "y"]));
     cmds
+}
+
+/// The dataset's keys, each once, in order (XGROUP names its key second).
+fn dataset_keys() -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    for argv in dataset() {
+        let key = if argv[0] == "XGROUP" {
+            &argv[2]
+        } else {
+            &argv[1]
+        };
+        if !keys.contains(key) {
+            keys.push(key.clone());
+        }
+    }
+    keys
 }
 
 fn cmd(c: &mut Raw, argv: &[String]) -> String {
@@ -97,8 +152,7 @@ fn dump_payloads_are_byte_identical_to_redis() {
     let redis = Server::redis();
     let ours = Server::start(2);
     let mut conns = load(&[&redis, &ours]);
-    for argv in dataset() {
-        let key = &argv[1];
+    for key in &dataset_keys() {
         let encoding = conns[0].cmd(&["OBJECT", "ENCODING", key]);
         if encoding.contains("hashtable") {
             // Members come in each server's own hash-table order: compared by digest in
@@ -122,8 +176,7 @@ fn restore_accepts_payloads_both_ways_and_digests_agree() {
     let redis = Server::redis();
     let ours = Server::start_with(2, &["--enable-debug-command", "yes"]);
     let mut conns = load(&[&redis, &ours]);
-    for argv in dataset() {
-        let key = &argv[1];
+    for key in &dataset_keys() {
         let from_redis = dump(&mut conns[0], key);
         let from_ours = dump(&mut conns[1], key);
         let copy = format!("{key}:copy");

@@ -18,4 +18,5 @@ mod pubsub;
 mod routing;
 mod scripting;
 mod server;
+mod streams;
 mod transactions;

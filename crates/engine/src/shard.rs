@@ -544,10 +544,18 @@ impl Shard {
         self.ready.push((db, key));
     }
 
+    /// Marks `key` ready if clients wait on it: a stream's waiters wait for entries past an
+    /// ID, so every XADD (and a destroyed group) may serve them.
+    pub fn wake(&mut self, db: usize, key: &[u8]) {
+        if self.blocked_keys > 0 && self.blocked[db].contains_key(key) {
+            self.ready.push((db, key.to_vec()));
+        }
+    }
+
     /// Stores `value` under `key`, replacing any previous value and its expiry.
     pub fn store(&mut self, db: usize, key: &[u8], value: Value, expire_at: u64) {
         if self.blocked_keys > 0
-            && matches!(value, Value::List(_) | Value::ZSet(_))
+            && matches!(value, Value::List(_) | Value::ZSet(_) | Value::Stream(_))
             && self.blocked[db].contains_key(key)
         {
             self.ready.push((db, key.to_vec()));

@@ -800,9 +800,42 @@ impl Stream {
         std::mem::size_of::<Stream>() + nodes + groups
     }
 
-    /// The number of nodes (XINFO STREAM's radix-tree-keys and -nodes).
+    /// The number of nodes (XINFO STREAM's radix-tree-keys).
     pub fn node_count(&self) -> usize {
         self.nodes.len()
+    }
+
+    /// The nodes of the radix tree Redis would keep the node keys in (XINFO STREAM's
+    /// radix-tree-nodes): the root, a compressed node for each run of bytes all keys below
+    /// share, a branching node where they differ, and a leaf per key.
+    pub fn rax_nodes(&self) -> usize {
+        fn count(keys: &[[u8; 16]], depth: usize) -> usize {
+            if keys.is_empty() || depth == 16 {
+                return 1;
+            }
+            let first = keys[0][depth];
+            let last = keys[keys.len() - 1][depth];
+            if first == last {
+                // Every key shares this byte: extend the run as far as they all agree.
+                let (a, b) = (&keys[0], &keys[keys.len() - 1]);
+                let mut d = depth;
+                while d < 16 && a[d] == b[d] {
+                    d += 1;
+                }
+                return 1 + count(keys, d);
+            }
+            let mut n = 1;
+            let mut i = 0;
+            while i < keys.len() {
+                let b = keys[i][depth];
+                let j = i + keys[i..].partition_point(|k| k[depth] == b);
+                n += count(&keys[i..j], depth + 1);
+                i = j;
+            }
+            n
+        }
+        let keys: Vec<[u8; 16]> = self.nodes.keys().map(|k| k.encode()).collect();
+        count(&keys, 0)
     }
 }
 

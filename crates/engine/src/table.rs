@@ -4,7 +4,9 @@
 //! file.
 
 use crate::args::Args;
-use crate::cmd::{bitmap, blocking, geo, hash, hyperloglog, keys, list, set, sort, string, zset};
+use crate::cmd::{
+    bitmap, blocking, geo, hash, hyperloglog, keys, list, set, sort, stream, string, zset,
+};
 use crate::error::Result;
 use crate::shard::Ctx;
 use std::collections::HashMap;
@@ -52,6 +54,8 @@ pub enum Movable {
     SortStore,
     /// GEORADIUS' and GEORADIUSBYMEMBER's `STORE dst` / `STOREDIST dst` (the last one).
     GeoStore,
+    /// XREAD's and XREADGROUP's keys: the first half of what follows STREAMS.
+    Streams,
 }
 
 /// What key positions are read from: a parsed command or a queued one.
@@ -284,6 +288,20 @@ impl CommandSpec {
         self.flags.has(Flags::BLOCKING)
     }
 
+    /// Whether this call writes: a write command, but not a write container's HELP (XGROUP
+    /// HELP, whose own flags are Redis' `loading stale`).
+    pub fn writes(&self, args: Args) -> bool {
+        self.is_write()
+            && !(args.len() == 2 && args.is(1, "help") && subcommand_arity(self, b"help").is_some())
+    }
+
+    /// Whether this call may block: a blocking command, but XREAD and XREADGROUP only with
+    /// their BLOCK option.
+    pub fn may_block(&self, args: Args) -> bool {
+        self.is_blocking()
+            && (!matches!(self.name, "xread" | "xreadgroup") || stream::asks_to_block(args))
+    }
+
     /// Indexes of the key arguments for this invocation (Redis' first/last/step, then any
     /// movable keys). Container commands (OBJECT, MEMORY) name their key at 2 only when one
     /// is given. A bad key count yields only the fixed keys; the handler reports the error.
@@ -313,6 +331,7 @@ impl CommandSpec {
             },
             Movable::SortStore => sort_store(args).map_or(0..0, |p| p..p + 1),
             Movable::GeoStore => geo_store(args).map_or(0..0, |p| p..p + 1),
+            Movable::Streams => xread_keys(args),
         };
         fixed.step_by(step).chain(movable)
     }
@@ -397,6 +416,12 @@ const A_STR_WS: &[&str] = &["@write", "@string", "@slow"];
 const A_STR_RS: &[&str] = &["@read", "@string", "@slow"];
 const A_BIT_WS: &[&str] = &["@write", "@bitmap", "@slow"];
 const A_GEO_WS: &[&str] = &["@write", "@geo", "@slow"];
+const A_STREAM_WF: &[&str] = &["@write", "@stream", "@fast"];
+const A_STREAM_WS: &[&str] = &["@write", "@stream", "@slow"];
+const A_STREAM_RF: &[&str] = &["@read", "@stream", "@fast"];
+const A_STREAM_RS: &[&str] = &["@read", "@stream", "@slow"];
+const A_STREAM_RSB: &[&str] = &["@read", "@stream", "@slow", "@blocking"];
+const A_STREAM_WSB: &[&str] = &["@write", "@stream", "@slow", "@blocking"];
 const A_GEO_RS: &[&str] = &["@read", "@geo", "@slow"];
 const A_HLL_WF: &[&str] = &["@write", "@hyperloglog", "@fast"];
 const A_HLL_WS: &[&str] = &["@write", "@hyperloglog", "@slow"];
@@ -1925,6 +1950,174 @@ pub static COMMANDS: &[CommandSpec] = &[
         geo::geosearchstore,
         Split::Gather,
     ),
+    // streams
+    keyed(
+        "xadd",
+        -5,
+        WDF,
+        ONE,
+        A_STREAM_WF,
+        "stream",
+        "Appends a new entry to a stream",
+        stream::xadd,
+        Never,
+    ),
+    keyed(
+        "xlen",
+        2,
+        RF,
+        ONE,
+        A_STREAM_RF,
+        "stream",
+        "Return the number of entries in a stream",
+        stream::xlen,
+        Never,
+    ),
+    keyed(
+        "xrange",
+        -4,
+        R,
+        ONE,
+        A_STREAM_RS,
+        "stream",
+        "Return a range of elements in a stream, with IDs matching the specified IDs interval",
+        stream::xrange,
+        Never,
+    ),
+    keyed(
+        "xrevrange",
+        -4,
+        R,
+        ONE,
+        A_STREAM_RS,
+        "stream",
+        "Return a range of elements in a stream, with IDs matching the specified IDs interval, in reverse order (from greater to smaller IDs) compared to XRANGE",
+        stream::xrevrange,
+        Never,
+    ),
+    keyed(
+        "xdel",
+        -3,
+        WF,
+        ONE,
+        A_STREAM_WF,
+        "stream",
+        "Removes the specified entries from the stream. Returns the number of items actually deleted, that may be different from the number of IDs passed in case certain IDs do not exist.",
+        stream::xdel,
+        Never,
+    ),
+    keyed(
+        "xtrim",
+        -4,
+        W,
+        ONE,
+        A_STREAM_WS,
+        "stream",
+        "Trims the stream to (approximately if '~' is passed) a certain size",
+        stream::xtrim,
+        Never,
+    ),
+    keyed(
+        "xsetid",
+        -3,
+        WDF,
+        ONE,
+        A_STREAM_WF,
+        "stream",
+        "An internal command for replicating stream values",
+        stream::xsetid,
+        Never,
+    ),
+    keyed(
+        "xgroup",
+        -2,
+        WD,
+        SECOND,
+        A_STREAM_WS,
+        "stream",
+        "A container for consumer groups commands",
+        stream::xgroup,
+        Never,
+    ),
+    keyed(
+        "xinfo",
+        -2,
+        R,
+        SECOND,
+        A_STREAM_RS,
+        "stream",
+        "A container for stream introspection commands",
+        stream::xinfo,
+        Never,
+    ),
+    keyed(
+        "xread",
+        -4,
+        &["readonly", "blocking"],
+        NONE,
+        A_STREAM_RSB,
+        "stream",
+        "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.",
+        stream::xread,
+        Split::Gather,
+    )
+    .movable(Movable::Streams),
+    keyed(
+        "xreadgroup",
+        -7,
+        &["write", "blocking"],
+        NONE,
+        A_STREAM_WSB,
+        "stream",
+        "Return new entries from a stream using a consumer group, or access the history of the pending entries for a given consumer. Can block.",
+        stream::xreadgroup,
+        Split::Gather,
+    )
+    .movable(Movable::Streams),
+    keyed(
+        "xack",
+        -4,
+        WF,
+        ONE,
+        A_STREAM_WF,
+        "stream",
+        "Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group. Return value of the command is the number of messages successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL.",
+        stream::xack,
+        Never,
+    ),
+    keyed(
+        "xpending",
+        -3,
+        R,
+        ONE,
+        A_STREAM_RS,
+        "stream",
+        "Return information and entries from a stream consumer group pending entries list, that are messages fetched but never acknowledged.",
+        stream::xpending,
+        Never,
+    ),
+    keyed(
+        "xclaim",
+        -6,
+        WF,
+        ONE,
+        A_STREAM_WF,
+        "stream",
+        "Changes (or acquires) ownership of a message in a consumer group, as if the message was delivered to the specified consumer.",
+        stream::xclaim,
+        Never,
+    ),
+    keyed(
+        "xautoclaim",
+        -6,
+        WF,
+        ONE,
+        A_STREAM_WF,
+        "stream",
+        "Changes (or acquires) ownership of messages in a consumer group, as if the messages were delivered to the specified consumer.",
+        stream::xautoclaim,
+        Never,
+    ),
     keyed(
         "pfadd",
         -2,
@@ -2717,6 +2910,21 @@ pub static MEMORY_USAGE: CommandSpec = keyed(
 /// and MULTI checks with this before queueing.
 const SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
     (
+        "xgroup",
+        &[
+            ("create", -5),
+            ("createconsumer", 5),
+            ("delconsumer", 5),
+            ("destroy", 4),
+            ("help", 2),
+            ("setid", -5),
+        ],
+    ),
+    (
+        "xinfo",
+        &[("consumers", 4), ("groups", 3), ("help", 2), ("stream", -3)],
+    ),
+    (
         "function",
         &[
             ("delete", 3),
@@ -2857,6 +3065,32 @@ fn geo_store<W: Words + ?Sized>(args: &W) -> Option<usize> {
         i += 1;
     }
     found
+}
+
+/// xreadGetKeys: after the options (BLOCK n, COUNT n, GROUP g c, NOACK), STREAMS, then as
+/// many keys as IDs.
+fn xread_keys<W: Words + ?Sized>(args: &W) -> std::ops::Range<usize> {
+    let argc = args.count();
+    let mut i = 1;
+    while i < argc {
+        let w = args.word(i);
+        if w.eq_ignore_ascii_case(b"block") || w.eq_ignore_ascii_case(b"count") {
+            i += 2;
+        } else if w.eq_ignore_ascii_case(b"group") {
+            i += 3;
+        } else if w.eq_ignore_ascii_case(b"noack") {
+            i += 1;
+        } else if w.eq_ignore_ascii_case(b"streams") {
+            let n = argc - i - 1;
+            if n == 0 || !n.is_multiple_of(2) {
+                return 0..0;
+            }
+            return i + 1..i + 1 + n / 2;
+        } else {
+            break;
+        }
+    }
+    0..0
 }
 
 /// Redis' error for an unknown subcommand or a subcommand's wrong arity, if any.

@@ -1530,7 +1530,7 @@ fn execute(
     if spec.flags.has(engine::table::Flags::NOSCRIPT) {
         return Err("This Redis command is not allowed from script".into());
     }
-    let write = spec.is_write();
+    let write = spec.writes(argv);
     if run.read_only && (write || spec.flags.has(engine::table::Flags::MAY_REPLICATE)) {
         return Err("Write commands are not allowed from read-only scripts.".into());
     }
@@ -1546,6 +1546,14 @@ fn execute(
     }
     if write && !run.wrote && !first_write() {
         return Err("Script killed by user with SCRIPT KILL...".into());
+    }
+    // XREAD and XREADGROUP refuse BLOCK themselves when a script calls them.
+    if matches!(spec.name, "xread" | "xreadgroup") && spec.may_block(argv) {
+        return Err(format!(
+            "{} command is not allowed with BLOCK option from scripts",
+            String::from_utf8_lossy(argv.get(0))
+        )
+        .into());
     }
     let proto = if run.resp3 {
         Proto::Resp3

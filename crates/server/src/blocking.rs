@@ -1,5 +1,5 @@
 //! Blocking commands on a sharded server (BLPOP, BRPOP, BLMPOP, BLMOVE, BRPOPLPUSH,
-//! BZPOPMIN, BZPOPMAX, BZMPOP).
+//! BZPOPMIN, BZPOPMAX, BZMPOP, and XREAD/XREADGROUP with BLOCK).
 //!
 //! A blocking command first runs as its non-blocking form, through the normal path (atomic
 //! across shards like any multi-key command). If nothing was there, the client registers a
@@ -63,6 +63,10 @@ pub async fn start(
     };
     // The non-blocking form first: it answers whenever something is there (or an error).
     c.flush().await;
+    if !parsed.wait {
+        c.keyed(spec, handler, split, args).await;
+        return;
+    }
     let mark = c.out.len();
     c.keyed(spec, handler, split, args).await;
     c.flush().await;

@@ -661,13 +661,14 @@ impl Conn {
         }
         // Every command's reply is this core's but that of a keyed command run on another
         // shard alone (`keyed` says).
-        if !matches!(spec.kind, Kind::Keyed { .. }) || spec.is_blocking() {
+        let may_block = spec.may_block(args);
+        if !matches!(spec.kind, Kind::Keyed { .. }) || may_block {
             self.local_output = true;
         }
         match spec.kind {
             // Inside EXEC blocking commands run as their non-blocking form (Redis'
             // CLIENT_DENY_BLOCKING).
-            Kind::Keyed { handler, split } if spec.is_blocking() && self.tx.is_none() => {
+            Kind::Keyed { handler, split } if may_block && self.tx.is_none() => {
                 crate::blocking::start(self, spec, handler, split, args).await
             }
             Kind::Keyed { handler, split } => self.keyed(spec, handler, split, args).await,

@@ -375,22 +375,41 @@ impl Core {
     }
 
     /// `calls::Block`: serve the waiter now if its key can, else queue it on the key.
-    fn block(&self, shard: &mut Shard, reg: crate::ops::BlockReg, key: Vec<u8>) -> Try {
-        use engine::cmd::blocking::{servable, Fit};
+    fn block(&self, shard: &mut Shard, mut reg: crate::ops::BlockReg, key: Vec<u8>) -> Try {
+        use engine::cmd::blocking::{servable, BlockKind, Fit};
         use std::sync::atomic::Ordering::SeqCst;
         let db = reg.db;
         if reg.claim.load(SeqCst) {
             return Try::Lost;
+        }
+        // XREAD's `$` means the stream's last ID as the waiter registers on it.
+        if let BlockKind::XRead(w) = &mut reg.kind {
+            w.resolve(shard, db, &key);
         }
         if servable(shard, db, &key, &reg.kind) == Fit::Ready {
             return self.claim_and_serve(shard, db, &key, &reg);
         }
         shard.block(db, &key, reg.id);
         let id = reg.id;
-        self.blocked
-            .borrow_mut()
-            .entry(id)
-            .or_insert_with(|| Rc::new(reg));
+        let mut blocked = self.blocked.borrow_mut();
+        match blocked.get_mut(&id) {
+            // Another key of the same client on this shard: keep its `$` resolutions too.
+            Some(known) => {
+                if let (BlockKind::XRead(new), BlockKind::XRead(old)) = (&reg.kind, &known.kind) {
+                    if new != old {
+                        let mut merged = reg.kind.clone();
+                        if let BlockKind::XRead(m) = &mut merged {
+                            m.merge(old);
+                        }
+                        reg.kind = merged;
+                        *known = Rc::new(reg);
+                    }
+                }
+            }
+            None => {
+                blocked.insert(id, Rc::new(reg));
+            }
+        }
         Try::Registered
     }
 

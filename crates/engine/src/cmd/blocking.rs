@@ -6,7 +6,7 @@
 //! waiters (Shard::block) and delivers the reply.
 
 use crate::args::{parse_f64, Args};
-use crate::cmd::{list, zset};
+use crate::cmd::{list, stream, zset};
 use crate::error::{Error, Result};
 use crate::shard::{Ctx, Shard};
 use crate::value::{Entry, Value};
@@ -25,6 +25,8 @@ pub enum BlockKind {
     },
     /// BZPOPMIN/BZPOPMAX (None: [key, member, score]) and BZMPOP (Some: [key, [[m, s]...]]).
     ZPop { max: bool, count: Option<usize> },
+    /// XREAD/XREADGROUP with BLOCK.
+    XRead(stream::Waiting),
 }
 
 impl BlockKind {
@@ -44,6 +46,8 @@ pub struct Blocking<'a> {
     pub kind: BlockKind,
     /// Unix ms to give up at; 0 waits for ever.
     pub deadline: u64,
+    /// False for an XREAD/XREADGROUP without BLOCK: it only runs as its non-blocking form.
+    pub wait: bool,
 }
 
 /// Redis' getTimeoutFromObjectOrReply in seconds: fractional, 0 for ever.
@@ -75,6 +79,7 @@ pub fn parse<'a>(name: &str, args: Args<'a>, now_ms: u64) -> Result<Blocking<'a>
     let keys_between = |from: usize, to: usize| (from..to).map(|i| args.get(i)).collect();
     Ok(match name {
         "blpop" | "brpop" => Blocking {
+            wait: true,
             deadline: parse_timeout(args.get(last), now_ms)?,
             keys: keys_between(1, last),
             kind: BlockKind::Pop {
@@ -83,6 +88,7 @@ pub fn parse<'a>(name: &str, args: Args<'a>, now_ms: u64) -> Result<Blocking<'a>
             },
         },
         "bzpopmin" | "bzpopmax" => Blocking {
+            wait: true,
             deadline: parse_timeout(args.get(last), now_ms)?,
             keys: keys_between(1, last),
             kind: BlockKind::ZPop {
@@ -109,6 +115,7 @@ pub fn parse<'a>(name: &str, args: Args<'a>, now_ms: u64) -> Result<Blocking<'a>
                 }
             };
             Blocking {
+                wait: true,
                 deadline: parse_timeout(args.get(1), now_ms)?,
                 keys,
                 kind,
@@ -118,6 +125,7 @@ pub fn parse<'a>(name: &str, args: Args<'a>, now_ms: u64) -> Result<Blocking<'a>
             let from_left = list::parse_side(args.get(3))?;
             let to_left = list::parse_side(args.get(4))?;
             Blocking {
+                wait: true,
                 deadline: parse_timeout(args.get(5), now_ms)?,
                 keys: vec![args.get(1)],
                 kind: BlockKind::Move {
@@ -128,6 +136,7 @@ pub fn parse<'a>(name: &str, args: Args<'a>, now_ms: u64) -> Result<Blocking<'a>
             }
         }
         "brpoplpush" => Blocking {
+            wait: true,
             deadline: parse_timeout(args.get(3), now_ms)?,
             keys: vec![args.get(1)],
             kind: BlockKind::Move {
@@ -136,6 +145,22 @@ pub fn parse<'a>(name: &str, args: Args<'a>, now_ms: u64) -> Result<Blocking<'a>
                 to_right: false,
             },
         },
+        "xread" | "xreadgroup" => {
+            let (w, keys, block) = stream::Waiting::parse(args, name == "xreadgroup")?;
+            let deadline = match block {
+                None | Some(0) => 0,
+                Some(ms) if ms > i64::MAX - now_ms as i64 => {
+                    return Err(Error::msg("ERR timeout is out of range"))
+                }
+                Some(ms) => now_ms + ms as u64,
+            };
+            Blocking {
+                wait: block.is_some(),
+                deadline,
+                keys,
+                kind: BlockKind::XRead(w),
+            }
+        }
         _ => return Err(Error::Syntax),
     })
 }
@@ -158,6 +183,15 @@ fn is_list(e: Option<&Entry>) -> Option<bool> {
 /// Whether `key` holds what a waiter of `kind` pops. A move whose destination holds another
 /// type is served too: `serve` answers it WRONGTYPE and leaves the element, as Redis 7.0 does.
 pub fn servable(shard: &mut Shard, db: usize, key: &[u8], kind: &BlockKind) -> Fit {
+    if let BlockKind::XRead(w) = kind {
+        if shard.peek(db, key).is_none() {
+            return Fit::Empty;
+        }
+        return match w.servable(shard, db, key) {
+            Some(true) => Fit::Ready,
+            _ => Fit::Unfit,
+        };
+    }
     let Some(e) = shard.peek(db, key) else {
         return Fit::Empty;
     };
@@ -221,6 +255,13 @@ pub fn serve(
 ) -> Result<Served> {
     let mut w = Writer::new(out, proto);
     match kind {
+        BlockKind::XRead(x) => {
+            x.serve(shard, db, key, proto, w.buf)?;
+            Ok(Served {
+                moved: None,
+                undo: Undo::Nothing,
+            })
+        }
         BlockKind::Pop { right, count } => {
             let n = count.unwrap_or(1);
             let elems = list::pop_from(shard, db, key, !right, n)?.unwrap_or_default();

@@ -8,6 +8,7 @@ pub mod keys;
 pub mod list;
 pub mod set;
 pub mod sort;
+pub mod stream;
 pub mod string;
 pub mod zset;
 
@@ -38,6 +39,15 @@ typed!(Str, Str);
 typed!(Hash, Hash);
 typed!(Set, Set);
 typed!(ZSet, ZSet);
+
+impl Typed for crate::stream::Stream {
+    fn of(v: &mut Value) -> Option<&mut Self> {
+        match v {
+            Value::Stream(s) => Some(s),
+            _ => None,
+        }
+    }
+}
 
 impl Typed for List {
     fn of(v: &mut Value) -> Option<&mut Self> {
