@@ -37,6 +37,16 @@ FAMILIES = {
         ("geosearch box", "geosearch city frommember __key__ bybox 20 20 km asc"),
         ("georadius_ro", "georadius_ro city 5 45 10 km withdist"),
     ],
+    # 100,000 small streams (XADD, XRANGE, XREAD, XLEN on random keys), one long capped
+    # stream, and consumers reading a preloaded queue (stream_jobs) a new entry at a time.
+    "stream": [
+        ("xadd", "xadd __key__ * f __data__"),
+        ("xadd capped", "xadd events maxlen ~ 100000 * f __data__ n 1"),
+        ("xrange", "xrange __key__ - + count 10"),
+        ("xread", "xread count 10 streams __key__ 0"),
+        ("xlen", "xlen __key__"),
+        ("xreadgroup", "xreadgroup group g __key__ count 1 streams jobs >"),
+    ],
     "hyperloglog": [
         ("pfadd", "pfadd __key__ __data__"),
         ("pfcount", "pfcount __key__"),
@@ -58,8 +68,34 @@ def geo_points(srv):
             raise RuntimeError(f"{srv.name}: GEOADD failed: {reply[:200]!r}")
 
 
+def pipelined(srv, commands, lines_per_reply):
+    """Sends the commands (lists of words) in batches of 1000 and reads their replies, each
+    `lines_per_reply` CRLF-ended lines (2 for a bulk string); fails on an error reply."""
+    for start in range(0, len(commands), 1000):
+        batch = commands[start:start + 1000]
+        srv.sock.sendall(b"".join(
+            b"*%d\r\n" % len(c) + b"".join(b"$%d\r\n%s\r\n" % (len(w), w) for w in c)
+            for c in batch))
+        want, data = len(batch) * lines_per_reply, b""
+        while data.count(b"\r\n") < want:
+            chunk = srv.sock.recv(1 << 20)
+            if not chunk:
+                break
+            data += chunk
+        if data.startswith(b"-") or b"\r\n-" in data:
+            raise RuntimeError(f"{srv.name}: {data[:200]!r}")
+
+
+def stream_jobs(srv):
+    """XADD jobs: 1,500,000 entries (more than the consumers read in a round) and the group g
+    that the xreadgroup workload's consumers (one per key name) read new entries from."""
+    pipelined(srv, [[b"XADD", b"jobs", b"%d-1" % (i + 1), b"job", b"payload-%d" % i]
+                    for i in range(1_500_000)], 2)
+    pipelined(srv, [[b"XGROUP", b"CREATE", b"jobs", b"g", b"0"]], 1)
+
+
 # Family -> what the workloads expect to find loaded.
-SETUP = {"geosearch": geo_points}
+SETUP = {"geosearch": geo_points, "stream": stream_jobs}
 
 
 def memtier(command, pipeline, duration):

@@ -660,8 +660,8 @@ impl Stream {
     /// `limit` (0: none) bounds the entries removed. Returns how many were removed.
     pub fn trim(&mut self, how: Trim, approx: bool, limit: u64) -> u64 {
         let mut deleted: u64 = 0;
-        let keys: Vec<StreamId> = self.nodes.keys().copied().collect();
-        for mid in keys {
+        // Only ever the oldest node: it goes whole, or is the last one looked at.
+        while let Some(&mid) = self.nodes.keys().next() {
             if let Trim::MaxLen(maxlen) = how {
                 if self.length <= maxlen {
                     break;

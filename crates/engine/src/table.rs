@@ -36,6 +36,9 @@ pub enum Split {
     PerKeyArray,
     /// Each shard runs the command on its key/value pairs; the reply is +OK (MSET).
     AllOk,
+    /// XREAD: each key runs alone on its shard as `XREAD [COUNT n] STREAMS key id`; the
+    /// keys that answered go into one reply in key order (no stream is copied).
+    PerStream,
     /// The runtime moves values between shards itself (RENAME, COPY, LCS, MSETNX).
     Runtime(Rt),
     /// The runtime locks every key, gathers copies of their values onto one scratch shard,
@@ -2059,7 +2062,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "stream",
         "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.",
         stream::xread,
-        Split::Gather,
+        Split::PerStream,
     )
     .movable(Movable::Streams),
     keyed(

@@ -848,6 +848,19 @@ impl Conn {
                 self.flush().await;
                 return crate::runtime::gather(self, spec, handler, args, &positions).await;
             }
+            // A bad option or ID: the error comes after the lookups of the keys before it,
+            // as the whole command makes them (gathered; it copies, but only to fail).
+            // Key-miss events on: they come all keys once, then all keys again, as the
+            // whole command looks them up (also gathered).
+            Split::PerStream
+                if !engine::cmd::stream::xread_splits(args)
+                    || engine::notify::recorded(self.core.settings.get().notify)
+                        & engine::notify::KEY_MISS
+                        != 0 =>
+            {
+                self.flush().await;
+                return crate::runtime::gather(self, spec, handler, args, &positions).await;
+            }
             _ => {}
         }
         if let Split::SumInt | Split::AllOk = split {
@@ -900,6 +913,31 @@ impl Conn {
         match split {
             // Handled by `keyed`.
             Split::Never | Split::Runtime(_) | Split::Gather => {}
+            Split::PerStream => {
+                let Ok(r) = engine::cmd::stream::parse_xread(args, false) else {
+                    return;
+                };
+                self.replies.active = true;
+                let count = r.count.to_string();
+                let srcs = (0..r.nkeys)
+                    .map(|i| {
+                        let key = args.get(r.streams + i);
+                        let mut words: Vec<&[u8]> = vec![args.get(0)];
+                        if r.count > 0 {
+                            words.extend([&b"COUNT"[..], count.as_bytes()]);
+                        }
+                        words.extend([&b"STREAMS"[..], key, args.get(r.streams + r.nkeys + i)]);
+                        self.piece(
+                            shared.shard_of(key),
+                            spec,
+                            handler,
+                            words.into_iter(),
+                            local_now,
+                        )
+                    })
+                    .collect();
+                self.replies.parts.push(Part::Streams(srcs));
+            }
             Split::PerKeyArray => {
                 self.replies.active = true;
                 let srcs = positions

@@ -30,6 +30,9 @@ pub enum Part {
     Array(Vec<Src>),
     /// MSET: +OK unless a piece failed.
     Ok(Vec<Src>),
+    /// XREAD: one `[key, entries]` (or null) per key, the non-null ones gathered in key order
+    /// into an array (a map in RESP3), null when none; the first error in key order wins.
+    Streams(Vec<Src>),
 }
 
 /// The deferred replies of a connection's pipeline.
@@ -78,7 +81,7 @@ impl Deferred {
             }
             let srcs = match part {
                 Part::Single(s) => std::slice::from_ref(s),
-                Part::Sum(v) | Part::Array(v) | Part::Ok(v) => v.as_slice(),
+                Part::Sum(v) | Part::Array(v) | Part::Ok(v) | Part::Streams(v) => v.as_slice(),
             };
             for src in srcs {
                 let Src::Remote { shard, idx } = *src else {
@@ -148,6 +151,31 @@ impl Deferred {
                     for s in &srcs {
                         let b = get(s);
                         out.extend_from_slice(b.strip_prefix(b"*1\r\n").unwrap_or(b));
+                    }
+                }
+                Part::Streams(srcs) => {
+                    let replies: Vec<&[u8]> = srcs.iter().map(get).collect();
+                    if let Some(e) = replies.iter().find(|b| b.first() == Some(&b'-')) {
+                        out.extend_from_slice(e);
+                        continue;
+                    }
+                    let hits: Vec<&[u8]> = replies
+                        .into_iter()
+                        .filter(|b| *b != b"*-1\r\n" && *b != b"_\r\n")
+                        .collect();
+                    let mut w = Writer::new(out, proto);
+                    match (hits.len(), proto) {
+                        (0, _) => w.null_array(),
+                        (n, Proto::Resp2) => w.array(n),
+                        (n, _) => w.map(n),
+                    }
+                    for b in hits {
+                        // Each is a one-element array ("*1") or map ("%1") of its key.
+                        let body = b
+                            .strip_prefix(b"*1\r\n")
+                            .or_else(|| b.strip_prefix(b"%1\r\n"))
+                            .unwrap_or(b);
+                        out.extend_from_slice(body);
                     }
                 }
                 Part::Ok(srcs) => match srcs.iter().map(get).find(|b| b.first() == Some(&b'-')) {

@@ -1528,6 +1528,14 @@ pub fn parse_xread(args: Args<'_>, xreadgroup: bool) -> Result<XRead<'_>> {
     Ok(r)
 }
 
+/// Whether an XREAD can run as one XREAD per key (`Split::PerStream`): its options and IDs
+/// are well-formed, so no error stops it between keys.
+pub fn xread_splits(args: Args) -> bool {
+    parse_xread(args, false).is_ok_and(|r| {
+        (0..r.nkeys).all(|i| parse_read_from(args.get(r.streams + r.nkeys + i), false).is_ok())
+    })
+}
+
 /// What an XREAD ID argument means.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ReadFrom {
