@@ -312,3 +312,62 @@ fn consumer_groups_survive_aof_rdb_and_redis_server() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&dir2);
 }
+
+/// Several consumers of one group blocked on a stream of another shard: entries added in one
+/// transaction go one to each (COUNT 1), none twice, and each is pending for its reader.
+#[test]
+fn group_consumers_share_entries() {
+    let srv = Server::start(4);
+    let mut admin = srv.raw();
+    assert_eq!(
+        admin.cmd(&["XGROUP", "CREATE", "queue", "g", "$", "MKSTREAM"]),
+        "+OK\r\n"
+    );
+    let mut workers: Vec<Raw> = Vec::new();
+    for i in 0..4 {
+        let mut w = srv.raw();
+        let name = format!("w{i}");
+        send(
+            &mut w,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                &name,
+                "COUNT",
+                "1",
+                "BLOCK",
+                "5000",
+                "STREAMS",
+                "queue",
+                ">",
+            ],
+        );
+        wait_blocked(&mut admin, i + 1);
+        workers.push(w);
+    }
+    admin.cmd(&["MULTI"]);
+    for i in 1..=4 {
+        admin.cmd(&["XADD", "queue", &format!("{i}-1"), "job", &i.to_string()]);
+    }
+    admin.cmd(&["EXEC"]);
+    // First blocked, first served: worker i gets entry i+1.
+    for (i, w) in workers.iter_mut().enumerate() {
+        let id = format!("{}-1", i + 1);
+        assert_eq!(
+            w.read_reply(),
+            entry_reply("queue", &id, "job", &(i + 1).to_string())
+        );
+    }
+    wait_blocked(&mut admin, 0);
+    let pending = admin.cmd(&["XPENDING", "queue", "g"]);
+    assert!(
+        pending.starts_with("*4\r\n:4\r\n$3\r\n1-1\r\n$3\r\n4-1\r\n*4\r\n"),
+        "{pending}"
+    );
+    for i in 0..4 {
+        let mine = admin.cmd(&["XPENDING", "queue", "g", "-", "+", "10", &format!("w{i}")]);
+        assert!(mine.starts_with("*1\r\n*4\r\n"), "w{i}: {mine}");
+        assert!(mine.contains(&format!("{}-1", i + 1)), "w{i}: {mine}");
+    }
+}

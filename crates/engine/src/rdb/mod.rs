@@ -249,7 +249,7 @@ impl Encoder {
     /// length and edge IDs, then each group with its PEL and consumers.
     fn stream(&mut self, s: &Stream) {
         self.put_len(s.nodes.len() as u64);
-        for (id, node) in &s.nodes {
+        for (id, node) in s.nodes.iter() {
             self.string(&id.encode());
             self.string(node);
         }
@@ -921,6 +921,7 @@ impl<'a> Decoder<'a> {
         };
         let mut s = Stream::new();
         let nodes = self.count(2)?;
+        let mut loaded: Vec<(StreamId, Vec<u8>)> = Vec::with_capacity(nodes);
         for _ in 0..nodes {
             let key = self.string()?;
             if key.len() != 16 {
@@ -931,10 +932,14 @@ impl<'a> Decoder<'a> {
             if !crate::stream::valid_node(&node) {
                 return Err(bad("Stream listpack integrity check failed."));
             }
-            if s.nodes.insert(id, node).is_some() {
-                return Err(bad("Listpack re-added with existing key"));
-            }
+            loaded.push((id, node));
         }
+        // Redis writes them in order; a file that does not is still read, as a rax would.
+        loaded.sort_by_key(|(id, _)| *id);
+        if loaded.windows(2).any(|w| w[0].0 == w[1].0) {
+            return Err(bad("Listpack re-added with existing key"));
+        }
+        s.nodes = crate::stream::Nodes::from_sorted(loaded);
         s.length = self.read_len()?;
         s.last_id = StreamId::new(self.read_len()?, self.read_len()?);
         let v2 = kind == TYPE_STREAM_LISTPACKS_2;
