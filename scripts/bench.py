@@ -63,11 +63,12 @@ def log(*a):
     print(*a, file=sys.stderr, flush=True)
 
 
-def rss_of(pid):
-    """A process's resident set size in bytes (VmRSS), 0 if unknown."""
+def rss_of(pid, field="VmRSS"):
+    """A process's resident set size in bytes (VmRSS), 0 if unknown; field="RssAnon" for its
+    anonymous part alone (data, without the binary's code pages a new command path touches)."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     return 0
 

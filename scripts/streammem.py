@@ -3,12 +3,20 @@
 field names throughout, as most producers write), then 100,000 streams of 10 entries, then a
 group reading 200,000 of the long stream's entries (pending entries), written into percore
 (1 shard, target/release) and into redis-server (and valkey-server when installed), one
-after the other, after a warm-up load; RSS growth from /proc, per entry and per pending
-entry, and the allocator's count (INFO used_memory) per entry of the long stream.
+after the other; ROUNDS rounds (default 3), medians printed.
 
-Usage: scripts/streammem.py
+Each server first takes a warm-up load of the same shape, not counted: 300,000 GETs and a
+100,000-entry stream (kept). percore's receive buffers (a ring of 512 x 16 KB
+per shard) are touched page by page as larger batches arrive, so a load whose batches are
+larger than the warm-up's would otherwise have up to 8 MB of them charged to its entries.
+Growth is measured as the resident set (VmRSS) and as its anonymous part (RssAnon: data,
+without the binary's code pages a command touches the first time), plus the allocator's
+count (INFO used_memory) per entry of the long stream.
+
+Usage: scripts/streammem.py [ROUNDS]
 """
 import os
+import statistics
 import sys
 import subprocess
 import time
@@ -19,7 +27,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402  (valkey's binary, RSS)
 
 
-rss = bench.rss_of
+def rss(pid):
+    return bench.rss_of(pid), bench.rss_of(pid, "RssAnon")
+
+
+def load(pipe, n, cmd, batch=1000):
+    for i in range(n):
+        cmd(i)
+        if i % batch == batch - 1:
+            pipe.execute()
+    pipe.execute()
 
 
 def run(argv, port):
@@ -29,23 +46,27 @@ def run(argv, port):
     c = redis.Redis(port=port)
     out = {}
     pipe = c.pipeline(transaction=False)
-    # Warm-up, not counted: percore's runtime touches ~10 MB of buffers on its first load
-    # (then stays flat), which would otherwise be charged to the first entries.
-    for i in range(300_000):
-        pipe.get(f"warm:{i}")
-        if i % 1000 == 999:
-            pipe.execute()
-    pipe.execute()
+
+    def xadd(key):
+        return lambda i: pipe.xadd(key, {"user": f"u{i % 5000}", "payload": f"event-{i}"},
+                                   id=f"{i + 1}-0")
+
+    def xreadgroup(key):
+        return lambda n: pipe.xreadgroup("g", f"c{n % 50}", {key: ">"}, count=100)
+
+    load(pipe, 300_000, lambda i: pipe.get(f"warm:{i}"))
+    load(pipe, 100_000, xadd("warm"))
     time.sleep(0.5)
+
+    def grown(before, per):
+        now = rss(p.pid)
+        return tuple(round((a - b) / per, 1) for a, b in zip(now, before))
+
     base = rss(p.pid)
     used = c.info("memory")["used_memory"]
-    for i in range(1_000_000):
-        pipe.xadd("long", {"user": f"u{i % 5000}", "payload": f"event-{i}"}, id=f"{i + 1}-0")
-        if i % 1000 == 999:
-            pipe.execute()
-    pipe.execute()
+    load(pipe, 1_000_000, xadd("long"))
     time.sleep(0.5)
-    out["long B/entry"] = round((rss(p.pid) - base) / 1_000_000, 1)
+    out["long B/entry"], out["long anon B/entry"] = grown(base, 1_000_000)
     out["long allocated B/entry"] = round((c.info("memory")["used_memory"] - used) / 1_000_000, 1)
     mid = rss(p.pid)
     for k in range(100_000):
@@ -55,25 +76,33 @@ def run(argv, port):
             pipe.execute()
     pipe.execute()
     time.sleep(0.5)
-    out["small B/stream"] = round((rss(p.pid) - mid) / 100_000, 1)
+    out["small B/stream"], out["small anon B/stream"] = grown(mid, 100_000)
     c.xgroup_create("long", "g", id="0")
     mid = rss(p.pid)
-    for n in range(2000):
-        pipe.xreadgroup("g", f"c{n % 50}", {"long": ">"}, count=100)
-        if n % 50 == 49:
-            pipe.execute()
-    pipe.execute()
+    load(pipe, 2000, xreadgroup("long"), batch=50)
     time.sleep(0.5)
-    out["B/pending"] = round((rss(p.pid) - mid) / 200_000, 1)
-    out["pending"] = c.xpending("long", "g")["pending"]
+    out["B/pending"], out["anon B/pending"] = grown(mid, 200_000)
+    assert c.xpending("long", "g")["pending"] == 200_000
     p.kill()
     p.wait()
     return out
 
 
+def medians(runs):
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+
+
+rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-print("percore", run([os.path.join(root, "target", "release", "percore-server"), "--shards", "1"], 7830))
-print("redis  ", run(["redis-server"], 7831))
+servers = [("percore", [os.path.join(root, "target", "release", "percore-server"), "--shards", "1"]),
+           ("redis", ["redis-server"])]
 valkey = bench.valkey_binary()
 if valkey:
-    print("valkey ", run([valkey], 7832))
+    servers.append(("valkey", [valkey]))
+results = {name: [] for name, _ in servers}
+for r in range(rounds):
+    for n, (name, argv) in enumerate(servers):
+        results[name].append(run(argv, 7830 + n))
+        bench.log(f"round {r + 1} {name}: {results[name][-1]}")
+for name, runs in results.items():
+    print(f"{name:8}", medians(runs))
