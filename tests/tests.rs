@@ -8,6 +8,7 @@ mod atomicity;
 mod basics;
 mod blocking;
 mod differential;
+mod eviction;
 mod expiry;
 mod functions;
 mod journal;

@@ -217,9 +217,9 @@ pub(crate) static DEFS: &[Def] = &[
         I | PROTECTED,
     ),
     // Eviction is issue 17's: a limit would be accepted and never enforced.
-    d("maxmemory", mem(0, ULLONG_MAX), "0", 0),
+    d("maxmemory", mem(0, ULLONG_MAX), "0", I),
     d("maxmemory-policy", Kind::Enum(POLICIES), "noeviction", I),
-    d("maxmemory-samples", int(1, 64), "5", 0),
+    d("maxmemory-samples", int(1, 64), "5", I),
     // percore's own
     d("shards", int(0, 1024), "0", I | IM),
     d(
@@ -403,10 +403,10 @@ pub(crate) static DEFS: &[Def] = &[
     d("lazyfree-lazy-server-del", Kind::Bool, "no", 0),
     d("lazyfree-lazy-user-del", Kind::Bool, "no", 0),
     d("lazyfree-lazy-user-flush", Kind::Bool, "no", 0),
-    d("maxmemory-eviction-tenacity", int(0, 100), "10", 0),
+    d("maxmemory-eviction-tenacity", int(0, 100), "10", I),
     d("maxmemory-clients", Kind::MemPercent, "0", 0),
-    d("lfu-log-factor", int(0, INT_MAX), "10", 0),
-    d("lfu-decay-time", int(0, INT_MAX), "1", 0),
+    d("lfu-log-factor", int(0, INT_MAX), "10", I),
+    d("lfu-decay-time", int(0, INT_MAX), "1", I),
     d("active-expire-effort", int(1, 10), "1", 0),
     d("activerehashing", Kind::Bool, "yes", 0),
     d("activedefrag", Kind::Bool, "no", 0),
@@ -421,7 +421,7 @@ pub(crate) static DEFS: &[Def] = &[
     d("active-defrag-cycle-min", int(1, 99), "1", 0),
     d("active-defrag-cycle-max", int(1, 99), "25", 0),
     d("active-defrag-max-scan-fields", int(1, LONG_MAX), "1000", 0),
-    d("jemalloc-bg-thread", Kind::Bool, "yes", 0),
+    d("jemalloc-bg-thread", Kind::Bool, "yes", I),
     d("dynamic-hz", Kind::Bool, "yes", 0),
     a(
         "busy-reply-threshold",

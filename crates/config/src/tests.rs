@@ -797,11 +797,12 @@ fn config_set_refuses_what_is_not_implemented() {
     );
     assert_eq!(c.get("replica-read-only").as_deref(), Some("yes"));
     // To the value it has: nothing changes, nothing to refuse.
-    c.set_many(&[("maxmemory".into(), "0".into())]).unwrap();
+    c.set_many(&[("replica-read-only".into(), "yes".into())])
+        .unwrap();
     // Implemented settings still change, and a refused one in the same call changes none.
     let both = [
         ("hz".into(), "20".into()),
-        ("maxmemory".into(), "100mb".into()),
+        ("replica-read-only".into(), "no".into()),
     ];
     assert!(c.set_many(&both).is_err());
     assert_eq!(c.get("hz").as_deref(), Some("10"));

@@ -582,6 +582,11 @@ impl<V> Dict<V> {
     /// A random key, roughly uniform: a random non-empty bucket, then a random node in its
     /// chain (Redis' dictGetFairRandomKey does the same with extra sampling).
     pub fn random_key(&self, rng: &mut Rng) -> Option<&[u8]> {
+        self.random_entry(rng).map(|(k, _)| k)
+    }
+
+    /// A random key and its value, as `random_key` picks it.
+    pub fn random_entry(&self, rng: &mut Rng) -> Option<(&[u8], &V)> {
         if self.len == 0 {
             return None;
         }
@@ -606,7 +611,7 @@ impl<V> Dict<V> {
                 let chain = Self::chain(head).count();
                 let pick = Self::chain(head).nth(rng.next_u64() as usize % chain)?;
                 // SAFETY: the node lives as long as `&self`.
-                return Some(unsafe { Node::key(pick) });
+                return Some(unsafe { (Node::key(pick), &(*pick.as_ptr()).val) });
             }
         }
     }
@@ -645,6 +650,11 @@ impl Rng {
         x ^= x >> 27;
         self.0 = x;
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform in [0, 1) (the LFU counter's draw).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 

@@ -9,6 +9,7 @@ pub mod cmd;
 pub mod dict;
 pub mod digest;
 pub mod error;
+pub mod evict;
 pub mod glob;
 pub mod hll;
 pub mod journal;

@@ -19,6 +19,8 @@ pub struct Db {
     pub expires: usize,
     /// Where the active expiry cycle resumes its walk of `dict`.
     expire_cursor: u64,
+    /// Where volatile-* eviction resumes its search for keys with an expiry.
+    evict_cursor: u64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -26,6 +28,8 @@ pub struct Stats {
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
     pub expired_keys: u64,
+    /// Keys deleted by eviction (INFO's evicted_keys).
+    pub evicted_keys: u64,
     /// Writes since start (Redis' "dirty"): changes that a snapshot would have to cover.
     pub dirty: u64,
 }
@@ -40,8 +44,12 @@ pub struct Shard {
     pub loading: bool,
     pub rng: Rng,
     pub stats: Stats,
-    /// Set by the runtime when maxmemory-policy is an LFU one (OBJECT FREQ needs it).
-    pub lfu_policy: bool,
+    /// maxmemory-policy and its parameters, from the config: what an access does to an
+    /// entry's clock, and what `evict` chooses.
+    pub eviction: crate::evict::Settings,
+    evict_pool: crate::evict::Pool,
+    /// The database random eviction looks at next (Redis' static next_db).
+    evict_next_db: usize,
     /// The compact encodings' size limits, from the config.
     pub limits: crate::value::Limits,
     /// How values are written for DUMP and snapshots (rdbcompression, ...), from the config.
@@ -127,7 +135,9 @@ impl Shard {
             loading: false,
             rng: Rng::new(0x9E37_79B9_7F4A_7C15 ^ ((id as u64 + 1) << 17) ^ unix_ms()),
             stats: Stats::default(),
-            lfu_policy: false,
+            eviction: Default::default(),
+            evict_pool: Default::default(),
+            evict_next_db: 0,
             limits: Default::default(),
             save_opts: Default::default(),
             watched: (0..databases.max(1)).map(|_| HashMap::new()).collect(),
@@ -243,6 +253,49 @@ impl Shard {
 
     fn lru_clock(&self) -> u32 {
         (self.now_ms / 1000) as u32
+    }
+
+    /// What an access does to an entry's clock now (the LFU draw taken only under LFU).
+    #[inline]
+    fn toucher(&mut self) -> crate::evict::Touch {
+        let lfu = self.eviction.policy.lfu();
+        crate::evict::Touch {
+            lfu,
+            now_s: self.lru_clock(),
+            now_min: crate::evict::lfu_minutes(self.now_ms),
+            log_factor: self.eviction.lfu_log_factor,
+            decay_time: self.eviction.lfu_decay_time,
+            r: if lfu { self.rng.unit() } else { 0.0 },
+        }
+    }
+
+    /// An LFU policy is in force (OBJECT FREQ answers, OBJECT IDLETIME refuses).
+    pub fn lfu_policy(&self) -> bool {
+        self.eviction.policy.lfu()
+    }
+
+    /// OBJECT FREQ: the entry's counter after decay (LFUDecrAndReturn).
+    pub fn lfu_freq(&self, e: &Entry) -> u8 {
+        crate::evict::lfu_counter(
+            e.lru,
+            crate::evict::lfu_minutes(self.now_ms),
+            self.eviction.lfu_decay_time,
+        )
+    }
+
+    /// Sets a stored entry's clock from a saved idle time or frequency, whichever the policy
+    /// uses (Redis' objectSetLRUOrLFU, for RESTORE and loading).
+    pub fn set_lru_or_lfu(&mut self, db: usize, key: &[u8], idle: Option<u64>, freq: Option<u8>) {
+        let lfu = self.eviction.policy.lfu();
+        let (now_s, now_min) = (self.lru_clock(), crate::evict::lfu_minutes(self.now_ms));
+        let Some(e) = self.dbs[db].dict.get_mut(key) else {
+            return;
+        };
+        match (lfu, idle, freq) {
+            (true, _, Some(f)) => e.lru = crate::evict::lfu_pack(now_min, f),
+            (false, Some(i), _) => e.lru = crate::evict::lru_from_idle(i, now_s),
+            _ => {}
+        }
     }
 
     /// Runs one command whose keys all belong to this shard, writing its reply (or its error)
@@ -426,9 +479,9 @@ impl Shard {
     pub fn lookup(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
         self.expire_if_needed(db, key);
         self.save_before_write(db, key);
-        let lru = self.lru_clock();
+        let t = self.toucher();
         let e = self.dbs[db].dict.get_mut(key)?;
-        e.lru = lru;
+        t.apply(e);
         Some(e)
     }
 
@@ -446,16 +499,16 @@ impl Shard {
         } else {
             self.save_before_write(db, key);
         }
-        let lru = self.lru_clock();
+        let t = self.toucher();
         let e = self.dbs[db].dict.get_mut(key)?;
-        e.lru = lru;
+        t.apply(e);
         Some(e)
     }
 
     /// Looks a key up for reading, counting keyspace hits and misses as Redis does.
     pub fn lookup_read(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
         self.expire_if_needed(db, key);
-        let lru = self.lru_clock();
+        let t = self.toucher();
         // Disjoint fields: the entry returned borrows `dbs`, the miss event `events`.
         let Shard {
             dbs,
@@ -467,7 +520,7 @@ impl Shard {
         match dbs[db].dict.get_mut(key) {
             Some(e) => {
                 stats.keyspace_hits += 1;
-                e.lru = lru;
+                t.apply(e);
                 Some(e)
             }
             None => {
@@ -561,7 +614,8 @@ impl Shard {
             self.ready.push((db, key.to_vec()));
         }
         self.save_before_write(db, key);
-        let lru = self.lru_clock();
+        let lru = self.toucher().fresh();
+        let lfu = self.eviction.policy.lfu();
         let d = &mut self.dbs[db];
         let entry = Entry {
             value,
@@ -570,6 +624,12 @@ impl Shard {
             saved: std::cell::Cell::new(self.snap_epoch),
         };
         let old = d.dict.insert(key, entry);
+        // Under LFU an overwritten key keeps its counter (Redis' dbSetValue).
+        if let (true, Some(o)) = (lfu, old.as_ref()) {
+            if let Some(e) = d.dict.get_mut(key) {
+                e.lru = o.lru;
+            }
+        }
         if old.as_ref().is_some_and(|old| old.expire_at != 0) {
             d.expires -= 1;
         }
@@ -913,6 +973,144 @@ impl Shard {
         }
     }
 
+    // ---- eviction (maxmemory) ----
+
+    /// Whether the policy has anything to evict here: any key, or any key with an expiry.
+    pub fn evictable(&self) -> bool {
+        match self.eviction.policy {
+            crate::evict::Policy::NoEviction => false,
+            p if p.allkeys() => self.dbs.iter().any(|d| !d.dict.is_empty()),
+            _ => self.dbs.iter().any(|d| d.expires > 0),
+        }
+    }
+
+    /// Evicts keys by the policy until `goal` bytes are freed as `mem` (the memory in use,
+    /// read around each deletion) measures them, `deadline` passes (looked at every 16 keys,
+    /// as Redis does), or nothing is left to evict. Each evicted key is journaled as a DEL,
+    /// touched for WATCH and announced as an `evicted` event (Redis' performEvictions).
+    pub fn evict(
+        &mut self,
+        goal: i64,
+        mem: &mut dyn FnMut() -> i64,
+        deadline: Instant,
+    ) -> crate::evict::Outcome {
+        use crate::evict::Outcome;
+        if self.loading || self.eviction.policy == crate::evict::Policy::NoEviction {
+            return Outcome::Nothing;
+        }
+        let mut freed = 0i64;
+        let mut keys = 0u32;
+        while freed < goal {
+            let (db, key) = match self.evict_pick() {
+                Pick::Key(db, key) => (db, key),
+                Pick::Nothing => return Outcome::Nothing,
+                Pick::NotYet => return Outcome::OutOfTime,
+            };
+            let before = mem();
+            self.save_before_write(db, &key);
+            let d = &mut self.dbs[db];
+            let Some(e) = d.dict.remove(&key) else {
+                continue;
+            };
+            if e.expire_at != 0 {
+                d.expires -= 1;
+            }
+            drop(e);
+            freed += before - mem();
+            self.stats.evicted_keys += 1;
+            self.touch(db, &key);
+            self.journal.record(db, [&b"DEL"[..], &key]);
+            self.notify(notify::EVICTED, "evicted", db, &key);
+            keys += 1;
+            if keys.is_multiple_of(16) && Instant::now() >= deadline {
+                return Outcome::OutOfTime;
+            }
+        }
+        Outcome::Freed
+    }
+
+    /// The next key to evict: from the pool for the LRU, LFU and TTL policies (refilled by
+    /// sampling every database), or a random one.
+    fn evict_pick(&mut self) -> Pick {
+        use crate::evict::Policy;
+        let policy = self.eviction.policy;
+        let samples = self.eviction.samples.max(1);
+        let n = self.dbs.len();
+        if matches!(policy, Policy::AllKeysRandom | Policy::VolatileRandom) {
+            for i in 0..n {
+                let db = (self.evict_next_db + 1 + i) % n;
+                let Shard { dbs, rng, .. } = self;
+                let d = &mut dbs[db];
+                if policy == Policy::AllKeysRandom {
+                    if let Some(k) = d.dict.random_key(rng) {
+                        self.evict_next_db = db;
+                        return Pick::Key(db, k.to_vec());
+                    }
+                } else if d.expires > 0 {
+                    self.evict_next_db = db;
+                    let mut found: Vec<Box<[u8]>> = Vec::new();
+                    d.evict_cursor = sample_volatile(d, samples, |k, _| found.push(k.into()));
+                    if found.is_empty() {
+                        return Pick::NotYet;
+                    }
+                    let at = (rng.next_u64() % found.len() as u64) as usize;
+                    return Pick::Key(db, found.swap_remove(at).into_vec());
+                }
+            }
+            return Pick::Nothing;
+        }
+        let now_s = self.lru_clock();
+        let now_min = crate::evict::lfu_minutes(self.now_ms);
+        let decay = self.eviction.lfu_decay_time;
+        let score = |e: &Entry| -> u64 {
+            match policy {
+                Policy::AllKeysLru | Policy::VolatileLru => crate::evict::idle_secs(e.lru, now_s),
+                Policy::AllKeysLfu | Policy::VolatileLfu => {
+                    255 - u64::from(crate::evict::lfu_counter(e.lru, now_min, decay))
+                }
+                _ => u64::MAX - e.expire_at,
+            }
+        };
+        // A few refills at most: volatile keys may be too sparse to meet in one walk.
+        for _ in 0..8 {
+            let mut total = 0usize;
+            let Shard {
+                dbs,
+                rng,
+                evict_pool,
+                ..
+            } = self;
+            for (db, d) in dbs.iter_mut().enumerate() {
+                if policy.allkeys() {
+                    if d.dict.is_empty() {
+                        continue;
+                    }
+                    total += d.dict.len();
+                    for _ in 0..samples {
+                        if let Some((k, e)) = d.dict.random_entry(rng) {
+                            evict_pool.offer(score(e), db, k);
+                        }
+                    }
+                } else if d.expires > 0 {
+                    total += d.expires;
+                    d.evict_cursor =
+                        sample_volatile(d, samples, |k, e| evict_pool.offer(score(e), db, k));
+                }
+            }
+            if total == 0 {
+                return Pick::Nothing;
+            }
+            while let Some(c) = self.evict_pool.take_best() {
+                // A ghost (deleted, or no longer volatile, since it was sampled) is skipped.
+                let live = self.dbs.get(c.db).and_then(|d| d.dict.get(&c.key));
+                if live.is_some_and(|e| policy.allkeys() || e.expire_at != 0) {
+                    return Pick::Key(c.db, c.key.into_vec());
+                }
+            }
+        }
+        Pick::NotYet
+    }
+
     /// Active expiry in the spirit of Redis' activeExpireCycle: walk each database's table
     /// from where the last cycle stopped, sampling volatile keys and deleting expired ones;
     /// keep going while more than a tenth of a sample was expired, and stop at `budget`.
@@ -981,4 +1179,33 @@ impl Shard {
         }
         false
     }
+}
+
+/// What eviction found to delete.
+enum Pick {
+    Key(usize, Vec<u8>),
+    /// Nothing the policy may evict.
+    Nothing,
+    /// Keys with an expiry exist but this walk met none (sparse): try again later.
+    NotYet,
+}
+
+/// Walks `d`'s table from its eviction cursor, handing each key with an expiry to `found`
+/// until `want` were found or 1,000 buckets were walked; returns the cursor to resume at.
+fn sample_volatile(d: &Db, want: usize, mut found: impl FnMut(&[u8], &Entry)) -> u64 {
+    let (mut seen, mut buckets) = (0usize, 0usize);
+    let mut cursor = d.evict_cursor;
+    while seen < want && buckets < 1000 {
+        cursor = d.dict.scan(cursor, |k, e| {
+            if e.expire_at != 0 {
+                seen += 1;
+                found(k, e);
+            }
+        });
+        buckets += 1;
+        if cursor == 0 {
+            break;
+        }
+    }
+    cursor
 }

@@ -111,7 +111,7 @@ impl Config {
             bell,
             entries: 1024,
             bufs: 512,
-            buf_size: 16 * 1024,
+            buf_size: 4 * 1024,
         }
     }
 }

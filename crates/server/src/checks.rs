@@ -35,6 +35,8 @@ pub struct State {
     /// shebang and no `no-writes`, a function without it, FUNCTION LOAD ...: Redis'
     /// getCommandFlags); worked out only when a MISCONF state makes it matter.
     pub writes_by_flags: bool,
+    /// Over maxmemory with nothing to evict (`memory::make_room`).
+    pub oom: bool,
 }
 
 /// Whether a failed background save stops writes: stop-writes-on-bgsave-error with save
@@ -66,6 +68,8 @@ pub fn disk_error(core: &crate::core::Core) -> Option<String> {
         .write_error()
         .map(|e| format!("MISCONF Errors writing to the AOF file: {e}"))
 }
+
+pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
@@ -104,6 +108,13 @@ pub fn verify(
         return Verdict::Reject("ERR Command not allowed inside a transaction".into());
     }
     let exec = spec.name == "exec";
+    // Redis' processCommand: denyoom commands (an EXEC whose queue has one), and anything
+    // queued inside MULTI but EXEC, DISCARD, QUIT and RESET, are refused while out of memory.
+    let denyoom = spec.flags.has(Flags::DENYOOM) || (exec && st.queued.has(Flags::DENYOOM));
+    let queues = st.in_multi && !matches!(spec.name, "exec" | "discard" | "quit" | "reset");
+    if st.oom && (denyoom || queues) {
+        return Verdict::Reject(OOM.into());
+    }
     let write = spec.is_write() || st.writes_by_flags || (exec && st.queued.has(Flags::WRITE));
     if st.misconf && (write || spec.name == "ping") {
         return Verdict::Reject(MISCONF.into());
@@ -268,7 +279,45 @@ mod tests {
             queued_lacking: Flags::default(),
             busy: None,
             writes_by_flags: false,
+            oom: false,
         }
+    }
+
+    /// Out of memory: denyoom commands, and queueing in MULTI, refused; reads, deletes,
+    /// EXEC of a read-only queue and DISCARD run.
+    #[test]
+    fn oom_refuses_what_redis_refuses() {
+        let oom = State {
+            oom: true,
+            ..state()
+        };
+        let refused = Verdict::Reject(OOM.into());
+        let run = verdict;
+        assert_eq!(run(&oom, &["set", "k", "v"]), refused);
+        assert_eq!(run(&oom, &["lpush", "k", "v"]), refused);
+        assert_eq!(run(&oom, &["get", "k"]), Verdict::Run);
+        assert_eq!(run(&oom, &["del", "k"]), Verdict::Run);
+        let multi = State {
+            in_multi: true,
+            ..oom
+        };
+        assert_eq!(run(&multi, &["get", "k"]), refused);
+        assert_eq!(run(&multi, &["discard"]), Verdict::Run);
+        let exec_reads = State {
+            in_multi: true,
+            queued: Flags::of(&["readonly"]),
+            ..state()
+        };
+        let exec_reads = State {
+            oom: true,
+            ..exec_reads
+        };
+        assert_eq!(run(&exec_reads, &["exec"]), Verdict::Run);
+        let exec_writes = State {
+            queued: Flags::of(&["write", "denyoom"]),
+            ..exec_reads
+        };
+        assert_eq!(run(&exec_writes, &["exec"]), refused);
     }
 
     #[test]

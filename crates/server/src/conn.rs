@@ -605,7 +605,12 @@ impl Conn {
         let misconf = !self.core.shared.persist.last_ok.load(Ordering::Relaxed)
             && self.stop_writes_on_save_error();
         let aof_error = self.core.shared.aof.write_error();
+        let oom = crate::memory::make_room(&self.core, || {
+            let first = spec.key_positions(&args).next()?;
+            Some(self.core.shared.shard_of(args.get(first)))
+        });
         let state = checks::State {
+            oom,
             authed: self.authed,
             resp3: self.proto == Proto::Resp3,
             subscribed: self.subs.active(),

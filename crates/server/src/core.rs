@@ -50,6 +50,8 @@ pub struct Core {
     pub shard: RefCell<Shard>,
     pub clients: RefCell<BTreeMap<u64, Rc<ClientInfo>>>,
     pub counters: Counters,
+    /// This core's side of the memory meter (`memory`).
+    pub mem: crate::memory::Local,
     req_tx: MeshTx<Req>,
     resp_tx: MeshTx<Resp>,
     waiters: RefCell<HashMap<u64, Rc<Waiter>>>,
@@ -217,7 +219,7 @@ impl Core {
         let settings = shared.settings();
         shard.limits = settings.limits;
         shard.save_opts = settings.save;
-        shard.lfu_policy = settings.lfu;
+        shard.eviction = settings.eviction;
         shard.notify_classes = engine::notify::recorded(settings.notify);
         Core {
             settings: Cell::new(settings),
@@ -227,6 +229,7 @@ impl Core {
             shared,
             clients: RefCell::new(BTreeMap::new()),
             counters: Counters::default(),
+            mem: Default::default(),
             req_tx,
             resp_tx,
             waiters: RefCell::new(HashMap::new()),
@@ -433,6 +436,7 @@ impl Core {
         let waiter = Rc::new(Waiter::default());
         self.waiters.borrow_mut().insert(token, waiter.clone());
         self.counters.hops.set(self.counters.hops.get() + 1);
+        crate::memory::disown(self, op.heap_bytes());
         let req = Req {
             from: self.id,
             token,
@@ -619,6 +623,7 @@ impl Core {
     }
 
     fn exec_op(&self, op: Op) -> Reply {
+        crate::memory::make_room_for_batch(self);
         let mut shard = self.shard.borrow_mut();
         shard.set_time(engine::shard::unix_ms());
         match op {
@@ -639,6 +644,7 @@ impl Core {
     /// Serves requests from `peer` until the mesh closes.
     pub async fn serve_requests(self: Rc<Self>, rx: Rc<MeshRx<Req>>, peer: usize) {
         while let Some(req) = rx.recv_from(peer).await {
+            crate::memory::adopt(&self, req.op.heap_bytes());
             let (from, token, tx_of_req) = (req.from, req.token, req.tx);
             let reply = match req.op {
                 Op::LockRun {
@@ -672,12 +678,14 @@ impl Core {
                 }
                 op => self.exec_in(op, tx_of_req),
             };
+            crate::memory::disown(&self, reply.heap_bytes());
             self.resp_tx.send_to(from, Resp { token, reply });
         }
     }
 
     /// Sends a response (queued at once: sends never wait).
     fn respond(self: &Rc<Self>, to_shard: usize, token: u64, reply: Reply) {
+        crate::memory::disown(self, reply.heap_bytes());
         self.resp_tx.send_to(to_shard, Resp { token, reply });
     }
 
@@ -902,6 +910,7 @@ impl Core {
         let token = self.new_token();
         let waiter = self.expect(token);
         self.counters.hops.set(self.counters.hops.get() + 1);
+        crate::memory::disown(self, op.heap_bytes());
         let req = Req {
             from: self.id,
             token,
@@ -916,6 +925,7 @@ impl Core {
             }
             for peer in 0..self.shards() {
                 while let Some(resp) = rx.try_recv_from(peer) {
+                    crate::memory::adopt(self, resp.reply.heap_bytes());
                     self.fill(resp.token, resp.reply);
                 }
             }
@@ -940,6 +950,7 @@ impl Core {
     /// Hands responses from `peer` to the connections waiting for them.
     pub async fn serve_responses(self: Rc<Self>, rx: Rc<MeshRx<Resp>>, peer: usize) {
         while let Some(resp) = rx.recv_from(peer).await {
+            crate::memory::adopt(&self, resp.reply.heap_bytes());
             self.fill(resp.token, resp.reply);
         }
     }

@@ -74,6 +74,7 @@ pub fn text(
         stats.keyspace_hits += s.keyspace_hits;
         stats.keyspace_misses += s.keyspace_misses;
         stats.expired_keys += s.expired_keys;
+        stats.evicted_keys += s.evicted_keys;
         stats.dirty += s.dirty;
         stats.commands += s.commands;
         stats.keys += s.keys;
@@ -154,15 +155,34 @@ pub fn text(
         section("Memory", &mut s);
         let used = used_memory();
         let rss = rss_bytes();
+        let peak = shared
+            .meter
+            .peak
+            .fetch_max(used, Ordering::Relaxed)
+            .max(used);
+        let a = allocator_stats();
+        let ratio = |a: u64, b: u64| if b > 0 { a as f64 / b as f64 } else { 0.0 };
         let _ = write!(
             s,
-            "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\ntotal_system_memory:{}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{policy}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:{}\r\nlazyfree_pending_objects:0\r\n",
+            "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_dataset:{used}\r\nallocator_allocated:{}\r\nallocator_active:{}\r\nallocator_resident:{}\r\ntotal_system_memory:{}\r\ntotal_system_memory_human:{}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{policy}\r\nallocator_frag_ratio:{:.2}\r\nallocator_frag_bytes:{}\r\nallocator_rss_ratio:{:.2}\r\nallocator_rss_bytes:{}\r\nrss_overhead_ratio:{:.2}\r\nrss_overhead_bytes:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:0\r\nmem_allocator:{}\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n",
             human(used),
             human(rss),
-            human(used),
+            human(peak),
+            ratio(used, peak) * 100.0,
+            a.allocated,
+            a.active,
+            a.resident,
             total_system_memory(),
+            human(total_system_memory()),
             human(maxmemory),
-            if used > 0 { rss as f64 / used as f64 } else { 0.0 },
+            ratio(a.active, a.allocated),
+            a.active as i64 - a.allocated as i64,
+            ratio(a.resident, a.active),
+            a.resident as i64 - a.active as i64,
+            ratio(rss, a.resident),
+            rss as i64 - a.resident as i64,
+            ratio(rss, used),
+            rss as i64 - used as i64,
             mem_allocator(),
         );
     }
@@ -196,9 +216,10 @@ pub fn text(
             .each_ref()
             .map(|names| names.iter().collect::<std::collections::HashSet<_>>().len());
         let secs = uptime.max(1);
+        let exceeded = shared.meter.exceeded_ms();
         let _ = write!(
             s,
-            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntotal_cross_shard_hops:{}\r\n",
+            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\ntotal_eviction_exceeded_time:{}\r\ncurrent_eviction_exceeded_time:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntotal_cross_shard_hops:{}\r\n",
             shared.total_connections.load(Ordering::Relaxed),
             stats.commands,
             stats.commands / secs,
@@ -206,6 +227,9 @@ pub fn text(
             stats.net_output_bytes,
             shared.rejected_connections.load(Ordering::Relaxed),
             stats.expired_keys,
+            stats.evicted_keys,
+            exceeded.1,
+            exceeded.0,
             stats.keyspace_hits,
             stats.keyspace_misses,
             distinct[0],
@@ -297,6 +321,26 @@ pub fn used_memory() -> u64 {
         return 0;
     }
     stats::allocated::read().map_or(0, |v| v as u64)
+}
+
+/// jemalloc's allocated, active and resident bytes (INFO's allocator_* fields).
+#[derive(Default)]
+struct AllocatorStats {
+    allocated: u64,
+    active: u64,
+    resident: u64,
+}
+
+fn allocator_stats() -> AllocatorStats {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    if epoch::advance().is_err() {
+        return AllocatorStats::default();
+    }
+    AllocatorStats {
+        allocated: stats::allocated::read().unwrap_or(0) as u64,
+        active: stats::active::read().unwrap_or(0) as u64,
+        resident: stats::resident::read().unwrap_or(0) as u64,
+    }
 }
 
 /// "jemalloc-5.3.0", as Redis reports its allocator.

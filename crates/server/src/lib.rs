@@ -14,6 +14,7 @@ mod core;
 mod functions;
 mod info;
 mod locks;
+mod memory;
 mod multi;
 mod ops;
 mod persist;
@@ -279,6 +280,7 @@ async fn shard_main(
         }
     }
     reactor::spawn_local(core.clone().expire_loop()).detach();
+    reactor::spawn_local(crate::memory::evict_loop(core.clone())).detach();
     if id == 0 {
         reactor::spawn_local(persist::save_point_loop(core.clone())).detach();
         reactor::spawn_local(persist::signal_loop(core.clone())).detach();

@@ -16,6 +16,14 @@ pub struct Batch {
     pub cmds: Vec<BatchCmd>,
 }
 
+impl Batch {
+    /// Heap bytes it holds (handed from core to core with it: `memory::disown`).
+    pub fn heap_bytes(&self) -> i64 {
+        use crate::memory::vec_bytes;
+        vec_bytes(&self.data) + vec_bytes(&self.ranges) + vec_bytes(&self.cmds)
+    }
+}
+
 pub struct BatchCmd {
     pub spec: &'static CommandSpec,
     pub handler: Handler,
@@ -178,6 +186,31 @@ impl<C: Call> AnyCall for C {
     }
 }
 
+impl Op {
+    /// Heap bytes of the batch it carries, if any.
+    pub fn heap_bytes(&self) -> i64 {
+        match self {
+            Op::Batch(b) | Op::LockRun { batch: b, .. } | Op::Exec { batch: b, .. } => {
+                b.heap_bytes()
+            }
+            Op::Call(_) | Op::Release(_) => 0,
+        }
+    }
+}
+
+impl Reply {
+    /// Heap bytes of the batch replies it carries, if any.
+    pub fn heap_bytes(&self) -> i64 {
+        match self {
+            Reply::Batch(o) => {
+                use crate::memory::vec_bytes;
+                vec_bytes(&o.data) + vec_bytes(&o.ends) + vec_bytes(&o.events)
+            }
+            _ => 0,
+        }
+    }
+}
+
 pub enum Op {
     Batch(Batch),
     /// A typed call (`Call`, `core::calls`); answered with `Reply::Any` holding its `Out`.
@@ -207,6 +240,7 @@ pub struct CoreStats {
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
     pub expired_keys: u64,
+    pub evicted_keys: u64,
     pub dirty: u64,
     pub commands: u64,
     pub keys: usize,

@@ -550,11 +550,7 @@ pub async fn load_rdb(core: &Rc<Core>, file: &[u8], aof_base: bool) {
                 {
                     let mut shard = core.shard.borrow_mut();
                     shard.store(db, &k.key, value, k.expire_at);
-                    if let Some(idle) = k.idle {
-                        if let Some(e) = shard.lookup(db, &k.key) {
-                            e.lru = ((now / 1000).saturating_sub(idle)) as u32;
-                        }
-                    }
+                    shard.set_lru_or_lfu(db, &k.key, k.idle, k.freq);
                 }
                 loaded += 1;
                 since_yield += 1;

@@ -773,6 +773,7 @@ async fn config(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
             // +OK must already see zeroed counters.
             let core = c.core.clone();
             core.ask_all(|_| calls::ResetStats, None).await;
+            shared.meter.reset_stats();
             shared.total_connections.store(0, Ordering::Relaxed);
             shared.rejected_connections.store(0, Ordering::Relaxed);
             c.writer().ok();

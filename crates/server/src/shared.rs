@@ -44,6 +44,8 @@ pub struct Shared {
     pub lastsave: AtomicU64,
     /// Snapshot and load state (SAVE, BGSAVE, save points, INFO persistence, LOADING).
     pub persist: crate::persist::State,
+    /// Memory in use by core, and the state of the maxmemory limit (`memory`).
+    pub meter: crate::memory::Meter,
     /// The append-only file's state (INFO, the fsync thread, the manifest).
     pub aof: crate::aof::State,
     /// Every script body EVAL or SCRIPT LOAD has seen, by SHA1 (each core compiles its own
@@ -81,8 +83,12 @@ pub struct Settings {
     /// How values are written (DUMP, snapshots): rdbcompression, list-max-listpack-size,
     /// and idle times under an LRU maxmemory-policy.
     pub save: engine::rdb::SaveOpts,
-    /// maxmemory-policy is an LFU one (OBJECT FREQ answers, OBJECT IDLETIME refuses).
-    pub lfu: bool,
+    /// maxmemory-policy, maxmemory-samples, lfu-log-factor, lfu-decay-time.
+    pub eviction: engine::evict::Settings,
+    /// maxmemory in bytes (0: no limit).
+    pub maxmemory: u64,
+    /// maxmemory-eviction-tenacity (0-100).
+    pub tenacity: u32,
 }
 
 const NO_LIMIT: crate::pubsub::Limits = crate::pubsub::Limits {
@@ -134,6 +140,7 @@ impl Shared {
             shutdown,
             lastsave: AtomicU64::new(now_unix),
             persist: crate::persist::State::new(shards),
+            meter: crate::memory::Meter::new(shards),
             aof: crate::aof::State::new(shards, &config),
             scripts: script::Registry::default(),
             functions: Default::default(),
@@ -161,6 +168,14 @@ impl Shared {
             .store(c.protected_mode(), Ordering::Relaxed);
         self.hz
             .store(c.hz().clamp(1, 500) as u64, Ordering::Relaxed);
+        // jemalloc's background thread returns freed pages to the system while the server
+        // is idle, as redis-server enables it (without it they wait for the next allocations).
+        let bg = c.get("jemalloc-bg-thread").as_deref() != Some("no");
+        if tikv_jemalloc_ctl::background_thread::read().is_ok_and(|on| on != bg) {
+            if let Err(e) = tikv_jemalloc_ctl::background_thread::write(bg) {
+                tracing::warn!("jemalloc-bg-thread {bg}: {e}");
+            }
+        }
         self.busy
             .threshold_ms
             .store(c.busy_reply_threshold(), Ordering::Relaxed);
@@ -190,6 +205,20 @@ impl Shared {
                 )
             })
             .unwrap_or_default();
+        let num = |name: &str, fallback: u64| -> u64 {
+            self.config
+                .read()
+                .ok()
+                .and_then(|c| c.get(name))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(fallback)
+        };
+        let eviction = engine::evict::Settings {
+            policy: engine::evict::Policy::parse(&policy).unwrap_or_default(),
+            samples: num("maxmemory-samples", 5) as usize,
+            lfu_log_factor: num("lfu-log-factor", 10) as u32,
+            lfu_decay_time: num("lfu-decay-time", 1) as u32,
+        };
         Settings {
             limits: self.limits(),
             notify: engine::notify::parse_flags(&notify),
@@ -198,9 +227,12 @@ impl Shared {
             save: engine::rdb::SaveOpts {
                 compress: compression != "no",
                 list_fill: fill.parse().unwrap_or(-2),
-                idle: policy.ends_with("-lru"),
+                idle: eviction.policy.lru(),
+                freq: eviction.policy.lfu().then_some(eviction.lfu_decay_time),
             },
-            lfu: policy.ends_with("-lfu"),
+            eviction,
+            maxmemory: num("maxmemory", 0),
+            tenacity: num("maxmemory-eviction-tenacity", 10) as u32,
         }
     }
 

@@ -391,7 +391,9 @@ pub fn object(ctx: &mut Ctx, args: Args) -> Result<()> {
         return Err(Error::Arity(format!("object|{sub}")));
     }
     let now_s = (ctx.shard.now_ms() / 1000) as u32;
-    let lfu = ctx.shard.lfu_policy;
+    let lfu = ctx.shard.lfu_policy();
+    let now_min = crate::evict::lfu_minutes(ctx.shard.now_ms());
+    let decay = ctx.shard.eviction.lfu_decay_time;
     let Some(e) = peek_read_as(ctx.shard, ctx.db, args.get(2), false) else {
         ctx.out.null();
         return Ok(());
@@ -409,16 +411,17 @@ pub fn object(ctx: &mut Ctx, args: Args) -> Result<()> {
         }
         "idletime" => {
             if lfu {
-                return Err(Error::msg("ERR An LRU maxmemory policy is not selected, no sense to use OBJECT IDLETIME. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
+                return Err(Error::msg("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
             }
-            let idle = now_s.saturating_sub(e.lru);
+            let idle = crate::evict::idle_secs(e.lru, now_s);
             ctx.out.integer(idle as i64);
         }
         _ => {
             if !lfu {
                 return Err(Error::msg("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
             }
-            ctx.out.integer(0);
+            let freq = crate::evict::lfu_counter(e.lru, now_min, decay);
+            ctx.out.integer(i64::from(freq));
         }
     }
     Ok(())
@@ -537,12 +540,8 @@ pub fn restore(ctx: &mut Ctx, args: Args) -> Result<()> {
         });
     }
     ctx.shard.store(ctx.db, key, value, when);
-    if let Some(idle) = idle {
-        let lru = (now / 1000).saturating_sub(idle as u64) as u32;
-        if let Some(e) = ctx.shard.lookup(ctx.db, key) {
-            e.lru = lru;
-        }
-    }
+    ctx.shard
+        .set_lru_or_lfu(ctx.db, key, idle.map(|i| i as u64), freq.map(|f| f as u8));
     ctx.notify(GENERIC, "restore", key);
     ctx.out.ok();
     Ok(())

@@ -66,8 +66,9 @@ pub struct SaveOpts {
     /// `list-max-listpack-size`: how quicklist nodes are cut.
     pub list_fill: i64,
     /// Write each key's idle time (`0xF8`), as Redis does under an LRU maxmemory policy.
-    /// (The LFU frequency, `0xF9`, waits for percore's LFU counter: issue 17.)
     pub idle: bool,
+    /// Under an LFU policy, lfu-decay-time: write each key's decayed counter (`0xF9`).
+    pub freq: Option<u32>,
 }
 
 impl Default for SaveOpts {
@@ -76,6 +77,7 @@ impl Default for SaveOpts {
             compress: true,
             list_fill: -2,
             idle: false,
+            freq: None,
         }
     }
 }
@@ -342,7 +344,13 @@ impl Encoder {
         }
         if self.opts.idle {
             self.out.push(OP_IDLE);
-            self.put_len(now_s.saturating_sub(e.lru) as u64);
+            self.put_len(crate::evict::idle_secs(e.lru, now_s));
+        }
+        if let Some(decay) = self.opts.freq {
+            self.out.push(OP_FREQ);
+            let now_min = (now_s / 60) as u16;
+            self.out
+                .push(crate::evict::lfu_counter(e.lru, now_min, decay));
         }
         self.out.push(Self::type_of(&e.value));
         self.string(key);

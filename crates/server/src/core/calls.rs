@@ -310,6 +310,7 @@ impl Call for Stats {
             keyspace_hits: shard.stats.keyspace_hits,
             keyspace_misses: shard.stats.keyspace_misses,
             expired_keys: shard.stats.expired_keys,
+            evicted_keys: shard.stats.evicted_keys,
             dirty: shard.stats.dirty,
             commands: core.counters.commands.get(),
             keys,
@@ -342,6 +343,7 @@ impl Call for ResetStats {
         shard.stats.keyspace_hits = 0;
         shard.stats.keyspace_misses = 0;
         shard.stats.expired_keys = 0;
+        shard.stats.evicted_keys = 0;
         core.counters.commands.set(0);
         core.counters.net_in.set(0);
         core.counters.net_out.set(0);
@@ -721,7 +723,7 @@ impl Call for SetLimits {
         let mut shard = core.shard.borrow_mut();
         shard.limits = settings.limits;
         shard.save_opts = settings.save;
-        shard.lfu_policy = settings.lfu;
+        shard.eviction = settings.eviction;
         shard.notify_classes = engine::notify::recorded(settings.notify);
         core.settings.set(settings);
     }
