@@ -99,10 +99,14 @@ SETUP = {"geosearch": geo_points, "stream": stream_jobs}
 
 
 def memtier(command, pipeline, duration):
+    return memtier_keys(command, pipeline, duration, 100_000)
+
+
+def memtier_keys(command, pipeline, duration, keys):
     argv = ["taskset", "-c", bench.LOAD_CPUS, "memtier_benchmark", "-s", "127.0.0.1",
             "-p", str(bench.PORT), "--hide-histogram", "-t", "1", "-c", "50",
             "--pipeline", str(pipeline), f"--test-time={duration}",
-            f"--command={command}", "--command-key-pattern=R", "--key-maximum=100000",
+            f"--command={command}", "--command-key-pattern=R", f"--key-maximum={keys}",
             "--random-data"]
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     total = [line for line in out.splitlines() if line.startswith("Totals")]

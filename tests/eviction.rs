@@ -227,3 +227,38 @@ fn object_freq_and_idletime_as_redis() {
         assert_eq!(c.cmd(&["OBJECT", "FREQ", "f"]), ":42\r\n");
     }
 }
+
+/// Scripts out of memory, against redis-server: a script without flags runs, but its first
+/// denyoom call fails; one declaring flags without allow-oom or no-writes is refused whole;
+/// no-writes and allow-oom scripts run.
+#[test]
+fn scripts_out_of_memory_as_redis() {
+    let p = Server::start(2);
+    let r = Server::redis();
+    let script: &[&[&str]] = &[
+        &["SET", "k", "v"],
+        &["CONFIG", "SET", "maxmemory", "1"],
+        &["EVAL", "return redis.call('get','k')", "0"],
+        &["EVAL", "return redis.call('set','k','w')", "0"],
+        &["EVAL", "#!lua\nreturn redis.call('get','k')", "0"],
+        &[
+            "EVAL",
+            "#!lua flags=no-writes\nreturn redis.call('get','k')",
+            "0",
+        ],
+        &[
+            "EVAL",
+            "#!lua flags=allow-oom\nreturn redis.call('set','k','x')",
+            "0",
+        ],
+        &["GET", "k"],
+        &["SET", "k2", "v"],
+        &["CONFIG", "SET", "maxmemory", "0"],
+        &["EVAL", "return redis.call('set','k','y')", "0"],
+    ];
+    let mut pc = p.raw();
+    let mut rc = r.raw();
+    for argv in script {
+        assert_eq!(pc.cmd(argv), rc.cmd(argv), "{argv:?}");
+    }
+}

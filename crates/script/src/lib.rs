@@ -49,6 +49,12 @@ pub trait Host {
     fn deny_writes(&self) -> Option<String> {
         None
     }
+
+    /// The server was out of memory when the script's command began (Redis'
+    /// pre_command_oom_state): denyoom commands are refused until the script has written.
+    fn deny_oom(&self) -> bool {
+        false
+    }
 }
 
 /// Why a host did not run a command.
@@ -141,6 +147,8 @@ struct Run {
     databases: usize,
     resp3: bool,
     read_only: bool,
+    /// The script declared allow-oom: its denyoom calls run even out of memory.
+    allow_oom: bool,
     propagate: bool,
     wrote: bool,
     /// A write command was called (Redis' SCRIPT_WRITE_DIRTY), whatever it changed.
@@ -669,7 +677,12 @@ impl Engine {
                 .error("ERR Can not execute a script with write flag using *_ro command.");
             return done;
         }
-        self.begin_run(host, eval, !flags.compat && flags.no_writes);
+        self.begin_run(
+            host,
+            eval,
+            !flags.compat && flags.no_writes,
+            !flags.compat && flags.allow_oom,
+        );
         let set = |name: &str, items: &[&[u8]]| -> mlua::Result<()> {
             let t = self.lua.create_table_with_capacity(items.len(), 0)?;
             for (i, a) in items.iter().enumerate() {
@@ -688,14 +701,16 @@ impl Engine {
         self.end_call(step, paused, out)
     }
 
-    /// The run state a new run starts with (`no_writes`: its flags allow no writes).
-    fn begin_run(&self, host: &mut dyn Host, eval: &Eval, no_writes: bool) {
+    /// The run state a new run starts with (`no_writes`: its flags allow no writes;
+    /// `allow_oom`: they allow denyoom calls out of memory).
+    fn begin_run(&self, host: &mut dyn Host, eval: &Eval, no_writes: bool, allow_oom: bool) {
         *self.run.borrow_mut() = Some(Run {
             host: erase(host),
             db: eval.db,
             databases: eval.databases,
             resp3: false,
             read_only: eval.read_only || no_writes,
+            allow_oom,
             propagate: true,
             wrote: false,
             writes_called: false,
@@ -747,7 +762,7 @@ impl Engine {
             return done;
         }
         let (callback, label, no_writes) = (f.callback.clone(), f.name.clone(), f.flags.no_writes);
-        self.begin_run(host, eval, no_writes);
+        self.begin_run(host, eval, no_writes, f.flags.allow_oom);
         let array = |items: &[&[u8]]| -> mlua::Result<Table> {
             let t = self.lua.create_table_with_capacity(items.len(), 0)?;
             for (i, a) in items.iter().enumerate() {
@@ -1543,6 +1558,15 @@ fn execute(
         if let Some(e) = host.deny_writes() {
             return Err(format!("-{e}").into());
         }
+    }
+    // Redis' scriptVerifyOOM: out of memory when the script's command began, a denyoom
+    // call is refused until the script has written (then it must be let finish).
+    if !run.allow_oom
+        && spec.flags.has(engine::table::Flags::DENYOOM)
+        && !run.writes_called
+        && host.deny_oom()
+    {
+        return Err("-OOM command not allowed when used memory > 'maxmemory'.".into());
     }
     if write && !run.wrote && !first_write() {
         return Err("Script killed by user with SCRIPT KILL...".into());

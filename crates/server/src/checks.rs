@@ -37,6 +37,9 @@ pub struct State {
     pub writes_by_flags: bool,
     /// Over maxmemory with nothing to evict (`memory::make_room`).
     pub oom: bool,
+    /// A script or function that counts as denyoom by its flags (worked out only when
+    /// `oom`).
+    pub denyoom_by_flags: bool,
 }
 
 /// Whether a failed background save stops writes: stop-writes-on-bgsave-error with save
@@ -110,7 +113,9 @@ pub fn verify(
     let exec = spec.name == "exec";
     // Redis' processCommand: denyoom commands (an EXEC whose queue has one), and anything
     // queued inside MULTI but EXEC, DISCARD, QUIT and RESET, are refused while out of memory.
-    let denyoom = spec.flags.has(Flags::DENYOOM) || (exec && st.queued.has(Flags::DENYOOM));
+    let denyoom = spec.flags.has(Flags::DENYOOM)
+        || st.denyoom_by_flags
+        || (exec && st.queued.has(Flags::DENYOOM));
     let queues = st.in_multi && !matches!(spec.name, "exec" | "discard" | "quit" | "reset");
     if st.oom && (denyoom || queues) {
         return Verdict::Reject(OOM.into());
@@ -280,6 +285,7 @@ mod tests {
             busy: None,
             writes_by_flags: false,
             oom: false,
+            denyoom_by_flags: false,
         }
     }
 

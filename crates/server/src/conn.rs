@@ -611,6 +611,7 @@ impl Conn {
         });
         let state = checks::State {
             oom,
+            denyoom_by_flags: oom && crate::scripting::denyoom_by_flags(&self.core, spec, args),
             authed: self.authed,
             resp3: self.proto == Proto::Resp3,
             subscribed: self.subs.active(),

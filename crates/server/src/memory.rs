@@ -162,6 +162,9 @@ pub fn thread_net() -> i64 {
 pub struct Local {
     others: Cell<i64>,
     checks: Cell<u32>,
+    /// The last check before a command found the server out of memory (what a script's
+    /// denyoom calls look at: Redis' pre_command_oom_state).
+    oom: Cell<bool>,
     /// Bytes this core allocated and handed to another core to free (negative), or took
     /// from another core and will free (positive): with it, a core's net counts what it
     /// holds, not what its thread happened to allocate or free. Requests and replies carry
@@ -263,6 +266,17 @@ fn over_by(core: &Core, max: u64) -> Option<i64> {
 /// the command, so memory is freed where it is allocated), and says whether the server is
 /// out of memory (over, and nothing evictable on any core, or noeviction).
 pub fn make_room(core: &Core, owner: impl FnOnce() -> Option<usize>) -> bool {
+    let oom = check(core, owner);
+    core.mem.oom.set(oom);
+    oom
+}
+
+/// Whether the last command's check found the server out of memory.
+pub fn was_oom(core: &Core) -> bool {
+    core.mem.oom.get()
+}
+
+fn check(core: &Core, owner: impl FnOnce() -> Option<usize>) -> bool {
     let s = core.settings.get();
     let Some(excess) = over_by(core, s.maxmemory) else {
         return false;

@@ -440,39 +440,63 @@ pub fn blocked_by_busy(core: &Core, spec: &CommandSpec, args: Args) -> bool {
     }
 }
 
+/// The flags an EVAL/EVALSHA (and _RO) script or an FCALL function declares, as far as they
+/// decide the command's own flags (Redis' getCommandFlags); None for other commands, an
+/// unknown script or function, or a script without a shebang (compatibility mode: the
+/// command's flags apply).
+fn declared_flags(core: &Core, spec: &CommandSpec, args: Args) -> Option<script::ScriptFlags> {
+    if args.len() < 2 {
+        return None;
+    }
+    let declared = |body: &[u8]| {
+        script::shebang(body)
+            .ok()
+            .map(|(f, _)| f)
+            .filter(|f| !f.compat)
+    };
+    match spec.name {
+        "eval" | "eval_ro" => declared(args.get(1)),
+        "evalsha" | "evalsha_ro" => {
+            let given = args.get(1);
+            if given.len() != 40 {
+                return None;
+            }
+            let mut sha = [0u8; 40];
+            for (d, s) in sha.iter_mut().zip(given) {
+                *d = s.to_ascii_lowercase();
+            }
+            core.shared
+                .scripts
+                .get(&sha)
+                .and_then(|body| declared(&body))
+        }
+        "fcall" | "fcall_ro" => core.shared.functions.function(args.get(1)).map(|f| f.flags),
+        _ => None,
+    }
+}
+
+/// FUNCTION's subcommand `args` names is one of `subs`.
+fn function_sub(spec: &CommandSpec, args: Args, subs: &[&str]) -> bool {
+    spec.name == "function"
+        && args.len() >= 2
+        && subs
+            .iter()
+            .any(|s| args.get(1).eq_ignore_ascii_case(s.as_bytes()))
+}
+
 /// Whether a command writes by what it runs (Redis' getCommandFlags): EVAL and EVALSHA (and
 /// their _RO forms) of a script with a shebang and no `no-writes`, FCALL of a function
 /// without `no-writes`, FUNCTION LOAD, DELETE, FLUSH and RESTORE.
 pub fn writes_by_flags(core: &Core, spec: &CommandSpec, args: Args) -> bool {
-    if args.len() < 2 {
-        return false;
-    }
-    let flags_write = |f: script::ScriptFlags| !f.compat && !f.no_writes;
-    match spec.name {
-        "eval" | "eval_ro" => script::shebang(args.get(1)).is_ok_and(|(f, _)| flags_write(f)),
-        "evalsha" | "evalsha_ro" => {
-            let given = args.get(1);
-            let mut sha = [0u8; 40];
-            given.len() == 40 && {
-                for (d, s) in sha.iter_mut().zip(given) {
-                    *d = s.to_ascii_lowercase();
-                }
-                core.shared
-                    .scripts
-                    .get(&sha)
-                    .is_some_and(|body| script::shebang(&body).is_ok_and(|(f, _)| flags_write(f)))
-            }
-        }
-        "fcall" | "fcall_ro" => core
-            .shared
-            .functions
-            .function(args.get(1))
-            .is_some_and(|f| !f.flags.no_writes),
-        "function" => ["load", "delete", "flush", "restore"]
-            .iter()
-            .any(|s| args.get(1).eq_ignore_ascii_case(s.as_bytes())),
-        _ => false,
-    }
+    declared_flags(core, spec, args).is_some_and(|f| !f.no_writes)
+        || function_sub(spec, args, &["load", "delete", "flush", "restore"])
+}
+
+/// Whether a script or function runs as a denyoom command (Redis' scriptFlagsToCmdFlags):
+/// one that declares flags without allow-oom or no-writes; FUNCTION LOAD and RESTORE.
+pub fn denyoom_by_flags(core: &Core, spec: &CommandSpec, args: Args) -> bool {
+    declared_flags(core, spec, args).is_some_and(|f| !f.allow_oom && !f.no_writes)
+        || function_sub(spec, args, &["load", "restore"])
 }
 
 /// Whether `spec` runs while a script is busy (Redis' allow-busy commands; SHUTDOWN checks
@@ -697,6 +721,10 @@ struct Local<'a> {
 impl script::Host for Local<'_> {
     fn deny_writes(&self) -> Option<String> {
         crate::checks::disk_error(self.core)
+    }
+
+    fn deny_oom(&self) -> bool {
+        crate::memory::was_oom(self.core)
     }
 
     fn call(
@@ -925,6 +953,10 @@ impl Broad<'_> {
 impl script::Host for Broad<'_> {
     fn deny_writes(&self) -> Option<String> {
         crate::checks::disk_error(self.core)
+    }
+
+    fn deny_oom(&self) -> bool {
+        crate::memory::was_oom(self.core)
     }
 
     fn call(

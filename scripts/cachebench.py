@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""A cache under maxmemory (issue 17), percore against redis-server (and valkey-server when
+installed), same run, same limit and policy; server pinned to CPU 0, load on CPU 1.
+
+1. Hit ratio: a cache-aside client (GET; on a miss, SET) over a key space several times
+   larger than fits, keys drawn from a Gaussian (memtier's G pattern: mean in the middle,
+   standard deviation a sixth of the range), 32-byte values, in pipelined batches of 1,000
+   GETs then the SETs of their misses. A warm-up of WARM requests, then MEASURE requests
+   counted. The same seeded key sequence for every server.
+2. Writes under eviction: memtier_benchmark SETs of random keys over 10,000,000 (every write
+   evicts), pipeline 1 and 16, 50 connections: ops/s and server CPU per op, and RSS at the end
+   against maxmemory.
+
+Medians of ROUNDS rounds. Usage: scripts/cachebench.py [--maxmemory 64mb] [--policy allkeys-lru]
+[--keys 3000000] [--rounds 3] [--shards 1]
+"""
+import argparse
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402
+import cmdbench  # noqa: E402  (memtier runner)
+
+VALUE = b"x" * 32
+
+
+def key_sequence(n, keys, seed):
+    rnd = random.Random(seed)
+    mid, sd = keys / 2, keys / 6
+    out = []
+    while len(out) < n:
+        k = int(rnd.gauss(mid, sd))
+        if 0 <= k < keys:
+            out.append(b"key:%d" % k)
+    return out
+
+
+def read_replies(sock, n, buf):
+    """Reads `n` replies to GETs of 32-byte values (or nil) or to SETs; returns how many were
+    hits (bulk strings) and the unread rest of the buffer."""
+    hits = 0
+    pos = 0
+    done = 0
+    while done < n:
+        while True:
+            end = buf.find(b"\r\n", pos)
+            if end >= 0:
+                break
+            buf = buf[pos:] + sock.recv(1 << 20)
+            pos = 0
+        head = buf[pos:end]
+        if head.startswith(b"$") and head != b"$-1":
+            size = int(head[1:])
+            while len(buf) < end + 2 + size + 2:
+                buf += sock.recv(1 << 20)
+            pos = end + 2 + size + 2
+            hits += 1
+        elif head.startswith(b"-"):
+            raise RuntimeError(head.decode())
+        else:
+            pos = end + 2
+        done += 1
+    return hits, buf[pos:]
+
+
+def cache_aside(port, seq, count_from):
+    sock = socket.create_connection(("127.0.0.1", port))
+    buf = b""
+    hits = requests = 0
+    for start in range(0, len(seq), 1000):
+        batch = seq[start:start + 1000]
+        sock.sendall(b"".join(b"*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n" % (len(k), k) for k in batch))
+        # Which were misses: read each reply in order.
+        missed = []
+        for k in batch:
+            h, buf = read_replies(sock, 1, buf)
+            if not h:
+                missed.append(k)
+        if missed:
+            sock.sendall(b"".join(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$32\r\n%s\r\n" % (len(k), k, VALUE)
+                                  for k in missed))
+            _, buf = read_replies(sock, len(missed), buf)
+        if start >= count_from:
+            requests += len(batch)
+            hits += len(batch) - len(missed)
+    sock.close()
+    return hits / max(requests, 1)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--maxmemory", default="64mb")
+    ap.add_argument("--policy", default="allkeys-lru")
+    ap.add_argument("--keys", type=int, default=3_000_000)
+    ap.add_argument("--warm", type=int, default=2_000_000)
+    ap.add_argument("--measure", type=int, default=1_000_000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--shards", default="1")
+    ap.add_argument("--duration", type=int, default=4)
+    a = ap.parse_args()
+    seq = key_sequence(a.warm + a.measure, a.keys, 17)
+    cmds = bench.server_cmds()
+    cmds["percore"][-1] = a.shards
+    limit = ["--maxmemory", a.maxmemory, "--maxmemory-policy", a.policy]
+    rows = {}
+    for rnd in range(a.rounds):
+        for name, argv in cmds.items():
+            srv = bench.Server(name, argv + limit)
+            try:
+                ratio = cache_aside(bench.PORT, seq, a.warm)
+                rows.setdefault((name, "hit ratio"), []).append(ratio)
+                info = bench.command(srv.sock, "INFO", "memory").decode()
+                used = int(info.split("used_memory:")[1].split("\r\n")[0])
+                keys = int(bench.command(srv.sock, "DBSIZE")[1:].strip())
+                rows.setdefault((name, "keys held"), []).append(keys)
+                rows.setdefault((name, "used_memory MB"), []).append(used / 1e6)
+            finally:
+                srv.stop()
+            for pipeline in (1, 16):
+                srv = bench.Server(name, argv + limit)
+                try:
+                    cpu0 = srv.cpu_seconds()
+                    ops, total = cmdbench.memtier_keys("set __key__ __data__", pipeline, a.duration,
+                                                       10_000_000)
+                    cpu = srv.cpu_seconds() - cpu0
+                    rows.setdefault((name, f"SET P{pipeline} ops/s"), []).append(ops)
+                    rows.setdefault((name, f"SET P{pipeline} CPU us/op"), []).append(
+                        cpu * 1e6 / (total or ops * a.duration))
+                    rows.setdefault((name, f"SET P{pipeline} RSS MB"), []).append(
+                        bench.rss_of(srv.proc.pid) / 1e6)
+                finally:
+                    srv.stop()
+            bench.log(f"round {rnd + 1} {name} done")
+    print(f"maxmemory {a.maxmemory}, {a.policy}, {a.keys} keys (Gaussian), percore shards {a.shards}")
+    names = list(cmds)
+    metrics = sorted({m for _, m in rows}, key=lambda m: (m != "hit ratio", m))
+    print("| metric | " + " | ".join(names) + " | percore/redis |")
+    print("|---|" + "---|" * (len(names) + 1))
+    for m in metrics:
+        vals = {n: statistics.median(rows[(n, m)]) for n in names if (n, m) in rows}
+        ratio = vals["percore"] / vals["redis"] if vals.get("redis") else 0
+        fmt = (lambda v: f"{v:.4f}") if m == "hit ratio" else (lambda v: f"{v:,.2f}")
+        print(f"| {m} | " + " | ".join(fmt(vals[n]) for n in names) + f" | {ratio:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
