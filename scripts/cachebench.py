@@ -7,9 +7,11 @@ installed), same run, same limit and policy; server pinned to CPU 0, load on CPU
    standard deviation a sixth of the range), 32-byte values, in pipelined batches of 1,000
    GETs then the SETs of their misses. A warm-up of WARM requests, then MEASURE requests
    counted. The same seeded key sequence for every server.
-2. Writes under eviction: memtier_benchmark SETs of random keys over 10,000,000 (every write
-   evicts), pipeline 1 and 16, 50 connections: ops/s and server CPU per op, and RSS at the end
-   against maxmemory.
+2. Writes under eviction: memtier_benchmark SETs of new keys (pattern P: each connection
+   walks its own part of the keys; memtier's R pattern gives every connection the same
+   sequence, 16,000 distinct keys in all), after a fill to the limit (3 s at pipeline 16, not
+   measured), so every measured write evicts; pipeline 1 and 16, 50 connections: ops/s and
+   server CPU per op, and RSS at the end against maxmemory.
 
 Medians of ROUNDS rounds. Usage: scripts/cachebench.py [--maxmemory 64mb] [--policy allkeys-lru]
 [--keys 3000000] [--rounds 3] [--shards 1]
@@ -124,9 +126,14 @@ def main():
             for pipeline in (1, 16):
                 srv = bench.Server(name, argv + limit)
                 try:
+                    # Fill to the limit first (not measured): then every write evicts.
+                    cmdbench.memtier_keys("set __key__ __data__", 16, 3, 4_999_999, "P")
                     cpu0 = srv.cpu_seconds()
                     ops, total = cmdbench.memtier_keys("set __key__ __data__", pipeline, a.duration,
-                                                       10_000_000)
+                                                       10_000_000, "P", 5_000_000)
+                    evicted = bench.command(srv.sock, "INFO", "stats").decode()
+                    evicted = int(evicted.split("evicted_keys:")[1].split("\r\n")[0])
+                    rows.setdefault((name, f"SET P{pipeline} evicted"), []).append(evicted)
                     cpu = srv.cpu_seconds() - cpu0
                     rows.setdefault((name, f"SET P{pipeline} ops/s"), []).append(ops)
                     rows.setdefault((name, f"SET P{pipeline} CPU us/op"), []).append(

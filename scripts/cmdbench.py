@@ -102,12 +102,14 @@ def memtier(command, pipeline, duration):
     return memtier_keys(command, pipeline, duration, 100_000)
 
 
-def memtier_keys(command, pipeline, duration, keys):
+def memtier_keys(command, pipeline, duration, keys, pattern="R", first=0):
     argv = ["taskset", "-c", bench.LOAD_CPUS, "memtier_benchmark", "-s", "127.0.0.1",
             "-p", str(bench.PORT), "--hide-histogram", "-t", "1", "-c", "50",
             "--pipeline", str(pipeline), f"--test-time={duration}",
-            f"--command={command}", "--command-key-pattern=R", f"--key-maximum={keys}",
+            f"--command={command}", f"--command-key-pattern={pattern}", f"--key-maximum={keys}",
             "--random-data"]
+    if first:
+        argv.append(f"--key-minimum={first}")
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     total = [line for line in out.splitlines() if line.startswith("Totals")]
     ops = float(total[-1].split()[1])

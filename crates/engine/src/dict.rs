@@ -585,6 +585,43 @@ impl<V> Dict<V> {
         self.random_entry(rng).map(|(k, _)| k)
     }
 
+    /// Up to `count` keys near a random place in the table (Redis' dictGetSomeKeys): from a
+    /// random bucket, the chains of consecutive buckets (in both tables while resizing), at
+    /// most `count * 10` buckets. Not uniform, but each sample costs a bucket walk instead of
+    /// a random probe: what eviction samples with.
+    pub fn sample(&self, rng: &mut Rng, count: usize, mut visit: impl FnMut(&[u8], &V)) {
+        // Never more than there are, so a small table is not walked round twice.
+        let count = count.min(self.len);
+        if count == 0 {
+            return;
+        }
+        let tables = self.live_tables();
+        let widest = tables.iter().map(Vec::len).max().unwrap_or(0);
+        if widest == 0 {
+            return;
+        }
+        let moved = self.rehash_idx.unwrap_or(0);
+        let mut i = rng.next_u64() as usize & (widest - 1);
+        let mut found = 0;
+        for _ in 0..count * 10 {
+            for (j, t) in tables.iter().enumerate() {
+                // The old table's buckets below the rehash index are empty (moved).
+                if (j == 0 && tables.len() == 2 && i < moved) || i >= t.len() {
+                    continue;
+                }
+                for p in Self::chain(t[i]) {
+                    // SAFETY: the node lives as long as `&self`.
+                    unsafe { visit(Node::key(p), &(*p.as_ptr()).val) };
+                    found += 1;
+                    if found == count {
+                        return;
+                    }
+                }
+            }
+            i = (i + 1) & (widest - 1);
+        }
+    }
+
     /// A random key and its value, as `random_key` picks it.
     pub fn random_entry(&self, rng: &mut Rng) -> Option<(&[u8], &V)> {
         if self.len == 0 {
@@ -662,6 +699,37 @@ impl Rng {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    /// `sample` gives `count` distinct stored keys (fewer only when the dict has fewer), also
+    /// while a resize is half done, and over many calls reaches nearly every key.
+    #[test]
+    fn sample_walks_from_random_buckets() {
+        let mut d: Dict<u32> = Dict::new();
+        let mut rng = Rng::new(7);
+        for i in 0..1000u32 {
+            d.insert(format!("k{i}").as_bytes(), i);
+            if i == 700 {
+                assert!(d.is_rehashing() || d.buckets() >= 701);
+            }
+        }
+        let mut seen = HashSet::new();
+        for _ in 0..2000 {
+            let mut got = Vec::new();
+            d.sample(&mut rng, 5, |k, v| {
+                assert_eq!(k, format!("k{v}").as_bytes());
+                got.push(k.to_vec());
+            });
+            assert_eq!(got.len(), 5);
+            assert_eq!(got.iter().collect::<HashSet<_>>().len(), 5);
+            seen.extend(got);
+        }
+        assert!(seen.len() > 950, "{}", seen.len());
+        let mut small: Dict<u32> = Dict::new();
+        small.insert(b"only", 1);
+        let mut n = 0;
+        small.sample(&mut rng, 5, |_, _| n += 1);
+        assert_eq!(n, 1);
+    }
 
     #[test]
     fn insert_get_remove_resize() {

@@ -1086,11 +1086,8 @@ impl Shard {
                         continue;
                     }
                     total += d.dict.len();
-                    for _ in 0..samples {
-                        if let Some((k, e)) = d.dict.random_entry(rng) {
-                            evict_pool.offer(score(e), db, k);
-                        }
-                    }
+                    d.dict
+                        .sample(rng, samples, |k, e| evict_pool.offer(score(e), db, k));
                 } else if d.expires > 0 {
                     total += d.expires;
                     d.evict_cursor =
