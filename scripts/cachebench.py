@@ -14,7 +14,7 @@ installed), same run, same limit and policy; server pinned to CPU 0, load on CPU
    server CPU per op, and RSS at the end against maxmemory.
 
 Medians of ROUNDS rounds. Usage: scripts/cachebench.py [--maxmemory 64mb] [--policy allkeys-lru]
-[--keys 3000000] [--rounds 3] [--shards 1]
+[--keys 3000000] [--rounds 3] [--shards 1] [--writes-only]
 """
 import argparse
 import os
@@ -104,6 +104,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--shards", default="1")
     ap.add_argument("--duration", type=int, default=4)
+    ap.add_argument("--writes-only", action="store_true", help="skip the hit-ratio part")
     a = ap.parse_args()
     seq = key_sequence(a.warm + a.measure, a.keys, 17)
     cmds = bench.server_cmds()
@@ -112,8 +113,10 @@ def main():
     rows = {}
     for rnd in range(a.rounds):
         for name, argv in cmds.items():
-            srv = bench.Server(name, argv + limit)
+            srv = bench.Server(name, argv + limit) if not a.writes_only else None
             try:
+                if srv is None:
+                    raise StopIteration
                 ratio = cache_aside(bench.PORT, seq, a.warm)
                 rows.setdefault((name, "hit ratio"), []).append(ratio)
                 info = bench.command(srv.sock, "INFO", "memory").decode()
@@ -121,8 +124,11 @@ def main():
                 keys = int(bench.command(srv.sock, "DBSIZE")[1:].strip())
                 rows.setdefault((name, "keys held"), []).append(keys)
                 rows.setdefault((name, "used_memory MB"), []).append(used / 1e6)
+            except StopIteration:
+                pass
             finally:
-                srv.stop()
+                if srv is not None:
+                    srv.stop()
             for pipeline in (1, 16):
                 srv = bench.Server(name, argv + limit)
                 try:
@@ -146,6 +152,8 @@ def main():
     print(f"maxmemory {a.maxmemory}, {a.policy}, {a.keys} keys (Gaussian), percore shards {a.shards}")
     names = list(cmds)
     metrics = sorted({m for _, m in rows}, key=lambda m: (m != "hit ratio", m))
+    if not metrics:
+        return
     print("| metric | " + " | ".join(names) + " | percore/redis |")
     print("|---|" + "---|" * (len(names) + 1))
     for m in metrics:
