@@ -579,12 +579,6 @@ impl<V> Dict<V> {
         }
     }
 
-    /// A random key, roughly uniform: a random non-empty bucket, then a random node in its
-    /// chain (Redis' dictGetFairRandomKey does the same with extra sampling).
-    pub fn random_key(&self, rng: &mut Rng) -> Option<&[u8]> {
-        self.random_entry(rng).map(|(k, _)| k)
-    }
-
     /// Up to `count` keys near a random place in the table (Redis' dictGetSomeKeys): from a
     /// random bucket, the chains of consecutive buckets (in both tables while resizing), at
     /// most `count * 10` buckets. Not uniform, but each sample costs a bucket walk instead of
@@ -622,8 +616,9 @@ impl<V> Dict<V> {
         }
     }
 
-    /// A random key and its value, as `random_key` picks it.
-    pub fn random_entry(&self, rng: &mut Rng) -> Option<(&[u8], &V)> {
+    /// A random key, roughly uniform: a random non-empty bucket, then a random node in its
+    /// chain (Redis' dictGetFairRandomKey does the same with extra sampling).
+    pub fn random_key(&self, rng: &mut Rng) -> Option<&[u8]> {
         if self.len == 0 {
             return None;
         }
@@ -648,7 +643,7 @@ impl<V> Dict<V> {
                 let chain = Self::chain(head).count();
                 let pick = Self::chain(head).nth(rng.next_u64() as usize % chain)?;
                 // SAFETY: the node lives as long as `&self`.
-                return Some(unsafe { (Node::key(pick), &(*pick.as_ptr()).val) });
+                return Some(unsafe { Node::key(pick) });
             }
         }
     }

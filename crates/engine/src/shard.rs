@@ -262,7 +262,12 @@ impl Shard {
         crate::evict::Touch {
             lfu,
             now_s: self.lru_clock(),
-            now_min: crate::evict::lfu_minutes(self.now_ms),
+            // Only LFU reads the minutes: no division on an LRU lookup.
+            now_min: if lfu {
+                crate::evict::lfu_minutes(self.now_ms)
+            } else {
+                0
+            },
             log_factor: self.eviction.lfu_log_factor,
             decay_time: self.eviction.lfu_decay_time,
             r: if lfu { self.rng.unit() } else { 0.0 },

@@ -229,7 +229,7 @@ impl Core {
             shared,
             clients: RefCell::new(BTreeMap::new()),
             counters: Counters::default(),
-            mem: Default::default(),
+            mem: crate::memory::Local::new(settings.maxmemory),
             req_tx,
             resp_tx,
             waiters: RefCell::new(HashMap::new()),

@@ -153,14 +153,15 @@ pub fn text(
     }
     if want("memory") {
         section("Memory", &mut s);
-        let used = used_memory();
+        // One epoch advance for all the allocator's figures; used_memory is its allocated.
+        let a = allocator_stats();
+        let used = a.allocated;
         let rss = rss_bytes();
         let peak = shared
             .meter
             .peak
             .fetch_max(used, Ordering::Relaxed)
             .max(used);
-        let a = allocator_stats();
         let ratio = |a: u64, b: u64| if b > 0 { a as f64 / b as f64 } else { 0.0 };
         let _ = write!(
             s,

@@ -162,6 +162,9 @@ pub fn thread_net() -> i64 {
 pub struct Local {
     others: Cell<i64>,
     checks: Cell<u32>,
+    /// maxmemory, copied from the settings whenever they change (`set_limit`): the check
+    /// before every command reads this word, not a copy of all the settings.
+    max: Cell<u64>,
     /// The last check before a command found the server out of memory (what a script's
     /// denyoom calls look at: Redis' pre_command_oom_state).
     oom: Cell<bool>,
@@ -265,7 +268,24 @@ fn over_by(core: &Core, max: u64) -> Option<i64> {
 /// names another core: the command's keys live there and that core evicts before it runs
 /// the command, so memory is freed where it is allocated), and says whether the server is
 /// out of memory (over, and nothing evictable on any core, or noeviction).
+impl Local {
+    pub fn new(maxmemory: u64) -> Local {
+        let l = Local::default();
+        l.max.set(maxmemory);
+        l
+    }
+}
+
+/// Records the settings' maxmemory on this core (at start and after CONFIG SET).
+pub fn set_limit(core: &Core, maxmemory: u64) {
+    core.mem.max.set(maxmemory);
+}
+
 pub fn make_room(core: &Core, owner: impl FnOnce() -> Option<usize>) -> bool {
+    if core.mem.max.get() == 0 {
+        core.mem.oom.set(false);
+        return false;
+    }
     let oom = check(core, owner);
     core.mem.oom.set(oom);
     oom

@@ -724,6 +724,7 @@ impl Call for SetLimits {
         shard.limits = settings.limits;
         shard.save_opts = settings.save;
         shard.eviction = settings.eviction;
+        crate::memory::set_limit(core, settings.maxmemory);
         shard.notify_classes = engine::notify::recorded(settings.notify);
         core.settings.set(settings);
     }
