@@ -12,9 +12,14 @@ installed), same run, same limit and policy; server pinned to CPU 0, load on CPU
    sequence, 16,000 distinct keys in all), after a fill to the limit (3 s at pipeline 16, not
    measured), so every measured write evicts; pipeline 1 and 16, 50 connections: ops/s and
    server CPU per op, and RSS at the end against maxmemory.
+3. With --burst: eviction that cannot keep up. After the same fill with 32-byte values,
+   10 connections SET 256 KB values (each write needs about 2,500 small keys evicted) for
+   4 s; used_memory and RSS sampled every 10 ms: their peaks, and SETs/s. Pipeline 1 (the
+   default) or --burst-pipeline N (then the clients' own pipelined values, up to N x 256 KB
+   a connection, are query buffers the server holds and counts).
 
 Medians of ROUNDS rounds. Usage: scripts/cachebench.py [--maxmemory 64mb] [--policy allkeys-lru]
-[--keys 3000000] [--rounds 3] [--shards 1] [--writes-only]
+[--keys 3000000] [--rounds 3] [--shards 1] [--writes-only] [--fill 3] [--burst]
 """
 import argparse
 import os
@@ -23,6 +28,8 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402
@@ -94,6 +101,37 @@ def cache_aside(port, seq, count_from):
     return hits / max(requests, 1)
 
 
+def burst(name, srv, pipeline):
+    """Part 3: peaks of used_memory and RSS while 256 KB values replace small keys."""
+    cmdbench.memtier_keys("set __key__ __data__", 16, 3, 4_999_999, "P")
+    stop = threading.Event()
+    peaks = {"used": 0, "rss": 0}
+
+    def sample():
+        sock = socket.create_connection(("127.0.0.1", bench.PORT))
+        while not stop.is_set():
+            info = bench.command(sock, "INFO", "memory").decode(errors="replace")
+            used = int(info.split("used_memory:")[1].split("\r\n")[0])
+            peaks["used"] = max(peaks["used"], used)
+            peaks["rss"] = max(peaks["rss"], srv.rss())
+            time.sleep(0.01)
+
+    th = threading.Thread(target=sample)
+    th.start()
+    argv = ["taskset", "-c", bench.LOAD_CPUS, "memtier_benchmark", "-s", "127.0.0.1",
+            "-p", str(bench.PORT), "--hide-histogram", "-t", "1", "-c", "10",
+            "--pipeline", str(pipeline), "--test-time=4", "--ratio=1:0", "--key-pattern=P:P",
+            "--key-minimum=5000000", "--key-maximum=9999999", "--data-size=262144"]
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    finally:
+        stop.set()
+        th.join()
+    ops = float([line for line in out.splitlines() if line.startswith("Totals")][-1].split()[1])
+    return {"burst peak used_memory MB": peaks["used"] / 1e6, "burst peak RSS MB": peaks["rss"] / 1e6,
+            "burst end RSS MB": srv.rss() / 1e6, "burst SET/s": ops}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--maxmemory", default="64mb")
@@ -104,7 +142,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--shards", default="1")
     ap.add_argument("--duration", type=int, default=4)
+    ap.add_argument("--fill", type=int, default=3, help="seconds of writes before measuring (enough to reach the limit)")
     ap.add_argument("--writes-only", action="store_true", help="skip the hit-ratio part")
+    ap.add_argument("--burst", action="store_true", help="only part 3: 256 KB values replacing small keys")
+    ap.add_argument("--burst-pipeline", type=int, default=1)
     a = ap.parse_args()
     seq = key_sequence(a.warm + a.measure, a.keys, 17)
     cmds = bench.server_cmds()
@@ -113,6 +154,15 @@ def main():
     rows = {}
     for rnd in range(a.rounds):
         for name, argv in cmds.items():
+            if a.burst:
+                srv = bench.Server(name, argv + limit)
+                try:
+                    for m, v in burst(name, srv, a.burst_pipeline).items():
+                        rows.setdefault((name, m), []).append(v)
+                finally:
+                    srv.stop()
+                bench.log(f"round {rnd + 1} {name} done")
+                continue
             srv = bench.Server(name, argv + limit) if not a.writes_only else None
             try:
                 if srv is None:
@@ -133,7 +183,7 @@ def main():
                 srv = bench.Server(name, argv + limit)
                 try:
                     # Fill to the limit first (not measured): then every write evicts.
-                    cmdbench.memtier_keys("set __key__ __data__", 16, 3, 4_999_999, "P")
+                    cmdbench.memtier_keys("set __key__ __data__", 16, a.fill, 4_999_999, "P")
                     cpu0 = srv.cpu_seconds()
                     ops, total = cmdbench.memtier_keys("set __key__ __data__", pipeline, a.duration,
                                                        10_000_000, "P", 5_000_000)

@@ -20,9 +20,12 @@ pub(crate) const BUF_GROUP: u16 = 0;
 
 /// Received bytes a socket may hold unread before its receive is paused (cancelled), and
 /// the level below which it is re-armed. The server's query-buffer limit is far above this:
-/// it applies to what the connection has read.
-const IN_HIGH: usize = 4 << 20;
-const IN_LOW: usize = 1 << 20;
+/// it applies to what the connection has read. What is held here is server memory (it
+/// counts against maxmemory): at 4 MB, ten clients pipelining 256 KB writes while eviction
+/// made them wait held 40-80 MB of unread input, and a 64 MB cache was emptied for it. The
+/// rest of a client's pipeline waits in the kernel's socket buffer.
+const IN_HIGH: usize = 1 << 20;
+const IN_LOW: usize = 256 << 10;
 /// Read bytes at the front of a socket's input past which it is compacted.
 const IN_COMPACT: usize = 64 << 10;
 /// The span over which connections count as active (`Table::active_conns`).

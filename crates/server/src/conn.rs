@@ -11,7 +11,7 @@ use crate::client::ClientInfo;
 use crate::core::Core;
 use crate::ops::{Batch, BatchOut, Op, Reply};
 use crate::replies::{Deferred, Part, Src};
-use engine::table::{CommandSpec, Handler, Kind, Rt, Split};
+use engine::table::{CommandSpec, Flags, Handler, Kind, Rt, Split};
 use engine::Args;
 use futures_lite::AsyncReadExt;
 use reactor::Stream;
@@ -73,6 +73,8 @@ const SHARE_MIN: usize = 1 << 20;
 const BIG_READ_STEP: usize = 4 << 20;
 /// Commands parsed ahead of running them, for prefetching their keys.
 const LOOKAHEAD: usize = 32;
+/// The longest one write waits for eviction to catch up (`Conn::wait_for_memory`).
+const MEMORY_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Why parsing ahead stopped.
 enum Stop {
@@ -383,10 +385,15 @@ impl Conn {
                     need = 0;
                     if range.is_empty() {
                         start = cmd.end;
-                    } else if cmd.len() >= SHARE_MIN && cmd.end == end {
-                        // A big command that ends the input: the read buffer becomes its
-                        // own (a SET keeps its value there instead of copying it), and the
-                        // connection reads on into a new one.
+                    } else if cmd.len() >= SHARE_MIN
+                        && cmd.end == end
+                        && rbuf.capacity() <= cmd.len() + cmd.len() / 8 + 2 * READ_CHUNK
+                    {
+                        // A big command that ends the input and fills the read buffer: the
+                        // buffer becomes its own (a SET keeps its value there instead of
+                        // copying it), and the connection reads on into a new one. Not when
+                        // the buffer is much larger (it held a pipeline of big commands): a
+                        // value would keep all of it, many times its size.
                         let whole =
                             bytes::Bytes::from(std::mem::replace(&mut rbuf, vec![0u8; READ_CHUNK]));
                         self.dispatch(Args::in_shared(&whole, cmd, &flat[range]))
@@ -605,10 +612,19 @@ impl Conn {
         let misconf = !self.core.shared.persist.last_ok.load(Ordering::Relaxed)
             && self.stop_writes_on_save_error();
         let aof_error = self.core.shared.aof.write_error();
-        let oom = crate::memory::make_room(&self.core, || {
+        let owner = || {
             let first = spec.key_positions(&args).next()?;
             Some(self.core.shared.shard_of(args.get(first)))
-        });
+        };
+        let mut oom = crate::memory::make_room(&self.core, owner);
+        if !oom
+            && crate::memory::behind(&self.core)
+            && spec.flags.has(Flags::DENYOOM)
+            && self.tx.is_none()
+            && !self.multi.active()
+        {
+            oom = self.wait_for_memory(spec, args).await;
+        }
         let state = checks::State {
             oom,
             denyoom_by_flags: oom && crate::scripting::denyoom_by_flags(&self.core, spec, args),
@@ -762,6 +778,30 @@ impl Conn {
         if std::mem::take(&mut self.in_read) {
             self.core.shared.barrier.leave(self.core.id);
         }
+    }
+
+    /// A write while eviction is not keeping up (`memory::behind`): waits, its earlier
+    /// replies sent, while this core (every turn, and the timer's eviction) and the others
+    /// evict, up to `MEMORY_WAIT`; then runs it (or refuses it, if the server is out of
+    /// memory by then). Writers are slowed instead of the server growing past its limit.
+    async fn wait_for_memory(&mut self, spec: &CommandSpec, args: Args<'_>) -> bool {
+        self.flush().await;
+        self.leave_read();
+        let until = std::time::Instant::now() + MEMORY_WAIT;
+        let core = self.core.clone();
+        let owner = || {
+            let first = spec.key_positions(&args).next()?;
+            Some(core.shared.shard_of(args.get(first)))
+        };
+        let oom = loop {
+            reactor::sleep(std::time::Duration::from_millis(1)).await;
+            let oom = crate::memory::make_room(&self.core, owner);
+            if oom || !crate::memory::behind(&self.core) || std::time::Instant::now() >= until {
+                break oom;
+            }
+        };
+        self.enter_read().await;
+        oom
     }
 
     async fn wait_if_paused(&mut self, spec: &CommandSpec) {

@@ -168,6 +168,9 @@ pub struct Local {
     /// The last check before a command found the server out of memory (what a script's
     /// denyoom calls look at: Redis' pre_command_oom_state).
     oom: Cell<bool>,
+    /// The last check left the server more than `slack` over the limit: eviction is not
+    /// keeping up, and writers wait for it (`behind`).
+    behind: Cell<bool>,
     /// Bytes this core allocated and handed to another core to free (negative), or took
     /// from another core and will free (positive): with it, a core's net counts what it
     /// holds, not what its thread happened to allocate or free. Requests and replies carry
@@ -221,6 +224,31 @@ fn jemalloc_global() -> bool {
             drop(b);
             KNOWN.store(if yes { 1 } else { 2 }, Ordering::Relaxed);
             yes
+        }
+    }
+}
+
+/// With a memory limit, jemalloc returns freed pages to the system within about a second
+/// (`dirty_decay_ms` 1000, its default 10,000): a keyspace that grows and is evicted, or
+/// a hash table freed after a resize, would otherwise stay in RSS for ten seconds, up to a
+/// tenth over maxmemory. The background thread does the purging. Without a limit, jemalloc's
+/// default.
+pub fn set_decay(limited: bool) {
+    let ms: isize = if limited { 1000 } else { 10_000 };
+    // SAFETY: these jemalloc names take an ssize_t (a read-write value) and a u32.
+    unsafe {
+        if tikv_jemalloc_ctl::raw::read::<isize>(b"arenas.dirty_decay_ms\0") == Ok(ms) {
+            return;
+        }
+        if let Err(e) = tikv_jemalloc_ctl::raw::write(b"arenas.dirty_decay_ms\0", ms) {
+            tracing::debug!("jemalloc arenas.dirty_decay_ms: {e}");
+            return;
+        }
+        let arenas = tikv_jemalloc_ctl::raw::read::<u32>(b"arenas.narenas\0").unwrap_or(0);
+        for i in 0..arenas {
+            // Arenas not in use yet refuse; they take the default just set when they start.
+            let name = format!("arena.{i}.dirty_decay_ms\0");
+            let _ = tikv_jemalloc_ctl::raw::write(name.as_bytes(), ms);
         }
     }
 }
@@ -284,11 +312,33 @@ pub fn set_limit(core: &Core, maxmemory: u64) {
 pub fn make_room(core: &Core, owner: impl FnOnce() -> Option<usize>) -> bool {
     if core.mem.max.get() == 0 {
         core.mem.oom.set(false);
+        core.mem.behind.set(false);
         return false;
     }
     let oom = check(core, owner);
     core.mem.oom.set(oom);
     oom
+}
+
+/// How far over the limit the server may run while evicting before writers wait: a 32nd of
+/// maxmemory, at least 1 MB. Evicting before each command keeps the excess near one
+/// command's size; past this, writes arrive faster than eviction frees (large values
+/// replacing many small keys, a core whose keys are to go held up by a long command).
+fn slack(max: u64) -> i64 {
+    (max / 32).max(1 << 20).min(i64::MAX as u64) as i64
+}
+
+/// Whether the last check before a command left the server more than `slack` over the
+/// limit. Redis runs on in that case (its eviction continues from a timer while each write
+/// adds more, so the process grows to many times maxmemory); here a write waits
+/// (`Conn::wait_for_memory`) while this core and the others evict.
+pub fn behind(core: &Core) -> bool {
+    core.mem.behind.get()
+}
+
+/// What the server has beyond the limit by this core's estimate (its net read now).
+fn excess_now(core: &Core, max: u64) -> i64 {
+    core_net(core) + core.mem.others.get() - max.min(i64::MAX as u64) as i64
 }
 
 /// Whether the last command's check found the server out of memory.
@@ -299,17 +349,23 @@ pub fn was_oom(core: &Core) -> bool {
 fn check(core: &Core, owner: impl FnOnce() -> Option<usize>) -> bool {
     let s = core.settings.get();
     let Some(excess) = over_by(core, s.maxmemory) else {
+        core.mem.behind.set(false);
         return false;
     };
     let meter = &core.shared.meter;
     if s.eviction.policy == Policy::NoEviction {
+        core.mem.behind.set(false);
         meter.note_over(true);
         return true;
     }
     if owner().is_some_and(|o| o != core.id) {
+        core.mem.behind.set(excess > slack(s.maxmemory));
         return !core.shard.borrow().evictable() && !meter.any_evictable();
     }
     let outcome = evict_here(core, share(core, excess), s.tenacity);
+    core.mem
+        .behind
+        .set(outcome != Outcome::Freed && excess_now(core, s.maxmemory) > slack(s.maxmemory));
     // Redis' exceeded time runs from an eviction that could not get under the limit to the
     // next one that did.
     meter.note_over(outcome != Outcome::Freed);
@@ -373,6 +429,7 @@ pub async fn evict_loop(core: std::rc::Rc<Core>) {
     let meter = &core.shared.meter;
     let mut last_refresh = Instant::now();
     let mut over = false;
+    let mut behind = false;
     loop {
         let s = core.settings.get();
         let pause = match (s.maxmemory, over) {
@@ -380,7 +437,14 @@ pub async fn evict_loop(core: std::rc::Rc<Core>) {
             (_, true) => Duration::from_millis(1),
             _ => Duration::from_millis(10),
         };
-        reactor::sleep(pause).await;
+        if behind {
+            // Far over and out of time: go on at the next turn, after the I/O (Redis'
+            // evictionTimeProc runs on every pass of its event loop).
+            reactor::yield_turn().await;
+        } else {
+            reactor::sleep(pause).await;
+        }
+        behind = false;
         let s = core.settings.get();
         let net = core_net(&core);
         meter.publish(core.id, net);
@@ -404,6 +468,7 @@ pub async fn evict_loop(core: std::rc::Rc<Core>) {
         if net > 0 {
             let outcome = evict_here(&core, share(&core, total - max), s.tenacity);
             meter.note_over(outcome != Outcome::Freed);
+            behind = outcome == Outcome::OutOfTime && meter.total() - max > slack(s.maxmemory);
         }
     }
 }

@@ -176,6 +176,7 @@ impl Shared {
                 tracing::warn!("jemalloc-bg-thread {bg}: {e}");
             }
         }
+        crate::memory::set_decay(c.maxmemory() > 0);
         self.busy
             .threshold_ms
             .store(c.busy_reply_threshold(), Ordering::Relaxed);
