@@ -2497,9 +2497,16 @@ fn differential_journaled_to_the_aof() {
     let _ = std::fs::remove_dir_all(&rdir);
 }
 
+/// The generator's commands for `seed` (`n` of them), and the function library they call:
+/// for workloads run elsewhere (replication).
+pub(crate) fn workload(seed: u64, n: usize) -> (String, Vec<Vec<Vec<u8>>>) {
+    let mut r = Rng::new(seed);
+    (library(), (0..n).map(|_| gen(&mut r).argv).collect())
+}
+
 /// DEBUG DIGEST after every generated name was looked up in every database (lazy expiry
 /// deletes keys stored already expired, on any server's clock).
-fn settled_digest(server: &Server) -> String {
+pub(crate) fn settled_digest(server: &Server) -> String {
     let mut c = server.raw();
     for db in 0..4 {
         c.cmd(&["SELECT", &db.to_string()]);

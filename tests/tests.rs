@@ -16,6 +16,7 @@ mod network;
 mod persistence;
 mod protocol;
 mod pubsub;
+mod replication;
 mod routing;
 mod scripting;
 mod server;

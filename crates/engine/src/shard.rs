@@ -42,6 +42,9 @@ pub struct Shard {
     /// an expire time already past), as redis-server's checkAlreadyExpired and
     /// expireIfNeeded behave while loading; the stream's own DELs do the expiring.
     pub loading: bool,
+    /// The server is a replica: keys do not expire here (the master's DELs delete them), as
+    /// while loading.
+    pub replica: bool,
     pub rng: Rng,
     pub stats: Stats,
     /// maxmemory-policy and its parameters, from the config: what an access does to an
@@ -133,6 +136,7 @@ impl Shard {
             dbs: (0..databases.max(1)).map(|_| Db::default()).collect(),
             now_ms: unix_ms(),
             loading: false,
+            replica: false,
             rng: Rng::new(0x9E37_79B9_7F4A_7C15 ^ ((id as u64 + 1) << 17) ^ unix_ms()),
             stats: Stats::default(),
             eviction: Default::default(),
@@ -238,7 +242,7 @@ impl Shard {
     /// The clock expiry is checked against: none while loading (see `loading`).
     #[inline]
     fn expiry_now(&self) -> u64 {
-        if self.loading {
+        if self.loading || self.replica {
             0
         } else {
             self.now_ms
@@ -248,7 +252,7 @@ impl Shard {
     /// Whether an absolute expire time set now has passed already (the key is deleted
     /// instead): never while loading.
     pub fn already_expired(&self, at_ms: i64) -> bool {
-        !self.loading && at_ms <= self.now_ms as i64
+        !self.loading && !self.replica && at_ms <= self.now_ms as i64
     }
 
     fn lru_clock(&self) -> u32 {
@@ -1119,7 +1123,7 @@ impl Shard {
     /// Returns true when it stopped for time with work probably left (call again soon).
     pub fn active_expire(&mut self, budget: Duration) -> bool {
         const SAMPLE: usize = 20;
-        if self.loading {
+        if self.loading || self.replica {
             return false;
         }
         let start = Instant::now();

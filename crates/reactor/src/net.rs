@@ -500,28 +500,7 @@ impl Stream {
     }
 
     fn queue(&self, buf: &mut Vec<u8>, needs_sync: bool) -> io::Result<()> {
-        with(|inner| {
-            let mut t = inner.net.borrow_mut();
-            let t = &mut *t;
-            let Some(s) = t.get(self.slot, self.gen) else {
-                return Err(io::ErrorKind::NotConnected.into());
-            };
-            if let Some(e) = s.err {
-                return Err(io::Error::from_raw_os_error(e));
-            }
-            if s.out.is_empty() {
-                std::mem::swap(&mut s.out, buf);
-            } else {
-                s.out.extend_from_slice(buf);
-            }
-            buf.clear();
-            s.needs_sync |= needs_sync;
-            if !s.dirty {
-                s.dirty = true;
-                t.dirty.push(self.slot);
-            }
-            Ok(())
-        })
+        queue(self.slot, self.gen, buf, needs_sync)
     }
 
     /// Drops the output not yet handed to the kernel: a client closed for its limits gets
@@ -628,6 +607,38 @@ impl StreamRef {
                 .unwrap_or(0)
         })
     }
+
+    /// Appends `buf` to the stream's output from outside its owner (a timer writing to the
+    /// connection): sent at the end of the turn. Fails once the connection is gone.
+    pub fn write(&self, buf: &[u8]) -> io::Result<()> {
+        queue(self.slot, self.gen, &mut buf.to_vec(), true)
+    }
+}
+
+/// Appends to socket (slot, gen)'s output; see `Stream::write_from`.
+fn queue(slot: u32, gen: u32, buf: &mut Vec<u8>, needs_sync: bool) -> io::Result<()> {
+    with(|inner| {
+        let mut t = inner.net.borrow_mut();
+        let t = &mut *t;
+        let Some(s) = t.get(slot, gen) else {
+            return Err(io::ErrorKind::NotConnected.into());
+        };
+        if let Some(e) = s.err {
+            return Err(io::Error::from_raw_os_error(e));
+        }
+        if s.out.is_empty() {
+            std::mem::swap(&mut s.out, buf);
+        } else {
+            s.out.extend_from_slice(buf);
+        }
+        buf.clear();
+        s.needs_sync |= needs_sync;
+        if !s.dirty {
+            s.dirty = true;
+            t.dirty.push(slot);
+        }
+        Ok(())
+    })
 }
 
 /// A listening socket served by this thread's reactor (multishot accept).

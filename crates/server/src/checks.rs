@@ -12,6 +12,8 @@ use resp::Limits;
 /// What the checks need to know of a connection.
 pub struct State {
     pub authed: bool,
+    /// A read-only replica, and the client is not its master: writes are refused.
+    pub readonly: bool,
     pub resp3: bool,
     pub subscribed: bool,
     pub in_multi: bool,
@@ -72,7 +74,8 @@ pub fn disk_error(core: &crate::core::Core) -> Option<String> {
         .map(|e| format!("MISCONF Errors writing to the AOF file: {e}"))
 }
 
-pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+pub const READONLY: &str = "READONLY You can't write against a read only replica.";
+const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
@@ -130,6 +133,9 @@ pub fn verify(
         .filter(|_| write || spec.name == "ping")
     {
         return Verdict::Reject(format!("MISCONF Errors writing to the AOF file: {e}"));
+    }
+    if st.readonly && write {
+        return Verdict::Reject(READONLY.into());
     }
     if !st.resp3 && st.subscribed && !allowed_subscribed(spec.name) {
         return Verdict::Reject(format!(
@@ -274,6 +280,7 @@ mod tests {
     fn state() -> State {
         State {
             authed: true,
+            readonly: false,
             resp3: false,
             subscribed: false,
             in_multi: false,

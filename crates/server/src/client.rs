@@ -29,6 +29,8 @@ pub struct ClientInfo {
     pub stream: Cell<Option<reactor::StreamRef>>,
     pub no_evict: Cell<bool>,
     pub killed: Cell<bool>,
+    /// The master's link on a replica (CLIENT LIST flag M, type master).
+    pub master: Cell<bool>,
     pub authenticated: Cell<bool>,
     /// While blocked (BLPOP & co): the token its reply comes through and the claim that
     /// decides who ends the block (CLIENT UNBLOCK takes it).
@@ -65,6 +67,7 @@ impl ClientInfo {
             stream: Cell::new(None),
             no_evict: Cell::new(false),
             killed: Cell::new(false),
+            master: Cell::new(false),
             authenticated: Cell::new(false),
             blocked: RefCell::new(None),
             subs: Cell::new((0, 0, 0)),
@@ -77,6 +80,9 @@ impl ClientInfo {
         let age = now.saturating_sub(self.created_ms) / 1000;
         let idle = now.saturating_sub(self.last_interaction.get()) / 1000;
         let mut flags = String::new();
+        if self.master.get() {
+            flags.push('M');
+        }
         if self.unix {
             flags.push('U');
         }
@@ -151,7 +157,19 @@ impl ClientInfo {
             && f.addr.as_ref().is_none_or(|a| *a == self.addr)
             && f.laddr.as_ref().is_none_or(|a| *a == self.laddr)
             && f.user.as_ref().is_none_or(|u| u == "default")
-            && f.kind.as_ref().is_none_or(|k| k == "normal")
+            && f.kind.as_ref().is_none_or(|k| *k == self.kind())
+    }
+
+    /// Redis' client type: master (a replica's link), pubsub (subscribed), or normal.
+    pub fn kind(&self) -> &'static str {
+        let (sub, psub, ssub) = self.subs.get();
+        if self.master.get() {
+            "master"
+        } else if sub + psub + ssub > 0 {
+            "pubsub"
+        } else {
+            "normal"
+        }
     }
 
     /// Ends the connection from outside its task: shutting the socket down makes the

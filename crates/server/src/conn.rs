@@ -63,6 +63,9 @@ pub struct Conn {
     soft_since: Option<u64>,
     /// Keyspace events of the command running, to publish before its reply.
     pub events: Vec<engine::notify::Event>,
+    /// The master's link on a replica (`repl`): its replies are dropped, what it runs moves
+    /// the replication offset, and it may write to a read-only replica.
+    pub master: bool,
 }
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -113,6 +116,7 @@ impl Conn {
             authed,
             reply_mode: ReplyMode::On,
             close: false,
+            master: false,
             out: Vec::with_capacity(READ_CHUNK),
             now_ms: engine::shard::unix_ms(),
             local_output: false,
@@ -245,7 +249,16 @@ impl Conn {
     }
 
     pub async fn run(&mut self, stream: &mut Stream) {
-        let mut rbuf = vec![0u8; READ_CHUNK];
+        self.run_seeded(stream, Vec::new()).await
+    }
+
+    /// `run`, with `initial` bytes already read from the socket (the start of a master's
+    /// stream that came with the end of its RDB) taken first.
+    pub async fn run_seeded(&mut self, stream: &mut Stream, initial: Vec<u8>) {
+        let mut rbuf = vec![0u8; READ_CHUNK.max(initial.len() + READ_CHUNK)];
+        let mut seeded = initial.len();
+        rbuf[..seeded].copy_from_slice(&initial);
+        drop(initial);
         let (mut start, mut end) = (0usize, 0usize);
         let mut need = 0usize;
         let mut args: Vec<Arg> = Vec::new();
@@ -280,34 +293,45 @@ impl Conn {
                     rbuf.resize(want, 0);
                 }
             }
-            let read = match self.subs.mailbox.clone() {
-                // A subscriber: wait for input and for messages at once.
-                Some(mb) => loop {
-                    if mb.pending() > 0 {
-                        mb.drain_into(&mut self.out);
-                        if !self.write_out(stream).await {
+            let read = if seeded > 0 {
+                Ok(std::mem::take(&mut seeded))
+            } else {
+                match self.subs.mailbox.clone() {
+                    // A subscriber: wait for input and for messages at once.
+                    Some(mb) => loop {
+                        if mb.pending() > 0 {
+                            mb.drain_into(&mut self.out);
+                            if !self.write_out(stream).await {
+                                break Err(());
+                            }
+                        }
+                        if self.info.killed.get() {
                             break Err(());
                         }
-                    }
-                    if self.info.killed.get() {
-                        break Err(());
-                    }
-                    let input = async { Some(stream.read(&mut rbuf[end..]).await) };
-                    let message = async {
-                        mb.ready().await;
-                        None
-                    };
-                    match futures_lite::future::or(input, message).await {
-                        Some(r) => break r.map_err(|_| ()),
-                        None => continue,
-                    }
-                },
-                None => stream.read(&mut rbuf[end..]).await.map_err(|_| ()),
+                        let input = async { Some(stream.read(&mut rbuf[end..]).await) };
+                        let message = async {
+                            mb.ready().await;
+                            None
+                        };
+                        match futures_lite::future::or(input, message).await {
+                            Some(r) => break r.map_err(|_| ()),
+                            None => continue,
+                        }
+                    },
+                    None => stream.read(&mut rbuf[end..]).await.map_err(|_| ()),
+                }
             };
             let n = match read {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
+            if self.master {
+                self.core
+                    .shared
+                    .repl
+                    .last_io_ms
+                    .store(engine::shard::unix_ms(), Ordering::Relaxed);
+            }
             if let Some(mb) = &self.subs.mailbox {
                 // Messages that arrived with this input were published before it was read:
                 // they go out before its replies.
@@ -383,6 +407,7 @@ impl Conn {
                         break;
                     }
                     need = 0;
+                    let applied = cmd.len();
                     if range.is_empty() {
                         start = cmd.end;
                     } else if cmd.len() >= SHARE_MIN
@@ -403,6 +428,9 @@ impl Conn {
                         let buf = &rbuf[cmd.clone()];
                         self.dispatch(Args::new(buf, &flat[range])).await;
                         start = cmd.end;
+                    }
+                    if self.master {
+                        self.applied(applied);
                     }
                     if self.blocked.is_some()
                         && !crate::blocking::wait(self, stream, &mut rbuf, &mut end, qlimit).await
@@ -431,6 +459,9 @@ impl Conn {
                             self.dispatch(Args::new(&scratch, &args)).await;
                         }
                         start += consumed;
+                        if self.master {
+                            self.applied(consumed);
+                        }
                         if self.blocked.is_some()
                             && !crate::blocking::wait(self, stream, &mut rbuf, &mut end, qlimit)
                                 .await
@@ -531,6 +562,11 @@ impl Conn {
         if self.out.is_empty() {
             return true;
         }
+        if self.master {
+            // The master reads no replies (REPLCONF GETACK's is written to the socket).
+            self.out.clear();
+            return true;
+        }
         let core = &self.core;
         core.counters
             .net_out
@@ -616,7 +652,7 @@ impl Conn {
             let first = spec.key_positions(&args).next()?;
             Some(self.core.shared.shard_of(args.get(first)))
         };
-        let mut oom = crate::memory::make_room(&self.core, owner);
+        let mut oom = !self.master && crate::memory::make_room(&self.core, owner);
         if !oom
             && crate::memory::behind(&self.core)
             && spec.flags.has(Flags::DENYOOM)
@@ -629,11 +665,14 @@ impl Conn {
             oom,
             denyoom_by_flags: oom && crate::scripting::denyoom_by_flags(&self.core, spec, args),
             authed: self.authed,
+            readonly: !self.master && self.core.shared.repl.refuses_writes(),
             resp3: self.proto == Proto::Resp3,
             subscribed: self.subs.active(),
             in_multi: self.multi.active(),
             loading: self.core.shared.persist.loading.load(Ordering::Relaxed),
-            writes_by_flags: (misconf || aof_error.is_some())
+            writes_by_flags: (misconf
+                || aof_error.is_some()
+                || (!self.master && self.core.shared.repl.refuses_writes()))
                 && crate::scripting::writes_by_flags(&self.core, spec, args),
             misconf,
             aof_error,
@@ -802,6 +841,15 @@ impl Conn {
         };
         self.enter_read().await;
         oom
+    }
+
+    /// The master's stream moved on by `n` bytes of a command run.
+    fn applied(&self, n: usize) {
+        self.core
+            .shared
+            .repl
+            .offset
+            .fetch_add(n as i64, Ordering::SeqCst);
     }
 
     async fn wait_if_paused(&mut self, spec: &CommandSpec) {

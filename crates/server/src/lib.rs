@@ -19,6 +19,7 @@ mod multi;
 mod ops;
 mod persist;
 mod pubsub;
+mod repl;
 mod replies;
 mod runtime;
 mod scripting;
@@ -284,6 +285,26 @@ async fn shard_main(
     if id == 0 {
         reactor::spawn_local(persist::save_point_loop(core.clone())).detach();
         reactor::spawn_local(persist::signal_loop(core.clone())).detach();
+        let master = shared
+            .config
+            .read()
+            .ok()
+            .and_then(|c| c.get("replicaof"))
+            .and_then(|v| {
+                let (host, port) = v.split_once(' ')?;
+                Some((host.to_string(), port.parse::<u16>().ok()?))
+            });
+        if let Some(master) = master {
+            let core = core.clone();
+            reactor::spawn_local(async move {
+                // After the data files are loaded, as Redis connects from its cron.
+                while core.shared.persist.loading.load(Ordering::Acquire) {
+                    reactor::sleep(std::time::Duration::from_millis(10)).await;
+                }
+                repl::replicaof(&core, Some(master));
+            })
+            .detach();
+        }
     }
     aof::install(&core);
     let own = shared.aof.start.lock().ok().and_then(|mut s| {
@@ -299,7 +320,7 @@ async fn shard_main(
             .lock()
             .map(|l| l.clone())
             .unwrap_or_default();
-        reactor::spawn_local(persist::load_shard(core.clone(), files)).detach();
+        reactor::spawn_local(persist::load_shard(core.clone(), files, false)).detach();
     }
 
     let (addrs, port, unixsocket, perm, backlog) = {

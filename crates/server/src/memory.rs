@@ -310,7 +310,7 @@ pub fn set_limit(core: &Core, maxmemory: u64) {
 }
 
 pub fn make_room(core: &Core, owner: impl FnOnce() -> Option<usize>) -> bool {
-    if core.mem.max.get() == 0 {
+    if core.mem.max.get() == 0 || core.shared.repl.ignores_maxmemory() {
         core.mem.oom.set(false);
         core.mem.behind.set(false);
         return false;
@@ -375,7 +375,7 @@ fn check(core: &Core, owner: impl FnOnce() -> Option<usize>) -> bool {
 /// Before this core runs commands another core sent it: evicts while over the limit.
 pub fn make_room_for_batch(core: &Core) {
     let s = core.settings.get();
-    if s.eviction.policy == Policy::NoEviction {
+    if s.eviction.policy == Policy::NoEviction || core.shared.repl.ignores_maxmemory() {
         return;
     }
     if let Some(excess) = over_by(core, s.maxmemory) {
@@ -452,7 +452,7 @@ pub async fn evict_loop(core: std::rc::Rc<Core>) {
             last_refresh = Instant::now();
             meter.refresh_correction();
         }
-        if s.maxmemory == 0 {
+        if s.maxmemory == 0 || core.shared.repl.ignores_maxmemory() {
             over = false;
             meter.note_over(false);
             continue;

@@ -366,7 +366,38 @@ pub async fn reload(core: &Rc<Core>, in_read: bool) -> Result<(), String> {
     let (path, _) = paths(core);
     let bytes =
         std::fs::read(&path).map_err(|e| format!("ERR Error trying to load the RDB dump: {e}"))?;
-    let file = Arc::new(bytes);
+    replace_dataset(core, Arc::new(bytes), in_read, false).await;
+    Ok(())
+}
+
+/// A replica's full sync: the master's RDB replaces the dataset (keys already expired kept:
+/// the master's DELs will come). The image is checked first (header, checksum): a bad one
+/// is refused and the dataset left as it was.
+pub async fn load_from_master(core: &Rc<Core>, bytes: Vec<u8>) -> Result<(), String> {
+    check_image(&bytes, true)?;
+    replace_dataset(core, Arc::new(bytes), false, true).await;
+    Ok(())
+}
+
+/// An RDB image's header and (when `checksum`) its CRC64.
+fn check_image(bytes: &[u8], checksum: bool) -> Result<(), String> {
+    let mut d = rdb::Decoder::new(bytes);
+    let version = d.header().map_err(|e| e.to_string())?;
+    if checksum && version >= 5 && bytes.len() >= 8 {
+        let n = bytes.len() - 8;
+        let stored = u64::from_le_bytes(bytes[n..].try_into().unwrap_or([0; 8]));
+        if stored != 0 && rdb::crc64(0, &bytes[..n]) != stored {
+            return Err(format!(
+                "Wrong RDB checksum expected: ({stored:x}) got: ({:x})",
+                rdb::crc64(0, &bytes[..n])
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Empties every shard and loads `file` into them (each its own keys), waiting for the end.
+async fn replace_dataset(core: &Rc<Core>, file: Arc<Vec<u8>>, in_read: bool, keep_expired: bool) {
     let state = &core.shared.persist;
     state.loading_left.store(core.shards(), Ordering::Release);
     state.loading.store(true, Ordering::Release);
@@ -384,7 +415,7 @@ pub async fn reload(core: &Rc<Core>, in_read: bool) -> Result<(), String> {
         },
     )
     .await;
-    core.ask_all(|_| calls::Load(vec![file.clone()]), None)
+    core.ask_all(|_| calls::Load(vec![file.clone()], keep_expired), None)
         .await;
     while state.loading.load(Ordering::Acquire) {
         reactor::sleep(Duration::from_millis(1)).await;
@@ -395,7 +426,6 @@ pub async fn reload(core: &Rc<Core>, in_read: bool) -> Result<(), String> {
         dirty += s.dirty;
     }
     state.dirty_at_save.store(dirty, Ordering::Relaxed);
-    Ok(())
 }
 
 /// The `save` directive's points: (seconds, changes) pairs.
@@ -449,31 +479,24 @@ pub fn read_at_start(config: &config::Config) -> Result<Option<Vec<u8>>, String>
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("Fatal error loading the DB: {e}. Exiting.")),
     };
-    let mut d = rdb::Decoder::new(&bytes);
-    let version = d
-        .header()
-        .map_err(|e| format!("Fatal error loading the DB: {e}. Exiting."))?;
     let check = config.get("rdbchecksum").as_deref() != Some("no");
-    if check && version >= 5 && bytes.len() >= 8 {
-        let n = bytes.len() - 8;
-        let stored = u64::from_le_bytes(bytes[n..].try_into().unwrap_or([0; 8]));
-        if stored != 0 && rdb::crc64(0, &bytes[..n]) != stored {
-            return Err(format!(
-                "Wrong RDB checksum expected: ({stored:x}) got: ({:x}). Aborting now.",
-                rdb::crc64(0, &bytes[..n])
-            ));
+    check_image(&bytes, check).map_err(|e| {
+        if e.starts_with("Wrong RDB checksum") {
+            format!("{e}. Aborting now.")
+        } else {
+            format!("Fatal error loading the DB: {e}. Exiting.")
         }
-    }
+    })?;
     tracing::info!(path = %path.display(), bytes = bytes.len(), "Loading RDB");
     Ok(Some(bytes))
 }
 
 /// One shard's part of the load at start (or of DEBUG RELOAD): every key whose slot it
 /// owns in each image, then the end of loading (`loaded`).
-pub async fn load_shard(core: Rc<Core>, files: Vec<Arc<Vec<u8>>>) {
+pub async fn load_shard(core: Rc<Core>, files: Vec<Arc<Vec<u8>>>, keep_expired: bool) {
     let dirty_before = core.shard.borrow().stats.dirty;
     for file in files {
-        load_rdb(&core, &file, false).await;
+        load_rdb(&core, &file, keep_expired).await;
     }
     // Loading is not a change to save again.
     core.shard.borrow_mut().stats.dirty = dirty_before;

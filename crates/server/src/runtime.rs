@@ -125,6 +125,43 @@ async fn run_inner(
             let t = shared.lastsave.load(Ordering::Relaxed);
             c.writer().integer(t as i64);
         }
+        Rt::ReplicaOf => {
+            let (host, port) = (text(args.get(1)), text(args.get(2)));
+            let master = if host.eq_ignore_ascii_case("no") && port.eq_ignore_ascii_case("one") {
+                None
+            } else {
+                let port = args
+                    .int(2)
+                    .ok()
+                    .filter(|p| (0..=65535).contains(p))
+                    .ok_or_else(|| Error::msg("ERR Invalid master port"))?;
+                Some((host, port as u16))
+            };
+            let reply = crate::repl::replicaof(&core, master);
+            c.out.extend_from_slice(reply.as_bytes());
+        }
+        Rt::Role => crate::repl::role(&shared, &mut c.writer()),
+        Rt::Replconf => {
+            if args.len().is_multiple_of(2) {
+                return Err(Error::Syntax);
+            }
+            if args.is(1, "getack") {
+                // From the master: the offset applied, written past the dropped replies.
+                if c.master {
+                    if let Some(s) = c.info.stream.get() {
+                        let _ = s.write(&crate::repl::ack(&shared.repl));
+                    }
+                }
+                return Ok(());
+            }
+            if args.is(1, "ack") || args.is(1, "fack") {
+                // A replica's acknowledgement: no reply (there are no replicas yet).
+                return Ok(());
+            }
+            return Err(Error::msg(
+                "ERR REPLCONF from a replica: percore does not serve replicas yet",
+            ));
+        }
         Rt::Save => {
             loop {
                 match crate::persist::save(&core, in_read).await {
@@ -527,6 +564,7 @@ fn hello(c: &mut Conn, args: Args) -> engine::Result<()> {
         mb.proto.set(proto);
     }
     let id = c.info.id as i64;
+    let replica = c.core.shared.repl.is_replica();
     let mut w = c.writer();
     w.map(7);
     w.bulk(b"server");
@@ -540,7 +578,7 @@ fn hello(c: &mut Conn, args: Args) -> engine::Result<()> {
     w.bulk(b"mode");
     w.bulk(b"standalone");
     w.bulk(b"role");
-    w.bulk(b"master");
+    w.bulk(if replica { b"replica" } else { b"master" });
     w.bulk(b"modules");
     w.array(0);
     Ok(())
@@ -881,7 +919,7 @@ async fn client(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
                             text(args.get(i + 1))
                         )));
                     }
-                    kind = Some(k);
+                    kind = Some(if k == "slave" { "replica".into() } else { k });
                     i += 2;
                 } else if args.is(i, "id") && i + 1 < n {
                     let mut v = Vec::new();
@@ -960,7 +998,7 @@ async fn client(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
                         ) {
                             return Err(Error::msg(format!("ERR Unknown client type '{v}'")));
                         }
-                        f.kind = Some(k);
+                        f.kind = Some(if k == "slave" { "replica".into() } else { k });
                     }
                     "skipme" => match v.to_ascii_lowercase().as_str() {
                         "yes" => f.skip = Some(c.info.id),

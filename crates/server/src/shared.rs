@@ -13,6 +13,8 @@ pub struct Shared {
     pub started: Instant,
     pub started_unix: SystemTime,
     pub run_id: String,
+    /// Replication: role, link, replid and offset (`repl`).
+    pub repl: crate::repl::Repl,
     pub next_client_id: AtomicU64,
     pub connected_clients: AtomicUsize,
     /// Channel and pattern subscriptions per core: PUBLISH (and keyspace events) skip cores
@@ -118,6 +120,7 @@ impl Shared {
             started: Instant::now(),
             started_unix: SystemTime::now(),
             run_id,
+            repl: crate::repl::Repl::new(),
             next_client_id: AtomicU64::new(1),
             connected_clients: AtomicUsize::new(0),
             blocked_clients: AtomicUsize::new(0),
@@ -177,6 +180,14 @@ impl Shared {
             }
         }
         crate::memory::set_decay(c.maxmemory() > 0);
+        self.repl.read_only.store(
+            c.get("replica-read-only").as_deref() != Some("no"),
+            Ordering::Relaxed,
+        );
+        self.repl.ignore_maxmemory.store(
+            c.get("replica-ignore-maxmemory").as_deref() != Some("no"),
+            Ordering::Relaxed,
+        );
         self.busy
             .threshold_ms
             .store(c.busy_reply_threshold(), Ordering::Relaxed);
@@ -292,7 +303,7 @@ impl Shared {
 }
 
 /// 40 hex characters, as Redis' run_id: random per process start.
-fn run_id() -> String {
+pub(crate) fn run_id() -> String {
     let mut seed = engine::shard::unix_ms() ^ ((std::process::id() as u64) << 32);
     let mut rng = engine::dict::Rng::new(seed);
     let mut s = String::with_capacity(40);

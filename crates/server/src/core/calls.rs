@@ -748,7 +748,7 @@ impl Call for ClientList {
             if self.ids.as_ref().is_some_and(|ids| !ids.contains(&c.id)) {
                 continue;
             }
-            if self.kind.as_ref().is_some_and(|k| k != "normal") {
+            if self.kind.as_ref().is_some_and(|k| k.as_str() != c.kind()) {
                 continue;
             }
             text.push_str(&c.describe());
@@ -831,8 +831,9 @@ impl Call for SnapshotStart {
     }
 }
 
-/// Loads this shard's keys from RDB images (DEBUG RELOAD), in the background.
-pub struct Load(pub Vec<Arc<Vec<u8>>>);
+/// Loads this shard's keys from RDB images (DEBUG RELOAD; a replica's full sync, which
+/// keeps keys already expired: `.1`), in the background.
+pub struct Load(pub Vec<Arc<Vec<u8>>>, pub bool);
 
 impl Call for Load {
     type Out = ();
@@ -841,8 +842,21 @@ impl Call for Load {
     }
     fn run(self, core: &Core) {
         if let Some(me) = core.rc() {
-            reactor::spawn_local(crate::persist::load_shard(me, self.0)).detach();
+            reactor::spawn_local(crate::persist::load_shard(me, self.0, self.1)).detach();
         }
+    }
+}
+
+/// A replica's shards expire nothing (the master's DELs do), a master's do.
+pub struct ReplicaMode(pub bool);
+
+impl Call for ReplicaMode {
+    type Out = ();
+    fn touches(&self) -> Touches<'_> {
+        Touches::Nothing
+    }
+    fn run(self, core: &Core) {
+        core.shard.borrow_mut().replica = self.0;
     }
 }
 

@@ -1,0 +1,221 @@
+//! Replication with the real peer: percore as the replica of a redis-server 7.0 master (full
+//! sync, diskless and from disk; the command stream; partial resync after a cut link), the
+//! replica's role, read-only refusals, INFO and ROLE, and REPLICAOF NO ONE.
+
+use crate::differential::{settled_digest, workload};
+use crate::harness::{info_field, Raw, Server};
+use std::time::{Duration, Instant};
+
+const READONLY: &str = "-READONLY You can't write against a read only replica.\r\n";
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn redis_master(extra: &[&str]) -> Server {
+    let mut args = vec!["--repl-diskless-sync-delay", "0"];
+    args.extend_from_slice(extra);
+    Server::redis_with(&args)
+}
+
+/// The replica's link is up and it applied everything the master sent.
+fn wait_synced(master: &Server, replica: &Server) {
+    let (mut m, mut r) = (master.raw(), replica.raw());
+    wait_for("the replica to catch up", || {
+        let up = info_field(&mut r, "replication", "master_link_status") == "up";
+        let mo = info_field(&mut m, "replication", "master_repl_offset");
+        let ro = info_field(&mut r, "replication", "slave_repl_offset");
+        up && mo == ro
+    });
+}
+
+/// Runs generated commands on the master (one connection of their own, in order).
+fn run_workload(master: &Server, commands: &[Vec<Vec<u8>>]) {
+    let mut c = master.raw();
+    // (An empty command gets no reply.)
+    for argv in commands.iter().filter(|a| !a.is_empty()) {
+        let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+        let mut buf = Vec::new();
+        resp::write_command(&mut buf, &argv);
+        c.send(&buf);
+        if c.try_read_reply().is_none() {
+            let shown: Vec<String> = argv
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).into())
+                .collect();
+            panic!("no reply from the master to {shown:?}");
+        }
+    }
+}
+
+fn num(c: &mut Raw, section: &str, field: &str) -> i64 {
+    info_field(c, section, field).parse().unwrap_or(-1)
+}
+
+/// The differential generator's commands run on a redis-server master, before the replica
+/// attaches (the full sync carries them) and after (the stream does), with the link cut in
+/// the middle: the replica continues partially, and both datasets end equal.
+fn follows_redis_master(shards: usize, diskless: bool) {
+    let master = redis_master(&["--repl-diskless-sync", if diskless { "yes" } else { "no" }]);
+    let replica = Server::start_with(shards, &["--enable-debug-command", "yes"]);
+    let mut m = master.raw();
+    let (lib, before) = workload(7 + shards as u64, 300);
+    assert_eq!(
+        m.cmd(&["FUNCTION", "LOAD", "REPLACE", &lib]),
+        "$7\r\ndifflib\r\n"
+    );
+    run_workload(&master, &before);
+    let mut r = replica.raw();
+    let port = master.port.to_string();
+    assert_eq!(r.cmd(&["REPLICAOF", "127.0.0.1", &port]), "+OK\r\n");
+    assert_eq!(
+        r.cmd(&["REPLICAOF", "127.0.0.1", &port]),
+        "+OK Already connected to specified master\r\n"
+    );
+    wait_synced(&master, &replica);
+    assert_eq!(num(&mut m, "stats", "sync_full"), 1);
+    let (_, after) = workload(1000 + shards as u64, 600);
+    run_workload(&master, &after[..300]);
+    // Cut the link: the replica reconnects and continues from its offset.
+    let cut = r.cmd(&["CLIENT", "KILL", "TYPE", "master"]);
+    assert_eq!(cut, ":1\r\n");
+    run_workload(&master, &after[300..]);
+    wait_synced(&master, &replica);
+    assert_eq!(
+        num(&mut m, "stats", "sync_full"),
+        1,
+        "a full resync after the cut"
+    );
+    assert!(num(&mut m, "stats", "sync_partial_ok") >= 1);
+    let digest = settled_digest(&master);
+    assert_ne!(
+        digest,
+        format!("+{}\r\n", "0".repeat(40)),
+        "the workload left no data"
+    );
+    wait_synced(&master, &replica);
+    assert_eq!(
+        r.cmd(&["DEBUG", "DIGEST"]),
+        digest,
+        "the replica's dataset differs from the master's"
+    );
+}
+
+#[test]
+fn percore_replica_of_redis_one_shard() {
+    follows_redis_master(1, true);
+}
+
+#[test]
+fn percore_replica_of_redis_two_shards_rdb_from_disk() {
+    follows_redis_master(2, false);
+}
+
+#[test]
+fn percore_replica_of_redis_four_shards() {
+    follows_redis_master(4, true);
+}
+
+/// A replica refuses writes with Redis' error (in MULTI too), answers ROLE, INFO and HELLO as
+/// one, and REPLICAOF NO ONE makes it a master with a new history that keeps the old one as
+/// replid2.
+#[test]
+fn replica_role_readonly_and_promotion() {
+    let master = redis_master(&[]);
+    let replica = Server::start(2);
+    let mut m = master.raw();
+    m.cmd(&["SET", "k", "v"]);
+    m.cmd(&["RPUSH", "l", "a", "b"]);
+    let mut r = replica.raw();
+    assert_eq!(
+        r.cmd(&["REPLICAOF", "127.0.0.1", "notaport"]),
+        "-ERR Invalid master port\r\n"
+    );
+    let port = master.port.to_string();
+    assert_eq!(r.cmd(&["SLAVEOF", "127.0.0.1", &port]), "+OK\r\n");
+    wait_synced(&master, &replica);
+    assert_eq!(r.cmd(&["GET", "k"]), "$1\r\nv\r\n");
+    assert_eq!(r.cmd(&["SET", "k", "x"]), READONLY);
+    assert_eq!(r.cmd(&["LPOP", "l"]), READONLY);
+    assert_eq!(r.cmd(&["MULTI"]), "+OK\r\n");
+    assert_eq!(r.cmd(&["INCR", "n"]), READONLY);
+    assert_eq!(
+        r.cmd(&["EXEC"]),
+        "-EXECABORT Transaction discarded because of previous errors.\r\n"
+    );
+    let offset = info_field(&mut r, "replication", "slave_repl_offset");
+    let role = r.cmd(&["ROLE"]);
+    assert_eq!(
+        role,
+        format!(
+            "*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:{port}\r\n$9\r\nconnected\r\n:{offset}\r\n"
+        )
+    );
+    for (field, want) in [
+        ("role", "slave"),
+        ("master_host", "127.0.0.1"),
+        ("master_port", port.as_str()),
+        ("master_link_status", "up"),
+        ("master_sync_in_progress", "0"),
+        ("slave_priority", "100"),
+        ("slave_read_only", "1"),
+        ("replica_announced", "1"),
+    ] {
+        assert_eq!(info_field(&mut r, "replication", field), want, "{field}");
+    }
+    assert!(r.cmd(&["HELLO", "3"]).contains("role\r\n$7\r\nreplica\r\n"));
+    let mut r = replica.raw();
+    // The master sees this replica, at the port it announced.
+    let slave0 = info_field(&mut m, "replication", "slave0");
+    assert!(
+        slave0.contains(&format!("port={}", replica.port)),
+        "{slave0}"
+    );
+    let list = r.cmd(&["CLIENT", "LIST", "TYPE", "master"]);
+    assert!(list.contains("flags=M"), "{list}");
+    // Promotion.
+    let old_id = info_field(&mut r, "replication", "master_replid");
+    assert_eq!(r.cmd(&["REPLICAOF", "NO", "ONE"]), "+OK\r\n");
+    assert_eq!(r.cmd(&["SET", "k", "x"]), "+OK\r\n");
+    assert_eq!(info_field(&mut r, "replication", "role"), "master");
+    assert_eq!(info_field(&mut r, "replication", "master_replid2"), old_id);
+    assert_ne!(info_field(&mut r, "replication", "master_replid"), old_id);
+    assert!(r.cmd(&["ROLE"]).starts_with("*3\r\n$6\r\nmaster\r\n"));
+    // The master's later writes no longer arrive.
+    m.cmd(&["SET", "after", "1"]);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(r.cmd(&["EXISTS", "after"]), ":0\r\n");
+    wait_for("the master to drop the replica", || {
+        info_field(&mut m, "replication", "connected_slaves") == "0"
+    });
+}
+
+/// The `replicaof` directive: a replica from the start, and keys with a TTL stay until the
+/// master's DEL (a replica expires nothing itself).
+#[test]
+fn replicaof_directive_and_expiry_by_the_master() {
+    let master = redis_master(&[]);
+    let mut m = master.raw();
+    // The master's own expiry only on access: its DEL is what the replica waits for.
+    assert_eq!(m.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]), "+OK\r\n");
+    let port = master.port.to_string();
+    let replica = Server::start_with(1, &["--replicaof", "127.0.0.1", &port]);
+    wait_synced(&master, &replica);
+    m.cmd(&["SET", "t", "v", "PX", "100"]);
+    wait_synced(&master, &replica);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut r = replica.raw();
+    assert_eq!(num(&mut r, "stats", "expired_keys"), 0);
+    assert_eq!(r.cmd(&["DBSIZE"]), ":1\r\n");
+    // The master deletes it when it is read there; the DEL reaches the replica.
+    assert_eq!(m.cmd(&["GET", "t"]), "$-1\r\n");
+    wait_synced(&master, &replica);
+    assert_eq!(r.cmd(&["DBSIZE"]), ":0\r\n");
+}
