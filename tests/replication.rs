@@ -59,19 +59,17 @@ fn num(c: &mut Raw, section: &str, field: &str) -> i64 {
     info_field(c, section, field).parse().unwrap_or(-1)
 }
 
-/// The differential generator's commands run on a redis-server master, before the replica
-/// attaches (the full sync carries them) and after (the stream does), with the link cut in
-/// the middle: the replica continues partially, and both datasets end equal.
-fn follows_redis_master(shards: usize, diskless: bool) {
-    let master = redis_master(&["--repl-diskless-sync", if diskless { "yes" } else { "no" }]);
-    let replica = Server::start_with(shards, &["--enable-debug-command", "yes"]);
+/// The differential generator's commands (seeded by `seed`) run on `master` before the
+/// replica attaches (the full sync carries them) and after (the stream does), with the link
+/// cut in the middle: the replica continues partially, and both datasets end equal.
+fn follows(master: &Server, replica: &Server, seed: u64) {
     let mut m = master.raw();
-    let (lib, before) = workload(7 + shards as u64, 300);
+    let (lib, before) = workload(seed, 300);
     assert_eq!(
         m.cmd(&["FUNCTION", "LOAD", "REPLACE", &lib]),
         "$7\r\ndifflib\r\n"
     );
-    run_workload(&master, &before);
+    run_workload(master, &before);
     let mut r = replica.raw();
     let port = master.port.to_string();
     assert_eq!(r.cmd(&["REPLICAOF", "127.0.0.1", &port]), "+OK\r\n");
@@ -79,33 +77,30 @@ fn follows_redis_master(shards: usize, diskless: bool) {
         r.cmd(&["REPLICAOF", "127.0.0.1", &port]),
         "+OK Already connected to specified master\r\n"
     );
-    wait_synced(&master, &replica);
+    wait_synced(master, replica);
     assert_eq!(num(&mut m, "stats", "sync_full"), 1);
-    let (_, after) = workload(1000 + shards as u64, 600);
-    run_workload(&master, &after[..300]);
+    let (_, after) = workload(seed + 1000, 600);
+    run_workload(master, &after[..300]);
     // Cut the link: the replica reconnects and continues from its offset.
-    let cut = r.cmd(&["CLIENT", "KILL", "TYPE", "master"]);
-    assert_eq!(cut, ":1\r\n");
-    run_workload(&master, &after[300..]);
-    wait_synced(&master, &replica);
+    assert_eq!(r.cmd(&["CLIENT", "KILL", "TYPE", "master"]), ":1\r\n");
+    run_workload(master, &after[300..]);
+    wait_synced(master, replica);
     assert_eq!(
         num(&mut m, "stats", "sync_full"),
         1,
         "a full resync after the cut"
     );
     assert!(num(&mut m, "stats", "sync_partial_ok") >= 1);
-    let digest = settled_digest(&master);
-    assert_ne!(
-        digest,
-        format!("+{}\r\n", "0".repeat(40)),
-        "the workload left no data"
-    );
-    wait_synced(&master, &replica);
-    assert_eq!(
-        r.cmd(&["DEBUG", "DIGEST"]),
-        digest,
-        "the replica's dataset differs from the master's"
-    );
+    same_data(master, replica);
+}
+
+fn percore(shards: usize) -> Server {
+    Server::start_with(shards, &["--enable-debug-command", "yes"])
+}
+
+fn follows_redis_master(shards: usize, diskless: bool) {
+    let master = redis_master(&["--repl-diskless-sync", if diskless { "yes" } else { "no" }]);
+    follows(&master, &percore(shards), 7 + shards as u64);
 }
 
 #[test]
@@ -218,4 +213,152 @@ fn replicaof_directive_and_expiry_by_the_master() {
     assert_eq!(m.cmd(&["GET", "t"]), "$-1\r\n");
     wait_synced(&master, &replica);
     assert_eq!(r.cmd(&["DBSIZE"]), ":0\r\n");
+}
+
+/// A replica of `master` at `replica` (any server).
+fn attach(replica: &Server, master: &Server) {
+    let port = master.port.to_string();
+    assert_eq!(
+        replica.raw().cmd(&["REPLICAOF", "127.0.0.1", &port]),
+        "+OK\r\n"
+    );
+    wait_synced(master, replica);
+}
+
+/// A percore master with `shards` shards and `replica` (redis-server or percore).
+fn percore_master(shards: usize, replica: Server) {
+    follows(&percore(shards), &replica, 70 + shards as u64);
+}
+
+#[test]
+fn redis_replica_of_percore_one_shard() {
+    percore_master(1, Server::redis());
+}
+
+#[test]
+fn redis_replica_of_percore_two_shards() {
+    percore_master(2, Server::redis());
+}
+
+#[test]
+fn percore_replica_of_percore_shard_counts() {
+    for (m, r) in [(1, 2), (2, 4), (4, 1)] {
+        percore_master(m, percore(r));
+    }
+}
+
+/// WAIT counts the replicas that acknowledged the writes before it; with fewer than asked it
+/// waits out its timeout. A multi-shard MSET reaches a redis-server replica as one MULTI/EXEC
+/// block, applied whole.
+#[test]
+fn wait_and_multi_shard_writes_on_a_redis_replica() {
+    let master = Server::start(2);
+    let replica = Server::redis();
+    let mut m = master.raw();
+    assert_eq!(m.cmd(&["WAIT", "0", "0"]), ":0\r\n");
+    attach(&replica, &master);
+    assert_eq!(info_field(&mut m, "replication", "connected_slaves"), "1");
+    let slave0 = info_field(&mut m, "replication", "slave0");
+    assert!(
+        slave0.starts_with(&format!("ip=127.0.0.1,port={},state=online", replica.port)),
+        "{slave0}"
+    );
+    for i in 0..50 {
+        m.cmd(&[
+            "MSET",
+            &format!("a{i}"),
+            "1",
+            &format!("b{i}"),
+            "2",
+            &format!("c{i}"),
+            "3",
+        ]);
+    }
+    assert_eq!(m.cmd(&["WAIT", "1", "5000"]), ":1\r\n");
+    let mut r = replica.raw();
+    assert_eq!(r.cmd(&["DBSIZE"]), ":150\r\n");
+    let started = Instant::now();
+    assert_eq!(m.cmd(&["WAIT", "2", "200"]), ":1\r\n");
+    assert!(started.elapsed() >= Duration::from_millis(190));
+    assert_eq!(m.cmd(&["WAIT", "-1", "-5"]), "-ERR timeout is negative\r\n");
+    assert_eq!(
+        r.cmd(&["WAIT", "1", "10"]),
+        "-ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.\r\n"
+    );
+    // ROLE on the master lists the replica and its acknowledged offset.
+    let role = m.cmd(&["ROLE"]);
+    assert!(role.starts_with("*3\r\n$6\r\nmaster\r\n:"), "{role}");
+    assert!(
+        role.contains(&format!(
+            "$9\r\n127.0.0.1\r\n${}\r\n{}\r\n",
+            replica.port.to_string().len(),
+            replica.port
+        )),
+        "{role}"
+    );
+}
+
+/// The replica holds the master's dataset (DEBUG DIGEST), compared at a moment the master's
+/// stays the same across the replica's catching up (its active expiry may delete keys, and
+/// stream their DELs, at any time).
+fn same_data(master: &Server, replica: &Server) {
+    let mut last = (String::new(), String::new());
+    for _ in 0..20 {
+        let digest = settled_digest(master);
+        assert_ne!(
+            digest,
+            format!("+{}\r\n", "0".repeat(40)),
+            "the workload left no data"
+        );
+        wait_synced(master, replica);
+        let theirs = replica.raw().cmd(&["DEBUG", "DIGEST"]);
+        if theirs == digest {
+            return;
+        }
+        let again = master.raw().cmd(&["DEBUG", "DIGEST"]);
+        last = (digest.clone(), theirs);
+        if again == digest {
+            break;
+        }
+    }
+    if last.1 != last.0 {
+        assert_eq!(
+            last.1,
+            last.0,
+            "the replica's dataset differs from the master's: keys {:?}",
+            differing_keys(master, replica)
+        );
+    }
+}
+
+/// The keys (db:name) whose values or expiry differ between two servers.
+fn differing_keys(a: &Server, b: &Server) -> Vec<String> {
+    let (mut a, mut b) = (a.raw(), b.raw());
+    let mut out = Vec::new();
+    for db in 0..16 {
+        let mut keys = Vec::new();
+        for c in [&mut a, &mut b] {
+            c.cmd(&["SELECT", &db.to_string()]);
+            let list = c.cmd(&["KEYS", "*"]);
+            keys.extend(
+                list.split("\r\n")
+                    .filter(|l| !l.is_empty() && !l.starts_with(['*', '$']))
+                    .map(String::from),
+            );
+        }
+        keys.sort();
+        keys.dedup();
+        for k in keys {
+            let probe = |c: &mut Raw| {
+                (
+                    c.cmd(&["DEBUG", "DIGEST-VALUE", &k]),
+                    c.cmd(&["PTTL", &k]).starts_with(":-"),
+                )
+            };
+            if probe(&mut a) != probe(&mut b) {
+                out.push(format!("{db}:{k}"));
+            }
+        }
+    }
+    out
 }

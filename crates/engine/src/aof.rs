@@ -558,7 +558,8 @@ impl MergeUnit<'_> {
 /// A command and the database it runs in.
 type DbCommand<'a, 'b> = (usize, &'b [&'a [u8]]);
 
-fn whole_keyspace(name: &[u8]) -> bool {
+/// (Every shard records these; a merged stream runs each once.)
+pub fn whole_keyspace(name: &[u8]) -> bool {
     [&b"flushall"[..], b"flushdb", b"swapdb"]
         .iter()
         .any(|n| name.eq_ignore_ascii_case(n))

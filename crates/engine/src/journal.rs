@@ -36,6 +36,8 @@ pub struct Journal {
     call_blocks: bool,
     /// Recording suspended (a script's `redis.set_repl(redis.REPL_NONE)`).
     pub muted: bool,
+    /// How much of the buffer the replication stream has taken (`unpublished`).
+    published: usize,
 }
 
 impl Journal {
@@ -188,6 +190,7 @@ impl Journal {
     /// The bytes recorded since the last call. The database carries over: the next record
     /// after a take needs no SELECT unless the database changes.
     pub fn take(&mut self) -> Vec<u8> {
+        self.published = 0;
         std::mem::take(&mut self.buf)
     }
 
@@ -199,6 +202,15 @@ impl Journal {
 
     pub fn clear(&mut self) {
         self.buf.clear();
+        self.published = 0;
+    }
+
+    /// The bytes the replication stream has not taken yet (the AOF writes and clears the
+    /// buffer on its own schedule); marks them taken.
+    pub fn unpublished(&mut self) -> &[u8] {
+        let from = self.published.min(self.buf.len());
+        self.published = self.buf.len();
+        &self.buf[from..]
     }
 
     pub fn is_empty(&self) -> bool {

@@ -216,7 +216,18 @@ fn next_seq(m: &Manifest) -> i64 {
 pub fn install(core: &Rc<Core>) {
     let weak = Rc::downgrade(core);
     reactor::before_output(move || match weak.upgrade() {
-        Some(core) => flush_turn(&core, false),
+        Some(core) => {
+            crate::feed::publish(&core);
+            if core.aof.borrow().is_none() {
+                // No AOF: the replication stream took what it needs.
+                let mut shard = core.shard.borrow_mut();
+                if !shard.journal.is_empty() && !shard.journal.call_open() {
+                    shard.journal.clear();
+                }
+                return false;
+            }
+            flush_turn(&core, false)
+        }
         None => false,
     });
 }
@@ -283,6 +294,8 @@ fn strerror(e: &std::io::Error) -> String {
 /// Writes the journal's new bytes (and any a failed write left); false if nothing was
 /// written and nothing waits for an fsync.
 fn write_journal(core: &Core, w: &mut Writer, policy: u8) -> bool {
+    // The replication stream first: the AOF clears the journal once written.
+    crate::feed::publish(core);
     let state = &core.shared.aof;
     let mut shard = core.shard.borrow_mut();
     if (shard.journal.is_empty() && w.retry.is_empty()) || shard.journal.call_open() {
@@ -440,8 +453,10 @@ impl crate::ops::Call for Stop {
         if let Ok(mut slot) = core.shared.aof.files[core.id].lock() {
             *slot = None;
         }
+        let feeding = core.shared.feed.active.load(Ordering::Acquire);
         let mut shard = core.shard.borrow_mut();
-        shard.journal.set_enabled(false);
+        // The replication stream keeps it recording.
+        shard.journal.set_enabled(feeding);
         shard.journal.clear();
     }
 }

@@ -31,6 +31,8 @@ pub struct ClientInfo {
     pub killed: Cell<bool>,
     /// The master's link on a replica (CLIENT LIST flag M, type master).
     pub master: Cell<bool>,
+    /// A replica of this server (flag S, type replica).
+    pub replica: Cell<bool>,
     pub authenticated: Cell<bool>,
     /// While blocked (BLPOP & co): the token its reply comes through and the claim that
     /// decides who ends the block (CLIENT UNBLOCK takes it).
@@ -68,6 +70,7 @@ impl ClientInfo {
             no_evict: Cell::new(false),
             killed: Cell::new(false),
             master: Cell::new(false),
+            replica: Cell::new(false),
             authenticated: Cell::new(false),
             blocked: RefCell::new(None),
             subs: Cell::new((0, 0, 0)),
@@ -82,6 +85,9 @@ impl ClientInfo {
         let mut flags = String::new();
         if self.master.get() {
             flags.push('M');
+        }
+        if self.replica.get() {
+            flags.push('S');
         }
         if self.unix {
             flags.push('U');
@@ -165,6 +171,8 @@ impl ClientInfo {
         let (sub, psub, ssub) = self.subs.get();
         if self.master.get() {
             "master"
+        } else if self.replica.get() {
+            "replica"
         } else if sub + psub + ssub > 0 {
             "pubsub"
         } else {

@@ -66,6 +66,13 @@ pub struct Conn {
     /// The master's link on a replica (`repl`): its replies are dropped, what it runs moves
     /// the replication offset, and it may write to a read-only replica.
     pub master: bool,
+    /// What a replica said of itself (REPLCONF listening-port, ip-address).
+    pub repl_port: u16,
+    pub repl_ip: String,
+    /// Bytes of the master's stream dispatched but not yet counted in the offset, and those
+    /// of its transaction still open.
+    unacked: usize,
+    in_multi_bytes: usize,
 }
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -117,6 +124,10 @@ impl Conn {
             reply_mode: ReplyMode::On,
             close: false,
             master: false,
+            repl_port: 0,
+            unacked: 0,
+            in_multi_bytes: 0,
+            repl_ip: String::new(),
             out: Vec::with_capacity(READ_CHUNK),
             now_ms: engine::shard::unix_ms(),
             local_output: false,
@@ -488,6 +499,15 @@ impl Conn {
                 self.close = true;
             }
             self.flush().await;
+            if self.master {
+                // Every command of the read has run where its keys live (their replies are
+                // in): the offset covers them now.
+                self.core
+                    .shared
+                    .repl
+                    .offset
+                    .fetch_add(std::mem::take(&mut self.unacked) as i64, Ordering::SeqCst);
+            }
             self.leave_read();
             if let Some(mb) = &self.subs.mailbox {
                 mb.drain_into(&mut self.out);
@@ -507,6 +527,14 @@ impl Conn {
             if self.close || self.info.killed.get() {
                 break;
             }
+        }
+        if self.master {
+            // What was dispatched runs (batches gathered for other shards are sent and
+            // their replies awaited); a transaction of the master's left open is not
+            // counted, so the master sends it again after a partial resync.
+            self.flush().await;
+            let n = std::mem::take(&mut self.unacked) as i64;
+            self.core.shared.repl.offset.fetch_add(n, Ordering::SeqCst);
         }
         self.leave_read();
         // A client that goes away stops watching (its shards drop the entries) and
@@ -843,13 +871,16 @@ impl Conn {
         oom
     }
 
-    /// The master's stream moved on by `n` bytes of a command run.
-    fn applied(&self, n: usize) {
-        self.core
-            .shared
-            .repl
-            .offset
-            .fetch_add(n as i64, Ordering::SeqCst);
+    /// The master's stream moved on by `n` bytes of a command dispatched (counted in the
+    /// offset once the read's replies are in: a command sent to another shard may not have
+    /// run yet).
+    fn applied(&mut self, n: usize) {
+        // Inside the master's MULTI the bytes wait for its EXEC (Redis' reploff does not
+        // move within a transaction).
+        self.in_multi_bytes += n;
+        if !self.multi.active() {
+            self.unacked += std::mem::take(&mut self.in_multi_bytes);
+        }
     }
 
     async fn wait_if_paused(&mut self, spec: &CommandSpec) {

@@ -583,6 +583,7 @@ impl Core {
         let pieces = self.shared.take_written(tx);
         if pieces > 0 {
             self.shard.borrow_mut().journal.commit(tx, pieces);
+            crate::feed::commit(self, tx, pieces);
         }
     }
 

@@ -220,13 +220,16 @@ pub fn text(
         let exceeded = shared.meter.exceeded_ms();
         let _ = write!(
             s,
-            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\ntotal_eviction_exceeded_time:{}\r\ncurrent_eviction_exceeded_time:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntotal_cross_shard_hops:{}\r\n",
+            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\ntotal_eviction_exceeded_time:{}\r\ncurrent_eviction_exceeded_time:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntotal_cross_shard_hops:{}\r\n",
             shared.total_connections.load(Ordering::Relaxed),
             stats.commands,
             stats.commands / secs,
             stats.net_input_bytes,
             stats.net_output_bytes,
             shared.rejected_connections.load(Ordering::Relaxed),
+            shared.feed.stats.full.load(Ordering::Relaxed),
+            shared.feed.stats.partial_ok.load(Ordering::Relaxed),
+            shared.feed.stats.partial_err.load(Ordering::Relaxed),
             stats.expired_keys,
             stats.evicted_keys,
             exceeded.1,

@@ -11,6 +11,7 @@ mod checks;
 mod client;
 mod conn;
 mod core;
+mod feed;
 mod functions;
 mod info;
 mod locks;
@@ -285,6 +286,7 @@ async fn shard_main(
     if id == 0 {
         reactor::spawn_local(persist::save_point_loop(core.clone())).detach();
         reactor::spawn_local(persist::signal_loop(core.clone())).detach();
+        reactor::spawn_local(feed::ping_loop(core.clone())).detach();
         let master = shared
             .config
             .read()

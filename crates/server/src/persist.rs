@@ -121,8 +121,41 @@ pub(crate) fn header(dbs: &[(usize, usize)], aof_base: bool) -> Vec<u8> {
     e.take()
 }
 
-/// The writer thread: header, chunks until every shard is done, EOF and CRC64, fsync,
-/// rename. Returns the bytes written.
+/// The image: header, the shards' chunks until every shard is done, EOF; each piece to
+/// `put`. Returns the CRC64 of it all (0 without `checksum`).
+fn assemble(
+    head: &[u8],
+    rx: &crossbeam_channel::Receiver<SaveMsg>,
+    shards: usize,
+    checksum: bool,
+    mut put: impl FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<u64> {
+    let mut crc = 0u64;
+    let mut put = |b: &[u8]| -> std::io::Result<()> {
+        if checksum {
+            crc = rdb::crc64(crc, b);
+        }
+        put(b)
+    };
+    put(head)?;
+    let mut done = 0;
+    while done < shards {
+        match rx.recv() {
+            Ok(SaveMsg::Chunk(b)) => put(&b)?,
+            Ok(SaveMsg::Done) => done += 1,
+            Err(_) => {
+                return Err(std::io::Error::other(
+                    "a shard stopped before its snapshot ended",
+                ))
+            }
+        }
+    }
+    put(&[rdb::OP_EOF])?;
+    Ok(crc)
+}
+
+/// The writer thread: the image (`assemble`) and its CRC64 into `tmp`, fsync, rename.
+/// Returns the bytes written.
 pub(crate) fn write_file(
     path: &std::path::Path,
     tmp: &std::path::Path,
@@ -134,41 +167,74 @@ pub(crate) fn write_file(
     use std::io::Write;
     let file = std::fs::File::create(tmp)?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-    let mut crc = 0u64;
     let mut total = 0u64;
-    let mut put = |w: &mut std::io::BufWriter<std::fs::File>, b: &[u8]| -> std::io::Result<()> {
-        if checksum {
-            crc = rdb::crc64(crc, b);
-        }
+    let result = assemble(&head, &rx, shards, checksum, |b| {
         total += b.len() as u64;
         w.write_all(b)
-    };
-    let result = (|| {
-        put(&mut w, &head)?;
-        let mut done = 0;
-        while done < shards {
-            match rx.recv() {
-                Ok(SaveMsg::Chunk(b)) => put(&mut w, &b)?,
-                Ok(SaveMsg::Done) => done += 1,
-                Err(_) => {
-                    return Err(std::io::Error::other(
-                        "a shard stopped before its snapshot ended",
-                    ))
-                }
-            }
+    });
+    let crc = match result {
+        Ok(crc) => crc,
+        Err(e) => {
+            drop(w);
+            let _ = std::fs::remove_file(tmp);
+            return Err(e);
         }
-        put(&mut w, &[rdb::OP_EOF])?;
-        Ok(())
-    })();
-    if let Err(e) = result {
-        drop(w);
-        let _ = std::fs::remove_file(tmp);
-        return Err(e);
-    }
+    };
     w.write_all(&crc.to_le_bytes())?;
     let file = w.into_inner().map_err(|e| e.into_error())?;
     install(&file, tmp, path)?;
     Ok(total + 8)
+}
+
+/// A full sync's snapshot: the image in memory and the replication offset it stands for.
+/// The point is a save's (every shard locked whole); each shard hands its journal to the
+/// replication stream there (`SnapshotStart`), so the stream up to the offset read under
+/// the locks is exactly what the image holds.
+pub async fn snapshot_for_replica(core: &Rc<Core>) -> Result<(Vec<u8>, i64), String> {
+    let in_read = false;
+    let state = &core.shared.persist;
+    loop {
+        match state.child.compare_exchange(
+            CHILD_NONE,
+            CHILD_RDB,
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => break,
+            // Another snapshot is being written (the caller is out of its read, so an AOF
+            // rewrite waiting for reads goes on).
+            Err(_) => reactor::sleep(Duration::from_millis(5)).await,
+        }
+    }
+    let (tx_sink, rx) = crossbeam_channel::bounded(QUEUE_CHUNKS * core.shards());
+    let every = crate::txn::Scope::Every { in_read };
+    let (replies, offset) = crate::txn::within(core, None, every, async |t| {
+        let r = t
+            .ask_all(core, |_| calls::SnapshotStart {
+                sink: tx_sink.clone(),
+            })
+            .await;
+        (r, core.shared.repl.offset.load(Ordering::SeqCst))
+    })
+    .await;
+    drop(tx_sink);
+    let (_, dbs) = point_sizes(replies);
+    let head = header(&dbs, false);
+    let n = core.shards();
+    let outcome = on_thread("repl-snapshot", move || {
+        let mut out = Vec::new();
+        let crc = assemble(&head, &rx, n, true, |b| {
+            out.extend_from_slice(b);
+            Ok(())
+        })?;
+        out.extend_from_slice(&crc.to_le_bytes());
+        Ok(out)
+    })
+    .await;
+    snapshot_done(core);
+    outcome
+        .map(|image| (image, offset))
+        .map_err(|e| format!("ERR snapshot for replica failed: {e}"))
 }
 
 /// Puts a file written at `tmp` in place at `path` durably: fsync, rename, fsync of the
@@ -282,18 +348,7 @@ pub async fn save(core: &Rc<Core>, in_read: bool) -> Result<(), String> {
     })
     .await;
     drop(tx_sink);
-    let mut dirty = 0u64;
-    let mut dbs: Vec<(usize, usize)> = Vec::new();
-    for v in replies {
-        dirty += v.first().copied().unwrap_or(0);
-        for (i, pair) in v.get(1..).unwrap_or_default().chunks(2).enumerate() {
-            if dbs.len() <= i {
-                dbs.resize(i + 1, (0, 0));
-            }
-            dbs[i].0 += pair[0] as usize;
-            dbs[i].1 += pair.get(1).copied().unwrap_or(0) as usize;
-        }
-    }
+    let (dirty, dbs) = point_sizes(replies);
     let (path, tmp) = paths(core);
     let checksum = core
         .shared
@@ -303,25 +358,10 @@ pub async fn save(core: &Rc<Core>, in_read: bool) -> Result<(), String> {
         .unwrap_or(true);
     let n = core.shards();
     let head = header(&dbs, false);
-    let result: Arc<Mutex<Option<std::io::Result<u64>>>> = Arc::default();
-    let slot = result.clone();
-    let spawned = std::thread::Builder::new()
-        .name("rdb-writer".into())
-        .spawn(move || {
-            let r = write_file(&path, &tmp, head, rx, n, checksum);
-            if let Ok(mut s) = slot.lock() {
-                *s = Some(r);
-            }
-        });
-    let outcome = match spawned {
-        Err(e) => Err(e),
-        Ok(_) => loop {
-            if let Some(r) = result.lock().ok().and_then(|mut s| s.take()) {
-                break r;
-            }
-            reactor::sleep(Duration::from_millis(2)).await;
-        },
-    };
+    let outcome = on_thread("rdb-writer", move || {
+        write_file(&path, &tmp, head, rx, n, checksum)
+    })
+    .await;
     let now = engine::shard::unix_ms();
     state
         .last_secs
@@ -342,13 +382,61 @@ pub async fn save(core: &Rc<Core>, in_read: bool) -> Result<(), String> {
         }
     };
     state.saving.store(false, Ordering::Release);
+    snapshot_done(core);
+    done
+}
+
+/// Runs `f` on a thread of its own (file writing, image assembly) and waits for it without
+/// blocking the core.
+async fn on_thread<T: Send + 'static>(
+    name: &str,
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> std::io::Result<T> {
+    let result: Arc<Mutex<Option<std::io::Result<T>>>> = Arc::default();
+    let slot = result.clone();
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let r = f();
+            if let Ok(mut s) = slot.lock() {
+                *s = Some(r);
+            }
+        })?;
+    loop {
+        if let Some(r) = result.lock().ok().and_then(|mut s| s.take()) {
+            return r;
+        }
+        reactor::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// The shards' answers at a snapshot point: the sum of their change counters and each
+/// database's key and expiry counts.
+fn point_sizes(replies: Vec<Vec<u64>>) -> (u64, Vec<(usize, usize)>) {
+    let mut dirty = 0u64;
+    let mut dbs: Vec<(usize, usize)> = Vec::new();
+    for v in replies {
+        dirty += v.first().copied().unwrap_or(0);
+        for (i, pair) in v.get(1..).unwrap_or_default().chunks(2).enumerate() {
+            if dbs.len() <= i {
+                dbs.resize(i + 1, (0, 0));
+            }
+            dbs[i].0 += pair[0] as usize;
+            dbs[i].1 += pair.get(1).copied().unwrap_or(0) as usize;
+        }
+    }
+    (dirty, dbs)
+}
+
+/// A snapshot is written: the next one asked for meanwhile starts.
+fn snapshot_done(core: &Rc<Core>) {
+    let state = &core.shared.persist;
     state.child.store(CHILD_NONE, Ordering::Release);
     if state.scheduled.swap(false, Ordering::AcqRel) {
         bgsave(core);
     } else if core.shared.aof.scheduled.swap(false, Ordering::AcqRel) {
         crate::aof::bgrewrite(core);
     }
-    done
 }
 
 /// Starts a save in the background.

@@ -62,6 +62,9 @@ pub struct Inner {
     master_fd: Option<RawFd>,
     /// The dataset follows some master's history (the replid and offset are worth a PSYNC).
     has_history: bool,
+    /// The database the master's stream was in when the link broke: a partial resync
+    /// continues there (Redis keeps its cached master client, and its SELECT).
+    master_db: usize,
 }
 
 /// The replication state every core reads (in `Shared`).
@@ -96,6 +99,7 @@ impl Repl {
                 sync_last_io_ms: 0,
                 master_fd: None,
                 has_history: false,
+                master_db: 0,
             }),
             offset: AtomicI64::new(0),
             generation: AtomicU64::new(0),
@@ -119,6 +123,20 @@ impl Repl {
     /// evicts, and the DELs come in the stream).
     pub fn ignores_maxmemory(&self) -> bool {
         self.is_replica() && self.ignore_maxmemory.load(Ordering::Relaxed)
+    }
+
+    /// (replid, replid2, second_repl_offset).
+    pub fn ids(&self) -> (String, String, i64) {
+        let g = self.lock();
+        (g.replid.clone(), g.replid2.clone(), g.second_offset)
+    }
+
+    /// A new history with nothing before it (the backlog was freed).
+    pub fn new_history(&self) {
+        let mut g = self.lock();
+        g.replid = crate::shared::run_id();
+        g.replid2 = ZERO_ID.to_string();
+        g.second_offset = -1;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -484,6 +502,7 @@ async fn sync(core: &Rc<Core>, stream: &mut Stream, gen: u64) -> Result<Vec<u8>,
         g.replid2 = ZERO_ID.to_string();
         g.second_offset = -1;
         g.has_history = true;
+        g.master_db = 0;
         repl.offset.store(offset, Ordering::SeqCst);
     }
     tracing::info!("MASTER <-> REPLICA sync: Finished with success");
@@ -605,10 +624,13 @@ async fn apply(
     let mut conn = Conn::new(core.clone(), info);
     conn.master = true;
     conn.authed = true;
+    conn.db = repl.lock().master_db;
+    conn.info.db.set(conn.db);
     conn.run_seeded(&mut stream, rest).await;
     alive.set(false);
     {
         let mut g = repl.lock();
+        g.master_db = conn.db;
         g.master_fd = None;
         if g.master.is_some() && repl.generation.load(Ordering::SeqCst) == gen {
             tracing::info!("Connection with master lost.");
@@ -675,10 +697,19 @@ pub fn role(shared: &crate::shared::Shared, w: &mut resp::Writer) {
             w.integer(if g.has_history { offset } else { -1 });
         }
         None => {
+            drop(g);
+            let replicas = shared.feed.lock().replicas.clone();
             w.array(3);
             w.bulk(b"master");
             w.integer(offset);
-            w.array(0);
+            let online: Vec<_> = replicas.iter().filter(|r| r.state == "online").collect();
+            w.array(online.len());
+            for r in online {
+                w.array(3);
+                w.bulk(r.ip.as_bytes());
+                w.bulk(r.port.to_string().as_bytes());
+                w.bulk(r.ack.to_string().as_bytes());
+            }
         }
     }
 }
@@ -745,9 +776,19 @@ pub fn info(shared: &crate::shared::Shared, s: &mut String) {
         }
         None => s.push_str("role:master\r\n"),
     }
+    let (replid, replid2, second) = (g.replid.clone(), g.replid2.clone(), g.second_offset);
+    drop(g);
+    crate::feed::info_replicas(&shared.feed, s, offset);
     let _ = write!(
         s,
-        "connected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{offset}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:0\r\nrepl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
-        g.replid, g.replid2, g.second_offset,
+        "master_failover_state:no-failover\r\nmaster_replid:{replid}\r\nmaster_replid2:{replid2}\r\nmaster_repl_offset:{offset}\r\nsecond_repl_offset:{second}\r\n",
     );
+    let size = shared
+        .config
+        .read()
+        .ok()
+        .and_then(|c| c.get("repl-backlog-size"))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1 << 20);
+    crate::feed::info_backlog(&shared.feed, s, size);
 }

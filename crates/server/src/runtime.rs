@@ -154,13 +154,83 @@ async fn run_inner(
                 }
                 return Ok(());
             }
-            if args.is(1, "ack") || args.is(1, "fack") {
-                // A replica's acknowledgement: no reply (there are no replicas yet).
+            let mut i = 1;
+            while i + 1 < args.len() {
+                let value = text(args.get(i + 1));
+                if args.is(i, "ack") {
+                    // A replica's acknowledgement (and FACK after it): no reply.
+                    if let Ok(offset) = value.parse::<i64>() {
+                        crate::feed::ack(&core, c.info.id, offset);
+                    }
+                    return Ok(());
+                } else if args.is(i, "listening-port") {
+                    c.repl_port = value
+                        .parse()
+                        .map_err(|_| Error::msg("ERR value is not an integer or out of range"))?;
+                } else if args.is(i, "ip-address") {
+                    c.repl_ip = value;
+                } else if args.is(i, "capa")
+                    || args.is(i, "rdb-only")
+                    || args.is(i, "rdb-filter-only")
+                {
+                    // eof and psync2 are what percore serves anyway (a sized RDB, PSYNC2 ids).
+                } else {
+                    return Err(Error::msg(format!(
+                        "ERR Unrecognized REPLCONF option: {}",
+                        text(args.get(i))
+                    )));
+                }
+                i += 2;
+            }
+            c.writer().ok();
+        }
+        Rt::Psync | Rt::Sync => {
+            let (id, offset) = if rt == Rt::Psync {
+                (Some(text(args.get(1))), args.int(2).unwrap_or(-1))
+            } else {
+                (None, -1)
+            };
+            crate::feed::psync(c, id, offset)
+                .await
+                .map_err(Error::msg)?;
+        }
+        Rt::Wait => {
+            if shared.repl.is_replica() {
+                return Err(Error::msg("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated."));
+            }
+            let wanted = args.int(1)?;
+            let timeout = args
+                .int(2)
+                .map_err(|_| Error::msg("ERR timeout is not an integer or out of range"))?;
+            if timeout < 0 {
+                return Err(Error::msg("ERR timeout is negative"));
+            }
+            // This core's writes of this turn go into the stream first.
+            crate::feed::publish(&core);
+            let target = shared.repl.offset.load(Ordering::SeqCst);
+            let got = crate::feed::acked(&core, target);
+            if got as i64 >= wanted || c.multi.active() || c.tx.is_some() {
+                c.writer().integer(got as i64);
                 return Ok(());
             }
-            return Err(Error::msg(
-                "ERR REPLCONF from a replica: percore does not serve replicas yet",
-            ));
+            crate::feed::request_ack(&core);
+            c.flush().await;
+            c.leave_read();
+            let deadline = (timeout > 0).then(|| {
+                std::time::Instant::now() + std::time::Duration::from_millis(timeout as u64)
+            });
+            let got = loop {
+                let got = crate::feed::acked(&core, target);
+                if got as i64 >= wanted
+                    || deadline.is_some_and(|d| std::time::Instant::now() >= d)
+                    || c.info.killed.get()
+                {
+                    break got;
+                }
+                reactor::sleep(std::time::Duration::from_millis(1)).await;
+            };
+            c.enter_read().await;
+            c.writer().integer(got as i64);
         }
         Rt::Save => {
             loop {

@@ -15,6 +15,8 @@ pub struct Shared {
     pub run_id: String,
     /// Replication: role, link, replid and offset (`repl`).
     pub repl: crate::repl::Repl,
+    /// The master side: the merged stream, the backlog, the replicas (`feed`).
+    pub feed: crate::feed::Feed,
     pub next_client_id: AtomicU64,
     pub connected_clients: AtomicUsize,
     /// Channel and pattern subscriptions per core: PUBLISH (and keyspace events) skip cores
@@ -121,6 +123,7 @@ impl Shared {
             started_unix: SystemTime::now(),
             run_id,
             repl: crate::repl::Repl::new(),
+            feed: crate::feed::Feed::new(shards),
             next_client_id: AtomicU64::new(1),
             connected_clients: AtomicUsize::new(0),
             blocked_clients: AtomicUsize::new(0),
@@ -180,6 +183,9 @@ impl Shared {
             }
         }
         crate::memory::set_decay(c.maxmemory() > 0);
+        if let Some(size) = c.get("repl-backlog-size").and_then(|v| v.parse().ok()) {
+            crate::feed::set_backlog_size(&self.feed, size);
+        }
         self.repl.read_only.store(
             c.get("replica-read-only").as_deref() != Some("no"),
             Ordering::Relaxed,

@@ -824,6 +824,9 @@ impl Call for SnapshotStart {
         Touches::Everything
     }
     fn run(self, core: &Core) -> Vec<u64> {
+        // What this shard wrote before the point is in the replication stream before the
+        // offset a full sync's snapshot stands for.
+        crate::feed::publish(core);
         match core.rc() {
             Some(me) => crate::persist::start_shard(&me, self.sink),
             None => Vec::new(),
@@ -843,6 +846,23 @@ impl Call for Load {
     fn run(self, core: &Core) {
         if let Some(me) = core.rc() {
             reactor::spawn_local(crate::persist::load_shard(me, self.0, self.1)).detach();
+        }
+    }
+}
+
+/// The replication stream starts: this shard's journal records (if the AOF has not turned
+/// it on already).
+pub struct EnableJournal;
+
+impl Call for EnableJournal {
+    type Out = ();
+    fn touches(&self) -> Touches<'_> {
+        Touches::Nothing
+    }
+    fn run(self, core: &Core) {
+        let mut shard = core.shard.borrow_mut();
+        if !shard.journal.enabled() {
+            shard.journal.set_enabled(true);
         }
     }
 }
