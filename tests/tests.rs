@@ -19,6 +19,7 @@ mod pubsub;
 mod replication;
 mod routing;
 mod scripting;
+mod sentinel;
 mod server;
 mod streams;
 mod transactions;

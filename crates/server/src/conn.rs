@@ -871,6 +871,13 @@ impl Conn {
         oom
     }
 
+    /// The commands of the master's stream dispatched so far have run (the caller flushed):
+    /// the offset covers them (REPLCONF GETACK answers with it).
+    pub fn settle_offset(&mut self) {
+        let n = std::mem::take(&mut self.unacked) as i64;
+        self.core.shared.repl.offset.fetch_add(n, Ordering::SeqCst);
+    }
+
     /// The master's stream moved on by `n` bytes of a command dispatched (counted in the
     /// offset once the read's replies are in: a command sent to another shard may not have
     /// run yet).

@@ -148,6 +148,9 @@ async fn run_inner(
             if args.is(1, "getack") {
                 // From the master: the offset applied, written past the dropped replies.
                 if c.master {
+                    // Everything before it ran (runtime commands start after the deferred
+                    // replies are in).
+                    c.settle_offset();
                     if let Some(s) = c.info.stream.get() {
                         let _ = s.write(&crate::repl::ack(&shared.repl));
                     }
