@@ -19,7 +19,9 @@ import re
 import socket
 import statistics
 import subprocess
+import shutil
 import sys
+import tempfile
 import threading
 import time
 
@@ -31,11 +33,13 @@ MASTER, REPLICA = bench.PORT, bench.PORT + 1
 
 class Proc:
     def __init__(self, argv, port, cpus, extra=()):
+        # A directory of its own: a replica writes the RDB it received there.
+        self.dir = tempfile.mkdtemp(prefix="replbench-")
         args = ["taskset", "-c", cpus] + argv + ["--port", str(port), "--bind", "127.0.0.1",
-                                                  "--save", "", "--appendonly", "no"] + list(extra)
+                                                  "--save", "", "--appendonly", "no",
+                                                  "--dir", self.dir] + list(extra)
         self.port = port
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     cwd="/tmp")
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 20
         while time.time() < deadline:
             try:
@@ -66,6 +70,7 @@ class Proc:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def memtier(port, extra, duration=None):
