@@ -193,7 +193,8 @@ fn replica_role_readonly_and_promotion() {
 }
 
 /// The `replicaof` directive: a replica from the start, and keys with a TTL stay until the
-/// master's DEL (a replica expires nothing itself).
+/// master's DEL (a replica deletes nothing itself), though reads find nothing once the TTL
+/// passed (as redis-server's replicas answer).
 #[test]
 fn replicaof_directive_and_expiry_by_the_master() {
     let master = redis_master(&[]);
@@ -208,6 +209,10 @@ fn replicaof_directive_and_expiry_by_the_master() {
     std::thread::sleep(Duration::from_millis(300));
     let mut r = replica.raw();
     assert_eq!(num(&mut r, "stats", "expired_keys"), 0);
+    assert_eq!(r.cmd(&["DBSIZE"]), ":1\r\n");
+    assert_eq!(r.cmd(&["GET", "t"]), "$-1\r\n");
+    assert_eq!(r.cmd(&["EXISTS", "t"]), ":0\r\n");
+    assert_eq!(r.cmd(&["PTTL", "t"]), ":-2\r\n");
     assert_eq!(r.cmd(&["DBSIZE"]), ":1\r\n");
     // The master deletes it when it is read there; the DEL reaches the replica.
     assert_eq!(m.cmd(&["GET", "t"]), "$-1\r\n");

@@ -42,9 +42,12 @@ pub struct Shard {
     /// an expire time already past), as redis-server's checkAlreadyExpired and
     /// expireIfNeeded behave while loading; the stream's own DELs do the expiring.
     pub loading: bool,
-    /// The server is a replica: keys do not expire here (the master's DELs delete them), as
-    /// while loading.
+    /// The server is a replica: keys are not deleted for their expiry here (the master's
+    /// DELs delete them); reads of a key past its expiry find nothing, but for the master's
+    /// own commands (`obey`), which see every key as the master did.
     pub replica: bool,
+    /// The command running is the master's (on a replica).
+    pub obey: bool,
     pub rng: Rng,
     pub stats: Stats,
     /// maxmemory-policy and its parameters, from the config: what an access does to an
@@ -137,6 +140,7 @@ impl Shard {
             now_ms: unix_ms(),
             loading: false,
             replica: false,
+            obey: false,
             rng: Rng::new(0x9E37_79B9_7F4A_7C15 ^ ((id as u64 + 1) << 17) ^ unix_ms()),
             stats: Stats::default(),
             eviction: Default::default(),
@@ -242,7 +246,7 @@ impl Shard {
     /// The clock expiry is checked against: none while loading (see `loading`).
     #[inline]
     fn expiry_now(&self) -> u64 {
-        if self.loading || self.replica {
+        if self.loading || (self.replica && self.obey) {
             0
         } else {
             self.now_ms
@@ -467,11 +471,17 @@ impl Shard {
     }
 
     /// Deletes `key` if it has expired. Only checks when the db has volatile keys, so the
-    /// common path costs no extra lookup.
-    fn expire_if_needed(&mut self, db: usize, key: &[u8]) {
+    /// common path costs no extra lookup. True when the key has expired but stays (a read
+    /// on a replica): the caller finds nothing.
+    fn expire_if_needed(&mut self, db: usize, key: &[u8], write: bool) -> bool {
         let now = self.expiry_now();
         let d = &mut self.dbs[db];
         if d.expires > 0 && d.dict.get(key).is_some_and(|e| expired(e, now)) {
+            if self.replica && !write {
+                // A replica keeps it for the master's DEL; the reader finds nothing (Redis'
+                // expireIfNeeded on a replica).
+                return true;
+            }
             self.save_before_write(db, key);
             let d = &mut self.dbs[db];
             d.dict.remove(key);
@@ -482,11 +492,12 @@ impl Shard {
             self.touch(db, key);
             self.notify(notify::EXPIRED, "expired", db, key);
         }
+        false
     }
 
     /// Looks a key up for writing: expired keys are gone, the access clock is touched.
     pub fn lookup(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
-        self.expire_if_needed(db, key);
+        self.expire_if_needed(db, key, true);
         self.save_before_write(db, key);
         let t = self.toucher();
         let e = self.dbs[db].dict.get_mut(key)?;
@@ -502,7 +513,7 @@ impl Shard {
         key: &[u8],
         make: impl FnOnce() -> Value,
     ) -> Option<&mut Entry> {
-        self.expire_if_needed(db, key);
+        self.expire_if_needed(db, key, true);
         if !self.dbs[db].dict.contains_key(key) {
             self.store(db, key, make(), 0);
         } else {
@@ -516,7 +527,7 @@ impl Shard {
 
     /// Looks a key up for reading, counting keyspace hits and misses as Redis does.
     pub fn lookup_read(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
-        self.expire_if_needed(db, key);
+        let hidden = self.expire_if_needed(db, key, false);
         let t = self.toucher();
         // Disjoint fields: the entry returned borrows `dbs`, the miss event `events`.
         let Shard {
@@ -526,7 +537,7 @@ impl Shard {
             events,
             ..
         } = self;
-        match dbs[db].dict.get_mut(key) {
+        match dbs[db].dict.get_mut(key).filter(|_| !hidden) {
             Some(e) => {
                 stats.keyspace_hits += 1;
                 t.apply(e);
@@ -549,7 +560,9 @@ impl Shard {
 
     /// Looks a key up without touching its access time (OBJECT, TTL-like introspection).
     pub fn peek(&mut self, db: usize, key: &[u8]) -> Option<&Entry> {
-        self.expire_if_needed(db, key);
+        if self.expire_if_needed(db, key, false) {
+            return None;
+        }
         self.dbs[db].dict.get(key)
     }
 
@@ -662,7 +675,7 @@ impl Shard {
 
     /// Changes the expiry of an existing key; returns false when the key does not exist.
     pub fn set_expire(&mut self, db: usize, key: &[u8], expire_at: u64) -> bool {
-        self.expire_if_needed(db, key);
+        self.expire_if_needed(db, key, true);
         self.save_before_write(db, key);
         let d = &mut self.dbs[db];
         let Some(e) = d.dict.get_mut(key) else {
@@ -680,7 +693,7 @@ impl Shard {
     }
 
     pub fn remove(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
-        self.expire_if_needed(db, key);
+        self.expire_if_needed(db, key, true);
         self.save_before_write(db, key);
         let d = &mut self.dbs[db];
         let e = d.dict.remove(key)?;

@@ -1132,7 +1132,9 @@ impl Conn {
         if shard == self.core.id && !self.replies.active {
             let mut sh = self.core.shard.borrow_mut();
             sh.set_time(self.now_ms);
+            sh.obey = self.master;
             sh.execute(spec, handler, self.db, args, &mut self.out, self.proto);
+            sh.obey = false;
             let ready = sh.has_ready();
             let events = sh.has_events();
             drop(sh);
@@ -1176,6 +1178,7 @@ impl Conn {
         let mut sh = self.core.shard.borrow_mut();
         sh.set_time(self.now_ms);
         let start = self.replies.local.len();
+        sh.obey = self.master;
         sh.execute(
             spec,
             handler,
@@ -1184,6 +1187,7 @@ impl Conn {
             &mut self.replies.local,
             self.proto,
         );
+        sh.obey = false;
         drop(sh);
         self.core.serve_ready();
         self.collect_part_events();
@@ -1205,7 +1209,9 @@ impl Conn {
             batch.push(spec, handler, self.db, self.proto, words);
             self.run_deferred(spec, handler, Args::new(&batch.data, &batch.ranges))
         } else {
-            let idx = self.replies.remote[shard].push(spec, handler, self.db, self.proto, words);
+            let batch = &mut self.replies.remote[shard];
+            batch.obey = self.master;
+            let idx = batch.push(spec, handler, self.db, self.proto, words);
             Src::Remote { shard, idx }
         }
     }

@@ -228,7 +228,10 @@ fn one_shard(queued: &[Vec<Vec<u8>>], keys: &[(usize, usize, Vec<u8>)]) -> Optio
 /// remote shard costs one hop and this core's none.
 async fn exec_on(c: &mut Conn, shard: usize, queued: &[Vec<Vec<u8>>]) {
     let core = c.core.clone();
-    let mut batch = Batch::default();
+    let mut batch = Batch {
+        obey: c.master,
+        ..Batch::default()
+    };
     for words in queued {
         let Some(spec) = engine::lookup(&words[0]) else {
             continue;

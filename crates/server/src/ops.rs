@@ -14,6 +14,8 @@ pub struct Batch {
     pub data: Vec<u8>,
     pub ranges: Vec<Arg>,
     pub cmds: Vec<BatchCmd>,
+    /// The commands are a replica's master's (`Shard::obey`).
+    pub obey: bool,
 }
 
 impl Batch {
@@ -77,6 +79,13 @@ impl Batch {
     }
 
     pub fn run(&self, shard: &mut Shard) -> BatchOut {
+        shard.obey = self.obey;
+        let out = self.run_commands(shard);
+        shard.obey = false;
+        out
+    }
+
+    fn run_commands(&self, shard: &mut Shard) -> BatchOut {
         let mut out = BatchOut {
             data: Vec::with_capacity(64 * self.cmds.len()),
             ends: Vec::with_capacity(self.cmds.len()),
