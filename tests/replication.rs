@@ -367,3 +367,54 @@ fn differing_keys(a: &Server, b: &Server) -> Vec<String> {
     }
     out
 }
+
+/// min-replicas-to-write: writes get -NOREPLICAS until enough replicas acknowledge within
+/// min-replicas-max-lag; replica-serve-stale-data no: a replica whose link is down answers
+/// -MASTERDOWN to what is not flagged stale.
+#[test]
+fn min_replicas_and_stale_data() {
+    let master = percore(2);
+    let mut m = master.raw();
+    assert_eq!(
+        m.cmd(&["CONFIG", "SET", "min-replicas-to-write", "1"]),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        m.cmd(&["SET", "k", "v"]),
+        "-NOREPLICAS Not enough good replicas to write.\r\n"
+    );
+    assert_eq!(m.cmd(&["GET", "k"]), "$-1\r\n");
+    assert_eq!(
+        info_field(&mut m, "replication", "min_slaves_good_slaves"),
+        "0"
+    );
+    let replica = percore(1);
+    attach(&replica, &master);
+    wait_for("a good replica", || {
+        info_field(&mut m, "replication", "min_slaves_good_slaves") == "1"
+    });
+    assert_eq!(m.cmd(&["SET", "k", "v"]), "+OK\r\n");
+    // The replica stops acknowledging (its link cut for good): writes stop after the lag.
+    let mut r = replica.raw();
+    assert_eq!(
+        r.cmd(&["CONFIG", "SET", "replica-serve-stale-data", "no"]),
+        "+OK\r\n"
+    );
+    assert_eq!(r.cmd(&["GET", "k"]), "$1\r\nv\r\n");
+    let dead = crate::harness::free_port().to_string();
+    assert_eq!(r.cmd(&["REPLICAOF", "127.0.0.1", &dead]), "+OK\r\n");
+    assert_eq!(
+        r.cmd(&["GET", "k"]),
+        "-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.\r\n"
+    );
+    assert!(r
+        .cmd(&["INFO", "replication"])
+        .contains("master_link_status:down"));
+    assert_eq!(
+        m.cmd(&["CONFIG", "SET", "min-replicas-max-lag", "1"]),
+        "+OK\r\n"
+    );
+    wait_for("the replica to count as gone", || {
+        m.cmd(&["SET", "k", "w"]) == "-NOREPLICAS Not enough good replicas to write.\r\n"
+    });
+}

@@ -306,7 +306,7 @@ pub(crate) static DEFS: &[Def] = &[
         "slave-serve-stale-data",
         Kind::Bool,
         "yes",
-        0,
+        I,
     ),
     a("replica-read-only", "slave-read-only", Kind::Bool, "yes", I),
     a(
@@ -365,14 +365,14 @@ pub(crate) static DEFS: &[Def] = &[
         "min-slaves-to-write",
         int(0, INT_MAX),
         "0",
-        0,
+        I,
     ),
     a(
         "min-replicas-max-lag",
         "min-slaves-max-lag",
         int(0, INT_MAX),
         "10",
-        0,
+        I,
     ),
     d(
         "propagation-error-behavior",

@@ -277,7 +277,7 @@ fn garbage_content_never_panics() {
 
 #[test]
 fn unimplemented_directives_warn_and_store() {
-    let text = "appendonly yes\nrdbcompression no\nrdbcompression no\nslave-serve-stale-data no\n\
+    let text = "appendonly yes\nrdbcompression no\nrdbcompression no\nslave-lazy-flush yes\n\
                 rename-command FLUSHALL \"\"\nuser default on nopass ~* +@all\n\
                 list-max-ziplist-entries 512\nlua-time-limit 1000\n\
                 client-output-buffer-limit replica 256mb 64mb 60\n\
@@ -288,7 +288,7 @@ fn unimplemented_directives_warn_and_store() {
     assert_eq!(
         w,
         [
-            "directive 'replica-serve-stale-data' is not implemented by percore yet; ignored",
+            "directive 'replica-lazy-flush' is not implemented by percore yet; ignored",
             "directive 'rename-command' is not implemented by percore yet; ignored",
             "directive 'user' is not implemented by percore yet; ignored",
             "directive 'maxmemory-clients' is not implemented by percore yet; ignored",
@@ -297,7 +297,7 @@ fn unimplemented_directives_warn_and_store() {
     );
     assert!(c.appendonly());
     assert_eq!(c.get("rdbcompression").unwrap(), "no");
-    assert_eq!(c.get("replica-serve-stale-data").unwrap(), "no");
+    assert_eq!(c.get("replica-lazy-flush").unwrap(), "yes");
     assert_eq!(c.get("lua-time-limit").unwrap(), "1000");
     assert_eq!(
         c.get("client-output-buffer-limit").unwrap(),
@@ -789,20 +789,20 @@ fn rewrite_handles_aliases_unknown_lines_and_special_values() {
 fn config_set_refuses_what_is_not_implemented() {
     let mut c = Config::default();
     let err = c
-        .set_many(&[("replica-serve-stale-data".into(), "no".into())])
+        .set_many(&[("replica-lazy-flush".into(), "yes".into())])
         .unwrap_err();
     assert_eq!(
         err,
-        "ERR CONFIG SET failed (possibly related to argument 'replica-serve-stale-data') - not implemented by percore yet"
+        "ERR CONFIG SET failed (possibly related to argument 'replica-lazy-flush') - not implemented by percore yet"
     );
-    assert_eq!(c.get("replica-serve-stale-data").as_deref(), Some("yes"));
+    assert_eq!(c.get("replica-lazy-flush").as_deref(), Some("no"));
     // To the value it has: nothing changes, nothing to refuse.
-    c.set_many(&[("replica-serve-stale-data".into(), "yes".into())])
+    c.set_many(&[("replica-lazy-flush".into(), "no".into())])
         .unwrap();
     // Implemented settings still change, and a refused one in the same call changes none.
     let both = [
         ("hz".into(), "20".into()),
-        ("replica-serve-stale-data".into(), "no".into()),
+        ("replica-lazy-flush".into(), "yes".into()),
     ];
     assert!(c.set_many(&both).is_err());
     assert_eq!(c.get("hz").as_deref(), Some("10"));

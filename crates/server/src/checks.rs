@@ -14,6 +14,10 @@ pub struct State {
     pub authed: bool,
     /// A read-only replica, and the client is not its master: writes are refused.
     pub readonly: bool,
+    /// min-replicas-to-write is not met: writes are refused.
+    pub noreplicas: bool,
+    /// A replica with its link down and replica-serve-stale-data no.
+    pub masterdown: bool,
     pub resp3: bool,
     pub subscribed: bool,
     pub in_multi: bool,
@@ -134,6 +138,9 @@ pub fn verify(
     {
         return Verdict::Reject(format!("MISCONF Errors writing to the AOF file: {e}"));
     }
+    if st.noreplicas && write {
+        return Verdict::Reject("NOREPLICAS Not enough good replicas to write.".into());
+    }
     if st.readonly && write {
         return Verdict::Reject(READONLY.into());
     }
@@ -142,6 +149,13 @@ pub fn verify(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             spec.name
         ));
+    }
+    let stale_ok = spec.flags.has(Flags::STALE) && !(exec && st.queued_lacking.has(Flags::STALE));
+    if st.masterdown && !stale_ok {
+        return Verdict::Reject(
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+                .into(),
+        );
     }
     let not_loading =
         !spec.flags.has(Flags::LOADING) || (exec && st.queued_lacking.has(Flags::LOADING));
@@ -281,6 +295,8 @@ mod tests {
         State {
             authed: true,
             readonly: false,
+            noreplicas: false,
+            masterdown: false,
             resp3: false,
             subscribed: false,
             in_multi: false,

@@ -694,13 +694,17 @@ impl Conn {
             denyoom_by_flags: oom && crate::scripting::denyoom_by_flags(&self.core, spec, args),
             authed: self.authed,
             readonly: !self.master && self.core.shared.repl.refuses_writes(),
+            noreplicas: !self.master && self.core.shared.feed.too_few_replicas(),
+            masterdown: !self.master && self.core.shared.repl.refuses_stale(),
             resp3: self.proto == Proto::Resp3,
             subscribed: self.subs.active(),
             in_multi: self.multi.active(),
             loading: self.core.shared.persist.loading.load(Ordering::Relaxed),
             writes_by_flags: (misconf
                 || aof_error.is_some()
-                || (!self.master && self.core.shared.repl.refuses_writes()))
+                || (!self.master
+                    && (self.core.shared.repl.refuses_writes()
+                        || self.core.shared.feed.too_few_replicas())))
                 && crate::scripting::writes_by_flags(&self.core, spec, args),
             misconf,
             aof_error,

@@ -126,6 +126,11 @@ pub struct Feed {
     /// The journals feed the stream: a backlog exists (made for the first replica).
     pub active: AtomicBool,
     pub stats: SyncStats,
+    /// min-replicas-to-write and min-replicas-max-lag (hot copies), and the replicas whose
+    /// last ACK is at most that old (refreshed by core 0 every 100 ms and on every ACK).
+    pub min_replicas: std::sync::atomic::AtomicUsize,
+    pub min_replicas_lag: std::sync::atomic::AtomicU64,
+    pub good_replicas: std::sync::atomic::AtomicUsize,
 }
 
 /// INFO stats' sync_full, sync_partial_ok, sync_partial_err.
@@ -149,11 +154,36 @@ impl Feed {
             }),
             active: AtomicBool::new(false),
             stats: SyncStats::default(),
+            min_replicas: Default::default(),
+            min_replicas_lag: Default::default(),
+            good_replicas: Default::default(),
         }
     }
 
     pub fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes are refused (-NOREPLICAS): min-replicas-to-write is set and fewer replicas
+    /// acknowledged within min-replicas-max-lag.
+    pub fn too_few_replicas(&self) -> bool {
+        let min = self.min_replicas.load(Ordering::Relaxed);
+        min > 0
+            && self.min_replicas_lag.load(Ordering::Relaxed) > 0
+            && self.good_replicas.load(Ordering::Relaxed) < min
+    }
+
+    /// Counts the replicas with a recent enough ACK (Redis' refreshGoodSlavesCount).
+    pub fn refresh_good(&self) {
+        let lag_ms = self.min_replicas_lag.load(Ordering::Relaxed) * 1000;
+        let now = engine::shard::unix_ms();
+        let good = self
+            .lock()
+            .replicas
+            .iter()
+            .filter(|r| r.state == "online" && now.saturating_sub(r.ack_ms) <= lag_ms)
+            .count();
+        self.good_replicas.store(good, Ordering::Relaxed);
     }
 }
 
@@ -430,6 +460,7 @@ pub async fn ping_loop(core: std::rc::Rc<Core>) {
                 )
             })
             .unwrap_or((10, 3600));
+        core.shared.feed.refresh_good();
         let (replicas, orphan_since) = {
             let g = core.shared.feed.lock();
             (g.replicas.len(), g.orphan_since_ms)
@@ -567,6 +598,8 @@ pub fn ack(core: &Core, id: u64, offset: i64) {
         r.ack = r.ack.max(offset);
         r.ack_ms = engine::shard::unix_ms();
     }
+    drop(g);
+    core.shared.feed.refresh_good();
 }
 
 /// How many replicas acknowledged `offset`.
@@ -637,6 +670,15 @@ pub fn info_replicas(core_feed: &Feed, s: &mut String, offset: i64) {
     let g = core_feed.lock();
     let now = engine::shard::unix_ms();
     let _ = write!(s, "connected_slaves:{}\r\n", g.replicas.len());
+    if core_feed.min_replicas.load(Ordering::Relaxed) > 0
+        && core_feed.min_replicas_lag.load(Ordering::Relaxed) > 0
+    {
+        let _ = write!(
+            s,
+            "min_slaves_good_slaves:{}\r\n",
+            core_feed.good_replicas.load(Ordering::Relaxed)
+        );
+    }
     for (i, r) in g.replicas.iter().enumerate() {
         let _ = write!(
             s,

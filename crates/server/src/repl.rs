@@ -82,6 +82,9 @@ pub struct Repl {
     /// replica-read-only and replica-ignore-maxmemory (hot copies of the config).
     pub read_only: AtomicBool,
     pub ignore_maxmemory: AtomicBool,
+    /// replica-serve-stale-data, and whether the link is up (the command path reads both).
+    pub serve_stale: AtomicBool,
+    pub link_up: AtomicBool,
 }
 
 impl Repl {
@@ -107,6 +110,8 @@ impl Repl {
             last_io_ms: AtomicU64::new(0),
             read_only: AtomicBool::new(true),
             ignore_maxmemory: AtomicBool::new(true),
+            serve_stale: AtomicBool::new(true),
+            link_up: AtomicBool::new(false),
         }
     }
 
@@ -117,6 +122,14 @@ impl Repl {
     /// Writes from clients other than the master are refused (-READONLY).
     pub fn refuses_writes(&self) -> bool {
         self.is_replica() && self.read_only.load(Ordering::Relaxed)
+    }
+
+    /// A replica whose link is down with replica-serve-stale-data no: commands not flagged
+    /// stale get -MASTERDOWN.
+    pub fn refuses_stale(&self) -> bool {
+        self.is_replica()
+            && !self.link_up.load(Ordering::Relaxed)
+            && !self.serve_stale.load(Ordering::Relaxed)
     }
 
     /// maxmemory does not apply (a replica with replica-ignore-maxmemory: its master
@@ -613,6 +626,7 @@ async fn apply(
         g.master_fd = Some(stream.fd());
         g.link = Link::Connected;
         g.down_since_ms = 0;
+        repl.link_up.store(true, Ordering::SeqCst);
     }
     repl.last_io_ms
         .store(engine::shard::unix_ms(), Ordering::Relaxed);
@@ -630,6 +644,7 @@ async fn apply(
     alive.set(false);
     {
         let mut g = repl.lock();
+        repl.link_up.store(false, Ordering::SeqCst);
         g.master_db = conn.db;
         g.master_fd = None;
         if g.master.is_some() && repl.generation.load(Ordering::SeqCst) == gen {

@@ -190,6 +190,17 @@ impl Shared {
             c.get("replica-read-only").as_deref() != Some("no"),
             Ordering::Relaxed,
         );
+        let n = |k: &str| c.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        self.feed
+            .min_replicas
+            .store(n("min-replicas-to-write") as usize, Ordering::Relaxed);
+        self.feed
+            .min_replicas_lag
+            .store(n("min-replicas-max-lag"), Ordering::Relaxed);
+        self.repl.serve_stale.store(
+            c.get("replica-serve-stale-data").as_deref() != Some("no"),
+            Ordering::Relaxed,
+        );
         self.repl.ignore_maxmemory.store(
             c.get("replica-ignore-maxmemory").as_deref() != Some("no"),
             Ordering::Relaxed,
