@@ -418,3 +418,28 @@ fn min_replicas_and_stale_data() {
         m.cmd(&["SET", "k", "w"]) == "-NOREPLICAS Not enough good replicas to write.\r\n"
     });
 }
+
+/// Four clients at once on a four-shard percore master (the generator's commands, its keys
+/// shared, multi-shard operations among them): the merged stream brings a redis-server
+/// replica and a percore replica to the master's dataset.
+#[test]
+fn concurrent_writers_on_a_four_shard_master() {
+    let master = percore(4);
+    let redis = Server::redis();
+    let ours = percore(2);
+    let (lib, _) = workload(0, 0);
+    assert_eq!(
+        master.raw().cmd(&["FUNCTION", "LOAD", "REPLACE", &lib]),
+        "$7\r\ndifflib\r\n"
+    );
+    attach(&redis, &master);
+    attach(&ours, &master);
+    std::thread::scope(|s| {
+        for t in 0..4u64 {
+            let master = &master;
+            s.spawn(move || run_workload(master, &workload(500 + t, 400).1));
+        }
+    });
+    same_data(&master, &redis);
+    same_data(&master, &ours);
+}
