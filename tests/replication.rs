@@ -443,3 +443,47 @@ fn concurrent_writers_on_a_four_shard_master() {
     same_data(&master, &redis);
     same_data(&master, &ours);
 }
+
+/// A replica restarted with the RDB it saved continues with a partial resync from the
+/// history and offset kept in the file (repl-id, repl-offset, repl-stream-db), as
+/// redis-server's replicas do.
+#[test]
+fn restarted_replica_continues_partially() {
+    let master = redis_master(&[]);
+    let mut m = master.raw();
+    let dir = crate::harness::scratch_dir("replica-rdb");
+    let dir_arg = dir.display().to_string();
+    let port = master.port.to_string();
+    let args = [
+        "--dir",
+        dir_arg.as_str(),
+        "--replicaof",
+        "127.0.0.1",
+        port.as_str(),
+        "--enable-debug-command",
+        "yes",
+    ];
+    let replica = Server::start_with(2, &args);
+    m.cmd(&["SELECT", "3"]);
+    for i in 0..100 {
+        m.cmd(&["INCR", &format!("n{i}")]);
+    }
+    wait_synced(&master, &replica);
+    assert_eq!(replica.raw().cmd(&["SAVE"]), "+OK\r\n");
+    drop(replica);
+    // Written while it is away, in the database the stream was in.
+    for i in 0..100 {
+        m.cmd(&["INCR", &format!("n{i}")]);
+    }
+    let full = num(&mut m, "stats", "sync_full");
+    let partial = num(&mut m, "stats", "sync_partial_ok");
+    let replica = Server::start_with(2, &args);
+    wait_synced(&master, &replica);
+    assert_eq!(num(&mut m, "stats", "sync_full"), full, "a full resync");
+    assert_eq!(num(&mut m, "stats", "sync_partial_ok"), partial + 1);
+    let mut r = replica.raw();
+    r.cmd(&["SELECT", "3"]);
+    assert_eq!(r.cmd(&["GET", "n7"]), "$1\r\n2\r\n");
+    same_data(&master, &replica);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -502,11 +502,10 @@ impl Conn {
             if self.master {
                 // Every command of the read has run where its keys live (their replies are
                 // in): the offset covers them now.
-                self.core
-                    .shared
-                    .repl
-                    .offset
+                let repl = &self.core.shared.repl;
+                repl.offset
                     .fetch_add(std::mem::take(&mut self.unacked) as i64, Ordering::SeqCst);
+                repl.stream_db.store(self.db, Ordering::Relaxed);
             }
             self.leave_read();
             if let Some(mb) = &self.subs.mailbox {

@@ -161,6 +161,9 @@ pub fn start(config: Config) -> Result<Server, StartError> {
         _ => None,
     };
     let shared = Shared::new(config, shards, shutdown_tx);
+    if let Some(point) = rdb.as_deref().and_then(persist::repl_point) {
+        shared.repl.restore(point);
+    }
     let mut images: Vec<Vec<u8>> = rdb.into_iter().collect();
     let aof_on = !matches!(start, aof::Start::Off);
     match start {

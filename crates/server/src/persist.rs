@@ -98,9 +98,22 @@ fn paths(core: &Core) -> (std::path::PathBuf, std::path::PathBuf) {
     (dir.join(name), tmp)
 }
 
+/// Where a snapshot stands in a replication history: replid, offset and the stream's
+/// database (the repl-id, repl-offset and repl-stream-db aux fields).
+pub type ReplPoint = (String, i64, usize);
+
 /// An RDB file's header: version, aux fields, and the databases' sizes. `aof_base`: the
 /// file is an AOF's base (Redis' aof-base aux field).
 pub(crate) fn header(dbs: &[(usize, usize)], aof_base: bool) -> Vec<u8> {
+    header_at(dbs, aof_base, None)
+}
+
+/// `header`, with the replication point the snapshot stands for.
+pub(crate) fn header_at(
+    dbs: &[(usize, usize)],
+    aof_base: bool,
+    repl: Option<&ReplPoint>,
+) -> Vec<u8> {
     let mut e = rdb::Encoder::new(rdb::SaveOpts::default());
     e.out
         .extend_from_slice(format!("REDIS{:04}", rdb::VERSION).as_bytes());
@@ -110,6 +123,11 @@ pub(crate) fn header(dbs: &[(usize, usize)], aof_base: bool) -> Vec<u8> {
     e.aux("redis-bits", "64");
     e.aux("ctime", &now.to_string());
     e.aux("used-mem", &used.to_string());
+    if let Some((id, offset, db)) = repl {
+        e.aux("repl-stream-db", &db.to_string());
+        e.aux("repl-id", id);
+        e.aux("repl-offset", &offset.to_string());
+    }
     e.aux("aof-base", if aof_base { "1" } else { "0" });
     e.aux("percore-ver", env!("CARGO_PKG_VERSION"));
     for (db, &(keys, expires)) in dbs.iter().enumerate() {
@@ -340,16 +358,20 @@ pub async fn save(core: &Rc<Core>, in_read: bool) -> Result<(), String> {
     let (tx_sink, rx) = crossbeam_channel::bounded(QUEUE_CHUNKS * core.shards());
     // The snapshot point: every shard locked whole, in shard order.
     let every = crate::txn::Scope::Every { in_read };
-    let replies = crate::txn::within(core, None, every, async |t| {
-        t.ask_all(core, |_| calls::SnapshotStart {
-            sink: tx_sink.clone(),
-        })
-        .await
+    let (replies, repl) = crate::txn::within(core, None, every, async |t| {
+        let r = t
+            .ask_all(core, |_| calls::SnapshotStart {
+                sink: tx_sink.clone(),
+            })
+            .await;
+        // No read is in progress (the master's stream is counted up to what ran).
+        (r, core.shared.repl.point())
     })
     .await;
     drop(tx_sink);
     let (dirty, dbs) = point_sizes(replies);
     let (path, tmp) = paths(core);
+    let head = header_at(&dbs, false, repl.as_ref());
     let checksum = core
         .shared
         .config
@@ -357,7 +379,6 @@ pub async fn save(core: &Rc<Core>, in_read: bool) -> Result<(), String> {
         .map(|c| c.get("rdbchecksum").as_deref() != Some("no"))
         .unwrap_or(true);
     let n = core.shards();
-    let head = header(&dbs, false);
     let outcome = on_thread("rdb-writer", move || {
         write_file(&path, &tmp, head, rx, n, checksum)
     })
@@ -556,6 +577,24 @@ pub async fn save_point_loop(core: Rc<Core>) {
             crate::aof::bgrewrite(&core);
         }
     }
+}
+
+/// The replication point an RDB image was saved at (its repl-id, repl-offset and
+/// repl-stream-db aux fields), if it has one.
+pub fn repl_point(bytes: &[u8]) -> Option<ReplPoint> {
+    let mut d = rdb::Decoder::new(bytes);
+    d.header().ok()?;
+    let (mut id, mut offset, mut db) = (None, None, 0usize);
+    while let Ok(rdb::Item::Aux(k, v)) = d.item() {
+        let v = String::from_utf8_lossy(&v).into_owned();
+        match &k[..] {
+            b"repl-id" if v.len() == 40 => id = Some(v),
+            b"repl-offset" => offset = v.parse().ok(),
+            b"repl-stream-db" => db = v.parse().unwrap_or(0),
+            _ => {}
+        }
+    }
+    Some((id?, offset?, db))
 }
 
 /// Reads the RDB file to load at start, if there is one: the bytes, with the header

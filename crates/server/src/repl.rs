@@ -82,6 +82,9 @@ pub struct Repl {
     /// replica-read-only and replica-ignore-maxmemory (hot copies of the config).
     pub read_only: AtomicBool,
     pub ignore_maxmemory: AtomicBool,
+    /// The master's stream's database as of the last read applied (for a snapshot's
+    /// repl-stream-db).
+    pub stream_db: std::sync::atomic::AtomicUsize,
     /// replica-serve-stale-data, and whether the link is up (the command path reads both).
     pub serve_stale: AtomicBool,
     pub link_up: AtomicBool,
@@ -111,6 +114,7 @@ impl Repl {
             read_only: AtomicBool::new(true),
             ignore_maxmemory: AtomicBool::new(true),
             serve_stale: AtomicBool::new(true),
+            stream_db: Default::default(),
             link_up: AtomicBool::new(false),
         }
     }
@@ -136,6 +140,30 @@ impl Repl {
     /// evicts, and the DELs come in the stream).
     pub fn ignores_maxmemory(&self) -> bool {
         self.is_replica() && self.ignore_maxmemory.load(Ordering::Relaxed)
+    }
+
+    /// The replication point a snapshot taken now stands for: a replica's master history
+    /// and applied offset, or a master's own with a backlog; None otherwise.
+    pub fn point(&self) -> Option<crate::persist::ReplPoint> {
+        let g = self.lock();
+        let offset = self.offset.load(Ordering::SeqCst);
+        let db = self.stream_db.load(Ordering::Relaxed);
+        match &g.master {
+            Some(_) if g.has_history => Some((g.replid.clone(), offset, db)),
+            None if offset > 0 => Some((g.replid.clone(), offset, 0)),
+            _ => None,
+        }
+    }
+
+    /// At start, from the RDB file: the history it was saved at, so that a replica
+    /// continues with a partial resync (and a master's replicas can).
+    pub fn restore(&self, (id, offset, db): crate::persist::ReplPoint) {
+        let mut g = self.lock();
+        g.replid = id;
+        g.has_history = true;
+        g.master_db = db;
+        self.offset.store(offset, Ordering::SeqCst);
+        tracing::info!(replid = %g.replid, offset, "replication history from the RDB file");
     }
 
     /// (replid, replid2, second_repl_offset).
