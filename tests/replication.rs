@@ -394,6 +394,7 @@ fn min_replicas_and_stale_data() {
         info_field(&mut m, "replication", "min_slaves_good_slaves") == "1"
     });
     assert_eq!(m.cmd(&["SET", "k", "v"]), "+OK\r\n");
+    wait_synced(&master, &replica);
     // The replica stops acknowledging (its link cut for good): writes stop after the lag.
     let mut r = replica.raw();
     assert_eq!(
