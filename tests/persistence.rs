@@ -313,6 +313,8 @@ fn snapshots_move_between_percore_and_redis_server() {
     let want = {
         let ours = Server::start_with(2, &["--enable-debug-command", "yes", "--dir", &d]);
         let mut c = load(&[&ours]).pop().expect("one connection");
+        // The expired key must stay stored until the DEL below: no active expiry meanwhile.
+        assert_eq!(c.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]), "+OK\r\n");
         c.cmd(&["SELECT", "3"]);
         c.cmd(&["SET", "in-db-3", "x"]);
         c.cmd(&["SET", "gone", "x", "PX", "1"]);
