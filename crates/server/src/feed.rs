@@ -114,8 +114,7 @@ pub struct Inner {
     /// The stream's database.
     out_db: Option<usize>,
     pending: HashMap<u64, Pending>,
-    /// A piece being gathered per core (its `#TX` seen, its EXEC not yet: a chunk holds
-    /// whole blocks, so this is only within one `merge`).
+    /// The replicas attached.
     pub replicas: Vec<ReplicaInfo>,
     /// Unix ms the last replica went (for repl-backlog-ttl), 0 while one is attached.
     pub orphan_since_ms: u64,
@@ -665,7 +664,7 @@ async fn feeder(core: std::rc::Rc<Core>, handle: reactor::StreamRef, id: u64, mu
 }
 
 /// INFO's master-side fields: connected_slaves and one line per replica.
-pub fn info_replicas(core_feed: &Feed, s: &mut String, offset: i64) {
+pub fn info_replicas(core_feed: &Feed, s: &mut String) {
     use std::fmt::Write;
     let g = core_feed.lock();
     let now = engine::shard::unix_ms();
@@ -690,7 +689,6 @@ pub fn info_replicas(core_feed: &Feed, s: &mut String, offset: i64) {
             now.saturating_sub(r.ack_ms) / 1000
         );
     }
-    let _ = offset;
 }
 
 /// INFO's backlog fields.

@@ -204,6 +204,34 @@ pub(crate) fn write_file(
     Ok(total + 8)
 }
 
+/// The snapshot point: every shard locked whole, in shard order, each starting its snapshot
+/// (and handing its journal to the replication stream). Returns the chunks' receiver, the
+/// shards' answers, and the replication offset and point read under the locks, where no read
+/// is in progress (the master client's stream is counted up to what ran).
+async fn snapshot_point(
+    core: &Rc<Core>,
+    in_read: bool,
+) -> (
+    crossbeam_channel::Receiver<SaveMsg>,
+    Vec<Vec<u64>>,
+    i64,
+    Option<ReplPoint>,
+) {
+    let (tx_sink, rx) = crossbeam_channel::bounded(QUEUE_CHUNKS * core.shards());
+    let every = crate::txn::Scope::Every { in_read };
+    let (replies, offset, point) = crate::txn::within(core, None, every, async |t| {
+        let r = t
+            .ask_all(core, |_| calls::SnapshotStart {
+                sink: tx_sink.clone(),
+            })
+            .await;
+        let repl = &core.shared.repl;
+        (r, repl.offset.load(Ordering::SeqCst), repl.point())
+    })
+    .await;
+    (rx, replies, offset, point)
+}
+
 /// A full sync's snapshot: the image in memory and the replication offset it stands for.
 /// The point is a save's (every shard locked whole); each shard hands its journal to the
 /// replication stream there (`SnapshotStart`), so the stream up to the offset read under
@@ -224,18 +252,7 @@ pub async fn snapshot_for_replica(core: &Rc<Core>) -> Result<(Vec<u8>, i64), Str
             Err(_) => reactor::sleep(Duration::from_millis(5)).await,
         }
     }
-    let (tx_sink, rx) = crossbeam_channel::bounded(QUEUE_CHUNKS * core.shards());
-    let every = crate::txn::Scope::Every { in_read };
-    let (replies, offset) = crate::txn::within(core, None, every, async |t| {
-        let r = t
-            .ask_all(core, |_| calls::SnapshotStart {
-                sink: tx_sink.clone(),
-            })
-            .await;
-        (r, core.shared.repl.offset.load(Ordering::SeqCst))
-    })
-    .await;
-    drop(tx_sink);
+    let (rx, replies, offset, _) = snapshot_point(core, in_read).await;
     let (_, dbs) = point_sizes(replies);
     let head = header(&dbs, false);
     let n = core.shards();
@@ -355,20 +372,7 @@ pub async fn save(core: &Rc<Core>, in_read: bool) -> Result<(), String> {
     let started = engine::shard::unix_ms();
     state.started_ms.store(started, Ordering::Relaxed);
     state.last_try_ms.store(started, Ordering::Relaxed);
-    let (tx_sink, rx) = crossbeam_channel::bounded(QUEUE_CHUNKS * core.shards());
-    // The snapshot point: every shard locked whole, in shard order.
-    let every = crate::txn::Scope::Every { in_read };
-    let (replies, repl) = crate::txn::within(core, None, every, async |t| {
-        let r = t
-            .ask_all(core, |_| calls::SnapshotStart {
-                sink: tx_sink.clone(),
-            })
-            .await;
-        // No read is in progress (the master's stream is counted up to what ran).
-        (r, core.shared.repl.point())
-    })
-    .await;
-    drop(tx_sink);
+    let (rx, replies, _, repl) = snapshot_point(core, in_read).await;
     let (dirty, dbs) = point_sizes(replies);
     let (path, tmp) = paths(core);
     let head = header_at(&dbs, false, repl.as_ref());

@@ -821,7 +821,7 @@ pub fn info(shared: &crate::shared::Shared, s: &mut String) {
     }
     let (replid, replid2, second) = (g.replid.clone(), g.replid2.clone(), g.second_offset);
     drop(g);
-    crate::feed::info_replicas(&shared.feed, s, offset);
+    crate::feed::info_replicas(&shared.feed, s);
     let _ = write!(
         s,
         "master_failover_state:no-failover\r\nmaster_replid:{replid}\r\nmaster_replid2:{replid2}\r\nmaster_repl_offset:{offset}\r\nsecond_repl_offset:{second}\r\n",
