@@ -90,7 +90,10 @@ fn exact_short(v: f64, out: &mut G17) -> bool {
         k -= 1;
     }
     // a = n / 2^k = n * 5^k / 10^k
-    let digits = n * 5u64.pow(k);
+    // (Past u64, certainly more than 17 digits.)
+    let Some(digits) = n.checked_mul(5u64.pow(k)) else {
+        return false;
+    };
     if digits >= 100_000_000_000_000_000 {
         // More than 17 significant digits: %.17g rounds them.
         return false;
