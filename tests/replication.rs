@@ -488,3 +488,184 @@ fn restarted_replica_continues_partially() {
     same_data(&master, &replica);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn role(s: &Server) -> String {
+    info_field(&mut s.raw(), "replication", "role")
+}
+
+/// FAILOVER between percore servers, with replicas chained below the target (a percore and
+/// a redis-server replica of a replica): the master pauses writes, hands over once the
+/// target has its whole stream, and follows it with a partial resync; the chained replicas
+/// keep following, and every dataset ends equal.
+#[test]
+fn failover_between_percore_servers_with_chained_replicas() {
+    let master = percore(2);
+    let target = percore(1);
+    let chained = percore(2);
+    let redis_chained = Server::redis();
+    let mut m = master.raw();
+    let (lib, before) = workload(91, 300);
+    assert_eq!(
+        m.cmd(&["FUNCTION", "LOAD", "REPLACE", &lib]),
+        "$7\r\ndifflib\r\n"
+    );
+    run_workload(&master, &before);
+    assert_eq!(
+        m.cmd(&["FAILOVER"]),
+        "-ERR FAILOVER requires connected replicas.\r\n"
+    );
+    attach(&target, &master);
+    attach(&chained, &target);
+    attach(&redis_chained, &target);
+    let (_, after) = workload(92, 600);
+    run_workload(&master, &after[..300]);
+    same_data(&master, &target);
+    same_data(&target, &chained);
+    same_data(&target, &redis_chained);
+
+    let mut t = target.raw();
+    assert_eq!(
+        t.cmd(&["FAILOVER"]),
+        "-ERR FAILOVER is not valid when server is a replica.\r\n"
+    );
+    assert_eq!(
+        m.cmd(&["FAILOVER", "ABORT"]),
+        "-ERR No failover in progress.\r\n"
+    );
+    assert_eq!(
+        m.cmd(&["FAILOVER", "TO", "127.0.0.1", "1", "FORCE"]),
+        "-ERR FAILOVER with force option requires both a timeout and target HOST and IP.\r\n"
+    );
+    assert_eq!(
+        m.cmd(&["FAILOVER", "TO", "127.0.0.1", "1"]),
+        "-ERR FAILOVER target HOST and PORT is not a replica.\r\n"
+    );
+    assert_eq!(
+        m.cmd(&["FAILOVER", "TIMEOUT", "0"]),
+        "-ERR FAILOVER timeout must be greater than 0\r\n"
+    );
+    assert_eq!(m.cmd(&["FAILOVER", "BOGUS"]), "-ERR syntax error\r\n");
+    let full_before = num(&mut t, "stats", "sync_full");
+    let port = target.port.to_string();
+    assert_eq!(m.cmd(&["FAILOVER", "TO", "127.0.0.1", &port]), "+OK\r\n");
+    wait_for("the hand-over", || {
+        role(&target) == "master"
+            && info_field(&mut master.raw(), "replication", "master_link_status") == "up"
+    });
+    assert_eq!(
+        info_field(&mut m, "replication", "master_failover_state"),
+        "no-failover"
+    );
+    assert_eq!(info_field(&mut m, "replication", "master_port"), port);
+    // The old master continued partially from the new one.
+    assert_eq!(num(&mut t, "stats", "sync_full"), full_before);
+    assert!(num(&mut t, "stats", "sync_partial_ok") >= 1);
+    // Writes go to the new master now; everything follows it.
+    assert!(m.cmd(&["SET", "x", "1"]).starts_with("-READONLY"));
+    run_workload(&target, &after[300..]);
+    same_data(&target, &master);
+    same_data(&target, &chained);
+    same_data(&target, &redis_chained);
+}
+
+/// FAILOVER across implementations: a redis-server master hands over to its percore
+/// replica (percore answers PSYNC ... FAILOVER), then the percore master hands back to
+/// the redis-server replica; each time the old master continues partially.
+#[test]
+fn failover_with_redis_server_both_ways() {
+    let redis = redis_master(&[]);
+    let ours = percore(2);
+    let mut r = redis.raw();
+    let (lib, before) = workload(93, 300);
+    assert_eq!(
+        r.cmd(&["FUNCTION", "LOAD", "REPLACE", &lib]),
+        "$7\r\ndifflib\r\n"
+    );
+    run_workload(&redis, &before);
+    attach(&ours, &redis);
+    same_data(&redis, &ours);
+    // Any replica: the first to catch up.
+    assert_eq!(r.cmd(&["FAILOVER"]), "+OK\r\n");
+    wait_for("percore to take over", || {
+        role(&ours) == "master"
+            && info_field(&mut redis.raw(), "replication", "master_link_status") == "up"
+    });
+    let mut o = ours.raw();
+    assert_eq!(num(&mut o, "stats", "sync_full"), 0);
+    assert_eq!(num(&mut o, "stats", "sync_partial_ok"), 1);
+    let (_, after) = workload(94, 600);
+    run_workload(&ours, &after[..300]);
+    same_data(&ours, &redis);
+
+    let port = redis.port.to_string();
+    let full_before = num(&mut r, "stats", "sync_full");
+    assert_eq!(
+        o.cmd(&["FAILOVER", "TO", "127.0.0.1", &port, "TIMEOUT", "5000"]),
+        "+OK\r\n"
+    );
+    wait_for("redis-server to take over", || {
+        role(&redis) == "master"
+            && info_field(&mut ours.raw(), "replication", "master_link_status") == "up"
+    });
+    assert_eq!(num(&mut r, "stats", "sync_full"), full_before);
+    assert!(num(&mut r, "stats", "sync_partial_ok") >= 1);
+    run_workload(&redis, &after[300..]);
+    same_data(&redis, &ours);
+}
+
+/// A failover whose replica does not catch up in time gives up at its TIMEOUT: writes that
+/// waited meanwhile run, and the server stays master; FAILOVER ABORT ends one at once;
+/// REPLICAOF is refused during one.
+#[test]
+fn failover_timeout_and_abort() {
+    let master = percore(2);
+    let replica = Server::redis();
+    attach(&replica, &master);
+    let mut m = master.raw();
+    // The replica sleeps: it acknowledges nothing for a while.
+    let sleeper = {
+        let mut r = replica.raw();
+        std::thread::spawn(move || r.cmd(&["DEBUG", "SLEEP", "2"]))
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(m.cmd(&["SET", "a", "1"]), "+OK\r\n");
+    assert_eq!(m.cmd(&["FAILOVER", "TIMEOUT", "400"]), "+OK\r\n");
+    assert_eq!(
+        info_field(&mut m, "replication", "master_failover_state"),
+        "waiting-for-sync"
+    );
+    assert_eq!(
+        m.cmd(&["REPLICAOF", "127.0.0.1", "1"]),
+        "-ERR REPLICAOF not allowed while failing over.\r\n"
+    );
+    assert_eq!(
+        m.cmd(&["FAILOVER"]),
+        "-ERR FAILOVER already in progress.\r\n"
+    );
+    // Reads go on; a write waits for the end of the failover.
+    assert_eq!(m.cmd(&["GET", "a"]), "$1\r\n1\r\n");
+    let t = Instant::now();
+    assert_eq!(m.cmd(&["SET", "b", "1"]), "+OK\r\n");
+    assert!(
+        t.elapsed() >= Duration::from_millis(200),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(
+        info_field(&mut m, "replication", "master_failover_state"),
+        "no-failover"
+    );
+    assert_eq!(role(&master), "master");
+    // ABORT, while the replica still sleeps.
+    assert_eq!(m.cmd(&["SET", "c", "1"]), "+OK\r\n");
+    assert_eq!(m.cmd(&["FAILOVER"]), "+OK\r\n");
+    assert_eq!(m.cmd(&["FAILOVER", "ABORT"]), "+OK\r\n");
+    assert_eq!(
+        info_field(&mut m, "replication", "master_failover_state"),
+        "no-failover"
+    );
+    assert_eq!(m.cmd(&["SET", "d", "1"]), "+OK\r\n");
+    assert_eq!(sleeper.join().unwrap(), "+OK\r\n");
+    wait_synced(&master, &replica);
+    assert_eq!(replica.raw().cmd(&["DBSIZE"]), ":4\r\n");
+}

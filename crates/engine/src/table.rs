@@ -121,6 +121,7 @@ pub enum Rt {
     LastSave,
     ReplicaOf,
     Role,
+    Failover,
     Replconf,
     Psync,
     Sync,
@@ -2885,6 +2886,15 @@ pub static COMMANDS: &[CommandSpec] = &[
         "server",
         "Sets a Redis server as a replica of another, or promotes it to being a master",
         Rt::ReplicaOf,
+    ),
+    rt(
+        "failover",
+        -1,
+        &["admin", "noscript", "stale"],
+        &["@admin", "@slow", "@dangerous"],
+        "server",
+        "Start a coordinated failover between this server and one of its replicas.",
+        Rt::Failover,
     ),
     rt(
         "role",

@@ -69,10 +69,11 @@ pub struct Conn {
     /// What a replica said of itself (REPLCONF listening-port, ip-address).
     pub repl_port: u16,
     pub repl_ip: String,
-    /// Bytes of the master's stream dispatched but not yet counted in the offset, and those
-    /// of its transaction still open.
-    unacked: usize,
-    in_multi_bytes: usize,
+    /// The master's stream dispatched but not yet counted in the offset, and what of it is
+    /// in its transaction still open (kept as it came: it goes into this server's backlog
+    /// for its own replicas, `feed::from_master`).
+    unacked: Vec<u8>,
+    in_multi: Vec<u8>,
 }
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -125,8 +126,8 @@ impl Conn {
             close: false,
             master: false,
             repl_port: 0,
-            unacked: 0,
-            in_multi_bytes: 0,
+            unacked: Vec::new(),
+            in_multi: Vec::new(),
             repl_ip: String::new(),
             out: Vec::with_capacity(READ_CHUNK),
             now_ms: engine::shard::unix_ms(),
@@ -418,7 +419,9 @@ impl Conn {
                         break;
                     }
                     need = 0;
-                    let applied = cmd.len();
+                    if self.master {
+                        self.in_multi.extend_from_slice(&rbuf[cmd.clone()]);
+                    }
                     if range.is_empty() {
                         start = cmd.end;
                     } else if cmd.len() >= SHARE_MIN
@@ -441,7 +444,7 @@ impl Conn {
                         start = cmd.end;
                     }
                     if self.master {
-                        self.applied(applied);
+                        self.applied();
                     }
                     if self.blocked.is_some()
                         && !crate::blocking::wait(self, stream, &mut rbuf, &mut end, qlimit).await
@@ -466,12 +469,16 @@ impl Conn {
                     }
                     Stop::Inline(consumed) => {
                         need = 0;
+                        if self.master {
+                            self.in_multi
+                                .extend_from_slice(&rbuf[start..start + consumed]);
+                        }
                         if !args.is_empty() {
                             self.dispatch(Args::new(&scratch, &args)).await;
                         }
                         start += consumed;
                         if self.master {
-                            self.applied(consumed);
+                            self.applied();
                         }
                         if self.blocked.is_some()
                             && !crate::blocking::wait(self, stream, &mut rbuf, &mut end, qlimit)
@@ -502,9 +509,8 @@ impl Conn {
             if self.master {
                 // Every command of the read has run where its keys live (their replies are
                 // in): the offset covers them now.
+                self.settle_offset();
                 let repl = &self.core.shared.repl;
-                repl.offset
-                    .fetch_add(std::mem::take(&mut self.unacked) as i64, Ordering::SeqCst);
                 repl.stream_db.store(self.db, Ordering::Relaxed);
             }
             self.leave_read();
@@ -532,8 +538,7 @@ impl Conn {
             // their replies awaited); a transaction of the master's left open is not
             // counted, so the master sends it again after a partial resync.
             self.flush().await;
-            let n = std::mem::take(&mut self.unacked) as i64;
-            self.core.shared.repl.offset.fetch_add(n, Ordering::SeqCst);
+            self.settle_offset();
         }
         self.leave_read();
         // A client that goes away stops watching (its shards drop the entries) and
@@ -877,34 +882,45 @@ impl Conn {
     /// The commands of the master's stream dispatched so far have run (the caller flushed):
     /// the offset covers them (REPLCONF GETACK answers with it).
     pub fn settle_offset(&mut self) {
-        let n = std::mem::take(&mut self.unacked) as i64;
-        self.core.shared.repl.offset.fetch_add(n, Ordering::SeqCst);
+        crate::feed::from_master(&self.core, &self.unacked);
+        self.unacked.clear();
     }
 
-    /// The master's stream moved on by `n` bytes of a command dispatched (counted in the
-    /// offset once the read's replies are in: a command sent to another shard may not have
-    /// run yet).
-    fn applied(&mut self, n: usize) {
+    /// The master's command just dispatched (its bytes taken before) counts in the offset
+    /// once the read's replies are in (a command sent to another shard may not have run
+    /// yet).
+    fn applied(&mut self) {
         // Inside the master's MULTI the bytes wait for its EXEC (Redis' reploff does not
         // move within a transaction).
-        self.in_multi_bytes += n;
         if !self.multi.active() {
-            self.unacked += std::mem::take(&mut self.in_multi_bytes);
+            if self.unacked.is_empty() {
+                std::mem::swap(&mut self.unacked, &mut self.in_multi);
+            } else {
+                self.unacked.extend_from_slice(&self.in_multi);
+                self.in_multi.clear();
+            }
         }
     }
 
     async fn wait_if_paused(&mut self, spec: &CommandSpec) {
+        if self.master {
+            // The master's stream is never paused (Redis pauses no replication link).
+            return;
+        }
         let mut stepped_out = false;
         loop {
             let until = self.core.shared.pause_until.load(Ordering::Relaxed);
             let now = engine::shard::unix_ms();
-            if until == 0 || now >= until {
+            // A failover holds writes until the new master answers.
+            let failover = spec.is_write() && self.core.shared.repl.failover_paused();
+            if (until == 0 || now >= until) && !failover {
                 break;
             }
             let all = self.core.shared.pause_all.load(Ordering::Relaxed);
             if !all && !spec.is_write() {
                 break;
             }
+            let until = if failover { now + 10 } else { until };
             if !stepped_out {
                 // Paused for long: finish what was sent and step out of the read.
                 self.flush().await;

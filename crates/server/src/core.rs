@@ -980,7 +980,9 @@ impl Core {
                 .shared
                 .active_expire
                 .load(std::sync::atomic::Ordering::Relaxed)
+                || self.shared.writes_paused()
             {
+                self.check_idle_clients();
                 continue;
             }
             let deadline = std::time::Instant::now() + period / 4;

@@ -197,6 +197,12 @@ pub fn publish(core: &Core) {
     if shard.journal.call_open() {
         return;
     }
+    if shard.replica {
+        // A replica's stream is its master's, as it came (`from_master`): what the shard
+        // recorded applying it goes nowhere.
+        shard.journal.unpublished();
+        return;
+    }
     let bytes = shard.journal.unpublished();
     if bytes.is_empty() {
         return;
@@ -212,7 +218,7 @@ pub fn publish(core: &Core) {
 /// The core that ran multi-shard operation `tx` commits it: `pieces` blocks of it were
 /// journaled (published by their cores at their turns' ends, before or after this).
 pub fn commit(core: &Core, tx: u64, pieces: usize) {
-    if !core.shared.feed.active.load(Ordering::Acquire) {
+    if !core.shared.feed.active.load(Ordering::Acquire) || core.shared.repl.is_replica() {
         return;
     }
     let mut g = core.shared.feed.lock();
@@ -391,12 +397,83 @@ fn select_arg(rec: &[u8]) -> Option<usize> {
         .ok()
 }
 
+/// Bytes of the master's stream a replica applied (the offset counts them): they go into
+/// its backlog as they came, so its own replicas follow the same stream at the same
+/// offsets (and continue partially with any server of the chain after a failover).
+pub fn from_master(core: &Core, bytes: &[u8]) {
+    if bytes.is_empty() {
+        return;
+    }
+    let offset = &core.shared.repl.offset;
+    let feed = &core.shared.feed;
+    if !feed.active.load(Ordering::Acquire) {
+        offset.fetch_add(bytes.len() as i64, Ordering::SeqCst);
+        return;
+    }
+    // Under the lock, so that a backlog made meanwhile (`start`) begins at an offset that
+    // agrees with its bytes.
+    let mut g = feed.lock();
+    if let Some(b) = g.backlog.as_mut() {
+        b.append(bytes);
+    }
+    offset.fetch_add(bytes.len() as i64, Ordering::SeqCst);
+}
+
+/// The role changed (REPLICAOF, a promotion, a failover): the stream's next record starts
+/// with a SELECT, multi-shard operations half merged are dropped, and the replicas
+/// attached now are disconnected, to reconnect and learn the new history (partially, as a
+/// rule: Redis' disconnectSlaves).
+pub fn role_changed(core: &std::rc::Rc<Core>) {
+    let ids: Vec<u64> = {
+        let mut g = core.shared.feed.lock();
+        g.out_db = None;
+        g.pending.clear();
+        g.replicas.iter().map(|r| r.id).collect()
+    };
+    disconnect(core, ids);
+}
+
+/// A replica starts a full sync from its master (a new history): its own replicas go, and
+/// so does its backlog (the next replica makes one at the new offset).
+pub fn new_history(core: &std::rc::Rc<Core>) {
+    let ids: Vec<u64> = {
+        let feed = &core.shared.feed;
+        let mut g = feed.lock();
+        g.backlog = None;
+        g.pending.clear();
+        g.out_db = None;
+        feed.active.store(false, Ordering::Release);
+        g.replicas.iter().map(|r| r.id).collect()
+    };
+    disconnect(core, ids);
+}
+
+/// Closes these replicas' connections, wherever they are.
+pub fn disconnect(core: &std::rc::Rc<Core>, ids: Vec<u64>) {
+    if ids.is_empty() {
+        return;
+    }
+    let core = core.clone();
+    reactor::spawn_local(async move {
+        for id in ids {
+            let f = crate::ops::KillFilter {
+                id: Some(id),
+                ..Default::default()
+            };
+            core.ask_all(|_| crate::core::calls::ClientKill(f.clone()), None)
+                .await;
+        }
+    })
+    .detach();
+}
+
 /// Makes the backlog (the first replica, or a promoted replica keeping its history), so
-/// the stream starts at `offset`; every core's journal then records.
-pub fn start(core: &Core, offset: i64) {
+/// the stream starts at the current offset; every core's journal then records.
+pub fn start(core: &Core) {
     let feed = &core.shared.feed;
     let mut g = feed.lock();
     if g.backlog.is_none() {
+        let offset = core.shared.repl.offset.load(Ordering::SeqCst);
         let size = core
             .shared
             .config
@@ -464,7 +541,14 @@ pub async fn ping_loop(core: std::rc::Rc<Core>) {
             let g = core.shared.feed.lock();
             (g.replicas.len(), g.orphan_since_ms)
         };
-        if replicas > 0 && last_ping.elapsed().as_secs() >= period {
+        crate::repl::failover_tick(&core);
+        // A replica's replicas get its master's PINGs; none during a failover's pause
+        // (they would move the offset the replicas must reach).
+        if replicas > 0
+            && last_ping.elapsed().as_secs() >= period
+            && !core.shared.repl.is_replica()
+            && !core.shared.repl.failover_paused()
+        {
             last_ping = std::time::Instant::now();
             append_raw(&core, b"*1\r\n$4\r\nPING\r\n");
         }
@@ -504,8 +588,12 @@ pub async fn psync(
 ) -> Result<(), String> {
     let core = c.core.clone();
     let shared = core.shared.clone();
-    if shared.repl.is_replica() {
-        return Err("ERR percore does not serve replicas while it is a replica itself yet".into());
+    if shared.repl.failover_state() != crate::repl::FailoverState::None {
+        return Err("NOMASTERLINK Can't SYNC while failing over".into());
+    }
+    let replica = shared.repl.is_replica();
+    if replica && !shared.repl.link_up.load(Ordering::SeqCst) {
+        return Err("NOMASTERLINK Can't SYNC while not connected with my master".into());
     }
     let Some(handle) = c.info.stream.get() else {
         return Err("ERR no socket".into());
@@ -515,9 +603,11 @@ pub async fn psync(
         let _ = handle.write(&c.out);
         c.out.clear();
     }
-    start(&core, shared.repl.offset.load(Ordering::SeqCst));
-    core.ask_all(|_| crate::core::calls::EnableJournal, None)
-        .await;
+    start(&core);
+    if !replica {
+        core.ask_all(|_| crate::core::calls::EnableJournal, None)
+            .await;
+    }
     let partial = replid.as_ref().and_then(|id| {
         let (ours, ours2, second) = shared.repl.ids();
         let wanted = offset - 1;

@@ -306,7 +306,7 @@ async fn shard_main(
                 while core.shared.persist.loading.load(Ordering::Acquire) {
                     reactor::sleep(std::time::Duration::from_millis(10)).await;
                 }
-                repl::replicaof(&core, Some(master));
+                let _ = repl::replicaof(&core, Some(master));
             })
             .detach();
         }

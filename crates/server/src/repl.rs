@@ -45,6 +45,33 @@ impl Link {
     }
 }
 
+/// A coordinated failover's progress (FAILOVER; INFO's master_failover_state).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailoverState {
+    None,
+    WaitForSync,
+    InProgress,
+}
+
+impl FailoverState {
+    fn name(self) -> &'static str {
+        match self {
+            FailoverState::None => "no-failover",
+            FailoverState::WaitForSync => "waiting-for-sync",
+            FailoverState::InProgress => "failover-in-progress",
+        }
+    }
+}
+
+/// FAILOVER's request: the replica to hand over to (None: the first that catches up),
+/// when to give up (unix ms, 0: never) and whether to hand over anyway then.
+pub struct Failover {
+    pub state: FailoverState,
+    pub target: Option<(String, u16)>,
+    pub end_ms: u64,
+    pub force: bool,
+}
+
 pub struct Inner {
     /// The master, when this server is a replica.
     pub master: Option<(String, u16)>,
@@ -65,6 +92,7 @@ pub struct Inner {
     /// The database the master's stream was in when the link broke: a partial resync
     /// continues there (Redis keeps its cached master client, and its SELECT).
     master_db: usize,
+    pub failover: Failover,
 }
 
 /// The replication state every core reads (in `Shared`).
@@ -88,6 +116,8 @@ pub struct Repl {
     /// replica-serve-stale-data, and whether the link is up (the command path reads both).
     pub serve_stale: AtomicBool,
     pub link_up: AtomicBool,
+    /// A failover holds writes (Redis' PAUSE_DURING_FAILOVER) until the new master answers.
+    failover_pause: AtomicBool,
 }
 
 impl Repl {
@@ -106,6 +136,12 @@ impl Repl {
                 master_fd: None,
                 has_history: false,
                 master_db: 0,
+                failover: Failover {
+                    state: FailoverState::None,
+                    target: None,
+                    end_ms: 0,
+                    force: false,
+                },
             }),
             offset: AtomicI64::new(0),
             generation: AtomicU64::new(0),
@@ -116,7 +152,17 @@ impl Repl {
             serve_stale: AtomicBool::new(true),
             stream_db: Default::default(),
             link_up: AtomicBool::new(false),
+            failover_pause: AtomicBool::new(false),
         }
+    }
+
+    /// Writes wait: a failover is under way.
+    pub fn failover_paused(&self) -> bool {
+        self.failover_pause.load(Ordering::Relaxed)
+    }
+
+    pub fn failover_state(&self) -> FailoverState {
+        self.lock().failover.state
     }
 
     pub fn is_replica(&self) -> bool {
@@ -191,9 +237,17 @@ impl Default for Repl {
     }
 }
 
-/// REPLICAOF host port / NO ONE (and the `replicaof` directive at start, `at_start`).
+/// REPLICAOF host port / NO ONE (and the `replicaof` directive at start).
 /// Returns the reply: `+OK`, or Redis' `+OK Already connected to specified master`.
-pub fn replicaof(core: &Rc<Core>, master: Option<(String, u16)>) -> &'static str {
+pub fn replicaof(core: &Rc<Core>, master: Option<(String, u16)>) -> Result<&'static str, String> {
+    if core.shared.repl.failover_state() != FailoverState::None {
+        return Err("ERR REPLICAOF not allowed while failing over.".into());
+    }
+    Ok(set_master(core, master, "user request"))
+}
+
+/// Follows `master` (None: becomes a master, for the reason given in the log).
+fn set_master(core: &Rc<Core>, master: Option<(String, u16)>, why: &str) -> &'static str {
     let repl = &core.shared.repl;
     let mut g = repl.lock();
     match master {
@@ -201,7 +255,7 @@ pub fn replicaof(core: &Rc<Core>, master: Option<(String, u16)>) -> &'static str
             if g.master.is_none() {
                 return "+OK\r\n";
             }
-            tracing::info!("MASTER MODE enabled (user request)");
+            tracing::info!("MASTER MODE enabled ({why})");
             g.master = None;
             repl.generation.fetch_add(1, Ordering::SeqCst);
             repl.replica.store(false, Ordering::SeqCst);
@@ -251,8 +305,9 @@ fn cut_link(g: &mut Inner) {
 }
 
 /// Every shard stops (or resumes) expiring keys: a replica's keys expire by its master's
-/// DELs.
+/// DELs, and its stream is its master's. The replicas attached reconnect.
 fn set_replica_mode(core: &Rc<Core>, on: bool) {
+    crate::feed::role_changed(core);
     let core = core.clone();
     reactor::spawn_local(async move {
         core.ask_all(|_| crate::core::calls::ReplicaMode(on), None)
@@ -490,10 +545,13 @@ async fn sync(core: &Rc<Core>, stream: &mut Stream, gen: u64) -> Result<Vec<u8>,
             ("?".to_string(), "-1".to_string())
         }
     };
-    send(
-        stream,
-        &[b"PSYNC", psync_id.as_bytes(), psync_offset.as_bytes()],
-    )?;
+    // A master handing over (FAILOVER) asks its target to take the master's role.
+    let failing_over = repl.failover_state() == FailoverState::InProgress;
+    let mut psync: Vec<&[u8]> = vec![b"PSYNC", psync_id.as_bytes(), psync_offset.as_bytes()];
+    if failing_over {
+        psync.push(b"FAILOVER");
+    }
+    send(stream, &psync)?;
     let reply = loop {
         let line = r.line(stream, timeout_ms).await?;
         if !line.is_empty() {
@@ -502,6 +560,15 @@ async fn sync(core: &Rc<Core>, stream: &mut Stream, gen: u64) -> Result<Vec<u8>,
     };
     if !current() {
         return Err("replication target changed".into());
+    }
+    if failing_over {
+        if reply.starts_with("+CONTINUE") || reply.starts_with("+FULLRESYNC") {
+            clear_failover(repl);
+            tracing::info!("FAILOVER: the target accepted the hand-over");
+        } else {
+            abort_failover(core, "Failover target rejected psync request");
+            return Err(format!("Failover target rejected psync request: {reply}"));
+        }
     }
     if let Some(rest) = reply.strip_prefix("+CONTINUE") {
         let new_id = rest.trim();
@@ -512,6 +579,9 @@ async fn sync(core: &Rc<Core>, stream: &mut Stream, gen: u64) -> Result<Vec<u8>,
             let offset = repl.offset.load(Ordering::SeqCst);
             g.replid2 = std::mem::replace(&mut g.replid, new_id.to_string());
             g.second_offset = offset + 1;
+            drop(g);
+            // This server's replicas learn the new id by reconnecting.
+            crate::feed::role_changed(core);
         }
         tracing::info!("Successful partial resynchronization with master.");
         return Ok(r.rest());
@@ -526,6 +596,7 @@ async fn sync(core: &Rc<Core>, stream: &mut Stream, gen: u64) -> Result<Vec<u8>,
         .and_then(|o| o.parse().ok())
         .ok_or_else(|| format!("bad FULLRESYNC reply: {reply}"))?;
     tracing::info!(%replid, offset, "Full resync from master");
+    crate::feed::new_history(core);
     let payload = transfer(repl, stream, &mut r, timeout_ms).await?;
     if !current() {
         return Err("replication target changed".into());
@@ -820,11 +891,13 @@ pub fn info(shared: &crate::shared::Shared, s: &mut String) {
         None => s.push_str("role:master\r\n"),
     }
     let (replid, replid2, second) = (g.replid.clone(), g.replid2.clone(), g.second_offset);
+    let failover = g.failover.state.name();
     drop(g);
     crate::feed::info_replicas(&shared.feed, s);
     let _ = write!(
         s,
-        "master_failover_state:no-failover\r\nmaster_replid:{replid}\r\nmaster_replid2:{replid2}\r\nmaster_repl_offset:{offset}\r\nsecond_repl_offset:{second}\r\n",
+        "master_failover_state:{}\r\nmaster_replid:{replid}\r\nmaster_replid2:{replid2}\r\nmaster_repl_offset:{offset}\r\nsecond_repl_offset:{second}\r\n",
+        failover
     );
     let size = shared
         .config
@@ -834,4 +907,167 @@ pub fn info(shared: &crate::shared::Shared, s: &mut String) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1 << 20);
     crate::feed::info_backlog(&shared.feed, s, size);
+}
+
+/// FAILOVER's arguments.
+pub struct FailoverRequest {
+    pub target: Option<(String, u16)>,
+    pub timeout_ms: u64,
+    pub force: bool,
+}
+
+/// FAILOVER [TO host port [FORCE]] [TIMEOUT ms]: writes pause, and once a replica (the one
+/// named) has the whole stream, this master turns replica of it, asking it with
+/// `PSYNC <replid> <offset> FAILOVER` to take over (`failover_tick`, then `sync`).
+pub fn failover(core: &Rc<Core>, req: FailoverRequest) -> Result<(), String> {
+    let repl = &core.shared.repl;
+    let mut g = repl.lock();
+    if g.failover.state != FailoverState::None {
+        return Err("ERR FAILOVER already in progress.".into());
+    }
+    if g.master.is_some() {
+        return Err("ERR FAILOVER is not valid when server is a replica.".into());
+    }
+    let replicas = core.shared.feed.lock().replicas.clone();
+    if replicas.is_empty() {
+        return Err("ERR FAILOVER requires connected replicas.".into());
+    }
+    if req.force && (req.timeout_ms == 0 || req.target.is_none()) {
+        return Err(
+            "ERR FAILOVER with force option requires both a timeout and target HOST and IP.".into(),
+        );
+    }
+    if let Some((host, port)) = &req.target {
+        let Some(r) = replicas.iter().find(|r| r.ip == *host && r.port == *port) else {
+            return Err("ERR FAILOVER target HOST and PORT is not a replica.".into());
+        };
+        if r.state != "online" {
+            return Err("ERR FAILOVER target replica is not online.".into());
+        }
+        tracing::info!("FAILOVER requested to {host}:{port}.");
+    } else {
+        tracing::info!("FAILOVER requested to any replica.");
+    }
+    g.failover = Failover {
+        state: FailoverState::WaitForSync,
+        target: req.target,
+        end_ms: if req.timeout_ms > 0 {
+            engine::shard::unix_ms() + req.timeout_ms
+        } else {
+            0
+        },
+        force: req.force,
+    };
+    repl.failover_pause.store(true, Ordering::SeqCst);
+    Ok(())
+}
+
+/// FAILOVER ABORT.
+pub fn failover_abort(core: &Rc<Core>) -> Result<(), String> {
+    if core.shared.repl.failover_state() == FailoverState::None {
+        return Err("ERR No failover in progress.".into());
+    }
+    abort_failover(core, "Failover manually aborted");
+    Ok(())
+}
+
+fn clear_failover(repl: &Repl) {
+    let mut g = repl.lock();
+    g.failover = Failover {
+        state: FailoverState::None,
+        target: None,
+        end_ms: 0,
+        force: false,
+    };
+    repl.failover_pause.store(false, Ordering::SeqCst);
+}
+
+fn abort_failover(core: &Rc<Core>, why: &str) {
+    let repl = &core.shared.repl;
+    let (state, target) = {
+        let g = repl.lock();
+        (g.failover.state, g.failover.target.clone())
+    };
+    if state == FailoverState::None {
+        return;
+    }
+    match target {
+        Some((h, p)) => tracing::info!("FAILOVER to {h}:{p} aborted: {why}"),
+        None => tracing::info!("FAILOVER to any replica aborted: {why}"),
+    }
+    if state == FailoverState::InProgress {
+        set_master(core, None, "failover aborted");
+    }
+    clear_failover(repl);
+}
+
+/// Every 100 ms on core 0 (Redis' updateFailoverStatus): a failover waiting for its replica
+/// gives up (or, with FORCE, hands over anyway) at its timeout, and hands over once the
+/// replica acknowledged the whole stream (the first replica to do so, when none was named).
+pub fn failover_tick(core: &Rc<Core>) {
+    let repl = &core.shared.repl;
+    let (target, end_ms, force) = {
+        let g = repl.lock();
+        if g.failover.state != FailoverState::WaitForSync {
+            return;
+        }
+        (
+            g.failover.target.clone(),
+            g.failover.end_ms,
+            g.failover.force,
+        )
+    };
+    if end_ms > 0 && engine::shard::unix_ms() >= end_ms {
+        match (force, target) {
+            (true, Some((host, port))) => {
+                tracing::info!("FAILOVER to {host}:{port} time out exceeded, failing over.");
+                hand_over(core, host, port);
+            }
+            _ => abort_failover(core, "Replica never caught up before timeout"),
+        }
+        return;
+    }
+    let offset = repl.offset.load(Ordering::SeqCst);
+    let replicas = core.shared.feed.lock().replicas.clone();
+    let synced = replicas.iter().find(|r| match &target {
+        Some((host, port)) => r.ip == *host && r.port == *port && r.ack == offset,
+        None => r.ack == offset && r.state == "online",
+    });
+    if let Some(r) = synced {
+        tracing::info!(
+            "Failover target {}:{} is synced, failing over.",
+            r.ip,
+            r.port
+        );
+        hand_over(core, r.ip.clone(), r.port);
+    }
+}
+
+/// This master follows `host:port`, its PSYNC carrying FAILOVER.
+fn hand_over(core: &Rc<Core>, host: String, port: u16) {
+    {
+        let mut g = core.shared.repl.lock();
+        g.failover.state = FailoverState::InProgress;
+        g.failover.target = Some((host.clone(), port));
+    }
+    set_master(core, Some((host, port)), "failover");
+}
+
+/// `PSYNC <replid> <offset> FAILOVER` reached this replica: its master hands over. With
+/// the master's history it becomes a master (the PSYNC then continues from it, partially).
+pub fn failover_request(core: &Rc<Core>, replid: &str, from: &str) -> Result<(), String> {
+    let repl = &core.shared.repl;
+    tracing::warn!("Failover request received for replid {replid}.");
+    let (is_replica, ours) = {
+        let g = repl.lock();
+        (g.master.is_some(), g.replid.clone())
+    };
+    if !is_replica {
+        return Err("ERR PSYNC FAILOVER can't be sent to a master.".into());
+    }
+    if !replid.eq_ignore_ascii_case(&ours) {
+        return Err("ERR PSYNC FAILOVER replid must match my replid.".into());
+    }
+    set_master(core, None, &format!("failover request from '{from}'"));
+    Ok(())
 }

@@ -137,10 +137,44 @@ async fn run_inner(
                     .ok_or_else(|| Error::msg("ERR Invalid master port"))?;
                 Some((host, port as u16))
             };
-            let reply = crate::repl::replicaof(&core, master);
+            let reply = crate::repl::replicaof(&core, master).map_err(Error::msg)?;
             c.out.extend_from_slice(reply.as_bytes());
         }
         Rt::Role => crate::repl::role(&shared, &mut c.writer()),
+        Rt::Failover => {
+            if args.len() == 2 && args.is(1, "abort") {
+                crate::repl::failover_abort(&core).map_err(Error::msg)?;
+                c.writer().ok();
+                return Ok(());
+            }
+            let mut req = crate::repl::FailoverRequest {
+                target: None,
+                timeout_ms: 0,
+                force: false,
+            };
+            let mut j = 1;
+            while j < args.len() {
+                if args.is(j, "timeout") && j + 1 < args.len() && req.timeout_ms == 0 {
+                    let ms = args.int(j + 1)?;
+                    if ms <= 0 {
+                        return Err(Error::msg("ERR FAILOVER timeout must be greater than 0"));
+                    }
+                    req.timeout_ms = ms as u64;
+                    j += 2;
+                } else if args.is(j, "to") && j + 2 < args.len() && req.target.is_none() {
+                    let port = args.int(j + 2)?;
+                    req.target = Some((text(args.get(j + 1)), port.clamp(0, 65535) as u16));
+                    j += 3;
+                } else if args.is(j, "force") && !req.force {
+                    req.force = true;
+                    j += 1;
+                } else {
+                    return Err(Error::Syntax);
+                }
+            }
+            crate::repl::failover(&core, req).map_err(Error::msg)?;
+            c.writer().ok();
+        }
         Rt::Replconf => {
             if args.len().is_multiple_of(2) {
                 return Err(Error::Syntax);
@@ -188,11 +222,19 @@ async fn run_inner(
             c.writer().ok();
         }
         Rt::Psync | Rt::Sync => {
+            if c.info.replica.get() {
+                // Already a replica of this server: ignored, as Redis does.
+                return Ok(());
+            }
             let (id, offset) = if rt == Rt::Psync {
                 (Some(text(args.get(1))), args.int(2).unwrap_or(-1))
             } else {
                 (None, -1)
             };
+            if rt == Rt::Psync && args.len() > 3 && args.is(3, "failover") {
+                crate::repl::failover_request(&core, &text(args.get(1)), &c.info.addr)
+                    .map_err(Error::msg)?;
+            }
             crate::feed::psync(c, id, offset)
                 .await
                 .map_err(Error::msg)?;

@@ -108,6 +108,13 @@ pub enum ShutdownReason {
 }
 
 impl Shared {
+    /// Writes are paused (CLIENT PAUSE, or a failover): keys do not expire meanwhile, as in
+    /// Redis 7.0, so the replication offset stays still.
+    pub fn writes_paused(&self) -> bool {
+        let until = self.pause_until.load(Ordering::Relaxed);
+        (until != 0 && engine::shard::unix_ms() < until) || self.repl.failover_paused()
+    }
+
     pub fn new(
         config: Config,
         shards: usize,

@@ -876,7 +876,27 @@ impl Call for ReplicaMode {
         Touches::Nothing
     }
     fn run(self, core: &Core) {
-        core.shard.borrow_mut().replica = self.0;
+        if self.0 {
+            // The master's own writes so far go into its stream first.
+            crate::feed::publish(core);
+        }
+        let mut shard = core.shard.borrow_mut();
+        let was = shard.replica;
+        shard.replica = self.0;
+        if was && !self.0 {
+            // Promoted: what this shard recorded applying its master's stream is in the
+            // backlog already (as the master sent it); its own writes record from here,
+            // starting with a SELECT.
+            shard.journal.unpublished();
+            if core
+                .shared
+                .feed
+                .active
+                .load(std::sync::atomic::Ordering::Acquire)
+            {
+                shard.journal.set_enabled(true);
+            }
+        }
     }
 }
 
