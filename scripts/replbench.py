@@ -121,7 +121,8 @@ def main():
             argv = argv[3:]  # without taskset: Proc pins
             if name == "percore":
                 argv = [bench.PERCORE, "--shards", a.shards]
-            extra = ["--repl-diskless-sync-delay", "0"] if name != "percore" else []
+            # Both start a full sync at once (redis-server 7.0's default waits 5 s).
+            extra = ["--repl-diskless-sync-delay", "0"]
             master = Proc(argv, MASTER, bench.SERVER_CPUS, extra)
             replica = Proc(argv, REPLICA, bench.LOAD_CPUS)
             try:

@@ -95,7 +95,15 @@ fn follows(master: &Server, replica: &Server, seed: u64) {
 }
 
 fn percore(shards: usize) -> Server {
-    Server::start_with(shards, &["--enable-debug-command", "yes"])
+    Server::start_with(
+        shards,
+        &[
+            "--enable-debug-command",
+            "yes",
+            "--repl-diskless-sync-delay",
+            "0",
+        ],
+    )
 }
 
 fn follows_redis_master(shards: usize, diskless: bool) {
@@ -124,7 +132,7 @@ fn percore_replica_of_redis_four_shards() {
 #[test]
 fn replica_role_readonly_and_promotion() {
     let master = redis_master(&[]);
-    let replica = Server::start(2);
+    let replica = percore(2);
     let mut m = master.raw();
     m.cmd(&["SET", "k", "v"]);
     m.cmd(&["RPUSH", "l", "a", "b"]);
@@ -257,7 +265,7 @@ fn percore_replica_of_percore_shard_counts() {
 /// block, applied whole.
 #[test]
 fn wait_and_multi_shard_writes_on_a_redis_replica() {
-    let master = Server::start(2);
+    let master = percore(2);
     let replica = Server::redis();
     let mut m = master.raw();
     assert_eq!(m.cmd(&["WAIT", "0", "0"]), ":0\r\n");
@@ -668,4 +676,145 @@ fn failover_timeout_and_abort() {
     assert_eq!(sleeper.join().unwrap(), "+OK\r\n");
     wait_synced(&master, &replica);
     assert_eq!(replica.raw().cmd(&["DBSIZE"]), ":4\r\n");
+}
+
+/// A replica's side of a full sync by hand: the handshake (with `capa eof` when `eof`),
+/// `PSYNC ? -1`, then the reply and the payload. Returns the time to the `+FULLRESYNC`
+/// reply, the payload's header line and the payload.
+fn hand_full_sync(port: u16, eof: bool) -> (Duration, String, Vec<u8>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut w = &s;
+    let mut line = String::new();
+    let cmd = |w: &mut &std::net::TcpStream, args: &[&str]| {
+        let argv: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        let mut buf = Vec::new();
+        resp::write_command(&mut buf, &argv);
+        w.write_all(&buf).unwrap();
+    };
+    cmd(&mut w, &["REPLCONF", "listening-port", "1"]);
+    r.read_line(&mut line).unwrap();
+    assert_eq!(line, "+OK\r\n");
+    if eof {
+        cmd(&mut w, &["REPLCONF", "capa", "eof", "capa", "psync2"]);
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        assert_eq!(line, "+OK\r\n");
+    }
+    let t = Instant::now();
+    cmd(&mut w, &["PSYNC", "?", "-1"]);
+    // Newlines keep the link alive while the snapshot waits.
+    let next = |r: &mut BufReader<std::net::TcpStream>| loop {
+        let mut l = String::new();
+        r.read_line(&mut l).unwrap();
+        if l != "\n" {
+            return l.trim_end().to_string();
+        }
+    };
+    let reply = next(&mut r);
+    let waited = t.elapsed();
+    assert!(reply.starts_with("+FULLRESYNC "), "{reply}");
+    let head = next(&mut r);
+    let mut payload = Vec::new();
+    match head.strip_prefix("$EOF:") {
+        Some(mark) => {
+            assert_eq!(mark.len(), 40);
+            while !payload.ends_with(mark.as_bytes()) {
+                let mut b = [0u8; 4096];
+                let n = r.read(&mut b).unwrap();
+                assert!(n > 0, "the master closed the link mid-payload");
+                payload.extend_from_slice(&b[..n]);
+            }
+            payload.truncate(payload.len() - 40);
+        }
+        None => {
+            let len: usize = head[1..].parse().unwrap();
+            payload.resize(len, 0);
+            r.read_exact(&mut payload).unwrap();
+        }
+    }
+    assert!(payload.starts_with(b"REDIS"));
+    (waited, head, payload)
+}
+
+/// repl-diskless-sync: a replica that takes `$EOF:` payloads gets one, after
+/// repl-diskless-sync-delay (or as soon as repl-diskless-sync-max-replicas wait, sharing
+/// one snapshot); a replica without `capa eof`, or the setting off, gets a sized payload
+/// saved to the RDB file first. On the replica, repl-diskless-load disabled stores the
+/// payload as its RDB file, swapdb does not.
+#[test]
+fn diskless_and_disk_based_full_syncs() {
+    let master = Server::start_with(
+        2,
+        &[
+            "--repl-diskless-sync-delay",
+            "1",
+            "--repl-diskless-sync-max-replicas",
+            "2",
+        ],
+    );
+    let mut m = master.raw();
+    for i in 0..100 {
+        m.cmd(&["SET", &format!("k{i}"), "v"]);
+    }
+    let port = master.port;
+    // Alone: the delay passes first.
+    let (waited, head, one) = hand_full_sync(port, true);
+    assert!(waited >= Duration::from_millis(900), "{waited:?}");
+    assert!(head.starts_with("$EOF:"), "{head}");
+    // Two at once: the second starts the sync at once, both get the same image.
+    let pair: Vec<_> = (0..2)
+        .map(|_| std::thread::spawn(move || hand_full_sync(port, true)))
+        .collect();
+    let pair: Vec<_> = pair.into_iter().map(|h| h.join().unwrap()).collect();
+    for (waited, head, payload) in &pair {
+        assert!(*waited < Duration::from_millis(900), "{waited:?}");
+        assert!(head.starts_with("$EOF:"));
+        assert_eq!(payload.len(), one.len());
+    }
+    assert_eq!(pair[0].2, pair[1].2, "one snapshot for both");
+    assert!(!master.dir.join("dump.rdb").exists());
+    // Without capa eof: a sized payload, saved on disk.
+    let (_, head, sized) = hand_full_sync(port, false);
+    assert_eq!(head, format!("${}", sized.len()));
+    assert!(master.dir.join("dump.rdb").exists());
+    assert_eq!(num(&mut m, "persistence", "rdb_changes_since_last_save"), 0);
+    std::fs::remove_file(master.dir.join("dump.rdb")).unwrap();
+    assert_eq!(
+        m.cmd(&["CONFIG", "SET", "repl-diskless-sync", "no"]),
+        "+OK\r\n"
+    );
+    let (waited, head, _) = hand_full_sync(port, true);
+    assert!(head.starts_with('$') && !head.starts_with("$EOF"), "{head}");
+    assert!(waited < Duration::from_millis(900));
+    assert!(master.dir.join("dump.rdb").exists());
+    assert_eq!(
+        m.cmd(&[
+            "CONFIG",
+            "SET",
+            "repl-diskless-sync",
+            "yes",
+            "repl-diskless-sync-delay",
+            "0"
+        ]),
+        "+OK\r\n"
+    );
+
+    // The replica's side: disabled stores the master's RDB, swapdb keeps it in memory only.
+    for (mode, stored) in [
+        ("disabled", true),
+        ("swapdb", false),
+        ("on-empty-db", false),
+    ] {
+        let replica = Server::start_with(1, &["--repl-diskless-load", mode]);
+        attach(&replica, &master);
+        assert_eq!(replica.raw().cmd(&["DBSIZE"]), ":100\r\n");
+        assert_eq!(replica.dir.join("dump.rdb").exists(), stored, "{mode}");
+    }
+    // A redis-server replica takes percore's diskless payload.
+    let redis = Server::redis();
+    attach(&redis, &master);
+    assert_eq!(redis.raw().cmd(&["DBSIZE"]), ":100\r\n");
 }

@@ -60,7 +60,7 @@ fn percore_with_conf(port: u16, extra: &str) -> Server {
     let mut f = std::fs::File::create(&conf).unwrap();
     write!(
         f,
-        "port {port}\nbind 127.0.0.1\nshards 2\ndir {}\nloglevel warning\nsave \"\"\n{extra}",
+        "port {port}\nbind 127.0.0.1\nshards 2\ndir {}\nloglevel warning\nsave \"\"\nrepl-diskless-sync-delay 0\n{extra}",
         dir.display()
     )
     .unwrap();

@@ -69,6 +69,8 @@ pub struct Conn {
     /// What a replica said of itself (REPLCONF listening-port, ip-address).
     pub repl_port: u16,
     pub repl_ip: String,
+    /// The replica can take a diskless payload (REPLCONF capa eof).
+    pub repl_eof: bool,
     /// The master's stream dispatched but not yet counted in the offset, and what of it is
     /// in its transaction still open (kept as it came: it goes into this server's backlog
     /// for its own replicas, `feed::from_master`).
@@ -129,6 +131,7 @@ impl Conn {
             unacked: Vec::new(),
             in_multi: Vec::new(),
             repl_ip: String::new(),
+            repl_eof: false,
             out: Vec::with_capacity(READ_CHUNK),
             now_ms: engine::shard::unix_ms(),
             local_output: false,

@@ -107,7 +107,25 @@ pub struct ReplicaInfo {
     pub ack_ms: u64,
 }
 
+/// A full sync's image and the offset it stands for.
+type Snapshot = std::sync::Arc<(Vec<u8>, i64)>;
+
+/// A full sync's snapshot, shared by the replicas that wait for it: a diskless one starts
+/// repl-diskless-sync-delay after its first replica (or when
+/// repl-diskless-sync-max-replicas wait), and replicas come aboard until it starts; a
+/// disk-based one starts at once and takes replicas until it is done (as a disk BGSAVE in
+/// progress serves every replica that comes meanwhile, in Redis).
+pub struct SyncJob {
+    diskless: bool,
+    start_ms: u64,
+    waiting: std::sync::atomic::AtomicUsize,
+    started: AtomicBool,
+    result: Mutex<Option<Result<Snapshot, String>>>,
+}
+
 pub struct Inner {
+    /// The full sync replicas may join.
+    job: Option<std::sync::Arc<SyncJob>>,
     pub backlog: Option<Backlog>,
     /// Each core's journal database, as its last record left it.
     core_db: Vec<Option<usize>>,
@@ -144,6 +162,7 @@ impl Feed {
     pub fn new(cores: usize) -> Feed {
         Feed {
             inner: Mutex::new(Inner {
+                job: None,
                 backlog: None,
                 core_db: vec![None; cores],
                 out_db: None,
@@ -630,21 +649,36 @@ pub async fn psync(
             }
             stats.full.fetch_add(1, Ordering::Relaxed);
             register(c, "wait_bgsave");
+            let diskless =
+                c.repl_eof && replid.is_some() && shared.config_bool("repl-diskless-sync");
             // Out of the read while the snapshot is taken (it waits for every read).
             c.leave_read();
-            let snap = crate::persist::snapshot_for_replica(&core).await;
+            let snap = full_sync_snapshot(&core, &handle, diskless).await;
             c.enter_read().await;
-            let (rdb, at) = snap?;
+            let (rdb, at) = match snap {
+                Ok(s) => (s.0.clone(), s.1),
+                Err(e) => {
+                    forget_replica(&core, c.info.id);
+                    return Err(e);
+                }
+            };
             let (id, _, _) = shared.repl.ids();
-            tracing::info!(replica = %c.info.addr, offset = at, bytes = rdb.len(), "Full resync requested by replica; snapshot sent");
-            // The old SYNC gets the payload alone.
-            let mut head = match replid {
-                Some(_) => format!("+FULLRESYNC {id} {at}\r\n${}\r\n", rdb.len()),
-                None => format!("${}\r\n", rdb.len()),
+            tracing::info!(replica = %c.info.addr, offset = at, bytes = rdb.len(), diskless, "Full resync requested by replica; snapshot sent");
+            let mut out = match replid {
+                Some(_) => format!("+FULLRESYNC {id} {at}\r\n").into_bytes(),
+                // The old SYNC gets the payload alone.
+                None => Vec::new(),
+            };
+            if diskless {
+                let mark = crate::shared::run_id();
+                out.extend_from_slice(format!("$EOF:{mark}\r\n").as_bytes());
+                out.extend_from_slice(&rdb);
+                out.extend_from_slice(mark.as_bytes());
+            } else {
+                out.extend_from_slice(format!("${}\r\n", rdb.len()).as_bytes());
+                out.extend_from_slice(&rdb);
             }
-            .into_bytes();
-            head.extend_from_slice(&rdb);
-            let _ = handle.write(&head);
+            let _ = handle.write(&out);
             at
         }
     };
@@ -652,6 +686,94 @@ pub async fn psync(
     c.info.replica.set(true);
     reactor::spawn_local(feeder(core.clone(), handle, c.info.id, from)).detach();
     Ok(())
+}
+
+/// Waits for the full sync snapshot this replica shares with others (joining the one that
+/// takes replicas, or starting one), writing a newline every second meanwhile (Redis'
+/// keep-alive before the PSYNC reply).
+async fn full_sync_snapshot(
+    core: &std::rc::Rc<Core>,
+    handle: &reactor::StreamRef,
+    diskless: bool,
+) -> Result<Snapshot, String> {
+    use std::sync::atomic::AtomicUsize;
+    let shared = &core.shared;
+    let (delay_ms, max) = shared
+        .config
+        .read()
+        .map(|c| {
+            let n = |k: &str| c.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            (
+                n("repl-diskless-sync-delay") * 1000,
+                n("repl-diskless-sync-max-replicas") as usize,
+            )
+        })
+        .unwrap_or((5000, 0));
+    let job =
+        {
+            let mut g = shared.feed.lock();
+            match g.job.as_ref().filter(|j| {
+                j.diskless == diskless && !(diskless && j.started.load(Ordering::Acquire))
+            }) {
+                Some(j) => {
+                    j.waiting.fetch_add(1, Ordering::AcqRel);
+                    j.clone()
+                }
+                None => {
+                    let j = std::sync::Arc::new(SyncJob {
+                        diskless,
+                        start_ms: engine::shard::unix_ms() + if diskless { delay_ms } else { 0 },
+                        waiting: AtomicUsize::new(1),
+                        started: AtomicBool::new(false),
+                        result: Mutex::new(None),
+                    });
+                    g.job = Some(j.clone());
+                    j
+                }
+            }
+        };
+    let forget = |job: &std::sync::Arc<SyncJob>| {
+        let mut g = shared.feed.lock();
+        if g.job
+            .as_ref()
+            .is_some_and(|j| std::sync::Arc::ptr_eq(j, job))
+        {
+            g.job = None;
+        }
+    };
+    let mut last_newline = std::time::Instant::now();
+    loop {
+        if let Some(r) = job.result.lock().ok().and_then(|r| r.clone()) {
+            return r;
+        }
+        let due = engine::shard::unix_ms() >= job.start_ms
+            || (max > 0 && job.waiting.load(Ordering::Acquire) >= max);
+        if due
+            && job
+                .started
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            if diskless {
+                // Replicas that come from now on wait for the next one.
+                forget(&job);
+            }
+            let snap = crate::persist::snapshot_for_replica(core, !diskless).await;
+            forget(&job);
+            let snap = snap.map(std::sync::Arc::new);
+            if let Ok(mut r) = job.result.lock() {
+                *r = Some(snap.clone());
+            }
+            return snap;
+        }
+        if last_newline.elapsed() >= std::time::Duration::from_secs(1) {
+            last_newline = std::time::Instant::now();
+            if handle.write(b"\n").is_err() {
+                return Err("ERR replica gone".into());
+            }
+        }
+        reactor::sleep(std::time::Duration::from_millis(2)).await;
+    }
 }
 
 /// Notes (or updates) the replica that connection `c` is.
@@ -746,6 +868,11 @@ async fn feeder(core: std::rc::Rc<Core>, handle: reactor::StreamRef, id: u64, mu
             }
         }
     }
+    forget_replica(&core, id);
+}
+
+/// Replica connection `id` is gone.
+fn forget_replica(core: &Core, id: u64) {
     let mut g = core.shared.feed.lock();
     g.replicas.retain(|r| r.id != id);
     if g.replicas.is_empty() {

@@ -235,8 +235,13 @@ async fn snapshot_point(
 /// A full sync's snapshot: the image in memory and the replication offset it stands for.
 /// The point is a save's (every shard locked whole); each shard hands its journal to the
 /// replication stream there (`SnapshotStart`), so the stream up to the offset read under
-/// the locks is exactly what the image holds.
-pub async fn snapshot_for_replica(core: &Rc<Core>) -> Result<(Vec<u8>, i64), String> {
+/// the locks is exactly what the image holds. `to_disk` (a disk-based sync,
+/// repl-diskless-sync no): the image is also saved as the RDB file, as the BGSAVE Redis
+/// makes for it (LASTSAVE and the changes since the last save follow).
+pub async fn snapshot_for_replica(
+    core: &Rc<Core>,
+    to_disk: bool,
+) -> Result<(Vec<u8>, i64), String> {
     let in_read = false;
     let state = &core.shared.persist;
     loop {
@@ -252,10 +257,17 @@ pub async fn snapshot_for_replica(core: &Rc<Core>) -> Result<(Vec<u8>, i64), Str
             Err(_) => reactor::sleep(Duration::from_millis(5)).await,
         }
     }
-    let (rx, replies, offset, _) = snapshot_point(core, in_read).await;
-    let (_, dbs) = point_sizes(replies);
-    let head = header(&dbs, false);
+    let started = engine::shard::unix_ms();
+    if to_disk {
+        state.saving.store(true, Ordering::Release);
+        state.started_ms.store(started, Ordering::Relaxed);
+        state.last_try_ms.store(started, Ordering::Relaxed);
+    }
+    let (rx, replies, offset, point) = snapshot_point(core, in_read).await;
+    let (dirty, dbs) = point_sizes(replies);
+    let head = header_at(&dbs, false, point.as_ref());
     let n = core.shards();
+    let (path, tmp) = paths(core);
     let outcome = on_thread("repl-snapshot", move || {
         let mut out = Vec::new();
         let crc = assemble(&head, &rx, n, true, |b| {
@@ -263,9 +275,38 @@ pub async fn snapshot_for_replica(core: &Rc<Core>) -> Result<(Vec<u8>, i64), Str
             Ok(())
         })?;
         out.extend_from_slice(&crc.to_le_bytes());
+        if to_disk {
+            use std::io::Write;
+            let mut file = std::fs::File::create(&tmp)?;
+            file.write_all(&out)?;
+            install(&file, &tmp, &path)?;
+        }
         Ok(out)
     })
     .await;
+    if to_disk {
+        let now = engine::shard::unix_ms();
+        state
+            .last_secs
+            .store(((now - started) / 1000) as i64, Ordering::Relaxed);
+        match &outcome {
+            Ok(image) => {
+                state.dirty_at_save.store(dirty, Ordering::Relaxed);
+                state.last_ok.store(true, Ordering::Relaxed);
+                state.saves.fetch_add(1, Ordering::Relaxed);
+                core.shared.lastsave.store(now / 1000, Ordering::Relaxed);
+                tracing::info!(
+                    bytes = image.len(),
+                    "DB saved on disk (for a replica's sync)"
+                );
+            }
+            Err(e) => {
+                state.last_ok.store(false, Ordering::Relaxed);
+                tracing::warn!("Background saving error: {e}");
+            }
+        }
+        state.saving.store(false, Ordering::Release);
+    }
     snapshot_done(core);
     outcome
         .map(|image| (image, offset))
@@ -488,7 +529,43 @@ pub async fn reload(core: &Rc<Core>, in_read: bool) -> Result<(), String> {
 /// is refused and the dataset left as it was.
 pub async fn load_from_master(core: &Rc<Core>, bytes: Vec<u8>) -> Result<(), String> {
     check_image(&bytes, true)?;
-    replace_dataset(core, Arc::new(bytes), false, true).await;
+    let bytes = Arc::new(bytes);
+    let mode = core
+        .shared
+        .config
+        .read()
+        .ok()
+        .and_then(|c| c.get("repl-diskless-load"))
+        .unwrap_or_else(|| "disabled".into());
+    let to_disk = match mode.as_str() {
+        "swapdb" => false,
+        "on-empty-db" => {
+            let infos = core.ask_all(|_| calls::DbInfo, None).await;
+            infos.iter().flatten().any(|d| d.keys > 0)
+        }
+        _ => true,
+    };
+    if to_disk {
+        // repl-diskless-load disabled (or a dataset to replace with on-empty-db): the
+        // payload becomes this server's RDB file first, as Redis stores it before loading.
+        let (path, tmp) = paths(core);
+        let image = bytes.clone();
+        tracing::info!(
+            bytes = image.len(),
+            "MASTER <-> REPLICA sync: storing the payload from master to disk"
+        );
+        on_thread("repl-rdb-store", move || {
+            use std::io::Write;
+            let mut file = std::fs::File::create(&tmp)?;
+            file.write_all(&image)?;
+            install(&file, &tmp, &path)
+        })
+        .await
+        .map_err(|e| {
+            format!("Failed trying to store the MASTER synchronization DB to disk: {e}")
+        })?;
+    }
+    replace_dataset(core, bytes, false, true).await;
     Ok(())
 }
 

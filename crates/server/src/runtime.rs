@@ -206,11 +206,14 @@ async fn run_inner(
                         .map_err(|_| Error::msg("ERR value is not an integer or out of range"))?;
                 } else if args.is(i, "ip-address") {
                     c.repl_ip = value;
-                } else if args.is(i, "capa")
-                    || args.is(i, "rdb-only")
-                    || args.is(i, "rdb-filter-only")
-                {
-                    // eof and psync2 are what percore serves anyway (a sized RDB, PSYNC2 ids).
+                } else if args.is(i, "capa") {
+                    // eof: the replica takes a diskless payload; psync2: percore's ids are
+                    // PSYNC2's anyway.
+                    if value.eq_ignore_ascii_case("eof") {
+                        c.repl_eof = true;
+                    }
+                } else if args.is(i, "rdb-only") || args.is(i, "rdb-filter-only") {
+                    // Asked by redis-cli --rdb: the stream that follows is not read.
                 } else {
                     return Err(Error::msg(format!(
                         "ERR Unrecognized REPLCONF option: {}",

@@ -108,6 +108,15 @@ pub enum ShutdownReason {
 }
 
 impl Shared {
+    /// A yes/no setting's value now (false if unset or unreadable).
+    pub fn config_bool(&self, name: &str) -> bool {
+        self.config
+            .read()
+            .ok()
+            .and_then(|c| c.get(name))
+            .is_some_and(|v| v == "yes")
+    }
+
     /// Writes are paused (CLIENT PAUSE, or a failover): keys do not expire meanwhile, as in
     /// Redis 7.0, so the replication offset stays still.
     pub fn writes_paused(&self) -> bool {
