@@ -818,3 +818,187 @@ fn diskless_and_disk_based_full_syncs() {
     attach(&redis, &master);
     assert_eq!(redis.raw().cmd(&["DBSIZE"]), ":100\r\n");
 }
+
+/// A master played by the test: it answers the handshake, sends an empty RDB, then
+/// `stream`, and keeps the link open until dropped.
+struct FakeMaster {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeMaster {
+    fn start(stream: Vec<u8>) -> FakeMaster {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let (s, _) = listener.accept().unwrap();
+            s.set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut w = &s;
+            // Commands as RESP arrays: answer each by its name.
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).is_err() || line.is_empty() {
+                    return;
+                }
+                let n: usize = line.trim_end()[1..].parse().unwrap();
+                let mut argv = Vec::new();
+                for _ in 0..n {
+                    let mut len = String::new();
+                    r.read_line(&mut len).unwrap();
+                    let mut arg = String::new();
+                    r.read_line(&mut arg).unwrap();
+                    argv.push(arg.trim_end().to_ascii_uppercase());
+                }
+                match argv[0].as_str() {
+                    "PING" => w.write_all(b"+PONG\r\n").unwrap(),
+                    "PSYNC" => {
+                        let mut out = format!("+FULLRESYNC {} 0\r\n", "f".repeat(40)).into_bytes();
+                        // An empty RDB: header, EOF, no checksum.
+                        let rdb = b"REDIS0009\xff\0\0\0\0\0\0\0\0";
+                        out.extend_from_slice(format!("${}\r\n", rdb.len()).as_bytes());
+                        out.extend_from_slice(rdb);
+                        out.extend_from_slice(&stream);
+                        w.write_all(&out).unwrap();
+                        break;
+                    }
+                    _ => w.write_all(b"+OK\r\n").unwrap(),
+                }
+            }
+            // Read (and drop) the ACKs until told to stop.
+            let mut sink = Vec::new();
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = std::io::Read::read_to_end(&mut r, &mut sink);
+                sink.clear();
+            }
+        });
+        FakeMaster {
+            port,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for FakeMaster {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Commands the runtime runs across shards (RENAME, COPY, MSETNX, LMOVE), sent by the
+/// master for keys whose TTL passed on the replica's clock but not on the master's: the
+/// replica applies them as the master did (Redis' replicas let the master's commands see
+/// such keys), so nothing diverges.
+#[test]
+fn master_commands_see_keys_the_replica_thinks_expired() {
+    let past = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        - 1000)
+        .to_string();
+    let mut stream = Vec::new();
+    let mut cmd = |args: &[&str]| {
+        let argv: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        resp::write_command(&mut stream, &argv);
+    };
+    cmd(&["SELECT", "0"]);
+    for i in 0..8 {
+        let (src, dst, cp, list, nx) = (
+            format!("src{i}"),
+            format!("dst{i}"),
+            format!("copy{i}"),
+            format!("list{i}"),
+            format!("nx{i}"),
+        );
+        cmd(&["SET", &src, "v"]);
+        cmd(&["SET", &cp, "c"]);
+        cmd(&["RPUSH", &list, "x"]);
+        cmd(&["SET", &nx, "old"]);
+        for k in [&src, &cp, &list, &nx] {
+            cmd(&["PEXPIREAT", k, &past]);
+        }
+        // As the master saw them: the keys exist.
+        cmd(&["RENAME", &src, &dst]);
+        cmd(&["PERSIST", &dst]);
+        cmd(&["COPY", &cp, &format!("{cp}-to")]);
+        cmd(&["PERSIST", &format!("{cp}-to")]);
+        cmd(&["LMOVE", &list, &format!("{list}-to"), "LEFT", "RIGHT"]);
+        // The master's MSETNX failed (nx exists there): nothing set.
+        cmd(&["MSETNX", &nx, "new", &format!("nx-other{i}"), "y"]);
+        cmd(&["PERSIST", &nx]);
+    }
+    let master = FakeMaster::start(stream);
+    let replica = percore(2);
+    let mut r = replica.raw();
+    assert_eq!(
+        r.cmd(&["REPLICAOF", "127.0.0.1", &master.port.to_string()]),
+        "+OK\r\n"
+    );
+    wait_for("the stream to be applied", || {
+        r.cmd(&["EXISTS", "nx7"]) == ":1\r\n"
+    });
+    for i in 0..8 {
+        assert_eq!(
+            r.cmd(&["GET", &format!("dst{i}")]),
+            "$1\r\nv\r\n",
+            "RENAME {i}"
+        );
+        assert_eq!(
+            r.cmd(&["GET", &format!("copy{i}-to")]),
+            "$1\r\nc\r\n",
+            "COPY {i}"
+        );
+        assert_eq!(
+            r.cmd(&["LRANGE", &format!("list{i}-to"), "0", "-1"]),
+            "*1\r\n$1\r\nx\r\n",
+            "LMOVE {i}"
+        );
+        assert_eq!(
+            r.cmd(&["GET", &format!("nx{i}")]),
+            "$3\r\nold\r\n",
+            "MSETNX {i}"
+        );
+        assert_eq!(
+            r.cmd(&["EXISTS", &format!("nx-other{i}")]),
+            ":0\r\n",
+            "MSETNX {i}"
+        );
+    }
+    drop(master);
+}
+
+/// Scripts on a read-only replica answer as redis-server's replica does: a write without
+/// flags is refused when called (READONLY, with the script's place), pcall hands the
+/// error back, a script declaring writes is refused before it runs, reads run.
+#[test]
+fn scripts_on_read_only_replicas_match_redis() {
+    let master = redis_master(&[]);
+    let ours = percore(2);
+    let theirs = Server::redis();
+    master.raw().cmd(&["SET", "x", "1"]);
+    attach(&ours, &master);
+    attach(&theirs, &master);
+    let scripts = [
+        "return redis.call('set','x','2')",
+        "return redis.pcall('set','x','2')",
+        "#!lua\nreturn redis.call('set','x','2')",
+        "#!lua flags=no-writes\nreturn redis.call('get','x')",
+        "return redis.call('get','x')",
+        "redis.call('get','x') return redis.call('incr','x')",
+    ];
+    let (mut o, mut t) = (ours.raw(), theirs.raw());
+    for s in scripts {
+        assert_eq!(o.cmd(&["EVAL", s, "0"]), t.cmd(&["EVAL", s, "0"]), "{s}");
+    }
+    assert_eq!(o.cmd(&["GET", "x"]), "$1\r\n1\r\n");
+}

@@ -45,7 +45,8 @@ pub trait Host {
         out: &mut Vec<u8>,
     ) -> Result<bool, Refusal>;
 
-    /// Why writes are refused now (MISCONF: the server cannot persist), if they are.
+    /// Why writes are refused now (READONLY replica, MISCONF: the server cannot persist,
+    /// NOREPLICAS), if they are.
     fn deny_writes(&self) -> Option<String> {
         None
     }

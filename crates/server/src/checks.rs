@@ -62,6 +62,21 @@ pub fn stop_writes_on_save_error(core: &crate::core::Core) -> bool {
 
 /// The error writes get while the server cannot persist (Redis' writeCommandsDeniedByDiskError):
 /// a failed background save that stops writes, or a failed AOF write.
+/// Why a script's first write is refused now, as Redis' scriptVerifyWriteCommandAllow
+/// orders it: a read-only replica, a persistence error, too few good replicas.
+pub fn script_write_denied(core: &crate::core::Core) -> Option<String> {
+    if core.shared.repl.refuses_writes() {
+        return Some(READONLY.into());
+    }
+    if let Some(e) = disk_error(core) {
+        return Some(e);
+    }
+    core.shared
+        .feed
+        .too_few_replicas()
+        .then(|| "NOREPLICAS Not enough good replicas to write.".into())
+}
+
 pub fn disk_error(core: &crate::core::Core) -> Option<String> {
     let shared = &core.shared;
     if !shared

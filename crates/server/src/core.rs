@@ -88,6 +88,9 @@ pub struct Core {
     /// A busy script of this shard, stopped until its next slice (`scripting`): the whole
     /// shard is held for it meanwhile.
     pub script_pause: RefCell<Option<crate::scripting::Paused>>,
+    /// A replica's master client's runtime command is being polled (`Obeying`): what it
+    /// sends to shards runs with `Shard::obey`, seeing keys as the master saw them.
+    pub obey_ctx: std::cell::Cell<bool>,
     /// This core's end of the response mesh, for a script's synchronous calls
     /// (`call_blocking`).
     resp_rx: RefCell<Option<Rc<MeshRx<Resp>>>>,
@@ -250,6 +253,7 @@ impl Core {
             script_started: std::cell::Cell::new(0),
             broad_scripts: RefCell::new(Default::default()),
             script_pause: RefCell::new(None),
+            obey_ctx: std::cell::Cell::new(false),
             resp_rx: RefCell::new(None),
         }
     }
@@ -427,7 +431,15 @@ impl Core {
     }
 
     /// As `send`, for multi-shard operation `tx`, which holds the keys `op` touches.
-    pub async fn send_tx(self: &Rc<Self>, shard: usize, op: Op, tx: Option<u64>) -> Pending {
+    pub async fn send_tx(self: &Rc<Self>, shard: usize, mut op: Op, tx: Option<u64>) -> Pending {
+        if self.obey_ctx.get() {
+            match &mut op {
+                Op::Batch(b) | Op::LockRun { batch: b, .. } | Op::Exec { batch: b, .. } => {
+                    b.obey = true
+                }
+                Op::Call(_) | Op::Release(_) => {}
+            }
+        }
         if shard == self.id {
             return Pending::Ready(self.exec_in(op, tx));
         }
@@ -471,6 +483,31 @@ impl Core {
         self: &Rc<Self>,
         shard: usize,
         call: C,
+        tx: Option<u64>,
+    ) -> Asked<C::Out> {
+        if self.obey_ctx.get() {
+            return self.send_call_obeyed(shard, Obeyed(call), tx).await;
+        }
+        let pending = if shard == self.id {
+            Pending::Ready(Reply::Any(Box::new(match tx {
+                Some(_) => self.in_block(tx, || self.run_call(call)),
+                None => self.run_call(call),
+            })))
+        } else {
+            self.send_tx(shard, Op::Call(Box::new(call)), tx).await
+        };
+        Asked {
+            pending,
+            _out: std::marker::PhantomData,
+        }
+    }
+
+    /// `send_call` of a call made for a replica's master (one level of wrapping, not
+    /// recursive: the wrapped call is sent as it is).
+    async fn send_call_obeyed<C: Call>(
+        self: &Rc<Self>,
+        shard: usize,
+        call: Obeyed<C>,
         tx: Option<u64>,
     ) -> Asked<C::Out> {
         let pending = if shard == self.id {
@@ -1033,4 +1070,40 @@ fn watches_hold(shard: &Shard, watches: &[(usize, Vec<u8>, u64)]) -> bool {
         shard.watch_version(*db, k) == Some(v & !(1 << 63))
             && (was_expired || !shard.is_expired(*db, k))
     })
+}
+
+/// A call made for a replica's master: it runs with `Shard::obey` (keys past their TTL on
+/// this server's clock are still there for the master's commands, as in Redis).
+pub struct Obeyed<C>(pub C);
+
+impl<C: Call> Call for Obeyed<C> {
+    type Out = C::Out;
+    fn touches(&self) -> Touches<'_> {
+        self.0.touches()
+    }
+    fn run(self, core: &Core) -> C::Out {
+        core.shard.borrow_mut().obey = true;
+        let out = self.0.run(core);
+        core.shard.borrow_mut().obey = false;
+        out
+    }
+}
+
+/// Polls a replica's master client's runtime command with `Core::obey_ctx` set.
+pub struct Obeying<'a, F> {
+    pub core: &'a Core,
+    pub inner: std::pin::Pin<Box<F>>,
+}
+
+impl<F: std::future::Future> std::future::Future for Obeying<'_, F> {
+    type Output = F::Output;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        self.core.obey_ctx.set(true);
+        let out = self.inner.as_mut().poll(cx);
+        self.core.obey_ctx.set(false);
+        out
+    }
 }

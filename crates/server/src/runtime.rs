@@ -37,6 +37,17 @@ fn unknown_sub(sub: &[u8], cmd: &str) -> String {
 }
 
 pub async fn run(c: &mut Conn, rt: Rt, spec: &'static CommandSpec, args: Args<'_>) {
+    if c.master {
+        // A replica's master: what the command asks of the shards sees keys as the
+        // master did (`Shard::obey`).
+        let core = c.core.clone();
+        let inner = Box::pin(run_inner(c, rt, spec, args));
+        let r = crate::core::Obeying { core: &core, inner }.await;
+        if let Err(e) = r {
+            c.error(&e.message());
+        }
+        return;
+    }
     if let Err(e) = run_inner(c, rt, spec, args).await {
         c.error(&e.message());
     }

@@ -720,7 +720,7 @@ struct Local<'a> {
 
 impl script::Host for Local<'_> {
     fn deny_writes(&self) -> Option<String> {
-        crate::checks::disk_error(self.core)
+        crate::checks::script_write_denied(self.core)
     }
 
     fn deny_oom(&self) -> bool {
@@ -952,7 +952,7 @@ impl Broad<'_> {
 
 impl script::Host for Broad<'_> {
     fn deny_writes(&self) -> Option<String> {
-        crate::checks::disk_error(self.core)
+        crate::checks::script_write_denied(self.core)
     }
 
     fn deny_oom(&self) -> bool {
