@@ -486,28 +486,17 @@ impl Core {
         tx: Option<u64>,
     ) -> Asked<C::Out> {
         if self.obey_ctx.get() {
-            return self.send_call_obeyed(shard, Obeyed(call), tx).await;
+            return self.send_call_as_is(shard, Obeyed(call), tx).await;
         }
-        let pending = if shard == self.id {
-            Pending::Ready(Reply::Any(Box::new(match tx {
-                Some(_) => self.in_block(tx, || self.run_call(call)),
-                None => self.run_call(call),
-            })))
-        } else {
-            self.send_tx(shard, Op::Call(Box::new(call)), tx).await
-        };
-        Asked {
-            pending,
-            _out: std::marker::PhantomData,
-        }
+        self.send_call_as_is(shard, call, tx).await
     }
 
-    /// `send_call` of a call made for a replica's master (one level of wrapping, not
-    /// recursive: the wrapped call is sent as it is).
-    async fn send_call_obeyed<C: Call>(
+    /// `send_call` without looking at `obey_ctx` (a call made for a replica's master is
+    /// wrapped once, then sent as it is).
+    async fn send_call_as_is<C: Call>(
         self: &Rc<Self>,
         shard: usize,
-        call: Obeyed<C>,
+        call: C,
         tx: Option<u64>,
     ) -> Asked<C::Out> {
         let pending = if shard == self.id {
