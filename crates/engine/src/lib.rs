@@ -13,6 +13,7 @@ pub mod evict;
 pub mod glob;
 pub mod hll;
 pub mod journal;
+pub mod keyspace;
 pub mod listpack;
 pub mod notify;
 pub mod packed;

@@ -3,8 +3,9 @@
 //! directly and any runtime can host it.
 
 use crate::args::Args;
-use crate::dict::{Dict, Rng};
+use crate::dict::Rng;
 use crate::error::Error;
+use crate::keyspace::Keyspace;
 use crate::notify::{self, Event};
 use crate::table::{CommandSpec, Handler};
 use crate::value::{Entry, Value};
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 
 #[derive(Default)]
 pub struct Db {
-    pub dict: Dict<Entry>,
+    pub dict: Keyspace<Entry>,
     /// Keys with an expiry: INFO keyspace reports it and active expiry skips dbs without any.
     pub expires: usize,
     /// Where the active expiry cycle resumes its walk of `dict`.
@@ -463,10 +464,10 @@ impl Shard {
         let n = keys.len().min(hashes.len());
         for (h, k) in hashes.iter_mut().zip(&keys[..n]) {
             *h = crate::dict::hash_key(k);
-            d.dict.prefetch_bucket(*h);
+            d.dict.prefetch_bucket(k, *h);
         }
-        for &h in &hashes[..n] {
-            d.dict.prefetch_node(h);
+        for (&h, k) in hashes[..n].iter().zip(keys) {
+            d.dict.prefetch_node(k, h);
         }
     }
 
@@ -812,7 +813,7 @@ impl Shard {
 
     /// Empties one database (or all), returning the old contents so the caller may drop them
     /// on another thread (FLUSHALL ASYNC) instead of stalling the core.
-    pub fn flush(&mut self, db: Option<usize>) -> Vec<Dict<Entry>> {
+    pub fn flush(&mut self, db: Option<usize>) -> Vec<Keyspace<Entry>> {
         // Redis' touchAllWatchedKeysInDb: watchers of keys that existed lose their EXEC.
         for i in 0..self.dbs.len() {
             if db.is_none_or(|n| n == i) {
@@ -828,7 +829,12 @@ impl Shard {
         for (i, d) in self.dbs.iter_mut().enumerate() {
             if db.is_none_or(|n| n == i) {
                 self.stats.dirty += d.dict.len() as u64;
-                old.push(std::mem::take(&mut d.dict));
+                let fresh = if d.dict.is_per_slot() {
+                    Keyspace::per_slot()
+                } else {
+                    Keyspace::new()
+                };
+                old.push(std::mem::replace(&mut d.dict, fresh));
                 d.expires = 0;
                 d.expire_cursor = 0;
             }
@@ -862,6 +868,28 @@ impl Shard {
                 .collect();
             self.ready.extend(keys.into_iter().map(|k| (x, k)));
         }
+    }
+
+    /// Cluster mode: database 0 keeps its keys per hash slot (`Keyspace::per_slot`), so a
+    /// slot's keys are counted and listed without walking the rest. Only while empty (at
+    /// start, before anything is loaded); false otherwise.
+    pub fn set_cluster(&mut self) -> bool {
+        let d = &mut self.dbs[0];
+        if !d.dict.is_empty() {
+            return d.dict.is_per_slot();
+        }
+        d.dict = Keyspace::per_slot();
+        true
+    }
+
+    /// Keys of `slot` in database 0 (cluster mode; 0 otherwise).
+    pub fn count_keys_in_slot(&self, slot: u16) -> usize {
+        self.dbs[0].dict.count_in_slot(slot)
+    }
+
+    /// Up to `count` keys of `slot` in database 0 (cluster mode).
+    pub fn keys_in_slot(&self, slot: u16, count: usize) -> Vec<Vec<u8>> {
+        self.dbs[0].dict.keys_in_slot(slot, count)
     }
 
     /// Takes a key out whole (value and expiry), for a rename or move to another shard.

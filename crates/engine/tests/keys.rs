@@ -826,3 +826,56 @@ fn memory_usage_reports_nil_for_missing_keys() {
     let r = run(&mut t, &[b"MEMORY", b"USAGE", b"k", b"SAMPLES", b"0"]);
     assert!(r.starts_with(b":"), "{}", show(&r));
 }
+
+/// Cluster mode keeps database 0 per hash slot: commands, SCAN, RANDOMKEY, the expiry cycle
+/// and FLUSHDB work as before, and a slot's keys are counted and listed directly.
+#[test]
+fn per_slot_keyspace_in_cluster_mode() {
+    let mut t = T::new();
+    assert!(t.s.set_cluster());
+    for i in 0..300 {
+        t.cmd(&format!("SET k{i} v"));
+    }
+    for i in 0..50 {
+        t.cmd(&format!("SET {{tag}}{i} v"));
+    }
+    assert_eq!(t.s.dbsize(0), 350);
+    let slot = engine::slot::key_slot(b"tag");
+    assert_eq!(t.s.count_keys_in_slot(slot), 50);
+    assert_eq!(t.s.keys_in_slot(slot, 10).len(), 10);
+    let mut listed = t.s.keys_in_slot(slot, 100);
+    listed.sort();
+    assert_eq!(listed.len(), 50);
+    assert!(listed.iter().all(|k| k.starts_with(b"{tag}")));
+    // SCAN sees every key once.
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor = 0;
+    loop {
+        let (next, keys) = t.s.scan(0, cursor, 7, None, None);
+        for k in keys {
+            assert!(seen.insert(k.clone()), "{k:?} twice");
+        }
+        cursor = next;
+        if cursor == 0 {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 350);
+    assert!(t.s.random_key(0).is_some());
+    // Expiry: the active cycle finds volatile keys across slots.
+    for i in 0..100 {
+        t.cmd(&format!("PEXPIRE k{i} 10"));
+    }
+    t.advance(20);
+    while t.s.active_expire(std::time::Duration::from_millis(50)) {}
+    assert_eq!(t.s.dbsize(0), 250);
+    t.s.flush(Some(0));
+    assert_eq!(t.s.dbsize(0), 0);
+    assert_eq!(t.s.count_keys_in_slot(slot), 0);
+    t.cmd("SET {tag}x v");
+    assert_eq!(
+        t.s.count_keys_in_slot(slot),
+        1,
+        "still per slot after FLUSHDB"
+    );
+}
