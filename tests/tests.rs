@@ -7,6 +7,7 @@ mod aof;
 mod atomicity;
 mod basics;
 mod blocking;
+mod cluster;
 mod differential;
 mod eviction;
 mod expiry;

@@ -882,6 +882,12 @@ impl Shard {
         true
     }
 
+    /// Cluster mode (`set_cluster`): only database 0, commands that would reach others
+    /// refuse.
+    pub fn is_cluster(&self) -> bool {
+        self.dbs[0].dict.is_per_slot()
+    }
+
     /// Keys of `slot` in database 0 (cluster mode; 0 otherwise).
     pub fn count_keys_in_slot(&self, slot: u16) -> usize {
         self.dbs[0].dict.count_in_slot(slot)

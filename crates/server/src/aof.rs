@@ -283,7 +283,7 @@ pub fn flush_turn(core: &Core, force: bool) -> bool {
 }
 
 /// C's strerror text of an I/O error, as Redis writes it (without Rust's "(os error N)").
-fn strerror(e: &std::io::Error) -> String {
+pub(crate) fn strerror(e: &std::io::Error) -> String {
     let s = e.to_string();
     match s.find(" (os error") {
         Some(i) => s[..i].to_string(),

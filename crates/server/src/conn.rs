@@ -71,6 +71,11 @@ pub struct Conn {
     pub repl_ip: String,
     /// The replica can take a diskless payload (REPLCONF capa eof).
     pub repl_eof: bool,
+    /// Cluster mode: ASKING was sent (for the next command, or the transaction it opens),
+    /// and READONLY.
+    pub asking: bool,
+    pub asking_fresh: bool,
+    pub readonly: bool,
     /// The master's stream dispatched but not yet counted in the offset, and what of it is
     /// in its transaction still open (kept as it came: it goes into this server's backlog
     /// for its own replicas, `feed::from_master`).
@@ -132,6 +137,9 @@ impl Conn {
             in_multi: Vec::new(),
             repl_ip: String::new(),
             repl_eof: false,
+            asking: false,
+            asking_fresh: false,
+            readonly: false,
             out: Vec::with_capacity(READ_CHUNK),
             now_ms: engine::shard::unix_ms(),
             local_output: false,
@@ -680,6 +688,28 @@ impl Conn {
         self.last_spec = Some(spec);
         let sub = if args.len() > 1 { args.get(1) } else { &[] };
         self.info.set_last_cmd(spec.name, sub, args.len());
+        if self.core.shared.cluster.is_some() && !self.master {
+            // ASKING holds for the next command, or for the transaction it opens.
+            if self.asking_fresh {
+                self.asking_fresh = false;
+            } else if !self.multi.active() {
+                self.asking = false;
+            }
+            if self.authed && spec.arity_ok(args.len()) {
+                if let Some(err) = self.cluster_redirect(spec, args).await {
+                    self.flush_if_needed().await;
+                    if matches!(spec.kind, Kind::Runtime(Rt::Exec)) {
+                        // The transaction is discarded; EXEC gets the redirection itself.
+                        crate::multi::end(self).await;
+                        self.local_output = true;
+                        self.error(&err);
+                    } else {
+                        self.reject(&err);
+                    }
+                    return;
+                }
+            }
+        }
         let misconf = !self.core.shared.persist.last_ok.load(Ordering::Relaxed)
             && self.stop_writes_on_save_error();
         let aof_error = self.core.shared.aof.write_error();
@@ -902,6 +932,48 @@ impl Conn {
                 self.unacked.extend_from_slice(&self.in_multi);
                 self.in_multi.clear();
             }
+        }
+    }
+
+    /// Cluster mode: the redirection (or CROSSSLOT, CLUSTERDOWN) this command gets instead
+    /// of running here, if any (`cluster::route`). EXEC is checked with its queue.
+    async fn cluster_redirect(
+        &mut self,
+        spec: &'static CommandSpec,
+        args: Args<'_>,
+    ) -> Option<String> {
+        use crate::cluster::route::{self, Verdict};
+        let core = self.core.clone();
+        let cl = core.shared.cluster.as_ref()?;
+        let verdict = if matches!(spec.kind, Kind::Runtime(Rt::Exec)) {
+            let queued = self.multi.queued.as_ref()?;
+            let cmds: Vec<(&'static CommandSpec, &[Vec<u8>])> = queued
+                .iter()
+                .filter_map(|w| Some((engine::lookup(w.first()?)?, w.as_slice())))
+                .collect();
+            route::check(cl, cmds, self.asking, self.readonly)
+        } else {
+            route::check(cl, [(spec, &args)], self.asking, self.readonly)
+        };
+        let q = match verdict {
+            Verdict::Here => return None,
+            Verdict::Error(e) => return Some(e),
+            Verdict::Keys(q) => q,
+        };
+        // A slot in migration: which of the keys are here decides.
+        let shard = core.shared.slots.shard_of_slot(q.slot);
+        let existing = core
+            .ask(
+                shard,
+                crate::core::calls::Exists {
+                    db: 0,
+                    keys: q.keys.clone(),
+                },
+            )
+            .await;
+        match route::finish(cl, &q, existing as usize, self.asking, self.readonly) {
+            Verdict::Error(e) => Some(e),
+            _ => None,
         }
     }
 

@@ -219,6 +219,9 @@ impl Core {
     pub fn new(id: usize, shared: Arc<Shared>, req_tx: MeshTx<Req>, resp_tx: MeshTx<Resp>) -> Core {
         let databases = shared.databases();
         let mut shard = Shard::new(id, databases);
+        if shared.cluster.is_some() {
+            shard.set_cluster();
+        }
         let settings = shared.settings();
         shard.limits = settings.limits;
         shard.save_opts = settings.save;

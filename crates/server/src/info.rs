@@ -121,7 +121,8 @@ pub fn text(
         section("Server", &mut s);
         let _ = write!(
             s,
-            "redis_version:{REDIS_VERSION}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:io_uring\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\npercore_version:{}\r\nio_backend:{}\r\nshards:{}\r\n",
+            "redis_version:{REDIS_VERSION}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:{}\r\nos:{}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:io_uring\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\npercore_version:{}\r\nio_backend:{}\r\nshards:{}\r\n",
+            if shared.cluster.is_some() { "cluster" } else { "standalone" },
             os_name(),
             std::process::id(),
             shared.run_id,
@@ -262,7 +263,11 @@ pub fn text(
     }
     if want("cluster") {
         section("Cluster", &mut s);
-        s.push_str("cluster_enabled:0\r\n");
+        s.push_str(if shared.cluster.is_some() {
+            "cluster_enabled:1\r\n"
+        } else {
+            "cluster_enabled:0\r\n"
+        });
     }
     if want("keyspace") {
         section("Keyspace", &mut s);

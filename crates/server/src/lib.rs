@@ -9,6 +9,7 @@ mod barrier;
 mod blocking;
 mod checks;
 mod client;
+mod cluster;
 mod conn;
 mod core;
 mod feed;
@@ -160,7 +161,20 @@ pub fn start(config: Config) -> Result<Server, StartError> {
         aof::Start::Off => persist::read_at_start(&config).map_err(StartError::Load)?,
         _ => None,
     };
-    let shared = Shared::new(config, shards, shutdown_tx);
+    let cluster = if config.get("cluster-enabled").as_deref() == Some("yes") {
+        if config
+            .get("replicaof")
+            .is_some_and(|v| !v.trim().is_empty())
+        {
+            return Err(StartError::Load(
+                "replicaof directive not allowed in cluster mode".into(),
+            ));
+        }
+        Some(cluster::Cluster::open(&config, config.port()).map_err(StartError::Load)?)
+    } else {
+        None
+    };
+    let shared = Shared::new(config, shards, shutdown_tx, cluster);
     if let Some(point) = rdb.as_deref().and_then(persist::repl_point) {
         shared.repl.restore(point);
     }
@@ -290,6 +304,18 @@ async fn shard_main(
         reactor::spawn_local(persist::save_point_loop(core.clone())).detach();
         reactor::spawn_local(persist::signal_loop(core.clone())).detach();
         reactor::spawn_local(feed::ping_loop(core.clone())).detach();
+        if core.shared.cluster.is_some() {
+            let core = core.clone();
+            reactor::spawn_local(async move {
+                loop {
+                    reactor::sleep(std::time::Duration::from_millis(100)).await;
+                    if let Some(cl) = &core.shared.cluster {
+                        cl.tick();
+                    }
+                }
+            })
+            .detach();
+        }
         let master = shared
             .config
             .read()

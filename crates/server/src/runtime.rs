@@ -116,6 +116,9 @@ async fn run_inner(
         Rt::Hello => hello(c, args)?,
         Rt::Select => {
             let db = args.int32(1)?;
+            if shared.cluster.is_some() && db != 0 {
+                return Err(Error::msg("ERR SELECT is not allowed in cluster mode"));
+            }
             if db < 0 || db as usize >= shared.databases() {
                 return Err(Error::msg("ERR DB index is out of range"));
             }
@@ -136,6 +139,14 @@ async fn run_inner(
             let t = shared.lastsave.load(Ordering::Relaxed);
             c.writer().integer(t as i64);
         }
+        Rt::ReplicaOf if shared.cluster.is_some() => {
+            return Err(Error::msg("ERR REPLICAOF not allowed in cluster mode."));
+        }
+        Rt::Failover if shared.cluster.is_some() => {
+            return Err(Error::msg(
+                "ERR FAILOVER not allowed in cluster mode. Use CLUSTER FAILOVER command instead.",
+            ));
+        }
         Rt::ReplicaOf => {
             let (host, port) = (text(args.get(1)), text(args.get(2)));
             let master = if host.eq_ignore_ascii_case("no") && port.eq_ignore_ascii_case("one") {
@@ -152,6 +163,10 @@ async fn run_inner(
             c.out.extend_from_slice(reply.as_bytes());
         }
         Rt::Role => crate::repl::role(&shared, &mut c.writer()),
+        Rt::Cluster => crate::cluster::cmd::cluster(c, args).await?,
+        Rt::Asking => crate::cluster::cmd::asking(c).await?,
+        Rt::ReadOnly => crate::cluster::cmd::readonly(c, true).await?,
+        Rt::ReadWrite => crate::cluster::cmd::readonly(c, false).await?,
         Rt::Failover => {
             if args.len() == 2 && args.is(1, "abort") {
                 crate::repl::failover_abort(&core).map_err(Error::msg)?;
@@ -412,6 +427,9 @@ async fn run_inner(
             .await;
             c.writer().ok();
         }
+        Rt::SwapDb if shared.cluster.is_some() => {
+            return Err(Error::msg("ERR SWAPDB is not allowed in cluster mode"));
+        }
         Rt::SwapDb => {
             let a = args
                 .int32(1)
@@ -537,7 +555,7 @@ async fn sort(c: &mut Conn, spec: &'static CommandSpec, args: Args<'_>) -> engin
     let core = c.core.clone();
     let shared = core.shared.clone();
     let db = c.db;
-    let mut o = s::parse(args, spec.name == "sort_ro")?;
+    let mut o = s::parse(args, spec.name == "sort_ro", shared.cluster.is_some())?;
     let key = args.get(1);
     let mut locked: Vec<(usize, usize, Vec<u8>)> = vec![(shared.shard_of(key), db, key.to_vec())];
     if let Some(dst) = o.store {
@@ -694,6 +712,11 @@ fn hello(c: &mut Conn, args: Args) -> engine::Result<()> {
     }
     let id = c.info.id as i64;
     let replica = c.core.shared.repl.is_replica();
+    let mode: &[u8] = if c.core.shared.cluster.is_some() {
+        b"cluster"
+    } else {
+        b"standalone"
+    };
     let mut w = c.writer();
     w.map(7);
     w.bulk(b"server");
@@ -705,7 +728,7 @@ fn hello(c: &mut Conn, args: Args) -> engine::Result<()> {
     w.bulk(b"id");
     w.integer(id);
     w.bulk(b"mode");
-    w.bulk(b"standalone");
+    w.bulk(mode);
     w.bulk(b"role");
     w.bulk(if replica { b"replica" } else { b"master" });
     w.bulk(b"modules");
@@ -1517,6 +1540,9 @@ pub async fn gather(
     keys.dedup();
     let held = Txn::begin(&c.core, c.tx, Scope::Keys(&keys)).await;
     let mut scratch = engine::Shard::new(core.id, shared.databases());
+    if shared.cluster.is_some() {
+        scratch.set_cluster();
+    }
     scratch.limits = core.shard.borrow().limits;
     scratch.notify_classes = engine::notify::recorded(core.settings.get().notify);
     scratch.set_time(engine::shard::unix_ms());

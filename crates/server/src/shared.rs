@@ -17,6 +17,8 @@ pub struct Shared {
     pub repl: crate::repl::Repl,
     /// The master side: the merged stream, the backlog, the replicas (`feed`).
     pub feed: crate::feed::Feed,
+    /// Cluster mode (`cluster-enabled yes`): this node's view of the cluster.
+    pub cluster: Option<crate::cluster::Cluster>,
     pub next_client_id: AtomicU64,
     pub connected_clients: AtomicUsize,
     /// Channel and pattern subscriptions per core: PUBLISH (and keyspace events) skip cores
@@ -128,6 +130,7 @@ impl Shared {
         config: Config,
         shards: usize,
         shutdown: crossbeam_channel::Sender<ShutdownReason>,
+        cluster: Option<crate::cluster::Cluster>,
     ) -> Arc<Shared> {
         let run_id = run_id();
         let now_unix = engine::shard::unix_ms() / 1000;
@@ -140,6 +143,7 @@ impl Shared {
             run_id,
             repl: crate::repl::Repl::new(),
             feed: crate::feed::Feed::new(shards),
+            cluster,
             next_client_id: AtomicU64::new(1),
             connected_clients: AtomicUsize::new(0),
             blocked_clients: AtomicUsize::new(0),
@@ -228,6 +232,33 @@ impl Shared {
             *p = c.requirepass();
         }
         self.aof.refresh(&c);
+        if let Some(cl) = &self.cluster {
+            let yes = |k: &str, d: bool| c.get(k).map_or(d, |v| v == "yes");
+            cl.reads_when_down.store(
+                yes("cluster-allow-reads-when-down", false),
+                Ordering::Relaxed,
+            );
+            cl.pubsubshard_when_down.store(
+                yes("cluster-allow-pubsubshard-when-down", true),
+                Ordering::Relaxed,
+            );
+            if let Some(t) = c.get("cluster-node-timeout").and_then(|v| v.parse().ok()) {
+                cl.node_timeout.store(t, Ordering::Relaxed);
+            }
+            let full = yes("cluster-require-full-coverage", true);
+            let ip = c.get("cluster-announce-ip").unwrap_or_default();
+            let mut g = cl.lock();
+            // The announced address, or none until a peer tells it (Redis' clusterCron).
+            let ip_changed = g.myself().ip != ip;
+            if ip_changed {
+                g.myself_mut().ip = ip;
+            }
+            if cl.full_coverage.swap(full, Ordering::Relaxed) != full || ip_changed {
+                if let Err(e) = cl.changed(&mut g) {
+                    tracing::warn!("cluster config: {e}");
+                }
+            }
+        }
     }
 
     pub fn requirepass(&self) -> Option<String> {

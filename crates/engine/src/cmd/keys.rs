@@ -281,6 +281,11 @@ pub fn parse_copy_opts(args: Args, cur_db: usize, databases: usize) -> Result<(u
 pub fn copy(ctx: &mut Ctx, args: Args) -> Result<()> {
     let (src, dst) = (args.get(1), args.get(2));
     let (dst_db, replace) = parse_copy_opts(args, ctx.db, ctx.shard.databases())?;
+    if ctx.shard.is_cluster() && (ctx.db != 0 || dst_db != 0) {
+        return Err(Error::msg(
+            "ERR Copying to another database is not allowed in cluster mode",
+        ));
+    }
     if src == dst && dst_db == ctx.db {
         return Err(Error::msg(
             "ERR source and destination objects are the same",
@@ -319,6 +324,9 @@ pub fn put_copy(
 }
 
 pub fn move_(ctx: &mut Ctx, args: Args) -> Result<()> {
+    if ctx.shard.is_cluster() {
+        return Err(Error::msg("ERR MOVE is not allowed in cluster mode"));
+    }
     let key = args.get(1);
     let db = args.int32(2)?;
     if db < 0 || db as usize >= ctx.shard.databases() {

@@ -25,7 +25,7 @@ pub struct SortOpts<'a> {
 }
 
 /// Parses SORT's options in Redis' order (errors before the key is looked at).
-pub fn parse<'a>(args: Args<'a>, readonly: bool) -> Result<SortOpts<'a>> {
+pub fn parse<'a>(args: Args<'a>, readonly: bool, cluster: bool) -> Result<SortOpts<'a>> {
     let mut o = SortOpts {
         desc: false,
         alpha: false,
@@ -56,8 +56,14 @@ pub fn parse<'a>(args: Args<'a>, readonly: bool) -> Result<SortOpts<'a>> {
             let p = args.get(j + 1);
             o.by = Some(p);
             o.dontsort = !p.contains(&b'*');
+            if !o.dontsort && cluster {
+                return Err(Error::msg("ERR BY option of SORT denied in Cluster mode."));
+            }
             j += 1;
         } else if args.is(j, "get") && left >= 1 {
+            if cluster {
+                return Err(Error::msg("ERR GET option of SORT denied in Cluster mode."));
+            }
             o.gets.push(args.get(j + 1));
             j += 1;
         } else {
@@ -312,7 +318,7 @@ pub fn stored(rows: Vec<Option<Vec<u8>>>) -> Option<Value> {
 }
 
 fn sort_generic(ctx: &mut Ctx, args: Args, readonly: bool) -> Result<()> {
-    let mut o = parse(args, readonly)?;
+    let mut o = parse(args, readonly, ctx.shard.is_cluster())?;
     let prepared = {
         let e = ctx.shard.lookup_read(ctx.db, args.get(1));
         prepare(e.map(|e| sortable(&mut e.value)), &mut o)?

@@ -169,6 +169,28 @@ impl Call for Dbsize {
     }
 }
 
+/// Cluster mode: how many keys `slot` holds here, and up to `list` of them.
+pub struct SlotKeys {
+    pub slot: u16,
+    pub list: usize,
+}
+
+impl Call for SlotKeys {
+    type Out = (usize, Vec<Vec<u8>>);
+    fn touches(&self) -> Touches<'_> {
+        Touches::Nothing
+    }
+    fn run(self, core: &Core) -> Self::Out {
+        let shard = core.shard.borrow();
+        let keys = if self.list > 0 {
+            shard.keys_in_slot(self.slot, self.list)
+        } else {
+            Vec::new()
+        };
+        (shard.count_keys_in_slot(self.slot), keys)
+    }
+}
+
 /// KEYS `pattern` in `db`.
 pub struct Keys {
     pub db: usize,

@@ -1,0 +1,328 @@
+//! Cluster mode on one node, against redis-server 7.0 in cluster mode: the CLUSTER
+//! command's replies and errors, the checks every keyed command passes (CROSSSLOT,
+//! CLUSTERDOWN, the commands cluster mode refuses), MULTI/EXEC, nodes.conf written and
+//! loaded (by percore and by redis-server), keys counted and listed per slot across shards.
+
+use crate::harness::{info_field, Raw, Server};
+use std::time::{Duration, Instant};
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn percore_node(shards: usize) -> Server {
+    Server::start_with(shards, &["--cluster-enabled", "yes"])
+}
+
+fn redis_node() -> Server {
+    Server::redis_with(&["--cluster-enabled", "yes"])
+}
+
+fn cluster_state(s: &Server) -> String {
+    let info = s.raw().cmd(&["CLUSTER", "INFO"]);
+    info.split("\r\n")
+        .find_map(|l| l.strip_prefix("cluster_state:"))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A reply with the node's own id and ports replaced, so two nodes' replies compare.
+fn masked(s: &Server, reply: &str) -> String {
+    let id = s.raw().cmd(&["CLUSTER", "MYID"]);
+    let id = id.split("\r\n").nth(1).unwrap_or_default().to_string();
+    let port = s.port.to_string();
+    let cport = (s.port as u32 + 10000).to_string();
+    reply
+        .replace(&id, "<id>")
+        .replace(&cport, "<cport>")
+        .replace(&port, "<port>")
+}
+
+/// Runs each command on both nodes and compares the replies.
+fn same_replies(ours: &Server, theirs: &Server, commands: &[&str]) {
+    let (mut o, mut t) = (ours.raw(), theirs.raw());
+    for line in commands {
+        let argv: Vec<&str> = line.split(' ').collect();
+        let a = masked(ours, &o.cmd(&argv));
+        let b = masked(theirs, &t.cmd(&argv));
+        assert_eq!(a, b, "reply to {line}");
+    }
+}
+
+#[test]
+fn one_node_cluster_matches_redis() {
+    let ours = percore_node(2);
+    let theirs = redis_node();
+    assert_eq!(
+        info_field(&mut ours.raw(), "cluster", "cluster_enabled"),
+        "1"
+    );
+    assert_eq!(
+        info_field(&mut ours.raw(), "server", "redis_mode"),
+        "cluster"
+    );
+    // Before any slot is served.
+    same_replies(
+        &ours,
+        &theirs,
+        &[
+            "CLUSTER NODES",
+            "CLUSTER SLOTS",
+            "CLUSTER SHARDS",
+            "CLUSTER LINKS",
+            "CLUSTER HELP",
+            "CLUSTER KEYSLOT foo",
+            "CLUSTER KEYSLOT {user}1",
+            "CLUSTER COUNTKEYSINSLOT 0",
+            "CLUSTER COUNTKEYSINSLOT abc",
+            "CLUSTER COUNTKEYSINSLOT 16384",
+            "CLUSTER GETKEYSINSLOT 0 10",
+            "CLUSTER GETKEYSINSLOT 0 -1",
+            "CLUSTER GETKEYSINSLOT x 1",
+            "GET foo",
+            "SET foo bar",
+            "MSET a 1 b 2",
+            "CLUSTER ADDSLOTS abc",
+            "CLUSTER ADDSLOTS 5 5",
+            "CLUSTER ADDSLOTS 16384",
+            "CLUSTER ADDSLOTSRANGE 1 5 3 7",
+            "CLUSTER ADDSLOTSRANGE 5 1",
+            "CLUSTER ADDSLOTSRANGE 1 2 3",
+            "CLUSTER DELSLOTS 5",
+            "CLUSTER DELSLOTSRANGE 5 6",
+            "CLUSTER FOO",
+            "CLUSTER",
+            "CLUSTER INFO extra",
+            "CLUSTER MEET 1.2.3.4",
+            "CLUSTER MEET nohost 7000",
+            "CLUSTER MEET 127.0.0.1 x",
+            "CLUSTER MEET 127.0.0.1 7000 y",
+            "CLUSTER SETSLOT 5 MIGRATING x",
+            "CLUSTER SETSLOT 5 IMPORTING x",
+            "CLUSTER SETSLOT 5 NODE x",
+            "CLUSTER SETSLOT 5 FOO",
+            "CLUSTER SETSLOT 99999 STABLE",
+            "CLUSTER SETSLOT 5 STABLE",
+            "CLUSTER SET-CONFIG-EPOCH -1",
+            "CLUSTER SET-CONFIG-EPOCH x",
+            "CLUSTER FORGET abc",
+            "CLUSTER REPLICATE abc",
+            "CLUSTER REPLICAS abc",
+            "CLUSTER COUNT-FAILURE-REPORTS abc",
+            "CLUSTER FAILOVER",
+            "CLUSTER FAILOVER x",
+            "CLUSTER RESET x",
+            "SELECT 1",
+            "SELECT 0",
+            "SELECT x",
+            "SWAPDB 0 1",
+            "REPLICAOF no one",
+            "SLAVEOF 127.0.0.1 1",
+            "FAILOVER",
+            "ASKING",
+            "READONLY",
+            "READWRITE",
+            "CLUSTER SET-CONFIG-EPOCH 5",
+            "CLUSTER SET-CONFIG-EPOCH 6",
+            "CLUSTER BUMPEPOCH",
+            "CLUSTER ADDSLOTSRANGE 0 16383",
+            "CLUSTER NODES",
+            "CLUSTER SLOTS",
+            "CLUSTER SHARDS",
+        ],
+    );
+    let up = |s: &Server| cluster_state(s) == "ok";
+    wait_for("both nodes' state to be ok", || up(&ours) && up(&theirs));
+    same_replies(
+        &ours,
+        &theirs,
+        &[
+            "CLUSTER INFO",
+            "SET foo bar",
+            "MSET a 1 b 2",
+            "MSET {a}1 1 {a}2 2",
+            "MGET {a}1 {a}2",
+            "CLUSTER COUNTKEYSINSLOT 15495",
+            "MOVE foo 1",
+            "COPY foo bar DB 1",
+            "COPY foo {foo}x DB 1",
+            "COPY foo {foo}x DB x",
+            "COPY foo {foo}x",
+            "SORT foo BY x*",
+            "SORT foo GET #",
+            "SORT foo BY nosort",
+            "EVAL return 1 0",
+            "EVAL return 1 2 a b",
+            "EVAL return 1 2 {a}1 {a}2",
+            "MULTI",
+            "SET {a}1 x",
+            "GET {a}2",
+            "EXEC",
+            "MULTI",
+            "SET bar 1",
+            "SET foo 1",
+            "EXEC",
+            "MULTI",
+            "SET bar 1",
+            "MSET bar 1 foo 2",
+            "EXEC",
+            "CLUSTER SETSLOT 5 IMPORTING abc",
+            "CLUSTER BUMPEPOCH",
+            "CLUSTER INFO",
+            "CLUSTER DELSLOTSRANGE 0 100",
+            "GET k596",
+            "MGET k596 bar",
+            "MGET bar k596",
+            "GET bar",
+            "CLUSTER INFO",
+            "CLUSTER SLOTS",
+            "CLUSTER NODES",
+            "CLUSTER RESET",
+            "FLUSHALL",
+            "CLUSTER FLUSHSLOTS",
+            "CLUSTER RESET",
+            "CLUSTER SLOTS",
+        ],
+    );
+    // Down, but reads allowed: writes get their own CLUSTERDOWN.
+    for s in [&ours, &theirs] {
+        let mut c = s.raw();
+        assert_eq!(
+            c.cmd(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]),
+            "+OK\r\n"
+        );
+        assert_eq!(c.cmd(&["CLUSTER", "DELSLOTS", "5"]), "+OK\r\n");
+        assert_eq!(
+            c.cmd(&["CONFIG", "SET", "cluster-allow-reads-when-down", "yes"]),
+            "+OK\r\n"
+        );
+    }
+    same_replies(&ours, &theirs, &["GET foo", "SET foo 1", "GET {5}"]);
+}
+
+/// nodes.conf: written at every change in Redis' format, loaded at start (same id, slots,
+/// epochs), and readable by redis-server. Keys are counted and listed per slot wherever
+/// their shard is.
+#[test]
+fn nodes_conf_and_keys_per_slot() {
+    let ours = Server::start_with(
+        4,
+        &[
+            "--cluster-enabled",
+            "yes",
+            "--cluster-require-full-coverage",
+            "no",
+        ],
+    );
+    let mut c = ours.raw();
+    assert_eq!(
+        c.cmd(&["CLUSTER", "ADDSLOTSRANGE", "0", "100", "200", "16383"]),
+        "+OK\r\n"
+    );
+    assert_eq!(c.cmd(&["CLUSTER", "SET-CONFIG-EPOCH", "3"]), "+OK\r\n");
+    let id = c.cmd(&["CLUSTER", "MYID"]);
+    wait_for("state ok", || cluster_state(&ours) == "ok");
+    // Keys in slots 101-199 are not served here.
+    let mut stored = 200;
+    for i in 0..200 {
+        assert_eq!(c.cmd(&["SET", &format!("{{tag}}{i}"), "v"]), "+OK\r\n");
+        match c.cmd(&["SET", &format!("k{i}"), "v"]).as_str() {
+            "+OK\r\n" => stored += 1,
+            e => assert_eq!(e, "-CLUSTERDOWN Hash slot not served\r\n"),
+        }
+    }
+    assert!(stored > 390);
+    let slot = c.cmd(&["CLUSTER", "KEYSLOT", "tag"]);
+    let slot = slot.trim_start_matches(':').trim_end();
+    assert_eq!(c.cmd(&["CLUSTER", "COUNTKEYSINSLOT", slot]), ":200\r\n");
+    let listed = c.cmd(&["CLUSTER", "GETKEYSINSLOT", slot, "1000"]);
+    assert!(listed.starts_with("*200\r\n"), "{listed}");
+    assert_eq!(
+        c.cmd(&["CLUSTER", "GETKEYSINSLOT", slot, "5"])
+            .matches("{tag}")
+            .count(),
+        5
+    );
+    // Every key of every slot is counted once.
+    let mut pipeline = Vec::new();
+    for s in 0..16384 {
+        let s = s.to_string();
+        resp::write_command(
+            &mut pipeline,
+            &[b"CLUSTER", b"COUNTKEYSINSLOT", s.as_bytes()],
+        );
+    }
+    c.send(&pipeline);
+    let mut total = 0;
+    for _ in 0..16384 {
+        let n = c.read_reply();
+        total += n
+            .trim_start_matches(':')
+            .trim_end()
+            .parse::<usize>()
+            .unwrap();
+    }
+    assert_eq!(total, stored);
+    let conf = std::fs::read_to_string(ours.dir.join("nodes.conf")).unwrap();
+    let id = id.split("\r\n").nth(1).unwrap().to_string();
+    assert_eq!(
+        conf,
+        format!(
+            "{id} :{}@{} myself,master - 0 0 3 connected 0-100 200-16383\nvars currentEpoch 3 lastVoteEpoch 0\n",
+            ours.port,
+            ours.port + 10000
+        )
+    );
+    // redis-server loads percore's nodes.conf as its own.
+    let dir = crate::harness::scratch_dir("redis-cluster-conf");
+    std::fs::copy(ours.dir.join("nodes.conf"), dir.join("nodes.conf")).unwrap();
+    let dir_arg = dir.display().to_string();
+    let redis = Server::redis_with(&["--cluster-enabled", "yes", "--dir", &dir_arg]);
+    let mut r = redis.raw();
+    assert_eq!(r.cmd(&["CLUSTER", "MYID"]), format!("$40\r\n{id}\r\n"));
+    assert!(r
+        .cmd(&["CLUSTER", "NODES"])
+        .contains(" 0 0 3 connected 0-100 200-16383\n"));
+    drop(r);
+    drop(redis);
+    // percore restarted on its files: the same node, and its keys.
+    let dir_arg = ours.dir.display().to_string();
+    let port = ours.port.to_string();
+    drop(c);
+    // A clean stop saves the keys (the save points' SHUTDOWN).
+    let mut ours = ours;
+    ours.raw().cmd(&["SAVE"]);
+    ours.terminate();
+    assert!(ours.wait_exit(Duration::from_secs(10)).is_some());
+    let again = Server::start_raw(
+        &[
+            "--port".into(),
+            port.clone(),
+            "--bind".into(),
+            "127.0.0.1".into(),
+            "--shards".into(),
+            "2".into(),
+            "--dir".into(),
+            dir_arg,
+            "--cluster-enabled".into(),
+            "yes".into(),
+            "--cluster-require-full-coverage".into(),
+            "no".into(),
+        ],
+        port.parse().unwrap(),
+    );
+    let mut c: Raw = again.raw();
+    assert_eq!(c.cmd(&["CLUSTER", "MYID"]), format!("$40\r\n{id}\r\n"));
+    assert!(c
+        .cmd(&["CLUSTER", "INFO"])
+        .contains("cluster_current_epoch:3\r\n"));
+    assert_eq!(c.cmd(&["CLUSTER", "COUNTKEYSINSLOT", slot]), ":200\r\n");
+    assert_eq!(c.cmd(&["DBSIZE"]), format!(":{stored}\r\n"));
+}
