@@ -326,3 +326,118 @@ fn nodes_conf_and_keys_per_slot() {
     assert_eq!(c.cmd(&["CLUSTER", "COUNTKEYSINSLOT", slot]), ":200\r\n");
     assert_eq!(c.cmd(&["DBSIZE"]), format!(":{stored}\r\n"));
 }
+
+/// `redis-cli --cluster create` over these nodes (masters only), its output.
+fn redis_cli_create(nodes: &[&Server]) -> String {
+    let mut args: Vec<String> = vec!["--cluster".into(), "create".into()];
+    args.extend(nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)));
+    args.push("--cluster-yes".into());
+    let out = std::process::Command::new("redis-cli")
+        .args(&args)
+        .output()
+        .expect("redis-cli (apt-get install -y redis-tools)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// redis-cli's verdict on a cluster it made or checked: every node agrees, every slot is
+/// served.
+fn assert_clean(out: &str) {
+    assert!(
+        out.contains("[OK] All nodes agree about slots configuration.")
+            && out.contains("[OK] All 16384 slots covered."),
+        "{out}"
+    );
+}
+
+fn redis_cli_check(node: &Server) -> String {
+    let out = std::process::Command::new("redis-cli")
+        .args(["--cluster", "check", &format!("127.0.0.1:{}", node.port)])
+        .output()
+        .expect("redis-cli");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Writes and reads keys through redis-py's RedisCluster (which follows MOVED) from `port`.
+fn cluster_client_round_trip(port: u16, keys: usize) {
+    let script = format!(
+        "from redis.cluster import RedisCluster\n\
+         rc = RedisCluster(host='127.0.0.1', port={port})\n\
+         for i in range({keys}): rc.set(f'key:{{i}}', i)\n\
+         bad = [i for i in range({keys}) if int(rc.get(f'key:{{i}}')) != i]\n\
+         print('bad', len(bad))\n"
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3 with redis-py (apt-get install -y python3-redis)");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "bad 0",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn bus_node(shards: usize) -> Server {
+    Server::start_with(
+        shards,
+        &["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"],
+    )
+}
+
+/// The cluster's nodes all see every node and agree on the slots, and are up.
+fn wait_agreed(nodes: &[&Server]) {
+    wait_for("the nodes to agree", || {
+        nodes.iter().all(|n| {
+            let mut c = n.raw();
+            let info = c.cmd(&["CLUSTER", "INFO"]);
+            info.contains("cluster_state:ok\r\n")
+                && info.contains(&format!("cluster_known_nodes:{}\r\n", nodes.len()))
+        })
+    });
+}
+
+/// Three percore nodes made a cluster by redis-cli through the real cluster bus: MEET,
+/// the handshake, gossip and the slots each master claims; then MOVED between them and a
+/// cluster client that follows it.
+#[test]
+fn redis_cli_creates_a_percore_cluster() {
+    let nodes = [bus_node(1), bus_node(2), bus_node(1)];
+    let refs: Vec<&Server> = nodes.iter().collect();
+    assert_clean(&redis_cli_create(&refs));
+    wait_agreed(&refs);
+    let check = redis_cli_check(&nodes[1]);
+    assert!(check.contains("[OK] All 16384 slots covered."), "{check}");
+    // foo's slot (12182) is the third node's.
+    let third = format!("-MOVED 12182 127.0.0.1:{}\r\n", nodes[2].port);
+    assert_eq!(nodes[0].raw().cmd(&["SET", "foo", "bar"]), third);
+    assert_eq!(nodes[2].raw().cmd(&["SET", "foo", "bar"]), "+OK\r\n");
+    cluster_client_round_trip(nodes[0].port, 1000);
+    // Every node holds its share, and no key sits on a node that does not serve its slot.
+    for n in &nodes {
+        let mut c = n.raw();
+        let size: usize = c.cmd(&["DBSIZE"])[1..].trim().parse().unwrap();
+        assert!(size > 200, "{size}");
+    }
+    // nodes.conf has every node.
+    let conf = std::fs::read_to_string(nodes[0].dir.join("nodes.conf")).unwrap();
+    assert_eq!(conf.lines().count(), 4, "{conf}");
+}
+
+/// percore nodes and redis-server nodes in one cluster: the bus is Redis' own, byte for
+/// byte, both ways.
+#[test]
+fn mixed_cluster_with_redis_server_nodes() {
+    let a = bus_node(2);
+    let b = Server::redis_with(&["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]);
+    let c = bus_node(1);
+    let d = Server::redis_with(&["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]);
+    let refs = [&a, &b, &c, &d];
+    assert_clean(&redis_cli_create(&refs));
+    wait_agreed(&refs);
+    for n in refs {
+        assert_clean(&redis_cli_check(n));
+    }
+    cluster_client_round_trip(b.port, 1000);
+    cluster_client_round_trip(a.port, 1000);
+}

@@ -304,18 +304,7 @@ async fn shard_main(
         reactor::spawn_local(persist::save_point_loop(core.clone())).detach();
         reactor::spawn_local(persist::signal_loop(core.clone())).detach();
         reactor::spawn_local(feed::ping_loop(core.clone())).detach();
-        if core.shared.cluster.is_some() {
-            let core = core.clone();
-            reactor::spawn_local(async move {
-                loop {
-                    reactor::sleep(std::time::Duration::from_millis(100)).await;
-                    if let Some(cl) = &core.shared.cluster {
-                        cl.tick();
-                    }
-                }
-            })
-            .detach();
-        }
+
         let master = shared
             .config
             .read()
@@ -367,6 +356,7 @@ async fn shard_main(
             c.tcp_backlog(),
         )
     };
+    let bus_addrs = addrs.clone();
     let mut listeners = Vec::new();
     if port != 0 {
         for (addr, optional) in addrs {
@@ -391,6 +381,29 @@ async fn shard_main(
                 Err(e) => return Err(StartError::Bind(sa.to_string(), e.to_string())),
             }
         }
+    }
+    if id == 0 && shared.cluster.is_some() && port != 0 {
+        // The cluster bus: core 0 listens on the bus port of every bind address.
+        let cport = shared
+            .config
+            .read()
+            .ok()
+            .and_then(|c| c.get("cluster-port"))
+            .and_then(|v| v.parse::<u16>().ok())
+            .filter(|&p| p != 0)
+            .unwrap_or(port.wrapping_add(10000));
+        let mut fds = Vec::new();
+        for (addr, optional) in &bus_addrs {
+            let Some(sa) = bind_addr(addr, cport) else {
+                continue;
+            };
+            match listen(sa, backlog) {
+                Ok(fd) => fds.push(fd),
+                Err(_) if *optional => {}
+                Err(e) => return Err(StartError::Bind(sa.to_string(), e.to_string())),
+            }
+        }
+        cluster::bus::start(&core, fds);
     }
     let mut unix = None;
     if let (Some(path), 0) = (unixsocket, id) {

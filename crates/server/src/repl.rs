@@ -360,7 +360,7 @@ async fn link(core: Rc<Core>, gen: u64) {
 
 /// Connects on a helper thread (name resolution and connect(2) block), waiting here without
 /// blocking the core.
-async fn connect(host: &str, port: u16) -> Result<(RawFd, String, String), String> {
+pub(crate) async fn connect(host: &str, port: u16) -> Result<(RawFd, String, String), String> {
     let (tx, rx) = crossbeam_channel::bounded(1);
     let target = format!("{host}:{port}");
     std::thread::Builder::new()

@@ -354,7 +354,7 @@ pub async fn cluster(c: &mut Conn, args: Args<'_>) -> Result<(), Error> {
             if g.myself().master.as_deref() == Some(g.nodes[i].id.as_str()) {
                 return Err(msg("ERR Can't forget my master!"));
             }
-            forget(&mut g, i);
+            g.remove_node(i);
             cl.changed(&mut g).map_err(config_error)?;
             drop(g);
             c.writer().ok();
@@ -404,7 +404,22 @@ pub async fn cluster(c: &mut Conn, args: Args<'_>) -> Result<(), Error> {
                     text(args.get(3))
                 )));
             }
-            return Err(msg(format!("ERR CLUSTER MEET {}", config::NOT_IMPLEMENTED)));
+            let mut g = cl.lock();
+            let ip = ip
+                .parse::<std::net::IpAddr>()
+                .map(|a| a.to_string())
+                .unwrap_or(ip);
+            if g.start_handshake(
+                &ip,
+                port as u16,
+                cport as u16,
+                true,
+                engine::shard::unix_ms(),
+            ) {
+                cl.refresh(&mut g, false);
+            }
+            drop(g);
+            c.writer().ok();
         }
         ("replicate", 3) => {
             let g = cl.lock();
@@ -574,29 +589,6 @@ async fn setslot(c: &mut Conn, cl: &Cluster, args: Args<'_>) -> Result<(), Error
     Ok(())
 }
 
-fn forget(st: &mut State, i: usize) {
-    for slot in 0..SLOTS {
-        if st.owner[slot] == Some(i as u32) {
-            st.assign(slot, None);
-        }
-    }
-    let id = st.nodes[i].id.clone();
-    st.nodes.remove(i);
-    if st.me > i {
-        st.me -= 1;
-    }
-    for o in st.owner.iter_mut().flatten() {
-        if *o > i as u32 {
-            *o -= 1;
-        }
-    }
-    for n in &mut st.nodes {
-        if n.master.as_deref() == Some(id.as_str()) {
-            n.master = None;
-        }
-    }
-}
-
 /// clusterReset: a master again, every slot and every other node forgotten; HARD: epochs
 /// to 0 and a new id.
 fn reset(st: &mut State, hard: bool) {
@@ -607,7 +599,7 @@ fn reset(st: &mut State, hard: bool) {
     }
     while st.nodes.len() > 1 {
         let other = if st.me == 0 { 1 } else { 0 };
-        forget(st, other);
+        st.remove_node(other);
     }
     let me = st.myself_mut();
     me.flags = (me.flags & !(flag::SLAVE)) | flag::MASTER;

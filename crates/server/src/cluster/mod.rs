@@ -8,9 +8,12 @@
 //! addresses for redirections, and whether the cluster is up. Inside the node, a slot's keys
 //! live on the shard the slot map gives them, as without cluster mode.
 
+pub mod bus;
 pub mod cmd;
+pub mod gossip;
 pub mod route;
 pub mod state;
+pub mod wire;
 
 use state::{Health, State};
 use std::path::PathBuf;
@@ -120,6 +123,21 @@ impl Cluster {
         );
         self.publish(st);
         self.save(st)
+    }
+
+    /// After the bus changed the view: health and routes, and nodes.conf when `save`.
+    pub fn refresh(&self, st: &mut State, save: bool) {
+        st.update_health(
+            self.full_coverage.load(Ordering::Relaxed),
+            engine::shard::unix_ms(),
+            self.rejoin_delay(),
+        );
+        self.publish(st);
+        if save {
+            if let Err(e) = self.save(st) {
+                tracing::error!("Fatal: can't update cluster config file: {e}");
+            }
+        }
     }
 
     /// cluster-node-timeout within 500 ms and 5 s (CLUSTER_MIN/MAX_REJOIN_DELAY).

@@ -7,16 +7,17 @@ use std::fmt::Write;
 
 pub const SLOTS: usize = 16384;
 
-/// Node flags, with Redis' names in CLUSTER NODES order.
+/// Node flags: Redis' CLUSTER_NODE_* bits (the bus carries them as they are).
 pub mod flag {
-    pub const MYSELF: u16 = 1 << 0;
-    pub const MASTER: u16 = 1 << 1;
-    pub const SLAVE: u16 = 1 << 2;
-    pub const PFAIL: u16 = 1 << 3;
-    pub const FAIL: u16 = 1 << 4;
-    pub const HANDSHAKE: u16 = 1 << 5;
-    pub const NOADDR: u16 = 1 << 6;
-    pub const NOFAILOVER: u16 = 1 << 7;
+    pub const MASTER: u16 = 1;
+    pub const SLAVE: u16 = 2;
+    pub const PFAIL: u16 = 4;
+    pub const FAIL: u16 = 8;
+    pub const MYSELF: u16 = 16;
+    pub const HANDSHAKE: u16 = 32;
+    pub const NOADDR: u16 = 64;
+    pub const MEET: u16 = 128;
+    pub const NOFAILOVER: u16 = 512;
 
     /// Names as CLUSTER NODES prints them (Redis' redisNodeFlagsTable order).
     pub const NAMES: [(u16, &str); 8] = [
@@ -47,6 +48,10 @@ pub struct Node {
     pub connected: bool,
     /// The slots this node serves (its own claim, as gossiped), a bit each.
     pub slots: Vec<u8>,
+    /// Unix ms the node was added (a handshake times out from there).
+    pub ctime: u64,
+    /// The bus link to it this node opened (an id the runtime gives), if any.
+    pub link: Option<u64>,
 }
 
 impl Node {
@@ -64,6 +69,8 @@ impl Node {
             config_epoch: 0,
             connected: false,
             slots: vec![0; SLOTS / 8],
+            ctime: 0,
+            link: None,
         }
     }
 
@@ -75,7 +82,7 @@ impl Node {
         self.slots[slot / 8] & (1 << (slot % 8)) != 0
     }
 
-    fn set_slot(&mut self, slot: usize, on: bool) {
+    pub fn set_slot(&mut self, slot: usize, on: bool) {
         if on {
             self.slots[slot / 8] |= 1 << (slot % 8);
         } else {
@@ -394,9 +401,13 @@ impl State {
         s
     }
 
-    /// nodes.conf: the nodes' lines and the epochs.
+    /// nodes.conf: the nodes' lines (not those in handshake) and the epochs.
     pub fn config_text(&self) -> String {
-        let mut s = self.nodes_text();
+        let mut s = String::new();
+        for n in self.nodes.iter().filter(|n| !n.has(flag::HANDSHAKE)) {
+            s.push_str(&self.node_line(n));
+            s.push('\n');
+        }
         let _ = writeln!(
             s,
             "vars currentEpoch {} lastVoteEpoch {}",

@@ -1,0 +1,352 @@
+//! The cluster bus's runtime, on core 0: the listener on the bus port, a link to every
+//! known node (PING or MEET at once, then the cron's PINGs), the links peers open (their
+//! messages answered with PONG), and the cron every 100 ms (Redis' clusterCron): links
+//! opened, handshakes timed out, PINGs to the nodes heard from least recently, nodes
+//! silent for cluster-node-timeout flagged PFAIL, the health re-evaluated. What a message
+//! means is `gossip`'s; the bytes are `wire`'s.
+
+use super::gossip::{Effects, From};
+use super::state::flag;
+use super::wire;
+use super::Cluster;
+use crate::core::Core;
+use futures_lite::AsyncReadExt;
+use reactor::{Stream, StreamRef};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+/// Core 0's bus state.
+struct Bus {
+    next_link: u64,
+    /// Links this node opened, by id.
+    outbound: HashMap<u64, StreamRef>,
+    rng: u64,
+}
+
+impl Bus {
+    fn random(&mut self, n: usize) -> usize {
+        // xorshift: only for picking gossip and ping targets.
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        if n == 0 {
+            0
+        } else {
+            (self.rng % n as u64) as usize
+        }
+    }
+}
+
+fn offset(core: &Core) -> u64 {
+    core.shared
+        .repl
+        .offset
+        .load(std::sync::atomic::Ordering::SeqCst)
+        .max(0) as u64
+}
+
+fn announce_ip(core: &Core) -> String {
+    core.shared
+        .config
+        .read()
+        .ok()
+        .and_then(|c| c.get("cluster-announce-ip"))
+        .unwrap_or_default()
+}
+
+/// Starts the bus on core 0: its listener (on every bind address, at the bus port) and cron.
+pub fn start(core: &Rc<Core>, listen_fds: Vec<std::os::unix::io::RawFd>) {
+    let bus = Rc::new(RefCell::new(Bus {
+        next_link: 1,
+        outbound: HashMap::new(),
+        rng: engine::shard::unix_ms() | 1,
+    }));
+    for fd in listen_fds {
+        let listener = reactor::Listener::from_fd(fd);
+        let (core, bus) = (core.clone(), bus.clone());
+        reactor::spawn_local(async move {
+            loop {
+                match listener.accept().await {
+                    Ok(fd) => {
+                        reactor::spawn_local(inbound(core.clone(), bus.clone(), fd)).detach();
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotConnected => return,
+                    Err(e) => {
+                        tracing::warn!("cluster bus accept: {e}");
+                        reactor::sleep(Duration::from_millis(10)).await;
+                    }
+                }
+            }
+        })
+        .detach();
+    }
+    let core = core.clone();
+    reactor::spawn_local(async move {
+        let mut iteration = 0u64;
+        loop {
+            reactor::sleep(Duration::from_millis(100)).await;
+            iteration += 1;
+            if let Some(cl) = &core.shared.cluster {
+                cron(&core, cl, &bus, iteration);
+            }
+        }
+    })
+    .detach();
+}
+
+/// Sends this node's PING (or PONG, MEET) to `stream`, with gossip for node `to`.
+fn send_ping(core: &Core, cl: &Cluster, bus: &RefCell<Bus>, stream: &StreamRef, ty: u16, to: &str) {
+    let bytes = {
+        let mut g = cl.lock();
+        let h = g.header(ty, offset(core), &announce_ip(core));
+        let mut b = bus.borrow_mut();
+        let gossip = g.gossip_for(to, |n| b.random(n));
+        if (ty as usize) < g.sent.len() {
+            g.sent[ty as usize] += 1;
+        }
+        wire::encode_ping(&h, &gossip)
+    };
+    let _ = stream.write(&bytes);
+}
+
+/// Reads messages from `stream` until it closes, handling each.
+async fn read_loop(core: &Rc<Core>, bus: &Rc<RefCell<Bus>>, stream: &mut Stream, from: From) {
+    let Some(cl) = core.shared.cluster.as_ref() else {
+        return;
+    };
+    let handle = stream.handle();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 64 << 10];
+    loop {
+        let n = match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        loop {
+            let len = match wire::message_len(&buf) {
+                Ok(Some(len)) => len,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!("cluster bus: {e}: link closed");
+                    return;
+                }
+            };
+            if buf.len() < len {
+                break;
+            }
+            let msg: Vec<u8> = buf.drain(..len).collect();
+            let (h, body) = match wire::decode(&msg) {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::warn!("cluster bus: {e}: link closed");
+                    return;
+                }
+            };
+            let fx: Effects = {
+                let mut g = cl.lock();
+                let announced = !announce_ip(core).is_empty();
+                g.handle(&h, &body, &from, engine::shard::unix_ms(), announced)
+            };
+            if fx.pong {
+                send_ping(core, cl, bus, &handle, wire::PONG, &h.sender);
+            }
+            if let Some(stale) = fx.update_for {
+                let bytes = {
+                    let g = cl.lock();
+                    g.find(&stale).map(|i| {
+                        let n = &g.nodes[i];
+                        let hdr = g.header(wire::UPDATE, offset(core), &announce_ip(core));
+                        wire::encode_update(&hdr, n.config_epoch, &n.id, &n.slots)
+                    })
+                };
+                if let Some(b) = bytes {
+                    let _ = handle.write(&b);
+                }
+            }
+            if fx.changed || fx.save {
+                let mut g = cl.lock();
+                cl.refresh(&mut g, fx.save);
+            }
+            if fx.drop_link {
+                return;
+            }
+        }
+    }
+}
+
+/// A link a peer opened.
+async fn inbound(core: Rc<Core>, bus: Rc<RefCell<Bus>>, fd: std::os::unix::io::RawFd) {
+    let (peer_ip, local_ip) = {
+        // SAFETY: borrows the accepted socket for two calls; ManuallyDrop keeps it open.
+        let sock = std::mem::ManuallyDrop::new(unsafe {
+            <std::net::TcpStream as std::os::unix::io::FromRawFd>::from_raw_fd(fd)
+        });
+        let _ = sock.set_nodelay(true);
+        let ip = |a: std::io::Result<std::net::SocketAddr>| {
+            a.map(|a| a.ip().to_string()).unwrap_or_default()
+        };
+        (ip(sock.peer_addr()), ip(sock.local_addr()))
+    };
+    let mut stream = Stream::from_fd(fd);
+    read_loop(
+        &core,
+        &bus,
+        &mut stream,
+        From::Inbound { peer_ip, local_ip },
+    )
+    .await;
+}
+
+/// A link this node opens to node `id` at `ip:cport`: MEET or PING at once, then whatever
+/// comes back; the node is marked disconnected when it ends.
+async fn outbound(core: Rc<Core>, bus: Rc<RefCell<Bus>>, link: u64, ip: String, cport: u16) {
+    let Some(cl) = core.shared.cluster.as_ref() else {
+        return;
+    };
+    let connected = crate::repl::connect(&ip, cport).await;
+    let gone = |cl: &Cluster| {
+        let mut g = cl.lock();
+        if let Some(n) = g.nodes.iter_mut().find(|n| n.link == Some(link)) {
+            n.link = None;
+            n.connected = false;
+        }
+    };
+    let fd = match connected {
+        Ok((fd, _, _)) => fd,
+        Err(_) => {
+            gone(cl);
+            bus.borrow_mut().outbound.remove(&link);
+            return;
+        }
+    };
+    let mut stream = Stream::from_fd(fd);
+    let handle = stream.handle();
+    let first = {
+        let mut g = cl.lock();
+        match g.nodes.iter_mut().find(|n| n.link == Some(link)) {
+            Some(n) => {
+                n.connected = true;
+                if n.ping_sent == 0 {
+                    n.ping_sent = engine::shard::unix_ms();
+                }
+                let meet = n.has(flag::MEET);
+                n.flags &= !flag::MEET;
+                Some((if meet { wire::MEET } else { wire::PING }, n.id.clone()))
+            }
+            None => None,
+        }
+    };
+    let Some((ty, id)) = first else {
+        return;
+    };
+    bus.borrow_mut().outbound.insert(link, handle);
+    send_ping(&core, cl, &bus, &handle, ty, &id);
+    read_loop(&core, &bus, &mut stream, From::Outbound(link)).await;
+    bus.borrow_mut().outbound.remove(&link);
+    gone(cl);
+}
+
+/// clusterCron, every 100 ms.
+fn cron(core: &Rc<Core>, cl: &Cluster, bus: &Rc<RefCell<Bus>>, iteration: u64) {
+    let now = engine::shard::unix_ms();
+    let timeout = cl
+        .node_timeout
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .max(100);
+    let mut to_connect = Vec::new();
+    let mut to_ping: Vec<(u64, String)> = Vec::new();
+    let mut changed = false;
+    {
+        let mut g = cl.lock();
+        // Handshakes that did not complete in time are dropped.
+        let handshake_timeout = timeout.max(1000);
+        while let Some(i) = g
+            .nodes
+            .iter()
+            .position(|n| n.has(flag::HANDSHAKE) && now.saturating_sub(n.ctime) > handshake_timeout)
+        {
+            tracing::info!(
+                "Handshake with {}:{} timed out",
+                g.nodes[i].ip,
+                g.nodes[i].port
+            );
+            if let Some(l) = g.nodes[i].link {
+                bus.borrow_mut().outbound.remove(&l);
+            }
+            g.remove_node(i);
+            changed = true;
+        }
+        let mut b = bus.borrow_mut();
+        for n in g.nodes.iter_mut() {
+            if n.has(flag::MYSELF) || n.has(flag::NOADDR) || n.link.is_some() || n.ip.is_empty() {
+                continue;
+            }
+            let link = b.next_link;
+            b.next_link += 1;
+            n.link = Some(link);
+            to_connect.push((link, n.ip.clone(), n.cport));
+        }
+        // Every second, a PING to the node heard from least recently among five at random.
+        if iteration.is_multiple_of(10) {
+            let candidates: Vec<usize> = (0..g.nodes.len())
+                .filter(|&i| {
+                    let n = &g.nodes[i];
+                    !n.has(flag::MYSELF)
+                        && !n.has(flag::HANDSHAKE)
+                        && n.connected
+                        && n.ping_sent == 0
+                })
+                .collect();
+            let mut best: Option<usize> = None;
+            for _ in 0..5.min(candidates.len()) {
+                let i = candidates[b.random(candidates.len())];
+                if best.is_none_or(|j| g.nodes[i].pong_received < g.nodes[j].pong_received) {
+                    best = Some(i);
+                }
+            }
+            if let Some(i) = best {
+                if let Some(l) = g.nodes[i].link {
+                    g.nodes[i].ping_sent = now;
+                    to_ping.push((l, g.nodes[i].id.clone()));
+                }
+            }
+        }
+        for i in 0..g.nodes.len() {
+            let n = &mut g.nodes[i];
+            if n.has(flag::MYSELF) || n.has(flag::HANDSHAKE) {
+                continue;
+            }
+            // Silent for half the timeout: ping it now.
+            if n.connected && n.ping_sent == 0 && now.saturating_sub(n.pong_received) > timeout / 2
+            {
+                if let Some(l) = n.link {
+                    n.ping_sent = now;
+                    to_ping.push((l, n.id.clone()));
+                }
+            }
+            // No answer within the timeout: possibly failing.
+            if n.ping_sent != 0 && now.saturating_sub(n.ping_sent) > timeout && !n.has(flag::PFAIL)
+            {
+                tracing::info!("*** NODE {} possibly failing", n.id);
+                n.flags |= flag::PFAIL;
+                changed = true;
+            }
+        }
+        if changed {
+            cl.refresh(&mut g, true);
+        }
+    }
+    for (link, ip, cport) in to_connect {
+        reactor::spawn_local(outbound(core.clone(), bus.clone(), link, ip, cport)).detach();
+    }
+    for (link, id) in to_ping {
+        let stream = bus.borrow().outbound.get(&link).copied();
+        if let Some(s) = stream {
+            send_ping(core, cl, bus, &s, wire::PING, &id);
+        }
+    }
+    cl.tick();
+}

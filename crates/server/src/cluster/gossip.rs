@@ -1,0 +1,445 @@
+//! What a node does with the bus's PING, PONG, MEET, FAIL and UPDATE messages (Redis 7.0's
+//! clusterProcessPacket and clusterProcessGossipSection), and what it puts in its own:
+//! nodes met and handshaken, addresses learnt, roles, slots claimed with a greater config
+//! epoch taken over, epochs raised, config-epoch collisions resolved. Pure: the runtime
+//! (`bus`) owns the sockets and sends what these functions decide.
+
+use super::state::{flag, Node, State, SLOTS};
+use super::wire::{self, Body, Gossip, Header};
+
+/// Where a message came from.
+pub enum From {
+    /// A link this node opened (its id).
+    Outbound(u64),
+    /// A link a peer opened: the peer's address and this node's address on it.
+    Inbound { peer_ip: String, local_ip: String },
+}
+
+/// What the runtime must do after a message.
+#[derive(Default)]
+pub struct Effects {
+    /// Answer with a PONG on the same link.
+    pub pong: bool,
+    /// nodes.conf must be written.
+    pub save: bool,
+    /// The view changed (routes to republish).
+    pub changed: bool,
+    /// Close this link.
+    pub drop_link: bool,
+    /// Send UPDATE to the sender: (the node whose slots it claims wrongly).
+    pub update_for: Option<String>,
+}
+
+fn random_id() -> String {
+    crate::shared::run_id()
+}
+
+impl State {
+    /// CLUSTER MEET (and gossip about an unknown node): a node in handshake, to be met
+    /// (MEET) by the next cron. False if one is being handshaken at that address already.
+    pub fn start_handshake(
+        &mut self,
+        ip: &str,
+        port: u16,
+        cport: u16,
+        meet: bool,
+        now: u64,
+    ) -> bool {
+        if self
+            .nodes
+            .iter()
+            .any(|n| n.has(flag::HANDSHAKE) && n.ip == ip && n.port == port && n.cport == cport)
+        {
+            return false;
+        }
+        let mut n = Node::new(
+            random_id(),
+            flag::HANDSHAKE | if meet { flag::MEET } else { 0 },
+        );
+        n.ip = ip.to_string();
+        n.port = port;
+        n.cport = cport;
+        n.ctime = now;
+        self.nodes.push(n);
+        true
+    }
+
+    /// The header of a message of type `ty` from this node (a replica sends its master's
+    /// slots and config epoch).
+    pub fn header(&self, ty: u16, offset: u64, announce_ip: &str) -> Header {
+        let me = self.myself();
+        let master = me
+            .master
+            .as_ref()
+            .filter(|_| me.has(flag::SLAVE))
+            .and_then(|m| self.find(m))
+            .map(|i| &self.nodes[i])
+            .unwrap_or(me);
+        Header {
+            ty,
+            count: 0,
+            port: me.port,
+            pport: 0,
+            cport: me.cport,
+            current_epoch: self.current_epoch,
+            config_epoch: master.config_epoch,
+            offset,
+            sender: me.id.clone(),
+            myslots: master.slots.clone(),
+            slaveof: me.master.clone().filter(|_| me.has(flag::SLAVE)),
+            myip: announce_ip.to_string(),
+            flags: me.flags & !flag::MYSELF | flag::MYSELF,
+            state: if self.health == super::state::Health::Ok {
+                0
+            } else {
+                1
+            },
+            mflags: [0; 3],
+            extensions: 0,
+        }
+    }
+
+    /// Gossip entries for a PING to `to`: a tenth of the nodes, at least 3 (as many as
+    /// there are), never this node, the receiver, nodes in handshake or without address,
+    /// picked from `pick` (random numbers).
+    pub fn gossip_for(&self, to: &str, mut pick: impl FnMut(usize) -> usize) -> Vec<Gossip> {
+        let candidates: Vec<&Node> = self
+            .nodes
+            .iter()
+            .filter(|n| {
+                !n.has(flag::MYSELF)
+                    && !n.has(flag::HANDSHAKE)
+                    && !n.has(flag::NOADDR)
+                    && n.id != to
+            })
+            .collect();
+        let wanted = (self.nodes.len() / 10).max(3).min(candidates.len());
+        let mut chosen: Vec<usize> = Vec::new();
+        let mut tries = 0;
+        while chosen.len() < wanted && tries < wanted * 3 + 10 {
+            tries += 1;
+            let i = pick(candidates.len());
+            if !chosen.contains(&i) {
+                chosen.push(i);
+            }
+        }
+        chosen
+            .into_iter()
+            .map(|i| {
+                let n = candidates[i];
+                Gossip {
+                    id: n.id.clone(),
+                    ping_sent: (n.ping_sent / 1000) as u32,
+                    pong_received: (n.pong_received / 1000) as u32,
+                    ip: n.ip.clone(),
+                    port: n.port,
+                    cport: n.cport,
+                    flags: n.flags,
+                    pport: 0,
+                }
+            })
+            .collect()
+    }
+
+    fn index_of_link(&self, link: u64) -> Option<usize> {
+        self.nodes.iter().position(|n| n.link == Some(link))
+    }
+
+    /// Removes node `i` (its slots unassigned, replicas left masterless).
+    pub fn remove_node(&mut self, i: usize) {
+        for slot in 0..SLOTS {
+            if self.owner[slot] == Some(i as u32) {
+                self.assign(slot, None);
+            }
+        }
+        let id = self.nodes[i].id.clone();
+        self.nodes.remove(i);
+        if self.me > i {
+            self.me -= 1;
+        }
+        for o in self.owner.iter_mut().flatten() {
+            if *o > i as u32 {
+                *o -= 1;
+            }
+        }
+        for n in &mut self.nodes {
+            if n.master.as_deref() == Some(id.as_str()) {
+                n.master = None;
+            }
+        }
+        self.migrating.retain(|_, v| *v != id);
+        self.importing.retain(|_, v| *v != id);
+    }
+
+    /// One message, as clusterProcessPacket handles it.
+    pub fn handle(
+        &mut self,
+        h: &Header,
+        body: &Body,
+        from: &From,
+        now: u64,
+        announced_ip: bool,
+    ) -> Effects {
+        let mut fx = Effects::default();
+        let ty = h.ty;
+        if (ty as usize) < self.received.len() {
+            self.received[ty as usize] += 1;
+        }
+        let mut sender = self
+            .find(&h.sender)
+            .filter(|&i| !self.nodes[i].has(flag::HANDSHAKE));
+        // Epochs: the greatest seen wins.
+        if let Some(s) = sender {
+            if h.current_epoch > self.current_epoch {
+                self.current_epoch = h.current_epoch;
+                fx.save = true;
+            }
+            if h.config_epoch > self.nodes[s].config_epoch && h.slaveof.is_none() {
+                self.nodes[s].config_epoch = h.config_epoch;
+                fx.save = true;
+            }
+        }
+        if ty == wire::PING || ty == wire::MEET {
+            // This node's address, learnt from a MEET (or any PING while unknown).
+            if let From::Inbound { local_ip, .. } = from {
+                if !announced_ip
+                    && (ty == wire::MEET || self.myself().ip.is_empty())
+                    && !local_ip.is_empty()
+                    && self.myself().ip != *local_ip
+                {
+                    tracing::info!("IP address for this node updated to {local_ip}");
+                    self.myself_mut().ip = local_ip.clone();
+                    fx.save = true;
+                    fx.changed = true;
+                }
+            }
+            if sender.is_none() && ty == wire::MEET {
+                // A node that met us: it will be handshaken from here.
+                let ip = match from {
+                    From::Inbound { peer_ip, .. } if h.myip.is_empty() => peer_ip.clone(),
+                    _ => h.myip.clone(),
+                };
+                self.start_handshake(&ip, h.port, h.cport, false, now);
+                if let Body::Gossip(g) = body {
+                    self.gossip(None, g, now);
+                }
+                fx.save = true;
+                fx.changed = true;
+            }
+            fx.pong = true;
+        }
+        if ty == wire::PING || ty == wire::PONG || ty == wire::MEET {
+            if let From::Outbound(link) = from {
+                if let Some(i) = self.index_of_link(*link) {
+                    if self.nodes[i].has(flag::HANDSHAKE) {
+                        // The first PONG of a handshake names the node.
+                        if ty != wire::PONG {
+                            return fx;
+                        }
+                        if let Some(known) = sender {
+                            // Known under its real id already: update its address, drop this.
+                            let (ip, port, cport) = {
+                                let n = &self.nodes[i];
+                                (n.ip.clone(), n.port, n.cport)
+                            };
+                            let k = &mut self.nodes[known];
+                            if k.ip != ip || k.port != port || k.cport != cport {
+                                k.ip = ip;
+                                k.port = port;
+                                k.cport = cport;
+                                fx.save = true;
+                            }
+                            self.remove_node(i);
+                            fx.drop_link = true;
+                            fx.changed = true;
+                            return fx;
+                        }
+                        let n = &mut self.nodes[i];
+                        tracing::info!("Handshake with node {} completed.", h.sender);
+                        n.id = h.sender.clone();
+                        n.flags &= !(flag::HANDSHAKE | flag::MEET);
+                        n.flags |= h.flags & (flag::MASTER | flag::SLAVE);
+                        fx.save = true;
+                        fx.changed = true;
+                        sender = Some(i);
+                    } else if self.nodes[i].id != h.sender {
+                        // The node at this address changed its id: forget the address.
+                        let n = &mut self.nodes[i];
+                        n.flags |= flag::NOADDR;
+                        n.ip.clear();
+                        n.port = 0;
+                        n.cport = 0;
+                        fx.drop_link = true;
+                        fx.save = true;
+                        return fx;
+                    }
+                }
+            }
+            let Some(s) = sender else {
+                return fx;
+            };
+            // The sender's address as seen by this link.
+            if let From::Inbound { peer_ip, .. } = from {
+                let ip = if h.myip.is_empty() { peer_ip } else { &h.myip };
+                let n = &mut self.nodes[s];
+                if (n.ip != *ip || n.port != h.port || n.cport != h.cport) && !ip.is_empty() {
+                    n.ip = ip.clone();
+                    n.port = h.port;
+                    n.cport = h.cport;
+                    n.flags &= !flag::NOADDR;
+                    fx.save = true;
+                    fx.changed = true;
+                }
+            }
+            if ty == wire::PONG {
+                let n = &mut self.nodes[s];
+                n.pong_received = now;
+                n.ping_sent = 0;
+                if n.has(flag::PFAIL) {
+                    n.flags &= !flag::PFAIL;
+                    fx.changed = true;
+                }
+            }
+            // Role.
+            match &h.slaveof {
+                None => {
+                    let n = &mut self.nodes[s];
+                    if !n.has(flag::MASTER) || n.master.is_some() {
+                        n.flags = (n.flags & !flag::SLAVE) | flag::MASTER;
+                        n.master = None;
+                        fx.save = true;
+                        fx.changed = true;
+                    }
+                }
+                Some(m) => {
+                    let n = &mut self.nodes[s];
+                    if n.has(flag::MASTER) {
+                        // A master turned replica: its slots are no longer its own.
+                        n.flags = (n.flags & !flag::MASTER) | flag::SLAVE;
+                        for slot in 0..SLOTS {
+                            if self.owner[slot] == Some(s as u32) {
+                                self.assign(slot, None);
+                            }
+                        }
+                        fx.save = true;
+                        fx.changed = true;
+                    }
+                    let n = &mut self.nodes[s];
+                    if n.master.as_deref() != Some(m.as_str()) {
+                        n.master = Some(m.clone());
+                        fx.save = true;
+                        fx.changed = true;
+                    }
+                }
+            }
+            // Slots the sender (a master) claims with its config epoch.
+            if h.slaveof.is_none() && self.nodes[s].slots != h.myslots {
+                if let Some(stale_for) = self.take_slots(s, h.config_epoch, &h.myslots) {
+                    fx.update_for = Some(stale_for);
+                }
+                fx.save = true;
+                fx.changed = true;
+            }
+            // Two masters with one config epoch: the one with the greater id moves on.
+            if self.myself().has(flag::MASTER)
+                && h.slaveof.is_none()
+                && s != self.me
+                && h.config_epoch == self.myself().config_epoch
+                && h.sender.as_str() > self.myself().id.as_str()
+            {
+                self.current_epoch += 1;
+                let e = self.current_epoch;
+                self.myself_mut().config_epoch = e;
+                tracing::warn!(
+                    "WARNING: configEpoch collision with node {}. configEpoch set to {e}",
+                    h.sender
+                );
+                fx.save = true;
+            }
+            if let Body::Gossip(g) = body {
+                self.gossip(Some(s), g, now);
+                fx.changed = true;
+            }
+        }
+        if ty == wire::UPDATE {
+            if let Body::Update {
+                config_epoch,
+                id,
+                slots,
+            } = body
+            {
+                if let Some(n) = self.find(id) {
+                    if self.nodes[n].config_epoch < *config_epoch {
+                        self.nodes[n].config_epoch = *config_epoch;
+                        if self.nodes[n].has(flag::MASTER) {
+                            self.take_slots(n, *config_epoch, slots);
+                        }
+                        fx.save = true;
+                        fx.changed = true;
+                    }
+                }
+            }
+        }
+        if ty == wire::FAIL {
+            if let (Some(_), Body::Fail(id)) = (sender, body) {
+                if let Some(n) = self.find(id) {
+                    let n = &mut self.nodes[n];
+                    if !n.has(flag::MYSELF) && !n.has(flag::FAIL) {
+                        n.flags = (n.flags | flag::FAIL) & !flag::PFAIL;
+                        fx.save = true;
+                        fx.changed = true;
+                    }
+                }
+            }
+        }
+        fx
+    }
+
+    /// clusterUpdateSlotsConfigWith: the slots `n` claims that are unassigned or served by a
+    /// node with a smaller config epoch become its own (not those this node imports). Returns
+    /// the id of a node whose greater epoch contradicts the claim (it gets an UPDATE).
+    fn take_slots(&mut self, n: usize, config_epoch: u64, slots: &[u8]) -> Option<String> {
+        let mut stale = None;
+        for slot in 0..SLOTS {
+            if slots
+                .get(slot / 8)
+                .is_none_or(|b| b & (1 << (slot % 8)) == 0)
+            {
+                continue;
+            }
+            if self.owner[slot] == Some(n as u32) || self.importing.contains_key(&(slot as u16)) {
+                continue;
+            }
+            match self.owner[slot] {
+                Some(o) if self.nodes[o as usize].config_epoch >= config_epoch => {
+                    if self.nodes[o as usize].config_epoch > config_epoch {
+                        stale = Some(self.nodes[o as usize].id.clone());
+                    }
+                }
+                _ => {
+                    if self.owner[slot] == Some(self.me as u32) {
+                        tracing::warn!(
+                            "Slot {slot} moved to {} by a greater config epoch",
+                            self.nodes[n].id
+                        );
+                        self.migrating.remove(&(slot as u16));
+                    }
+                    self.assign(slot, Some(n));
+                }
+            }
+        }
+        stale
+    }
+
+    /// clusterProcessGossipSection: unknown nodes with an address are handshaken.
+    fn gossip(&mut self, _sender: Option<usize>, entries: &[Gossip], now: u64) {
+        for g in entries {
+            if self.find(&g.id).is_some() {
+                continue;
+            }
+            if g.flags & flag::NOADDR == 0 && !g.ip.is_empty() && g.port != 0 && g.id.len() == 40 {
+                self.start_handshake(&g.ip, g.port, g.cport, false, now);
+            }
+        }
+    }
+}
