@@ -327,10 +327,13 @@ fn nodes_conf_and_keys_per_slot() {
     assert_eq!(c.cmd(&["DBSIZE"]), format!(":{stored}\r\n"));
 }
 
-/// `redis-cli --cluster create` over these nodes (masters only), its output.
-fn redis_cli_create(nodes: &[&Server]) -> String {
+/// `redis-cli --cluster create` over these nodes, with `replicas` replicas per master, its
+/// output.
+fn redis_cli_create_with(nodes: &[&Server], replicas: usize) -> String {
     let mut args: Vec<String> = vec!["--cluster".into(), "create".into()];
     args.extend(nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)));
+    args.push("--cluster-replicas".into());
+    args.push(replicas.to_string());
     args.push("--cluster-yes".into());
     let out = std::process::Command::new("redis-cli")
         .args(&args)
@@ -347,6 +350,10 @@ fn assert_clean(out: &str) {
             && out.contains("[OK] All 16384 slots covered."),
         "{out}"
     );
+}
+
+fn redis_cli_create(nodes: &[&Server]) -> String {
+    redis_cli_create_with(nodes, 0)
 }
 
 fn redis_cli_check(node: &Server) -> String {
@@ -424,20 +431,81 @@ fn redis_cli_creates_a_percore_cluster() {
     assert_eq!(conf.lines().count(), 4, "{conf}");
 }
 
-/// percore nodes and redis-server nodes in one cluster: the bus is Redis' own, byte for
-/// byte, both ways.
+/// percore nodes and redis-server nodes in one cluster, three of each, with a replica per
+/// master wherever redis-cli puts them: the bus is Redis' own, byte for byte, both ways,
+/// and replicas of either kind follow masters of either kind.
 #[test]
 fn mixed_cluster_with_redis_server_nodes() {
-    let a = bus_node(2);
-    let b = Server::redis_with(&["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]);
-    let c = bus_node(1);
-    let d = Server::redis_with(&["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]);
-    let refs = [&a, &b, &c, &d];
-    assert_clean(&redis_cli_create(&refs));
+    let redis =
+        || Server::redis_with(&["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]);
+    let (a, b, c, d, e, f) = (
+        bus_node(2),
+        redis(),
+        bus_node(1),
+        redis(),
+        bus_node(1),
+        redis(),
+    );
+    let refs = [&a, &b, &c, &d, &e, &f];
+    assert_clean(&redis_cli_create_with(&refs, 1));
     wait_agreed(&refs);
+    wait_replicas_synced(&refs);
     for n in refs {
         assert_clean(&redis_cli_check(n));
     }
     cluster_client_round_trip(b.port, 1000);
     cluster_client_round_trip(a.port, 1000);
+}
+
+/// Every replica's link to its master is up and has what the master sent.
+fn wait_replicas_synced(nodes: &[&Server]) {
+    wait_for("the replicas to sync", || {
+        nodes.iter().all(|n| {
+            let mut c = n.raw();
+            if info_field(&mut c, "replication", "role") != "slave" {
+                return true;
+            }
+            info_field(&mut c, "replication", "master_link_status") == "up"
+        })
+    });
+}
+
+/// `redis-cli --cluster create` of six nodes with `--cluster-replicas 1`: three masters,
+/// three replicas (CLUSTER REPLICATE, then replication from their masters); the writes of a
+/// cluster client reach the replicas, which serve reads after READONLY and redirect
+/// writes to their masters.
+#[test]
+fn six_nodes_with_replicas() {
+    let nodes: Vec<Server> = (0..6).map(|i| bus_node(1 + i % 2)).collect();
+    let refs: Vec<&Server> = nodes.iter().collect();
+    assert_clean(&redis_cli_create_with(&refs, 1));
+    wait_agreed(&refs);
+    wait_replicas_synced(&refs);
+    assert_clean(&redis_cli_check(&nodes[0]));
+    cluster_client_round_trip(nodes[0].port, 500);
+    let replicas: Vec<&Server> = refs
+        .iter()
+        .copied()
+        .filter(|n| info_field(&mut n.raw(), "replication", "role") == "slave")
+        .collect();
+    assert_eq!(replicas.len(), 3);
+    for r in replicas {
+        let mut c = r.raw();
+        let nodes_text = c.cmd(&["CLUSTER", "NODES"]);
+        assert_eq!(nodes_text.matches("slave").count(), 3, "{nodes_text}");
+        // Its master's keys arrive; reads are served after READONLY, writes redirected.
+        wait_for("the replica's keys", || c.cmd(&["DBSIZE"]) != ":0\r\n");
+        let keys = c.cmd(&["RANDOMKEY"]);
+        let key = keys.split("\r\n").nth(1).unwrap().to_string();
+        assert!(c.cmd(&["GET", &key]).starts_with("-MOVED "));
+        assert_eq!(c.cmd(&["READONLY"]), "+OK\r\n");
+        assert!(c.cmd(&["GET", &key]).starts_with('$'));
+        assert!(c.cmd(&["SET", &key, "x"]).starts_with("-MOVED "));
+    }
+    // CLUSTER SLOTS lists each master's replica once its offset is known.
+    wait_for("replicas in CLUSTER SLOTS", || {
+        let slots = nodes[0].raw().cmd(&["CLUSTER", "SLOTS"]);
+        // Three ranges of start, end, master and one replica.
+        slots.matches("*4\r\n:").count() == 3
+    });
 }

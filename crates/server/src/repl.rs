@@ -246,6 +246,16 @@ pub fn replicaof(core: &Rc<Core>, master: Option<(String, u16)>) -> Result<&'sta
     Ok(set_master(core, master, "user request"))
 }
 
+/// Cluster mode: follow the master CLUSTER REPLICATE (or the view) names, or none.
+pub(crate) fn follow(core: &Rc<Core>, master: Option<(String, u16)>) {
+    set_master(core, master, "cluster");
+}
+
+/// The master followed now, if any.
+pub(crate) fn master_of(repl: &Repl) -> Option<(String, u16)> {
+    repl.lock().master.clone()
+}
+
 /// Follows `master` (None: becomes a master, for the reason given in the log).
 fn set_master(core: &Rc<Core>, master: Option<(String, u16)>, why: &str) -> &'static str {
     let repl = &core.shared.repl;

@@ -339,6 +339,23 @@ fn cron(core: &Rc<Core>, cl: &Cluster, bus: &Rc<RefCell<Bus>>, iteration: u64) {
             cl.refresh(&mut g, true);
         }
     }
+    // A replica follows its master (after CLUSTER REPLICATE, a restart, or a new master
+    // learnt from the view).
+    let want = {
+        let g = cl.lock();
+        let me = g.myself();
+        me.master
+            .as_ref()
+            .filter(|_| me.has(flag::SLAVE))
+            .and_then(|m| g.find(m))
+            .map(|i| (g.nodes[i].ip.clone(), g.nodes[i].port))
+            .filter(|(ip, port)| !ip.is_empty() && *port != 0)
+    };
+    if let Some(m) = want {
+        if crate::repl::master_of(&core.shared.repl).as_ref() != Some(&m) {
+            crate::repl::follow(core, Some(m));
+        }
+    }
     for (link, ip, cport) in to_connect {
         reactor::spawn_local(outbound(core.clone(), bus.clone(), link, ip, cport)).detach();
     }

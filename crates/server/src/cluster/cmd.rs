@@ -156,8 +156,13 @@ pub async fn cluster(c: &mut Conn, args: Args<'_>) -> Result<(), Error> {
             c.writer().verbatim(nodes.as_bytes());
         }
         ("slots", 2) => {
+            let offset = core
+                .shared
+                .repl
+                .offset
+                .load(std::sync::atomic::Ordering::SeqCst);
             let g = cl.lock();
-            slots_reply(&g, &mut c.writer());
+            slots_reply(&g, offset, &mut c.writer());
         }
         ("shards", 2) => {
             let offset = core
@@ -372,6 +377,20 @@ pub async fn cluster(c: &mut Conn, args: Args<'_>) -> Result<(), Error> {
                     "ERR CLUSTER RESET can't be called with master nodes containing keys",
                 ));
             }
+            let was_replica = cl.lock().myself().has(flag::SLAVE);
+            if was_replica {
+                // A replica turns master with nothing (Redis flushes it).
+                crate::repl::follow(&core, None);
+                core.ask_all(
+                    |_| calls::Flush {
+                        db: None,
+                        lazy: false,
+                        journal: false,
+                    },
+                    None,
+                )
+                .await;
+            }
             let mut g = cl.lock();
             reset(&mut g, hard);
             cl.changed(&mut g).map_err(config_error)?;
@@ -431,11 +450,32 @@ pub async fn cluster(c: &mut Conn, args: Args<'_>) -> Result<(), Error> {
             if g.nodes[i].has(flag::SLAVE) {
                 return Err(msg("ERR I can only replicate a master, not a replica."));
             }
+            let master_me = g.myself().has(flag::MASTER);
+            let my_slots = g.myself().slot_count();
             drop(g);
-            return Err(msg(format!(
-                "ERR CLUSTER REPLICATE {}",
-                config::NOT_IMPLEMENTED
-            )));
+            if master_me && (my_slots > 0 || db0_keys(c).await > 0) {
+                return Err(msg(
+                    "ERR To set a master the node must be empty and without assigned slots.",
+                ));
+            }
+            let mut g = cl.lock();
+            let Some(i) = lookup(&g, args.get(2)) else {
+                return Err(msg(format!("ERR Unknown node {}", text(args.get(2)))));
+            };
+            let (id, addr) = {
+                let n = &g.nodes[i];
+                (n.id.clone(), (n.ip.clone(), n.port))
+            };
+            // clusterSetMaster: a replica of it, open slots closed, replication started.
+            let me = g.myself_mut();
+            me.flags = (me.flags & !flag::MASTER) | flag::SLAVE;
+            me.master = Some(id);
+            g.migrating.clear();
+            g.importing.clear();
+            cl.changed(&mut g).map_err(config_error)?;
+            drop(g);
+            crate::repl::follow(&core, Some(addr));
+            c.writer().ok();
         }
         ("failover", 2 | 3) => {
             if n == 3 && !args.is(2, "force") && !args.is(2, "takeover") {
@@ -629,7 +669,7 @@ fn slots_node(n: &Node, w: &mut Writer) {
 
 /// CLUSTER SLOTS: a run of consecutive slots per owner, the master then the replicas
 /// whose offset is known.
-fn slots_reply(st: &State, w: &mut Writer) {
+fn slots_reply(st: &State, my_offset: i64, w: &mut Writer) {
     let mut runs: Vec<(usize, usize, u32)> = Vec::new();
     for (slot, o) in st.owner.iter().enumerate() {
         let Some(o) = *o else { continue };
@@ -641,11 +681,27 @@ fn slots_reply(st: &State, w: &mut Writer) {
     w.array(runs.len());
     for (a, b, o) in runs {
         let master = &st.nodes[o as usize];
-        // Replicas' offsets come over the bus: none listed until it runs.
-        w.array(3);
+        // Replicas whose offset is known (from their messages, or this node's own).
+        let replicas: Vec<&Node> = st
+            .nodes
+            .iter()
+            .filter(|r| {
+                r.master.as_deref() == Some(master.id.as_str())
+                    && !r.has(flag::FAIL)
+                    && (if r.has(flag::MYSELF) {
+                        my_offset
+                    } else {
+                        r.repl_offset as i64
+                    }) != 0
+            })
+            .collect();
+        w.array(3 + replicas.len());
         w.integer(a as i64);
         w.integer(b as i64);
         slots_node(master, w);
+        for r in replicas {
+            slots_node(r, w);
+        }
     }
 }
 
@@ -671,7 +727,7 @@ fn shards_reply(st: &State, my_offset: i64, w: &mut Writer) {
         w.array(1 + replicas.len());
         for n in std::iter::once(m).chain(replicas) {
             let me = n.has(flag::MYSELF);
-            let offset = if me { my_offset } else { 0 };
+            let offset = if me { my_offset } else { n.repl_offset as i64 };
             w.map(if n.hostname.is_empty() { 7 } else { 8 });
             w.bulk(b"id");
             w.bulk(n.id.as_bytes());

@@ -291,6 +291,7 @@ impl State {
                     fx.changed = true;
                 }
             }
+            self.nodes[s].repl_offset = h.offset;
             if ty == wire::PONG {
                 let n = &mut self.nodes[s];
                 n.pong_received = now;

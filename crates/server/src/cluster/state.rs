@@ -50,6 +50,8 @@ pub struct Node {
     pub slots: Vec<u8>,
     /// Unix ms the node was added (a handshake times out from there).
     pub ctime: u64,
+    /// Its replication offset, as its last message said.
+    pub repl_offset: u64,
     /// The bus link to it this node opened (an id the runtime gives), if any.
     pub link: Option<u64>,
 }
@@ -70,6 +72,7 @@ impl Node {
             connected: false,
             slots: vec![0; SLOTS / 8],
             ctime: 0,
+            repl_offset: 0,
             link: None,
         }
     }
@@ -357,6 +360,11 @@ impl State {
         if !n.hostname.is_empty() {
             let _ = write!(s, ",{}", n.hostname);
         }
+        // A replica shows its master's config epoch.
+        let epoch = match n.master.as_ref().and_then(|m| self.find(m)) {
+            Some(m) if n.has(flag::SLAVE) => self.nodes[m].config_epoch,
+            _ => n.config_epoch,
+        };
         let _ = write!(
             s,
             " {} {} {} {} {} {}",
@@ -364,7 +372,7 @@ impl State {
             n.master.as_deref().unwrap_or("-"),
             n.ping_sent,
             n.pong_received,
-            n.config_epoch,
+            epoch,
             if n.connected || n.has(flag::MYSELF) {
                 "connected"
             } else {
