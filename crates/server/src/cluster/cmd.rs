@@ -441,18 +441,18 @@ pub async fn cluster(c: &mut Conn, args: Args<'_>) -> Result<(), Error> {
             c.writer().ok();
         }
         ("replicate", 3) => {
-            let g = cl.lock();
-            let i = lookup(&g, args.get(2))
-                .ok_or_else(|| msg(format!("ERR Unknown node {}", text(args.get(2)))))?;
-            if i == g.me {
-                return Err(msg("ERR Can't replicate myself"));
-            }
-            if g.nodes[i].has(flag::SLAVE) {
-                return Err(msg("ERR I can only replicate a master, not a replica."));
-            }
-            let master_me = g.myself().has(flag::MASTER);
-            let my_slots = g.myself().slot_count();
-            drop(g);
+            let (master_me, my_slots) = {
+                let g = cl.lock();
+                let i = lookup(&g, args.get(2))
+                    .ok_or_else(|| msg(format!("ERR Unknown node {}", text(args.get(2)))))?;
+                if i == g.me {
+                    return Err(msg("ERR Can't replicate myself"));
+                }
+                if g.nodes[i].has(flag::SLAVE) {
+                    return Err(msg("ERR I can only replicate a master, not a replica."));
+                }
+                (g.myself().has(flag::MASTER), g.myself().slot_count())
+            };
             if master_me && (my_slots > 0 || db0_keys(c).await > 0) {
                 return Err(msg(
                     "ERR To set a master the node must be empty and without assigned slots.",
