@@ -509,3 +509,97 @@ fn six_nodes_with_replicas() {
         slots.matches("*4\r\n:").count() == 3
     });
 }
+
+/// A master of a six-node cluster is killed: the other masters flag it FAIL by majority,
+/// its replica wins the election and serves its slots within the node timeout plus the
+/// election, the cluster is up again, and a cluster client's keys are all there. The old
+/// master, restarted, comes back as a replica of the new one.
+#[test]
+fn killed_master_is_replaced_by_its_replica() {
+    let mut nodes: Vec<Server> = (0..6).map(|i| bus_node(1 + i % 2)).collect();
+    let refs: Vec<&Server> = nodes.iter().collect();
+    assert_clean(&redis_cli_create_with(&refs, 1));
+    wait_agreed(&refs);
+    wait_replicas_synced(&refs);
+    cluster_client_round_trip(nodes[0].port, 300);
+    // The first master, and its replica.
+    let victim = (0..6)
+        .find(|&i| info_field(&mut nodes[i].raw(), "replication", "role") == "master")
+        .unwrap();
+    let victim_id = nodes[victim].raw().cmd(&["CLUSTER", "MYID"]);
+    let victim_id = victim_id.split("\r\n").nth(1).unwrap().to_string();
+    let replica = (0..6)
+        .find(|&i| {
+            nodes[i]
+                .raw()
+                .cmd(&["CLUSTER", "NODES"])
+                .lines()
+                .any(|l| l.contains("myself,slave") && l.contains(&victim_id))
+        })
+        .unwrap();
+    // Every write is on the replica before the kill.
+    wait_for("the replica to have its master's writes", || {
+        let (mut m, mut r) = (nodes[victim].raw(), nodes[replica].raw());
+        info_field(&mut m, "replication", "master_repl_offset")
+            == info_field(&mut r, "replication", "slave_repl_offset")
+    });
+    let started = Instant::now();
+    nodes[victim].terminate();
+    let _ = nodes[victim].wait_exit(Duration::from_secs(10));
+    let survivors: Vec<&Server> = (0..6).filter(|&i| i != victim).map(|i| &nodes[i]).collect();
+    wait_for("the replica to take over", || {
+        let mut c = nodes[replica].raw();
+        info_field(&mut c, "replication", "role") == "master"
+            && c.cmd(&["CLUSTER", "INFO"]).contains("cluster_state:ok\r\n")
+    });
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(15), "{took:?}");
+    wait_for("every survivor to be up", || {
+        survivors.iter().all(|n| cluster_state(n) == "ok")
+    });
+    for n in &survivors {
+        let view = n.raw().cmd(&["CLUSTER", "NODES"]);
+        let line = view.lines().find(|l| l.starts_with(&victim_id)).unwrap();
+        assert!(line.contains("fail"), "{line}");
+    }
+    // Every key written before is still served (the killed master's by its replica).
+    let script = format!(
+        "from redis.cluster import RedisCluster\n\
+         rc = RedisCluster(host='127.0.0.1', port={})\n\
+         bad = [i for i in range(300) if rc.get(f'key:{{i}}') is None or int(rc.get(f'key:{{i}}')) != i]\n\
+         print('bad', len(bad))\n",
+        nodes[replica].port
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "bad 0");
+    eprintln!("replica promoted in {took:?}");
+    // The old master restarts on its files: it learns its slots moved with a greater
+    // epoch and follows the new master.
+    let port = nodes[victim].port;
+    let dir = nodes[victim].dir.display().to_string();
+    let back = Server::start_raw(
+        &[
+            "--port".into(),
+            port.to_string(),
+            "--bind".into(),
+            "127.0.0.1".into(),
+            "--dir".into(),
+            dir,
+            "--cluster-enabled".into(),
+            "yes".into(),
+            "--cluster-node-timeout".into(),
+            "2000".into(),
+        ],
+        port,
+    );
+    wait_for("the old master to follow the new one", || {
+        let mut c = back.raw();
+        info_field(&mut c, "replication", "role") == "slave"
+            && info_field(&mut c, "replication", "master_link_status") == "up"
+            && info_field(&mut c, "replication", "master_port") == nodes[replica].port.to_string()
+    });
+    nodes.push(back);
+}

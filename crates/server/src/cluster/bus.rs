@@ -111,6 +111,32 @@ fn send_ping(core: &Core, cl: &Cluster, bus: &RefCell<Bus>, stream: &StreamRef, 
     let _ = stream.write(&bytes);
 }
 
+fn node_timeout(cl: &Cluster) -> u64 {
+    cl.node_timeout
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .max(100)
+}
+
+/// Sends `bytes` (a message of type `ty`) on every link this node opened.
+fn broadcast(cl: &Cluster, bus: &RefCell<Bus>, ty: u16, bytes: &[u8]) {
+    let links: Vec<StreamRef> = bus.borrow().outbound.values().copied().collect();
+    let mut g = cl.lock();
+    for l in links {
+        if l.write(bytes).is_ok() {
+            g.sent[ty as usize] += 1;
+        }
+    }
+}
+
+/// FAIL about node `id`, to every node.
+fn broadcast_fail(core: &Core, cl: &Cluster, bus: &RefCell<Bus>, id: &str) {
+    let bytes = {
+        let g = cl.lock();
+        wire::encode_fail(&g.header(wire::FAIL, offset(core), &announce_ip(core)), id)
+    };
+    broadcast(cl, bus, wire::FAIL, &bytes);
+}
+
 /// Reads messages from `stream` until it closes, handling each.
 async fn read_loop(core: &Rc<Core>, bus: &Rc<RefCell<Bus>>, stream: &mut Stream, from: From) {
     let Some(cl) = core.shared.cluster.as_ref() else {
@@ -145,13 +171,32 @@ async fn read_loop(core: &Rc<Core>, bus: &Rc<RefCell<Bus>>, stream: &mut Stream,
                     return;
                 }
             };
+            let timeout = node_timeout(cl);
             let fx: Effects = {
                 let mut g = cl.lock();
                 let announced = !announce_ip(core).is_empty();
-                g.handle(&h, &body, &from, engine::shard::unix_ms(), announced)
+                g.handle(
+                    &h,
+                    &body,
+                    &from,
+                    engine::shard::unix_ms(),
+                    announced,
+                    timeout,
+                )
             };
             if fx.pong {
                 send_ping(core, cl, bus, &handle, wire::PONG, &h.sender);
+            }
+            if fx.auth_ack {
+                let bytes = {
+                    let mut g = cl.lock();
+                    g.sent[wire::AUTH_ACK as usize] += 1;
+                    wire::encode_bare(&g.header(wire::AUTH_ACK, offset(core), &announce_ip(core)))
+                };
+                let _ = handle.write(&bytes);
+            }
+            for id in &fx.broadcast_fail {
+                broadcast_fail(core, cl, bus, id);
             }
             if let Some(stale) = fx.update_for {
                 let bytes = {
@@ -252,10 +297,8 @@ async fn outbound(core: Rc<Core>, bus: Rc<RefCell<Bus>>, link: u64, ip: String, 
 /// clusterCron, every 100 ms.
 fn cron(core: &Rc<Core>, cl: &Cluster, bus: &Rc<RefCell<Bus>>, iteration: u64) {
     let now = engine::shard::unix_ms();
-    let timeout = cl
-        .node_timeout
-        .load(std::sync::atomic::Ordering::Relaxed)
-        .max(100);
+    let timeout = node_timeout(cl);
+    let mut failed: Vec<String> = Vec::new();
     let mut to_connect = Vec::new();
     let mut to_ping: Vec<(u64, String)> = Vec::new();
     let mut changed = false;
@@ -287,6 +330,11 @@ fn cron(core: &Rc<Core>, cl: &Cluster, bus: &Rc<RefCell<Bus>>, iteration: u64) {
             let link = b.next_link;
             b.next_link += 1;
             n.link = Some(link);
+            // The PING this link will carry is pending from now: a node that cannot be
+            // reached at all times out as one that does not answer.
+            if n.ping_sent == 0 {
+                n.ping_sent = now;
+            }
             to_connect.push((link, n.ip.clone(), n.cport));
         }
         // Every second, a PING to the node heard from least recently among five at random.
@@ -328,10 +376,17 @@ fn cron(core: &Rc<Core>, cl: &Cluster, bus: &Rc<RefCell<Bus>>, iteration: u64) {
                 }
             }
             // No answer within the timeout: possibly failing.
-            if n.ping_sent != 0 && now.saturating_sub(n.ping_sent) > timeout && !n.has(flag::PFAIL)
+            if n.ping_sent != 0
+                && now.saturating_sub(n.ping_sent) > timeout
+                && !n.has(flag::PFAIL)
+                && !n.has(flag::FAIL)
             {
                 tracing::info!("*** NODE {} possibly failing", n.id);
                 n.flags |= flag::PFAIL;
+                changed = true;
+            }
+            if g.mark_failing_if_needed(i, now, timeout) {
+                failed.push(g.nodes[i].id.clone());
                 changed = true;
             }
         }
@@ -355,6 +410,41 @@ fn cron(core: &Rc<Core>, cl: &Cluster, bus: &Rc<RefCell<Bus>>, iteration: u64) {
         if crate::repl::master_of(&core.shared.repl).as_ref() != Some(&m) {
             crate::repl::follow(core, Some(m));
         }
+    }
+    for id in &failed {
+        broadcast_fail(core, cl, bus, id);
+    }
+    // A replica of a failed master: its election.
+    let random = bus.borrow_mut().random(1 << 30) as u64;
+    let step = cl.lock().election(now, offset(core), timeout, random);
+    match step {
+        Some(super::failover::Election::AskVotes) => {
+            let bytes = {
+                let mut g = cl.lock();
+                cl.refresh(&mut g, true);
+                wire::encode_bare(&g.header(wire::AUTH_REQUEST, offset(core), &announce_ip(core)))
+            };
+            broadcast(cl, bus, wire::AUTH_REQUEST, &bytes);
+        }
+        Some(super::failover::Election::Won) => {
+            crate::repl::follow(core, None);
+            {
+                let mut g = cl.lock();
+                cl.refresh(&mut g, true);
+            }
+            let links: Vec<(StreamRef, String)> = {
+                let g = cl.lock();
+                let b = bus.borrow();
+                g.nodes
+                    .iter()
+                    .filter_map(|n| Some((*b.outbound.get(&n.link?)?, n.id.clone())))
+                    .collect()
+            };
+            for (l, id) in links {
+                send_ping(core, cl, bus, &l, wire::PONG, &id);
+            }
+        }
+        None => {}
     }
     for (link, ip, cport) in to_connect {
         reactor::spawn_local(outbound(core.clone(), bus.clone(), link, ip, cport)).detach();

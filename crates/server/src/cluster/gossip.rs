@@ -28,6 +28,10 @@ pub struct Effects {
     pub drop_link: bool,
     /// Send UPDATE to the sender: (the node whose slots it claims wrongly).
     pub update_for: Option<String>,
+    /// Answer the sender's FAILOVER_AUTH_REQUEST with this node's vote.
+    pub auth_ack: bool,
+    /// Nodes just flagged FAIL: every node is told.
+    pub broadcast_fail: Vec<String>,
 }
 
 fn random_id() -> String {
@@ -123,6 +127,12 @@ impl State {
                 chosen.push(i);
             }
         }
+        // Nodes possibly failing always go (their reports reach a majority sooner).
+        for (i, n) in candidates.iter().enumerate() {
+            if n.has(flag::PFAIL) && !chosen.contains(&i) {
+                chosen.push(i);
+            }
+        }
         chosen
             .into_iter()
             .map(|i| {
@@ -179,6 +189,7 @@ impl State {
         from: &From,
         now: u64,
         announced_ip: bool,
+        node_timeout: u64,
     ) -> Effects {
         let mut fx = Effects::default();
         let ty = h.ty;
@@ -221,7 +232,7 @@ impl State {
                 };
                 self.start_handshake(&ip, h.port, h.cport, false, now);
                 if let Body::Gossip(g) = body {
-                    self.gossip(None, g, now);
+                    self.gossip(None, g, now, node_timeout);
                 }
                 fx.save = true;
                 fx.changed = true;
@@ -300,6 +311,10 @@ impl State {
                     n.flags &= !flag::PFAIL;
                     fx.changed = true;
                 }
+                if self.clear_failure_if_needed(s, now, node_timeout) {
+                    fx.changed = true;
+                    fx.save = true;
+                }
             }
             // Role.
             match &h.slaveof {
@@ -358,8 +373,19 @@ impl State {
                 fx.save = true;
             }
             if let Body::Gossip(g) = body {
-                self.gossip(Some(s), g, now);
+                fx.broadcast_fail = self.gossip(Some(s), g, now, node_timeout);
                 fx.changed = true;
+            }
+        }
+        if ty == wire::AUTH_REQUEST {
+            if let Some(s) = sender {
+                fx.auth_ack = self.vote(s, h, now, node_timeout);
+                fx.save |= fx.auth_ack;
+            }
+        }
+        if ty == wire::AUTH_ACK {
+            if let Some(s) = sender {
+                self.count_vote(s, h);
             }
         }
         if ty == wire::UPDATE {
@@ -386,7 +412,9 @@ impl State {
                 if let Some(n) = self.find(id) {
                     let n = &mut self.nodes[n];
                     if !n.has(flag::MYSELF) && !n.has(flag::FAIL) {
+                        tracing::info!("FAIL message received about {}", n.id);
                         n.flags = (n.flags | flag::FAIL) & !flag::PFAIL;
+                        n.fail_time = now;
                         fx.save = true;
                         fx.changed = true;
                     }
@@ -401,6 +429,15 @@ impl State {
     /// the id of a node whose greater epoch contradicts the claim (it gets an UPDATE).
     fn take_slots(&mut self, n: usize, config_epoch: u64, slots: &[u8]) -> Option<String> {
         let mut stale = None;
+        // The master this node serves under (itself, if a master).
+        let me = self.myself();
+        let current = me
+            .master
+            .as_ref()
+            .filter(|_| me.has(flag::SLAVE))
+            .and_then(|m| self.find(m))
+            .unwrap_or(self.me);
+        let mut took_ours = false;
         for slot in 0..SLOTS {
             if slots
                 .get(slot / 8)
@@ -425,22 +462,61 @@ impl State {
                         );
                         self.migrating.remove(&(slot as u16));
                     }
+                    took_ours |= self.owner[slot] == Some(current as u32);
                     self.assign(slot, Some(n));
                 }
             }
         }
+        // All of our master's slots (or ours) went to `n`: it is our master now (a
+        // failover happened, or this old master comes back).
+        if took_ours && self.nodes[current].slot_count() == 0 && n != self.me {
+            let id = self.nodes[n].id.clone();
+            tracing::info!(
+                "Configuration change detected. Reconfiguring myself as a replica of {id}"
+            );
+            let me = self.myself_mut();
+            me.flags = (me.flags & !flag::MASTER) | flag::SLAVE;
+            me.master = Some(id);
+            self.migrating.clear();
+            self.importing.clear();
+        }
         stale
     }
 
-    /// clusterProcessGossipSection: unknown nodes with an address are handshaken.
-    fn gossip(&mut self, _sender: Option<usize>, entries: &[Gossip], now: u64) {
+    /// clusterProcessGossipSection: a master's word on the nodes it gossips about (failure
+    /// reports, FAIL by majority), and unknown nodes with an address handshaken. Returns
+    /// the nodes just flagged FAIL.
+    fn gossip(
+        &mut self,
+        sender: Option<usize>,
+        entries: &[Gossip],
+        now: u64,
+        node_timeout: u64,
+    ) -> Vec<String> {
+        let mut failed = Vec::new();
+        let reporter = sender
+            .filter(|&s| self.nodes[s].has(flag::MASTER))
+            .map(|s| self.nodes[s].id.clone());
         for g in entries {
-            if self.find(&g.id).is_some() {
+            if let Some(i) = self.find(&g.id) {
+                if let Some(r) = &reporter {
+                    if i != self.me {
+                        if g.flags & (flag::FAIL | flag::PFAIL) != 0 {
+                            self.add_fail_report(i, r, now);
+                            if self.mark_failing_if_needed(i, now, node_timeout) {
+                                failed.push(self.nodes[i].id.clone());
+                            }
+                        } else {
+                            self.del_fail_report(i, r);
+                        }
+                    }
+                }
                 continue;
             }
             if g.flags & flag::NOADDR == 0 && !g.ip.is_empty() && g.port != 0 && g.id.len() == 40 {
                 self.start_handshake(&g.ip, g.port, g.cport, false, now);
             }
         }
+        failed
     }
 }

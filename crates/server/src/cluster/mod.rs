@@ -10,6 +10,7 @@
 
 pub mod bus;
 pub mod cmd;
+pub mod failover;
 pub mod gossip;
 pub mod route;
 pub mod state;

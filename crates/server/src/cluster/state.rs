@@ -52,6 +52,11 @@ pub struct Node {
     pub ctime: u64,
     /// Its replication offset, as its last message said.
     pub repl_offset: u64,
+    /// Masters' reports that it is failing: (reporter id, unix ms).
+    pub fail_reports: Vec<(String, u64)>,
+    /// Unix ms it was flagged FAIL, and this node last voted for a replica of it.
+    pub fail_time: u64,
+    pub voted_time: u64,
     /// The bus link to it this node opened (an id the runtime gives), if any.
     pub link: Option<u64>,
 }
@@ -73,6 +78,9 @@ impl Node {
             slots: vec![0; SLOTS / 8],
             ctime: 0,
             repl_offset: 0,
+            fail_reports: Vec::new(),
+            fail_time: 0,
+            voted_time: 0,
             link: None,
         }
     }
@@ -151,6 +159,12 @@ pub struct State {
     /// Cluster bus messages sent and received, by type (CLUSTER INFO).
     pub sent: [u64; 11],
     pub received: [u64; 11],
+    /// A replica's election (Redis' failover_auth_*): when it may ask for votes (0: none
+    /// scheduled), whether it asked, the votes it got, the epoch it asked in.
+    pub auth_time: u64,
+    pub auth_sent: bool,
+    pub auth_count: usize,
+    pub auth_epoch: u64,
 }
 
 /// Bus message type names as CLUSTER INFO prints them, by type number.
@@ -190,6 +204,10 @@ impl State {
             among_minority_ms: 0,
             sent: [0; 11],
             received: [0; 11],
+            auth_time: 0,
+            auth_sent: false,
+            auth_count: 0,
+            auth_epoch: 0,
         }
     }
 

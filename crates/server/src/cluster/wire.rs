@@ -13,6 +13,8 @@ pub const PING: u16 = 0;
 pub const PONG: u16 = 1;
 pub const MEET: u16 = 2;
 pub const FAIL: u16 = 3;
+pub const AUTH_REQUEST: u16 = 5;
+pub const AUTH_ACK: u16 = 6;
 pub const UPDATE: u16 = 7;
 
 /// mflags[0]: the message carries extensions (7.0's ping extensions).
@@ -143,7 +145,6 @@ pub fn encode_ping(h: &Header, gossip: &[Gossip]) -> Vec<u8> {
 }
 
 /// FAIL about node `id`.
-#[cfg(test)]
 pub fn encode_fail(h: &Header, id: &str) -> Vec<u8> {
     let mut h = h.clone();
     h.ty = FAIL;
@@ -165,6 +166,13 @@ pub fn encode_update(h: &Header, config_epoch: u64, id: &str, slots: &[u8]) -> V
     s.resize(SLOT_BYTES, 0);
     out.extend_from_slice(&s);
     out
+}
+
+/// A message that is its header alone (FAILOVER_AUTH_REQUEST, FAILOVER_AUTH_ACK).
+pub fn encode_bare(h: &Header) -> Vec<u8> {
+    let mut h = h.clone();
+    h.count = 0;
+    header(&h, 0)
 }
 
 /// How long the message starting `b` is, once its first 8 bytes are in; an error for bytes

@@ -1,0 +1,297 @@
+//! Failure detection and replica failover, as Redis 7.0 does them: masters' reports that a
+//! node is failing (gossip flags PFAIL or FAIL), FAIL once a majority of the masters agree
+//! (markNodeAsFailingIfNeeded, then a FAIL broadcast), FAIL cleared when the node is back
+//! (clearNodeFailureIfNeeded), and a replica of a FAIL master electing itself
+//! (clusterHandleSlaveFailover: a delay by rank, FAILOVER_AUTH_REQUEST in a new epoch,
+//! masters' votes, the master's slots taken with that epoch). Pure state changes; the
+//! runtime (`bus`) sends the messages.
+
+use super::state::{flag, State};
+use super::wire::Header;
+
+/// What a replica's election step asks the runtime to do.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Election {
+    /// Ask every master for its vote (FAILOVER_AUTH_REQUEST).
+    AskVotes,
+    /// This node won: it is a master now, serving its old master's slots (replication
+    /// stops, a PONG goes to every node).
+    Won,
+}
+
+impl State {
+    /// A master reports node `i` failing (its gossip flags say PFAIL or FAIL).
+    pub fn add_fail_report(&mut self, i: usize, reporter: &str, now: u64) {
+        let n = &mut self.nodes[i];
+        match n.fail_reports.iter_mut().find(|(r, _)| r == reporter) {
+            Some(r) => r.1 = now,
+            None => n.fail_reports.push((reporter.to_string(), now)),
+        }
+    }
+
+    pub fn del_fail_report(&mut self, i: usize, reporter: &str) {
+        self.nodes[i].fail_reports.retain(|(r, _)| r != reporter);
+    }
+
+    /// markNodeAsFailingIfNeeded: PFAIL becomes FAIL when a majority of the masters
+    /// (this one included, if a master) reported it within twice the node timeout. True if
+    /// it just did (the runtime broadcasts FAIL).
+    pub fn mark_failing_if_needed(&mut self, i: usize, now: u64, node_timeout: u64) -> bool {
+        let quorum = self.size / 2 + 1;
+        let me_master = self.myself().has(flag::MASTER);
+        let n = &mut self.nodes[i];
+        if !n.has(flag::PFAIL) || n.has(flag::FAIL) {
+            return false;
+        }
+        let validity = node_timeout * 2;
+        n.fail_reports
+            .retain(|(_, t)| now.saturating_sub(*t) <= validity);
+        let failures = n.fail_reports.len() + usize::from(me_master);
+        if failures < quorum {
+            return false;
+        }
+        tracing::info!("Marking node {} as failing (quorum reached).", n.id);
+        n.flags = (n.flags & !flag::PFAIL) | flag::FAIL;
+        n.fail_time = now;
+        true
+    }
+
+    /// clearNodeFailureIfNeeded, when node `i` answers again: a replica, or a master
+    /// without slots, at once; a master with slots after twice the node timeout (if no
+    /// replica took them meanwhile).
+    pub fn clear_failure_if_needed(&mut self, i: usize, now: u64, node_timeout: u64) -> bool {
+        let n = &mut self.nodes[i];
+        if !n.has(flag::FAIL) {
+            return false;
+        }
+        let serving = n.has(flag::MASTER) && n.slot_count() > 0;
+        if !serving || now.saturating_sub(n.fail_time) > node_timeout * 2 {
+            tracing::info!("Clear FAIL state for node {}: it is reachable again.", n.id);
+            n.flags &= !flag::FAIL;
+            return true;
+        }
+        false
+    }
+
+    /// clusterSendFailoverAuthIfNeeded: whether this master votes for replica `s`, which
+    /// asks with header `h` (its master failing, no vote in this epoch yet, none for a
+    /// replica of that master within twice the node timeout, no slot it claims served
+    /// with a greater config epoch).
+    pub fn vote(&mut self, s: usize, h: &Header, now: u64, node_timeout: u64) -> bool {
+        let me = self.myself();
+        if !me.has(flag::MASTER) || me.slot_count() == 0 {
+            return false;
+        }
+        if h.current_epoch < self.current_epoch || self.last_vote_epoch == self.current_epoch {
+            return false;
+        }
+        let node = &self.nodes[s];
+        let Some(m) = node
+            .master
+            .as_ref()
+            .filter(|_| node.has(flag::SLAVE))
+            .and_then(|m| self.find(m))
+        else {
+            return false;
+        };
+        if !self.nodes[m].has(flag::FAIL) {
+            return false;
+        }
+        if now.saturating_sub(self.nodes[m].voted_time) < node_timeout * 2 {
+            return false;
+        }
+        for slot in 0..super::state::SLOTS {
+            if h.myslots
+                .get(slot / 8)
+                .is_some_and(|b| b & (1 << (slot % 8)) != 0)
+            {
+                if let Some(o) = self.owner[slot] {
+                    if self.nodes[o as usize].config_epoch > h.config_epoch {
+                        return false;
+                    }
+                }
+            }
+        }
+        self.last_vote_epoch = self.current_epoch;
+        self.nodes[m].voted_time = now;
+        tracing::info!(
+            "Failover auth granted to {} for epoch {}",
+            self.nodes[s].id,
+            self.current_epoch
+        );
+        true
+    }
+
+    /// A master's vote for this replica's election (it counts if the master serves slots
+    /// and is in the election's epoch).
+    pub fn count_vote(&mut self, from: usize, h: &Header) {
+        let n = &self.nodes[from];
+        if n.has(flag::MASTER) && n.slot_count() > 0 && h.current_epoch >= self.auth_epoch {
+            self.auth_count += 1;
+        }
+    }
+
+    /// clusterHandleSlaveFailover, every cron: a replica whose master is FAIL (and serves
+    /// slots) schedules an election 500-1000 ms ahead plus a second per replica of the same
+    /// master with a greater offset, then asks for votes in a new epoch, and wins with a
+    /// majority of the masters. `random` is a random number.
+    pub fn election(
+        &mut self,
+        now: u64,
+        my_offset: u64,
+        node_timeout: u64,
+        random: u64,
+    ) -> Option<Election> {
+        let me = self.myself();
+        if !me.has(flag::SLAVE) || me.has(flag::NOFAILOVER) {
+            return None;
+        }
+        let m = me.master.as_ref().and_then(|m| self.find(m))?;
+        let master = &self.nodes[m];
+        if !master.has(flag::FAIL) || master.slot_count() == 0 {
+            return None;
+        }
+        let auth_timeout = (node_timeout * 2).max(2000) as i64;
+        let auth_retry = auth_timeout * 2;
+        let age = now as i64 - self.auth_time as i64;
+        if self.auth_time == 0 || age > auth_retry {
+            let master_id = master.id.clone();
+            let rank = self
+                .nodes
+                .iter()
+                .filter(|r| {
+                    r.master.as_deref() == Some(master_id.as_str())
+                        && !r.has(flag::MYSELF)
+                        && !r.has(flag::FAIL)
+                        && r.repl_offset > my_offset
+                })
+                .count() as u64;
+            self.auth_time = now + 500 + random % 500 + rank * 1000;
+            self.auth_count = 0;
+            self.auth_sent = false;
+            tracing::info!(
+                "Start of election delayed for {} milliseconds (rank #{rank}, offset {my_offset}).",
+                self.auth_time - now
+            );
+            return None;
+        }
+        if age < 0 || age > auth_timeout {
+            return None;
+        }
+        if !self.auth_sent {
+            self.current_epoch += 1;
+            self.auth_epoch = self.current_epoch;
+            self.auth_sent = true;
+            tracing::info!(
+                "Starting a failover election for epoch {}.",
+                self.current_epoch
+            );
+            return Some(Election::AskVotes);
+        }
+        if self.auth_count < self.size / 2 + 1 {
+            return None;
+        }
+        // clusterFailoverReplaceYourMaster.
+        tracing::info!("Failover election won: I'm the new master.");
+        let me = self.me;
+        let epoch = self.auth_epoch;
+        for slot in 0..super::state::SLOTS {
+            if self.owner[slot] == Some(m as u32) {
+                self.assign(slot, Some(me));
+            }
+        }
+        let n = self.myself_mut();
+        n.flags = (n.flags & !flag::SLAVE) | flag::MASTER;
+        n.master = None;
+        if n.config_epoch < epoch {
+            n.config_epoch = epoch;
+        }
+        self.auth_time = 0;
+        self.auth_sent = false;
+        Some(Election::Won)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::state::{flag, Node, State};
+    use super::*;
+
+    fn node(id: char, flags: u16) -> Node {
+        let mut n = Node::new(id.to_string().repeat(40), flags);
+        n.ip = "127.0.0.1".into();
+        n
+    }
+
+    /// Masters a, b, c (a with slots 0-99), replica r of a (this node).
+    fn cluster() -> State {
+        let mut s = State::new("r".repeat(40), "127.0.0.1", 7003, 17003);
+        s.myself_mut().flags = flag::MYSELF | flag::SLAVE;
+        s.myself_mut().master = Some("a".repeat(40));
+        for (c, from) in [('a', 0), ('b', 100), ('c', 200)] {
+            s.nodes.push(node(c, flag::MASTER));
+            let i = s.nodes.len() - 1;
+            for slot in from..from + 100 {
+                s.assign(slot, Some(i));
+            }
+        }
+        s.size = 3;
+        s
+    }
+
+    #[test]
+    fn fail_by_majority_and_election() {
+        let mut s = cluster();
+        let a = s.find(&"a".repeat(40)).unwrap();
+        s.nodes[a].flags |= flag::PFAIL;
+        // A replica does not count itself: two masters' reports are needed.
+        s.add_fail_report(a, &"b".repeat(40), 1000);
+        assert!(!s.mark_failing_if_needed(a, 1000, 2000));
+        s.add_fail_report(a, &"c".repeat(40), 1000);
+        assert!(s.mark_failing_if_needed(a, 1000, 2000));
+        assert!(s.nodes[a].has(flag::FAIL));
+        // The election: scheduled, then votes asked in a new epoch, then won.
+        assert_eq!(s.election(2000, 10, 2000, 0), None);
+        assert!(s.auth_time >= 2500 && s.auth_time < 3000);
+        assert_eq!(s.election(2100, 10, 2000, 0), None, "waits its delay");
+        let epoch = s.current_epoch;
+        assert_eq!(s.election(3000, 10, 2000, 0), Some(Election::AskVotes));
+        assert_eq!(s.current_epoch, epoch + 1);
+        let mut h = s.header(super::super::wire::AUTH_ACK, 0, "");
+        h.current_epoch = s.current_epoch;
+        for c in ['b', 'c'] {
+            let i = s.find(&c.to_string().repeat(40)).unwrap();
+            s.count_vote(i, &h);
+        }
+        assert_eq!(s.election(3100, 10, 2000, 0), Some(Election::Won));
+        assert!(s.myself().has(flag::MASTER));
+        assert_eq!(s.myself().slot_count(), 100);
+        assert_eq!(s.myself().config_epoch, s.current_epoch);
+    }
+
+    #[test]
+    fn a_master_votes_once_per_epoch() {
+        let mut s = State::new("b".repeat(40), "127.0.0.1", 7001, 17001);
+        for slot in 100..200 {
+            s.assign(slot, Some(0));
+        }
+        let mut a = node('a', flag::MASTER | flag::FAIL);
+        a.config_epoch = 1;
+        s.nodes.push(a);
+        let ai = s.nodes.len() - 1;
+        for slot in 0..100 {
+            s.assign(slot, Some(ai));
+        }
+        let mut r = node('r', flag::SLAVE);
+        r.master = Some("a".repeat(40));
+        s.nodes.push(r);
+        let ri = s.nodes.len() - 1;
+        s.current_epoch = 5;
+        let mut h = s.header(super::super::wire::AUTH_REQUEST, 0, "");
+        h.current_epoch = 5;
+        h.config_epoch = 1;
+        h.myslots = s.nodes[ai].slots.clone();
+        assert!(s.vote(ri, &h, 10_000, 2000));
+        assert!(!s.vote(ri, &h, 10_001, 2000), "one vote per epoch");
+    }
+}
