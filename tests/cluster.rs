@@ -158,6 +158,13 @@ fn one_node_cluster_matches_redis() {
             "SORT foo BY x*",
             "SORT foo GET #",
             "SORT foo BY nosort",
+            "MIGRATE 127.0.0.1 1 foo 0 1000 KEYS a",
+            "MIGRATE 127.0.0.1 1 nokey 0 1000",
+            "MIGRATE 127.0.0.1 1 foo 0 x",
+            "MIGRATE 127.0.0.1 1 foo x 1000",
+            "MIGRATE 127.0.0.1 1 foo 0 1000 AUTH",
+            "MIGRATE 127.0.0.1 1 foo 0 1000 BOGUS",
+            "MIGRATE 127.0.0.1 1 foo 0 1000",
             "EVAL return 1 0",
             "EVAL return 1 2 a b",
             "EVAL return 1 2 {a}1 {a}2",
@@ -602,4 +609,90 @@ fn killed_master_is_replaced_by_its_replica() {
             && info_field(&mut c, "replication", "master_port") == nodes[replica].port.to_string()
     });
     nodes.push(back);
+}
+
+fn node_id(n: &Server) -> String {
+    let id = n.raw().cmd(&["CLUSTER", "MYID"]);
+    id.split("\r\n").nth(1).unwrap().to_string()
+}
+
+/// `redis-cli --cluster reshard` of `slots` slots from `from` to `to`.
+fn reshard(via: &Server, from: &Server, to: &Server, slots: usize) {
+    let out = std::process::Command::new("redis-cli")
+        .args([
+            "--cluster",
+            "reshard",
+            &format!("127.0.0.1:{}", via.port),
+            "--cluster-from",
+            &node_id(from),
+            "--cluster-to",
+            &node_id(to),
+            "--cluster-slots",
+            &slots.to_string(),
+            "--cluster-yes",
+        ])
+        .output()
+        .expect("redis-cli");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && !text.contains("[ERR]"), "{text}");
+}
+
+/// Slots move both ways between redis-server and percore masters with `redis-cli --cluster
+/// reshard` (MIGRATE, RESTORE-ASKING, SETSLOT), while a cluster client writes: no write it
+/// was acknowledged is lost, it needs no retry of its own, and every key reads back.
+#[test]
+fn reshard_between_percore_and_redis_under_writes() {
+    let redis =
+        || Server::redis_with(&["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]);
+    let (p1, r1, p2, r2) = (bus_node(2), redis(), bus_node(1), redis());
+    let refs = [&p1, &r1, &p2, &r2];
+    assert_clean(&redis_cli_create(&refs));
+    wait_agreed(&refs);
+    cluster_client_round_trip(p1.port, 2000);
+    // A writer that runs until told to stop, counting the writes acknowledged.
+    let stop = crate::harness::scratch_dir("reshard-stop").join("stop");
+    let script = format!(
+        "import os\n\
+         from redis.cluster import RedisCluster\n\
+         rc = RedisCluster(host='127.0.0.1', port={})\n\
+         i = 0\n\
+         while not os.path.exists('{}') and i < 200000:\n\
+         \x20   rc.set(f'w:{{i}}', i)\n\
+         \x20   i += 1\n\
+         print(i)\n",
+        p2.port,
+        stop.display()
+    );
+    let writer = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    reshard(&p1, &r1, &p1, 300);
+    reshard(&r2, &p2, &r2, 300);
+    std::fs::write(&stop, b"").unwrap();
+    let out = writer.wait_with_output().unwrap();
+    let written: usize = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("writer: {}", String::from_utf8_lossy(&out.stderr)));
+    assert!(written > 100, "{written}");
+    for n in refs {
+        assert_clean(&redis_cli_check(n));
+    }
+    let script = format!(
+        "from redis.cluster import RedisCluster\n\
+         rc = RedisCluster(host='127.0.0.1', port={})\n\
+         bad = [i for i in range({written}) if rc.get(f'w:{{i}}') is None or int(rc.get(f'w:{{i}}')) != i]\n\
+         bad += [i for i in range(2000) if rc.get(f'key:{{i}}') is None or int(rc.get(f'key:{{i}}')) != i]\n\
+         print('bad', len(bad))\n",
+        r1.port
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "bad 0");
 }

@@ -124,6 +124,7 @@ pub enum Rt {
     Failover,
     Cluster,
     Asking,
+    Migrate,
     ReadOnly,
     ReadWrite,
     Replconf,
@@ -169,7 +170,7 @@ pub struct Flags(u32);
 
 impl Flags {
     /// Bit `i` is `NAMES[i]`, in the order Redis 7.0's COMMAND lists them.
-    const NAMES: [&'static str; 19] = [
+    const NAMES: [&'static str; 20] = [
         "write",
         "readonly",
         "denyoom",
@@ -189,6 +190,7 @@ impl Flags {
         "no_multi",
         "movablekeys",
         "allow_busy",
+        "asking",
     ];
     pub const WRITE: Flags = Flags(1 << 0);
     pub const READONLY: Flags = Flags(1 << 1);
@@ -211,6 +213,8 @@ impl Flags {
     /// Not written in the table: COMMAND shows it for commands with `Movable` keys.
     pub const MOVABLE_KEYS: Flags = Flags(1 << 17);
     pub const ALLOW_BUSY: Flags = Flags(1 << 18);
+    /// RESTORE-ASKING: served in an importing slot without ASKING.
+    pub const ASKING: Flags = Flags(1 << 19);
 
     /// The flags named (a compile error in a table constant for a name Redis has not).
     pub const fn of(names: &[&str]) -> Flags {
@@ -2436,6 +2440,17 @@ pub static COMMANDS: &[CommandSpec] = &[
         Never,
     ),
     keyed(
+        "restore-asking",
+        -4,
+        &["write", "denyoom", "asking"],
+        ONE,
+        &["@keyspace", "@write", "@slow", "@dangerous"],
+        "server",
+        "An internal command for migrating keys in a cluster",
+        keys::restore,
+        Never,
+    ),
+    keyed(
         "object",
         -2,
         R,
@@ -2899,6 +2914,15 @@ pub static COMMANDS: &[CommandSpec] = &[
         "cluster",
         "A container for Redis Cluster commands",
         Rt::Cluster,
+    ),
+    rt(
+        "migrate",
+        -6,
+        &["write"],
+        &["@keyspace", "@write", "@slow", "@dangerous"],
+        "generic",
+        "Atomically transfer a key from a Redis instance to another one.",
+        Rt::Migrate,
     ),
     rt(
         "asking",

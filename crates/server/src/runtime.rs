@@ -165,6 +165,7 @@ async fn run_inner(
         Rt::Role => crate::repl::role(&shared, &mut c.writer()),
         Rt::Cluster => crate::cluster::cmd::cluster(c, args).await?,
         Rt::Asking => crate::cluster::cmd::asking(c).await?,
+        Rt::Migrate => crate::cluster::migrate::migrate(c, args).await?,
         Rt::ReadOnly => crate::cluster::cmd::readonly(c, true).await?,
         Rt::ReadWrite => crate::cluster::cmd::readonly(c, false).await?,
         Rt::Failover => {

@@ -12,6 +12,7 @@ pub mod bus;
 pub mod cmd;
 pub mod failover;
 pub mod gossip;
+pub mod migrate;
 pub mod route;
 pub mod state;
 pub mod wire;

@@ -24,6 +24,8 @@ pub struct Query {
     pub write: bool,
     /// A shard channel (SPUBLISH, SSUBSCRIBE, ...) among the keys.
     pub pubsub_shard: bool,
+    /// A command that is served in an importing slot without ASKING (RESTORE-ASKING).
+    pub asking_cmd: bool,
 }
 
 /// The decision.
@@ -67,6 +69,7 @@ pub fn check<'a, W: Words + ?Sized + 'a>(
                         multiple_keys: false,
                         write: false,
                         pubsub_shard: false,
+                        asking_cmd: false,
                     });
                 }
                 Some(q) => {
@@ -87,6 +90,7 @@ pub fn check<'a, W: Words + ?Sized + 'a>(
         }
         if let Some(q) = q.as_mut() {
             q.write |= spec.is_write();
+            q.asking_cmd |= spec.flags.has(Flags::ASKING);
         }
     }
     let Some(q) = q else {
@@ -147,7 +151,7 @@ fn decide(
             None => Verdict::Here,
         };
     }
-    if importing && asking {
+    if importing && (asking || q.asking_cmd) {
         if q.multiple_keys && missing > 0 {
             return Verdict::Error(TRYAGAIN.into());
         }
