@@ -3,7 +3,8 @@
 //! cluster mode, RESTORE otherwise), then deleted here (as DEL, journaled) unless COPY.
 //! The keys stay locked meanwhile, so no write of another client falls between the copy
 //! and the delete (redis-server blocks for the whole command). Replies and errors as
-//! redis-server 7.0's migrateCommand; no cached connections yet (one per call).
+//! redis-server 7.0's migrateCommand. Connections to targets are kept for reuse, on the
+//! core that made them, until 10 s unused (Redis' migrate_cached_sockets).
 
 use crate::conn::Conn;
 use crate::core::calls;
@@ -15,6 +16,77 @@ use std::time::Duration;
 
 fn msg(m: impl Into<String>) -> Error {
     Error::msg(m.into())
+}
+
+/// How long an unused connection to a target is kept.
+const IDLE_MS: u64 = 10_000;
+
+thread_local! {
+    /// This core's connections to MIGRATE targets, with when each was last used.
+    static CACHE: std::cell::RefCell<std::collections::HashMap<(String, u16), (reactor::Stream, u64)>> =
+        Default::default();
+}
+
+/// A cached connection to `host:port` (dropping any unused for too long).
+fn cached(host: &str, port: u16) -> Option<reactor::Stream> {
+    let now = engine::shard::unix_ms();
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        c.retain(|_, (_, used)| now.saturating_sub(*used) < IDLE_MS);
+        c.remove(&(host.to_string(), port)).map(|(s, _)| s)
+    })
+}
+
+fn keep(host: &str, port: u16, stream: reactor::Stream) {
+    let now = engine::shard::unix_ms();
+    CACHE.with(|c| {
+        c.borrow_mut()
+            .insert((host.to_string(), port), (stream, now));
+    });
+}
+
+async fn connect(host: &str, port: u16) -> Result<reactor::Stream, Error> {
+    match crate::repl::connect(host, port).await {
+        Ok((fd, _, _)) => Ok(reactor::Stream::from_fd(fd)),
+        // redis-server's connect is non-blocking: only a timeout fails it, a refused
+        // connection shows at the first write.
+        Err(e) if e.contains("timed out") => {
+            Err(msg("IOERR error or timeout connecting to the client"))
+        }
+        Err(_) => Err(msg("IOERR error or timeout writing to target instance")),
+    }
+}
+
+/// Sends `out` and reads `expected` reply lines (fewer if the link fails or times out).
+async fn exchange(
+    stream: &mut reactor::Stream,
+    out: &[u8],
+    expected: usize,
+    timeout: u64,
+) -> Result<Vec<String>, Error> {
+    if stream.write(out).is_err() {
+        return Err(msg("IOERR error or timeout writing to target instance"));
+    }
+    let mut lines: Vec<String> = Vec::new();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 16 << 10];
+    while lines.len() < expected {
+        if let Some(p) = buf.windows(2).position(|w| w == b"\r\n") {
+            lines.push(String::from_utf8_lossy(&buf[..p]).into_owned());
+            buf.drain(..p + 2);
+            continue;
+        }
+        let read = futures_lite::future::or(async { Some(stream.read(&mut chunk).await) }, async {
+            reactor::sleep(Duration::from_millis(timeout)).await;
+            None
+        })
+        .await;
+        match read {
+            Some(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+            _ => break,
+        }
+    }
+    Ok(lines)
 }
 
 pub async fn migrate(c: &mut Conn, args: Args<'_>) -> Result<(), Error> {
@@ -147,39 +219,22 @@ async fn locked(
         }
         expected += 1;
     }
-    let fd = match crate::repl::connect(host, port).await {
-        Ok((fd, _, _)) => fd,
-        // redis-server's connect is non-blocking: only a timeout fails it, a refused
-        // connection shows at the first write.
-        Err(e) if e.contains("timed out") => {
-            return Err(msg("IOERR error or timeout connecting to the client"))
-        }
-        Err(_) => return Err(msg("IOERR error or timeout writing to target instance")),
+    // A cached connection first; if it fails before any reply (the target closed it),
+    // once more on a new one (Redis' may_retry).
+    let (mut stream, mut reused) = match cached(host, port) {
+        Some(s) => (s, true),
+        None => (connect(host, port).await?, false),
     };
-    let mut stream = reactor::Stream::from_fd(fd);
-    if stream.write(&out).is_err() {
-        return Err(msg("IOERR error or timeout writing to target instance"));
-    }
-    // One line per command sent: +OK or an error.
-    let mut lines: Vec<String> = Vec::new();
-    let mut buf: Vec<u8> = Vec::new();
-    let mut chunk = vec![0u8; 16 << 10];
-    while lines.len() < expected {
-        if let Some(p) = buf.windows(2).position(|w| w == b"\r\n") {
-            lines.push(String::from_utf8_lossy(&buf[..p]).into_owned());
-            buf.drain(..p + 2);
-            continue;
+    let lines = loop {
+        match exchange(&mut stream, &out, expected, timeout).await {
+            Ok(lines) if lines.is_empty() && reused => {}
+            Err(_) if reused => {}
+            Ok(lines) => break lines,
+            Err(e) => return Err(e),
         }
-        let read = futures_lite::future::or(async { Some(stream.read(&mut chunk).await) }, async {
-            reactor::sleep(Duration::from_millis(timeout)).await;
-            None
-        })
-        .await;
-        match read {
-            Some(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
-            _ => break,
-        }
-    }
+        stream = connect(host, port).await?;
+        reused = false;
+    };
     let prefix = expected - found.len();
     let mut error: Option<String> = lines[..prefix.min(lines.len())]
         .iter()
@@ -213,6 +268,7 @@ async fn locked(
     if lines.len() < expected {
         return Err(msg("IOERR error or timeout reading to target instance"));
     }
+    keep(host, port, stream);
     c.writer().ok();
     Ok(())
 }
