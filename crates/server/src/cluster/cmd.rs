@@ -568,7 +568,7 @@ async fn setslot(c: &mut Conn, cl: &Cluster, args: Args<'_>) -> Result<(), Error
             let i = node_arg(&g, "I don't know about node")?;
             let id = g.nodes[i].id.clone();
             g.migrating.insert(slot as u16, id);
-            cl.changed(&mut g).map_err(config_error)?;
+            cl.changed_markers(&mut g).map_err(config_error)?;
         }
         ("importing", 5) => {
             let mut g = cl.lock();
@@ -580,13 +580,13 @@ async fn setslot(c: &mut Conn, cl: &Cluster, args: Args<'_>) -> Result<(), Error
             let i = node_arg(&g, "I don't know about node")?;
             let id = g.nodes[i].id.clone();
             g.importing.insert(slot as u16, id);
-            cl.changed(&mut g).map_err(config_error)?;
+            cl.changed_markers(&mut g).map_err(config_error)?;
         }
         ("stable", 4) => {
             let mut g = cl.lock();
             g.migrating.remove(&(slot as u16));
             g.importing.remove(&(slot as u16));
-            cl.changed(&mut g).map_err(config_error)?;
+            cl.changed_markers(&mut g).map_err(config_error)?;
         }
         ("node", 5) => {
             let (target, mine) = {

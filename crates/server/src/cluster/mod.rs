@@ -127,6 +127,15 @@ impl Cluster {
         self.save(st)
     }
 
+    /// `changed` for a slot's migration markers (SETSLOT IMPORTING, MIGRATING, STABLE):
+    /// nodes.conf is replaced atomically but not fsynced, as redis-server saves them (a
+    /// reshard sets them twice per slot; `redis-cli --cluster fix` closes slots a crash
+    /// left open).
+    pub fn changed_markers(&self, st: &mut State) -> std::io::Result<()> {
+        self.publish(st);
+        self.write(st, false)
+    }
+
     /// After the bus changed the view: health and routes, and nodes.conf when `save`.
     pub fn refresh(&self, st: &mut State, save: bool) {
         st.update_health(
@@ -191,11 +200,19 @@ impl Cluster {
 
     /// nodes.conf written through a temporary file, fsynced, renamed, the directory fsynced.
     pub fn save(&self, st: &State) -> std::io::Result<()> {
+        self.write(st, true)
+    }
+
+    fn write(&self, st: &State, durable: bool) -> std::io::Result<()> {
         use std::io::Write;
         let tmp = self.path.with_extension("tmp-percore");
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(st.config_text().as_bytes())?;
-        crate::persist::install(&f, &tmp, &self.path)
+        if durable {
+            crate::persist::install(&f, &tmp, &self.path)
+        } else {
+            std::fs::rename(&tmp, &self.path)
+        }
     }
 
     /// The slot's entry for the command path.
