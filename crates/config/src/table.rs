@@ -494,7 +494,7 @@ pub(crate) static DEFS: &[Def] = &[
     d("cluster-enabled", Kind::Bool, "no", IM | I),
     d("cluster-config-file", Kind::Str, "nodes.conf", IM | I),
     d("cluster-node-timeout", int(0, LONG_MAX), "15000", I),
-    d("cluster-port", int(0, 65535), "0", IM),
+    d("cluster-port", int(0, 65535), "0", IM | I),
     d("cluster-announce-ip", Kind::Str, "", I),
     d("cluster-announce-hostname", Kind::Str, "", 0),
     d("cluster-announce-port", int(0, 65535), "0", 0),

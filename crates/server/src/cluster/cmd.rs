@@ -156,25 +156,18 @@ pub async fn cluster(c: &mut Conn, args: Args<'_>) -> Result<(), Error> {
             c.writer().verbatim(nodes.as_bytes());
         }
         ("slots", 2) => {
-            let offset = core
-                .shared
-                .repl
-                .offset
-                .load(std::sync::atomic::Ordering::SeqCst);
+            let offset = my_offset(&core);
             let g = cl.lock();
             slots_reply(&g, offset, &mut c.writer());
         }
         ("shards", 2) => {
-            let offset = core
-                .shared
-                .repl
-                .offset
-                .load(std::sync::atomic::Ordering::SeqCst);
+            let offset = my_offset(&core);
             let g = cl.lock();
             shards_reply(&g, offset, &mut c.writer());
         }
         ("links", 2) => {
-            // No bus links yet (a node alone has none either).
+            // Not yet: the bus's links are not listed (their times and buffers are not
+            // tracked), so this answers as a node without links does.
             c.writer().array(0);
         }
         ("keyslot", 3) => {
@@ -497,6 +490,14 @@ pub async fn cluster(c: &mut Conn, args: Args<'_>) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// This node's replication offset (CLUSTER SLOTS and SHARDS show it for itself).
+fn my_offset(core: &crate::core::Core) -> i64 {
+    core.shared
+        .repl
+        .offset
+        .load(std::sync::atomic::Ordering::SeqCst)
 }
 
 fn config_error(e: std::io::Error) -> Error {
