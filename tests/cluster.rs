@@ -462,6 +462,90 @@ fn mixed_cluster_with_redis_server_nodes() {
     }
     cluster_client_round_trip(b.port, 1000);
     cluster_client_round_trip(a.port, 1000);
+    // PUBLISH reaches subscribers on every node, across implementations.
+    for (sub_node, pub_node) in [(&a, &b), (&d, &c), (&e, &a)] {
+        let mut sub = sub_node.raw();
+        assert_eq!(
+            sub.cmd(&["SUBSCRIBE", "news"]),
+            "*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n"
+        );
+        let msg = format!("from {}", pub_node.port);
+        // Subscribers elsewhere are not counted (redis-server counts its own node's).
+        assert_eq!(pub_node.raw().cmd(&["PUBLISH", "news", &msg]), ":0\r\n");
+        assert_eq!(
+            sub.read_reply(),
+            format!(
+                "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n${}\r\n{msg}\r\n",
+                msg.len()
+            )
+        );
+    }
+    assert_spublish_reaches_replicas(&refs);
+}
+
+/// A master's port, its replica's port, the slot ranges the master serves.
+type ShardOf = (u16, u16, Vec<(u16, u16)>);
+
+/// Every master with a replica, from CLUSTER NODES.
+fn shards_of(node: &Server) -> Vec<ShardOf> {
+    let text = node.raw().cmd(&["CLUSTER", "NODES"]);
+    let lines: Vec<Vec<&str>> = text
+        .lines()
+        .filter(|l| l.contains('@'))
+        .map(|l| l.split(' ').collect())
+        .collect();
+    let port = |f: &[&str]| -> u16 { f[1].split(['@', ':']).nth(1).unwrap().parse().unwrap() };
+    let mut out = Vec::new();
+    for m in lines.iter().filter(|f| f[2].contains("master")) {
+        let Some(r) = lines.iter().find(|f| f[3] == m[0]) else {
+            continue;
+        };
+        let ranges = m[8..]
+            .iter()
+            .filter(|s| !s.starts_with('['))
+            .map(|s| match s.split_once('-') {
+                Some((a, b)) => (a.parse().unwrap(), b.parse().unwrap()),
+                None => (s.parse().unwrap(), s.parse().unwrap()),
+            })
+            .collect();
+        out.push((port(m), port(r), ranges));
+    }
+    out
+}
+
+/// SPUBLISH at each master reaches a subscriber on its replica (PUBLISHSHARD on the bus),
+/// whichever implementation each end is.
+fn assert_spublish_reaches_replicas(nodes: &[&Server]) {
+    let by_port = |p: u16| *nodes.iter().find(|n| n.port == p).unwrap();
+    let shards = shards_of(nodes[0]);
+    assert_eq!(shards.len(), 3);
+    for (master, replica, ranges) in shards {
+        // A channel in this master's slots.
+        let channel = (0..)
+            .map(|i| format!("ch{i}"))
+            .find(|ch| {
+                let r = by_port(master).raw().cmd(&["CLUSTER", "KEYSLOT", ch]);
+                let slot: u16 = r[1..].trim().parse().unwrap();
+                ranges.iter().any(|&(a, b)| a <= slot && slot <= b)
+            })
+            .unwrap();
+        let mut sub = by_port(replica).raw();
+        let n = channel.len();
+        assert_eq!(
+            sub.cmd(&["SSUBSCRIBE", &channel]),
+            format!("*3\r\n$10\r\nssubscribe\r\n${n}\r\n{channel}\r\n:1\r\n")
+        );
+        let msg = format!("from {master}");
+        let published = by_port(master).raw().cmd(&["SPUBLISH", &channel, &msg]);
+        assert_eq!(published, ":0\r\n");
+        assert_eq!(
+            sub.read_reply(),
+            format!(
+                "*3\r\n$8\r\nsmessage\r\n${n}\r\n{channel}\r\n${}\r\n{msg}\r\n",
+                msg.len()
+            )
+        );
+    }
 }
 
 /// Every replica's link to its master is up and has what the master sent.
@@ -515,6 +599,47 @@ fn six_nodes_with_replicas() {
         // Three ranges of start, end, master and one replica.
         slots.matches("*4\r\n:").count() == 3
     });
+    assert_spublish_reaches_replicas(&refs);
+    assert_publish_reaches_every_node(&refs);
+}
+
+/// PUBLISH at each node reaches subscribers on every node (two per node, so on more than
+/// one core where the node has two), in the order published; its reply counts the
+/// publishing node's own subscribers only, as redis-server's does.
+fn assert_publish_reaches_every_node(nodes: &[&Server]) {
+    let mut subs: Vec<_> = nodes.iter().flat_map(|n| [n.raw(), n.raw()]).collect();
+    for s in &mut subs {
+        assert_eq!(
+            s.cmd(&["SUBSCRIBE", "all"]),
+            "*3\r\n$9\r\nsubscribe\r\n$3\r\nall\r\n:1\r\n"
+        );
+    }
+    for n in nodes {
+        let mut p = n.raw();
+        for i in 0..3 {
+            assert_eq!(
+                p.cmd(&["PUBLISH", "all", &format!("{}-{i}", n.port)]),
+                ":2\r\n"
+            );
+        }
+    }
+    // Each node's messages in its order; nodes' messages interleave as the links deliver.
+    for s in &mut subs {
+        let got: Vec<String> = (0..nodes.len() * 3)
+            .map(|_| {
+                let r = s.read_reply();
+                r.rsplit("\r\n").nth(1).unwrap().to_string()
+            })
+            .collect();
+        for n in nodes {
+            let from: Vec<&String> = got
+                .iter()
+                .filter(|m| m.starts_with(&format!("{}-", n.port)))
+                .collect();
+            let want: Vec<String> = (0..3).map(|i| format!("{}-{i}", n.port)).collect();
+            assert_eq!(from, want.iter().collect::<Vec<_>>(), "{got:?}");
+        }
+    }
 }
 
 /// A master of a six-node cluster is killed: the other masters flag it FAIL by majority,

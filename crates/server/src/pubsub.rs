@@ -488,10 +488,57 @@ pub fn publish_here(core: &Core, channel: &[u8], message: &[u8], shard: bool) ->
         .publish(channel, message, shard, &limits) as i64
 }
 
+/// Cluster mode: a message published on this node goes to the other nodes too (their
+/// subscribers are not counted in the reply, as in Redis).
+async fn to_cluster(core: &Rc<Core>, channel: &[u8], message: &[u8], shard: bool) {
+    if core.shared.cluster.is_none() {
+        return;
+    }
+    if core.id == 0 {
+        crate::cluster::bus::publish_out(core, channel, message, shard);
+        return;
+    }
+    let call = crate::core::calls::ClusterPublish {
+        channel: channel.to_vec(),
+        message: message.to_vec(),
+        shard,
+    };
+    // Nothing to wait for: the reply counts this node's subscribers only, as in Redis.
+    drop(core.send_call(0, call, None).await);
+}
+
+/// `to_cluster` from where nothing can wait (a script's PUBLISH).
+pub fn to_cluster_detached(core: &Core, channel: &[u8], message: &[u8], shard: bool) {
+    if core.shared.cluster.is_none() {
+        return;
+    }
+    if core.id == 0 {
+        crate::cluster::bus::publish_out(core, channel, message, shard);
+    } else if let Some(me) = core.rc() {
+        let (channel, message) = (channel.to_vec(), message.to_vec());
+        reactor::spawn_local(async move { to_cluster(&me, &channel, &message, shard).await })
+            .detach();
+    }
+}
+
+/// A message another node published: to this node's subscribers on every core.
+pub fn deliver_everywhere(core: &Rc<Core>, channel: Vec<u8>, message: Vec<u8>, shard: bool) {
+    publish_here(core, &channel, &message, shard);
+    let core = core.clone();
+    reactor::spawn_local(async move {
+        let msgs = || vec![(channel.clone(), message.clone())];
+        for p in send_remote(&core, msgs, shard).await {
+            p.wait().await;
+        }
+    })
+    .detach();
+}
+
 /// PUBLISH: delivers here, then once to every other core with subscribers.
 async fn publish(c: &mut Conn, args: Args<'_>) -> i64 {
     let core = c.core.clone();
     let (channel, message) = (args.get(1), args.get(2));
+    to_cluster(&core, channel, message, false).await;
     let total = publish_here(&core, channel, message, false);
     // This client's own messages come before the reply, as in Redis.
     if let Some(mb) = c.subs.mailbox.clone() {
@@ -507,6 +554,7 @@ async fn publish(c: &mut Conn, args: Args<'_>) -> i64 {
 pub async fn publish_pipelined(c: &mut Conn, args: Args<'_>) {
     let core = c.core.clone();
     let (channel, message) = (args.get(1), args.get(2));
+    to_cluster(&core, channel, message, false).await;
     let here = publish_here(&core, channel, message, false);
     let msgs = || vec![(channel.to_vec(), message.to_vec())];
     let pending = send_remote(&core, msgs, false).await;
@@ -519,6 +567,7 @@ async fn spublish(c: &mut Conn, args: Args<'_>) -> i64 {
     let core = c.core.clone();
     let shared = core.shared.clone();
     let (channel, message) = (args.get(1), args.get(2));
+    to_cluster(&core, channel, message, true).await;
     if shared
         .shard_subscriptions
         .iter()

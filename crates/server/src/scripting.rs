@@ -1234,6 +1234,7 @@ fn runtime_call(
                 return Err(script::Refusal::Retry);
             }
             let msgs = || vec![(argv[1].to_vec(), argv[2].to_vec())];
+            crate::pubsub::to_cluster_detached(core, argv[1], argv[2], shard);
             let mut total = crate::pubsub::publish_here(core, argv[1], argv[2], shard);
             if tx.is_some() {
                 for s in others {

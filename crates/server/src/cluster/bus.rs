@@ -82,6 +82,7 @@ pub fn start(core: &Rc<Core>, listen_fds: Vec<std::os::unix::io::RawFd>) {
         })
         .detach();
     }
+    BUS.with(|b| *b.borrow_mut() = Some(bus.clone()));
     let core = core.clone();
     reactor::spawn_local(async move {
         let mut iteration = 0u64;
@@ -123,6 +124,61 @@ fn broadcast(cl: &Cluster, bus: &RefCell<Bus>, ty: u16, bytes: &[u8]) {
     let mut g = cl.lock();
     for l in links {
         if l.write(bytes).is_ok() {
+            g.sent[ty as usize] += 1;
+        }
+    }
+}
+
+thread_local! {
+    /// Core 0's bus, for messages other cores hand it (`publish_out`).
+    static BUS: RefCell<Option<Rc<RefCell<Bus>>>> = const { RefCell::new(None) };
+}
+
+/// PUBLISH to every node, or PUBLISHSHARD to the nodes of this node's shard (its master
+/// and that master's replicas), as clusterPropagatePublish. Runs on core 0 (other cores
+/// reach it with `core::calls::ClusterPublish`).
+pub fn publish_out(core: &Core, channel: &[u8], message: &[u8], shard: bool) {
+    let (Some(cl), Some(bus)) = (&core.shared.cluster, BUS.with(|b| b.borrow().clone())) else {
+        return;
+    };
+    let bus = &*bus;
+    let ty = if shard {
+        wire::PUBLISHSHARD
+    } else {
+        wire::PUBLISH
+    };
+    let (bytes, targets) = {
+        let g = cl.lock();
+        let bytes = wire::encode_publish(
+            &g.header(ty, offset(core), &announce_ip(core)),
+            channel,
+            message,
+        );
+        let me = g.myself();
+        let master = if me.has(flag::SLAVE) {
+            me.master.clone().unwrap_or_default()
+        } else {
+            me.id.clone()
+        };
+        let targets: Vec<u64> = g
+            .nodes
+            .iter()
+            .filter(|n| !n.has(flag::MYSELF) && !n.has(flag::HANDSHAKE))
+            .filter(|n| !shard || n.id == master || n.master.as_deref() == Some(master.as_str()))
+            .filter_map(|n| n.link)
+            .collect();
+        (bytes, targets)
+    };
+    let links: Vec<StreamRef> = {
+        let b = bus.borrow();
+        targets
+            .iter()
+            .filter_map(|l| b.outbound.get(l).copied())
+            .collect()
+    };
+    let mut g = cl.lock();
+    for l in links {
+        if l.write(&bytes).is_ok() {
             g.sent[ty as usize] += 1;
         }
     }
@@ -197,6 +253,9 @@ async fn read_loop(core: &Rc<Core>, bus: &Rc<RefCell<Bus>>, stream: &mut Stream,
             }
             for id in &fx.broadcast_fail {
                 broadcast_fail(core, cl, bus, id);
+            }
+            if let Some((channel, message, shard)) = fx.deliver {
+                crate::pubsub::deliver_everywhere(core, channel, message, shard);
             }
             if let Some(stale) = fx.update_for {
                 let bytes = {

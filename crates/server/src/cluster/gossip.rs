@@ -32,6 +32,9 @@ pub struct Effects {
     pub auth_ack: bool,
     /// Nodes just flagged FAIL: every node is told.
     pub broadcast_fail: Vec<String>,
+    /// A message published elsewhere, for this node's subscribers: (channel, message,
+    /// shard channel).
+    pub deliver: Option<(Vec<u8>, Vec<u8>, bool)>,
 }
 
 fn random_id() -> String {
@@ -376,6 +379,9 @@ impl State {
                 fx.broadcast_fail = self.gossip(Some(s), g, now, node_timeout);
                 fx.changed = true;
             }
+        }
+        if let (Some(_), Body::Publish { channel, message }) = (sender, body) {
+            fx.deliver = Some((channel.clone(), message.clone(), ty == wire::PUBLISHSHARD));
         }
         if ty == wire::AUTH_REQUEST {
             if let Some(s) = sender {

@@ -15,6 +15,8 @@ pub const MEET: u16 = 2;
 pub const FAIL: u16 = 3;
 pub const AUTH_REQUEST: u16 = 5;
 pub const AUTH_ACK: u16 = 6;
+pub const PUBLISH: u16 = 4;
+pub const PUBLISHSHARD: u16 = 10;
 pub const UPDATE: u16 = 7;
 
 /// mflags[0]: the message carries extensions (7.0's ping extensions).
@@ -65,6 +67,11 @@ pub enum Body {
         config_epoch: u64,
         id: String,
         slots: Vec<u8>,
+    },
+    /// PUBLISH or PUBLISHSHARD.
+    Publish {
+        channel: Vec<u8>,
+        message: Vec<u8>,
     },
     /// Types this node does not act on yet (PUBLISH, failover auth, MFSTART, MODULE).
     Other,
@@ -168,6 +175,18 @@ pub fn encode_update(h: &Header, config_epoch: u64, id: &str, slots: &[u8]) -> V
     out
 }
 
+/// PUBLISH (or PUBLISHSHARD, `h.ty`) of `message` on `channel`.
+pub fn encode_publish(h: &Header, channel: &[u8], message: &[u8]) -> Vec<u8> {
+    let mut h = h.clone();
+    h.count = 0;
+    let mut out = header(&h, 8 + channel.len() + message.len());
+    out.extend_from_slice(&(channel.len() as u32).to_be_bytes());
+    out.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    out.extend_from_slice(channel);
+    out.extend_from_slice(message);
+    out
+}
+
 /// A message that is its header alone (FAILOVER_AUTH_REQUEST, FAILOVER_AUTH_ACK).
 pub fn encode_bare(h: &Header) -> Vec<u8> {
     let mut h = h.clone();
@@ -244,6 +263,16 @@ pub fn decode(b: &[u8]) -> Result<(Header, Body), String> {
             Body::Gossip(gossip)
         }
         FAIL if body.len() >= NAME_LEN => Body::Fail(get_str(&body[..NAME_LEN])),
+        PUBLISH | PUBLISHSHARD if body.len() >= 8 => {
+            let (cl, ml) = (u32_at(body, 0) as usize, u32_at(body, 4) as usize);
+            if body.len() < 8 + cl + ml {
+                return Err("publish message cut short".into());
+            }
+            Body::Publish {
+                channel: body[8..8 + cl].to_vec(),
+                message: body[8 + cl..8 + cl + ml].to_vec(),
+            }
+        }
         UPDATE if body.len() >= 8 + NAME_LEN + SLOT_BYTES => Body::Update {
             config_epoch: u64_at(body, 0),
             id: get_str(&body[8..48]),

@@ -942,3 +942,20 @@ impl Call for FlushScripts {
         core.broad_scripts.borrow_mut().clear();
     }
 }
+
+/// Cluster mode, at core 0: a message published on this node, for the other nodes' bus.
+pub struct ClusterPublish {
+    pub channel: Vec<u8>,
+    pub message: Vec<u8>,
+    pub shard: bool,
+}
+
+impl Call for ClusterPublish {
+    type Out = ();
+    fn touches(&self) -> Touches<'_> {
+        Touches::Nothing
+    }
+    fn run(self, core: &Core) {
+        crate::cluster::bus::publish_out(core, &self.channel, &self.message, self.shard);
+    }
+}
