@@ -550,15 +550,36 @@ fn assert_spublish_reaches_replicas(nodes: &[&Server]) {
 
 /// Every replica's link to its master is up and has what the master sent.
 fn wait_replicas_synced(nodes: &[&Server]) {
-    wait_for("the replicas to sync", || {
-        nodes.iter().all(|n| {
-            let mut c = n.raw();
-            if info_field(&mut c, "replication", "role") != "slave" {
-                return true;
-            }
-            info_field(&mut c, "replication", "master_link_status") == "up"
-        })
-    });
+    let state = || {
+        let view: Vec<String> = nodes
+            .iter()
+            .map(|n| {
+                let mut c = n.raw();
+                format!(
+                    "{}: {} {}:{} {}",
+                    n.port,
+                    info_field(&mut c, "replication", "role"),
+                    info_field(&mut c, "replication", "master_host"),
+                    info_field(&mut c, "replication", "master_port"),
+                    info_field(&mut c, "replication", "master_link_status")
+                )
+            })
+            .collect();
+        view.join("; ")
+    };
+    let start = Instant::now();
+    while !nodes.iter().all(|n| {
+        let mut c = n.raw();
+        info_field(&mut c, "replication", "role") != "slave"
+            || info_field(&mut c, "replication", "master_link_status") == "up"
+    }) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting for the replicas to sync: {}",
+            state()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// `redis-cli --cluster create` of six nodes with `--cluster-replicas 1`: three masters,
@@ -774,50 +795,169 @@ fn reshard_between_percore_and_redis_under_writes() {
     assert_clean(&redis_cli_create(&refs));
     wait_agreed(&refs);
     cluster_client_round_trip(p1.port, 2000);
-    // A writer that runs until told to stop, counting the writes acknowledged.
-    let stop = crate::harness::scratch_dir("reshard-stop").join("stop");
-    let script = format!(
-        "import os\n\
-         from redis.cluster import RedisCluster\n\
-         rc = RedisCluster(host='127.0.0.1', port={})\n\
-         i = 0\n\
-         while not os.path.exists('{}') and i < 200000:\n\
-         \x20   rc.set(f'w:{{i}}', i)\n\
-         \x20   i += 1\n\
-         print(i)\n",
-        p2.port,
-        stop.display()
-    );
-    let writer = std::process::Command::new("python3")
-        .args(["-c", &script])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    let writer = Writer::start(p2.port);
     reshard(&p1, &r1, &p1, 300);
     reshard(&r2, &p2, &r2, 300);
-    std::fs::write(&stop, b"").unwrap();
-    let out = writer.wait_with_output().unwrap();
-    let written: usize = String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("writer: {}", String::from_utf8_lossy(&out.stderr)));
-    assert!(written > 100, "{written}");
+    let written = writer.finish();
     for n in refs {
         assert_clean(&redis_cli_check(n));
     }
+    assert_written(r1.port, written, 2000);
+}
+
+/// A cluster client (redis-py's RedisCluster) writing `w:<i>` = i in the background until
+/// told to stop, counting the writes acknowledged; any error it does not retry on its own
+/// ends it and fails `finish`.
+struct Writer {
+    child: std::process::Child,
+    stop: std::path::PathBuf,
+}
+
+impl Writer {
+    fn start(port: u16) -> Writer {
+        let stop = crate::harness::scratch_dir("writer-stop").join("stop");
+        let script = format!(
+            "import os\n\
+             from redis.cluster import RedisCluster\n\
+             rc = RedisCluster(host='127.0.0.1', port={port})\n\
+             i = 0\n\
+             while not os.path.exists('{}') and i < 200000:\n\
+             \x20   rc.set(f'w:{{i}}', i)\n\
+             \x20   i += 1\n\
+             print(i)\n",
+            stop.display()
+        );
+        let child = std::process::Command::new("python3")
+            .args(["-c", &script])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        Writer { child, stop }
+    }
+
+    /// Stops it: how many writes were acknowledged (more than 100).
+    fn finish(self) -> usize {
+        std::fs::write(&self.stop, b"").unwrap();
+        let out = self.child.wait_with_output().unwrap();
+        let written: usize = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("writer: {}", String::from_utf8_lossy(&out.stderr)));
+        assert!(written > 100, "{written}");
+        written
+    }
+}
+
+/// Every write a `Writer` had acknowledged, and the `key:<i>` of
+/// `cluster_client_round_trip`, read back through a cluster client.
+fn assert_written(port: u16, written: usize, keys: usize) {
     let script = format!(
         "from redis.cluster import RedisCluster\n\
-         rc = RedisCluster(host='127.0.0.1', port={})\n\
+         rc = RedisCluster(host='127.0.0.1', port={port})\n\
          bad = [i for i in range({written}) if rc.get(f'w:{{i}}') is None or int(rc.get(f'w:{{i}}')) != i]\n\
-         bad += [i for i in range(2000) if rc.get(f'key:{{i}}') is None or int(rc.get(f'key:{{i}}')) != i]\n\
-         print('bad', len(bad))\n",
-        r1.port
+         bad += [i for i in range({keys}) if rc.get(f'key:{{i}}') is None or int(rc.get(f'key:{{i}}')) != i]\n\
+         print('bad', len(bad))\n"
     );
     let out = std::process::Command::new("python3")
         .args(["-c", &script])
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "bad 0");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "bad 0",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn role(n: &Server) -> String {
+    info_field(&mut n.raw(), "replication", "role")
+}
+
+/// CLUSTER FAILOVER at `replica` (with `option`): it becomes the master of `master`'s
+/// slots, and `master` its replica, within a few seconds.
+fn manual_failover(replica: &Server, master: &Server, option: Option<&str>) {
+    let mut args = vec!["CLUSTER", "FAILOVER"];
+    args.extend(option);
+    assert_eq!(replica.raw().cmd(&args), "+OK\r\n");
+    let started = Instant::now();
+    wait_for("the replica to take over", || {
+        role(replica) == "master" && role(master) == "slave"
+    });
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// CLUSTER FAILOVER between percore and redis-server nodes both ways, while a cluster
+/// client writes: the default form (MFSTART, the master's writes paused until the replica
+/// has its final offset, an election the masters vote in though the master is up), FORCE
+/// and TAKEOVER; no acknowledged write is lost, the client needs no retry of its own, and
+/// redis-cli's check is clean after.
+#[test]
+fn manual_failover_between_percore_and_redis() {
+    let redis =
+        || Server::redis_with(&["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]);
+    // Masters p1, r1, p2; replicas r2 (of p1), p3 (of r1), p4 (of p2).
+    let (p1, r1, p2) = (bus_node(2), redis(), bus_node(1));
+    let (r2, p3, p4) = (redis(), bus_node(2), bus_node(1));
+    let masters = [&p1, &r1, &p2];
+    assert_clean(&redis_cli_create(&masters));
+    for (replica, master) in [(&r2, &p1), (&p3, &r1), (&p4, &p2)] {
+        let port = p1.port.to_string();
+        assert_eq!(
+            replica.raw().cmd(&["CLUSTER", "MEET", "127.0.0.1", &port]),
+            "+OK\r\n"
+        );
+        let id = node_id(master);
+        wait_for("the replica to know its master", || {
+            replica.raw().cmd(&["CLUSTER", "NODES"]).contains(&id)
+        });
+        assert_eq!(replica.raw().cmd(&["CLUSTER", "REPLICATE", &id]), "+OK\r\n");
+    }
+    let refs = [&p1, &r1, &p2, &r2, &p3, &p4];
+    wait_agreed(&refs);
+    wait_replicas_synced(&refs);
+    cluster_client_round_trip(p1.port, 1000);
+    let writer = Writer::start(p2.port);
+    // A redis-server replica takes over from a percore master, and a percore replica from
+    // a redis-server master, under writes.
+    manual_failover(&r2, &p1, None);
+    manual_failover(&p3, &r1, None);
+    let written = writer.finish();
+    wait_agreed(&refs);
+    wait_replicas_synced(&refs);
+    for n in refs {
+        assert_clean(&redis_cli_check(n));
+    }
+    assert_written(r2.port, written, 1000);
+    // Between percore nodes: FORCE, then TAKEOVER back. Neither waits for the master's
+    // last writes (Redis' FORCE loses what the replica had not received), so these run
+    // once the replica has everything.
+    let synced = |r: &Server, m: &Server| {
+        let offset = |n: &Server| info_field(&mut n.raw(), "replication", "master_repl_offset");
+        wait_for("the replica's offset", || offset(r) == offset(m));
+    };
+    synced(&p4, &p2);
+    manual_failover(&p4, &p2, Some("FORCE"));
+    wait_replicas_synced(&refs);
+    synced(&p2, &p4);
+    manual_failover(&p2, &p4, Some("TAKEOVER"));
+    wait_agreed(&refs);
+    wait_replicas_synced(&refs);
+    assert_clean(&redis_cli_check(&p4));
+    assert_written(p2.port, written, 1000);
+    // The errors redis-server gives.
+    assert_eq!(
+        r2.raw().cmd(&["CLUSTER", "FAILOVER"]),
+        "-ERR You should send CLUSTER FAILOVER to a replica\r\n"
+    );
+    assert_eq!(
+        p1.raw().cmd(&["CLUSTER", "FAILOVER", "NOW"]),
+        "-ERR syntax error\r\n"
+    );
 }

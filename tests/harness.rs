@@ -85,10 +85,28 @@ impl Server {
     }
 
     fn spawn(cmd: &mut Command, port: u16, dir: std::path::PathBuf) -> Server {
+        // PERCORE_TEST_LOGS=dir keeps every server's log there, by port (for debugging).
+        let (stdout, stderr) = match std::env::var_os("PERCORE_TEST_LOGS") {
+            Some(d) => {
+                let _ = std::fs::create_dir_all(&d);
+                let path = std::path::Path::new(&d).join(format!("{port}.log"));
+                match std::fs::File::create(path) {
+                    Ok(f) => match f.try_clone() {
+                        Ok(g) => (Stdio::from(f), Stdio::from(g)),
+                        Err(_) => (Stdio::null(), Stdio::piped()),
+                    },
+                    Err(_) => (Stdio::null(), Stdio::piped()),
+                }
+            }
+            None => (Stdio::null(), Stdio::piped()),
+        };
+        if std::env::var_os("PERCORE_TEST_LOGS").is_some() && cmd.get_program() == BIN {
+            cmd.args(["--loglevel", "notice"]);
+        }
         let child = cmd
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stdout(stdout)
+            .stderr(stderr)
             .spawn()
             .expect("cannot start server binary");
         let mut s = Server { child, port, dir };

@@ -695,19 +695,8 @@ impl Conn {
             } else if !self.multi.active() {
                 self.asking = false;
             }
-            if self.authed && spec.arity_ok(args.len()) {
-                if let Some(err) = self.cluster_redirect(spec, args).await {
-                    self.flush_if_needed().await;
-                    if matches!(spec.kind, Kind::Runtime(Rt::Exec)) {
-                        // The transaction is discarded; EXEC gets the redirection itself.
-                        crate::multi::end(self).await;
-                        self.local_output = true;
-                        self.error(&err);
-                    } else {
-                        self.reject(&err);
-                    }
-                    return;
-                }
+            if self.authed && spec.arity_ok(args.len()) && self.redirected(spec, args).await {
+                return;
             }
         }
         let misconf = !self.core.shared.persist.last_ok.load(Ordering::Relaxed)
@@ -774,7 +763,14 @@ impl Conn {
         }
         let core = &self.core;
         core.counters.commands.set(core.counters.commands.get() + 1);
-        self.wait_if_paused(spec).await;
+        if self.wait_if_paused(spec).await
+            && self.core.shared.cluster.is_some()
+            && self.authed
+            && self.redirected(spec, args).await
+        {
+            // Paused (a manual failover): where the keys live may have changed meanwhile.
+            return;
+        }
         if self.tx.is_none() && !self.core.lock_idle() {
             self.wait_for_keys(spec, args).await;
         }
@@ -977,17 +973,43 @@ impl Conn {
         }
     }
 
-    async fn wait_if_paused(&mut self, spec: &CommandSpec) {
+    /// Cluster mode: answers the redirection (or refusal) for a command this node does not
+    /// serve; true if it did.
+    async fn redirected(&mut self, spec: &'static CommandSpec, args: Args<'_>) -> bool {
+        let Some(err) = self.cluster_redirect(spec, args).await else {
+            return false;
+        };
+        self.flush_if_needed().await;
+        if matches!(spec.kind, Kind::Runtime(Rt::Exec)) {
+            // The transaction is discarded; EXEC gets the redirection itself.
+            crate::multi::end(self).await;
+            self.local_output = true;
+            self.error(&err);
+        } else {
+            self.reject(&err);
+        }
+        true
+    }
+
+    /// Waits out a pause (CLIENT PAUSE, a failover's); true if it waited.
+    async fn wait_if_paused(&mut self, spec: &CommandSpec) -> bool {
         if self.master {
             // The master's stream is never paused (Redis pauses no replication link).
-            return;
+            return false;
         }
         let mut stepped_out = false;
         loop {
             let until = self.core.shared.pause_until.load(Ordering::Relaxed);
             let now = engine::shard::unix_ms();
             // A failover holds writes until the new master answers.
-            let failover = spec.is_write() && self.core.shared.repl.failover_paused();
+            let failover = spec.is_write()
+                && (self.core.shared.repl.failover_paused()
+                    || self
+                        .core
+                        .shared
+                        .cluster
+                        .as_ref()
+                        .is_some_and(|c| c.failover_paused()));
             if (until == 0 || now >= until) && !failover {
                 break;
             }
@@ -1007,6 +1029,7 @@ impl Conn {
         if stepped_out {
             self.enter_read().await;
         }
+        stepped_out
     }
 
     /// Waits while a multi-shard operation (or a busy script) holds a key of this command

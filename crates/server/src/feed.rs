@@ -105,6 +105,9 @@ pub struct ReplicaInfo {
     pub state: &'static str,
     pub ack: i64,
     pub ack_ms: u64,
+    /// It sent REPLCONF ACK on this connection (after a diskless full sync, the stream
+    /// waits for the first: the replica finds the payload's end mark only at the end).
+    pub acked: bool,
 }
 
 /// A full sync's image and the offset it stands for.
@@ -636,6 +639,9 @@ pub async fn psync(
         (follows && wanted >= b.first() && wanted <= b.end).then_some((wanted, ours))
     });
     let stats = &shared.feed.stats;
+    // After a diskless payload the stream starts at the replica's first ACK, once it
+    // loaded (Redis' repl_start_cmd_stream_on_ack).
+    let mut wait_ack = false;
     let from = match partial {
         Some((from, id)) => {
             stats.partial_ok.fetch_add(1, Ordering::Relaxed);
@@ -674,6 +680,7 @@ pub async fn psync(
                 out.extend_from_slice(format!("$EOF:{mark}\r\n").as_bytes());
                 out.extend_from_slice(&rdb);
                 out.extend_from_slice(mark.as_bytes());
+                wait_ack = true;
             } else {
                 out.extend_from_slice(format!("${}\r\n", rdb.len()).as_bytes());
                 out.extend_from_slice(&rdb);
@@ -684,7 +691,7 @@ pub async fn psync(
     };
     register(c, "online");
     c.info.replica.set(true);
-    reactor::spawn_local(feeder(core.clone(), handle, c.info.id, from)).detach();
+    reactor::spawn_local(feeder(core.clone(), handle, c.info.id, from, wait_ack)).detach();
     Ok(())
 }
 
@@ -798,6 +805,7 @@ fn register(c: &crate::conn::Conn, state: &'static str) {
             state,
             ack: 0,
             ack_ms: engine::shard::unix_ms(),
+            acked: false,
         }),
     }
 }
@@ -807,6 +815,7 @@ pub fn ack(core: &Core, id: u64, offset: i64) {
     let mut g = core.shared.feed.lock();
     if let Some(r) = g.replicas.iter_mut().find(|r| r.id == id) {
         r.ack = r.ack.max(offset);
+        r.acked = true;
         r.ack_ms = engine::shard::unix_ms();
     }
     drop(g);
@@ -830,11 +839,30 @@ const FEED_QUEUE: usize = 4 << 20;
 
 /// Writes the stream from `from` to a replica's socket as it grows, until the connection
 /// ends (or the replica falls out of the backlog: then it is disconnected and resyncs).
-async fn feeder(core: std::rc::Rc<Core>, handle: reactor::StreamRef, id: u64, mut from: i64) {
+async fn feeder(
+    core: std::rc::Rc<Core>,
+    handle: reactor::StreamRef,
+    id: u64,
+    mut from: i64,
+    mut wait_ack: bool,
+) {
     let mut idle = 0u32;
     loop {
         if !core.clients.borrow().contains_key(&id) {
             break;
+        }
+        if wait_ack {
+            wait_ack = !core
+                .shared
+                .feed
+                .lock()
+                .replicas
+                .iter()
+                .any(|r| r.id == id && r.acked);
+            if wait_ack {
+                reactor::sleep(std::time::Duration::from_millis(1)).await;
+                continue;
+            }
         }
         if handle.queued() > FEED_QUEUE {
             reactor::sleep(std::time::Duration::from_millis(1)).await;

@@ -123,7 +123,9 @@ impl Shared {
     /// Redis 7.0, so the replication offset stays still.
     pub fn writes_paused(&self) -> bool {
         let until = self.pause_until.load(Ordering::Relaxed);
-        (until != 0 && engine::shard::unix_ms() < until) || self.repl.failover_paused()
+        (until != 0 && engine::shard::unix_ms() < until)
+            || self.repl.failover_paused()
+            || self.cluster.as_ref().is_some_and(|c| c.failover_paused())
     }
 
     pub fn new(

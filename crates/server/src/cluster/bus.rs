@@ -254,6 +254,14 @@ async fn read_loop(core: &Rc<Core>, bus: &Rc<RefCell<Bus>>, stream: &mut Stream,
             for id in &fx.broadcast_fail {
                 broadcast_fail(core, cl, bus, id);
             }
+            if let Some(replica) = &fx.mf_started {
+                // Writes pause (twice the failover's time at most); the replica learns
+                // this master's final offset from its PINGs, the first one now.
+                let until = engine::shard::unix_ms() + 2 * super::failover::MF_TIMEOUT;
+                cl.mf_pause_until
+                    .store(until, std::sync::atomic::Ordering::SeqCst);
+                send_to(core, cl, bus, replica, wire::PING);
+            }
             if let Some((channel, message, shard)) = fx.deliver {
                 crate::pubsub::deliver_everywhere(core, channel, message, shard);
             }
@@ -351,6 +359,83 @@ async fn outbound(core: Rc<Core>, bus: Rc<RefCell<Bus>>, link: u64, ip: String, 
     read_loop(&core, &bus, &mut stream, From::Outbound(link)).await;
     bus.borrow_mut().outbound.remove(&link);
     gone(cl);
+}
+
+/// This replica just became a master (an election won, or a takeover): replication stops,
+/// nodes.conf is written, every node gets a PONG with the slots it serves now.
+fn now_master(core: &Rc<Core>, cl: &Cluster, bus: &RefCell<Bus>) {
+    crate::repl::follow(core, None);
+    {
+        let mut g = cl.lock();
+        cl.refresh(&mut g, true);
+    }
+    let links: Vec<(StreamRef, String)> = {
+        let g = cl.lock();
+        let b = bus.borrow();
+        g.nodes
+            .iter()
+            .filter_map(|n| Some((*b.outbound.get(&n.link?)?, n.id.clone())))
+            .collect()
+    };
+    for (l, id) in links {
+        send_ping(core, cl, bus, &l, wire::PONG, &id);
+    }
+}
+
+/// Sends message `ty` (PING, or a bare MFSTART) to node `id` on this node's link to it.
+fn send_to(core: &Core, cl: &Cluster, bus: &RefCell<Bus>, id: &str, ty: u16) {
+    let link = {
+        let g = cl.lock();
+        g.find(id).and_then(|i| g.nodes[i].link)
+    };
+    let Some(stream) = link.and_then(|l| bus.borrow().outbound.get(&l).copied()) else {
+        return;
+    };
+    if ty == wire::PING {
+        send_ping(core, cl, bus, &stream, ty, id);
+        return;
+    }
+    let bytes = {
+        let mut g = cl.lock();
+        g.sent[ty as usize] += 1;
+        wire::encode_bare(&g.header(ty, offset(core), &announce_ip(core)))
+    };
+    let _ = stream.write(&bytes);
+}
+
+/// CLUSTER FAILOVER [FORCE|TAKEOVER] (run on core 0, where the bus is): Redis' checks and
+/// errors, then the manual failover starts (`State::start_manual_failover`); the default
+/// form asks the master to pause (MFSTART), TAKEOVER announces the slots at once.
+pub fn manual_failover(core: &Core, force: bool, takeover: bool) -> Result<(), String> {
+    let (Some(cl), Some(bus), Some(me)) = (
+        &core.shared.cluster,
+        BUS.with(|b| b.borrow().clone()),
+        core.rc(),
+    ) else {
+        return Err("ERR the cluster bus is not running".into());
+    };
+    let master_id = {
+        let mut g = cl.lock();
+        if g.myself().has(flag::MASTER) {
+            return Err("ERR You should send CLUSTER FAILOVER to a replica".into());
+        }
+        let Some(m) = g.myself().master.clone().and_then(|m| g.find(&m)) else {
+            return Err("ERR I'm a replica but my master is unknown to me".into());
+        };
+        let master = &g.nodes[m];
+        if !force && (master.has(flag::FAIL) || master.link.is_none() || !master.connected) {
+            return Err("ERR Master is down or failed, please use CLUSTER FAILOVER FORCE".into());
+        }
+        let id = master.id.clone();
+        g.start_manual_failover(engine::shard::unix_ms(), force, takeover);
+        id
+    };
+    if takeover {
+        now_master(&me, cl, &bus);
+    } else if !force {
+        send_to(core, cl, &bus, &master_id, wire::MFSTART);
+    }
+    Ok(())
 }
 
 /// clusterCron, every 100 ms.
@@ -473,7 +558,22 @@ fn cron(core: &Rc<Core>, cl: &Cluster, bus: &Rc<RefCell<Bus>>, iteration: u64) {
     for id in &failed {
         broadcast_fail(core, cl, bus, id);
     }
-    // A replica of a failed master: its election.
+    // Manual failovers: timed out, or a replica ready to start; a master handing over
+    // PINGs its replica every cron with its final offset.
+    let (unpause, ping_replica) = {
+        let mut g = cl.lock();
+        let unpause = g.manual_failover_cron(now, offset(core));
+        let ping = g.mf_replica.clone().filter(|_| g.mf_end != 0);
+        (unpause, ping)
+    };
+    if unpause {
+        cl.mf_pause_until
+            .store(0, std::sync::atomic::Ordering::SeqCst);
+    }
+    if let Some(r) = ping_replica {
+        send_to(core, cl, bus, &r, wire::PING);
+    }
+    // A replica of a failed master (or in a manual failover): its election.
     let random = bus.borrow_mut().random(1 << 30) as u64;
     let step = cl.lock().election(now, offset(core), timeout, random);
     match step {
@@ -481,28 +581,16 @@ fn cron(core: &Rc<Core>, cl: &Cluster, bus: &Rc<RefCell<Bus>>, iteration: u64) {
             let bytes = {
                 let mut g = cl.lock();
                 cl.refresh(&mut g, true);
-                wire::encode_bare(&g.header(wire::AUTH_REQUEST, offset(core), &announce_ip(core)))
+                let mut h = g.header(wire::AUTH_REQUEST, offset(core), &announce_ip(core));
+                if g.mf_end != 0 {
+                    // A manual failover: masters vote though this replica's master is up.
+                    h.mflags[0] |= wire::FLAG0_FORCEACK;
+                }
+                wire::encode_bare(&h)
             };
             broadcast(cl, bus, wire::AUTH_REQUEST, &bytes);
         }
-        Some(super::failover::Election::Won) => {
-            crate::repl::follow(core, None);
-            {
-                let mut g = cl.lock();
-                cl.refresh(&mut g, true);
-            }
-            let links: Vec<(StreamRef, String)> = {
-                let g = cl.lock();
-                let b = bus.borrow();
-                g.nodes
-                    .iter()
-                    .filter_map(|n| Some((*b.outbound.get(&n.link?)?, n.id.clone())))
-                    .collect()
-            };
-            for (l, id) in links {
-                send_ping(core, cl, bus, &l, wire::PONG, &id);
-            }
-        }
+        Some(super::failover::Election::Won) => now_master(core, cl, bus),
         None => {}
     }
     for (link, ip, cport) in to_connect {

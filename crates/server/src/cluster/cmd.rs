@@ -474,13 +474,12 @@ pub async fn cluster(c: &mut Conn, args: Args<'_>) -> Result<(), Error> {
             if n == 3 && !args.is(2, "force") && !args.is(2, "takeover") {
                 return Err(Error::Syntax);
             }
-            if cl.lock().myself().has(flag::MASTER) {
-                return Err(msg("ERR You should send CLUSTER FAILOVER to a replica"));
-            }
-            return Err(msg(format!(
-                "ERR CLUSTER FAILOVER {}",
-                config::NOT_IMPLEMENTED
-            )));
+            let call = crate::core::calls::ClusterFailover {
+                force: n == 3,
+                takeover: n == 3 && args.is(2, "takeover"),
+            };
+            core.ask(0, call).await.map_err(msg)?;
+            c.writer().ok();
         }
         _ => {
             return Err(msg(format!(

@@ -94,7 +94,9 @@ impl State {
         else {
             return false;
         };
-        if !self.nodes[m].has(flag::FAIL) {
+        // A manual failover's request (FORCEACK) is voted for though its master is up.
+        let force_ack = h.mflags[0] & super::wire::FLAG0_FORCEACK != 0;
+        if !self.nodes[m].has(flag::FAIL) && !force_ack {
             return false;
         }
         if now.saturating_sub(self.nodes[m].voted_time) < node_timeout * 2 {
@@ -142,13 +144,14 @@ impl State {
         node_timeout: u64,
         random: u64,
     ) -> Option<Election> {
+        let manual = self.mf_end != 0 && self.mf_can_start;
         let me = self.myself();
-        if !me.has(flag::SLAVE) || me.has(flag::NOFAILOVER) {
+        if !me.has(flag::SLAVE) || (me.has(flag::NOFAILOVER) && !manual) {
             return None;
         }
         let m = me.master.as_ref().and_then(|m| self.find(m))?;
         let master = &self.nodes[m];
-        if !master.has(flag::FAIL) || master.slot_count() == 0 {
+        if (!master.has(flag::FAIL) && !manual) || master.slot_count() == 0 {
             return None;
         }
         let auth_timeout = (node_timeout * 2).max(2000) as i64;
@@ -167,14 +170,24 @@ impl State {
                 })
                 .count() as u64;
             self.auth_time = now + 500 + random % 500 + rank * 1000;
+            let rank = if self.mf_end != 0 {
+                // A manual failover does not wait.
+                self.auth_time = now;
+                0
+            } else {
+                rank
+            };
             self.auth_count = 0;
             self.auth_sent = false;
             tracing::info!(
                 "Start of election delayed for {} milliseconds (rank #{rank}, offset {my_offset}).",
                 self.auth_time - now
             );
-            return None;
+            if self.mf_end == 0 {
+                return None;
+            }
         }
+        let age = now as i64 - self.auth_time as i64;
         if age < 0 || age > auth_timeout {
             return None;
         }
@@ -191,10 +204,26 @@ impl State {
         if self.auth_count < self.size / 2 + 1 {
             return None;
         }
-        // clusterFailoverReplaceYourMaster.
         tracing::info!("Failover election won: I'm the new master.");
-        let me = self.me;
         let epoch = self.auth_epoch;
+        self.replace_master(Some(epoch));
+        Some(Election::Won)
+    }
+
+    /// clusterFailoverReplaceYourMaster: this replica becomes a master serving its
+    /// master's slots (with config epoch `epoch`, when an election gave one); any manual
+    /// failover is over. False if it is no replica of a known master.
+    pub fn replace_master(&mut self, epoch: Option<u64>) -> bool {
+        let me = self.myself();
+        let Some(m) = me
+            .master
+            .as_ref()
+            .filter(|_| me.has(flag::SLAVE))
+            .and_then(|m| self.find(m))
+        else {
+            return false;
+        };
+        let me = self.me;
         for slot in 0..super::state::SLOTS {
             if self.owner[slot] == Some(m as u32) {
                 self.assign(slot, Some(me));
@@ -203,14 +232,88 @@ impl State {
         let n = self.myself_mut();
         n.flags = (n.flags & !flag::SLAVE) | flag::MASTER;
         n.master = None;
-        if n.config_epoch < epoch {
-            n.config_epoch = epoch;
+        if let Some(epoch) = epoch {
+            if n.config_epoch < epoch {
+                n.config_epoch = epoch;
+            }
         }
         self.auth_time = 0;
         self.auth_sent = false;
-        Some(Election::Won)
+        self.reset_manual_failover();
+        true
+    }
+
+    /// resetManualFailover: no manual failover in progress. True if this node was the
+    /// master of one (its writes, paused, go on).
+    pub fn reset_manual_failover(&mut self) -> bool {
+        let was_master = self.mf_replica.take().is_some();
+        self.mf_end = 0;
+        self.mf_can_start = false;
+        self.mf_master_offset = -1;
+        was_master
+    }
+
+    /// CLUSTER FAILOVER [FORCE|TAKEOVER] at this replica, its checks passed: the manual
+    /// failover starts (`now` + 5 s to complete). TAKEOVER takes the master's slots at once
+    /// with a config epoch of its own; FORCE elects without waiting for the master's
+    /// offset; the default asks the master to pause (the runtime sends MFSTART).
+    pub fn start_manual_failover(&mut self, now: u64, force: bool, takeover: bool) {
+        self.reset_manual_failover();
+        self.mf_end = now + MF_TIMEOUT;
+        if takeover {
+            tracing::warn!("Taking over the master (user request).");
+            self.bump_epoch();
+            self.replace_master(None);
+        } else if force {
+            tracing::warn!("Forced failover user request accepted.");
+            self.mf_can_start = true;
+        } else {
+            tracing::warn!("Manual failover user request accepted.");
+        }
+    }
+
+    /// MFSTART from replica `s` of this master: writes pause (the runtime pauses them for
+    /// twice the manual failover's time) and the replica gets PINGs with the final offset.
+    /// False if `s` is not this master's replica.
+    pub fn manual_failover_asked(&mut self, s: usize, now: u64) -> bool {
+        let me = self.myself();
+        if !me.has(flag::MASTER) || self.nodes[s].master.as_deref() != Some(me.id.as_str()) {
+            return false;
+        }
+        self.reset_manual_failover();
+        self.mf_end = now + MF_TIMEOUT;
+        self.mf_replica = Some(self.nodes[s].id.clone());
+        tracing::warn!("Manual failover requested by replica {}.", self.nodes[s].id);
+        true
+    }
+
+    /// Every cron (manualFailoverCheckTimeout, clusterHandleManualFailover): a manual
+    /// failover past its time ends; a replica whose offset reached its paused master's may
+    /// start the election. True if a master's pause ended.
+    pub fn manual_failover_cron(&mut self, now: u64, my_offset: u64) -> bool {
+        if self.mf_end != 0 && self.mf_end < now {
+            tracing::warn!("Manual failover timed out.");
+            return self.reset_manual_failover();
+        }
+        // A master that became a replica meanwhile lets its writes go (to be redirected).
+        if self.mf_replica.is_some() && !self.myself().has(flag::MASTER) {
+            return self.reset_manual_failover();
+        }
+        if self.mf_end != 0
+            && !self.mf_can_start
+            && self.mf_master_offset >= 0
+            && self.mf_master_offset as u64 == my_offset
+        {
+            self.mf_can_start = true;
+            tracing::warn!("All master replication stream processed, manual failover can start.");
+        }
+        false
     }
 }
+
+/// How long a manual failover may take (CLUSTER_MF_TIMEOUT); a master pauses writes for
+/// twice that at most.
+pub const MF_TIMEOUT: u64 = 5000;
 
 #[cfg(test)]
 mod tests {

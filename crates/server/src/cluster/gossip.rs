@@ -35,6 +35,8 @@ pub struct Effects {
     /// A message published elsewhere, for this node's subscribers: (channel, message,
     /// shard channel).
     pub deliver: Option<(Vec<u8>, Vec<u8>, bool)>,
+    /// A replica asked this master for a manual failover (MFSTART): pause writes, PING it.
+    pub mf_started: Option<String>,
 }
 
 fn random_id() -> String {
@@ -101,7 +103,16 @@ impl State {
             } else {
                 1
             },
-            mflags: [0; 3],
+            // A master paused for a manual failover says so: its offset is final.
+            mflags: [
+                if me.has(flag::MASTER) && self.mf_end != 0 {
+                    wire::FLAG0_PAUSED
+                } else {
+                    0
+                },
+                0,
+                0,
+            ],
             extensions: 0,
         }
     }
@@ -211,6 +222,22 @@ impl State {
             if h.config_epoch > self.nodes[s].config_epoch && h.slaveof.is_none() {
                 self.nodes[s].config_epoch = h.config_epoch;
                 fx.save = true;
+            }
+            // This replica's master, paused for a manual failover, with its offset. Redis
+            // keeps the first such offset; the latest is kept here, since writes admitted
+            // before the pause may still be joining the master's stream.
+            let me = self.myself();
+            if me.has(flag::SLAVE)
+                && me.master.as_deref() == Some(h.sender.as_str())
+                && h.mflags[0] & wire::FLAG0_PAUSED != 0
+            {
+                if self.mf_master_offset == -1 {
+                    tracing::warn!(
+                        "Received replication offset for paused master manual failover: {}",
+                        h.offset
+                    );
+                }
+                self.mf_master_offset = h.offset as i64;
             }
         }
         if ty == wire::PING || ty == wire::MEET {
@@ -387,6 +414,13 @@ impl State {
             if let Some(s) = sender {
                 fx.auth_ack = self.vote(s, h, now, node_timeout);
                 fx.save |= fx.auth_ack;
+            }
+        }
+        if ty == wire::MFSTART {
+            if let Some(s) = sender {
+                if self.manual_failover_asked(s, now) {
+                    fx.mf_started = Some(self.nodes[s].id.clone());
+                }
             }
         }
         if ty == wire::AUTH_ACK {

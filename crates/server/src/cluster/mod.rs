@@ -45,6 +45,8 @@ pub struct Cluster {
     pub node_timeout: std::sync::atomic::AtomicU64,
     /// Where nodes.conf is.
     path: PathBuf,
+    /// Unix ms until which writes pause for a replica's manual failover (0: none).
+    pub mf_pause_until: std::sync::atomic::AtomicU64,
 }
 
 impl Cluster {
@@ -101,6 +103,7 @@ impl Cluster {
                 config.get("cluster-allow-pubsubshard-when-down").as_deref() != Some("no"),
             ),
             path,
+            mf_pause_until: std::sync::atomic::AtomicU64::new(0),
         };
         {
             let mut g = c.lock();
@@ -108,6 +111,12 @@ impl Cluster {
                 .map_err(|e| format!("Can't write the cluster configuration file: {e}"))?;
         }
         Ok(c)
+    }
+
+    /// Writes wait: this master is handing over to a replica (CLUSTER FAILOVER).
+    pub fn failover_paused(&self) -> bool {
+        let until = self.mf_pause_until.load(Ordering::Relaxed);
+        until != 0 && engine::shard::unix_ms() < until
     }
 
     pub fn lock(&self) -> MutexGuard<'_, State> {

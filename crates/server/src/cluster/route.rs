@@ -140,12 +140,9 @@ fn decide(
         if existing > 0 {
             return Verdict::Error(TRYAGAIN.into());
         }
-        let to = cl
-            .lock()
-            .migrating
-            .get(&q.slot)
-            .cloned()
-            .and_then(|id| cl.addr_of_id(&id));
+        // (The state's guard must be gone before `addr_of_id` takes it again.)
+        let target = cl.lock().migrating.get(&q.slot).cloned();
+        let to = target.and_then(|id| cl.addr_of_id(&id));
         return match to {
             Some(addr) => Verdict::Error(format!("ASK {} {addr}", q.slot)),
             None => Verdict::Here,

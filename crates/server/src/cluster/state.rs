@@ -165,6 +165,13 @@ pub struct State {
     pub auth_sent: bool,
     pub auth_count: usize,
     pub auth_epoch: u64,
+    /// A manual failover (CLUSTER FAILOVER; Redis' mf_*): when it times out (unix ms; 0:
+    /// none), whether the replica may start its election, the paused master's offset from
+    /// its PINGs (-1: none yet), and at the master the replica that asked (MFSTART).
+    pub mf_end: u64,
+    pub mf_can_start: bool,
+    pub mf_master_offset: i64,
+    pub mf_replica: Option<String>,
 }
 
 /// Bus message type names as CLUSTER INFO prints them, by type number.
@@ -208,6 +215,10 @@ impl State {
             auth_sent: false,
             auth_count: 0,
             auth_epoch: 0,
+            mf_end: 0,
+            mf_can_start: false,
+            mf_master_offset: -1,
+            mf_replica: None,
         }
     }
 

@@ -18,7 +18,12 @@ pub const AUTH_ACK: u16 = 6;
 pub const PUBLISH: u16 = 4;
 pub const PUBLISHSHARD: u16 = 10;
 pub const UPDATE: u16 = 7;
+pub const MFSTART: u16 = 8;
 
+/// mflags[0]: a master paused for a manual failover (its offset is final).
+pub const FLAG0_PAUSED: u8 = 1;
+/// mflags[0]: a manual failover's vote request (masters vote though its master is up).
+pub const FLAG0_FORCEACK: u8 = 1 << 1;
 /// mflags[0]: the message carries extensions (7.0's ping extensions).
 pub const FLAG0_EXT_DATA: u8 = 1 << 2;
 

@@ -959,3 +959,19 @@ impl Call for ClusterPublish {
         crate::cluster::bus::publish_out(core, &self.channel, &self.message, self.shard);
     }
 }
+
+/// Cluster mode, at core 0 (the bus's core): CLUSTER FAILOVER [FORCE|TAKEOVER].
+pub struct ClusterFailover {
+    pub force: bool,
+    pub takeover: bool,
+}
+
+impl Call for ClusterFailover {
+    type Out = Result<(), String>;
+    fn touches(&self) -> Touches<'_> {
+        Touches::Nothing
+    }
+    fn run(self, core: &Core) -> Result<(), String> {
+        crate::cluster::bus::manual_failover(core, self.force, self.takeover)
+    }
+}
