@@ -961,3 +961,78 @@ fn manual_failover_between_percore_and_redis() {
         "-ERR syntax error\r\n"
     );
 }
+
+/// Replica migration: masters a (two replicas) and b (one); b's replica dies, and once b has
+/// been orphaned for 5 s the replica of a with the smaller id moves to b
+/// (cluster-migration-barrier 1 leaves a one). cluster-replica-no-failover shows as the
+/// `nofailover` flag.
+#[test]
+fn replica_migrates_to_an_orphaned_master() {
+    let (a, b) = (bus_node(2), bus_node(1));
+    let (a1, a2) = (bus_node(1), bus_node(1));
+    let b1 = bus_node(1);
+    assert_eq!(
+        a.raw().cmd(&["CLUSTER", "ADDSLOTSRANGE", "0", "8191"]),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        b.raw().cmd(&["CLUSTER", "ADDSLOTSRANGE", "8192", "16383"]),
+        "+OK\r\n"
+    );
+    let port = a.port.to_string();
+    for n in [&b, &a1, &a2, &b1] {
+        assert_eq!(
+            n.raw().cmd(&["CLUSTER", "MEET", "127.0.0.1", &port]),
+            "+OK\r\n"
+        );
+    }
+    let all = [&a, &b, &a1, &a2, &b1];
+    wait_agreed(&all);
+    for (r, m) in [(&a1, &a), (&a2, &a), (&b1, &b)] {
+        assert_eq!(
+            r.raw().cmd(&["CLUSTER", "REPLICATE", &node_id(m)]),
+            "+OK\r\n"
+        );
+    }
+    wait_replicas_synced(&all);
+    assert_eq!(
+        a2.raw()
+            .cmd(&["CONFIG", "SET", "cluster-replica-no-failover", "yes"]),
+        "+OK\r\n"
+    );
+    assert!(a2
+        .raw()
+        .cmd(&["CLUSTER", "NODES"])
+        .contains("myself,slave,nofailover"));
+    let mover = if node_id(&a1) < node_id(&a2) {
+        &a1
+    } else {
+        &a2
+    };
+    let stays = if std::ptr::eq(mover, &a1) { &a2 } else { &a1 };
+    drop(b1);
+    let started = Instant::now();
+    wait_for("a replica of a to move to b", || {
+        info_field(&mut mover.raw(), "replication", "master_port") == b.port.to_string()
+    });
+    // At least the 5 s of Redis' migration delay, after the node timeout's detection.
+    assert!(
+        started.elapsed() > Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        info_field(&mut stays.raw(), "replication", "master_port"),
+        a.port.to_string()
+    );
+    wait_replicas_synced(&[&a, &b, &a1, &a2]);
+    let b_id = node_id(&b);
+    wait_for("every node to see the move", || {
+        [&a, &b, stays].iter().all(|n| {
+            n.raw()
+                .cmd(&["CLUSTER", "NODES"])
+                .lines()
+                .any(|l| l.starts_with(&node_id(mover)) && l.contains(&b_id))
+        })
+    });
+}

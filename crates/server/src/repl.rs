@@ -226,6 +226,11 @@ impl Repl {
         g.second_offset = -1;
     }
 
+    /// Unix ms the link to the master went down (0 while it is up).
+    pub fn down_since_ms(&self) -> u64 {
+        self.lock().down_since_ms
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -250,12 +250,17 @@ impl Shared {
             let full = yes("cluster-require-full-coverage", true);
             let ip = c.get("cluster-announce-ip").unwrap_or_default();
             let mut g = cl.lock();
+            g.settings = crate::cluster::settings(&c);
+            let flags = crate::cluster::my_flags(g.myself().flags, g.settings.no_failover);
+            let flags_changed = flags != g.myself().flags;
+            g.myself_mut().flags = flags;
             // The announced address, or none until a peer tells it (Redis' clusterCron).
             let ip_changed = g.myself().ip != ip;
             if ip_changed {
                 g.myself_mut().ip = ip;
             }
-            if cl.full_coverage.swap(full, Ordering::Relaxed) != full || ip_changed {
+            if cl.full_coverage.swap(full, Ordering::Relaxed) != full || ip_changed || flags_changed
+            {
                 if let Err(e) = cl.changed(&mut g) {
                     tracing::warn!("cluster config: {e}");
                 }

@@ -438,6 +438,18 @@ pub fn manual_failover(core: &Core, force: bool, takeover: bool) -> Result<(), S
     Ok(())
 }
 
+/// How long this replica has not heard from its master, ms (Redis' data_age).
+fn data_age(core: &Core, now: u64) -> u64 {
+    let repl = &core.shared.repl;
+    let since = if repl.link_up.load(std::sync::atomic::Ordering::Relaxed) {
+        repl.last_io_ms.load(std::sync::atomic::Ordering::Relaxed)
+    } else {
+        repl.down_since_ms()
+    };
+    // Redis counts whole seconds.
+    now.saturating_sub(since) / 1000 * 1000
+}
+
 /// clusterCron, every 100 ms.
 fn cron(core: &Rc<Core>, cl: &Cluster, bus: &Rc<RefCell<Bus>>, iteration: u64) {
     let now = engine::shard::unix_ms();
@@ -538,6 +550,13 @@ fn cron(core: &Rc<Core>, cl: &Cluster, bus: &Rc<RefCell<Bus>>, iteration: u64) {
             cl.refresh(&mut g, true);
         }
     }
+    // A replica of a master with replicas to spare moves to an orphaned master.
+    {
+        let mut g = cl.lock();
+        if g.replica_migration(now).is_some() {
+            cl.refresh(&mut g, true);
+        }
+    }
     // A replica follows its master (after CLUSTER REPLICATE, a restart, or a new master
     // learnt from the view).
     let want = {
@@ -575,7 +594,9 @@ fn cron(core: &Rc<Core>, cl: &Cluster, bus: &Rc<RefCell<Bus>>, iteration: u64) {
     }
     // A replica of a failed master (or in a manual failover): its election.
     let random = bus.borrow_mut().random(1 << 30) as u64;
-    let step = cl.lock().election(now, offset(core), timeout, random);
+    let step = cl
+        .lock()
+        .election(now, offset(core), timeout, random, data_age(core, now));
     match step {
         Some(super::failover::Election::AskVotes) => {
             let bytes = {

@@ -137,21 +137,39 @@ impl State {
     /// slots) schedules an election 500-1000 ms ahead plus a second per replica of the same
     /// master with a greater offset, then asks for votes in a new epoch, and wins with a
     /// majority of the masters. `random` is a random number.
+    /// `data_age`: ms since this replica last heard from its master (or since the link
+    /// went down).
     pub fn election(
         &mut self,
         now: u64,
         my_offset: u64,
         node_timeout: u64,
         random: u64,
+        data_age: u64,
     ) -> Option<Election> {
         let manual = self.mf_end != 0 && self.mf_can_start;
         let me = self.myself();
-        if !me.has(flag::SLAVE) || (me.has(flag::NOFAILOVER) && !manual) {
+        if !me.has(flag::SLAVE) || (self.settings.no_failover && !manual) {
             return None;
         }
         let m = me.master.as_ref().and_then(|m| self.find(m))?;
         let master = &self.nodes[m];
         if (!master.has(flag::FAIL) && !manual) || master.slot_count() == 0 {
+            return None;
+        }
+        // Data too old to be worth a failover (cluster-replica-validity-factor), the
+        // node timeout it took to detect the failure aside; manual failovers skip it.
+        let age = if data_age > node_timeout {
+            data_age - node_timeout
+        } else {
+            data_age
+        };
+        let factor = self.settings.validity_factor;
+        if factor > 0 && age > self.settings.ping_period * 1000 + node_timeout * factor && !manual {
+            if now.saturating_sub(self.cant_failover_logged) > 10_000 {
+                self.cant_failover_logged = now;
+                tracing::warn!("Currently unable to failover: Disconnected from master for longer than allowed. Please check the 'cluster-replica-validity-factor' configuration option.");
+            }
             return None;
         }
         let auth_timeout = (node_timeout * 2).max(2000) as i64;
@@ -241,6 +259,118 @@ impl State {
         self.auth_sent = false;
         self.reset_manual_failover();
         true
+    }
+
+    /// clusterHandleSlaveMigration, every cron at a replica: when a master that had
+    /// replicas has none working (orphaned) while this replica's master keeps more than
+    /// cluster-migration-barrier working ones, and this is the replica with the smallest id
+    /// among the masters with the most, it moves to the orphaned master after 5 s. Also
+    /// keeps each master's MIGRATE_TO mark. Returns the master to move to.
+    pub fn replica_migration(&mut self, now: u64) -> Option<usize> {
+        let any_replicas = self
+            .nodes
+            .iter()
+            .any(|n| n.has(flag::SLAVE) && n.master.is_some());
+        for i in 0..self.nodes.len() {
+            if !self.nodes[i].has(flag::MASTER) {
+                continue;
+            }
+            let listed = self.replicas_of(i).count();
+            let n = &mut self.nodes[i];
+            if listed > 0 {
+                n.migrate_to = true;
+            } else if n.listed_replicas > 0 {
+                n.migrate_to = false;
+            }
+            let slots = n.slot_count() > 0;
+            if slots && !n.had_slots && any_replicas {
+                n.migrate_to = true;
+            }
+            n.listed_replicas = listed;
+            n.had_slots = slots;
+        }
+        let me = self.myself();
+        if !me.has(flag::SLAVE) || !self.settings.allow_replica_migration {
+            return None;
+        }
+        let my_master = me.master.as_ref().and_then(|m| self.find(m))?;
+        let working = |s: &State, m: usize| {
+            s.replicas_of(m)
+                .filter(|&r| !s.nodes[r].has(flag::FAIL))
+                .count()
+        };
+        let (mut orphaned, mut max_replicas, mut mine) = (0, 0, 0);
+        for i in 0..self.nodes.len() {
+            let n = &self.nodes[i];
+            if n.has(flag::MYSELF) || n.has(flag::NOADDR) || n.has(flag::HANDSHAKE) {
+                continue;
+            }
+            if n.has(flag::MASTER) && !n.has(flag::FAIL) {
+                let ok = working(self, i);
+                if ok == 0 && n.slot_count() > 0 && n.migrate_to {
+                    orphaned += 1;
+                }
+                max_replicas = max_replicas.max(ok);
+                if i == my_master {
+                    mine = ok;
+                }
+            }
+        }
+        if orphaned == 0 || max_replicas < 2 || mine != max_replicas {
+            return None;
+        }
+        if self.health != super::state::Health::Ok {
+            return None;
+        }
+        let ok_here = self
+            .replicas_of(my_master)
+            .filter(|&r| !self.nodes[r].has(flag::FAIL) && !self.nodes[r].has(flag::PFAIL))
+            .count();
+        if ok_here <= self.settings.migration_barrier {
+            return None;
+        }
+        let mut candidate = self.me;
+        let mut target = None;
+        for i in 0..self.nodes.len() {
+            let n = &self.nodes[i];
+            let master = n.has(flag::MASTER);
+            let ok = if master { working(self, i) } else { 0 };
+            let is_orphaned = master && !n.has(flag::FAIL) && n.migrate_to && ok == 0;
+            if is_orphaned && target.is_none() && n.slot_count() > 0 {
+                target = Some(i);
+            }
+            let n = &mut self.nodes[i];
+            if !is_orphaned {
+                n.orphaned_time = 0;
+            } else if n.orphaned_time == 0 {
+                n.orphaned_time = now;
+            }
+            if master && ok == max_replicas {
+                for r in self.replicas_of(i).collect::<Vec<_>>() {
+                    if self.nodes[r].id < self.nodes[candidate].id {
+                        candidate = r;
+                    }
+                }
+            }
+        }
+        let t = target?;
+        if candidate != self.me || now.saturating_sub(self.nodes[t].orphaned_time) <= 5000 {
+            return None;
+        }
+        tracing::warn!("Migrating to orphaned master {}", self.nodes[t].id);
+        let id = self.nodes[t].id.clone();
+        let me = self.myself_mut();
+        me.master = Some(id);
+        self.reset_manual_failover();
+        Some(t)
+    }
+
+    /// The nodes that say they replicate node `m`.
+    pub fn replicas_of(&self, m: usize) -> impl Iterator<Item = usize> + '_ {
+        let id = &self.nodes[m].id;
+        (0..self.nodes.len()).filter(move |&r| {
+            self.nodes[r].has(flag::SLAVE) && self.nodes[r].master.as_deref() == Some(id.as_str())
+        })
     }
 
     /// resetManualFailover: no manual failover in progress. True if this node was the
@@ -354,11 +484,11 @@ mod tests {
         assert!(s.mark_failing_if_needed(a, 1000, 2000));
         assert!(s.nodes[a].has(flag::FAIL));
         // The election: scheduled, then votes asked in a new epoch, then won.
-        assert_eq!(s.election(2000, 10, 2000, 0), None);
+        assert_eq!(s.election(2000, 10, 2000, 0, 0), None);
         assert!(s.auth_time >= 2500 && s.auth_time < 3000);
-        assert_eq!(s.election(2100, 10, 2000, 0), None, "waits its delay");
+        assert_eq!(s.election(2100, 10, 2000, 0, 0), None, "waits its delay");
         let epoch = s.current_epoch;
-        assert_eq!(s.election(3000, 10, 2000, 0), Some(Election::AskVotes));
+        assert_eq!(s.election(3000, 10, 2000, 0, 0), Some(Election::AskVotes));
         assert_eq!(s.current_epoch, epoch + 1);
         let mut h = s.header(super::super::wire::AUTH_ACK, 0, "");
         h.current_epoch = s.current_epoch;
@@ -366,7 +496,7 @@ mod tests {
             let i = s.find(&c.to_string().repeat(40)).unwrap();
             s.count_vote(i, &h);
         }
-        assert_eq!(s.election(3100, 10, 2000, 0), Some(Election::Won));
+        assert_eq!(s.election(3100, 10, 2000, 0, 0), Some(Election::Won));
         assert!(s.myself().has(flag::MASTER));
         assert_eq!(s.myself().slot_count(), 100);
         assert_eq!(s.myself().config_epoch, s.current_epoch);

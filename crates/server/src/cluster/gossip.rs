@@ -351,6 +351,10 @@ impl State {
                 None => {
                     let n = &mut self.nodes[s];
                     if !n.has(flag::MASTER) || n.master.is_some() {
+                        // A replica promoted: a target for replica migration.
+                        if n.has(flag::SLAVE) {
+                            n.migrate_to = true;
+                        }
                         n.flags = (n.flags & !flag::SLAVE) | flag::MASTER;
                         n.master = None;
                         fx.save = true;
@@ -478,6 +482,8 @@ impl State {
             .and_then(|m| self.find(m))
             .unwrap_or(self.me);
         let mut took_ours = false;
+        let mut migrated = 0;
+        let claimed: u32 = slots.iter().map(|b| b.count_ones()).sum();
         for slot in 0..SLOTS {
             if slots
                 .get(slot / 8)
@@ -502,14 +508,23 @@ impl State {
                         );
                         self.migrating.remove(&(slot as u16));
                     }
-                    took_ours |= self.owner[slot] == Some(current as u32);
+                    if self.owner[slot] == Some(current as u32) {
+                        took_ours = true;
+                        migrated += 1;
+                    }
                     self.assign(slot, Some(n));
                 }
             }
         }
         // All of our master's slots (or ours) went to `n`: it is our master now (a
         // failover happened, or this old master comes back).
-        if took_ours && self.nodes[current].slot_count() == 0 && n != self.me {
+        // Without cluster-allow-replica-migration only a failover's (the new master
+        // claims exactly what we served) makes this node follow.
+        if took_ours
+            && self.nodes[current].slot_count() == 0
+            && n != self.me
+            && (self.settings.allow_replica_migration || claimed == migrated)
+        {
             let id = self.nodes[n].id.clone();
             tracing::info!(
                 "Configuration change detected. Reconfiguring myself as a replica of {id}"

@@ -49,6 +49,29 @@ pub struct Cluster {
     pub mf_pause_until: std::sync::atomic::AtomicU64,
 }
 
+/// The cluster-* settings the state reads, from the configuration.
+pub fn settings(c: &config::Config) -> state::Settings {
+    let d = state::Settings::default();
+    let num = |k: &str, d: u64| c.get(k).and_then(|v| v.parse().ok()).unwrap_or(d);
+    let yes = |k: &str, d: bool| c.get(k).map_or(d, |v| v == "yes");
+    state::Settings {
+        no_failover: yes("cluster-replica-no-failover", d.no_failover),
+        validity_factor: num("cluster-replica-validity-factor", d.validity_factor),
+        ping_period: num("repl-ping-replica-period", d.ping_period),
+        migration_barrier: num("cluster-migration-barrier", d.migration_barrier as u64) as usize,
+        allow_replica_migration: yes("cluster-allow-replica-migration", d.allow_replica_migration),
+    }
+}
+
+/// This node's flags with cluster-replica-no-failover applied (clusterUpdateMyselfFlags).
+pub fn my_flags(flags: u16, no_failover: bool) -> u16 {
+    if no_failover {
+        flags | state::flag::NOFAILOVER
+    } else {
+        flags & !state::flag::NOFAILOVER
+    }
+}
+
 impl Cluster {
     /// The node at start: its nodes.conf loaded, or a new node (a new id) whose file is
     /// written now, as Redis' clusterInit does.
@@ -107,6 +130,8 @@ impl Cluster {
         };
         {
             let mut g = c.lock();
+            g.settings = settings(config);
+            g.myself_mut().flags = my_flags(g.myself().flags, g.settings.no_failover);
             c.changed(&mut g)
                 .map_err(|e| format!("Can't write the cluster configuration file: {e}"))?;
         }

@@ -59,6 +59,13 @@ pub struct Node {
     pub voted_time: u64,
     /// The bus link to it this node opened (an id the runtime gives), if any.
     pub link: Option<u64>,
+    /// A master that had replicas (or replaced one that had): a target for replica
+    /// migration when orphaned (Redis' CLUSTER_NODE_MIGRATE_TO); since when it has been
+    /// orphaned; its replicas and whether it served slots at the last look.
+    pub migrate_to: bool,
+    pub orphaned_time: u64,
+    pub listed_replicas: usize,
+    pub had_slots: bool,
 }
 
 impl Node {
@@ -71,6 +78,10 @@ impl Node {
             hostname: String::new(),
             flags,
             master: None,
+            migrate_to: false,
+            orphaned_time: 0,
+            listed_replicas: 0,
+            had_slots: false,
             ping_sent: 0,
             pong_received: 0,
             config_epoch: 0,
@@ -172,6 +183,35 @@ pub struct State {
     pub mf_can_start: bool,
     pub mf_master_offset: i64,
     pub mf_replica: Option<String>,
+    pub settings: Settings,
+    /// When the last "unable to failover" line was logged (they are rate-limited).
+    pub cant_failover_logged: u64,
+}
+
+/// The cluster-* settings the state's decisions read.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// cluster-replica-no-failover: this replica never starts an election of its own.
+    pub no_failover: bool,
+    /// cluster-replica-validity-factor (0: any data age may fail over).
+    pub validity_factor: u64,
+    /// repl-ping-replica-period, seconds (part of the data age allowed).
+    pub ping_period: u64,
+    /// cluster-migration-barrier, cluster-allow-replica-migration.
+    pub migration_barrier: usize,
+    pub allow_replica_migration: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            no_failover: false,
+            validity_factor: 10,
+            ping_period: 10,
+            migration_barrier: 1,
+            allow_replica_migration: true,
+        }
+    }
 }
 
 /// Bus message type names as CLUSTER INFO prints them, by type number.
@@ -219,6 +259,8 @@ impl State {
             mf_can_start: false,
             mf_master_offset: -1,
             mf_replica: None,
+            settings: Settings::default(),
+            cant_failover_logged: 0,
         }
     }
 
