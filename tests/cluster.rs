@@ -481,6 +481,20 @@ fn mixed_cluster_with_redis_server_nodes() {
         );
     }
     assert_spublish_reaches_replicas(&refs);
+    // CLUSTER LINKS: a link to and one from each of the five others, on either kind.
+    let ids: Vec<String> = refs.iter().map(|n| node_id(n)).collect();
+    for (i, n) in refs.iter().enumerate() {
+        wait_for("every link", || {
+            let links = n.raw().cmd(&["CLUSTER", "LINKS"]);
+            links.starts_with("*10\r\n")
+                && links.matches("$2\r\nto\r\n").count() == 5
+                && links.matches("$4\r\nfrom\r\n").count() == 5
+                && ids
+                    .iter()
+                    .enumerate()
+                    .all(|(j, id)| (j == i) == (links.matches(id.as_str()).count() == 0))
+        });
+    }
 }
 
 /// A master's port, its replica's port, the slot ranges the master serves.

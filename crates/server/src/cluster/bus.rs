@@ -22,7 +22,63 @@ struct Bus {
     next_link: u64,
     /// Links this node opened, by id.
     outbound: HashMap<u64, StreamRef>,
+    /// Every link, either way, for CLUSTER LINKS.
+    links: HashMap<u64, LinkInfo>,
     rng: u64,
+}
+
+struct LinkInfo {
+    inbound: bool,
+    /// The node at the other end, once known (an inbound link learns it from a message).
+    node: Option<String>,
+    /// Unix ms it was made.
+    ctime: u64,
+    stream: StreamRef,
+}
+
+/// One line of CLUSTER LINKS: direction `from` (inbound), the node, create-time, bytes
+/// queued to send.
+pub struct LinkView {
+    pub inbound: bool,
+    pub node: String,
+    pub ctime: u64,
+    pub queued: usize,
+}
+
+/// CLUSTER LINKS (on core 0): every link associated with a node, in the nodes' order,
+/// the one this node opened first.
+pub fn links(core: &Core) -> Vec<LinkView> {
+    let (Some(cl), Some(bus)) = (&core.shared.cluster, BUS.with(|b| b.borrow().clone())) else {
+        return Vec::new();
+    };
+    // (An outbound link's node is the one whose link it is: a handshake renames it.)
+    let nodes: Vec<(String, Option<u64>)> = cl
+        .lock()
+        .nodes
+        .iter()
+        .filter(|n| !n.has(flag::HANDSHAKE))
+        .map(|n| (n.id.clone(), n.link))
+        .collect();
+    let b = bus.borrow();
+    let view = |l: &LinkInfo, id: &str| LinkView {
+        inbound: l.inbound,
+        node: id.to_string(),
+        ctime: l.ctime,
+        queued: l.stream.queued(),
+    };
+    let mut out = Vec::new();
+    for (id, link) in &nodes {
+        if let Some(l) = link.and_then(|l| b.links.get(&l)) {
+            out.push(view(l, id));
+        }
+        out.extend(
+            b.links
+                .values()
+                .filter(|l| l.inbound && l.node.as_deref() == Some(id.as_str()))
+                .map(|l| view(l, id)),
+        );
+    }
+    out
 }
 
 impl Bus {
@@ -61,6 +117,7 @@ pub fn start(core: &Rc<Core>, listen_fds: Vec<std::os::unix::io::RawFd>) {
     let bus = Rc::new(RefCell::new(Bus {
         next_link: 1,
         outbound: HashMap::new(),
+        links: HashMap::new(),
         rng: engine::shard::unix_ms() | 1,
     }));
     for fd in listen_fds {
@@ -194,7 +251,13 @@ fn broadcast_fail(core: &Core, cl: &Cluster, bus: &RefCell<Bus>, id: &str) {
 }
 
 /// Reads messages from `stream` until it closes, handling each.
-async fn read_loop(core: &Rc<Core>, bus: &Rc<RefCell<Bus>>, stream: &mut Stream, from: From) {
+async fn read_loop(
+    core: &Rc<Core>,
+    bus: &Rc<RefCell<Bus>>,
+    stream: &mut Stream,
+    from: From,
+    link: u64,
+) {
     let Some(cl) = core.shared.cluster.as_ref() else {
         return;
     };
@@ -240,6 +303,20 @@ async fn read_loop(core: &Rc<Core>, bus: &Rc<RefCell<Bus>>, stream: &mut Stream,
                     timeout,
                 )
             };
+            if matches!(from, From::Inbound { .. }) {
+                // An inbound link belongs to the node that talks on it, once known.
+                let known = {
+                    let g = cl.lock();
+                    g.find(&h.sender)
+                        .filter(|&i| !g.nodes[i].has(flag::HANDSHAKE))
+                        .map(|i| g.nodes[i].id.clone())
+                };
+                if let Some(l) = bus.borrow_mut().links.get_mut(&link) {
+                    if l.node.is_none() {
+                        l.node = known;
+                    }
+                }
+            }
             if fx.pong {
                 send_ping(core, cl, bus, &handle, wire::PONG, &h.sender);
             }
@@ -303,13 +380,28 @@ async fn inbound(core: Rc<Core>, bus: Rc<RefCell<Bus>>, fd: std::os::unix::io::R
         (ip(sock.peer_addr()), ip(sock.local_addr()))
     };
     let mut stream = Stream::from_fd(fd);
+    let link = {
+        let mut b = bus.borrow_mut();
+        let link = b.next_link;
+        b.next_link += 1;
+        let info = LinkInfo {
+            inbound: true,
+            node: None,
+            ctime: engine::shard::unix_ms(),
+            stream: stream.handle(),
+        };
+        b.links.insert(link, info);
+        link
+    };
     read_loop(
         &core,
         &bus,
         &mut stream,
         From::Inbound { peer_ip, local_ip },
+        link,
     )
     .await;
+    bus.borrow_mut().links.remove(&link);
 }
 
 /// A link this node opens to node `id` at `ip:cport`: MEET or PING at once, then whatever
@@ -355,9 +447,17 @@ async fn outbound(core: Rc<Core>, bus: Rc<RefCell<Bus>>, link: u64, ip: String, 
         return;
     };
     bus.borrow_mut().outbound.insert(link, handle);
+    let info = LinkInfo {
+        inbound: false,
+        node: None,
+        ctime: engine::shard::unix_ms(),
+        stream: handle,
+    };
+    bus.borrow_mut().links.insert(link, info);
     send_ping(&core, cl, &bus, &handle, ty, &id);
-    read_loop(&core, &bus, &mut stream, From::Outbound(link)).await;
+    read_loop(&core, &bus, &mut stream, From::Outbound(link), link).await;
     bus.borrow_mut().outbound.remove(&link);
+    bus.borrow_mut().links.remove(&link);
     gone(cl);
 }
 

@@ -166,9 +166,24 @@ pub async fn cluster(c: &mut Conn, args: Args<'_>) -> Result<(), Error> {
             shards_reply(&g, offset, &mut c.writer());
         }
         ("links", 2) => {
-            // Not yet: the bus's links are not listed (their times and buffers are not
-            // tracked), so this answers as a node without links does.
-            c.writer().array(0);
+            let links = core.ask(0, calls::ClusterLinks).await;
+            let mut w = c.writer();
+            w.array(links.len());
+            for l in links {
+                w.map(6);
+                w.bulk(b"direction");
+                w.bulk(if l.inbound { b"from" } else { b"to" });
+                w.bulk(b"node");
+                w.bulk(l.node.as_bytes());
+                w.bulk(b"create-time");
+                w.integer(l.ctime as i64);
+                w.bulk(b"events");
+                w.bulk(if l.queued > 0 { b"rw" } else { b"r" });
+                w.bulk(b"send-buffer-allocated");
+                w.integer(l.queued as i64);
+                w.bulk(b"send-buffer-used");
+                w.integer(l.queued as i64);
+            }
         }
         ("keyslot", 3) => {
             c.writer()

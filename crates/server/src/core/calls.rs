@@ -975,3 +975,16 @@ impl Call for ClusterFailover {
         crate::cluster::bus::manual_failover(core, self.force, self.takeover)
     }
 }
+
+/// Cluster mode, at core 0 (the bus's core): the bus's links (CLUSTER LINKS).
+pub struct ClusterLinks;
+
+impl Call for ClusterLinks {
+    type Out = Vec<crate::cluster::bus::LinkView>;
+    fn touches(&self) -> Touches<'_> {
+        Touches::Nothing
+    }
+    fn run(self, core: &Core) -> Vec<crate::cluster::bus::LinkView> {
+        crate::cluster::bus::links(core)
+    }
+}
