@@ -495,6 +495,19 @@ fn mixed_cluster_with_redis_server_nodes() {
                     .all(|(j, id)| (j == i) == (links.matches(id.as_str()).count() == 0))
         });
     }
+    // cluster-announce-hostname travels in the ping extension, both ways.
+    for (n, name) in [(&a, "percore-a"), (&b, "redis-b")] {
+        let set = n
+            .raw()
+            .cmd(&["CONFIG", "SET", "cluster-announce-hostname", name]);
+        assert_eq!(set, "+OK\r\n");
+    }
+    wait_for("the hostnames", || {
+        refs.iter().all(|n| {
+            let text = n.raw().cmd(&["CLUSTER", "NODES"]);
+            text.contains(",percore-a ") && text.contains(",redis-b ")
+        })
+    });
 }
 
 /// A master's port, its replica's port, the slot ranges the master serves.

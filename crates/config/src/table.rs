@@ -496,9 +496,9 @@ pub(crate) static DEFS: &[Def] = &[
     d("cluster-node-timeout", int(0, LONG_MAX), "15000", I),
     d("cluster-port", int(0, 65535), "0", IM | I),
     d("cluster-announce-ip", Kind::Str, "", I),
-    d("cluster-announce-hostname", Kind::Str, "", 0),
-    d("cluster-announce-port", int(0, 65535), "0", 0),
-    d("cluster-announce-bus-port", int(0, 65535), "0", 0),
+    d("cluster-announce-hostname", Kind::Str, "", I),
+    d("cluster-announce-port", int(0, 65535), "0", I),
+    d("cluster-announce-bus-port", int(0, 65535), "0", I),
     d("cluster-announce-tls-port", int(0, 65535), "0", 0),
     a(
         "cluster-replica-validity-factor",

@@ -254,6 +254,7 @@ impl Shared {
             let flags = crate::cluster::my_flags(g.myself().flags, g.settings.no_failover);
             let flags_changed = flags != g.myself().flags;
             g.myself_mut().flags = flags;
+            let flags_changed = crate::cluster::announce(&c, &mut g) || flags_changed;
             // The announced address, or none until a peer tells it (Redis' clusterCron).
             let ip_changed = g.myself().ip != ip;
             if ip_changed {

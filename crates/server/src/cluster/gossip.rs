@@ -114,6 +114,7 @@ impl State {
                 0,
             ],
             extensions: 0,
+            hostname: Some(me.hostname.clone()).filter(|n| !n.is_empty()),
         }
     }
 
@@ -409,6 +410,12 @@ impl State {
             if let Body::Gossip(g) = body {
                 fx.broadcast_fail = self.gossip(Some(s), g, now, node_timeout);
                 fx.changed = true;
+                // Its hostname, or none if it sent no extension.
+                let hostname = h.hostname.clone().unwrap_or_default();
+                if self.nodes[s].hostname != hostname {
+                    self.nodes[s].hostname = hostname;
+                    fx.save = true;
+                }
             }
         }
         if let (Some(_), Body::Publish { channel, message }) = (sender, body) {

@@ -63,6 +63,30 @@ pub fn settings(c: &config::Config) -> state::Settings {
     }
 }
 
+/// The port, bus port and hostname this node announces (cluster-announce-port,
+/// -bus-port, -hostname; else the ports it listens on), applied to `st`. True if any
+/// changed.
+pub fn announce(c: &config::Config, st: &mut State) -> bool {
+    let num = |k: &str| {
+        c.get(k)
+            .and_then(|v| v.parse::<u16>().ok())
+            .filter(|&p| p != 0)
+    };
+    let port = num("cluster-announce-port")
+        .or_else(|| num("port"))
+        .unwrap_or(st.myself().port);
+    let cport = num("cluster-announce-bus-port")
+        .or_else(|| num("cluster-port"))
+        .unwrap_or_else(|| num("port").map_or(st.myself().cport, |p| p.wrapping_add(10000)));
+    let hostname = c.get("cluster-announce-hostname").unwrap_or_default();
+    let me = st.myself_mut();
+    let changed = me.port != port || me.cport != cport || me.hostname != hostname;
+    me.port = port;
+    me.cport = cport;
+    me.hostname = hostname;
+    changed
+}
+
 /// This node's flags with cluster-replica-no-failover applied (clusterUpdateMyselfFlags).
 pub fn my_flags(flags: u16, no_failover: bool) -> u16 {
     if no_failover {
@@ -131,6 +155,7 @@ impl Cluster {
         {
             let mut g = c.lock();
             g.settings = settings(config);
+            announce(config, &mut g);
             g.myself_mut().flags = my_flags(g.myself().flags, g.settings.no_failover);
             c.changed(&mut g)
                 .map_err(|e| format!("Can't write the cluster configuration file: {e}"))?;

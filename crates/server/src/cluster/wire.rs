@@ -48,7 +48,12 @@ pub struct Header {
     pub state: u8,
     pub mflags: [u8; 3],
     pub extensions: u16,
+    /// PING, PONG, MEET: the sender's hostname extension (None: it announces none).
+    pub hostname: Option<String>,
 }
+
+/// Ping extension types (7.0 has the hostname's only).
+pub const EXT_HOSTNAME: u16 = 0;
 
 /// One gossip entry: what the sender knows of another node.
 #[derive(Clone, Debug, PartialEq)]
@@ -141,7 +146,24 @@ pub fn encode_ping(h: &Header, gossip: &[Gossip]) -> Vec<u8> {
     h.count = gossip.len() as u16;
     h.extensions = 0;
     h.mflags[0] &= !FLAG0_EXT_DATA;
-    let mut out = header(&h, gossip.len() * GOSSIP_LEN);
+    // The hostname extension: length (with its 8-byte head), type, padding, the name and
+    // a NUL, padded to 8 bytes.
+    let ext: Vec<u8> = match h.hostname.as_deref().filter(|n| !n.is_empty()) {
+        Some(name) => {
+            let len = (8 + name.len() + 1 + 7) & !7;
+            let mut e = Vec::with_capacity(len);
+            e.extend_from_slice(&(len as u32).to_be_bytes());
+            e.extend_from_slice(&EXT_HOSTNAME.to_be_bytes());
+            e.extend_from_slice(&[0, 0]);
+            e.extend_from_slice(name.as_bytes());
+            e.resize(len, 0);
+            h.extensions = 1;
+            h.mflags[0] |= FLAG0_EXT_DATA;
+            e
+        }
+        None => Vec::new(),
+    };
+    let mut out = header(&h, gossip.len() * GOSSIP_LEN + ext.len());
     for g in gossip {
         put_str(&mut out, &g.id, NAME_LEN);
         out.extend_from_slice(&g.ping_sent.to_be_bytes());
@@ -153,6 +175,7 @@ pub fn encode_ping(h: &Header, gossip: &[Gossip]) -> Vec<u8> {
         out.extend_from_slice(&g.pport.to_be_bytes());
         out.extend_from_slice(&[0, 0]);
     }
+    out.extend_from_slice(&ext);
     out
 }
 
@@ -242,7 +265,9 @@ pub fn decode(b: &[u8]) -> Result<(Header, Body), String> {
         flags: u16_at(b, 2250),
         state: b[2252],
         mflags: [b[2253], b[2254], b[2255]],
+        hostname: None,
     };
+    let mut h = h;
     let body = &b[HEADER_LEN..];
     let body = match h.ty {
         PING | PONG | MEET => {
@@ -265,6 +290,21 @@ pub fn decode(b: &[u8]) -> Result<(Header, Body), String> {
                     }
                 })
                 .collect();
+            // Extensions follow the gossip entries.
+            let mut at = n * GOSSIP_LEN;
+            for _ in 0..h.extensions {
+                if body.len() < at + 8 {
+                    return Err("ping extension cut short".into());
+                }
+                let len = u32_at(body, at) as usize;
+                if len < 8 || body.len() < at + len {
+                    return Err("ping extension cut short".into());
+                }
+                if u16_at(body, at + 4) == EXT_HOSTNAME {
+                    h.hostname = Some(get_str(&body[at + 8..at + len]));
+                }
+                at += len;
+            }
             Body::Gossip(gossip)
         }
         FAIL if body.len() >= NAME_LEN => Body::Fail(get_str(&body[..NAME_LEN])),
@@ -312,7 +352,23 @@ mod tests {
             state: 0,
             mflags: [0; 3],
             extensions: 0,
+            hostname: None,
         }
+    }
+
+    #[test]
+    fn hostname_extension() {
+        let mut h = hdr();
+        h.hostname = Some("node-1.example".into());
+        let bytes = encode_ping(&h, &[]);
+        // 8 bytes of extension head, 14 of name and its NUL, padded to 24.
+        assert_eq!(bytes.len(), HEADER_LEN + 24);
+        assert_eq!(u16_at(&bytes, 2214), 1);
+        assert_eq!(bytes[2253] & FLAG0_EXT_DATA, FLAG0_EXT_DATA);
+        assert_eq!(u32_at(&bytes, HEADER_LEN), 24);
+        let (got, _) = decode(&bytes).unwrap();
+        assert_eq!(got.hostname.as_deref(), Some("node-1.example"));
+        assert_eq!(got.extensions, 1);
     }
 
     #[test]
