@@ -367,6 +367,8 @@ pub async fn cluster(c: &mut Conn, args: Args<'_>) -> Result<(), Error> {
             if g.myself().master.as_deref() == Some(g.nodes[i].id.as_str()) {
                 return Err(msg("ERR Can't forget my master!"));
             }
+            let id = g.nodes[i].id.clone();
+            g.forgotten.insert(id, engine::shard::unix_ms() + 60_000);
             g.remove_node(i);
             cl.changed(&mut g).map_err(config_error)?;
             drop(g);

@@ -575,10 +575,61 @@ impl State {
                 }
                 continue;
             }
-            if g.flags & flag::NOADDR == 0 && !g.ip.is_empty() && g.port != 0 && g.id.len() == 40 {
+            // A node forgotten less than a minute ago is not met again through gossip.
+            self.forgotten.retain(|_, until| *until > now);
+            if g.flags & flag::NOADDR == 0
+                && !g.ip.is_empty()
+                && g.port != 0
+                && g.id.len() == 40
+                && !self.forgotten.contains_key(&g.id)
+            {
                 self.start_handshake(&g.ip, g.port, g.cport, false, now);
             }
         }
         failed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::state::{flag, Node, State};
+    use super::super::wire::{self, Body, Gossip};
+    use super::From;
+
+    /// Gossip about an unknown node starts a handshake, unless CLUSTER FORGET removed it
+    /// less than a minute ago.
+    #[test]
+    fn forgotten_nodes_are_not_met_again_by_gossip() {
+        let mut s = State::new("m".repeat(40), "127.0.0.1", 7000, 17000);
+        let mut a = Node::new("a".repeat(40), flag::MASTER);
+        a.ip = "127.0.0.1".into();
+        a.port = 7001;
+        s.nodes.push(a);
+        let mut h = s.header(wire::PING, 0, "");
+        h.sender = "a".repeat(40);
+        h.myslots = vec![0; 2048];
+        h.flags = flag::MASTER;
+        let about = |id: char| {
+            Body::Gossip(vec![Gossip {
+                id: id.to_string().repeat(40),
+                ping_sent: 0,
+                pong_received: 0,
+                ip: "127.0.0.1".into(),
+                port: 7005,
+                cport: 17005,
+                flags: flag::MASTER,
+                pport: 0,
+            }])
+        };
+        let from = || From::Inbound {
+            peer_ip: "127.0.0.1".into(),
+            local_ip: "127.0.0.1".into(),
+        };
+        s.forgotten.insert("f".repeat(40), 70_000);
+        s.handle(&h, &about('f'), &from(), 10_000, false, 2000);
+        assert!(!s.nodes.iter().any(|n| n.has(flag::HANDSHAKE)));
+        // A minute later it is met again.
+        s.handle(&h, &about('f'), &from(), 70_001, false, 2000);
+        assert!(s.nodes.iter().any(|n| n.has(flag::HANDSHAKE)));
     }
 }

@@ -186,6 +186,9 @@ pub struct State {
     pub settings: Settings,
     /// When the last "unable to failover" line was logged (they are rate-limited).
     pub cant_failover_logged: u64,
+    /// Nodes CLUSTER FORGET removed, and until when (unix ms) gossip does not bring them
+    /// back (Redis' blacklist, 60 s).
+    pub forgotten: std::collections::HashMap<String, u64>,
 }
 
 /// The cluster-* settings the state's decisions read.
@@ -261,6 +264,7 @@ impl State {
             mf_replica: None,
             settings: Settings::default(),
             cant_failover_logged: 0,
+            forgotten: Default::default(),
         }
     }
 
