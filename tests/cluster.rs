@@ -838,6 +838,7 @@ fn reshard_between_percore_and_redis_under_writes() {
 struct Writer {
     child: std::process::Child,
     stop: std::path::PathBuf,
+    out: std::io::BufReader<std::process::ChildStdout>,
 }
 
 impl Writer {
@@ -851,27 +852,43 @@ impl Writer {
              while not os.path.exists('{}') and i < 200000:\n\
              \x20   rc.set(f'w:{{i}}', i)\n\
              \x20   i += 1\n\
+             \x20   if i == 100:\n\
+             \x20       print('ready', flush=True)\n\
              print(i)\n",
             stop.display()
         );
-        let child = std::process::Command::new("python3")
+        let mut child = std::process::Command::new("python3")
             .args(["-c", &script])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(300));
-        Writer { child, stop }
+        // It is under way once its first 100 writes were acknowledged (on a loaded
+        // machine, starting Python and the cluster client takes seconds).
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+        let mut writer = Writer { child, stop, out };
+        if line.trim() != "ready" {
+            let mut err = String::new();
+            std::io::Read::read_to_string(writer.child.stderr.as_mut().unwrap(), &mut err).ok();
+            panic!("writer did not start: {line} {err}");
+        }
+        writer
     }
 
-    /// Stops it: how many writes were acknowledged (more than 100).
-    fn finish(self) -> usize {
+    /// Stops it: how many writes were acknowledged (more than the first 100).
+    fn finish(mut self) -> usize {
         std::fs::write(&self.stop, b"").unwrap();
-        let out = self.child.wait_with_output().unwrap();
-        let written: usize = String::from_utf8_lossy(&out.stdout)
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut self.out, &mut text).unwrap();
+        let mut err = String::new();
+        std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut err).ok();
+        self.child.wait().unwrap();
+        let written: usize = text
             .trim()
             .parse()
-            .unwrap_or_else(|_| panic!("writer: {}", String::from_utf8_lossy(&out.stderr)));
+            .unwrap_or_else(|_| panic!("writer: {text} {err}"));
         assert!(written > 100, "{written}");
         written
     }
@@ -1062,4 +1079,62 @@ fn replica_migrates_to_an_orphaned_master() {
                 .any(|l| l.starts_with(&node_id(mover)) && l.contains(&b_id))
         })
     });
+}
+
+/// Scripts in cluster mode, reply for reply against redis-server (one node serving half the
+/// slots, on two shards here): keys another node serves, undeclared keys of another slot,
+/// the no-cluster and allow-cross-slot-keys flags, functions too.
+#[test]
+fn scripts_in_cluster_mode_match_redis() {
+    let ours = percore_node(2);
+    let theirs = redis_node();
+    for s in [&ours, &theirs] {
+        let set = ["CONFIG", "SET", "cluster-require-full-coverage", "no"];
+        assert_eq!(s.raw().cmd(&set), "+OK\r\n");
+        assert_eq!(
+            s.raw().cmd(&["CLUSTER", "ADDSLOTSRANGE", "0", "8191"]),
+            "+OK\r\n"
+        );
+        wait_for("the node to serve", || cluster_state(s) == "ok");
+    }
+    // Two keys this node serves in different slots, one it does not.
+    let slot = |k: &str| -> u16 {
+        let r = ours.raw().cmd(&["CLUSTER", "KEYSLOT", k]);
+        r[1..].trim().parse().unwrap()
+    };
+    let keys: Vec<String> = (0..100).map(|i| format!("k{i}")).collect();
+    let mine: Vec<&String> = keys.iter().filter(|k| slot(k) < 8192).collect();
+    let (a, b) = (
+        mine[0].as_str(),
+        *mine.iter().find(|k| slot(k) != slot(mine[0])).unwrap(),
+    );
+    let far = keys.iter().find(|k| slot(k) >= 8192).unwrap().as_str();
+    let get2 = "return {redis.call('get', KEYS[1]), redis.call('get', ARGV[1])}";
+    let shebang_get2 = format!("#!lua\n{get2}");
+    let cross = "#!lua flags=allow-cross-slot-keys\nreturn {redis.call('set', ARGV[1], 1), redis.call('set', ARGV[2], 2)}";
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["SET", a, "1"],
+        vec!["EVAL", "return redis.call('get', KEYS[1])", "1", a],
+        vec!["EVAL", "return redis.call('get', ARGV[1])", "0", far],
+        vec!["EVAL", "return redis.call('get', ARGV[1])", "0", a],
+        vec!["EVAL", get2, "1", a, b],
+        vec!["EVAL", get2, "1", a, a],
+        vec!["EVAL", &shebang_get2, "1", a, b],
+        vec!["EVAL", &shebang_get2, "1", a, a],
+        vec!["EVAL", &shebang_get2, "0", a, b],
+        vec!["EVAL", "return {redis.call('get', ARGV[1]), redis.call('get', ARGV[2])}", "0", a, b],
+        vec!["EVAL", "#!lua flags=no-cluster\nreturn 1", "0"],
+        vec!["EVAL", "#!lua\nreturn redis.call('get', ARGV[1])", "0", far],
+        vec!["EVAL", cross, "0", a, b],
+        vec!["EVAL", cross, "0", a, far],
+        vec!["EVAL", "return redis.pcall('get', ARGV[1])", "0", far],
+        vec!["FUNCTION", "LOAD", "#!lua name=lib\nredis.register_function{function_name='nc', callback=function() return 1 end, flags={'no-cluster'}}\nredis.register_function('g', function(k, a) return redis.call('get', a[1]) end)"],
+        vec!["FCALL", "nc", "0"],
+        vec!["FCALL", "g", "0", far],
+        vec!["FCALL", "g", "1", a, b],
+    ];
+    let (mut o, mut t) = (ours.raw(), theirs.raw());
+    for argv in &cases {
+        assert_eq!(o.cmd(argv), t.cmd(argv), "reply to {argv:?}");
+    }
 }

@@ -428,6 +428,51 @@ fn min_replicas_and_stale_data() {
     });
 }
 
+/// Scripts on a stale replica (link down, replica-serve-stale-data no), as redis-server
+/// answers them: a script without flags runs, but its calls of commands not flagged stale
+/// fail; one that declares flags needs allow-stale (else -MASTERDOWN); functions alike.
+#[test]
+fn scripts_on_a_stale_replica_match_redis() {
+    let ours = percore(2);
+    let theirs = Server::redis();
+    let lib = "#!lua name=stale\n\
+               redis.register_function{function_name='ok', callback=function() return redis.call('get', 'k') end, flags={'allow-stale', 'no-writes'}}\n\
+               redis.register_function{function_name='no', callback=function() return 1 end, flags={'no-writes'}}";
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["EVAL", "return redis.call('get', 'k')", "0"],
+        vec!["EVAL", "return redis.pcall('get', 'k')", "0"],
+        vec!["EVAL", "return type(redis.call('time'))", "0"],
+        vec!["EVAL", "#!lua\nreturn 1", "0"],
+        vec!["EVAL", "#!lua flags=no-writes\nreturn 1", "0"],
+        vec!["EVAL", "#!lua flags=allow-stale\nreturn 1", "0"],
+        vec![
+            "EVAL",
+            "#!lua flags=allow-stale,no-writes\nreturn redis.call('get', 'k')",
+            "0",
+        ],
+        vec![
+            "EVAL_RO",
+            "#!lua flags=allow-stale,no-writes\nreturn type(redis.call('time'))",
+            "0",
+        ],
+        vec!["FCALL", "ok", "0"],
+        vec!["FCALL_RO", "no", "0"],
+    ];
+    let dead = crate::harness::free_port().to_string();
+    for s in [&ours, &theirs] {
+        let mut c = s.raw();
+        assert_eq!(c.cmd(&["SET", "k", "v"]), "+OK\r\n");
+        assert_eq!(c.cmd(&["FUNCTION", "LOAD", lib]), "$5\r\nstale\r\n");
+        let set = ["CONFIG", "SET", "replica-serve-stale-data", "no"];
+        assert_eq!(c.cmd(&set), "+OK\r\n");
+        assert_eq!(c.cmd(&["REPLICAOF", "127.0.0.1", &dead]), "+OK\r\n");
+    }
+    let (mut o, mut t) = (ours.raw(), theirs.raw());
+    for argv in &cases {
+        assert_eq!(o.cmd(argv), t.cmd(argv), "reply to {argv:?}");
+    }
+}
+
 /// Four clients at once on a four-shard percore master (the generator's commands, its keys
 /// shared, multi-shard operations among them): the merged stream brings a redis-server
 /// replica and a percore replica to the master's dataset.

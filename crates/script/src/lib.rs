@@ -56,6 +56,29 @@ pub trait Host {
     fn deny_oom(&self) -> bool {
         false
     }
+
+    /// A replica whose link is down with replica-serve-stale-data no: scripts run only
+    /// commands flagged stale.
+    fn stale(&self) -> bool {
+        false
+    }
+
+    /// The server runs in cluster mode (scripts' cluster checks apply).
+    fn cluster(&self) -> bool {
+        false
+    }
+
+    /// Cluster mode: the slot of a call's keys if this node serves them (None: no keys),
+    /// or the error of a call whose keys are elsewhere (Redis' scriptVerifyClusterState).
+    /// `read_only`: the run writes nothing (a replica serves it its master's slots).
+    fn cluster_slot(
+        &self,
+        _spec: &'static CommandSpec,
+        _args: engine::Args,
+        _read_only: bool,
+    ) -> Result<Option<u16>, String> {
+        Ok(None)
+    }
 }
 
 /// Why a host did not run a command.
@@ -160,6 +183,11 @@ struct Run {
     words: engine::args::OwnedArgs,
     /// A reply buffer reused by every call.
     scratch: Vec<u8>,
+    /// Cluster mode: the slot of the keys the run reached so far (its declared keys' to
+    /// begin with), and whether it may reach other slots (allow-cross-slot-keys).
+    cluster: bool,
+    slot: Option<u16>,
+    cross_slot: bool,
 }
 
 type RunCell = Rc<RefCell<Option<Run>>>;
@@ -678,12 +706,28 @@ impl Engine {
                 .error("ERR Can not execute a script with write flag using *_ro command.");
             return done;
         }
-        self.begin_run(
-            host,
-            eval,
-            !flags.compat && flags.no_writes,
-            !flags.compat && flags.allow_oom,
-        );
+        // Redis' scriptPrepareForRun: a script without flags does not run on a stale
+        // replica (one with flags is refused with the command, unless allow-stale).
+        if flags.compat && host.stale() {
+            Writer::new(out, eval.proto).error(
+                "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+            );
+            return done;
+        }
+        if !flags.compat && flags.no_cluster && host.cluster() {
+            Writer::new(out, eval.proto)
+                .error("ERR Can not run script on cluster, 'no-cluster' flag is set.");
+            return done;
+        }
+        // A script without a shebang runs as in Redis 6: no flags, but any slot.
+        let declared = match flags.compat {
+            true => ScriptFlags {
+                allow_cross_slot: true,
+                ..ScriptFlags::default()
+            },
+            false => flags,
+        };
+        self.begin_run(host, eval, declared);
         let set = |name: &str, items: &[&[u8]]| -> mlua::Result<()> {
             let t = self.lua.create_table_with_capacity(items.len(), 0)?;
             for (i, a) in items.iter().enumerate() {
@@ -702,10 +746,20 @@ impl Engine {
         self.end_call(step, paused, out)
     }
 
-    /// The run state a new run starts with (`no_writes`: its flags allow no writes;
-    /// `allow_oom`: they allow denyoom calls out of memory).
-    fn begin_run(&self, host: &mut dyn Host, eval: &Eval, no_writes: bool, allow_oom: bool) {
+    /// The run state a new run starts with, by the flags it declared (no-writes: no
+    /// writes; allow-oom: denyoom calls out of memory; allow-cross-slot-keys).
+    fn begin_run(&self, host: &mut dyn Host, eval: &Eval, flags: ScriptFlags) {
+        let (no_writes, allow_oom) = (flags.no_writes, flags.allow_oom);
+        let cluster = host.cluster();
+        let slot = eval
+            .keys
+            .first()
+            .filter(|_| cluster)
+            .map(|k| engine::slot::key_slot(k));
         *self.run.borrow_mut() = Some(Run {
+            cluster,
+            slot,
+            cross_slot: flags.allow_cross_slot,
             host: erase(host),
             db: eval.db,
             databases: eval.databases,
@@ -762,8 +816,13 @@ impl Engine {
                 .error("ERR Can not execute a script with write flag using *_ro command.");
             return done;
         }
-        let (callback, label, no_writes) = (f.callback.clone(), f.name.clone(), f.flags.no_writes);
-        self.begin_run(host, eval, no_writes, f.flags.allow_oom);
+        if f.flags.no_cluster && host.cluster() {
+            Writer::new(out, eval.proto)
+                .error("ERR Can not run script on cluster, 'no-cluster' flag is set.");
+            return done;
+        }
+        let (callback, label, flags) = (f.callback.clone(), f.name.clone(), f.flags);
+        self.begin_run(host, eval, flags);
         let array = |items: &[&[u8]]| -> mlua::Result<Table> {
             let t = self.lua.create_table_with_capacity(items.len(), 0)?;
             for (i, a) in items.iter().enumerate() {
@@ -1546,13 +1605,17 @@ fn execute(
     if spec.flags.has(engine::table::Flags::NOSCRIPT) {
         return Err("This Redis command is not allowed from script".into());
     }
+    // SAFETY: `eval` set the pointer from a live `&mut dyn Host` for this run, and nothing
+    // else uses the host while the script runs.
+    let host = unsafe { &mut *run.host };
+    // Redis' scriptVerifyAllowStale: a stale replica runs only commands flagged stale.
+    if !spec.flags.has(engine::table::Flags::STALE) && host.stale() {
+        return Err("Can not execute the command on a stale replica".into());
+    }
     let write = spec.writes(argv);
     if run.read_only && (write || spec.flags.has(engine::table::Flags::MAY_REPLICATE)) {
         return Err("Write commands are not allowed from read-only scripts.".into());
     }
-    // SAFETY: `eval` set the pointer from a live `&mut dyn Host` for this run, and nothing
-    // else uses the host while the script runs.
-    let host = unsafe { &mut *run.host };
     // Writes are refused while the server cannot persist, until the script has written
     // (Redis' scriptVerifyWriteCommandAllow: then it must be let finish).
     if write && !run.writes_called {
@@ -1568,6 +1631,23 @@ fn execute(
         && host.deny_oom()
     {
         return Err("-OOM command not allowed when used memory > 'maxmemory'.".into());
+    }
+    // Redis' scriptVerifyClusterState: keys this node serves, all in one slot (the
+    // declared keys' first) unless the script allows cross-slot keys.
+    if run.cluster {
+        match host.cluster_slot(spec, argv, run.read_only) {
+            Err(e) => return Err(e.into()),
+            Ok(Some(s)) if !run.cross_slot => match run.slot {
+                None => run.slot = Some(s),
+                Some(x) if x != s => {
+                    return Err(
+                        "Script attempted to access keys that do not hash to the same slot".into(),
+                    )
+                }
+                Some(_) => {}
+            },
+            Ok(_) => {}
+        }
     }
     if write && !run.wrote && !first_write() {
         return Err("Script killed by user with SCRIPT KILL...".into());

@@ -18,6 +18,8 @@ pub struct State {
     pub noreplicas: bool,
     /// A replica with its link down and replica-serve-stale-data no.
     pub masterdown: bool,
+    /// A script or function that declared flags without allow-stale (not stale then).
+    pub unstale_by_flags: bool,
     pub resp3: bool,
     pub subscribed: bool,
     pub in_multi: bool,
@@ -165,7 +167,9 @@ pub fn verify(
             spec.name
         ));
     }
-    let stale_ok = spec.flags.has(Flags::STALE) && !(exec && st.queued_lacking.has(Flags::STALE));
+    let stale_ok = spec.flags.has(Flags::STALE)
+        && !st.unstale_by_flags
+        && !(exec && st.queued_lacking.has(Flags::STALE));
     if st.masterdown && !stale_ok {
         return Verdict::Reject(
             "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
@@ -312,6 +316,7 @@ mod tests {
             readonly: false,
             noreplicas: false,
             masterdown: false,
+            unstale_by_flags: false,
             resp3: false,
             subscribed: false,
             in_multi: false,

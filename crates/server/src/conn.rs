@@ -722,6 +722,9 @@ impl Conn {
             readonly: !self.master && self.core.shared.repl.refuses_writes(),
             noreplicas: !self.master && self.core.shared.feed.too_few_replicas(),
             masterdown: !self.master && self.core.shared.repl.refuses_stale(),
+            unstale_by_flags: !self.master
+                && self.core.shared.repl.refuses_stale()
+                && crate::scripting::unstale_by_flags(&self.core, spec, args),
             resp3: self.proto == Proto::Resp3,
             subscribed: self.subs.active(),
             in_multi: self.multi.active(),

@@ -492,6 +492,12 @@ pub fn writes_by_flags(core: &Core, spec: &CommandSpec, args: Args) -> bool {
         || function_sub(spec, args, &["load", "delete", "flush", "restore"])
 }
 
+/// Whether a script or function is refused on a stale replica (Redis'
+/// scriptFlagsToCmdFlags): one that declares flags without allow-stale.
+pub fn unstale_by_flags(core: &Core, spec: &CommandSpec, args: Args) -> bool {
+    declared_flags(core, spec, args).is_some_and(|f| !f.allow_stale)
+}
+
 /// Whether a script or function runs as a denyoom command (Redis' scriptFlagsToCmdFlags):
 /// one that declares flags without allow-oom or no-writes; FUNCTION LOAD and RESTORE.
 pub fn denyoom_by_flags(core: &Core, spec: &CommandSpec, args: Args) -> bool {
@@ -718,13 +724,67 @@ struct Local<'a> {
     tx: Option<u64>,
 }
 
+/// Redis' scriptVerifyClusterState for a script's call: the slot of its keys when this
+/// node serves them, else the error the script gets. A read-only run reads its master's
+/// slots on a replica (its EVAL_RO passed the client's READONLY routing). A migrating
+/// slot counts as served (the keys' existence is not asked from inside a script).
+fn cluster_slot(
+    core: &Core,
+    spec: &'static CommandSpec,
+    args: Args,
+    read_only: bool,
+) -> Result<Option<u16>, String> {
+    use crate::cluster::route::{self, Verdict};
+    let Some(cl) = &core.shared.cluster else {
+        return Ok(None);
+    };
+    let slot = spec
+        .key_positions(&args)
+        .next()
+        .map(|p| engine::slot::key_slot(args.get(p)));
+    let verdict = match route::check(cl, [(spec, &args)], false, read_only) {
+        Verdict::Keys(q) => route::finish(cl, &q, q.keys.len(), false, read_only),
+        v => v,
+    };
+    match verdict {
+        Verdict::Here | Verdict::Keys(_) => Ok(slot),
+        Verdict::Error(e) if e == route::DOWN_RO => Err(
+            "Script attempted to execute a write command while the cluster is down and readonly"
+                .into(),
+        ),
+        Verdict::Error(e) if e == route::DOWN => {
+            Err("Script attempted to execute a command while the cluster is down".into())
+        }
+        Verdict::Error(_) => {
+            Err("Script attempted to access a non local key in a cluster node".into())
+        }
+    }
+}
+
 impl script::Host for Local<'_> {
     fn deny_writes(&self) -> Option<String> {
         crate::checks::script_write_denied(self.core)
     }
 
+    fn cluster(&self) -> bool {
+        self.core.shared.cluster.is_some()
+    }
+
+    fn cluster_slot(
+        &self,
+        spec: &'static CommandSpec,
+        args: Args,
+        read_only: bool,
+    ) -> Result<Option<u16>, String> {
+        cluster_slot(self.core, spec, args, read_only)
+    }
+
     fn deny_oom(&self) -> bool {
         crate::memory::was_oom(self.core)
+    }
+
+    fn stale(&self) -> bool {
+        self.core.shared.repl.refuses_stale()
     }
 
     fn call(
@@ -955,8 +1015,25 @@ impl script::Host for Broad<'_> {
         crate::checks::script_write_denied(self.core)
     }
 
+    fn cluster(&self) -> bool {
+        self.core.shared.cluster.is_some()
+    }
+
+    fn cluster_slot(
+        &self,
+        spec: &'static CommandSpec,
+        args: Args,
+        read_only: bool,
+    ) -> Result<Option<u16>, String> {
+        cluster_slot(self.core, spec, args, read_only)
+    }
+
     fn deny_oom(&self) -> bool {
         crate::memory::was_oom(self.core)
+    }
+
+    fn stale(&self) -> bool {
+        self.core.shared.repl.refuses_stale()
     }
 
     fn call(
