@@ -212,7 +212,11 @@ pub struct Raw {
 
 impl Raw {
     pub fn connect(port: u16) -> Raw {
-        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        Raw::connect_to("127.0.0.1", port)
+    }
+
+    pub fn connect_to(host: &str, port: u16) -> Raw {
+        let stream = TcpStream::connect((host, port)).expect("connect");
         stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
         let reader = BufReader::new(stream.try_clone().expect("clone"));
         Raw { stream, reader }

@@ -912,3 +912,93 @@ fn normal_output_buffer_limits() {
     let reply = other.cmd(&["GET", "big"]);
     assert_eq!(reply.len(), (6 << 20) + 12);
 }
+
+/// What operators see of the process: `--version` in redis-server's shape (harnesses parse
+/// `v=`), CONFIG SET port and bind listening anew on every core (or failing as redis-server
+/// does and keeping the old), dir checked to be a directory and shown absolute, and a clean
+/// stop that logs no accept errors.
+#[test]
+fn version_rebinding_and_dir() {
+    let out = Command::new(BIN).arg("--version").output().unwrap();
+    let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let words: Vec<&str> = line.split(' ').collect();
+    assert_eq!(words[..3], ["Redis", "server", "v=7.0.15"], "{line}");
+    assert!(
+        words[3].starts_with("sha=") && words[4].starts_with("malloc="),
+        "{line}"
+    );
+    assert_eq!(words[5], "bits=64", "{line}");
+    let build = words[6].strip_prefix("build=").unwrap();
+    assert!(
+        build.len() == 16 && build.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{line}"
+    );
+    assert_eq!(
+        words[7],
+        format!("percore={}", env!("CARGO_PKG_VERSION")),
+        "{line}"
+    );
+
+    let logs = scratch_dir("rebind-log");
+    let log = logs.join("log").display().to_string();
+    let mut srv = Server::start_with(2, &["--logfile", &log, "--enable-protected-configs", "yes"]);
+    let mut c = srv.raw();
+    assert_eq!(info(&mut c, "server")["redis_build_id"], build);
+    // dir: absolute, and it must be a directory.
+    let reply = c.cmd(&["CONFIG", "GET", "dir"]);
+    let dir = reply.lines().nth(4).unwrap_or_default();
+    assert!(dir.starts_with('/'), "{dir}");
+    let set = |c: &mut Raw, k: &str, v: &str| c.cmd(&["CONFIG", "SET", k, v]);
+    assert_eq!(
+        set(&mut c, "dir", "/nonexistent"),
+        "-ERR CONFIG SET failed (possibly related to argument 'dir') - No such file or directory\r\n"
+    );
+    assert_eq!(
+        set(&mut c, "dir", "/etc/hostname"),
+        "-ERR CONFIG SET failed (possibly related to argument 'dir') - Not a directory\r\n"
+    );
+    // port: the new one serves (this connection stays), the old one is closed.
+    let old = srv.port;
+    let new = free_port();
+    assert_eq!(set(&mut c, "port", &new.to_string()), "+OK\r\n");
+    assert_eq!(Raw::connect(new).cmd(&["PING"]), "+PONG\r\n");
+    assert!(std::net::TcpStream::connect(("127.0.0.1", old)).is_err());
+    assert_eq!(c.cmd(&["PING"]), "+PONG\r\n");
+    assert_eq!(info(&mut c, "server")["tcp_port"], new.to_string());
+    // Connections spread over both cores still land (each core listens anew).
+    for _ in 0..8 {
+        assert_eq!(Raw::connect(new).cmd(&["PING"]), "+PONG\r\n");
+    }
+    // A port another server listens on: refused, nothing changes.
+    let redis = Server::redis();
+    assert_eq!(
+        set(&mut c, "port", &redis.port.to_string()),
+        "-ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port. Check server logs.\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "port"]),
+        format!(
+            "*2\r\n$4\r\nport\r\n${}\r\n{new}\r\n",
+            new.to_string().len()
+        )
+    );
+    assert_eq!(Raw::connect(new).cmd(&["PING"]), "+PONG\r\n");
+    // bind: an address that is not one, refused; another loopback address, served alone.
+    assert_eq!(
+        set(&mut c, "bind", "not.an.ip"),
+        "-ERR CONFIG SET failed (possibly related to argument 'bind') - Failed to bind to specified addresses.\r\n"
+    );
+    assert_eq!(set(&mut c, "bind", "127.0.0.2"), "+OK\r\n");
+    let mut two = Raw::connect_to("127.0.0.2", new);
+    assert_eq!(two.cmd(&["PING"]), "+PONG\r\n");
+    assert!(std::net::TcpStream::connect(("127.0.0.1", new)).is_err());
+    // A clean stop: no accept errors logged for the listeners it closes.
+    two.send(b"SHUTDOWN NOSAVE\r\n");
+    assert!(two.try_read_reply().is_none());
+    let status = srv
+        .wait_exit(Duration::from_secs(10))
+        .expect("still running");
+    assert!(status.success(), "{status}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("accept"), "{text}");
+}

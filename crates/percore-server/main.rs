@@ -39,11 +39,7 @@ fn run() -> anyhow::Result<()> {
             return Ok(());
         }
         Some("-v" | "--version") => {
-            let _ = writeln!(
-                std::io::stdout(),
-                "percore-server v={} (Redis 7.0.15 compatible)",
-                env!("CARGO_PKG_VERSION"),
-            );
+            let _ = writeln!(std::io::stdout(), "{}", server::version_line());
             return Ok(());
         }
         Some("--aof-export") => return aof_export(&argv[1..]),
@@ -68,6 +64,10 @@ fn run() -> anyhow::Result<()> {
     }
     let dir = config.dir();
     std::env::set_current_dir(&dir).with_context(|| format!("Can't chdir to '{dir}'"))?;
+    let mut config = config;
+    if let Ok(cwd) = std::env::current_dir() {
+        config.resolve_dir(&cwd.display().to_string());
+    }
     let pidfile = config.pidfile();
     let pidfile = if pidfile.is_empty() && config.daemonize() {
         "/var/run/redis.pid".to_string()

@@ -255,6 +255,14 @@ impl Config {
         self.raw("io-backend").to_string()
     }
 
+    /// The working directory the server changed to, absolute (CONFIG GET dir shows it so,
+    /// as redis-server shows getcwd(), and CONFIG REWRITE writes it so).
+    pub fn resolve_dir(&mut self, absolute: &str) {
+        if let Some(slot) = lookup("dir").and_then(|i| self.values.get_mut(i)) {
+            *slot = absolute.to_string();
+        }
+    }
+
     /// CONFIG GET of one name (case-insensitive, aliases included).
     pub fn get(&self, name: &str) -> Option<String> {
         lookup(name).and_then(|i| self.values.get(i)).cloned()

@@ -118,6 +118,8 @@ fn entries_include_aliases() {
 
 #[test]
 fn parses_quoting_comments_and_case() {
+    // dir must name a directory.
+    std::fs::create_dir_all("/tmp/x y").unwrap();
     let text = "# comment\n\n   \t\n  PORT 7000  \r\nrequirepass \"p a\\x41\\\"ss\"\n\
                 logfile 'my log'\nDaemonize YES\nloglevel WARNING\ndir \"/tmp/x y\"\n";
     let (c, warnings) = load_text("quoting", text).unwrap();
@@ -355,6 +357,7 @@ fn overrides_beat_the_file() {
 
 #[test]
 fn override_word_forms() {
+    std::fs::create_dir_all("/tmp/percore a b").unwrap();
     let (c, _) = Config::load(
         None,
         &words(&[
@@ -365,7 +368,7 @@ fn override_word_forms() {
             "--requirepass",
             "--secret",
             "--dir",
-            "a b",
+            "/tmp/percore a b",
         ]),
     )
     .unwrap();
@@ -373,7 +376,7 @@ fn override_word_forms() {
     assert_eq!(c.port(), 6390);
     // A lone `--name` takes the next word even if it starts with `--`.
     assert_eq!(c.requirepass().as_deref(), Some("--secret"));
-    assert_eq!(c.dir(), "a b");
+    assert_eq!(c.dir(), "/tmp/percore a b");
     // A multi-arg directive given as one word is split.
     let (c, _) = Config::load(None, &words(&["--save", "100 1 200 2"])).unwrap();
     assert_eq!(c.save_params(), [(100, 1), (200, 2)]);

@@ -63,10 +63,15 @@ pub(crate) fn apply(def: &Def, args: &[String], current: &str, mode: Mode<'_>) -
         }
         Kind::Dir => {
             // Redis reports chdir's error; an empty path is ENOENT there.
-            if one.is_empty() {
-                Err("No such file or directory".into())
-            } else {
-                Ok(one.to_string())
+            match std::fs::metadata(one) {
+                _ if one.is_empty() => Err("No such file or directory".into()),
+                Ok(m) if m.is_dir() => Ok(one.to_string()),
+                Ok(_) => Err("Not a directory".into()),
+                Err(e) => Err(match e.kind() {
+                    std::io::ErrorKind::NotFound => "No such file or directory".into(),
+                    std::io::ErrorKind::PermissionDenied => "Permission denied".into(),
+                    _ => e.to_string(),
+                }),
             }
         }
         Kind::Save => parse_save(args, current, mode),

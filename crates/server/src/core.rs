@@ -52,6 +52,10 @@ pub struct Core {
     pub counters: Counters,
     /// This core's side of the memory meter (`memory`).
     pub mem: crate::memory::Local,
+    /// The TCP sockets this core listens on, and their accept loops (`accept_tcp`: dropping
+    /// a loop closes its socket).
+    pub tcp_fds: RefCell<Vec<std::os::unix::io::RawFd>>,
+    pub tcp_accept: RefCell<Vec<reactor::Task<()>>>,
     req_tx: MeshTx<Req>,
     resp_tx: MeshTx<Resp>,
     waiters: RefCell<HashMap<u64, Rc<Waiter>>>,
@@ -236,6 +240,8 @@ impl Core {
             clients: RefCell::new(BTreeMap::new()),
             counters: Counters::default(),
             mem: crate::memory::Local::new(settings.maxmemory),
+            tcp_fds: RefCell::new(Vec::new()),
+            tcp_accept: RefCell::new(Vec::new()),
             req_tx,
             resp_tx,
             waiters: RefCell::new(HashMap::new()),

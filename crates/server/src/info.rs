@@ -121,12 +121,13 @@ pub fn text(
         section("Server", &mut s);
         let _ = write!(
             s,
-            "redis_version:{REDIS_VERSION}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:{}\r\nos:{}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:io_uring\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\npercore_version:{}\r\nio_backend:{}\r\nshards:{}\r\n",
+            "redis_version:{REDIS_VERSION}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:{}\r\nredis_mode:{}\r\nos:{}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:io_uring\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\npercore_version:{}\r\nio_backend:{}\r\nshards:{}\r\n",
+            build_id(),
             if shared.cluster.is_some() { "cluster" } else { "standalone" },
             os_name(),
             std::process::id(),
             shared.run_id,
-            shared.tcp_port,
+            shared.tcp_port.load(Ordering::Relaxed),
             engine::shard::unix_ms() * 1000,
             uptime,
             uptime / 86400,
@@ -346,6 +347,33 @@ fn allocator_stats() -> AllocatorStats {
         active: stats::active::read().unwrap_or(0) as u64,
         resident: stats::resident::read().unwrap_or(0) as u64,
     }
+}
+
+/// This build's id, as redis-server's `redis_build_id`: 16 hex digits that differ between
+/// versions and targets.
+pub fn build_id() -> String {
+    let what = format!(
+        "{}/{}/{}",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::ARCH,
+        std::env::consts::OS
+    );
+    // FNV-1a: any stable 64-bit hash does.
+    let hash = what.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
+/// `percore-server --version`: redis-server's line (harnesses such as redis-rs' parse
+/// `v=` to learn what the server supports), percore's own version after it.
+pub fn version_line() -> String {
+    format!(
+        "Redis server v={REDIS_VERSION} sha=00000000:0 malloc={} bits=64 build={} percore={}",
+        mem_allocator(),
+        build_id(),
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// "jemalloc-5.3.0", as Redis reports its allocator.

@@ -28,6 +28,7 @@ mod scripting;
 mod shared;
 mod txn;
 
+pub use info::version_line;
 pub use shared::{Shared, ShutdownReason};
 
 /// The allocator the binary installs (`#[global_allocator]`); INFO's memory figures read its
@@ -73,6 +74,9 @@ impl Server {
     /// restarted server (or redis-server) found it taken. shutdown(2) takes the socket out
     /// of LISTEN at once.
     pub fn close_listeners(&self) {
+        self.shared
+            .listeners_closing
+            .store(true, std::sync::atomic::Ordering::Release);
         if let Ok(fds) = self.shared.listen_fds.lock() {
             for &fd in fds.iter() {
                 // SAFETY: shutdown(2) on a listening socket this process opened; no memory
@@ -126,7 +130,7 @@ fn default_shards() -> usize {
 }
 
 /// Parses a redis.conf bind address: `*` is every IPv4 address, `::*` every IPv6 one.
-fn bind_addr(addr: &str, port: u16) -> Option<SocketAddr> {
+pub(crate) fn bind_addr(addr: &str, port: u16) -> Option<SocketAddr> {
     let ip: IpAddr = match addr {
         "*" => "0.0.0.0".parse().ok()?,
         "::*" => "::".parse().ok()?,
@@ -367,12 +371,7 @@ async fn shard_main(
                 ));
             };
             match listen(sa, backlog) {
-                Ok(fd) => {
-                    if let Ok(mut fds) = shared.listen_fds.lock() {
-                        fds.push(fd);
-                    }
-                    listeners.push(Listener::from_fd(fd))
-                }
+                Ok(fd) => listeners.push(fd),
                 Err(e) if optional => {
                     if id == 0 {
                         tracing::warn!("Could not bind optional address {sa}: {e}");
@@ -426,24 +425,8 @@ async fn shard_main(
         tracing::info!(shards, port, "Ready to accept connections");
     }
     let _ = ready.send(Ok(id));
+    accept_tcp(&core, listeners);
     let mut tasks = Vec::new();
-    for l in listeners {
-        let core = core.clone();
-        tasks.push(reactor::spawn_local(async move {
-            loop {
-                match l.accept().await {
-                    Ok(fd) => {
-                        reactor::spawn_local(serve_tcp(core.clone(), fd)).detach();
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::NotConnected => break,
-                    Err(e) => {
-                        tracing::warn!("accept: {e}");
-                        reactor::sleep(Duration::from_millis(10)).await;
-                    }
-                }
-            }
-        }));
-    }
     if let Some((l, sock_path)) = unix {
         let core = core.clone();
         tasks.push(reactor::spawn_local(async move {
@@ -464,6 +447,7 @@ async fn shard_main(
                         .detach();
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::NotConnected => break,
+                    Err(_) if core.shared.listeners_closing.load(Ordering::Acquire) => break,
                     Err(e) => {
                         tracing::warn!("accept: {e}");
                         reactor::sleep(Duration::from_millis(10)).await;
@@ -475,6 +459,98 @@ async fn shard_main(
     // Keep the core alive: the accept loops end only when the listeners are shut down.
     futures_lite::future::pending::<()>().await;
     Ok(())
+}
+
+/// This core accepts TCP connections on `fds` (listening sockets) from now on, and no more
+/// on those it had: their accept loops are dropped, which closes them (CONFIG SET port and
+/// bind; the start).
+pub(crate) fn accept_tcp(core: &Rc<Core>, fds: Vec<RawFd>) {
+    let old = core.tcp_fds.replace(fds.clone());
+    if let Ok(mut all) = core.shared.listen_fds.lock() {
+        all.retain(|fd| !old.contains(fd));
+        all.extend_from_slice(&fds);
+    }
+    let mut tasks = Vec::with_capacity(fds.len());
+    for fd in fds {
+        let l = Listener::from_fd(fd);
+        let core = core.clone();
+        tasks.push(reactor::spawn_local(async move {
+            loop {
+                match l.accept().await {
+                    Ok(fd) => {
+                        reactor::spawn_local(serve_tcp(core.clone(), fd)).detach();
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotConnected => break,
+                    Err(_) if core.shared.listeners_closing.load(Ordering::Acquire) => break,
+                    Err(e) => {
+                        tracing::warn!("accept: {e}");
+                        reactor::sleep(Duration::from_millis(10)).await;
+                    }
+                }
+            }
+        }));
+    }
+    let previous = core.tcp_accept.replace(tasks);
+    drop(previous);
+}
+
+/// Listening sockets for every one of `shards` cores on each of `addrs` at `port` (none for
+/// port 0), or why not (what was opened is closed again). An optional address (`-::1`) that
+/// cannot be bound is left out. An address another process accepts on is taken (`ours`:
+/// the addresses this server listens on now, not probed).
+pub(crate) fn open_listeners(
+    shards: usize,
+    addrs: &[(String, bool)],
+    port: u16,
+    backlog: u32,
+    ours: &[SocketAddr],
+) -> Result<Vec<Vec<RawFd>>, String> {
+    let mut out: Vec<Vec<RawFd>> = vec![Vec::new(); shards];
+    if port == 0 {
+        return Ok(out);
+    }
+    let close_all = |out: &[Vec<RawFd>]| {
+        for fd in out.iter().flatten() {
+            // SAFETY: closing sockets this function opened and nothing else holds.
+            unsafe {
+                libc::close(*fd);
+            }
+        }
+    };
+    for (addr, optional) in addrs {
+        let Some(sa) = bind_addr(addr, port) else {
+            close_all(&out);
+            return Err(format!("{addr}: invalid address"));
+        };
+        // SO_REUSEPORT would share a port another server listens on: probe it first.
+        let mut probe = sa;
+        if probe.ip().is_unspecified() {
+            probe.set_ip(match sa {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        if !ours.contains(&sa)
+            && std::net::TcpStream::connect_timeout(&probe, Duration::from_millis(100)).is_ok()
+        {
+            if *optional {
+                continue;
+            }
+            close_all(&out);
+            return Err(format!("{sa}: Address already in use"));
+        }
+        for fds in out.iter_mut() {
+            match listen(sa, backlog) {
+                Ok(fd) => fds.push(fd),
+                Err(_) if *optional => break,
+                Err(e) => {
+                    close_all(&out);
+                    return Err(format!("{sa}: {e}"));
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Every core binds with SO_REUSEPORT, which would let us share a port with another

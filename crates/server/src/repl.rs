@@ -494,7 +494,7 @@ async fn sync(core: &Rc<Core>, stream: &mut Stream, gen: u64) -> Result<Vec<u8>,
             .get("replica-announce-port")
             .and_then(|v| v.parse::<u16>().ok())
             .filter(|&p| p != 0)
-            .unwrap_or(core.shared.tcp_port);
+            .unwrap_or(core.shared.tcp_port.load(Ordering::Relaxed));
         (timeout, auth, ip, port)
     };
     repl.lock().link = Link::Handshake;

@@ -931,17 +931,88 @@ async fn config(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
                 // loaded, or the start's rewrite runs).
                 return Err(Error::msg("ERR CONFIG SET failed (possibly related to argument 'appendonly') - the dataset is still loading"));
             }
+            // Worked out on a copy: the live configuration changes only once everything
+            // the new values need (listening sockets, the directory) is in place.
+            let (old, mut next) = {
+                let cfg = shared
+                    .config
+                    .read()
+                    .map_err(|_| Error::msg("ERR config unavailable"))?;
+                (cfg.clone(), cfg.clone())
+            };
+            next.set_many(&pairs).map_err(|e| {
+                if e.ends_with(config::NOT_IMPLEMENTED) {
+                    tracing::warn!("CONFIG SET refused: {e}");
+                }
+                Error::msg(e)
+            })?;
+            let failed = |name: &str, why: &str| {
+                Error::msg(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+                ))
+            };
+            // dir (where enable-protected-configs allows it): the process moves there, as
+            // redis-server chdirs (the set checked it is a directory).
+            if let Some((_, dir)) = pairs.iter().find(|(k, _)| k.eq_ignore_ascii_case("dir")) {
+                std::env::set_current_dir(dir).map_err(|e| failed("dir", &e.to_string()))?;
+                if let Ok(cwd) = std::env::current_dir() {
+                    next.resolve_dir(&cwd.display().to_string());
+                }
+            }
+            // port and bind: every core listens on the new addresses before it closes the
+            // old ones; if one cannot be bound nothing changes (Redis' changeListenPort,
+            // changeBindAddr).
+            let relisten = old.port() != next.port() || old.bind_addrs() != next.bind_addrs();
+            let fds = match relisten {
+                false => None,
+                true => {
+                    let ours: Vec<std::net::SocketAddr> = old
+                        .bind_addrs()
+                        .iter()
+                        .filter_map(|(a, _)| crate::bind_addr(a, old.port()))
+                        .collect();
+                    let opened = crate::open_listeners(
+                        shared.shards,
+                        &next.bind_addrs(),
+                        next.port(),
+                        next.tcp_backlog(),
+                        &ours,
+                    );
+                    Some(opened.map_err(|e| {
+                        tracing::warn!("CONFIG SET could not listen: {e}");
+                        match old.port() != next.port() {
+                            true => {
+                                failed("port", "Unable to listen on this port. Check server logs.")
+                            }
+                            false => failed("bind", "Failed to bind to specified addresses."),
+                        }
+                    })?)
+                }
+            };
+            let port = next.port();
             {
+                // Applied again to the live configuration (the same checks pass), so that
+                // another client's CONFIG SET meanwhile is not undone.
                 let mut cfg = shared
                     .config
                     .write()
                     .map_err(|_| Error::msg("ERR config unavailable"))?;
-                cfg.set_many(&pairs).map_err(|e| {
-                    if e.ends_with(config::NOT_IMPLEMENTED) {
-                        tracing::warn!("CONFIG SET refused: {e}");
-                    }
-                    Error::msg(e)
-                })?;
+                // A relative dir was resolved before the move: use what it resolved to.
+                let absolute: Vec<(String, String)> = pairs
+                    .iter()
+                    .map(|(k, v)| match k.eq_ignore_ascii_case("dir") {
+                        true => (k.clone(), next.get("dir").unwrap_or_else(|| v.clone())),
+                        false => (k.clone(), v.clone()),
+                    })
+                    .collect();
+                cfg.set_many(&absolute).map_err(Error::msg)?;
+            }
+            if let Some(fds) = fds {
+                shared.tcp_port.store(port, Ordering::Relaxed);
+                c.core
+                    .clone()
+                    .ask_all(|i| calls::Relisten(fds[i].clone()), None)
+                    .await;
             }
             shared.refresh_hot_config();
             let settings = shared.settings();

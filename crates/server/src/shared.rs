@@ -45,7 +45,8 @@ pub struct Shared {
     pub active_expire: AtomicBool,
     pub hz: AtomicU64,
     pub io_backend: &'static str,
-    pub tcp_port: u16,
+    /// The TCP port clients connect to (CONFIG SET port changes it).
+    pub tcp_port: std::sync::atomic::AtomicU16,
     pub shutdown: crossbeam_channel::Sender<ShutdownReason>,
     pub lastsave: AtomicU64,
     /// Snapshot and load state (SAVE, BGSAVE, save points, INFO persistence, LOADING).
@@ -73,6 +74,9 @@ pub struct Shared {
     written: Vec<std::sync::Mutex<std::collections::HashMap<u64, usize>>>,
     /// Every core's listening sockets, closed at shutdown (see `Server::close_listeners`).
     pub listen_fds: std::sync::Mutex<Vec<i32>>,
+    /// Set when the listeners are closed on purpose (shutdown, a rebind): their accept
+    /// loops end without a warning.
+    pub listeners_closing: std::sync::atomic::AtomicBool,
 }
 
 /// Per-core copies of configuration the command path reads (see `Shared::settings`).
@@ -164,7 +168,7 @@ impl Shared {
             active_expire: AtomicBool::new(true),
             hz: AtomicU64::new(10),
             io_backend: "io_uring",
-            tcp_port: config.port(),
+            tcp_port: std::sync::atomic::AtomicU16::new(config.port()),
             shutdown,
             lastsave: AtomicU64::new(now_unix),
             persist: crate::persist::State::new(shards),
@@ -175,6 +179,7 @@ impl Shared {
             busy: crate::scripting::Busy::new(shards),
             signals: crossbeam_channel::unbounded(),
             listen_fds: std::sync::Mutex::new(Vec::new()),
+            listeners_closing: std::sync::atomic::AtomicBool::new(false),
             written: (0..shards).map(|_| Default::default()).collect(),
             config: RwLock::new(config),
         };

@@ -988,3 +988,19 @@ impl Call for ClusterLinks {
         crate::cluster::bus::links(core)
     }
 }
+
+/// CONFIG SET port or bind: this core accepts on these new listening sockets and closes the
+/// ones it had (`accept_tcp`).
+pub struct Relisten(pub Vec<std::os::unix::io::RawFd>);
+
+impl Call for Relisten {
+    type Out = ();
+    fn touches(&self) -> Touches<'_> {
+        Touches::Nothing
+    }
+    fn run(self, core: &Core) {
+        if let Some(me) = core.rc() {
+            crate::accept_tcp(&me, self.0);
+        }
+    }
+}
