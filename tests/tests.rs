@@ -14,6 +14,7 @@ mod expiry;
 mod functions;
 mod journal;
 mod network;
+mod operators;
 mod persistence;
 mod protocol;
 mod pubsub;

@@ -430,8 +430,8 @@ pub(crate) static DEFS: &[Def] = &[
         "5000",
         I,
     ),
-    d("slowlog-log-slower-than", int(-1, LONG_MAX), "10000", 0),
-    d("slowlog-max-len", int(0, LONG_MAX), "128", 0),
+    d("slowlog-log-slower-than", int(-1, LONG_MAX), "10000", I),
+    d("slowlog-max-len", int(0, LONG_MAX), "128", I),
     d("latency-monitor-threshold", int(0, LONG_MAX), "0", 0),
     d("latency-tracking", Kind::Bool, "yes", 0),
     d(

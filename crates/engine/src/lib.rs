@@ -21,6 +21,7 @@ pub mod quicklist;
 pub mod rdb;
 pub mod shard;
 pub mod slot;
+pub mod slowlog;
 pub mod snapshot;
 pub mod stream;
 pub mod table;

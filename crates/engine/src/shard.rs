@@ -37,6 +37,10 @@ pub struct Stats {
 
 pub struct Shard {
     pub id: usize,
+    /// slowlog-log-slower-than in microseconds (negative: nothing is timed), and the slow
+    /// commands run since the runtime last took them (`take_slow`).
+    pub slow_threshold: i64,
+    slow: Vec<crate::slowlog::Record>,
     dbs: Vec<Db>,
     now_ms: u64,
     /// Replaying an AOF or a replication stream: nothing expires (lazily, actively, or as
@@ -134,9 +138,26 @@ pub struct DbInfo {
 }
 
 impl Shard {
+    /// Whether commands ran slow since `take_slow`.
+    pub fn has_slow(&self) -> bool {
+        !self.slow.is_empty()
+    }
+
+    /// The slow commands recorded since the last call.
+    pub fn take_slow(&mut self) -> Vec<crate::slowlog::Record> {
+        std::mem::take(&mut self.slow)
+    }
+
+    /// Puts back what `take_slow` took (dropping what was recorded since).
+    pub fn restore_slow(&mut self, slow: Vec<crate::slowlog::Record>) {
+        self.slow = slow;
+    }
+
     pub fn new(id: usize, databases: usize) -> Shard {
         Shard {
             id,
+            slow_threshold: 10_000,
+            slow: Vec::new(),
             dbs: (0..databases.max(1)).map(|_| Db::default()).collect(),
             now_ms: unix_ms(),
             loading: false,
@@ -323,6 +344,28 @@ impl Shard {
         out: &mut Vec<u8>,
         proto: Proto,
     ) {
+        let started = self.slow_clock();
+        self.execute_since(spec, handler, db, args, out, proto, started);
+    }
+
+    /// When a command starts, if slow commands are recorded at all.
+    pub fn slow_clock(&self) -> Option<std::time::Instant> {
+        (self.slow_threshold >= 0).then(std::time::Instant::now)
+    }
+
+    /// `execute`, its duration counted from `started` (for a batch, the previous command's
+    /// end: one clock read per command); returns when it ended, to start the next.
+    #[allow(clippy::too_many_arguments)] // `execute`'s, and the clock
+    pub fn execute_since(
+        &mut self,
+        spec: &'static CommandSpec,
+        handler: Handler,
+        db: usize,
+        args: Args,
+        out: &mut Vec<u8>,
+        proto: Proto,
+        started: Option<std::time::Instant>,
+    ) -> Option<std::time::Instant> {
         let mark = out.len();
         let dirty = self.stats.dirty;
         self.journal.begin_call();
@@ -345,6 +388,19 @@ impl Shard {
                 Writer::new(out, proto).error(&format!("ERR internal error in '{}'", spec.name));
             }
         }
+        let ended = started.map(|t| (t, std::time::Instant::now()));
+        if let Some((t, now)) = ended {
+            let micros = now.duration_since(t).as_micros() as u64;
+            if micros as i64 >= self.slow_threshold
+                && !spec.flags.has(crate::table::Flags::SKIP_SLOWLOG)
+            {
+                self.slow.push(crate::slowlog::Record {
+                    time: self.now_ms / 1000,
+                    micros,
+                    argv: crate::slowlog::trimmed(args),
+                });
+            }
+        }
         let wrote = self.stats.dirty != dirty;
         match std::mem::take(&mut self.propagate) {
             crate::journal::Propagate::Instead(cmds) if wrote => {
@@ -363,6 +419,7 @@ impl Shard {
             crate::journal::Propagate::Instead(_) | crate::journal::Propagate::AsSent => {}
         }
         self.journal.end_call();
+        ended.map(|(_, now)| now)
     }
 
     /// Records `cmds` instead of the running command if it changed the dataset (Redis'

@@ -97,6 +97,7 @@ impl Words for [&[u8]] {
 /// Commands the runtime implements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rt {
+    Slowlog,
     Ping,
     Echo,
     Quit,
@@ -2846,6 +2847,15 @@ pub static COMMANDS: &[CommandSpec] = &[
         Rt::Info,
     ),
     rt(
+        "slowlog",
+        -2,
+        ADMIN,
+        A_ADMIN,
+        "server",
+        "A container for slow log commands",
+        Rt::Slowlog,
+    ),
+    rt(
         "config",
         -2,
         ADMIN,
@@ -3174,6 +3184,10 @@ const SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
             ("info", -2),
             ("list", -2),
         ],
+    ),
+    (
+        "slowlog",
+        &[("get", -2), ("help", 2), ("len", 2), ("reset", 2)],
     ),
     (
         "memory",

@@ -49,6 +49,8 @@ pub struct Conn {
     /// The time commands run at: read once per read from the socket.
     now_ms: u64,
     last_spec: Option<&'static CommandSpec>,
+    /// The command running was split into pieces per shard (SLOWLOG logs it whole).
+    split_ran: bool,
     /// MULTI/EXEC/WATCH state.
     pub multi: crate::multi::MultiState,
     /// The transaction (EXEC) this connection is running, whose key locks it holds.
@@ -144,6 +146,7 @@ impl Conn {
             now_ms: engine::shard::unix_ms(),
             local_output: false,
             last_spec: None,
+            split_ran: false,
             multi: Default::default(),
             tx: None,
             replies: Deferred::new(shards),
@@ -794,6 +797,15 @@ impl Conn {
         if !matches!(spec.kind, Kind::Keyed { .. }) || may_block {
             self.local_output = true;
         }
+        // SLOWLOG: runtime commands are timed here, and keyed ones that may be split into
+        // pieces (logged whole); the others where their shard runs them.
+        let started = (self.core.settings.get().slowlog_threshold >= 0
+            && match spec.kind {
+                Kind::Runtime(_) => true,
+                Kind::Keyed { split, .. } => !matches!(split, Split::Never),
+            })
+        .then(std::time::Instant::now);
+        self.split_ran = false;
         match spec.kind {
             // Inside EXEC blocking commands run as their non-blocking form (Redis'
             // CLIENT_DENY_BLOCKING).
@@ -814,6 +826,30 @@ impl Conn {
                 self.flush().await;
                 crate::runtime::run(self, rt, spec, args).await;
             }
+        }
+        let whole = match spec.kind {
+            Kind::Runtime(engine::Rt::Eval) => {
+                crate::slowlog::take_script_calls(&self.core);
+                true
+            }
+            Kind::Runtime(_) => {
+                crate::slowlog::take_local(self);
+                true
+            }
+            // Its pieces' records are dropped (`Batch::push_piece`, and here for those run
+            // on this shard): the command is logged whole.
+            Kind::Keyed { .. } if self.split_ran => {
+                drop(self.core.shard.borrow_mut().take_slow());
+                true
+            }
+            Kind::Keyed { .. } => {
+                crate::slowlog::take_local(self);
+                false
+            }
+        };
+        if let (Some(t), true) = (started, whole) {
+            let micros = t.elapsed().as_micros() as u64;
+            crate::slowlog::runtime_command(self, spec, args, micros);
         }
         if notify {
             // Keyspace notifications on: one client's events go out in its commands' order.
@@ -1138,7 +1174,7 @@ impl Conn {
         self.split(spec, handler, split, args, &positions, false);
         let core = self.core.clone();
         let pieces: Vec<Batch> = self.replies.remote.iter_mut().map(std::mem::take).collect();
-        let outs: Vec<Option<BatchOut>> = crate::txn::run_pieces(&core, pieces)
+        let mut outs: Vec<Option<BatchOut>> = crate::txn::run_pieces(&core, pieces)
             .await
             .into_iter()
             .map(|r| match r {
@@ -1146,6 +1182,9 @@ impl Conn {
                 _ => None,
             })
             .collect();
+        for o in outs.iter_mut().flatten() {
+            crate::slowlog::log_client(self, std::mem::take(&mut o.slow));
+        }
         let proto = self.proto;
         self.replies
             .assemble(outs, &mut self.out, &mut self.events, proto);
@@ -1162,6 +1201,9 @@ impl Conn {
         local_now: bool,
     ) {
         let shared = self.core.shared.clone();
+        if !matches!(split, Split::Never | Split::Runtime(_) | Split::Gather) {
+            self.split_ran = true;
+        }
         match split {
             // Handled by `keyed`.
             Split::Never | Split::Runtime(_) | Split::Gather => {}
@@ -1271,7 +1313,12 @@ impl Conn {
             self.run_deferred(spec, handler, args)
         } else {
             self.replies.active = true;
-            self.piece(shard, spec, handler, args.iter(), true)
+            let src = self.piece(shard, spec, handler, args.iter(), true);
+            if let Src::Remote { shard, idx } = src {
+                // A whole command, not a piece: its shard records it if slow.
+                self.replies.remote[shard].cmds[idx].piece = false;
+            }
+            src
         };
         self.replies.parts.push(Part::Single(src));
     }
@@ -1331,7 +1378,7 @@ impl Conn {
         } else {
             let batch = &mut self.replies.remote[shard];
             batch.obey = self.master;
-            let idx = batch.push(spec, handler, self.db, self.proto, words);
+            let idx = batch.push_piece(spec, handler, self.db, self.proto, words);
             Src::Remote { shard, idx }
         }
     }
@@ -1373,6 +1420,9 @@ impl Conn {
             let n = p.wait().await;
             Writer::new(&mut b, self.proto).integer(n);
             self.replies.waited.push(b);
+        }
+        for o in outs.iter_mut().flatten() {
+            crate::slowlog::log_client(self, std::mem::take(&mut o.slow));
         }
         let proto = self.proto;
         self.replies

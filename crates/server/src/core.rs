@@ -56,6 +56,8 @@ pub struct Core {
     /// a loop closes its socket).
     pub tcp_fds: RefCell<Vec<std::os::unix::io::RawFd>>,
     pub tcp_accept: RefCell<Vec<reactor::Task<()>>>,
+    /// This core's clients' slow commands (`slowlog`).
+    pub slowlog: RefCell<crate::slowlog::Log>,
     req_tx: MeshTx<Req>,
     resp_tx: MeshTx<Resp>,
     waiters: RefCell<HashMap<u64, Rc<Waiter>>>,
@@ -231,6 +233,7 @@ impl Core {
         shard.save_opts = settings.save;
         shard.eviction = settings.eviction;
         shard.notify_classes = engine::notify::recorded(settings.notify);
+        shard.slow_threshold = settings.slowlog_threshold;
         Core {
             settings: Cell::new(settings),
             shard_channels: RefCell::new(HashMap::new()),
@@ -242,6 +245,7 @@ impl Core {
             mem: crate::memory::Local::new(settings.maxmemory),
             tcp_fds: RefCell::new(Vec::new()),
             tcp_accept: RefCell::new(Vec::new()),
+            slowlog: RefCell::new(Default::default()),
             req_tx,
             resp_tx,
             waiters: RefCell::new(HashMap::new()),
@@ -313,6 +317,17 @@ impl Core {
     /// handleClientsBlockedOnKeys), first blocked first. Runs after every command or
     /// operation on this shard; costs one check when nothing is ready.
     pub fn serve_ready(&self) {
+        if !self.shard.borrow().has_ready() {
+            return;
+        }
+        // What the served clients run is not logged as slow (whose it was is not known
+        // here); what ran before is kept for its client.
+        let slow = self.shard.borrow_mut().take_slow();
+        self.serve_ready_now();
+        self.shard.borrow_mut().restore_slow(slow);
+    }
+
+    fn serve_ready_now(&self) {
         use engine::cmd::blocking::{servable, Fit};
         use std::sync::atomic::Ordering::SeqCst;
         loop {

@@ -26,6 +26,7 @@ mod replies;
 mod runtime;
 mod scripting;
 mod shared;
+mod slowlog;
 mod txn;
 
 pub use info::version_line;

@@ -32,6 +32,8 @@ pub struct BatchCmd {
     pub db: u16,
     pub proto: Proto,
     pub args: Range<u32>,
+    /// A piece of a command split over shards: not logged as slow on its own.
+    pub piece: bool,
 }
 
 impl Batch {
@@ -74,8 +76,23 @@ impl Batch {
             db: db as u16,
             proto,
             args: first..self.ranges.len() as u32,
+            piece: false,
         });
         self.cmds.len() - 1
+    }
+
+    /// `push` of a piece of a split command.
+    pub fn push_piece<'a>(
+        &mut self,
+        spec: &'static CommandSpec,
+        handler: Handler,
+        db: usize,
+        proto: Proto,
+        args: impl Iterator<Item = &'a [u8]>,
+    ) -> usize {
+        let idx = self.push(spec, handler, db, proto, args);
+        self.cmds[idx].piece = true;
+        idx
     }
 
     pub fn run(&self, shard: &mut Shard) -> BatchOut {
@@ -90,21 +107,31 @@ impl Batch {
             data: Vec::with_capacity(64 * self.cmds.len()),
             ends: Vec::with_capacity(self.cmds.len()),
             events: Vec::new(),
+            slow: Vec::new(),
         };
+        // One clock read per command for SLOWLOG: each starts when the one before ended.
+        let mut clock = shard.slow_clock();
         for c in &self.cmds {
             let args = Args::new(
                 &self.data,
                 &self.ranges[c.args.start as usize..c.args.end as usize],
             );
-            shard.execute(
+            clock = shard.execute_since(
                 c.spec,
                 c.handler,
                 c.db as usize,
                 args,
                 &mut out.data,
                 c.proto,
+                clock,
             );
             out.ends.push(out.data.len() as u32);
+            if shard.has_slow() {
+                let mut slow = shard.take_slow();
+                if !c.piece {
+                    out.slow.append(&mut slow);
+                }
+            }
             if shard.has_events() {
                 let i = out.ends.len() as u32 - 1;
                 out.events
@@ -123,6 +150,8 @@ pub struct BatchOut {
     pub data: Vec<u8>,
     pub ends: Vec<u32>,
     pub events: Vec<(u32, engine::notify::Event)>,
+    /// Its commands that ran slow (the connection logs them as its own: `slowlog`).
+    pub slow: Vec<engine::slowlog::Record>,
 }
 
 impl BatchOut {

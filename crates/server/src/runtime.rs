@@ -454,6 +454,7 @@ async fn run_inner(
             c.writer().verbatim(text.as_bytes());
         }
         Rt::Config => config(c, args).await?,
+        Rt::Slowlog => crate::slowlog::command(c, args).await?,
         Rt::Client => client(c, args).await?,
         Rt::Command => command(c, args)?,
         Rt::Shutdown => {

@@ -146,6 +146,7 @@ impl Call for EvalCall {
             tx: self.tx,
         };
         let (reply, outcome) = run_script(core, &self, &mut host, may_yield);
+        crate::slowlog::take_script_calls(core);
         let seen = (host.wrote, host.learn);
         local_outcome(core, self, reply, outcome, None, seen)
     }
@@ -188,6 +189,7 @@ impl Call for Resume {
             tx: p.call.tx,
         };
         let (reply, outcome) = resume_script(core, &mut host, p.call.is_function());
+        crate::slowlog::take_script_calls(core);
         let seen = (host.wrote, host.learn);
         local_outcome(core, p.call, reply, outcome, Some((p.lock, p.time)), seen)
     }
@@ -902,6 +904,7 @@ impl Broad<'_> {
             Some(Reply::Batch(b)) => {
                 out.extend_from_slice(b.reply(0));
                 self.events.extend(b.events.into_iter().map(|(_, e)| e));
+                crate::slowlog::log(core, b.slow, "?:0", "");
                 Ok(())
             }
             _ => Err(script::Refusal::Error(

@@ -77,6 +77,8 @@ pub struct Shared {
     /// Set when the listeners are closed on purpose (shutdown, a rebind): their accept
     /// loops end without a warning.
     pub listeners_closing: std::sync::atomic::AtomicBool,
+    /// The next SLOWLOG entry's id (one sequence for every core's log).
+    pub slowlog_ids: AtomicU64,
 }
 
 /// Per-core copies of configuration the command path reads (see `Shared::settings`).
@@ -99,6 +101,9 @@ pub struct Settings {
     pub maxmemory: u64,
     /// maxmemory-eviction-tenacity (0-100).
     pub tenacity: u32,
+    /// slowlog-log-slower-than (microseconds; negative: off) and slowlog-max-len.
+    pub slowlog_threshold: i64,
+    pub slowlog_max_len: usize,
 }
 
 const NO_LIMIT: crate::pubsub::Limits = crate::pubsub::Limits {
@@ -180,6 +185,7 @@ impl Shared {
             signals: crossbeam_channel::unbounded(),
             listen_fds: std::sync::Mutex::new(Vec::new()),
             listeners_closing: std::sync::atomic::AtomicBool::new(false),
+            slowlog_ids: AtomicU64::new(0),
             written: (0..shards).map(|_| Default::default()).collect(),
             config: RwLock::new(config),
         };
@@ -322,6 +328,14 @@ impl Shared {
             eviction,
             maxmemory: num("maxmemory", 0),
             tenacity: num("maxmemory-eviction-tenacity", 10) as u32,
+            slowlog_threshold: self
+                .config
+                .read()
+                .ok()
+                .and_then(|c| c.get("slowlog-log-slower-than"))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(10_000),
+            slowlog_max_len: num("slowlog-max-len", 128) as usize,
         }
     }
 

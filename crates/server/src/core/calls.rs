@@ -748,6 +748,7 @@ impl Call for SetLimits {
         shard.eviction = settings.eviction;
         crate::memory::set_limit(core, settings.maxmemory);
         shard.notify_classes = engine::notify::recorded(settings.notify);
+        shard.slow_threshold = settings.slowlog_threshold;
         core.settings.set(settings);
     }
 }
@@ -1002,5 +1003,44 @@ impl Call for Relisten {
         if let Some(me) = core.rc() {
             crate::accept_tcp(&me, self.0);
         }
+    }
+}
+
+/// SLOWLOG GET: this core's newest `count` entries.
+pub struct SlowlogGet(pub usize);
+
+impl Call for SlowlogGet {
+    type Out = Vec<crate::slowlog::Entry>;
+    fn touches(&self) -> Touches<'_> {
+        Touches::Nothing
+    }
+    fn run(self, core: &Core) -> Self::Out {
+        core.slowlog.borrow().newest(self.0)
+    }
+}
+
+/// SLOWLOG LEN: this core's entry count.
+pub struct SlowlogLen;
+
+impl Call for SlowlogLen {
+    type Out = usize;
+    fn touches(&self) -> Touches<'_> {
+        Touches::Nothing
+    }
+    fn run(self, core: &Core) -> usize {
+        core.slowlog.borrow().len()
+    }
+}
+
+/// SLOWLOG RESET on this core.
+pub struct SlowlogReset;
+
+impl Call for SlowlogReset {
+    type Out = ();
+    fn touches(&self) -> Touches<'_> {
+        Touches::Nothing
+    }
+    fn run(self, core: &Core) {
+        core.slowlog.borrow_mut().clear();
     }
 }
