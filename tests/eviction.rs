@@ -54,7 +54,9 @@ fn read_hot(c: &mut Raw, hot: usize, times: usize) {
 /// are evicted, and the hot keys survive. `pace`: the least time a batch of 1,000 writes
 /// takes. LRU's clock ticks in seconds, as Redis': keys written in the second a hot key was
 /// read are as recent as it, so under LRU a written key must live two seconds or more
-/// (16,000 fit: 8,000 writes a second at most, 20 s in all).
+/// (16,000 fit: 6,000 writes a second at most, 27 s in all; at 8,000 a key lived 2.05 s, so
+/// close to the edge that a few percent of speed either way moved the hot keys kept from
+/// 95 to 80).
 fn limit_holds_and_hot_keys_survive(policy: &str, pace: Duration) {
     const MAX: u64 = 64 << 20;
     let srv = Server::start_with(2, &["--maxmemory", "64mb", "--maxmemory-policy", policy]);
@@ -114,7 +116,7 @@ fn limit_holds_and_hot_keys_survive(policy: &str, pace: Duration) {
 
 #[test]
 fn allkeys_lru_holds_the_limit_and_keeps_hot_keys() {
-    limit_holds_and_hot_keys_survive("allkeys-lru", Duration::from_millis(125));
+    limit_holds_and_hot_keys_survive("allkeys-lru", Duration::from_millis(167));
 }
 
 #[test]

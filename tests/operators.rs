@@ -1,7 +1,7 @@
 //! What operators use to watch a running server (issue 20), compared with redis-server 7.0:
 //! SLOWLOG.
 
-use crate::harness::Server;
+use crate::harness::{Raw, Server};
 use redis::Value;
 
 /// One SLOWLOG GET entry without what differs between runs: (arguments, client name,
@@ -161,5 +161,137 @@ fn slowlog_matches_redis() {
         let _: () = redis::cmd("SET").arg("a").arg(1).query(&mut c).unwrap();
         let len: i64 = redis::cmd("SLOWLOG").arg("LEN").query(&mut c).unwrap();
         assert_eq!(len, 0);
+    }
+}
+
+/// A MONITOR line without what differs between runs: `[db who] args`, with who `lua` or
+/// `client`.
+fn masked_line(line: &str) -> String {
+    let line = line.trim_end();
+    let rest = line.split_once(' ').map(|(_, r)| r).unwrap_or("");
+    let (bracket, args) = rest.split_once("] ").unwrap_or((rest, ""));
+    let (db, who) = bracket
+        .trim_start_matches('[')
+        .split_once(' ')
+        .unwrap_or(("", ""));
+    let who = if who == "lua" { "lua" } else { "client" };
+    format!("[{db} {who}] {args}")
+}
+
+/// What a masked line's order is kept for: its first key (the argument after the command
+/// name), or the whole command for one without arguments.
+fn line_key(line: &str) -> String {
+    let args: Vec<&str> = line.split("\" \"").collect();
+    args.get(1).unwrap_or(&line).to_string()
+}
+
+/// The lines a monitor got up to the one of `ECHO <marker>`.
+fn monitor_until(m: &mut Raw, marker: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    loop {
+        let l = m.read_reply();
+        assert!(l.starts_with('+'), "{l}");
+        let masked = masked_line(&l);
+        if masked.ends_with(&format!("\"ECHO\" \"{marker}\"")) {
+            return out;
+        }
+        out.push(masked);
+    }
+}
+
+/// MONITOR as redis-server shows it: one line per command after it ran, where it ran (the
+/// database it ran in, arguments quoted as Redis quotes them), EVAL before its script's calls (`lua`),
+/// a transaction's commands then EXEC, a command split over shards once and whole,
+/// administrative commands and refused ones not at all; a monitor may only PING, and RESET
+/// ends it. With several clients on several cores, every command reaches a monitor.
+#[test]
+fn monitor_matches_redis() {
+    let ours = Server::start(2);
+    let theirs = Server::redis();
+    let bin: &[u8] = b"a\x00b\"\\\n\r\t\x07\x08\xffz";
+    let commands: Vec<Vec<&[u8]>> = vec![
+        vec![b"SET", b"a", b"1"],
+        vec![b"GET", b"a"],
+        vec![b"MSET", b"k1", b"x", b"k2", b"y", b"k3", b"z"],
+        vec![b"MGET", b"k1", b"k2", b"k3"],
+        vec![b"DEL", b"k1", b"k2"],
+        vec![b"SET", b"bin", bin],
+        vec![
+            b"EVAL",
+            b"redis.call('set', 'x', 'y') return redis.call('get', 'a')",
+            b"0",
+        ],
+        // One shard's keys (a hash tag): lines of one shard's commands keep their order;
+        // different shards run theirs at the same time, so their lines may interleave.
+        vec![b"MULTI"],
+        vec![b"SET", b"{t}a", b"2"],
+        vec![b"INCR", b"{t}n"],
+        vec![b"EXEC"],
+        vec![b"SELECT", b"3"],
+        vec![b"SET", b"q", b"1"],
+        vec![b"SELECT", b"0"],
+        vec![b"CONFIG", b"GET", b"port"],
+        vec![b"GET"],
+        vec![b"NOSUCHCOMMAND"],
+        vec![b"RPUSH", b"l", b"a", b"b"],
+        vec![b"BLPOP", b"l", b"0.01"],
+        vec![b"PING"],
+    ];
+    let mut seen = Vec::new();
+    for s in [&ours, &theirs] {
+        let mut m = s.raw();
+        assert_eq!(m.cmd(&["MONITOR"]), "+OK\r\n");
+        let mut c = s.raw();
+        for argv in &commands {
+            c.cmd_bytes(argv);
+        }
+        c.cmd(&["ECHO", "done"]);
+        let lines = monitor_until(&mut m, "done");
+        // A monitor cannot touch the keyspace; RESET makes it a client again.
+        m.send(b"*2\r\n$3\r\nGET\r\n$1\r\na\r\n");
+        let refused = m.read_reply();
+        m.send(b"*1\r\n$4\r\nPING\r\n");
+        // Its own PING is shown to it too, after the reply.
+        let ping = format!("{} {}", m.read_reply(), masked_line(&m.read_reply()));
+        assert_eq!(m.cmd(&["RESET"]), "+RESET\r\n");
+        let after = m.cmd(&["GET", "a"]);
+        seen.push((lines, refused, ping, after));
+    }
+    // The same lines, and each key's in the same order (commands of different shards run
+    // at the same time: their lines may interleave otherwise).
+    let (mut a, mut b) = (seen[0].0.clone(), seen[1].0.clone());
+    for key in a.iter().chain(&b).map(|l| line_key(l)).collect::<Vec<_>>() {
+        let of = |v: &[String]| -> Vec<String> {
+            v.iter().filter(|l| line_key(l) == key).cloned().collect()
+        };
+        assert_eq!(of(&a), of(&b), "lines of {key}");
+    }
+    a.sort();
+    b.sort();
+    assert_eq!(a.join("\n"), b.join("\n"));
+    assert_eq!(seen[0].1, seen[1].1);
+    assert_eq!(seen[0].2, seen[1].2);
+    assert_eq!(seen[0].3, seen[1].3);
+    // Four clients (spread over both cores) and two monitors: each monitor sees all.
+    let mut monitors: Vec<Raw> = (0..2).map(|_| ours.raw()).collect();
+    for m in &mut monitors {
+        assert_eq!(m.cmd(&["MONITOR"]), "+OK\r\n");
+    }
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let port = ours.port;
+            s.spawn(move || {
+                let mut c = Raw::connect(port);
+                for i in 0..50 {
+                    c.cmd(&["SET", &format!("t{t}:{i}"), "v"]);
+                }
+            });
+        }
+    });
+    ours.raw().cmd(&["ECHO", "end"]);
+    for m in &mut monitors {
+        let lines = monitor_until(m, "end");
+        let sets = lines.iter().filter(|l| l.contains("\"SET\" \"t")).count();
+        assert_eq!(sets, 200, "{lines:?}");
     }
 }

@@ -98,6 +98,7 @@ impl Words for [&[u8]] {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rt {
     Slowlog,
+    Monitor,
     Ping,
     Echo,
     Quit,
@@ -2845,6 +2846,15 @@ pub static COMMANDS: &[CommandSpec] = &[
         "server",
         "Get information and statistics about the server",
         Rt::Info,
+    ),
+    rt(
+        "monitor",
+        1,
+        ADMIN,
+        A_ADMIN,
+        "server",
+        "Listen for all requests received by the server in real time",
+        Rt::Monitor,
     ),
     rt(
         "slowlog",

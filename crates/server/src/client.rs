@@ -33,6 +33,8 @@ pub struct ClientInfo {
     pub master: Cell<bool>,
     /// A replica of this server (flag S, type replica).
     pub replica: Cell<bool>,
+    /// A MONITOR client (flag `O`).
+    pub monitor: Cell<bool>,
     pub authenticated: Cell<bool>,
     /// While blocked (BLPOP & co): the token its reply comes through and the claim that
     /// decides who ends the block (CLIENT UNBLOCK takes it).
@@ -71,6 +73,7 @@ impl ClientInfo {
             killed: Cell::new(false),
             master: Cell::new(false),
             replica: Cell::new(false),
+            monitor: Cell::new(false),
             authenticated: Cell::new(false),
             blocked: RefCell::new(None),
             subs: Cell::new((0, 0, 0)),
@@ -88,6 +91,9 @@ impl ClientInfo {
         }
         if self.replica.get() {
             flags.push('S');
+        }
+        if self.monitor.get() {
+            flags.push('O');
         }
         if self.unix {
             flags.push('U');

@@ -51,6 +51,12 @@ pub struct Conn {
     last_spec: Option<&'static CommandSpec>,
     /// The command running was split into pieces per shard (SLOWLOG logs it whole).
     split_ran: bool,
+    /// This connection is a MONITOR (its lines come through its mailbox, `subs.mailbox`).
+    pub monitoring: bool,
+    /// The command running was shown to monitors (where it ran), or needs no line.
+    monitor_fed: bool,
+    /// A piece of a split command is running on this core (not shown on its own).
+    in_piece: bool,
     /// MULTI/EXEC/WATCH state.
     pub multi: crate::multi::MultiState,
     /// The transaction (EXEC) this connection is running, whose key locks it holds.
@@ -116,6 +122,7 @@ const REPLY_BUF: usize = 16 * 1024;
 impl Drop for Conn {
     fn drop(&mut self) {
         self.leave_read();
+        self.stop_monitoring();
     }
 }
 
@@ -147,6 +154,9 @@ impl Conn {
             local_output: false,
             last_spec: None,
             split_ran: false,
+            monitoring: false,
+            monitor_fed: false,
+            in_piece: false,
             multi: Default::default(),
             tx: None,
             replies: Deferred::new(shards),
@@ -214,6 +224,37 @@ impl Conn {
             self.replies
                 .part_events
                 .extend(sh.take_events().into_iter().map(|e| (part, e)));
+        }
+    }
+
+    /// While someone monitors: this client as MONITOR shows it (for batches it sends).
+    pub fn monitor_who(&self) -> Option<std::sync::Arc<str>> {
+        crate::monitor::active(&self.core)
+            .then(|| crate::monitor::who(&self.core, &self.info).into())
+    }
+
+    /// Shows a command that just ran on this core for this client.
+    fn monitor_here(&mut self, spec: &CommandSpec, args: Args) {
+        if self.in_piece {
+            return;
+        }
+        self.monitor_fed = true;
+        let who = crate::monitor::who(&self.core, &self.info);
+        crate::monitor::command(&self.core, self.db, &who, spec, args);
+    }
+
+    /// MONITOR ends (RESET, disconnect).
+    pub fn stop_monitoring(&mut self) {
+        if !self.monitoring {
+            return;
+        }
+        self.monitoring = false;
+        self.info.monitor.set(false);
+        if let Some(mb) = &self.subs.mailbox {
+            crate::monitor::stop(&self.core, mb);
+        }
+        if !self.subs.active() {
+            self.subs.mailbox = None;
         }
     }
 
@@ -691,6 +732,16 @@ impl Conn {
         self.last_spec = Some(spec);
         let sub = if args.len() > 1 { args.get(1) } else { &[] };
         self.info.set_last_cmd(spec.name, sub, args.len());
+        if self.monitoring
+            && (spec.is_write()
+                || spec.flags.has(Flags::READONLY)
+                || spec.flags.has(Flags::MAY_REPLICATE))
+        {
+            // A monitor is a replica to Redis (CLIENT_SLAVE).
+            self.flush_if_needed().await;
+            self.reject("ERR Replica can't interact with the keyspace");
+            return;
+        }
         if self.core.shared.cluster.is_some() && !self.master {
             // ASKING holds for the next command, or for the transaction it opens.
             if self.asking_fresh {
@@ -806,6 +857,20 @@ impl Conn {
             })
         .then(std::time::Instant::now);
         self.split_ran = false;
+        // A transaction's commands dispatch inside EXEC's: each has its own flag.
+        let outer_fed = std::mem::replace(&mut self.monitor_fed, false);
+        if matches!(spec.kind, Kind::Runtime(engine::Rt::Eval))
+            && crate::monitor::active(&self.core)
+        {
+            // Shown before the script's own calls, as Redis feeds EVAL and FCALL.
+            let who = crate::monitor::who(&self.core, &self.info);
+            if !self.core.shared.persist.loading.load(Ordering::Relaxed) {
+                let mut l = Vec::new();
+                crate::monitor::line(&mut l, self.db, &who, args);
+                crate::monitor::feed(&self.core, l);
+            }
+            self.monitor_fed = true;
+        }
         match spec.kind {
             // Inside EXEC blocking commands run as their non-blocking form (Redis'
             // CLIENT_DENY_BLOCKING).
@@ -850,6 +915,13 @@ impl Conn {
         if let (Some(t), true) = (started, whole) {
             let micros = t.elapsed().as_micros() as u64;
             crate::slowlog::runtime_command(self, spec, args, micros);
+        }
+        // Not shown where it ran (a runtime command, one split over shards, a blocking
+        // command's first try): shown now, whole.
+        let fed = std::mem::replace(&mut self.monitor_fed, outer_fed);
+        if !fed && crate::monitor::active(&self.core) {
+            let who = crate::monitor::who(&self.core, &self.info);
+            crate::monitor::command(&self.core, self.db, &who, spec, args);
         }
         if notify {
             // Keyspace notifications on: one client's events go out in its commands' order.
@@ -1183,7 +1255,7 @@ impl Conn {
             })
             .collect();
         for o in outs.iter_mut().flatten() {
-            crate::slowlog::log_client(self, std::mem::take(&mut o.slow));
+            crate::slowlog::log_client(self, o.take_slow());
         }
         let proto = self.proto;
         self.replies
@@ -1298,6 +1370,11 @@ impl Conn {
             sh.execute(spec, handler, self.db, args, &mut self.out, self.proto);
             sh.obey = false;
             let ready = sh.has_ready();
+            if crate::monitor::active(&self.core) {
+                drop(sh);
+                self.monitor_here(spec, args);
+                sh = self.core.shard.borrow_mut();
+            }
             let events = sh.has_events();
             drop(sh);
             if ready {
@@ -1315,8 +1392,10 @@ impl Conn {
             self.replies.active = true;
             let src = self.piece(shard, spec, handler, args.iter(), true);
             if let Src::Remote { shard, idx } = src {
-                // A whole command, not a piece: its shard records it if slow.
+                // A whole command, not a piece: its shard records it if slow and shows it
+                // to monitors.
                 self.replies.remote[shard].cmds[idx].piece = false;
+                self.monitor_fed = true;
             }
             src
         };
@@ -1356,6 +1435,9 @@ impl Conn {
         );
         sh.obey = false;
         drop(sh);
+        if crate::monitor::active(&self.core) {
+            self.monitor_here(spec, args);
+        }
         self.core.serve_ready();
         self.collect_part_events();
         Src::Local(start..self.replies.local.len())
@@ -1374,10 +1456,17 @@ impl Conn {
         if shard == self.core.id && local_now {
             let mut batch = Batch::default();
             batch.push(spec, handler, self.db, self.proto, words);
-            self.run_deferred(spec, handler, Args::new(&batch.data, &batch.ranges))
+            self.in_piece = true;
+            let src = self.run_deferred(spec, handler, Args::new(&batch.data, &batch.ranges));
+            self.in_piece = false;
+            src
         } else {
+            let who = self.monitor_who();
             let batch = &mut self.replies.remote[shard];
             batch.obey = self.master;
+            if batch.who.is_none() {
+                batch.who = who;
+            }
             let idx = batch.push_piece(spec, handler, self.db, self.proto, words);
             Src::Remote { shard, idx }
         }
@@ -1422,7 +1511,7 @@ impl Conn {
             self.replies.waited.push(b);
         }
         for o in outs.iter_mut().flatten() {
-            crate::slowlog::log_client(self, std::mem::take(&mut o.slow));
+            crate::slowlog::log_client(self, o.take_slow());
         }
         let proto = self.proto;
         self.replies

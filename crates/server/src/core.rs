@@ -58,6 +58,11 @@ pub struct Core {
     pub tcp_accept: RefCell<Vec<reactor::Task<()>>>,
     /// This core's clients' slow commands (`slowlog`).
     pub slowlog: RefCell<crate::slowlog::Log>,
+    /// This core's MONITOR clients, and the lines waiting to go to other cores' (sent by
+    /// one background task at a time: `monitor::feed`).
+    pub monitors: RefCell<Vec<Rc<crate::pubsub::Mailbox>>>,
+    pub monitor_out: RefCell<Vec<u8>>,
+    pub monitor_sending: Cell<bool>,
     req_tx: MeshTx<Req>,
     resp_tx: MeshTx<Resp>,
     waiters: RefCell<HashMap<u64, Rc<Waiter>>>,
@@ -246,6 +251,9 @@ impl Core {
             tcp_fds: RefCell::new(Vec::new()),
             tcp_accept: RefCell::new(Vec::new()),
             slowlog: RefCell::new(Default::default()),
+            monitors: RefCell::new(Vec::new()),
+            monitor_out: RefCell::new(Vec::new()),
+            monitor_sending: Cell::new(false),
             req_tx,
             resp_tx,
             waiters: RefCell::new(HashMap::new()),
@@ -643,6 +651,9 @@ impl Core {
             return Reply::Any(self.run_call(call));
         }
         let mut reply = self.exec_op(op);
+        if let Reply::Batch(out) = &mut reply {
+            crate::monitor::feed(self, out.take_monitor());
+        }
         self.serve_ready();
         if let Reply::Batch(out) = &mut reply {
             // Clients a batch's writes unblocked were served after its last command: their

@@ -17,6 +17,7 @@ mod functions;
 mod info;
 mod locks;
 mod memory;
+mod monitor;
 mod multi;
 mod ops;
 mod persist;

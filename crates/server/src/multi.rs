@@ -230,6 +230,7 @@ async fn exec_on(c: &mut Conn, shard: usize, queued: &[Vec<Vec<u8>>]) {
     let core = c.core.clone();
     let mut batch = Batch {
         obey: c.master,
+        who: c.monitor_who(),
         ..Batch::default()
     };
     for words in queued {
@@ -267,7 +268,7 @@ async fn exec_on(c: &mut Conn, shard: usize, queued: &[Vec<Vec<u8>>]) {
     match reply {
         Reply::Batch(mut out) => {
             c.events.extend(out.events.drain(..).map(|(_, e)| e));
-            crate::slowlog::log_client(c, std::mem::take(&mut out.slow));
+            crate::slowlog::log_client(c, out.take_slow());
             c.writer().array(n);
             for i in 0..n {
                 c.out.extend_from_slice(out.reply(i));

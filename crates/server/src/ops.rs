@@ -16,6 +16,9 @@ pub struct Batch {
     pub cmds: Vec<BatchCmd>,
     /// The commands are a replica's master's (`Shard::obey`).
     pub obey: bool,
+    /// While someone monitors: whose commands these are, as MONITOR shows them (the
+    /// shard that runs them feeds the lines: `BatchOut::monitor`).
+    pub who: Option<std::sync::Arc<str>>,
 }
 
 impl Batch {
@@ -107,7 +110,7 @@ impl Batch {
             data: Vec::with_capacity(64 * self.cmds.len()),
             ends: Vec::with_capacity(self.cmds.len()),
             events: Vec::new(),
-            slow: Vec::new(),
+            extra: None,
         };
         // One clock read per command for SLOWLOG: each starts when the one before ended.
         let mut clock = shard.slow_clock();
@@ -126,10 +129,15 @@ impl Batch {
                 clock,
             );
             out.ends.push(out.data.len() as u32);
+            if let Some(who) = self.who.as_deref().filter(|_| !c.piece) {
+                if crate::monitor::shown(c.spec) && !shard.loading {
+                    crate::monitor::line(&mut out.extra().monitor, c.db as usize, who, args);
+                }
+            }
             if shard.has_slow() {
                 let mut slow = shard.take_slow();
                 if !c.piece {
-                    out.slow.append(&mut slow);
+                    out.extra().slow.append(&mut slow);
                 }
             }
             if shard.has_events() {
@@ -150,11 +158,39 @@ pub struct BatchOut {
     pub data: Vec<u8>,
     pub ends: Vec<u32>,
     pub events: Vec<(u32, engine::notify::Event)>,
+    /// What only some batches have (boxed: replies stay small on the mesh).
+    pub extra: Option<Box<BatchExtra>>,
+}
+
+#[derive(Default)]
+pub struct BatchExtra {
     /// Its commands that ran slow (the connection logs them as its own: `slowlog`).
     pub slow: Vec<engine::slowlog::Record>,
+    /// MONITOR lines of its commands (fed by the core that ran them, `Core::exec`).
+    pub monitor: Vec<u8>,
 }
 
 impl BatchOut {
+    fn extra(&mut self) -> &mut BatchExtra {
+        self.extra.get_or_insert_with(Default::default)
+    }
+
+    /// Its slow commands' records (`slowlog`).
+    pub fn take_slow(&mut self) -> Vec<engine::slowlog::Record> {
+        self.extra
+            .as_mut()
+            .map(|e| std::mem::take(&mut e.slow))
+            .unwrap_or_default()
+    }
+
+    /// Its MONITOR lines.
+    pub fn take_monitor(&mut self) -> Vec<u8> {
+        self.extra
+            .as_mut()
+            .map(|e| std::mem::take(&mut e.monitor))
+            .unwrap_or_default()
+    }
+
     pub fn reply(&self, idx: usize) -> &[u8] {
         let start = if idx == 0 {
             0

@@ -79,7 +79,7 @@ impl Mailbox {
     }
 
     /// Queues one message, already encoded in this subscriber's protocol.
-    fn deliver(&self, encoded: &[u8], limits: &Limits, now_ms: u64) {
+    pub(crate) fn deliver(&self, encoded: &[u8], limits: &Limits, now_ms: u64) {
         if self.info.killed.get() {
             return;
         }
@@ -466,7 +466,7 @@ pub async fn unsubscribe(c: &mut Conn, kind: Kind, names: Option<Vec<Vec<u8>>>, 
     }
     route_shard_channels(&core, last_here, false).await;
     show_counts(c);
-    if !c.subs.active() {
+    if !c.subs.active() && !c.monitoring {
         if let Some(mb) = c.subs.mailbox.take() {
             mb.drain_into(&mut c.out);
         }

@@ -92,6 +92,7 @@ async fn run_inner(
         Rt::Function => crate::functions::function_cmd(c, args).await,
         Rt::Reset => {
             crate::multi::end(c).await;
+            c.stop_monitoring();
             crate::pubsub::unsubscribe_all(c).await;
             c.db = 0;
             c.info.db.set(0);
@@ -455,6 +456,21 @@ async fn run_inner(
         }
         Rt::Config => config(c, args).await?,
         Rt::Slowlog => crate::slowlog::command(c, args).await?,
+        Rt::Monitor => {
+            // Already monitoring: ignored, without a reply (Redis' monitorCommand).
+            if !c.monitoring {
+                let (info, proto) = (c.info.clone(), c.proto);
+                let mb = c
+                    .subs
+                    .mailbox
+                    .get_or_insert_with(|| crate::pubsub::Mailbox::new(info, proto))
+                    .clone();
+                crate::monitor::start(&c.core, &mb);
+                c.monitoring = true;
+                c.info.monitor.set(true);
+                c.writer().ok();
+            }
+        }
         Rt::Client => client(c, args).await?,
         Rt::Command => command(c, args)?,
         Rt::Shutdown => {

@@ -700,6 +700,8 @@ fn exec_here(
         let mut shard = core.shard.borrow_mut();
         shard.journal.muted = !propagate;
         shard.execute(spec, handler, db, args, out, proto);
+        drop(shard);
+        crate::monitor::command(core, db, "lua", spec, args);
     };
     match tx {
         Some(_) => core.in_block(tx, run),
@@ -897,14 +899,17 @@ impl Broad<'_> {
         let Kind::Keyed { handler, .. } = spec.kind else {
             return Err(script::Refusal::Error("ERR internal error".into()));
         };
-        let mut batch = Batch::default();
+        let mut batch = Batch {
+            who: crate::monitor::active(core).then(|| "lua".into()),
+            ..Batch::default()
+        };
         batch.push(spec, handler, db, proto, argv.iter().copied());
         // set_repl(REPL_NONE) reaches only this shard's journal: other shards record.
         match core.call_blocking(shard, Op::Batch(batch), self.tx) {
-            Some(Reply::Batch(b)) => {
+            Some(Reply::Batch(mut b)) => {
                 out.extend_from_slice(b.reply(0));
+                crate::slowlog::log(core, b.take_slow(), "?:0", "");
                 self.events.extend(b.events.into_iter().map(|(_, e)| e));
-                crate::slowlog::log(core, b.slow, "?:0", "");
                 Ok(())
             }
             _ => Err(script::Refusal::Error(

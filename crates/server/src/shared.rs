@@ -79,6 +79,11 @@ pub struct Shared {
     pub listeners_closing: std::sync::atomic::AtomicBool,
     /// The next SLOWLOG entry's id (one sequence for every core's log).
     pub slowlog_ids: AtomicU64,
+    /// MONITOR clients: how many in all, and on each core.
+    pub monitors: AtomicUsize,
+    pub monitor_counts: Vec<AtomicUsize>,
+    /// The unix socket's path (MONITOR shows `unix:<path>` for its clients).
+    pub unixsocket: Option<String>,
 }
 
 /// Per-core copies of configuration the command path reads (see `Shared::settings`).
@@ -186,6 +191,9 @@ impl Shared {
             listen_fds: std::sync::Mutex::new(Vec::new()),
             listeners_closing: std::sync::atomic::AtomicBool::new(false),
             slowlog_ids: AtomicU64::new(0),
+            monitors: AtomicUsize::new(0),
+            monitor_counts: (0..shards).map(|_| AtomicUsize::new(0)).collect(),
+            unixsocket: config.unixsocket(),
             written: (0..shards).map(|_| Default::default()).collect(),
             config: RwLock::new(config),
         };

@@ -1044,3 +1044,16 @@ impl Call for SlowlogReset {
         core.slowlog.borrow_mut().clear();
     }
 }
+
+/// MONITOR lines another core ran commands for, to this core's monitors.
+pub struct MonitorLines(pub Vec<u8>);
+
+impl Call for MonitorLines {
+    type Out = ();
+    fn touches(&self) -> Touches<'_> {
+        Touches::Nothing
+    }
+    fn run(self, core: &Core) {
+        crate::monitor::deliver_here(core, &self.0);
+    }
+}
