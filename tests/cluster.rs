@@ -453,7 +453,7 @@ fn redis_cli_creates_a_percore_cluster() {
 
 /// `memtier_benchmark --cluster-mode` against three percore nodes runs clean: every request
 /// answered, none an error, the keys spread over the nodes. memtier_benchmark has no
-/// Debian package: where it is not installed (CI) the test says so and checks nothing.
+/// Debian package: where it is not installed the test says so and checks nothing.
 #[test]
 fn memtier_cluster_mode_runs_clean() {
     if std::process::Command::new("memtier_benchmark")
@@ -512,13 +512,18 @@ fn memtier_cluster_mode_runs_clean() {
         .count();
     assert_eq!(errors, 0, "{stdout}\n{stderr}");
     // 2 threads x 5 clients x 2000 requests, half of them SETs; P:P gives each client its
-    // own tenth of the 10000 keys, so all of them are written once.
-    let totals = stdout
-        .lines()
-        .find(|l| l.starts_with("Totals"))
-        .unwrap_or_else(|| panic!("{stdout}"));
-    let ops: f64 = totals.split_whitespace().nth(1).unwrap().parse().unwrap();
-    assert!(ops > 0.0, "{totals}");
+    // own tenth of the 10000 keys, so all of them are written once. Counted by the nodes:
+    // memtier's own "Totals" rate reads 0.00 when its threads' clocks disagree (seen on a
+    // loaded CI machine with every request answered).
+    let served: u64 = nodes
+        .iter()
+        .map(|n| {
+            info_field(&mut n.raw(), "stats", "total_commands_processed")
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum();
+    assert!(served >= 20_000, "{served} commands served\n{stdout}");
     let sizes: Vec<usize> = nodes
         .iter()
         .map(|n| n.raw().cmd(&["DBSIZE"])[1..].trim().parse().unwrap())
