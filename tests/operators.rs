@@ -295,3 +295,199 @@ fn monitor_matches_redis() {
         assert_eq!(sets, 200, "{lines:?}");
     }
 }
+
+/// INFO's per-command lines without the timings: name -> (calls, rejected, failed).
+fn commandstats(r: &mut Raw) -> std::collections::BTreeMap<String, (u64, u64, u64)> {
+    let info = r.cmd(&["INFO", "commandstats"]);
+    info.lines()
+        .filter_map(|l| l.strip_prefix("cmdstat_"))
+        .map(|l| {
+            let (name, fields) = l.split_once(':').unwrap();
+            let f: std::collections::HashMap<&str, &str> = fields
+                .split(',')
+                .filter_map(|kv| kv.split_once('='))
+                .collect();
+            let n = |k: &str| f[k].parse::<u64>().unwrap();
+            assert!(f["usec_per_call"].contains('.'), "{l}");
+            (
+                name.to_string(),
+                (n("calls"), n("rejected_calls"), n("failed_calls")),
+            )
+        })
+        .collect()
+}
+
+fn section(r: &mut Raw, name: &str, prefix: &str) -> Vec<String> {
+    let mut v: Vec<String> = r
+        .cmd(&["INFO", name])
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .map(str::to_string)
+        .collect();
+    v.sort();
+    v
+}
+
+/// INFO commandstats, errorstats and latencystats, LATENCY HISTOGRAM and the latency
+/// monitor (LATEST, HISTORY, GRAPH, RESET) count and show what redis-server does for the
+/// same commands: calls, rejected and failed calls per command and subcommand, errors by
+/// code, percentiles in Redis' format (latency-tracking-info-percentiles, latency-tracking
+/// off), commands over latency-monitor-threshold; percore's counts merged over its shards.
+#[test]
+fn command_and_latency_stats_match_redis() {
+    let ours = Server::start_with(2, &["--enable-debug-command", "yes"]);
+    let theirs = Server::redis();
+    let script: &[&[&str]] = &[
+        &["SET", "a", "1"],
+        &["GET", "a"],
+        &["GET", "b"],
+        &["LPUSH", "a", "x"],
+        &["MSET", "k1", "1", "k2", "2", "k3", "3", "k4", "4"],
+        &["MGET", "k1", "k2", "k3", "k4"],
+        &["DEL", "k1", "k2", "nosuch"],
+        &["CONFIG", "GET", "maxmemory"],
+        &["CONFIG", "NOSUCH"],
+        &["CONFIG", "GET"],
+        &["GET"],
+        &["NOSUCHCOMMAND", "x"],
+        &["INCR", "k3"],
+        &["INCR", "a"],
+        &["HSET", "h", "f", "v"],
+        &["OBJECT", "ENCODING", "h"],
+        &["MULTI"],
+        &["SET", "t", "1"],
+        &["INCR", "a"],
+        &["EXEC"],
+        &["EVAL", "return redis.call('GET', KEYS[1])", "1", "k3"],
+        &["SUBSTR", "a", "0", "1"],
+    ];
+    let mut seen = Vec::new();
+    for s in [&ours, &theirs] {
+        let mut r = s.raw();
+        for cmd in script {
+            r.cmd(cmd);
+        }
+        let stats = commandstats(&mut r);
+        let errors = section(&mut r, "errorstats", "errorstat_");
+        let total_errors = crate::harness::info_field(&mut r, "stats", "total_error_replies");
+        let latency = r.cmd(&["INFO", "latencystats"]);
+        let mut names: Vec<String> = latency
+            .lines()
+            .filter_map(|l| l.strip_prefix("latency_percentiles_usec_"))
+            .map(|l| {
+                let (name, values) = l.split_once(':').unwrap();
+                let keys: Vec<&str> = values
+                    .split(',')
+                    .map(|kv| {
+                        let (k, v) = kv.split_once('=').unwrap();
+                        let (_, frac) = v.split_once('.').unwrap();
+                        assert_eq!(frac.len(), 3, "{l}");
+                        k
+                    })
+                    .collect();
+                assert_eq!(keys, ["p50", "p99", "p99.9"], "{l}");
+                name.to_string()
+            })
+            .collect();
+        names.sort();
+        // LATENCY HISTOGRAM of two commands: each one's calls and cumulative buckets.
+        let Value::Array(h) = redis::cmd("LATENCY")
+            .arg("HISTOGRAM")
+            .arg("set")
+            .arg("incr")
+            .arg("nosuch")
+            .query::<Value>(&mut s.client())
+            .unwrap()
+        else {
+            panic!("not a map")
+        };
+        assert_eq!(h.len(), 4, "{h:?}");
+        let Value::Array(set) = &h[1] else {
+            panic!("{h:?}")
+        };
+        assert_eq!(bytes(&set[0]), b"calls");
+        let Value::Array(buckets) = &set[3] else {
+            panic!("{h:?}")
+        };
+        assert!(!buckets.is_empty() && buckets.len() % 2 == 0, "{h:?}");
+        let counts: Vec<i64> = buckets.iter().skip(1).step_by(2).map(int).collect();
+        assert!(
+            counts.windows(2).all(|w| w[0] < w[1]),
+            "cumulative: {counts:?}"
+        );
+        assert_eq!(counts.last(), Some(&int(&set[1])));
+        // Other percentiles, and no histograms while latency-tracking is off.
+        r.cmd(&[
+            "CONFIG",
+            "SET",
+            "latency-tracking-info-percentiles",
+            "50 99.99 100",
+        ]);
+        let line = section(&mut r, "latencystats", "latency_percentiles_usec_get:");
+        let keys: Vec<&str> = line[0]
+            .split(':')
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .map(|kv| kv.split('=').next().unwrap())
+            .collect();
+        assert_eq!(keys, ["p50", "p99.99", "p100"], "{line:?}");
+        r.cmd(&["CONFIG", "SET", "latency-tracking", "no"]);
+        assert!(section(&mut r, "latencystats", "latency_").is_empty());
+        r.cmd(&["CONFIG", "SET", "latency-tracking", "yes"]);
+        // The latency monitor: a command over the threshold.
+        assert_eq!(r.cmd(&["LATENCY", "LATEST"]), "*0\r\n");
+        r.cmd(&["CONFIG", "SET", "latency-monitor-threshold", "20"]);
+        r.cmd(&["DEBUG", "SLEEP", "0.03"]);
+        r.cmd(&["GET", "a"]);
+        let Value::Array(latest) = redis::cmd("LATENCY")
+            .arg("LATEST")
+            .query::<Value>(&mut s.client())
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(latest.len(), 1, "{latest:?}");
+        let Value::Array(e) = &latest[0] else {
+            panic!()
+        };
+        assert_eq!(bytes(&e[0]), b"command");
+        assert!(int(&e[2]) >= 30 && int(&e[3]) >= 30, "{e:?}");
+        let history = r.cmd(&["LATENCY", "HISTORY", "command"]);
+        assert!(history.starts_with("*1\r\n*2\r\n:"), "{history}");
+        let graph = r.cmd(&["LATENCY", "GRAPH", "command"]);
+        let unknown = r.cmd(&["LATENCY", "GRAPH", "nosuch"]);
+        let doctor = r.cmd(&["LATENCY", "DOCTOR"]);
+        assert!(doctor.contains("1. command: 1 latency spikes"), "{doctor}");
+        let resets = (
+            r.cmd(&["LATENCY", "RESET", "nosuch"]),
+            r.cmd(&["LATENCY", "RESET"]),
+            r.cmd(&["LATENCY", "LATEST"]),
+            r.cmd(&["LATENCY", "HISTORY"]),
+            r.cmd(&["LATENCY", "NOSUCH"]),
+            r.cmd(&["LATENCY", "HELP"]).lines().count() > 10,
+        );
+        // CONFIG RESETSTAT empties them.
+        r.cmd(&["CONFIG", "RESETSTAT"]);
+        let after = commandstats(&mut r);
+        assert!(
+            after.keys().all(|k| k == "config|resetstat" || k == "info"),
+            "{after:?}"
+        );
+        assert!(section(&mut r, "errorstats", "errorstat_").is_empty());
+        seen.push((
+            stats,
+            errors,
+            total_errors,
+            names,
+            graph
+                .lines()
+                .take(3)
+                .map(str::to_string)
+                .collect::<Vec<_>>(),
+            unknown,
+            resets,
+        ));
+    }
+    assert_eq!(seen[0], seen[1]);
+}

@@ -432,13 +432,13 @@ pub(crate) static DEFS: &[Def] = &[
     ),
     d("slowlog-log-slower-than", int(-1, LONG_MAX), "10000", I),
     d("slowlog-max-len", int(0, LONG_MAX), "128", I),
-    d("latency-monitor-threshold", int(0, LONG_MAX), "0", 0),
-    d("latency-tracking", Kind::Bool, "yes", 0),
+    d("latency-monitor-threshold", int(0, LONG_MAX), "0", I),
+    d("latency-tracking", Kind::Bool, "yes", I),
     d(
         "latency-tracking-info-percentiles",
         Kind::Percentiles,
         "50 99 99.9",
-        0,
+        I,
     ),
     d("notify-keyspace-events", Kind::NotifyKeyspaceEvents, "", I),
     d(

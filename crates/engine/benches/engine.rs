@@ -138,7 +138,27 @@ fn pipeline(c: &mut Criterion) {
     }
 }
 
+/// What every command pays for INFO commandstats and latencystats (`Shard::count_call`):
+/// its stat slot, counters and histogram, with latency-tracking on and off.
+fn counting(c: &mut Criterion) {
+    let get = engine::lookup(b"GET").unwrap();
+    let cmd = cmds(b"GET", None, 1);
+    let args = Args::new(&cmd.buf, &cmd.ranges[0]);
+    for tracking in [true, false] {
+        let mut shard = Shard::new(0, 16);
+        shard.latency_tracking = tracking;
+        let mut us = 0;
+        c.bench_function(&format!("engine count_call, tracking {tracking}"), |b| {
+            b.iter(|| {
+                us = (us + 1) & 7;
+                shard.count_call(get, args, black_box(us), b"$1\r\n1\r\n");
+            })
+        });
+    }
+}
+
 fn bench(c: &mut Criterion) {
+    counting(c);
     pipeline(c);
     run(c, "", false);
     // Every key has a TTL: each lookup must also check expiry.

@@ -6,6 +6,7 @@
 pub mod aof;
 pub mod args;
 pub mod cmd;
+pub mod cmdstats;
 pub mod dict;
 pub mod digest;
 pub mod error;

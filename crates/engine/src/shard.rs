@@ -41,6 +41,16 @@ pub struct Shard {
     /// commands run since the runtime last took them (`take_slow`).
     pub slow_threshold: i64,
     slow: Vec<crate::slowlog::Record>,
+    /// Per-command and per-error counters of the commands run here (INFO commandstats,
+    /// errorstats, latencystats); histograms only while latency-tracking is on.
+    pub cmdstats: crate::cmdstats::CommandStats,
+    pub latency_tracking: bool,
+    /// latency-monitor-threshold in milliseconds (0: off), and the spikes seen here.
+    pub latency_threshold_ms: u64,
+    pub latency: crate::cmdstats::Monitor,
+    /// The command about to run is a piece of one split over shards: the runtime counts
+    /// it whole.
+    pub uncounted: bool,
     dbs: Vec<Db>,
     now_ms: u64,
     /// Replaying an AOF or a replication stream: nothing expires (lazily, actively, or as
@@ -158,6 +168,11 @@ impl Shard {
             id,
             slow_threshold: 10_000,
             slow: Vec::new(),
+            cmdstats: Default::default(),
+            latency_tracking: true,
+            latency_threshold_ms: 0,
+            latency: Default::default(),
+            uncounted: false,
             dbs: (0..databases.max(1)).map(|_| Db::default()).collect(),
             now_ms: unix_ms(),
             loading: false,
@@ -348,9 +363,27 @@ impl Shard {
         self.execute_since(spec, handler, db, args, out, proto, started);
     }
 
-    /// When a command starts, if slow commands are recorded at all.
+    /// When a command starts (every command is timed, for INFO commandstats).
     pub fn slow_clock(&self) -> Option<std::time::Instant> {
-        (self.slow_threshold >= 0).then(std::time::Instant::now)
+        Some(std::time::Instant::now())
+    }
+
+    /// Counts a command that ran for `micros` and answered `reply` (INFO commandstats,
+    /// latencystats, errorstats) and records it in the latency monitor if it was slow
+    /// enough: what `execute` does for the commands it runs, and the runtime for those it
+    /// runs itself.
+    pub fn count_call(&mut self, spec: &CommandSpec, args: Args, micros: u64, reply: &[u8]) {
+        let slot = crate::cmdstats::stat_index(spec, args);
+        let track = self.latency_tracking;
+        self.cmdstats.call(slot, micros, track, reply);
+        if self.latency_threshold_ms > 0 && micros / 1000 >= self.latency_threshold_ms {
+            let event = if spec.flags.has(crate::table::Flags::FAST) {
+                "fast-command"
+            } else {
+                "command"
+            };
+            self.latency.add(event, self.now_ms / 1000, micros / 1000);
+        }
     }
 
     /// `execute`, its duration counted from `started` (for a batch, the previous command's
@@ -391,7 +424,11 @@ impl Shard {
         let ended = started.map(|t| (t, std::time::Instant::now()));
         if let Some((t, now)) = ended {
             let micros = now.duration_since(t).as_micros() as u64;
-            if micros as i64 >= self.slow_threshold
+            if !self.uncounted {
+                self.count_call(spec, args, micros, &out[mark.min(out.len())..]);
+            }
+            if self.slow_threshold >= 0
+                && micros as i64 >= self.slow_threshold
                 && !spec.flags.has(crate::table::Flags::SKIP_SLOWLOG)
             {
                 self.slow.push(crate::slowlog::Record {

@@ -98,6 +98,7 @@ impl Words for [&[u8]] {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rt {
     Slowlog,
+    Latency,
     Monitor,
     Ping,
     Echo,
@@ -2857,6 +2858,15 @@ pub static COMMANDS: &[CommandSpec] = &[
         Rt::Monitor,
     ),
     rt(
+        "latency",
+        -2,
+        ADMIN,
+        A_ADMIN,
+        "server",
+        "A container for latency diagnostics commands",
+        Rt::Latency,
+    ),
+    rt(
         "slowlog",
         -2,
         ADMIN,
@@ -3200,6 +3210,18 @@ const SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
         &[("get", -2), ("help", 2), ("len", 2), ("reset", 2)],
     ),
     (
+        "latency",
+        &[
+            ("doctor", 2),
+            ("graph", 3),
+            ("help", 2),
+            ("histogram", -2),
+            ("history", 3),
+            ("latest", 2),
+            ("reset", -2),
+        ],
+    ),
+    (
         "memory",
         &[
             ("doctor", 2),
@@ -3311,7 +3333,20 @@ fn xread_keys<W: Words + ?Sized>(args: &W) -> std::ops::Range<usize> {
     i + 1..i + 1 + n / 2
 }
 
-/// Redis' error for an unknown subcommand or a subcommand's wrong arity, if any.
+/// The subcommands of a container command, lowercase, or None.
+pub fn subcommand_names(spec: &CommandSpec) -> Option<&'static [&'static str]> {
+    static NAMES: OnceLock<Vec<(&'static str, Vec<&'static str>)>> = OnceLock::new();
+    let all = NAMES.get_or_init(|| {
+        SUBCOMMANDS
+            .iter()
+            .map(|(c, subs)| (*c, subs.iter().map(|(s, _)| *s).collect()))
+            .collect()
+    });
+    all.iter()
+        .find(|(c, _)| *c == spec.name)
+        .map(|(_, subs)| subs.as_slice())
+}
+
 /// How a container command's subcommand resolves, as Redis' lookupCommand does: None for a
 /// command without a subcommand table; Some(None) for an unknown subcommand; Some(Some(arity))
 /// for a known one.
@@ -3324,6 +3359,7 @@ pub fn subcommand_arity(spec: &CommandSpec, sub: &[u8]) -> Option<Option<i32>> {
     )
 }
 
+/// Redis' error for an unknown subcommand or a subcommand's wrong arity, if any.
 pub fn subcommand_error(spec: &CommandSpec, args: Args) -> Option<String> {
     let (_, subs) = SUBCOMMANDS.iter().find(|(n, _)| *n == spec.name)?;
     if args.len() < 2 {

@@ -57,6 +57,9 @@ pub struct Conn {
     monitor_fed: bool,
     /// A piece of a split command is running on this core (not shown on its own).
     in_piece: bool,
+    /// Where the running runtime command's reply starts in `out` (INFO commandstats'
+    /// failed calls).
+    reply_mark: usize,
     /// MULTI/EXEC/WATCH state.
     pub multi: crate::multi::MultiState,
     /// The transaction (EXEC) this connection is running, whose key locks it holds.
@@ -157,6 +160,7 @@ impl Conn {
             monitoring: false,
             monitor_fed: false,
             in_piece: false,
+            reply_mark: 0,
             multi: Default::default(),
             tx: None,
             replies: Deferred::new(shards),
@@ -308,6 +312,18 @@ impl Conn {
     }
 
     fn reject(&mut self, msg: &str) {
+        self.core.shard.borrow_mut().cmdstats.error(msg.as_bytes());
+        self.reject_quietly(msg);
+    }
+
+    /// `reject` of a command that exists: it counts among its rejected calls, as Redis
+    /// counts them (INFO commandstats), unless its subcommand is unknown.
+    fn reject_command(&mut self, spec: &'static CommandSpec, args: Args, msg: &str) {
+        count_rejected(&self.core, spec, args, msg);
+        self.reject_quietly(msg);
+    }
+
+    fn reject_quietly(&mut self, msg: &str) {
         self.local_output = true;
         if self.multi.active() {
             self.multi.dirty = true;
@@ -739,7 +755,7 @@ impl Conn {
         {
             // A monitor is a replica to Redis (CLIENT_SLAVE).
             self.flush_if_needed().await;
-            self.reject("ERR Replica can't interact with the keyspace");
+            self.reject_command(spec, args, "ERR Replica can't interact with the keyspace");
             return;
         }
         if self.core.shared.cluster.is_some() && !self.master {
@@ -814,7 +830,7 @@ impl Conn {
             }
             Verdict::Reject(msg) => {
                 self.flush_if_needed().await;
-                self.reject(&msg);
+                self.reject_command(spec, args, &msg);
                 return;
             }
         }
@@ -848,13 +864,13 @@ impl Conn {
         if !matches!(spec.kind, Kind::Keyed { .. }) || may_block {
             self.local_output = true;
         }
-        // SLOWLOG: runtime commands are timed here, and keyed ones that may be split into
-        // pieces (logged whole); the others where their shard runs them.
-        let started = (self.core.settings.get().slowlog_threshold >= 0
-            && match spec.kind {
-                Kind::Runtime(_) => true,
-                Kind::Keyed { split, .. } => !matches!(split, Split::Never),
-            })
+        // SLOWLOG and INFO commandstats: runtime commands are timed here, and keyed ones
+        // that may be split into pieces (logged and counted whole); the others where their
+        // shard runs them.
+        let started = match spec.kind {
+            Kind::Runtime(_) => true,
+            Kind::Keyed { split, .. } => !matches!(split, Split::Never),
+        }
         .then(std::time::Instant::now);
         self.split_ran = false;
         // A transaction's commands dispatch inside EXEC's: each has its own flag.
@@ -885,10 +901,12 @@ impl Conn {
             // runtime command's state) costs a large copy per call.
             Kind::Runtime(engine::Rt::Eval) => {
                 self.flush().await;
+                self.reply_mark = self.out.len();
                 crate::scripting::eval(self, spec, args).await;
             }
             Kind::Runtime(rt) => {
                 self.flush().await;
+                self.reply_mark = self.out.len();
                 crate::runtime::run(self, rt, spec, args).await;
             }
         }
@@ -915,6 +933,17 @@ impl Conn {
         if let (Some(t), true) = (started, whole) {
             let micros = t.elapsed().as_micros() as u64;
             crate::slowlog::runtime_command(self, spec, args, micros);
+            let at = match spec.kind {
+                Kind::Runtime(_) => self.reply_mark,
+                Kind::Keyed { .. } => mark,
+            };
+            let reply = self.out.get(at..).unwrap_or_default();
+            if !count_rejected_subcommand(&self.core, spec, args, reply) {
+                self.core
+                    .shard
+                    .borrow_mut()
+                    .count_call(spec, args, micros, reply);
+            }
         }
         // Not shown where it ran (a runtime command, one split over shards, a blocking
         // command's first try): shown now, whole.
@@ -1095,9 +1124,10 @@ impl Conn {
             // The transaction is discarded; EXEC gets the redirection itself.
             crate::multi::end(self).await;
             self.local_output = true;
+            count_rejected(&self.core, spec, args, &err);
             self.error(&err);
         } else {
-            self.reject(&err);
+            self.reject_command(spec, args, &err);
         }
         true
     }
@@ -1425,6 +1455,7 @@ impl Conn {
         sh.set_time(self.now_ms);
         let start = self.replies.local.len();
         sh.obey = self.master;
+        sh.uncounted = self.in_piece;
         sh.execute(
             spec,
             handler,
@@ -1434,6 +1465,7 @@ impl Conn {
             self.proto,
         );
         sh.obey = false;
+        sh.uncounted = false;
         drop(sh);
         if crate::monitor::active(&self.core) {
             self.monitor_here(spec, args);
@@ -1517,4 +1549,37 @@ impl Conn {
         self.replies
             .assemble(outs, &mut self.out, &mut self.events, proto);
     }
+}
+
+/// Counts a command refused before it ran (INFO commandstats' rejected_calls and
+/// errorstats); one whose subcommand is unknown counts only as an error, as in Redis.
+fn count_rejected(core: &Core, spec: &'static CommandSpec, args: Args, msg: &str) {
+    let mut shard = core.shard.borrow_mut();
+    let unknown_sub =
+        args.len() > 1 && engine::table::subcommand_arity(spec, args.get(1)) == Some(None);
+    if unknown_sub {
+        shard.cmdstats.error(msg.as_bytes());
+    } else {
+        let slot = engine::cmdstats::stat_index(spec, args);
+        shard.cmdstats.rejected(slot, msg.as_bytes());
+    }
+}
+
+/// A runtime command whose subcommand is unknown or has the wrong arity answered `reply`
+/// without running: counted as Redis counts such a refusal (true), or not at all here.
+fn count_rejected_subcommand(
+    core: &Core,
+    spec: &'static CommandSpec,
+    args: Args,
+    reply: &[u8],
+) -> bool {
+    if !matches!(spec.kind, Kind::Runtime(_)) || reply.first() != Some(&b'-') {
+        return false;
+    }
+    if engine::table::subcommand_error(spec, args).is_none() {
+        return false;
+    }
+    let msg = String::from_utf8_lossy(reply);
+    count_rejected(core, spec, args, msg.trim_end());
+    true
 }

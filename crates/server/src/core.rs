@@ -239,6 +239,8 @@ impl Core {
         shard.eviction = settings.eviction;
         shard.notify_classes = engine::notify::recorded(settings.notify);
         shard.slow_threshold = settings.slowlog_threshold;
+        shard.latency_tracking = settings.latency_tracking;
+        shard.latency_threshold_ms = settings.latency_threshold_ms;
         Core {
             settings: Cell::new(settings),
             shard_channels: RefCell::new(HashMap::new()),

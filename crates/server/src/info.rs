@@ -27,7 +27,14 @@ pub async fn render(c: &mut Conn, args: Args<'_>) -> String {
     let wanted = Wanted::of(args);
     let core = c.core.clone();
     let pubsub = wanted.has("stats");
-    let stats = core.ask_all(|_| calls::Stats { pubsub }, None).await;
+    let histograms = wanted.has("latencystats");
+    let commands = histograms || wanted.has("commandstats") || wanted.has("errorstats");
+    let call = |_| calls::Stats {
+        pubsub,
+        commands,
+        histograms,
+    };
+    let stats = core.ask_all(call, None).await;
     let dbs = match wanted.has("keyspace") {
         true => core.ask_all(|_| calls::DbInfo, None).await,
         false => Vec::new(),
@@ -51,6 +58,7 @@ impl Wanted {
         if wanted.iter().any(|w| w == "all" || w == "everything") {
             wanted.extend(DEFAULT.iter().map(|s| s.to_string()));
             wanted.push("commandstats".into());
+            wanted.push("latencystats".into());
         }
         Wanted(wanted)
     }
@@ -81,6 +89,10 @@ pub fn text(
         stats.net_input_bytes += s.net_input_bytes;
         stats.net_output_bytes += s.net_output_bytes;
         stats.hops_sent += s.hops_sent;
+        stats.error_replies += s.error_replies;
+        if let Some(c) = &s.cmdstats {
+            stats.cmdstats.get_or_insert_with(Default::default).merge(c);
+        }
         stats.max_input_buffer = stats.max_input_buffer.max(s.max_input_buffer);
         stats.max_output_buffer = stats.max_output_buffer.max(s.max_output_buffer);
         for (all, names) in stats.pubsub.iter_mut().zip(s.pubsub) {
@@ -222,7 +234,7 @@ pub fn text(
         let exceeded = shared.meter.exceeded_ms();
         let _ = write!(
             s,
-            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\ntotal_eviction_exceeded_time:{}\r\ncurrent_eviction_exceeded_time:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntotal_cross_shard_hops:{}\r\n",
+            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\ntotal_eviction_exceeded_time:{}\r\ncurrent_eviction_exceeded_time:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntotal_error_replies:{}\r\ntotal_cross_shard_hops:{}\r\n",
             shared.total_connections.load(Ordering::Relaxed),
             stats.commands,
             stats.commands / secs,
@@ -241,6 +253,7 @@ pub fn text(
             distinct[0],
             distinct[1],
             distinct[2],
+            stats.error_replies,
             stats.hops_sent,
         );
     }
@@ -259,8 +272,48 @@ pub fn text(
     if want("modules") {
         section("Modules", &mut s);
     }
+    let cmdstats = stats.cmdstats.take().unwrap_or_default();
+    if want("commandstats") {
+        section("Commandstats", &mut s);
+        for (name, c) in cmdstats.used() {
+            if c.calls == 0 && c.failed == 0 && c.rejected == 0 {
+                continue;
+            }
+            let per_call = match c.calls {
+                0 => 0.0,
+                n => c.usec as f32 / n as f32,
+            };
+            let _ = write!(
+                s,
+                "cmdstat_{}:calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}\r\n",
+                safe(name),
+                c.calls,
+                c.usec,
+                c.rejected,
+                c.failed
+            );
+        }
+    }
     if want("errorstats") {
         section("Errorstats", &mut s);
+        for (code, n) in &cmdstats.errors {
+            let _ = write!(s, "errorstat_{}:count={n}\r\n", safe(code));
+        }
+    }
+    if want("latencystats") {
+        section("Latencystats", &mut s);
+        let percentiles = latency_percentiles(shared);
+        let tracking = shared.config_bool("latency-tracking");
+        for (name, c) in cmdstats.used().into_iter().filter(|_| tracking) {
+            let Some(h) = &c.hist else { continue };
+            let _ = write!(s, "latency_percentiles_usec_{}:", safe(name));
+            for (j, p) in percentiles.iter().enumerate() {
+                let us = h.value_at_percentile(*p) as f64 / 1000.0;
+                let sep = if j + 1 < percentiles.len() { "," } else { "" };
+                let _ = write!(s, "p{}={us:.3}{sep}", percentile_name(*p));
+            }
+            s.push_str("\r\n");
+        }
     }
     if want("cluster") {
         section("Cluster", &mut s);
@@ -288,6 +341,30 @@ pub fn text(
         }
     }
     s
+}
+
+/// An INFO field name without the characters that would break INFO's format.
+fn safe(name: &str) -> String {
+    name.replace(['#', ':', '\n', '\r'], "_")
+}
+
+/// latency-tracking-info-percentiles.
+pub fn latency_percentiles(shared: &crate::shared::Shared) -> Vec<f64> {
+    let text = shared
+        .config
+        .read()
+        .ok()
+        .and_then(|c| c.get("latency-tracking-info-percentiles"))
+        .unwrap_or_default();
+    text.split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// A percentile as Redis names it in INFO ("%f" without trailing zeros: 50, 99.9).
+fn percentile_name(p: f64) -> String {
+    let s = format!("{p:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 fn human(n: u64) -> String {

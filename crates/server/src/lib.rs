@@ -15,6 +15,7 @@ mod core;
 mod feed;
 mod functions;
 mod info;
+mod latency;
 mod locks;
 mod memory;
 mod monitor;

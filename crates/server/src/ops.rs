@@ -119,6 +119,7 @@ impl Batch {
                 &self.data,
                 &self.ranges[c.args.start as usize..c.args.end as usize],
             );
+            shard.uncounted = c.piece;
             clock = shard.execute_since(
                 c.spec,
                 c.handler,
@@ -146,6 +147,7 @@ impl Batch {
                     .extend(shard.take_events().into_iter().map(|e| (i, e)));
             }
         }
+        shard.uncounted = false;
         out
     }
 }
@@ -323,6 +325,10 @@ pub struct CoreStats {
     pub hops_sent: u64,
     pub max_input_buffer: usize,
     pub max_output_buffer: usize,
+    /// Error replies (INFO stats' total_error_replies), and, when asked for, the
+    /// per-command and per-error counters.
+    pub error_replies: u64,
+    pub cmdstats: Option<engine::cmdstats::CommandStats>,
     /// Channels, patterns and shard channels this core's clients subscribe to (INFO counts
     /// the distinct names over all cores).
     pub pubsub: [Vec<Vec<u8>>; 3],

@@ -612,7 +612,7 @@ async fn replace_dataset(core: &Rc<Core>, file: Arc<Vec<u8>>, in_read: bool, kee
     }
     // Emptying and loading are no changes to save (as redis-server's emptyData and rdbLoad).
     let mut dirty = 0;
-    for s in core.ask_all(|_| calls::Stats { pubsub: false }, None).await {
+    for s in core.ask_all(|_| calls::Stats::default(), None).await {
         dirty += s.dirty;
     }
     state.dirty_at_save.store(dirty, Ordering::Relaxed);

@@ -456,6 +456,7 @@ async fn run_inner(
         }
         Rt::Config => config(c, args).await?,
         Rt::Slowlog => crate::slowlog::command(c, args).await?,
+        Rt::Latency => crate::latency::command(c, args).await?,
         Rt::Monitor => {
             // Already monitoring: ignored, without a reply (Redis' monitorCommand).
             if !c.monitoring {

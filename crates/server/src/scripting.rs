@@ -1295,7 +1295,10 @@ fn runtime_call(
             let mut stats = Vec::new();
             let mut dbs = Vec::new();
             for s in 0..core.shards() {
-                let call = crate::core::calls::Stats { pubsub };
+                let call = crate::core::calls::Stats {
+                    pubsub,
+                    ..Default::default()
+                };
                 stats.push(call_on(core, s, call, tx).ok_or_else(gone)?);
                 if wanted.has("keyspace") {
                     dbs.push(call_on(core, s, crate::core::calls::DbInfo, tx).ok_or_else(gone)?);

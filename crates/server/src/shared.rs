@@ -109,6 +109,9 @@ pub struct Settings {
     /// slowlog-log-slower-than (microseconds; negative: off) and slowlog-max-len.
     pub slowlog_threshold: i64,
     pub slowlog_max_len: usize,
+    /// latency-tracking (per-command histograms) and latency-monitor-threshold (ms).
+    pub latency_tracking: bool,
+    pub latency_threshold_ms: u64,
 }
 
 const NO_LIMIT: crate::pubsub::Limits = crate::pubsub::Limits {
@@ -344,6 +347,8 @@ impl Shared {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(10_000),
             slowlog_max_len: num("slowlog-max-len", 128) as usize,
+            latency_tracking: self.config_bool("latency-tracking"),
+            latency_threshold_ms: num("latency-monitor-threshold", 0),
         }
     }
 

@@ -315,8 +315,13 @@ impl Call for DbInfo {
 }
 
 /// INFO's counters; the subscription names only when `pubsub` (INFO stats).
+#[derive(Default)]
 pub struct Stats {
     pub pubsub: bool,
+    /// Per-command counters too (INFO commandstats, errorstats), and with them the
+    /// latency histograms (latencystats, LATENCY HISTOGRAM).
+    pub commands: bool,
+    pub histograms: bool,
 }
 
 impl Call for Stats {
@@ -341,6 +346,12 @@ impl Call for Stats {
             hops_sent: core.counters.hops.get(),
             max_input_buffer: clients.values().map(|c| c.qbuf.get()).max().unwrap_or(0),
             max_output_buffer: clients.values().map(|c| c.output_len()).max().unwrap_or(0),
+            error_replies: shard.cmdstats.error_replies,
+            cmdstats: match (self.commands, self.histograms) {
+                (_, true) => Some(shard.cmdstats.clone()),
+                (true, false) => Some(shard.cmdstats.without_histograms()),
+                _ => None,
+            },
             pubsub: if self.pubsub {
                 use crate::pubsub::Kind;
                 let reg = core.pubsub.borrow();
@@ -366,6 +377,7 @@ impl Call for ResetStats {
         shard.stats.keyspace_misses = 0;
         shard.stats.expired_keys = 0;
         shard.stats.evicted_keys = 0;
+        shard.cmdstats.reset();
         core.counters.commands.set(0);
         core.counters.net_in.set(0);
         core.counters.net_out.set(0);
@@ -749,6 +761,8 @@ impl Call for SetLimits {
         crate::memory::set_limit(core, settings.maxmemory);
         shard.notify_classes = engine::notify::recorded(settings.notify);
         shard.slow_threshold = settings.slowlog_threshold;
+        shard.latency_tracking = settings.latency_tracking;
+        shard.latency_threshold_ms = settings.latency_threshold_ms;
         core.settings.set(settings);
     }
 }
@@ -1003,6 +1017,32 @@ impl Call for Relisten {
         if let Some(me) = core.rc() {
             crate::accept_tcp(&me, self.0);
         }
+    }
+}
+
+/// LATENCY LATEST/HISTORY/GRAPH/DOCTOR: this core's latency spikes.
+pub struct LatencyEvents;
+
+impl Call for LatencyEvents {
+    type Out = engine::cmdstats::Monitor;
+    fn touches(&self) -> Touches<'_> {
+        Touches::Nothing
+    }
+    fn run(self, core: &Core) -> Self::Out {
+        core.shard.borrow().latency.clone()
+    }
+}
+
+/// LATENCY RESET on this core: the names of the events it forgot.
+pub struct LatencyReset(pub Vec<Vec<u8>>);
+
+impl Call for LatencyReset {
+    type Out = Vec<String>;
+    fn touches(&self) -> Touches<'_> {
+        Touches::Nothing
+    }
+    fn run(self, core: &Core) -> Self::Out {
+        core.shard.borrow_mut().latency.reset(&self.0)
     }
 }
 
