@@ -287,7 +287,6 @@ pub struct CommandSpec {
     pub acl: &'static [&'static str],
     pub group: &'static str,
     pub summary: &'static str,
-    pub since: &'static str,
     pub kind: Kind,
 }
 
@@ -489,7 +488,6 @@ const fn keyed(
         acl,
         group,
         summary,
-        since: "1.0.0",
         kind: Kind::Keyed { handler, split },
     }
 }
@@ -514,7 +512,6 @@ const fn rt(
         acl,
         group,
         summary,
-        since: "1.0.0",
         kind: Kind::Runtime(rt),
     }
 }
@@ -3235,9 +3232,7 @@ const SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
     (
         "client",
         &[
-            ("caching", 3),
             ("getname", 2),
-            ("getredir", 2),
             ("help", 2),
             ("id", 2),
             ("info", 2),
@@ -3247,8 +3242,6 @@ const SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
             ("pause", -3),
             ("reply", 3),
             ("setname", 3),
-            ("tracking", -3),
-            ("trackinginfo", 2),
             ("unblock", -3),
             ("unpause", 2),
         ],

@@ -10,6 +10,7 @@ mod blocking;
 mod checks;
 mod client;
 mod cluster;
+mod commands;
 mod conn;
 mod core;
 mod feed;
