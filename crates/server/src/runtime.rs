@@ -1394,6 +1394,19 @@ fn command_doc(w: &mut Writer, spec: &CommandSpec) {
     w.bulk(spec.group.as_bytes());
 }
 
+/// COMMAND GETKEYS' and GETKEYSANDFLAGS' command: its spec and its arguments.
+fn inner_command(args: Args) -> engine::Result<(&'static CommandSpec, Args)> {
+    let sub_args = Args::new(args.buf(), &args.ranges()[2..]);
+    let spec = engine::lookup(sub_args.get(0))
+        .ok_or_else(|| Error::msg("ERR Invalid command specified"))?;
+    if !spec.arity_ok(sub_args.len()) {
+        return Err(Error::msg(
+            "ERR Invalid number of arguments specified for command",
+        ));
+    }
+    Ok((spec, sub_args))
+}
+
 fn command(c: &mut Conn, args: Args) -> engine::Result<()> {
     if args.len() == 1 {
         let mut w = c.writer();
@@ -1463,15 +1476,7 @@ fn command(c: &mut Conn, args: Args) -> engine::Result<()> {
             }
         }
         "getkeys" if args.len() >= 4 => {
-            let inner = &args.ranges()[2..];
-            let sub_args = Args::new(args.buf(), inner);
-            let spec = engine::lookup(sub_args.get(0))
-                .ok_or_else(|| Error::msg("ERR Invalid command specified"))?;
-            if !spec.arity_ok(sub_args.len()) {
-                return Err(Error::msg(
-                    "ERR Invalid number of arguments specified for command",
-                ));
-            }
+            let (spec, sub_args) = inner_command(args)?;
             let keys = crate::commands::key_positions(spec, sub_args);
             if keys.is_empty() {
                 return Err(Error::msg("ERR The command has no key arguments"));
@@ -1483,15 +1488,7 @@ fn command(c: &mut Conn, args: Args) -> engine::Result<()> {
             }
         }
         "getkeysandflags" if args.len() >= 4 => {
-            let inner = &args.ranges()[2..];
-            let sub_args = Args::new(args.buf(), inner);
-            let spec = engine::lookup(sub_args.get(0))
-                .ok_or_else(|| Error::msg("ERR Invalid command specified"))?;
-            if !spec.arity_ok(sub_args.len()) {
-                return Err(Error::msg(
-                    "ERR Invalid number of arguments specified for command",
-                ));
-            }
+            let (spec, sub_args) = inner_command(args)?;
             let keys = crate::commands::keys_and_flags(spec, sub_args);
             if keys.is_empty() {
                 return Err(Error::msg("ERR The command has no key arguments"));
