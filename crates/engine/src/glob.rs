@@ -58,7 +58,11 @@ pub fn matches(pattern: &[u8], s: &[u8], nocase: bool) -> bool {
             None => return false,
         }
     }
-    pattern[p..].iter().all(|&c| c == b'*')
+    pattern
+        .get(p..)
+        .unwrap_or_default()
+        .iter()
+        .all(|&c| c == b'*')
 }
 
 fn eq(a: u8, b: u8, nocase: bool) -> bool {
@@ -112,12 +116,43 @@ fn class(pattern: &[u8], start: usize, c: u8, nocase: bool) -> Option<(bool, usi
         p += 1;
     }
     let matched = if not { !matched } else { matched };
-    Some((matched, p + 1))
+    // Past an unterminated class the pattern is done (never past its end).
+    Some((matched, (p + 1).min(pattern.len())))
+}
+
+/// DEBUG STRINGMATCH-TEST: `rounds` random patterns (made of the characters the matcher
+/// treats specially) against random strings; it passes by not crashing or hanging.
+pub fn fuzz(rounds: usize) {
+    let mut rng = crate::dict::Rng::new(0x5eed ^ rounds as u64);
+    const ALPHABET: &[u8] = b"ab*?[]^-\\";
+    let word = |rng: &mut crate::dict::Rng| -> Vec<u8> {
+        let len = (rng.next_u64() % 24) as usize;
+        (0..len)
+            .map(|_| ALPHABET[(rng.next_u64() % ALPHABET.len() as u64) as usize])
+            .collect()
+    };
+    for _ in 0..rounds {
+        let (p, s) = (word(&mut rng), word(&mut rng));
+        std::hint::black_box(matches(&p, &s, rng.next_u64() & 1 == 0));
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::matches;
+
+    /// Unterminated classes and escapes at the end: answers, never a panic (a KEYS
+    /// pattern of "[a" once took the core down).
+    #[test]
+    fn malformed_patterns_never_panic() {
+        for p in ["[", "[a", "a[", "[^", "\\", "a\\", "[a-", "*[", "?[", "[\\"] {
+            for s in ["", "a", "ab", "[", "\\"] {
+                let _ = matches(p.as_bytes(), s.as_bytes(), false);
+            }
+        }
+        assert!(matches(b"[a", b"a", false));
+        super::fuzz(50_000);
+    }
 
     #[test]
     fn redis_glob_cases() {

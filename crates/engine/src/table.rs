@@ -99,6 +99,8 @@ impl Words for [&[u8]] {
 pub enum Rt {
     Slowlog,
     Latency,
+    Module,
+    Lolwut,
     Monitor,
     Ping,
     Echo,
@@ -2855,6 +2857,24 @@ pub static COMMANDS: &[CommandSpec] = &[
         Rt::Monitor,
     ),
     rt(
+        "module",
+        -2,
+        &["admin", "noscript"],
+        &["@admin", "@slow", "@dangerous"],
+        "server",
+        "A container for module commands",
+        Rt::Module,
+    ),
+    rt(
+        "lolwut",
+        -1,
+        &["readonly", "fast"],
+        &["@read", "@fast"],
+        "server",
+        "Display some computer art and the Redis version",
+        Rt::Lolwut,
+    ),
+    rt(
         "latency",
         -2,
         ADMIN,
@@ -3205,6 +3225,16 @@ const SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
     (
         "slowlog",
         &[("get", -2), ("help", 2), ("len", 2), ("reset", 2)],
+    ),
+    (
+        "module",
+        &[
+            ("help", 2),
+            ("list", 2),
+            ("load", -3),
+            ("loadex", -3),
+            ("unload", 3),
+        ],
     ),
     (
         "latency",

@@ -1219,6 +1219,7 @@ impl Conn {
             self.local_output = true;
             // BY/GET patterns may read keys anywhere.
             self.flush().await;
+            self.split_ran = true;
             return crate::runtime::run(self, engine::Rt::Sort, spec, args).await;
         }
         if shared.shards == 1 || positions.all(|p| shared.shard_of(args.get(p)) == shard) {
@@ -1228,6 +1229,9 @@ impl Conn {
         }
         self.local_output = true;
         let positions: Vec<usize> = spec.key_positions(&args).collect();
+        // Run over shards (by the runtime, gathered on a scratch shard, or in pieces): the
+        // command is counted and logged whole when its dispatch ends.
+        self.split_ran = !matches!(split, Split::Never);
         match split {
             Split::Never => return self.single(shard, spec, handler, args),
             Split::Runtime(rt) => {

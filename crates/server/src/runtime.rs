@@ -457,6 +457,8 @@ async fn run_inner(
         Rt::Config => config(c, args).await?,
         Rt::Slowlog => crate::slowlog::command(c, args).await?,
         Rt::Latency => crate::latency::command(c, args).await?,
+        Rt::Module => module(c, args)?,
+        Rt::Lolwut => lolwut(c, args)?,
         Rt::Monitor => {
             // Already monitoring: ignored, without a reply (Redis' monitorCommand).
             if !c.monitoring {
@@ -1610,6 +1612,66 @@ async fn debug(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
             c.core.shared.active_expire.store(on, Ordering::Relaxed);
             c.writer().ok();
         }
+        ("object", 3) | ("listpack", 3) => {
+            let key = args.get(2).to_vec();
+            let shard = c.core.shared.shard_of(&key);
+            let get = calls::Get { db: c.db, key };
+            let Some(e) = c.core.ask(shard, get).await else {
+                return Err(Error::msg("ERR no such key"));
+            };
+            let encoding = e.value.encoding();
+            if sub == "listpack" {
+                if encoding != "listpack" {
+                    return Err(Error::msg("ERR Not a listpack encoded object."));
+                }
+                tracing::info!(
+                    key = %String::from_utf8_lossy(args.get(2)),
+                    "DEBUG LISTPACK: a listpack of {} bytes in memory",
+                    e.value.memory()
+                );
+                c.writer().simple(b"Listpack structure printed on stdout");
+                return Ok(());
+            }
+            // The RDB encoding of the value alone: a DUMP payload less its type byte,
+            // version and checksum.
+            let opts = c.core.shard.borrow().save_opts;
+            let serialized = engine::rdb::dump(&e.value, opts).len().saturating_sub(11);
+            let lru = e.lru & ((1 << 24) - 1);
+            let idle = engine::evict::idle_secs(e.lru, (engine::shard::unix_ms() / 1000) as u32);
+            let text = format!(
+                "Value at:{:p} refcount:1 encoding:{encoding} serializedlength:{serialized} lru:{lru} lru_seconds_idle:{idle}",
+                &e.value
+            );
+            c.writer().simple(text.as_bytes());
+        }
+        ("protocol", 3) => debug_protocol(&mut c.writer(), args.get(2))?,
+        ("quicklist-packed-threshold", 3) => {
+            let ok = std::str::from_utf8(args.get(2))
+                .ok()
+                .and_then(config::parse_memory)
+                .is_some_and(|v| v > 0 && v <= 1 << 32);
+            if !ok {
+                return Err(Error::msg(
+                    "ERR argument must be a memory value bigger than 1 and smaller than 4gb",
+                ));
+            }
+            // percore's lists keep every element in listpack nodes: there is no plain-node
+            // threshold to move.
+            return Err(Error::msg(format!(
+                "ERR DEBUG QUICKLIST-PACKED-THRESHOLD: {}",
+                config::NOT_IMPLEMENTED
+            )));
+        }
+        ("change-repl-id", 2) => {
+            tracing::warn!("Changing replication IDs after receiving DEBUG change-repl-id");
+            c.core.shared.repl.new_history();
+            c.writer().ok();
+        }
+        ("stringmatch-test", 2) => {
+            engine::glob::fuzz(20_000);
+            c.writer()
+                .simple(b"Apparently Redis did not crash: test passed");
+        }
         ("help", 2) => engine::cmd::keys::help_reply(
             &mut c.writer(),
             &[
@@ -1624,6 +1686,19 @@ async fn debug(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
                 "    Save the RDB on disk and reload it back to memory.",
                 "DIGEST-VALUE <key> [<key> ...]",
                 "    Output a hex signature of the values of all the specified keys.",
+                "OBJECT <key>",
+                "    Show low level info about `key` and associated value.",
+                "LISTPACK <key>",
+                "    Show low level info about the listpack encoding of <key>.",
+                "PROTOCOL <type>",
+                "    Reply with a test value of the specified type. <type> can be: string,",
+                "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
+                "    true, false.",
+                "CHANGE-REPL-ID",
+                "    Change the replication IDs of the instance.",
+                "    Dangerous: should be used only for testing the replication subsystem.",
+                "STRINGMATCH-TEST",
+                "    Run a fuzz tester against the stringmatchlen() function.",
                 "HELP",
                 "    Prints this help.",
             ],
@@ -1633,6 +1708,138 @@ async fn debug(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
                 "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
                 text(args.get(1))
             )))
+        }
+    }
+    Ok(())
+}
+
+/// MODULE: percore loads no Redis modules (they are C code against Redis' own
+/// structures). LIST is empty; LOAD, LOADEX and UNLOAD are refused as redis-server refuses
+/// them (enable-module-command), and where allowed they fail as a failed load does.
+fn module(c: &mut Conn, args: Args) -> engine::Result<()> {
+    let sub = lower(args.get(1));
+    let n = args.len();
+    match (sub.as_str(), n) {
+        ("list", 2) => c.writer().array(0),
+        ("help", 2) => engine::cmd::keys::help_reply(
+            &mut c.writer(),
+            &[
+                "MODULE <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "LIST",
+                "    Return a list of loaded modules.",
+                "LOAD <path> [<arg> ...]",
+                "    Load a module library from <path>, passing to it any optional arguments.",
+                "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
+                "    Load a module library from <path>, while passing it module configurations and optional arguments.",
+                "UNLOAD <name>",
+                "    Unload a module.",
+                "HELP",
+                "    Prints this help.",
+            ],
+        ),
+        ("load" | "loadex", 3..) | ("unload", 3) => {
+            let setting = c
+                .core
+                .shared
+                .config
+                .read()
+                .ok()
+                .and_then(|cfg| cfg.get("enable-module-command"))
+                .unwrap_or_default();
+            let allowed = setting == "yes" || (setting == "local" && c.info.local);
+            if !allowed {
+                return Err(Error::msg("ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."));
+            }
+            if sub == "unload" {
+                return Err(Error::msg(
+                    "ERR Error unloading module: no such module with that name",
+                ));
+            }
+            tracing::warn!(
+                path = %text(args.get(2)),
+                "Module load refused: percore does not load Redis modules"
+            );
+            return Err(Error::msg(
+                "ERR Error loading the extension. Please check the server logs.",
+            ));
+        }
+        ("list" | "help" | "load" | "loadex" | "unload", _) => {
+            return Err(Error::Arity(format!("module|{sub}")));
+        }
+        _ => return Err(Error::msg(unknown_sub(args.get(1), "module"))),
+    }
+    Ok(())
+}
+
+/// LOLWUT: Redis 7.0's own (its version line; VERSION 5 and 6 draw Redis 5's and 6's art,
+/// which percore does not draw: it says so).
+fn lolwut(c: &mut Conn, args: Args) -> engine::Result<()> {
+    if args.len() >= 3 && args.is(1, "version") {
+        let v = args.int(2)?;
+        if v == 5 || v == 6 {
+            return Err(Error::msg(format!(
+                "ERR LOLWUT VERSION {v}: {}",
+                config::NOT_IMPLEMENTED
+            )));
+        }
+    }
+    let text = format!("Redis ver. {}\n", crate::runtime::REDIS_VERSION);
+    c.writer().verbatim(text.as_bytes());
+    Ok(())
+}
+
+/// DEBUG PROTOCOL: a test value of each RESP type, as redis-server sends it (RESP2 gets
+/// the RESP2 forms; a push is refused there).
+fn debug_protocol(w: &mut Writer, name: &[u8]) -> engine::Result<()> {
+    let resp3 = w.proto == Proto::Resp3;
+    match String::from_utf8_lossy(name).to_ascii_lowercase().as_str() {
+        "string" => w.bulk(b"Hello World"),
+        "integer" => w.integer(12345),
+        "double" => w.double_text(b"3.141"),
+        "bignum" if resp3 => w.buf.extend_from_slice(b"(1234567999999999999999999999999999999\r\n"),
+        "bignum" => w.bulk(b"1234567999999999999999999999999999999"),
+        "null" => w.null(),
+        "array" | "set" => {
+            if name.eq_ignore_ascii_case(b"set") {
+                w.set(3);
+            } else {
+                w.array(3);
+            }
+            (0..3).for_each(|i| w.integer(i));
+        }
+        "map" => {
+            w.map(3);
+            for i in 0..3 {
+                w.integer(i);
+                w.boolean(i == 1);
+            }
+        }
+        "attrib" => {
+            if resp3 {
+                w.buf.extend_from_slice(b"|1\r\n");
+                w.bulk(b"key-popularity");
+                w.array(2);
+                w.bulk(b"key:123");
+                w.integer(90);
+            }
+            w.bulk(b"Some real reply following the attribute");
+        }
+        "push" => {
+            if !resp3 {
+                return Err(Error::msg("ERR RESP2 is not supported by this command"));
+            }
+            w.push(2);
+            w.bulk(b"server-cpu-usage");
+            w.integer(42);
+            w.bulk(b"Some real reply following the push reply");
+        }
+        "verbatim" => w.verbatim(b"This is a verbatim\nstring"),
+        "true" => w.boolean(true),
+        "false" => w.boolean(false),
+        _ => {
+            return Err(Error::msg(
+                "ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false",
+            ))
         }
     }
     Ok(())
