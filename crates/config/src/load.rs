@@ -16,6 +16,9 @@ struct Loader<'a> {
     cfg: &'a mut Config,
     warnings: Vec<Warning>,
     warned: HashSet<String>,
+    /// Directives set but not implemented yet, in the order first seen: one warning lists
+    /// them all at the end of the load.
+    unimplemented: Vec<String>,
     save_loaded: bool,
 }
 
@@ -32,6 +35,7 @@ pub(crate) fn load_into(
         cfg,
         warnings: Vec::new(),
         warned: HashSet::new(),
+        unimplemented: Vec::new(),
         save_loaded: false,
     };
     if let Some(p) = path {
@@ -39,6 +43,12 @@ pub(crate) fn load_into(
     }
     for (i, line) in override_lines(overrides).iter().enumerate() {
         loader.load_line(line.as_bytes(), &Origin::CommandLine, i + 1, 0)?;
+    }
+    if !loader.unimplemented.is_empty() {
+        let names = loader.unimplemented.join(", ");
+        loader.warnings.push(Warning(format!(
+            "directives not implemented by percore yet, ignored (CONFIG GET shows Redis' defaults): {names}"
+        )));
     }
     Ok(loader.warnings)
 }
@@ -68,11 +78,10 @@ impl Loader<'_> {
     }
 
     fn warn_unimplemented(&mut self, name: &str) {
-        // One warning per directive name: the Debian file alone would otherwise log dozens.
+        // Each name once, all in one warning: the Debian file alone would otherwise log
+        // dozens of lines.
         if self.warned.insert(name.to_string()) {
-            self.warnings.push(Warning(format!(
-                "directive '{name}' is not implemented by percore yet; ignored"
-            )));
+            self.unimplemented.push(name.to_string());
         }
     }
 
