@@ -888,3 +888,74 @@ fn debug_module_and_lolwut_match_redis() {
     }
     assert_eq!(seen[0], seen[1]);
 }
+
+/// Everything `s` sends within `ms` milliseconds.
+fn drain(s: &mut std::net::TcpStream, ms: u64) -> Vec<u8> {
+    use std::io::Read;
+    s.set_read_timeout(Some(std::time::Duration::from_millis(ms)))
+        .unwrap();
+    let mut all = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = s.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        all.extend_from_slice(&buf[..n]);
+    }
+    all
+}
+
+/// Under CLIENT REPLY OFF (and SKIP) pushes still arrive, as redis-server lets them through:
+/// subscribe and unsubscribe confirmations, published messages, a client's own messages,
+/// in RESP2 and RESP3; the replies do not.
+#[test]
+fn pushes_reach_clients_that_turned_replies_off() {
+    use std::io::Write;
+    let ours = Server::start(2);
+    let theirs = Server::redis();
+    let mut seen = Vec::new();
+    for s in [&ours, &theirs] {
+        let mut got = Vec::new();
+        for proto in ["2", "3"] {
+            let mut a = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+            let send = |a: &mut std::net::TcpStream, words: &[&str]| {
+                let argv: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
+                let mut buf = Vec::new();
+                resp::write_command(&mut buf, &argv);
+                a.write_all(&buf).unwrap();
+            };
+            send(&mut a, &["HELLO", proto]);
+            drain(&mut a, 200);
+            send(&mut a, &["CLIENT", "REPLY", "OFF"]);
+            send(&mut a, &["SET", "k", "v"]);
+            send(&mut a, &["SUBSCRIBE", "ch1", "ch2"]);
+            drain(&mut a, 200);
+            s.raw().cmd(&["PUBLISH", "ch1", "hello"]);
+            if proto == "3" {
+                send(&mut a, &["PUBLISH", "ch2", "own"]);
+            }
+            send(&mut a, &["UNSUBSCRIBE", "ch1"]);
+            send(&mut a, &["PING"]);
+            send(&mut a, &["CLIENT", "REPLY", "ON"]);
+            send(&mut a, &["PING", "back"]);
+            got.push(String::from_utf8_lossy(&drain(&mut a, 300)).into_owned());
+        }
+        // A refused command uses up a SKIP.
+        let mut b = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+        let mut buf = Vec::new();
+        for words in [
+            &["CLIENT", "REPLY", "SKIP"][..],
+            &["NOSUCH"],
+            &["GET"],
+            &["PING", "x"],
+        ] {
+            let argv: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
+            resp::write_command(&mut buf, &argv);
+        }
+        b.write_all(&buf).unwrap();
+        got.push(String::from_utf8_lossy(&drain(&mut b, 300)).into_owned());
+        seen.push(got);
+    }
+    assert!(seen[0][1].contains("hello"), "{:?}", seen[0]);
+    assert_eq!(seen[0], seen[1]);
+}

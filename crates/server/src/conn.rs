@@ -60,6 +60,10 @@ pub struct Conn {
     /// Where the running runtime command's reply starts in `out` (INFO commandstats'
     /// failed calls).
     reply_mark: usize,
+    /// Where the pushes the running command wrote end in `out` (subscribe confirmations,
+    /// its own published messages): CLIENT REPLY OFF/SKIP silences only what follows, as
+    /// Redis' CLIENT_PUSHING lets pushes through.
+    pub(crate) push_end: usize,
     /// MULTI/EXEC/WATCH state.
     pub multi: crate::multi::MultiState,
     /// The transaction (EXEC) this connection is running, whose key locks it holds.
@@ -161,6 +165,7 @@ impl Conn {
             monitor_fed: false,
             in_piece: false,
             reply_mark: 0,
+            push_end: 0,
             multi: Default::default(),
             tx: None,
             replies: Deferred::new(shards),
@@ -323,12 +328,18 @@ impl Conn {
         self.reject_quietly(msg);
     }
 
+    /// `reject` without counting: the error, unless CLIENT REPLY OFF or SKIP silences it
+    /// (a refused command uses up a SKIP, as in Redis).
     fn reject_quietly(&mut self, msg: &str) {
         self.local_output = true;
         if self.multi.active() {
             self.multi.dirty = true;
         }
-        self.error(msg);
+        match self.reply_mode {
+            ReplyMode::On => self.error(msg),
+            ReplyMode::Off => {}
+            ReplyMode::Skip => self.reply_mode = ReplyMode::On,
+        }
     }
 
     pub async fn run(&mut self, stream: &mut Stream) {
@@ -852,6 +863,7 @@ impl Conn {
             self.flush().await;
         }
         let mark = self.out.len();
+        self.push_end = 0;
         let notify = engine::notify::recorded(self.core.settings.get().notify) != 0;
         let split_across = notify && self.split_across(spec, args);
         if split_across {
@@ -968,10 +980,11 @@ impl Conn {
         if suppress {
             self.flush().await;
             // CLIENT REPLY itself switches the mode; the command that set OFF/SKIP is silent.
+            let keep = mark.max(self.push_end);
             match self.reply_mode {
-                ReplyMode::Off => self.out.truncate(mark),
+                ReplyMode::Off => self.out.truncate(keep),
                 ReplyMode::Skip => {
-                    self.out.truncate(mark);
+                    self.out.truncate(keep);
                     self.reply_mode = ReplyMode::On;
                 }
                 ReplyMode::On => {}

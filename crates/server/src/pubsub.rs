@@ -385,6 +385,7 @@ fn confirm(c: &mut Conn, kind: Kind, sub: bool, name: Option<&[u8]>) {
         None => w.null(),
     }
     w.integer(n);
+    c.push_end = c.out.len();
 }
 
 pub async fn subscribe(c: &mut Conn, kind: Kind, args: Args<'_>) {
@@ -543,6 +544,7 @@ async fn publish(c: &mut Conn, args: Args<'_>) -> i64 {
     // This client's own messages come before the reply, as in Redis.
     if let Some(mb) = c.subs.mailbox.clone() {
         mb.drain_into(&mut c.out);
+        c.push_end = c.out.len();
     }
     total + publish_remote(&core, || vec![(channel.to_vec(), message.to_vec())], false).await
 }
