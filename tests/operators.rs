@@ -846,6 +846,12 @@ fn debug_module_and_lolwut_match_redis() {
                 .collect();
             out.push(kept.join(" "));
         }
+        // Both link jemalloc 5.3: its own report.
+        let stats = r.cmd(&["MEMORY", "MALLOC-STATS"]);
+        assert!(
+            stats.contains("___ Begin jemalloc statistics ___\nVersion: \"5.3.0"),
+            "{stats}"
+        );
         let replid = |r: &mut Raw| crate::harness::info_field(r, "replication", "master_replid");
         let before = replid(&mut r);
         out.push(r.cmd(&["DEBUG", "CHANGE-REPL-ID"]));
@@ -864,6 +870,9 @@ fn debug_module_and_lolwut_match_redis() {
             &["LOLWUT"],
             &["LOLWUT", "VERSION", "7"],
             &["LOLWUT", "VERSION", "x"],
+            &["MEMORY", "PURGE"],
+            &["MEMORY", "PURGE", "x"],
+            &["MEMORY", "MALLOC-STATS", "x"],
             &["KEYS", "[a"],
             &["KEYS", "\\[a"],
             &["KEYS", "a["],

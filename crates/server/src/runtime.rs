@@ -539,12 +539,36 @@ async fn run_inner(
                     &mut c.writer(),
                     &[
                         "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                        "DOCTOR",
+                        "    Return memory problems reports.",
+                        "MALLOC-STATS",
+                        "    Return internal statistics report from the memory allocator.",
+                        "PURGE",
+                        "    Attempt to purge dirty pages for reclamation by the allocator.",
                         "USAGE <key> [SAMPLES <count>]",
-                        "    Return memory in bytes used by <key> and its value.",
+                        "    Return memory in bytes used by <key> and its value. Nested values are",
+                        "    sampled up to <count> times (default: 5, 0 means sample all).",
                         "HELP",
                         "    Prints this help.",
                     ],
                 ),
+                // jemalloc's own report and purge, as redis-server (linked with jemalloc
+                // too) gives them.
+                "malloc-stats" if args.len() == 2 => {
+                    let mut text = Vec::new();
+                    let opts = tikv_jemalloc_ctl::stats_print::Options::default();
+                    if tikv_jemalloc_ctl::stats_print::stats_print(&mut text, opts).is_err() {
+                        text = b"Stats not supported for the current allocator".to_vec();
+                    }
+                    c.writer().verbatim(&text);
+                }
+                "purge" if args.len() == 2 => {
+                    purge_allocator();
+                    c.writer().ok();
+                }
+                "malloc-stats" | "purge" => {
+                    return Err(Error::Arity(format!("memory|{sub}")));
+                }
                 "doctor" => c.writer().verbatim(b"Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base."),
                 _ => return Err(Error::msg(unknown_sub(args.get(1), "memory"))),
             }
@@ -1711,6 +1735,26 @@ async fn debug(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
         }
     }
     Ok(())
+}
+
+/// MEMORY PURGE: jemalloc returns every arena's dirty pages to the system (Redis'
+/// jemalloc_purge: `arena.<MALLCTL_ARENAS_ALL>.purge`).
+fn purge_allocator() {
+    let name = b"arena.4096.purge\0";
+    // SAFETY: a void control: no old value is read, no new value written (null pointers,
+    // zero length), and the name is NUL-terminated.
+    let rc = unsafe {
+        tikv_jemalloc_sys::mallctl(
+            name.as_ptr().cast(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    if rc != 0 {
+        tracing::warn!(rc, "MEMORY PURGE: jemalloc refused arena.all.purge");
+    }
 }
 
 /// MODULE: percore loads no Redis modules (they are C code against Redis' own
