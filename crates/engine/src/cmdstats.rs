@@ -263,11 +263,16 @@ pub fn error_code(reply: &[u8]) -> &str {
 }
 
 impl CommandStats {
-    fn slot(&mut self, i: usize) -> &mut CmdStat {
+    /// The slots, made on first use (a shard that ran nothing keeps none).
+    fn slots(&mut self) -> &mut [CmdStat] {
         if self.cmds.is_empty() {
             self.cmds = vec![CmdStat::default(); layout().names.len()];
         }
-        &mut self.cmds[i]
+        &mut self.cmds
+    }
+
+    fn slot(&mut self, i: usize) -> &mut CmdStat {
+        &mut self.slots()[i]
     }
 
     /// A command that ran for `micros`; `reply` is what it answered (an error makes it a
@@ -323,10 +328,11 @@ impl CommandStats {
     }
 
     pub fn merge(&mut self, other: &CommandStats) {
-        if !other.cmds.is_empty() {
-            self.slot(0);
-        }
-        for (a, b) in self.cmds.iter_mut().zip(&other.cmds) {
+        let mine: &mut [CmdStat] = match other.cmds.is_empty() {
+            true => &mut [],
+            false => self.slots(),
+        };
+        for (a, b) in mine.iter_mut().zip(&other.cmds) {
             a.calls += b.calls;
             a.usec += b.usec;
             a.rejected += b.rejected;

@@ -222,16 +222,7 @@ pub fn all_names() -> Vec<String> {
 
 /// The ACL categories of a command or "container|sub", without '@'.
 pub fn categories(name: &str) -> Vec<String> {
-    let entry = match name.split_once('|') {
-        None => catalog().info.get(name),
-        Some((c, _)) => catalog().info.get(c).and_then(|e| {
-            e.items()
-                .get(9)?
-                .items()
-                .iter()
-                .find(|s| s.items()[0].text() == name.as_bytes())
-        }),
-    };
+    let entry = info_entry(name);
     match entry {
         Some(e) => e.items()[6]
             .items()
@@ -267,23 +258,31 @@ pub fn key_positions(spec: &CommandSpec, args: Args) -> Vec<usize> {
 }
 
 /// The key specs of `spec` run with `args` (its subcommand's for a container).
-fn key_specs<'a>(spec: &CommandSpec, args: Args) -> Option<&'a [V]> {
-    let entry = catalog().info.get(spec.name)?;
-    let entry = if args.len() > 1 {
-        let full = format!(
-            "{}|{}",
-            spec.name,
-            String::from_utf8_lossy(args.get(1)).to_ascii_lowercase()
-        );
-        entry.items()[9]
+fn key_specs(spec: &CommandSpec, args: Args) -> Option<&'static [V]> {
+    let entry = match args.len() > 1 {
+        true => {
+            let sub = String::from_utf8_lossy(args.get(1)).to_ascii_lowercase();
+            info_entry(&format!("{}|{sub}", spec.name)).or_else(|| info_entry(spec.name))
+        }
+        false => info_entry(spec.name),
+    }?;
+    Some(entry.items().get(8)?.items())
+}
+
+/// The COMMAND INFO entry of a command or of "container|sub" (found among its container's
+/// subcommands).
+fn info_entry(name: &str) -> Option<&'static V> {
+    match name.split_once('|') {
+        None => catalog().info.get(name),
+        Some((c, _)) => catalog()
+            .info
+            .get(c)?
+            .items()
+            .get(9)?
             .items()
             .iter()
-            .find(|s| s.items()[0].text() == full.as_bytes())
-            .unwrap_or(entry)
-    } else {
-        entry
-    };
-    Some(entry.items().get(8)?.items())
+            .find(|s| s.items().first().map(V::text) == Some(name.as_bytes())),
+    }
 }
 
 /// COMMAND GETKEYSANDFLAGS: each key's position with its spec's flags, found by the key
