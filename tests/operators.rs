@@ -544,10 +544,6 @@ const NOT_YET: &[&str] = &[
     "acl|setuser",
     "acl|users",
     "acl|whoami",
-    "client|caching",
-    "client|getredir",
-    "client|tracking",
-    "client|trackinginfo",
 ];
 
 /// COMMAND DOCS and COMMAND INFO of every command percore has, byte for byte as

@@ -24,4 +24,5 @@ mod scripting;
 mod sentinel;
 mod server;
 mod streams;
+mod tracking;
 mod transactions;

@@ -447,7 +447,7 @@ pub(crate) static DEFS: &[Def] = &[
         COBL_DEFAULT,
         I,
     ),
-    d("tracking-table-max-keys", int(0, LONG_MAX), "1000000", 0),
+    d("tracking-table-max-keys", int(0, LONG_MAX), "1000000", I),
     d("shutdown-timeout", int(0, INT_MAX), "10", 0),
     d("shutdown-on-sigint", Kind::Flags(SHUTDOWN), "default", 0),
     d("shutdown-on-sigterm", Kind::Flags(SHUTDOWN), "default", 0),

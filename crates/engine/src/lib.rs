@@ -26,6 +26,7 @@ pub mod slowlog;
 pub mod snapshot;
 pub mod stream;
 pub mod table;
+pub mod tracking;
 pub mod value;
 pub mod zset;
 

@@ -51,6 +51,12 @@ pub struct Shard {
     /// The command about to run is a piece of one split over shards: the runtime counts
     /// it whole.
     pub uncounted: bool,
+    /// Client-side caching: who read which keys, and the broadcast prefixes.
+    pub tracking: crate::tracking::Table,
+    /// The client whose command is running (0: none), for tracking's NOLOOP.
+    pub client: u64,
+    /// The running command's client tracks the keys it reads (set per command).
+    pub reader: Option<crate::tracking::Reader>,
     dbs: Vec<Db>,
     now_ms: u64,
     /// Replaying an AOF or a replication stream: nothing expires (lazily, actively, or as
@@ -173,6 +179,9 @@ impl Shard {
             latency_threshold_ms: 0,
             latency: Default::default(),
             uncounted: false,
+            tracking: Default::default(),
+            client: 0,
+            reader: None,
             dbs: (0..databases.max(1)).map(|_| Db::default()).collect(),
             now_ms: unix_ms(),
             loading: false,
@@ -240,8 +249,17 @@ impl Shard {
         self.watched.get(db)?.get(key).map(|w| w.version)
     }
 
-    /// Redis' touchWatchedKey: a modification of `key` makes its watchers' EXEC fail.
+    /// Redis' signalModifiedKey: a modification of `key` makes its watchers' EXEC fail and
+    /// invalidates it for the clients that cache it.
+    #[inline]
     fn touch(&mut self, db: usize, key: &[u8]) {
+        self.tracking.invalidate(key, self.client);
+        self.touch_watched(db, key);
+    }
+
+    /// Redis' touchWatchedKey.
+    #[inline]
+    fn touch_watched(&mut self, db: usize, key: &[u8]) {
         if self.watched_keys == 0 {
             return;
         }
@@ -262,7 +280,7 @@ impl Shard {
             .cloned()
             .collect();
         for k in keys {
-            self.touch(db, &k);
+            self.touch_watched(db, &k);
         }
     }
 
@@ -419,6 +437,19 @@ impl Shard {
             Err(_) => {
                 out.truncate(mark);
                 Writer::new(out, proto).error(&format!("ERR internal error in '{}'", spec.name));
+            }
+        }
+        if let Some(reader) = self.reader {
+            // Redis remembers the keys of a read-only command once it ran, whatever it
+            // answered (an error included).
+            if spec.flags.has(crate::table::Flags::READONLY)
+                && !spec.flags.has(crate::table::Flags::PUBSUB)
+            {
+                for p in spec.key_positions(&args) {
+                    if p < args.len() {
+                        self.tracking.remember(args.get(p), reader);
+                    }
+                }
             }
         }
         let ended = started.map(|t| (t, std::time::Instant::now()));
@@ -908,6 +939,8 @@ impl Shard {
     /// Empties one database (or all), returning the old contents so the caller may drop them
     /// on another thread (FLUSHALL ASYNC) instead of stalling the core.
     pub fn flush(&mut self, db: Option<usize>) -> Vec<Keyspace<Entry>> {
+        // Every tracked key (of every database) is forgotten; its clients hear a null.
+        self.tracking.flush();
         // Redis' touchAllWatchedKeysInDb: watchers of keys that existed lose their EXEC.
         for i in 0..self.dbs.len() {
             if db.is_none_or(|n| n == i) {

@@ -3262,7 +3262,9 @@ const SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
     (
         "client",
         &[
+            ("caching", 3),
             ("getname", 2),
+            ("getredir", 2),
             ("help", 2),
             ("id", 2),
             ("info", 2),
@@ -3272,6 +3274,8 @@ const SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
             ("pause", -3),
             ("reply", 3),
             ("setname", 3),
+            ("tracking", -3),
+            ("trackinginfo", 2),
             ("unblock", -3),
             ("unpause", 2),
         ],

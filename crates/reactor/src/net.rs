@@ -48,6 +48,8 @@ struct Sock {
     /// Receive cancelled while the input is over IN_HIGH.
     paused: bool,
     reader: Option<Waker>,
+    /// `StreamRef::nudge` asked the reader to come back (`Stream::read_or_nudge`).
+    nudged: bool,
     read_turn: u64,
     /// The activity window it last received in.
     window: u64,
@@ -532,6 +534,26 @@ impl AsyncRead for Stream {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
+        self.poll_input(cx, buf, false)
+    }
+}
+
+impl Stream {
+    /// As a read, that also ends (with `ErrorKind::Interrupted`) when `StreamRef::nudge`
+    /// is called: its owner has something to look at besides the socket.
+    pub fn read_or_nudge<'a>(
+        &'a mut self,
+        buf: &'a mut [u8],
+    ) -> impl std::future::Future<Output = io::Result<usize>> + 'a {
+        std::future::poll_fn(move |cx| self.poll_input(cx, buf, true))
+    }
+
+    fn poll_input(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+        nudgeable: bool,
+    ) -> Poll<io::Result<usize>> {
         with(|inner| {
             let turn = inner.current_turn();
             let mut t = inner.net.borrow_mut();
@@ -543,6 +565,10 @@ impl AsyncRead for Stream {
             else {
                 return Poll::Ready(Err(io::ErrorKind::NotConnected.into()));
             };
+            if nudgeable && s.nudged {
+                s.nudged = false;
+                return Poll::Ready(Err(io::ErrorKind::Interrupted.into()));
+            }
             if s.in_off < s.input.len() {
                 if s.read_turn == turn {
                     // One read per connection per turn: its replies go out with everyone
@@ -598,6 +624,20 @@ pub struct StreamRef {
 }
 
 impl StreamRef {
+    /// Wakes the stream's reader: a pending `Stream::read_or_nudge` ends with
+    /// `ErrorKind::Interrupted` (the next one does, if none is pending).
+    pub fn nudge(&self) {
+        let waker = with(|inner| {
+            let mut t = inner.net.borrow_mut();
+            let s = t.get(self.slot, self.gen)?;
+            s.nudged = true;
+            s.reader.take()
+        });
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
     /// Reply bytes not yet taken by the kernel (queued plus in flight).
     pub fn queued(&self) -> usize {
         with(|inner| {

@@ -41,6 +41,17 @@ pub struct ClientInfo {
     pub blocked: RefCell<Option<(u64, std::sync::Arc<std::sync::atomic::AtomicBool>)>>,
     /// Subscriptions: channels, patterns, shard channels (CLIENT LIST sub/psub/ssub).
     pub subs: Cell<(usize, usize, usize)>,
+    /// Client-side caching (CLIENT TRACKING): `tracking::ON` and the other mode bits.
+    pub tracking: Cell<u8>,
+    /// Where its invalidations go instead (REDIRECT): the client's id (0: nowhere else)
+    /// and the core it is on.
+    pub redirect: Cell<(u64, usize)>,
+    /// Its BCAST prefixes, in the order given.
+    pub prefixes: RefCell<Vec<Vec<u8>>>,
+    /// What reaches the client from outside its connection (messages, invalidations): the
+    /// connection's mailbox, or one made by whoever delivers first (the connection takes
+    /// it up when nudged). Cleared when the connection ends.
+    pub inbox: RefCell<Option<std::rc::Rc<crate::pubsub::Mailbox>>>,
 }
 
 impl ClientInfo {
@@ -77,6 +88,10 @@ impl ClientInfo {
             authenticated: Cell::new(false),
             blocked: RefCell::new(None),
             subs: Cell::new((0, 0, 0)),
+            tracking: Cell::new(0),
+            redirect: Cell::new((0, 0)),
+            prefixes: RefCell::new(Vec::new()),
+            inbox: RefCell::new(None),
         }
     }
 
@@ -86,24 +101,34 @@ impl ClientInfo {
         let age = now.saturating_sub(self.created_ms) / 1000;
         let idle = now.saturating_sub(self.last_interaction.get()) / 1000;
         let mut flags = String::new();
-        if self.master.get() {
-            flags.push('M');
-        }
-        if self.replica.get() {
-            flags.push('S');
-        }
+        // In Redis' order (catClientInfoString).
         if self.monitor.get() {
             flags.push('O');
+        } else if self.replica.get() {
+            flags.push('S');
         }
-        if self.unix {
-            flags.push('U');
-        }
-        if self.blocked.borrow().is_some() {
-            flags.push('b');
+        if self.master.get() {
+            flags.push('M');
         }
         let (sub, psub, ssub) = self.subs.get();
         if sub + psub + ssub > 0 {
             flags.push('P');
+        }
+        if self.blocked.borrow().is_some() {
+            flags.push('b');
+        }
+        let t = self.tracking.get();
+        if t & crate::tracking::ON != 0 {
+            flags.push('t');
+        }
+        if t & crate::tracking::BROKEN != 0 {
+            flags.push('R');
+        }
+        if t & crate::tracking::BCAST != 0 {
+            flags.push('B');
+        }
+        if self.unix {
+            flags.push('U');
         }
         if self.no_evict.get() {
             flags.push('e');
@@ -112,7 +137,7 @@ impl ClientInfo {
             flags.push('N');
         }
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir={} resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -129,6 +154,11 @@ impl ClientInfo {
             self.output_len(),
             16384 + self.qbuf.get() + self.output_len(),
             self.last_cmd.borrow(),
+            if t & crate::tracking::ON != 0 {
+                self.redirect.get().0 as i64
+            } else {
+                -1
+            },
             self.resp.get(),
         )
     }

@@ -96,6 +96,9 @@ pub struct Conn {
     /// for its own replicas, `feed::from_master`).
     unacked: Vec<u8>,
     in_multi: Vec<u8>,
+    /// The running command's reads are remembered for client-side caching
+    /// (`tracking::reads_tracked`, decided as it dispatches).
+    pub track: bool,
 }
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -130,6 +133,8 @@ impl Drop for Conn {
     fn drop(&mut self) {
         self.leave_read();
         self.stop_monitoring();
+        // The mailbox refers to the client's record: break the cycle.
+        self.info.inbox.borrow_mut().take();
     }
 }
 
@@ -173,6 +178,7 @@ impl Conn {
             subs: Default::default(),
             soft_since: None,
             events: Vec::new(),
+            track: false,
         }
     }
 
@@ -262,9 +268,37 @@ impl Conn {
         if let Some(mb) = &self.subs.mailbox {
             crate::monitor::stop(&self.core, mb);
         }
-        if !self.subs.active() {
-            self.subs.mailbox = None;
+        self.drop_mailbox_if_unused();
+    }
+
+    /// The connection's mailbox (made on first use): what reaches the client from outside
+    /// its commands (messages, MONITOR lines, invalidations). It may have been made by a
+    /// delivery already (`ClientInfo::inbox`).
+    pub fn mailbox(&mut self) -> Rc<crate::pubsub::Mailbox> {
+        if let Some(mb) = &self.subs.mailbox {
+            return mb.clone();
         }
+        let mb = self
+            .info
+            .inbox
+            .borrow()
+            .clone()
+            .unwrap_or_else(|| crate::pubsub::Mailbox::new(self.info.clone(), self.proto));
+        *self.info.inbox.borrow_mut() = Some(mb.clone());
+        self.subs.mailbox = Some(mb.clone());
+        mb
+    }
+
+    /// Drops the mailbox once nothing needs it (no subscription, not monitoring, not
+    /// tracking), writing out what it holds.
+    pub fn drop_mailbox_if_unused(&mut self) {
+        if self.subs.active() || self.monitoring || self.info.tracking.get() != 0 {
+            return;
+        }
+        if let Some(mb) = self.subs.mailbox.take() {
+            mb.drain_into(&mut self.out);
+        }
+        *self.info.inbox.borrow_mut() = None;
     }
 
     /// Whether a split command's keys span shards (its events then need `order_split_events`
@@ -387,6 +421,10 @@ impl Conn {
                     rbuf.resize(want, 0);
                 }
             }
+            if self.subs.mailbox.is_none() && self.info.inbox.borrow().is_some() {
+                // A delivery made the mailbox (an invalidation for a REDIRECT target).
+                self.mailbox();
+            }
             let read = if seeded > 0 {
                 Ok(std::mem::take(&mut seeded))
             } else {
@@ -412,7 +450,11 @@ impl Conn {
                             None => continue,
                         }
                     },
-                    None => stream.read(&mut rbuf[end..]).await.map_err(|_| ()),
+                    None => match stream.read_or_nudge(&mut rbuf[end..]).await {
+                        // A delivery made a mailbox: wait on it too.
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        r => r.map_err(|_| ()),
+                    },
                 }
             };
             let n = match read {
@@ -627,6 +669,7 @@ impl Conn {
         // listening.
         crate::multi::unwatch_all(self).await;
         crate::pubsub::unsubscribe_all(self).await;
+        crate::tracking::disable(self).await;
     }
 
     /// After each command: a small read can ask for huge replies (a thousand GETs of a 10 MB
@@ -744,6 +787,13 @@ impl Conn {
     }
 
     pub(crate) async fn dispatch(&mut self, args: Args<'_>) {
+        self.dispatch_one(args).await;
+        if self.info.tracking.get() & crate::tracking::CACHING != 0 {
+            crate::tracking::after_command(self, args.get(0));
+        }
+    }
+
+    async fn dispatch_one(&mut self, args: Args<'_>) {
         let name = args.get(0);
         // Pipelines repeat their command: compare with the last one before hashing.
         let spec = match self.last_spec {
@@ -847,6 +897,7 @@ impl Conn {
         }
         let core = &self.core;
         core.counters.commands.set(core.counters.commands.get() + 1);
+        self.track = self.info.tracking.get() != 0 && crate::tracking::reads_tracked(&self.info);
         if self.wait_if_paused(spec).await
             && self.core.shared.cluster.is_some()
             && self.authed
@@ -913,6 +964,12 @@ impl Conn {
             // runtime command's state) costs a large copy per call.
             Kind::Runtime(engine::Rt::Eval) => {
                 self.flush().await;
+                if self.track {
+                    // Redis remembers a script's declared keys once it runs a read; they
+                    // are remembered ahead here, whatever it runs.
+                    let keys = spec.key_positions(&args).map(|p| args.get(p));
+                    crate::tracking::remember_ahead(self, keys).await;
+                }
                 self.reply_mark = self.out.len();
                 crate::scripting::eval(self, spec, args).await;
             }
@@ -1233,6 +1290,7 @@ impl Conn {
             // BY/GET patterns may read keys anywhere.
             self.flush().await;
             self.split_ran = true;
+            self.remember_ahead(spec, args).await;
             return crate::runtime::run(self, engine::Rt::Sort, spec, args).await;
         }
         if shared.shards == 1 || positions.all(|p| shared.shard_of(args.get(p)) == shard) {
@@ -1249,10 +1307,12 @@ impl Conn {
             Split::Never => return self.single(shard, spec, handler, args),
             Split::Runtime(rt) => {
                 self.flush().await;
+                self.remember_ahead(spec, args).await;
                 return crate::runtime::run(self, rt, spec, args).await;
             }
             Split::Gather => {
                 self.flush().await;
+                self.remember_ahead(spec, args).await;
                 return crate::runtime::gather(self, spec, handler, args, &positions).await;
             }
             // A bad option or ID: the error comes after the lookups of the keys before it,
@@ -1266,6 +1326,7 @@ impl Conn {
                         != 0 =>
             {
                 self.flush().await;
+                self.remember_ahead(spec, args).await;
                 return crate::runtime::gather(self, spec, handler, args, &positions).await;
             }
             _ => {}
@@ -1307,6 +1368,15 @@ impl Conn {
         let proto = self.proto;
         self.replies
             .assemble(outs, &mut self.out, &mut self.events, proto);
+    }
+
+    /// A read the runtime runs over several shards: its keys are remembered for a tracking
+    /// client before it runs (`tracking::remember_ahead`).
+    async fn remember_ahead(&self, spec: &CommandSpec, args: Args<'_>) {
+        if self.track && spec.flags.has(Flags::READONLY) {
+            let keys = spec.key_positions(&args).map(|p| args.get(p));
+            crate::tracking::remember_ahead(self, keys).await;
+        }
     }
 
     /// Runs the pieces of a command whose keys are on several shards.
@@ -1414,8 +1484,12 @@ impl Conn {
             let mut sh = self.core.shard.borrow_mut();
             sh.set_time(self.now_ms);
             sh.obey = self.master;
+            sh.client = self.info.id;
+            sh.reader = self.track.then(|| crate::tracking::reader(self));
             sh.execute(spec, handler, self.db, args, &mut self.out, self.proto);
             sh.obey = false;
+            sh.client = 0;
+            sh.reader = None;
             let ready = sh.has_ready();
             if crate::monitor::active(&self.core) {
                 drop(sh);
@@ -1473,6 +1547,8 @@ impl Conn {
         let start = self.replies.local.len();
         sh.obey = self.master;
         sh.uncounted = self.in_piece;
+        sh.client = self.info.id;
+        sh.reader = self.track.then(|| crate::tracking::reader(self));
         sh.execute(
             spec,
             handler,
@@ -1483,6 +1559,8 @@ impl Conn {
         );
         sh.obey = false;
         sh.uncounted = false;
+        sh.client = 0;
+        sh.reader = None;
         drop(sh);
         if crate::monitor::active(&self.core) {
             self.monitor_here(spec, args);
@@ -1511,12 +1589,16 @@ impl Conn {
             src
         } else {
             let who = self.monitor_who();
+            let (client, at, track) = (self.info.id, self.core.id as u16, self.track);
             let batch = &mut self.replies.remote[shard];
             batch.obey = self.master;
+            batch.client = client;
+            batch.client_core = at;
             if batch.who.is_none() {
                 batch.who = who;
             }
             let idx = batch.push_piece(spec, handler, self.db, self.proto, words);
+            batch.cmds[idx].track = track;
             Src::Remote { shard, idx }
         }
     }

@@ -75,6 +75,8 @@ pub struct Core {
     blocked: RefCell<HashMap<u64, Rc<crate::ops::BlockReg>>>,
     /// The subscriptions of this core's clients.
     pub pubsub: RefCell<crate::pubsub::Registry>,
+    /// This core's BCAST tracking clients, by prefix (`tracking`).
+    pub bcast: RefCell<HashMap<Vec<u8>, Vec<u64>>>,
     /// This core's own `Rc`, for work that must send from a `&self` method.
     me: RefCell<std::rc::Weak<Core>>,
     /// This core's copy of the hot configuration.
@@ -241,6 +243,7 @@ impl Core {
         shard.slow_threshold = settings.slowlog_threshold;
         shard.latency_tracking = settings.latency_tracking;
         shard.latency_threshold_ms = settings.latency_threshold_ms;
+        shard.tracking.max_keys = settings.tracking_max_keys;
         Core {
             settings: Cell::new(settings),
             shard_channels: RefCell::new(HashMap::new()),
@@ -248,6 +251,7 @@ impl Core {
             shard: RefCell::new(shard),
             shared,
             clients: RefCell::new(BTreeMap::new()),
+            bcast: RefCell::new(HashMap::new()),
             counters: Counters::default(),
             mem: crate::memory::Local::new(settings.maxmemory),
             tcp_fds: RefCell::new(Vec::new()),
@@ -506,6 +510,23 @@ impl Core {
             self.req_tx.send_to(shard, req);
         }
         Pending::Remote(waiter)
+    }
+
+    /// Sends a typed call to another core (runs it here for this one) without waiting for,
+    /// or keeping, its reply: a notice (tracking's invalidations). It leaves with this turn's
+    /// output.
+    pub fn post<C: Call>(&self, shard: usize, call: C) {
+        if shard == self.id {
+            self.run_call(call);
+            return;
+        }
+        let req = Req {
+            from: self.id,
+            token: self.new_token(),
+            op: Op::Call(Box::new(call)),
+            tx: None,
+        };
+        self.req_tx.send_to(shard, req);
     }
 
     pub async fn call(self: &Rc<Self>, shard: usize, op: Op) -> Reply {

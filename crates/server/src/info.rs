@@ -90,6 +90,9 @@ pub fn text(
         stats.net_output_bytes += s.net_output_bytes;
         stats.hops_sent += s.hops_sent;
         stats.error_replies += s.error_replies;
+        stats.tracking.0 += s.tracking.0;
+        stats.tracking.1 += s.tracking.1;
+        stats.tracking.2 = stats.tracking.2.max(s.tracking.2);
         if let Some(c) = &s.cmdstats {
             stats.cmdstats.get_or_insert_with(Default::default).merge(c);
         }
@@ -157,12 +160,13 @@ pub fn text(
         section("Clients", &mut s);
         let _ = write!(
             s,
-            "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+            "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:{}\r\ntracking_clients:{}\r\nclients_in_timeout_table:0\r\n",
             shared.connected_clients.load(Ordering::Relaxed),
             maxclients,
             stats.max_input_buffer,
             stats.max_output_buffer,
             shared.blocked_clients.load(Ordering::Relaxed),
+            shared.tracking_clients.load(Ordering::Relaxed),
         );
     }
     if want("memory") {
@@ -234,7 +238,7 @@ pub fn text(
         let exceeded = shared.meter.exceeded_ms();
         let _ = write!(
             s,
-            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\ntotal_eviction_exceeded_time:{}\r\ncurrent_eviction_exceeded_time:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntotal_error_replies:{}\r\ntotal_cross_shard_hops:{}\r\n",
+            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\ntotal_eviction_exceeded_time:{}\r\ncurrent_eviction_exceeded_time:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\ntotal_error_replies:{}\r\ntotal_cross_shard_hops:{}\r\n",
             shared.total_connections.load(Ordering::Relaxed),
             stats.commands,
             stats.commands / secs,
@@ -253,6 +257,9 @@ pub fn text(
             distinct[0],
             distinct[1],
             distinct[2],
+            stats.tracking.0,
+            stats.tracking.1,
+            stats.tracking.2,
             stats.error_replies,
             stats.hops_sent,
         );

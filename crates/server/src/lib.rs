@@ -30,6 +30,7 @@ mod runtime;
 mod scripting;
 mod shared;
 mod slowlog;
+mod tracking;
 mod txn;
 
 pub use info::version_line;
@@ -335,6 +336,7 @@ async fn shard_main(
         }
     }
     aof::install(&core);
+    tracking::install(&core);
     let own = shared.aof.start.lock().ok().and_then(|mut s| {
         let own = s.as_mut()?;
         Some((own.shards.get_mut(id)?.take()?, own.apply.clone()))

@@ -231,6 +231,8 @@ async fn exec_on(c: &mut Conn, shard: usize, queued: &[Vec<Vec<u8>>]) {
     let mut batch = Batch {
         obey: c.master,
         who: c.monitor_who(),
+        client: c.info.id,
+        client_core: core.id as u16,
         ..Batch::default()
     };
     for words in queued {
@@ -240,13 +242,14 @@ async fn exec_on(c: &mut Conn, shard: usize, queued: &[Vec<Vec<u8>>]) {
         let Some(handler) = spec.handler() else {
             continue;
         };
-        batch.push(
+        let idx = batch.push(
             spec,
             handler,
             c.db,
             c.proto,
             words.iter().map(Vec::as_slice),
         );
+        batch.cmds[idx].track = c.track;
     }
     let watches: Vec<(usize, Vec<u8>, u64)> = c
         .multi

@@ -19,6 +19,10 @@ pub struct Batch {
     /// While someone monitors: whose commands these are, as MONITOR shows them (the
     /// shard that runs them feeds the lines: `BatchOut::monitor`).
     pub who: Option<std::sync::Arc<str>>,
+    /// The client whose commands these are (0: none), and its core: tracking's NOLOOP and
+    /// the keys its `track`ed commands read.
+    pub client: u64,
+    pub client_core: u16,
 }
 
 impl Batch {
@@ -37,6 +41,8 @@ pub struct BatchCmd {
     pub args: Range<u32>,
     /// A piece of a command split over shards: not logged as slow on its own.
     pub piece: bool,
+    /// The client tracks the keys this command reads (client-side caching).
+    pub track: bool,
 }
 
 impl Batch {
@@ -80,6 +86,7 @@ impl Batch {
             proto,
             args: first..self.ranges.len() as u32,
             piece: false,
+            track: false,
         });
         self.cmds.len() - 1
     }
@@ -100,8 +107,11 @@ impl Batch {
 
     pub fn run(&self, shard: &mut Shard) -> BatchOut {
         shard.obey = self.obey;
+        shard.client = self.client;
         let out = self.run_commands(shard);
         shard.obey = false;
+        shard.client = 0;
+        shard.reader = None;
         out
     }
 
@@ -120,6 +130,10 @@ impl Batch {
                 &self.ranges[c.args.start as usize..c.args.end as usize],
             );
             shard.uncounted = c.piece;
+            shard.reader = c.track.then_some(engine::tracking::Reader {
+                id: self.client,
+                core: self.client_core,
+            });
             clock = shard.execute_since(
                 c.spec,
                 c.handler,
@@ -332,6 +346,9 @@ pub struct CoreStats {
     /// Channels, patterns and shard channels this core's clients subscribe to (INFO counts
     /// the distinct names over all cores).
     pub pubsub: [Vec<Vec<u8>>; 3],
+    /// Client-side caching: tracked keys, reader entries, broadcast prefixes (every shard
+    /// holds every prefix).
+    pub tracking: (usize, usize, usize),
 }
 
 /// A client blocked on keys, as registered on the shards that own them. `claim` is the one

@@ -390,12 +390,8 @@ fn confirm(c: &mut Conn, kind: Kind, sub: bool, name: Option<&[u8]>) {
 
 pub async fn subscribe(c: &mut Conn, kind: Kind, args: Args<'_>) {
     let core = c.core.clone();
-    let (id, proto, info) = (c.info.id, c.proto, c.info.clone());
-    let mb = c
-        .subs
-        .mailbox
-        .get_or_insert_with(|| Mailbox::new(info, proto))
-        .clone();
+    let id = c.info.id;
+    let mb = c.mailbox();
     let mut first_here = Vec::new();
     for name in args.iter().skip(1) {
         if !c.subs.list(kind).iter().any(|n| n == name) {
@@ -467,11 +463,7 @@ pub async fn unsubscribe(c: &mut Conn, kind: Kind, names: Option<Vec<Vec<u8>>>, 
     }
     route_shard_channels(&core, last_here, false).await;
     show_counts(c);
-    if !c.subs.active() && !c.monitoring {
-        if let Some(mb) = c.subs.mailbox.take() {
-            mb.drain_into(&mut c.out);
-        }
-    }
+    c.drop_mailbox_if_unused();
 }
 
 /// Drops every subscription (disconnect, RESET), without replies.

@@ -94,6 +94,8 @@ async fn run_inner(
             crate::multi::end(c).await;
             c.stop_monitoring();
             crate::pubsub::unsubscribe_all(c).await;
+            crate::tracking::disable(c).await;
+            c.drop_mailbox_if_unused();
             c.db = 0;
             c.info.db.set(0);
             c.proto = Proto::Resp2;
@@ -462,12 +464,7 @@ async fn run_inner(
         Rt::Monitor => {
             // Already monitoring: ignored, without a reply (Redis' monitorCommand).
             if !c.monitoring {
-                let (info, proto) = (c.info.clone(), c.proto);
-                let mb = c
-                    .subs
-                    .mailbox
-                    .get_or_insert_with(|| crate::pubsub::Mailbox::new(info, proto))
-                    .clone();
+                let mb = c.mailbox();
                 crate::monitor::start(&c.core, &mb);
                 c.monitoring = true;
                 c.info.monitor.set(true);
@@ -1336,10 +1333,18 @@ async fn client(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
             shared.pause_until.store(0, Ordering::Relaxed);
             c.writer().ok();
         }
+        ("tracking", _) if n >= 3 => crate::tracking::client_tracking(c, args).await?,
+        ("caching", 3) => crate::tracking::client_caching(c, args)?,
+        ("getredir", 2) => crate::tracking::client_getredir(c),
+        ("trackinginfo", 2) => crate::tracking::client_trackinginfo(c),
         ("help", 2) => engine::cmd::keys::help_reply(
             &mut c.writer(),
             &[
                 "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "CACHING (YES|NO)",
+                "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+                "GETREDIR",
+                "    Return the client ID we are redirecting to when tracking is enabled.",
                 "GETNAME",
                 "    Return the name of the current connection.",
                 "ID",
@@ -1349,9 +1354,21 @@ async fn client(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
                 "KILL <ip:port>",
                 "    Kill connection made from <ip:port>.",
                 "KILL <option> <value> [<option> <value> [...]]",
-                "    Kill connections. Options are: ID, ADDR, LADDR, USER, TYPE, SKIPME.",
+                "    Kill connections. Options are:",
+                "    * ADDR (<ip:port>|<unixsocket>:0)",
+                "      Kill connections made from the specified address",
+                "    * LADDR (<ip:port>|<unixsocket>:0)",
+                "      Kill connections made to specified local address",
+                "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+                "      Kill connections by type.",
+                "    * USER <username>",
+                "      Kill connections authenticated by <username>.",
+                "    * SKIPME (YES|NO)",
+                "      Skip killing current connection (default: yes).",
                 "LIST [options ...]",
-                "    Return information about client connections. Options: TYPE, ID.",
+                "    Return information about client connections. Options:",
+                "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+                "      Return clients of specified type.",
                 "UNPAUSE",
                 "    Stop the current client pause, resuming traffic.",
                 "PAUSE <timeout> [WRITE|ALL]",
@@ -1360,6 +1377,13 @@ async fn client(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
                 "    Control the replies sent to the current connection.",
                 "SETNAME <name>",
                 "    Assign the name <name> to the current connection.",
+                "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+                "    Unblock the specified blocked client.",
+                "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+                "         [OPTIN] [OPTOUT] [NOLOOP]",
+                "    Control server assisted client side caching.",
+                "TRACKINGINFO",
+                "    Report tracking status for the current connection.",
                 "NO-EVICT (ON|OFF)",
                 "    Protect current client connection from eviction.",
                 "HELP",
@@ -1368,7 +1392,7 @@ async fn client(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
         ),
         (
             "id" | "getname" | "setname" | "info" | "kill" | "reply" | "no-evict" | "pause"
-            | "unpause" | "help",
+            | "unpause" | "help" | "tracking" | "caching" | "getredir" | "trackinginfo",
             _,
         ) => {
             return Err(Error::Arity(format!("client|{sub}")));

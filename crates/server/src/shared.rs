@@ -28,6 +28,8 @@ pub struct Shared {
     pub shard_subscriptions: Vec<AtomicUsize>,
     /// Clients waiting in a blocking command (INFO blocked_clients).
     pub blocked_clients: AtomicUsize,
+    /// Clients with CLIENT TRACKING on (INFO tracking_clients).
+    pub tracking_clients: AtomicUsize,
     pub total_connections: AtomicU64,
     pub rejected_connections: AtomicU64,
     /// Unix ms until which clients are paused (CLIENT PAUSE); 0 = not paused.
@@ -112,6 +114,8 @@ pub struct Settings {
     /// latency-tracking (per-command histograms) and latency-monitor-threshold (ms).
     pub latency_tracking: bool,
     pub latency_threshold_ms: u64,
+    /// Each shard's share of tracking-table-max-keys (0: no limit).
+    pub tracking_max_keys: usize,
 }
 
 const NO_LIMIT: crate::pubsub::Limits = crate::pubsub::Limits {
@@ -166,6 +170,7 @@ impl Shared {
             next_client_id: AtomicU64::new(1),
             connected_clients: AtomicUsize::new(0),
             blocked_clients: AtomicUsize::new(0),
+            tracking_clients: AtomicUsize::new(0),
             subscriptions: (0..shards).map(|_| AtomicUsize::new(0)).collect(),
             shard_subscriptions: (0..shards).map(|_| AtomicUsize::new(0)).collect(),
             total_connections: AtomicU64::new(0),
@@ -349,6 +354,10 @@ impl Shared {
             slowlog_max_len: num("slowlog-max-len", 128) as usize,
             latency_tracking: self.config_bool("latency-tracking"),
             latency_threshold_ms: num("latency-monitor-threshold", 0),
+            tracking_max_keys: match num("tracking-table-max-keys", 1_000_000) as usize {
+                0 => 0,
+                n => n.div_ceil(self.shards),
+            },
         }
     }
 

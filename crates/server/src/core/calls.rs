@@ -347,6 +347,7 @@ impl Call for Stats {
             max_input_buffer: clients.values().map(|c| c.qbuf.get()).max().unwrap_or(0),
             max_output_buffer: clients.values().map(|c| c.output_len()).max().unwrap_or(0),
             error_replies: shard.cmdstats.error_replies,
+            tracking: shard.tracking.totals(),
             cmdstats: match (self.commands, self.histograms) {
                 (_, true) => Some(shard.cmdstats.clone()),
                 (true, false) => Some(shard.cmdstats.without_histograms()),
@@ -763,6 +764,7 @@ impl Call for SetLimits {
         shard.slow_threshold = settings.slowlog_threshold;
         shard.latency_tracking = settings.latency_tracking;
         shard.latency_threshold_ms = settings.latency_threshold_ms;
+        shard.tracking.max_keys = settings.tracking_max_keys;
         core.settings.set(settings);
     }
 }
