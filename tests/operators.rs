@@ -829,11 +829,25 @@ fn debug_module_and_lolwut_match_redis() {
             &["SET", "n", "12345"],
             &["HSET", "h", "f", "v"],
             &["SET", "[a", "x"],
+            &["RPUSH", "l", "a", "b", "c"],
         ] {
             r.cmd(cmd);
         }
+        // A list of many nodes (elements of every size class), and one cut at 5 a node.
+        for i in 0..300 {
+            let v = "x".repeat(i * 7 % 600);
+            let n = (i * 37).to_string();
+            r.cmd(&["RPUSH", "big", &v, &n]);
+        }
         let mut out = Vec::new();
-        for key in ["a", "n", "h", "nosuch"] {
+        for key in ["a", "n", "h", "l", "big", "five", "nosuch"] {
+            if key == "five" {
+                // A quicklist keeps the fill it was made with: made after the change.
+                r.cmd(&["CONFIG", "SET", "list-max-listpack-size", "5"]);
+                r.cmd(&[
+                    "RPUSH", "five", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11",
+                ]);
+            }
             // Addresses and clocks differ between servers.
             let o = r.cmd(&["DEBUG", "OBJECT", key]);
             let kept: Vec<&str> = o
@@ -963,4 +977,195 @@ fn pushes_reach_clients_that_turned_replies_off() {
     }
     assert!(seen[0][1].contains("hello"), "{:?}", seen[0]);
     assert_eq!(seen[0], seen[1]);
+}
+
+/// The names of a MEMORY STATS reply's fields (RESP2: a flat array of name, value), with
+/// the nested db.N maps' names.
+fn memory_stats_names(reply: &Value) -> Vec<String> {
+    let Value::Array(items) = reply else {
+        panic!("{reply:?}")
+    };
+    let mut names = Vec::new();
+    for pair in items.chunks(2) {
+        let name = String::from_utf8(bytes(&pair[0])).unwrap();
+        if let Value::Array(inner) = &pair[1] {
+            for p in inner.chunks(2) {
+                names.push(format!(
+                    "{name}/{}",
+                    String::from_utf8(bytes(&p[0])).unwrap()
+                ));
+            }
+        } else {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// MEMORY STATS has redis-server's fields in its order (RESP2 and RESP3 shapes), figures
+/// that add up (the dataset grows with the data, the overheads stay within what is
+/// allocated, keys.count counts every shard's keys, db.N for each database with keys), and
+/// MEMORY DOCTOR answers as redis-server for an instance this small.
+#[test]
+fn memory_stats_and_doctor_match_redis() {
+    let ours = Server::start(2);
+    let theirs = Server::redis();
+    let mut seen = Vec::new();
+    for s in [&ours, &theirs] {
+        let mut c = s.client();
+        let mut r = s.raw();
+        let empty = memory_stats_names(&redis::cmd("MEMORY").arg("STATS").query(&mut c).unwrap());
+        let doctor = r.cmd(&["MEMORY", "DOCTOR"]);
+        for i in 0..2000 {
+            let _: () = redis::cmd("SET")
+                .arg(format!("key:{i}"))
+                .arg("x".repeat(100))
+                .query(&mut c)
+                .unwrap();
+        }
+        let _: () = redis::cmd("SELECT").arg(3).query(&mut c).unwrap();
+        let _: () = redis::cmd("SET")
+            .arg("other")
+            .arg("1")
+            .query(&mut c)
+            .unwrap();
+        let full: Value = redis::cmd("MEMORY").arg("STATS").query(&mut c).unwrap();
+        let names = memory_stats_names(&full);
+        let Value::Array(items) = &full else { panic!() };
+        let field = |name: &str| -> i64 {
+            let i = items
+                .chunks(2)
+                .position(|p| bytes(&p[0]) == name.as_bytes())
+                .unwrap_or_else(|| panic!("no {name}"));
+            int(&items[2 * i + 1])
+        };
+        assert_eq!(field("keys.count"), 2001);
+        let total = field("total.allocated");
+        assert!(field("overhead.total") <= total, "{full:?}");
+        assert!(field("dataset.bytes") >= 2000 * 100, "{full:?}");
+        assert!(field("startup.allocated") <= total);
+        assert!(field("peak.allocated") >= total);
+        assert!(field("clients.normal") > 0);
+        let used: i64 = crate::harness::info_field(&mut r, "memory", "used_memory")
+            .parse()
+            .unwrap();
+        assert!((used - total).abs() < total / 10, "{used} vs {total}");
+        let mut r3 = s.raw();
+        r3.cmd(&["HELLO", "3"]);
+        let resp3 = r3.cmd(&["MEMORY", "STATS"]);
+        assert!(resp3.starts_with("%29\r\n"), "{resp3}");
+        seen.push((
+            empty,
+            names,
+            doctor,
+            r.cmd(&["MEMORY", "STATS", "x"]),
+            r.cmd(&["MEMORY", "DOCTOR", "x"]),
+            r.cmd(&["MEMORY", "HELP"]),
+        ));
+    }
+    assert_eq!(seen[0], seen[1]);
+}
+
+/// MEMORY USAGE is close to what the allocator gives for the key: for each kind of value,
+/// the growth of used_memory over many such keys, per key, against MEMORY USAGE of one
+/// (SAMPLES 0: every element counted).
+#[test]
+fn memory_usage_is_close_to_the_allocator() {
+    let s = Server::start(1);
+    let mut c = s.client();
+    let used = |c: &mut redis::Connection| -> f64 {
+        let info: String = redis::cmd("INFO").arg("memory").query(c).unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    type Make = fn(&str) -> redis::Cmd;
+    let kinds: [(&str, usize, Make); 8] = [
+        ("str100", 4000, |k| {
+            redis::cmd("SET").arg(k).arg("x".repeat(100)).clone()
+        }),
+        ("str10k", 200, |k| {
+            redis::cmd("SET").arg(k).arg("x".repeat(10_000)).clone()
+        }),
+        ("list", 300, |k| {
+            redis::cmd("RPUSH")
+                .arg(k)
+                .arg((0..1000).map(|i| format!("elem{i}")).collect::<Vec<_>>())
+                .clone()
+        }),
+        ("hash50", 2000, |k| {
+            redis::cmd("HSET")
+                .arg(k)
+                .arg(
+                    (0..50)
+                        .flat_map(|i| [format!("f{i}"), format!("v{i}")])
+                        .collect::<Vec<_>>(),
+                )
+                .clone()
+        }),
+        ("hash5k", 40, |k| {
+            redis::cmd("HSET")
+                .arg(k)
+                .arg(
+                    (0..5000)
+                        .flat_map(|i| [format!("field{i}"), format!("value{i}")])
+                        .collect::<Vec<_>>(),
+                )
+                .clone()
+        }),
+        ("setint", 2000, |k| {
+            redis::cmd("SADD")
+                .arg(k)
+                .arg((0..400).collect::<Vec<i64>>())
+                .clone()
+        }),
+        ("set5k", 40, |k| {
+            redis::cmd("SADD")
+                .arg(k)
+                .arg((0..5000).map(|i| format!("m{i}")).collect::<Vec<_>>())
+                .clone()
+        }),
+        ("zset5k", 40, |k| {
+            redis::cmd("ZADD")
+                .arg(k)
+                .arg(
+                    (0..5000)
+                        .flat_map(|i| [format!("{}", i as f64 * 1.5), format!("member{i}")])
+                        .collect::<Vec<_>>(),
+                )
+                .clone()
+        }),
+    ];
+    for (name, n, make) in kinds {
+        let _: () = redis::cmd("FLUSHALL").arg("SYNC").query(&mut c).unwrap();
+        let _: () = redis::cmd("MEMORY").arg("PURGE").query(&mut c).unwrap();
+        let before = used(&mut c);
+        // Written from a connection of its own, gone (with its buffers) before measuring.
+        let mut w = s.client();
+        for chunk in (0..n).collect::<Vec<_>>().chunks(100) {
+            let mut p = redis::pipe();
+            for i in chunk {
+                p.add_command(make(&format!("{name}:{i}"))).ignore();
+            }
+            let _: () = p.query(&mut w).unwrap();
+        }
+        drop(w);
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let per_key = (used(&mut c) - before) / n as f64;
+        let usage: i64 = redis::cmd("MEMORY")
+            .arg("USAGE")
+            .arg(format!("{name}:0"))
+            .arg("SAMPLES")
+            .arg(0)
+            .query(&mut c)
+            .unwrap();
+        let ratio = usage as f64 / per_key;
+        assert!(
+            (0.75..1.3).contains(&ratio),
+            "{name}: MEMORY USAGE {usage}, the allocator {per_key:.0} a key"
+        );
+    }
 }

@@ -224,6 +224,24 @@ impl<V> Dict<V> {
         self.tables[self.rehash_idx.map_or(0, |_| 1)].len()
     }
 
+    /// The bytes a node for a key of `key_len` bytes asks the allocator for.
+    pub fn node_size(key_len: usize) -> usize {
+        Node::<V>::layout(key_len).size()
+    }
+
+    /// The bucket arrays' bytes.
+    pub fn bucket_bytes(&self) -> usize {
+        (self.tables[0].len() + self.tables[1].len()) * size_of::<Link<V>>()
+    }
+
+    /// Bytes the table spends beyond keys and values: its bucket arrays and each node's
+    /// chain link and key length (Redis' dictEntry and bucket overhead, MEMORY STATS).
+    pub fn overhead_bytes(&self) -> usize {
+        let links = size_of::<Link<V>>();
+        (self.tables[0].len() + self.tables[1].len()) * links
+            + self.len * (Node::<V>::KEY_OFFSET - offset_of!(Node<V>, next))
+    }
+
     pub fn is_rehashing(&self) -> bool {
         self.rehash_idx.is_some()
     }

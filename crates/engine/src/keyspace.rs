@@ -66,6 +66,19 @@ impl<V> Keyspace<V> {
         }
     }
 
+    /// MEMORY STATS: the tables' overhead (buckets and node headers), and in cluster mode
+    /// what the per-slot layout adds (a dict per slot, the count tree).
+    pub fn overhead_bytes(&self) -> (usize, usize) {
+        if self.slots.is_empty() {
+            return (self.one.overhead_bytes(), 0);
+        }
+        let main = self.slots.iter().map(Dict::overhead_bytes).sum();
+        let per_slot = self.slots.len() * std::mem::size_of::<Dict<V>>()
+            + self.tree.len() * std::mem::size_of::<u32>()
+            + self.resizing_bits.len() * 8;
+        (main, per_slot)
+    }
+
     pub fn is_per_slot(&self) -> bool {
         !self.slots.is_empty()
     }

@@ -27,6 +27,7 @@ pub mod snapshot;
 pub mod stream;
 pub mod table;
 pub mod tracking;
+pub mod usage;
 pub mod value;
 pub mod zset;
 

@@ -68,6 +68,11 @@ pub struct Pairs {
 }
 
 impl Pairs {
+    /// The bytes its buffer holds (MEMORY USAGE).
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// Where the packed bytes start, for a prefetch.
     pub(crate) fn heap_hint(&self) -> *const u8 {
         self.buf.as_ptr()
@@ -217,6 +222,11 @@ pub struct Scored {
 }
 
 impl Scored {
+    /// The bytes its buffer holds (MEMORY USAGE).
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// Where the packed bytes start, for a prefetch.
     pub(crate) fn heap_hint(&self) -> *const u8 {
         self.buf.as_ptr()

@@ -462,6 +462,19 @@ impl List {
         self.chunks.iter().flat_map(Chunk::iter)
     }
 
+    /// The allocations it holds, in jemalloc's size classes (MEMORY USAGE): the list, the
+    /// chunk ring and each chunk's buffer.
+    pub fn usage(&self) -> usize {
+        use crate::usage::alloc_size;
+        alloc_size(std::mem::size_of::<List>())
+            + alloc_size(self.chunks.capacity() * std::mem::size_of::<Chunk>())
+            + self
+                .chunks
+                .iter()
+                .map(|c| alloc_size(c.buf.capacity()))
+                .sum::<usize>()
+    }
+
     /// Bytes held, for MEMORY USAGE.
     pub fn memory(&self) -> usize {
         self.chunks

@@ -853,6 +853,20 @@ impl Shard {
 
     // ---- whole-shard operations, driven by the runtime's fan-out ----
 
+    /// MEMORY STATS' db.N: (database, hash table overhead, slot-to-keys overhead) of every
+    /// database that has keys. An expiry lives in its entry: there is no expires table.
+    pub fn db_overheads(&self) -> Vec<(usize, usize, usize)> {
+        self.dbs
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| !d.dict.is_empty())
+            .map(|(i, d)| {
+                let (main, slots) = d.dict.overhead_bytes();
+                (i, main, slots)
+            })
+            .collect()
+    }
+
     pub fn dbsize(&self, db: usize) -> usize {
         self.dbs[db].dict.len()
     }

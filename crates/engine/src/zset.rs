@@ -548,6 +548,35 @@ impl ZSet {
         }
     }
 
+    /// The allocations it holds, in jemalloc's size classes (MEMORY USAGE); a big one's
+    /// members are sampled (`samples`, 0: all) as Redis samples them.
+    pub fn usage(&self, samples: usize) -> usize {
+        use crate::usage::{alloc_size, sampled};
+        match self {
+            ZSet::Pack(p) => alloc_size(p.capacity()),
+            ZSet::Skip(s) => {
+                let item = std::mem::size_of::<Item>();
+                let chunks: usize = s
+                    .ranked
+                    .chunks
+                    .iter()
+                    .map(|c| alloc_size(c.capacity() * item))
+                    .sum();
+                // Each member: its node in the dict (the member and its score) and its
+                // own copy in the ranked chunks.
+                let members = sampled(s.dict.iter(), s.dict.len(), samples, |m, _| {
+                    alloc_size(Dict::<f64>::node_size(m.len())) + alloc_size(m.len())
+                });
+                alloc_size(std::mem::size_of::<Skip>())
+                    + alloc_size(s.dict.bucket_bytes())
+                    + alloc_size(s.ranked.chunks.capacity() * std::mem::size_of::<Vec<Item>>())
+                    + alloc_size(s.ranked.tree.capacity() * std::mem::size_of::<usize>())
+                    + chunks
+                    + members
+            }
+        }
+    }
+
     /// Approximate bytes used, for MEMORY USAGE.
     pub fn memory(&self) -> usize {
         match self {

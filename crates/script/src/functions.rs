@@ -335,6 +335,11 @@ impl Libraries {
         self.generation.load(Ordering::SeqCst)
     }
 
+    /// The libraries' code, in bytes (MEMORY STATS' functions.caches).
+    pub fn code_bytes(&self) -> usize {
+        self.set().libs.values().map(|l| l.code.len()).sum()
+    }
+
     /// The libraries and the generation they are of.
     pub fn snapshot(&self) -> (u64, Vec<Arc<Library>>) {
         let set = self.set();

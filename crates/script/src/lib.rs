@@ -1744,6 +1744,16 @@ impl Registry {
         self.bodies.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
+    /// The bodies' bytes (MEMORY STATS' lua.caches, as Redis counts its scripts' bodies).
+    pub fn bytes(&self) -> usize {
+        self.bodies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .map(|b| b.len() + 40)
+            .sum()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -152,7 +152,7 @@ impl ClientInfo {
             ssub,
             self.qbuf.get(),
             self.output_len(),
-            16384 + self.qbuf.get() + self.output_len(),
+            self.memory(),
             self.last_cmd.borrow(),
             if t & crate::tracking::ON != 0 {
                 self.redirect.get().0 as i64
@@ -161,6 +161,12 @@ impl ClientInfo {
             },
             self.resp.get(),
         )
+    }
+
+    /// What the client costs, as CLIENT LIST's tot-mem shows it: its read buffer, what it
+    /// has sent and not yet run, and its output.
+    pub fn memory(&self) -> u64 {
+        (16384 + self.qbuf.get() + self.output_len()) as u64
     }
 
     /// Output waiting for the client: queued replies and mailbox messages, in bytes.

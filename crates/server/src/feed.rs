@@ -936,6 +936,12 @@ pub fn info_replicas(core_feed: &Feed, s: &mut String) {
     }
 }
 
+/// The backlog's bytes (allocated whole when it is made): MEMORY STATS'
+/// replication.backlog.
+pub fn backlog_bytes(feed: &Feed) -> u64 {
+    feed.lock().backlog.as_ref().map_or(0, |b| b.size as u64)
+}
+
 /// INFO's backlog fields.
 pub fn info_backlog(core_feed: &Feed, s: &mut String, size_conf: u64) {
     use std::fmt::Write;

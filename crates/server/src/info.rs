@@ -42,6 +42,50 @@ pub async fn render(c: &mut Conn, args: Args<'_>) -> String {
     text(&core.shared, &wanted, stats, dbs)
 }
 
+/// Every core's statistics added up (distinct Pub/Sub names are counted later).
+pub fn merge(per_core: Vec<CoreStats>) -> CoreStats {
+    let mut stats = CoreStats::default();
+    for s in per_core {
+        stats.keyspace_hits += s.keyspace_hits;
+        stats.keyspace_misses += s.keyspace_misses;
+        stats.expired_keys += s.expired_keys;
+        stats.evicted_keys += s.evicted_keys;
+        stats.dirty += s.dirty;
+        stats.commands += s.commands;
+        stats.keys += s.keys;
+        stats.net_input_bytes += s.net_input_bytes;
+        stats.net_output_bytes += s.net_output_bytes;
+        stats.hops_sent += s.hops_sent;
+        stats.error_replies += s.error_replies;
+        stats.tracking.0 += s.tracking.0;
+        stats.tracking.1 += s.tracking.1;
+        stats.tracking.2 = stats.tracking.2.max(s.tracking.2);
+        stats.clients_normal += s.clients_normal;
+        stats.clients_replicas += s.clients_replicas;
+        stats.clients += s.clients;
+        stats.replicas += s.replicas;
+        for (db, main, slots) in s.db_overheads {
+            match stats.db_overheads.iter_mut().find(|d| d.0 == db) {
+                Some(d) => {
+                    d.1 += main;
+                    d.2 += slots;
+                }
+                None => stats.db_overheads.push((db, main, slots)),
+            }
+        }
+        if let Some(c) = &s.cmdstats {
+            stats.cmdstats.get_or_insert_with(Default::default).merge(c);
+        }
+        stats.max_input_buffer = stats.max_input_buffer.max(s.max_input_buffer);
+        stats.max_output_buffer = stats.max_output_buffer.max(s.max_output_buffer);
+        for (all, names) in stats.pubsub.iter_mut().zip(s.pubsub) {
+            all.extend(names);
+        }
+    }
+    stats.db_overheads.sort();
+    stats
+}
+
 /// The sections INFO's arguments ask for.
 pub struct Wanted(Vec<String>);
 
@@ -77,31 +121,7 @@ pub fn text(
     per_core_dbs: Vec<Vec<engine::DbInfo>>,
 ) -> String {
     let want = |s: &str| wanted.has(s);
-    let mut stats = CoreStats::default();
-    for s in per_core {
-        stats.keyspace_hits += s.keyspace_hits;
-        stats.keyspace_misses += s.keyspace_misses;
-        stats.expired_keys += s.expired_keys;
-        stats.evicted_keys += s.evicted_keys;
-        stats.dirty += s.dirty;
-        stats.commands += s.commands;
-        stats.keys += s.keys;
-        stats.net_input_bytes += s.net_input_bytes;
-        stats.net_output_bytes += s.net_output_bytes;
-        stats.hops_sent += s.hops_sent;
-        stats.error_replies += s.error_replies;
-        stats.tracking.0 += s.tracking.0;
-        stats.tracking.1 += s.tracking.1;
-        stats.tracking.2 = stats.tracking.2.max(s.tracking.2);
-        if let Some(c) = &s.cmdstats {
-            stats.cmdstats.get_or_insert_with(Default::default).merge(c);
-        }
-        stats.max_input_buffer = stats.max_input_buffer.max(s.max_input_buffer);
-        stats.max_output_buffer = stats.max_output_buffer.max(s.max_output_buffer);
-        for (all, names) in stats.pubsub.iter_mut().zip(s.pubsub) {
-            all.extend(names);
-        }
-    }
+    let mut stats = merge(per_core);
     let mut dbs: Vec<DbInfo> = Vec::new();
     for v in per_core_dbs {
         if dbs.is_empty() {
@@ -172,36 +192,34 @@ pub fn text(
     if want("memory") {
         section("Memory", &mut s);
         // One epoch advance for all the allocator's figures; used_memory is its allocated.
-        let a = allocator_stats();
-        let used = a.allocated;
-        let rss = rss_bytes();
-        let peak = shared
-            .meter
-            .peak
-            .fetch_max(used, Ordering::Relaxed)
-            .max(used);
-        let ratio = |a: u64, b: u64| if b > 0 { a as f64 / b as f64 } else { 0.0 };
+        let o = crate::memstats::Overhead::of(shared, &stats);
+        let (used, rss, peak) = (o.total, o.rss, o.peak);
+        let (af, afb) = o.allocator_frag();
+        let (ar, arb) = o.allocator_rss();
+        let (rr, rrb) = o.rss_extra();
+        let (tf, tfb) = o.total_frag();
         let _ = write!(
             s,
-            "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_dataset:{used}\r\nallocator_allocated:{}\r\nallocator_active:{}\r\nallocator_resident:{}\r\ntotal_system_memory:{}\r\ntotal_system_memory_human:{}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{policy}\r\nallocator_frag_ratio:{:.2}\r\nallocator_frag_bytes:{}\r\nallocator_rss_ratio:{:.2}\r\nallocator_rss_bytes:{}\r\nrss_overhead_ratio:{:.2}\r\nrss_overhead_bytes:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:0\r\nmem_allocator:{}\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n",
+            "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_overhead:{}\r\nused_memory_startup:{}\r\nused_memory_dataset:{}\r\nused_memory_dataset_perc:{:.2}%\r\nallocator_allocated:{}\r\nallocator_active:{}\r\nallocator_resident:{}\r\ntotal_system_memory:{}\r\ntotal_system_memory_human:{}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{policy}\r\nallocator_frag_ratio:{af:.2}\r\nallocator_frag_bytes:{afb}\r\nallocator_rss_ratio:{ar:.2}\r\nallocator_rss_bytes:{arb}\r\nrss_overhead_ratio:{rr:.2}\r\nrss_overhead_bytes:{rrb}\r\nmem_fragmentation_ratio:{tf:.2}\r\nmem_fragmentation_bytes:{tfb}\r\nmem_not_counted_for_evict:0\r\nmem_replication_backlog:{}\r\nmem_clients_slaves:{}\r\nmem_clients_normal:{}\r\nmem_cluster_links:{}\r\nmem_aof_buffer:{}\r\nmem_allocator:{}\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n",
             human(used),
             human(rss),
             human(peak),
-            ratio(used, peak) * 100.0,
-            a.allocated,
-            a.active,
-            a.resident,
+            o.peak_perc,
+            o.overhead_total,
+            o.startup,
+            o.dataset,
+            o.dataset_perc,
+            o.allocated,
+            o.active,
+            o.resident,
             total_system_memory(),
             human(total_system_memory()),
             human(maxmemory),
-            ratio(a.active, a.allocated),
-            a.active as i64 - a.allocated as i64,
-            ratio(a.resident, a.active),
-            a.resident as i64 - a.active as i64,
-            ratio(rss, a.resident),
-            rss as i64 - a.resident as i64,
-            ratio(rss, used),
-            rss as i64 - used as i64,
+            o.backlog,
+            o.clients_replicas,
+            o.clients_normal,
+            o.cluster_links,
+            o.aof_buffer,
             mem_allocator(),
         );
     }
@@ -415,13 +433,13 @@ pub fn used_memory() -> u64 {
 
 /// jemalloc's allocated, active and resident bytes (INFO's allocator_* fields).
 #[derive(Default)]
-struct AllocatorStats {
-    allocated: u64,
-    active: u64,
-    resident: u64,
+pub struct AllocatorStats {
+    pub allocated: u64,
+    pub active: u64,
+    pub resident: u64,
 }
 
-fn allocator_stats() -> AllocatorStats {
+pub fn allocator_stats() -> AllocatorStats {
     use tikv_jemalloc_ctl::{epoch, stats};
     if epoch::advance().is_err() {
         return AllocatorStats::default();
@@ -431,6 +449,11 @@ fn allocator_stats() -> AllocatorStats {
         active: stats::active::read().unwrap_or(0) as u64,
         resident: stats::resident::read().unwrap_or(0) as u64,
     }
+}
+
+/// What the allocator holds now (used_memory).
+pub fn allocated_now() -> u64 {
+    allocator_stats().allocated
 }
 
 /// This build's id, as redis-server's `redis_build_id`: 16 hex digits that differ between

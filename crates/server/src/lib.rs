@@ -19,6 +19,7 @@ mod info;
 mod latency;
 mod locks;
 mod memory;
+mod memstats;
 mod monitor;
 mod multi;
 mod ops;
@@ -264,6 +265,10 @@ pub fn start(config: Config) -> Result<Server, StartError> {
             Err(_) => return Err(StartError::Executor(0, "timed out starting shards".into())),
         }
     }
+    // MEMORY STATS' startup.allocated: what the server holds before any client.
+    shared
+        .startup_allocated
+        .store(info::allocated_now(), Ordering::Relaxed);
     Ok(Server {
         shared,
         shutdown_rx,

@@ -349,6 +349,14 @@ pub struct CoreStats {
     /// Client-side caching: tracked keys, reader entries, broadcast prefixes (every shard
     /// holds every prefix).
     pub tracking: (usize, usize, usize),
+    /// Memory of this core's clients, as CLIENT LIST's tot-mem: replicas, and the others.
+    pub clients_replicas: u64,
+    pub clients_normal: u64,
+    /// How many replicas and other clients are connected to this core.
+    pub replicas: usize,
+    pub clients: usize,
+    /// (database, hash table overhead, slot-to-keys overhead) of its databases with keys.
+    pub db_overheads: Vec<(usize, usize, usize)>,
 }
 
 /// A client blocked on keys, as registered on the shards that own them. `claim` is the one

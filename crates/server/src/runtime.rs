@@ -542,6 +542,8 @@ async fn run_inner(
                         "    Return internal statistics report from the memory allocator.",
                         "PURGE",
                         "    Attempt to purge dirty pages for reclamation by the allocator.",
+                        "STATS",
+                        "    Return information about the memory usage of the server.",
                         "USAGE <key> [SAMPLES <count>]",
                         "    Return memory in bytes used by <key> and its value. Nested values are",
                         "    sampled up to <count> times (default: 5, 0 means sample all).",
@@ -566,7 +568,15 @@ async fn run_inner(
                 "malloc-stats" | "purge" => {
                     return Err(Error::Arity(format!("memory|{sub}")));
                 }
-                "doctor" => c.writer().verbatim(b"Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base."),
+                "stats" if args.len() == 2 => {
+                    let o = crate::memstats::gather(&core).await;
+                    o.write(&mut c.writer());
+                }
+                "doctor" if args.len() == 2 => {
+                    let o = crate::memstats::gather(&core).await;
+                    c.writer().verbatim(o.doctor().as_bytes());
+                }
+                "stats" | "doctor" => return Err(Error::Arity(format!("memory|{sub}"))),
                 _ => return Err(Error::msg(unknown_sub(args.get(1), "memory"))),
             }
         }
@@ -1686,10 +1696,27 @@ async fn debug(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
             let serialized = engine::rdb::dump(&e.value, opts).len().saturating_sub(11);
             let lru = e.lru & ((1 << 24) - 1);
             let idle = engine::evict::idle_secs(e.lru, (engine::shard::unix_ms() / 1000) as u32);
-            let text = format!(
+            let mut text = format!(
                 "Value at:{:p} refcount:1 encoding:{encoding} serializedlength:{serialized} lru:{lru} lru_seconds_idle:{idle}",
                 &e.value
             );
+            if let engine::value::Value::List(l) = &e.value {
+                use std::fmt::Write as _;
+                // The quicklist redis-server would hold for this list (percore's own chunks
+                // are not listpacks): its nodes, fill, and their bytes. Nothing is compressed.
+                let nodes = engine::rdb::quicklist_nodes(l, opts.list_fill);
+                let (count, size) = nodes.iter().map(|n| n.count_and_size()).fold(
+                    (0, 0),
+                    |(c, s), (n, b)| (c + n, s + b),
+                );
+                let _ = write!(
+                    text,
+                    " ql_nodes:{} ql_avg_node:{:.2} ql_listpack_max:{} ql_compressed:0 ql_uncompressed_size:{size}",
+                    nodes.len(),
+                    count as f64 / nodes.len().max(1) as f64,
+                    opts.list_fill
+                );
+            }
             c.writer().simple(text.as_bytes());
         }
         ("protocol", 3) => debug_protocol(&mut c.writer(), args.get(2))?,

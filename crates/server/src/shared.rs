@@ -30,6 +30,8 @@ pub struct Shared {
     pub blocked_clients: AtomicUsize,
     /// Clients with CLIENT TRACKING on (INFO tracking_clients).
     pub tracking_clients: AtomicUsize,
+    /// Bytes allocated once the shards were up (used_memory_startup).
+    pub startup_allocated: AtomicU64,
     pub total_connections: AtomicU64,
     pub rejected_connections: AtomicU64,
     /// Unix ms until which clients are paused (CLIENT PAUSE); 0 = not paused.
@@ -171,6 +173,7 @@ impl Shared {
             connected_clients: AtomicUsize::new(0),
             blocked_clients: AtomicUsize::new(0),
             tracking_clients: AtomicUsize::new(0),
+            startup_allocated: AtomicU64::new(0),
             subscriptions: (0..shards).map(|_| AtomicUsize::new(0)).collect(),
             shard_subscriptions: (0..shards).map(|_| AtomicUsize::new(0)).collect(),
             total_connections: AtomicU64::new(0),

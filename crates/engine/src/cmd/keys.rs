@@ -439,12 +439,15 @@ pub fn object(ctx: &mut Ctx, args: Args) -> Result<()> {
 /// table overhead), nil when the key is missing.
 pub fn memory_usage(ctx: &mut Ctx, args: Args) -> Result<()> {
     let mut i = 3;
+    let mut samples = 5;
     while i < args.len() {
         if args.is(i, "samples") && i + 1 < args.len() {
             // A negative count is a syntax error (memoryCommand).
-            if args.int(i + 1)? < 0 {
+            let n = args.int(i + 1)?;
+            if n < 0 {
                 return Err(Error::Syntax);
             }
+            samples = n as usize;
             i += 2;
         } else {
             return Err(Error::Syntax);
@@ -454,9 +457,8 @@ pub fn memory_usage(ctx: &mut Ctx, args: Args) -> Result<()> {
     match ctx.shard.peek(ctx.db, key) {
         None => ctx.out.null(),
         Some(e) => {
-            let overhead = std::mem::size_of::<Entry>() + 32 + 8;
-            ctx.out
-                .integer((key.len() + e.value.memory() + overhead) as i64);
+            let bytes = crate::usage::of_key(key, e, samples);
+            ctx.out.integer(bytes as i64);
         }
     }
     Ok(())

@@ -289,44 +289,15 @@ impl Encoder {
     /// A list as quicklist 2, its nodes cut as Redis' _quicklistNodeAllowInsert cuts a list
     /// appended element by element.
     fn list(&mut self, l: &List) {
-        enum Node {
-            Packed(Vec<u8>),
-            Plain(Vec<u8>),
-        }
-        let mut nodes: Vec<Node> = Vec::new();
-        let mut cur: Option<ListpackWriter> = None;
-        for e in l.iter() {
-            if e.len() >= PLAIN_THRESHOLD {
-                if let Some(w) = cur.take() {
-                    nodes.push(Node::Packed(w.finish()));
-                }
-                nodes.push(Node::Plain(e.to_vec()));
-                continue;
-            }
-            let fits = cur
-                .as_ref()
-                .is_some_and(|w| allow_insert(w, e.len(), self.opts.list_fill));
-            if !fits {
-                if let Some(w) = cur.take() {
-                    nodes.push(Node::Packed(w.finish()));
-                }
-                cur = Some(ListpackWriter::with_capacity(l.memory().min(8192) + 16));
-            }
-            if let Some(w) = cur.as_mut() {
-                w.push(e);
-            }
-        }
-        if let Some(w) = cur.take() {
-            nodes.push(Node::Packed(w.finish()));
-        }
+        let nodes = quicklist_nodes(l, self.opts.list_fill);
         self.put_len(nodes.len() as u64);
         for n in nodes {
             match n {
-                Node::Plain(b) => {
+                QuicklistNode::Plain(b) => {
                     self.put_len(1);
                     self.string(&b);
                 }
-                Node::Packed(b) => {
+                QuicklistNode::Packed(b, _) => {
                     self.put_len(2);
                     self.string(&b);
                 }
@@ -417,6 +388,57 @@ fn d2string(v: f64, out: &mut Vec<u8>) {
     } else {
         resp::format_g17(v, out);
     }
+}
+
+/// A node of the quicklist redis-server builds for a list: a listpack (and how many
+/// elements it holds), or one huge element on its own.
+pub enum QuicklistNode {
+    Packed(Vec<u8>, usize),
+    Plain(Vec<u8>),
+}
+
+impl QuicklistNode {
+    /// Its elements and its size in bytes (Redis' node->count and node->sz).
+    pub fn count_and_size(&self) -> (usize, usize) {
+        match self {
+            QuicklistNode::Packed(b, n) => (*n, b.len()),
+            QuicklistNode::Plain(b) => (1, b.len()),
+        }
+    }
+}
+
+/// The nodes redis-server's quicklist holds for `l` when built by appending its elements
+/// under list-max-listpack-size `fill` (what RDB files carry and DEBUG OBJECT describes).
+pub fn quicklist_nodes(l: &List, fill: i64) -> Vec<QuicklistNode> {
+    let mut nodes: Vec<QuicklistNode> = Vec::new();
+    let mut cur: Option<ListpackWriter> = None;
+    let close = |w: ListpackWriter, nodes: &mut Vec<QuicklistNode>| {
+        let n = w.len();
+        nodes.push(QuicklistNode::Packed(w.finish(), n));
+    };
+    for e in l.iter() {
+        if e.len() >= PLAIN_THRESHOLD {
+            if let Some(w) = cur.take() {
+                close(w, &mut nodes);
+            }
+            nodes.push(QuicklistNode::Plain(e.to_vec()));
+            continue;
+        }
+        let fits = cur.as_ref().is_some_and(|w| allow_insert(w, e.len(), fill));
+        if !fits {
+            if let Some(w) = cur.take() {
+                close(w, &mut nodes);
+            }
+            cur = Some(ListpackWriter::with_capacity(l.memory().min(8192) + 16));
+        }
+        if let Some(w) = cur.as_mut() {
+            w.push(e);
+        }
+    }
+    if let Some(w) = cur.take() {
+        close(w, &mut nodes);
+    }
+    nodes
 }
 
 /// Redis' _quicklistNodeAllowInsert for appending `sz` bytes to the node being built.

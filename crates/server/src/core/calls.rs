@@ -348,6 +348,19 @@ impl Call for Stats {
             max_output_buffer: clients.values().map(|c| c.output_len()).max().unwrap_or(0),
             error_replies: shard.cmdstats.error_replies,
             tracking: shard.tracking.totals(),
+            clients_replicas: clients
+                .values()
+                .filter(|c| c.replica.get())
+                .map(|c| c.memory())
+                .sum(),
+            clients_normal: clients
+                .values()
+                .filter(|c| !c.replica.get())
+                .map(|c| c.memory())
+                .sum(),
+            db_overheads: shard.db_overheads(),
+            replicas: clients.values().filter(|c| c.replica.get()).count(),
+            clients: clients.values().filter(|c| !c.replica.get()).count(),
             cmdstats: match (self.commands, self.histograms) {
                 (_, true) => Some(shard.cmdstats.clone()),
                 (true, false) => Some(shard.cmdstats.without_histograms()),
