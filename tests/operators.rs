@@ -840,7 +840,14 @@ fn debug_module_and_lolwut_match_redis() {
             r.cmd(&["RPUSH", "big", &v, &n]);
         }
         let mut out = Vec::new();
-        for key in ["a", "n", "h", "l", "big", "five", "nosuch"] {
+        for key in ["a", "n", "h", "l", "big", "five", "plain", "nosuch"] {
+            if key == "plain" {
+                // Elements of 100 bytes or more get quicklist nodes of their own.
+                out.push(r.cmd(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "100b"]));
+                let long = "y".repeat(150);
+                r.cmd(&["RPUSH", "plain", "a", "b", &long, "c", &long]);
+                out.push(r.cmd(&["DUMP", "plain"]));
+            }
             if key == "five" {
                 // A quicklist keeps the fill it was made with: made after the change.
                 r.cmd(&["CONFIG", "SET", "list-max-listpack-size", "5"]);
@@ -1168,4 +1175,76 @@ fn memory_usage_is_close_to_the_allocator() {
             "{name}: MEMORY USAGE {usage}, the allocator {per_key:.0} a key"
         );
     }
+}
+
+/// CLIENT LIST shows a client in MULTI as redis-server does: flag x and the count queued.
+#[test]
+fn client_list_shows_transactions() {
+    let ours = Server::start(2);
+    let theirs = Server::redis();
+    let mut seen = Vec::new();
+    for s in [&ours, &theirs] {
+        let mut a = s.raw();
+        let mut b = s.raw();
+        let id = a
+            .cmd(&["CLIENT", "ID"])
+            .trim_start_matches(':')
+            .trim()
+            .to_string();
+        let fields = |b: &mut Raw| -> String {
+            let line = b.cmd(&["CLIENT", "LIST", "ID", &id]);
+            line.split(' ')
+                .filter(|f| f.starts_with("flags=") || f.starts_with("multi="))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let mut out = vec![fields(&mut b)];
+        a.cmd(&["MULTI"]);
+        out.push(fields(&mut b));
+        a.cmd(&["SET", "k", "v"]);
+        a.cmd(&["GET", "k"]);
+        out.push(fields(&mut b));
+        a.cmd(&["EXEC"]);
+        out.push(fields(&mut b));
+        a.cmd(&["MULTI"]);
+        a.cmd(&["PING"]);
+        a.cmd(&["DISCARD"]);
+        out.push(fields(&mut b));
+        seen.push(out);
+    }
+    assert_eq!(seen[0], seen[1]);
+}
+
+/// A container's subcommand is looked up and its arity checked before authentication and
+/// the other checks, as redis-server's lookupCommand does.
+#[test]
+fn subcommands_are_checked_first() {
+    let ours = Server::start_with(2, &["--requirepass", "pw"]);
+    let theirs = Server::redis_with(&["--requirepass", "pw"]);
+    let mut seen = Vec::new();
+    for s in [&ours, &theirs] {
+        let mut r = s.raw();
+        let mut out = Vec::new();
+        for cmd in [
+            &["CLIENT", "FOO"][..],
+            &["CONFIG", "GET"],
+            &["OBJECT", "ENCODING"],
+            &["CLIENT", "KILL"],
+            &["CLIENT", "ID"],
+            &["CONFIG"],
+            &["MEMORY", "USAGE"],
+            &["XINFO", "nosuch", "x"],
+            &["GET", "k"],
+        ] {
+            out.push(r.cmd(cmd));
+        }
+        r.cmd(&["AUTH", "pw"]);
+        r.cmd(&["MULTI"]);
+        out.push(r.cmd(&["CLIENT", "FOO"]));
+        out.push(r.cmd(&["CONFIG", "GET"]));
+        out.push(r.cmd(&["PING"]));
+        out.push(r.cmd(&["EXEC"]));
+        seen.push(out);
+    }
+    assert_eq!(seen[0], seen[1]);
 }

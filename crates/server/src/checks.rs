@@ -125,6 +125,13 @@ pub fn verify(
             spec.name
         ));
     }
+    // A container's subcommand is looked up and its arity checked with the command
+    // (Redis' lookupCommand and commandCheckArity), before anything else.
+    if args.len() >= 2 {
+        if let Some(e) = engine::table::subcommand_error(spec, args) {
+            return Verdict::Reject(e);
+        }
+    }
     if spec.name == "debug" && !debug_allowed() {
         return Verdict::Reject("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.".into());
     }
@@ -187,10 +194,7 @@ pub fn verify(
         }
     }
     if st.in_multi && !crate::multi::runs_inside_multi(spec.name) {
-        return match engine::table::subcommand_error(spec, args) {
-            Some(e) => Verdict::Reject(e),
-            None => Verdict::Queue,
-        };
+        return Verdict::Queue;
     }
     Verdict::Run
 }

@@ -41,6 +41,8 @@ pub struct ClientInfo {
     pub blocked: RefCell<Option<(u64, std::sync::Arc<std::sync::atomic::AtomicBool>)>>,
     /// Subscriptions: channels, patterns, shard channels (CLIENT LIST sub/psub/ssub).
     pub subs: Cell<(usize, usize, usize)>,
+    /// Commands queued in its transaction (-1: not in MULTI), CLIENT LIST's multi=.
+    pub multi: Cell<i64>,
     /// Client-side caching (CLIENT TRACKING): `tracking::ON` and the other mode bits.
     pub tracking: Cell<u8>,
     /// Where its invalidations go instead (REDIRECT): the client's id (0: nowhere else)
@@ -88,6 +90,7 @@ impl ClientInfo {
             authenticated: Cell::new(false),
             blocked: RefCell::new(None),
             subs: Cell::new((0, 0, 0)),
+            multi: Cell::new(-1),
             tracking: Cell::new(0),
             redirect: Cell::new((0, 0)),
             prefixes: RefCell::new(Vec::new()),
@@ -114,6 +117,9 @@ impl ClientInfo {
         if sub + psub + ssub > 0 {
             flags.push('P');
         }
+        if self.multi.get() >= 0 {
+            flags.push('x');
+        }
         if self.blocked.borrow().is_some() {
             flags.push('b');
         }
@@ -137,7 +143,7 @@ impl ClientInfo {
             flags.push('N');
         }
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir={} resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir={} resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -150,6 +156,7 @@ impl ClientInfo {
             sub,
             psub,
             ssub,
+            self.multi.get(),
             self.qbuf.get(),
             self.output_len(),
             self.memory(),

@@ -727,7 +727,15 @@ async fn serve(
     info.stream.set(Some(stream.handle()));
     core.clients.borrow_mut().insert(id, info.clone());
     let mut conn = conn::Conn::new(core.clone(), info);
-    conn.run(&mut stream).await;
+    // A bug that panics outside a shard's own guard (`Shard::execute` turns those into
+    // error replies) ends this connection, not the core and every client on it.
+    let run = std::panic::AssertUnwindSafe(conn.run(&mut stream));
+    if futures_lite::FutureExt::catch_unwind(run).await.is_err() {
+        tracing::error!(
+            client = id,
+            "internal error serving a client: connection closed"
+        );
+    }
     core.clients.borrow_mut().remove(&id);
     shared.connected_clients.fetch_sub(1, Ordering::Relaxed);
 }

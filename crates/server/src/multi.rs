@@ -49,6 +49,7 @@ pub fn multi(c: &mut Conn) {
         return;
     }
     c.multi.queued = Some(Vec::new());
+    c.info.multi.set(0);
     c.multi.dirty = false;
     c.multi.flags = Flags::default();
     c.multi.lacking = Flags::default();
@@ -60,6 +61,7 @@ pub fn queue(c: &mut Conn, spec: &CommandSpec, args: Args<'_>) {
     c.multi.lacking = c.multi.lacking.union(spec.flags.lacking());
     if let Some(q) = c.multi.queued.as_mut() {
         q.push(args.iter().map(<[u8]>::to_vec).collect());
+        c.info.multi.set(q.len() as i64);
     }
     c.writer().simple(b"QUEUED");
 }
@@ -76,6 +78,7 @@ pub async fn discard(c: &mut Conn) {
 /// Leaves MULTI (if in it) and drops every watch.
 pub async fn end(c: &mut Conn) {
     c.multi.queued = None;
+    c.info.multi.set(-1);
     c.multi.dirty = false;
     unwatch_all(c).await;
 }
@@ -140,6 +143,7 @@ pub async fn unwatch_all(c: &mut Conn) {
 }
 
 pub async fn exec(c: &mut Conn) {
+    c.info.multi.set(-1);
     let Some(queued) = c.multi.queued.take() else {
         c.error("ERR EXEC without MULTI");
         return;

@@ -1704,7 +1704,7 @@ async fn debug(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
                 use std::fmt::Write as _;
                 // The quicklist redis-server would hold for this list (percore's own chunks
                 // are not listpacks): its nodes, fill, and their bytes. Nothing is compressed.
-                let nodes = engine::rdb::quicklist_nodes(l, opts.list_fill);
+                let nodes = engine::rdb::quicklist_nodes(l, opts.list_fill, opts.plain_threshold);
                 let (count, size) = nodes.iter().map(|n| n.count_and_size()).fold(
                     (0, 0),
                     |(c, s), (n, b)| (c + n, s + b),
@@ -1721,21 +1721,26 @@ async fn debug(c: &mut Conn, args: Args<'_>) -> engine::Result<()> {
         }
         ("protocol", 3) => debug_protocol(&mut c.writer(), args.get(2))?,
         ("quicklist-packed-threshold", 3) => {
-            let ok = std::str::from_utf8(args.get(2))
+            let v = std::str::from_utf8(args.get(2))
                 .ok()
                 .and_then(config::parse_memory)
-                .is_some_and(|v| v > 0 && v <= 1 << 32);
-            if !ok {
-                return Err(Error::msg(
-                    "ERR argument must be a memory value bigger than 1 and smaller than 4gb",
-                ));
-            }
-            // percore's lists keep every element in listpack nodes: there is no plain-node
-            // threshold to move.
-            return Err(Error::msg(format!(
-                "ERR DEBUG QUICKLIST-PACKED-THRESHOLD: {}",
-                config::NOT_IMPLEMENTED
-            )));
+                .filter(|&v| v > 0 && v <= 1 << 32)
+                .ok_or_else(|| {
+                    Error::msg(
+                        "ERR argument must be a memory value bigger than 1 and smaller than 4gb",
+                    )
+                })?;
+            // Where a list's big elements get nodes of their own in the quicklists percore
+            // writes (RDB files, DUMP) and describes (DEBUG OBJECT); percore's own chunks
+            // hold any element.
+            let shared = c.core.shared.clone();
+            shared.plain_threshold.store(v as u64, Ordering::Relaxed);
+            let settings = shared.settings();
+            c.core
+                .clone()
+                .ask_all(|_| calls::SetLimits(settings), None)
+                .await;
+            c.writer().ok();
         }
         ("change-repl-id", 2) => {
             tracing::warn!("Changing replication IDs after receiving DEBUG change-repl-id");

@@ -32,6 +32,8 @@ pub struct Shared {
     pub tracking_clients: AtomicUsize,
     /// Bytes allocated once the shards were up (used_memory_startup).
     pub startup_allocated: AtomicU64,
+    /// DEBUG QUICKLIST-PACKED-THRESHOLD (`SaveOpts::plain_threshold`).
+    pub plain_threshold: AtomicU64,
     pub total_connections: AtomicU64,
     pub rejected_connections: AtomicU64,
     /// Unix ms until which clients are paused (CLIENT PAUSE); 0 = not paused.
@@ -174,6 +176,7 @@ impl Shared {
             blocked_clients: AtomicUsize::new(0),
             tracking_clients: AtomicUsize::new(0),
             startup_allocated: AtomicU64::new(0),
+            plain_threshold: AtomicU64::new(1 << 30),
             subscriptions: (0..shards).map(|_| AtomicUsize::new(0)).collect(),
             shard_subscriptions: (0..shards).map(|_| AtomicUsize::new(0)).collect(),
             total_connections: AtomicU64::new(0),
@@ -343,6 +346,7 @@ impl Shared {
                 list_fill: fill.parse().unwrap_or(-2),
                 idle: eviction.policy.lru(),
                 freq: eviction.policy.lfu().then_some(eviction.lfu_decay_time),
+                plain_threshold: self.plain_threshold.load(Ordering::Relaxed) as usize,
             },
             eviction,
             maxmemory: num("maxmemory", 0),

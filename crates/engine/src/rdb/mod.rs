@@ -69,6 +69,9 @@ pub struct SaveOpts {
     pub idle: bool,
     /// Under an LFU policy, lfu-decay-time: write each key's decayed counter (`0xF9`).
     pub freq: Option<u32>,
+    /// Elements of at least this many bytes are quicklist nodes of their own ("plain"),
+    /// as Redis' packed_threshold (DEBUG QUICKLIST-PACKED-THRESHOLD; 1 GB by default).
+    pub plain_threshold: usize,
 }
 
 impl Default for SaveOpts {
@@ -78,6 +81,7 @@ impl Default for SaveOpts {
             list_fill: -2,
             idle: false,
             freq: None,
+            plain_threshold: PLAIN_THRESHOLD,
         }
     }
 }
@@ -289,7 +293,7 @@ impl Encoder {
     /// A list as quicklist 2, its nodes cut as Redis' _quicklistNodeAllowInsert cuts a list
     /// appended element by element.
     fn list(&mut self, l: &List) {
-        let nodes = quicklist_nodes(l, self.opts.list_fill);
+        let nodes = quicklist_nodes(l, self.opts.list_fill, self.opts.plain_threshold);
         self.put_len(nodes.len() as u64);
         for n in nodes {
             match n {
@@ -408,8 +412,9 @@ impl QuicklistNode {
 }
 
 /// The nodes redis-server's quicklist holds for `l` when built by appending its elements
-/// under list-max-listpack-size `fill` (what RDB files carry and DEBUG OBJECT describes).
-pub fn quicklist_nodes(l: &List, fill: i64) -> Vec<QuicklistNode> {
+/// under list-max-listpack-size `fill`, elements of `plain` bytes or more in nodes of
+/// their own (what RDB files carry and DEBUG OBJECT describes).
+pub fn quicklist_nodes(l: &List, fill: i64, plain: usize) -> Vec<QuicklistNode> {
     let mut nodes: Vec<QuicklistNode> = Vec::new();
     let mut cur: Option<ListpackWriter> = None;
     let close = |w: ListpackWriter, nodes: &mut Vec<QuicklistNode>| {
@@ -417,7 +422,7 @@ pub fn quicklist_nodes(l: &List, fill: i64) -> Vec<QuicklistNode> {
         nodes.push(QuicklistNode::Packed(w.finish(), n));
     };
     for e in l.iter() {
-        if e.len() >= PLAIN_THRESHOLD {
+        if e.len() >= plain {
             if let Some(w) = cur.take() {
                 close(w, &mut nodes);
             }
