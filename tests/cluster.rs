@@ -560,19 +560,22 @@ fn mixed_cluster_with_redis_server_nodes() {
     cluster_client_round_trip(b.port, 1000);
     cluster_client_round_trip(a.port, 1000);
     // PUBLISH reaches subscribers on every node, across implementations.
-    for (sub_node, pub_node) in [(&a, &b), (&d, &c), (&e, &a)] {
+    // A channel per round: a round's message still crossing the bus when the next round's
+    // subscriber subscribes must not reach it.
+    for (round, (sub_node, pub_node)) in [(&a, &b), (&d, &c), (&e, &a)].into_iter().enumerate() {
+        let channel = format!("news{round}");
         let mut sub = sub_node.raw();
         assert_eq!(
-            sub.cmd(&["SUBSCRIBE", "news"]),
-            "*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n"
+            sub.cmd(&["SUBSCRIBE", &channel]),
+            format!("*3\r\n$9\r\nsubscribe\r\n$5\r\n{channel}\r\n:1\r\n")
         );
         let msg = format!("from {}", pub_node.port);
         // Subscribers elsewhere are not counted (redis-server counts its own node's).
-        assert_eq!(pub_node.raw().cmd(&["PUBLISH", "news", &msg]), ":0\r\n");
+        assert_eq!(pub_node.raw().cmd(&["PUBLISH", &channel, &msg]), ":0\r\n");
         assert_eq!(
             sub.read_reply(),
             format!(
-                "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n${}\r\n{msg}\r\n",
+                "*3\r\n$7\r\nmessage\r\n$5\r\n{channel}\r\n${}\r\n{msg}\r\n",
                 msg.len()
             )
         );
