@@ -1248,3 +1248,103 @@ fn subcommands_are_checked_first() {
     }
     assert_eq!(seen[0], seen[1]);
 }
+
+/// The four cells LOLWUT VERSION 6 paints with: a space in black, two grays and white.
+const GRAYS: [&str; 4] = [
+    "\x1b[0;30;40m \x1b[0m",
+    "\x1b[0;90;100m \x1b[0m",
+    "\x1b[0;37;47m \x1b[0m",
+    "\x1b[0;97;107m \x1b[0m",
+];
+
+/// A LOLWUT reply with each line of art reduced to its width in braille characters or gray
+/// cells; any other line (a caption, the blank line before it, an error) is kept whole, so
+/// art drawn in another alphabet shows.
+fn lolwut_shape(reply: &str) -> Vec<String> {
+    let body = reply
+        .split_once("\r\n")
+        .and_then(|(_, rest)| rest.strip_suffix("\r\n"))
+        .unwrap_or(reply);
+    let cells = |mut line: &str| {
+        let mut n = 0;
+        while !line.is_empty() {
+            line = GRAYS.iter().find_map(|g| line.strip_prefix(g))?;
+            n += 1;
+        }
+        Some(n)
+    };
+    body.split('\n')
+        .map(|line| {
+            if !line.is_empty() && line.chars().all(|c| ('\u{2800}'..='\u{28ff}').contains(&c)) {
+                format!("braille x{}", line.chars().count())
+            } else if let Some(n) = cells(line).filter(|&n| n > 0) {
+                format!("grays x{n}")
+            } else {
+                line.to_string()
+            }
+        })
+        .collect()
+}
+
+/// LOLWUT VERSION 5 and 6 draw redis-server 7.0's art: byte for byte where it has no random
+/// part (Schotter of at most two rows of squares, a skyline one pixel tall) and for argument
+/// errors; elsewhere lines of the same widths in the same alphabet under the same caption.
+#[test]
+fn lolwut_art_matches_redis() {
+    let ours = Server::start(2);
+    let theirs = Server::redis();
+    let (mut a, mut b) = (ours.raw(), theirs.raw());
+    let lolwut = |r: &mut Raw, args: &[&str]| {
+        let mut cmd = vec!["LOLWUT", "VERSION"];
+        cmd.extend(args);
+        r.cmd(&cmd)
+    };
+    for args in [
+        &["5", "10", "2", "2"][..],
+        &["5", "40", "6", "1"],
+        &["5", "33", "7", "2", "ignored"],
+        // Clamped to 1000 columns, 200 squares a row, 1 a column.
+        &["5", "5000", "300", "0"],
+        // Clamped to 1 column (no padding) and 1 square a row.
+        &["5", "-4", "0", "2"],
+        // The version is read as a C unsigned int: both are 5.
+        &["4294967301", "12", "3", "2"],
+        &["-4294967291", "12", "3", "1"],
+        &["6", "20", "1"],
+        &["6", "5000", "0"],
+        &["5", "x"],
+        &["5", "10", "2", "1.5"],
+        &["6", "20", "99999999999999999999"],
+        &["6", "", "3"],
+    ] {
+        assert_eq!(lolwut(&mut a, args), lolwut(&mut b, args), "{args:?}");
+    }
+    for args in [
+        &["5"][..],
+        &["5", "10", "2", "3"],
+        &["5", "0", "0", "300"],
+        &["5", "33", "5", "40"],
+        &["6"],
+        &["6", "20", "10"],
+        &["6", "0", "3"],
+        &["6", "300", "40"],
+    ] {
+        let (mine, redis) = (lolwut(&mut a, args), lolwut(&mut b, args));
+        let shape = lolwut_shape(&mine);
+        assert!(
+            shape.len() > 2 && shape[0].contains(" x"),
+            "{args:?}: {mine}"
+        );
+        assert_eq!(shape, lolwut_shape(&redis), "{args:?}");
+    }
+    // The default skyline's lit windows use both grays, between black walls under a white sky.
+    for r in [&mut a, &mut b] {
+        let sky = lolwut(r, &["6"]);
+        assert!(GRAYS.iter().all(|g| sky.contains(g)), "{sky}");
+    }
+    for r in [&mut a, &mut b] {
+        r.cmd(&["HELLO", "3"]);
+    }
+    let args = ["5", "20", "3", "2"];
+    assert_eq!(lolwut(&mut a, &args), lolwut(&mut b, &args));
+}

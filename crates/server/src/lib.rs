@@ -18,6 +18,7 @@ mod functions;
 mod info;
 mod latency;
 mod locks;
+mod lolwut;
 mod memory;
 mod memstats;
 mod monitor;

@@ -1871,19 +1871,9 @@ fn module(c: &mut Conn, args: Args) -> engine::Result<()> {
     Ok(())
 }
 
-/// LOLWUT: Redis 7.0's own (its version line; VERSION 5 and 6 draw Redis 5's and 6's art,
-/// which percore does not draw: it says so).
+/// LOLWUT: Redis 7.0's own is its version line; VERSION 5 and 6 draw Redis 5's and 6's art.
 fn lolwut(c: &mut Conn, args: Args) -> engine::Result<()> {
-    if args.len() >= 3 && args.is(1, "version") {
-        let v = args.int(2)?;
-        if v == 5 || v == 6 {
-            return Err(Error::msg(format!(
-                "ERR LOLWUT VERSION {v}: {}",
-                config::NOT_IMPLEMENTED
-            )));
-        }
-    }
-    let text = format!("Redis ver. {}\n", crate::runtime::REDIS_VERSION);
+    let text = crate::lolwut::render(args, REDIS_VERSION)?;
     c.writer().verbatim(text.as_bytes());
     Ok(())
 }
