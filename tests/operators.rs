@@ -974,6 +974,13 @@ fn pushes_reach_clients_that_turned_replies_off() {
             &["NOSUCH"],
             &["GET"],
             &["PING", "x"],
+            // A refused EXEC is silenced too (and discards the transaction).
+            &["CLIENT", "REPLY", "OFF"],
+            &["MULTI"],
+            &["SET", "tx", "1"],
+            &["EXEC", "extra"],
+            &["CLIENT", "REPLY", "ON"],
+            &["EXISTS", "tx"],
         ] {
             let argv: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
             resp::write_command(&mut buf, &argv);

@@ -376,6 +376,19 @@ impl Conn {
         }
     }
 
+    /// CLIENT REPLY OFF/SKIP: drops what the command wrote from `mark` on (a reply written
+    /// outside the usual path: QUEUED, a refused EXEC).
+    fn silence_since(&mut self, mark: usize) {
+        match self.reply_mode {
+            ReplyMode::On => {}
+            ReplyMode::Off => self.out.truncate(mark),
+            ReplyMode::Skip => {
+                self.out.truncate(mark);
+                self.reply_mode = ReplyMode::On;
+            }
+        }
+    }
+
     pub async fn run(&mut self, stream: &mut Stream) {
         self.run_seeded(stream, Vec::new()).await
     }
@@ -881,12 +894,16 @@ impl Conn {
             Verdict::Run => {}
             Verdict::Queue => {
                 self.flush_if_needed().await;
+                let mark = self.out.len();
                 crate::multi::queue(self, spec, args);
+                self.silence_since(mark);
                 return;
             }
             Verdict::Reject(msg) if matches!(spec.kind, Kind::Runtime(Rt::Exec)) => {
                 self.flush_if_needed().await;
+                let mark = self.out.len();
                 crate::multi::abort(self, &checks::exec_abort(&msg)).await;
+                self.silence_since(mark);
                 return;
             }
             Verdict::Reject(msg) => {
