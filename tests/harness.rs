@@ -29,6 +29,18 @@ impl Server {
     }
 
     pub fn start_with(shards: usize, extra: &[&str]) -> Server {
+        // A free port may be taken by a parallel test before the server binds it: another.
+        for _ in 0..4 {
+            match Server::try_start_with(shards, extra) {
+                Ok(s) => return s,
+                Err(e) if e.contains("Address already in use") => continue,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        Server::try_start_with(shards, extra).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn try_start_with(shards: usize, extra: &[&str]) -> Result<Server, String> {
         let port = free_port();
         let dir = scratch_dir("percore");
         let mut args: Vec<String> = vec![
@@ -44,7 +56,7 @@ impl Server {
             "warning".into(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
-        Server::spawn(Command::new(BIN).args(&args), port, dir)
+        Server::try_spawn(Command::new(BIN).args(&args), port, dir)
     }
 
     /// percore from a config file path plus overrides (port must be in them or the file).
@@ -85,6 +97,11 @@ impl Server {
     }
 
     fn spawn(cmd: &mut Command, port: u16, dir: std::path::PathBuf) -> Server {
+        Server::try_spawn(cmd, port, dir).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Starts the server and waits until it answers; Err with what it said if it exited.
+    fn try_spawn(cmd: &mut Command, port: u16, dir: std::path::PathBuf) -> Result<Server, String> {
         // PERCORE_TEST_LOGS=dir keeps every server's log there, by port (for debugging).
         let (stdout, stderr) = match std::env::var_os("PERCORE_TEST_LOGS") {
             Some(d) => {
@@ -110,11 +127,11 @@ impl Server {
             .spawn()
             .expect("cannot start server binary");
         let mut s = Server { child, port, dir };
-        s.wait_ready();
-        s
+        s.wait_ready()?;
+        Ok(s)
     }
 
-    fn wait_ready(&mut self) {
+    fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -122,7 +139,7 @@ impl Server {
                 if let Some(mut e) = self.child.stderr.take() {
                     let _ = e.read_to_string(&mut err);
                 }
-                panic!("server exited during start ({status}): {err}");
+                return Err(format!("server exited during start ({status}): {err}"));
             }
             if let Ok(mut c) = TcpStream::connect(("127.0.0.1", self.port)) {
                 let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
@@ -132,7 +149,7 @@ impl Server {
                     if BufReader::new(&c).read_line(&mut line).is_ok()
                         && (line.starts_with('+') || line.starts_with("-NOAUTH"))
                     {
-                        return;
+                        return Ok(());
                     }
                 }
             }

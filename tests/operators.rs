@@ -859,7 +859,11 @@ fn debug_module_and_lolwut_match_redis() {
             let o = r.cmd(&["DEBUG", "OBJECT", key]);
             let kept: Vec<&str> = o
                 .split(' ')
-                .filter(|f| !f.starts_with("at:0x") && !f.starts_with("lru:"))
+                .filter(|f| {
+                    !f.starts_with("at:0x")
+                        && !f.starts_with("lru:")
+                        && !f.starts_with("lru_seconds_idle:")
+                })
                 .collect();
             out.push(kept.join(" "));
         }

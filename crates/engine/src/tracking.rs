@@ -7,7 +7,8 @@
 //! by a write of that name in any database), an entry is consumed by the first write, and
 //! a broadcast prefix collects the keys written under it until the runtime sends them.
 
-use std::collections::{BTreeMap, HashMap};
+use indexmap::IndexMap;
+use std::collections::BTreeMap;
 
 /// A client that read a key: its id and the core its connection lives on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,9 +34,10 @@ pub struct Prefix {
     pub keys: BTreeMap<Vec<u8>, u64>,
 }
 
-#[derive(Default)]
 pub struct Table {
-    keys: HashMap<Vec<u8>, Vec<Reader>>,
+    keys: IndexMap<Vec<u8>, Vec<Reader>>,
+    /// Draws the keys dropped over the limit.
+    seed: u64,
     /// Reader entries over every key (INFO's tracking_total_items).
     items: usize,
     /// This shard's share of tracking-table-max-keys (0: no limit).
@@ -47,6 +49,21 @@ pub struct Table {
     bcast_pending: bool,
     /// The table was emptied by a flush: every tracking client hears a null.
     flushed: bool,
+}
+
+impl Default for Table {
+    fn default() -> Table {
+        Table {
+            keys: IndexMap::new(),
+            seed: 0x9E37_79B9_7F4A_7C15,
+            items: 0,
+            max_keys: 0,
+            prefixes: BTreeMap::new(),
+            out: Vec::new(),
+            bcast_pending: false,
+            flushed: false,
+        }
+    }
 }
 
 impl Table {
@@ -89,7 +106,7 @@ impl Table {
     }
 
     fn drop_key(&mut self, key: &[u8], by: u64) {
-        if let Some(readers) = self.keys.remove(key) {
+        if let Some(readers) = self.keys.swap_remove(key) {
             self.items -= readers.len();
             self.out.extend(readers.into_iter().map(|to| Invalidation {
                 to,
@@ -99,24 +116,33 @@ impl Table {
         }
     }
 
-    /// Over this shard's share of tracking-table-max-keys: invalidates keys until under it
-    /// (Redis' trackingLimitUsedSlots, which picks them at random; a hash map's first keys
-    /// are as good as random).
+    /// Over this shard's share of tracking-table-max-keys: invalidates keys picked at random
+    /// until under it, at most 100 a call (Redis' trackingLimitUsedSlots): a limit lowered
+    /// by CONFIG SET is reached over the next reads, not in one stall.
     fn limit(&mut self) {
-        if self.max_keys == 0 || self.keys.len() <= self.max_keys {
-            return;
-        }
-        let over = self.keys.len() - self.max_keys;
-        let victims: Vec<Vec<u8>> = self.keys.keys().take(over).cloned().collect();
-        for k in victims {
-            self.drop_key(&k, 0);
+        let mut effort = 100;
+        while self.max_keys > 0 && self.keys.len() > self.max_keys && effort > 0 {
+            // xorshift64: any spread draw does.
+            self.seed ^= self.seed << 13;
+            self.seed ^= self.seed >> 7;
+            self.seed ^= self.seed << 17;
+            let i = (self.seed % self.keys.len() as u64) as usize;
+            if let Some((key, readers)) = self.keys.swap_remove_index(i) {
+                self.items -= readers.len();
+                self.out.extend(readers.into_iter().map(|to| Invalidation {
+                    to,
+                    key: key.clone(),
+                    by: 0,
+                }));
+            }
+            effort -= 1;
         }
     }
 
     /// A flush emptied the keyspace: the table goes, and every tracking client is told
     /// (Redis' trackingInvalidateKeysOnFlush).
     pub fn flush(&mut self) {
-        self.keys = HashMap::new();
+        self.keys = IndexMap::new();
         self.items = 0;
         self.flushed = true;
     }

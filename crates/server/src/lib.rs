@@ -736,6 +736,10 @@ async fn serve(
             client = id,
             "internal error serving a client: connection closed"
         );
+        // What the connection's end would have undone.
+        multi::unwatch_all(&mut conn).await;
+        pubsub::unsubscribe_all(&mut conn).await;
+        tracking::disable(&mut conn).await;
     }
     core.clients.borrow_mut().remove(&id);
     shared.connected_clients.fetch_sub(1, Ordering::Relaxed);

@@ -143,6 +143,7 @@ pub async fn client_tracking(c: &mut Conn, args: Args<'_>) -> engine::Result<()>
         enable(c, redirect, options, prefixes).await;
     } else if args.is(2, "off") {
         disable(c).await;
+        c.drop_mailbox_if_unused();
     } else {
         return Err(Error::Syntax);
     }
